@@ -1,0 +1,518 @@
+//! The storage suite: every case runs on SQLite and on PostgreSQL.
+//!
+//! PostgreSQL cases run when `ACCESSLOG_TEST_POSTGRES_URL` is set, each in a fresh schema
+//! that is dropped afterwards, so runs never collide; otherwise they say they were skipped.
+
+use std::time::Duration;
+
+use accesslog_core::Timestamp;
+use accesslog_core::secrets::{random_hex, token_digest};
+use accesslog_store::{NewApiKey, NewSession, NewUser, Store, StoreError, User};
+use accesslog_store_postgres::PgStore;
+use accesslog_store_sqlite::SqliteStore;
+
+const T0: Timestamp = Timestamp::from_micros(1_764_406_800_123_456);
+
+fn at(secs: u64) -> Timestamp {
+    T0.plus(Duration::from_secs(secs))
+}
+
+async fn sqlite() -> (SqliteStore, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("site.db"))
+        .await
+        .unwrap();
+    (store, dir)
+}
+
+struct PgSchema {
+    store: PgStore,
+    schema: String,
+}
+
+async fn postgres(case: &str) -> Option<PgSchema> {
+    let Ok(url) = std::env::var("ACCESSLOG_TEST_POSTGRES_URL") else {
+        eprintln!("skipped {case} on PostgreSQL: ACCESSLOG_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    let schema = format!("t_{}", random_hex(8));
+    let store = PgStore::connect_in_schema(&url, &schema)
+        .await
+        .unwrap_or_else(|e| panic!("ACCESSLOG_TEST_POSTGRES_URL is set but unusable: {e}"));
+    Some(PgSchema { store, schema })
+}
+
+impl PgSchema {
+    async fn drop(self) {
+        let sql = format!("DROP SCHEMA {} CASCADE", self.schema);
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(self.store.pool())
+            .await
+            .unwrap();
+        self.store.pool().close().await;
+    }
+}
+
+/// Declares each case once; runs it in `mod sqlite` and `mod postgres`.
+macro_rules! suite {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let (store, _dir) = super::sqlite().await;
+                    super::$case(&store).await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                async fn $case() {
+                    let Some(db) = super::postgres(stringify!($case)).await else { return };
+                    super::$case(&db.store).await;
+                    db.drop().await;
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    ping_names_the_backend,
+    users_are_created_and_found,
+    duplicate_email_is_a_conflict,
+    roles_are_added_idempotently_and_removed,
+    unknown_users_are_not_found,
+    disabling_a_user_ends_their_sessions,
+    changing_a_password_ends_sessions,
+    sessions_round_trip_and_touch_only_forward,
+    sessions_are_purged_by_idle_and_absolute_age,
+    api_keys_round_trip_and_revoke_once,
+    api_keys_are_listed_per_user_newest_first,
+    login_failures_are_counted_per_account_and_ip,
+);
+
+async fn add_user(store: &dyn Store, email: &str, at: Timestamp) -> User {
+    let new = NewUser {
+        email: email.to_owned(),
+        full_name: format!("Name of {email}"),
+        enabled: true,
+        password_hash: Some(format!("hash-of-{email}")),
+    };
+    store.create_user(&new, at).await.unwrap()
+}
+
+fn new_session(user_id: i64, token: &str, created: Timestamp) -> NewSession {
+    NewSession {
+        id_digest: token_digest(token),
+        user_id,
+        csrf_token: format!("csrf-{token}"),
+        created_at: created,
+        ip: "127.0.0.1".into(),
+        user_agent: "suite".into(),
+    }
+}
+
+async fn ping_names_the_backend(store: &dyn Store) {
+    store.ping().await.unwrap();
+    assert!(["sqlite", "postgres"].contains(&store.backend()));
+}
+
+async fn users_are_created_and_found(store: &dyn Store) {
+    let b = add_user(store, "b@example.com", at(1)).await;
+    let a = add_user(store, "a@example.com", at(2)).await;
+    assert_ne!(a.id, b.id);
+
+    let found = store.user_by_email("b@example.com").await.unwrap().unwrap();
+    assert_eq!(found, b);
+    assert_eq!(
+        found.created_at,
+        at(1),
+        "timestamps keep their microseconds"
+    );
+    assert_eq!(
+        store.user_by_id(a.id).await.unwrap().unwrap().email,
+        "a@example.com"
+    );
+    assert_eq!(
+        store.password_hash(a.id).await.unwrap().as_deref(),
+        Some("hash-of-a@example.com")
+    );
+
+    let emails: Vec<_> = store
+        .list_users()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|u| u.email)
+        .collect();
+    assert_eq!(emails, ["a@example.com", "b@example.com"]);
+}
+
+async fn duplicate_email_is_a_conflict(store: &dyn Store) {
+    add_user(store, "a@example.com", at(1)).await;
+    let again = NewUser {
+        email: "a@example.com".into(),
+        full_name: "Again".into(),
+        enabled: true,
+        password_hash: None,
+    };
+    let err = store.create_user(&again, at(2)).await.unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict(m) if m.contains("a@example.com")),
+        "{err:?}"
+    );
+    assert_eq!(store.list_users().await.unwrap().len(), 1);
+}
+
+async fn roles_are_added_idempotently_and_removed(store: &dyn Store) {
+    add_user(store, "a@example.com", at(1)).await;
+    add_user(store, "b@example.com", at(1)).await;
+    store.add_role("a@example.com", "Sales User").await.unwrap();
+    store
+        .add_role("a@example.com", "Accounts User")
+        .await
+        .unwrap();
+    store.add_role("a@example.com", "Sales User").await.unwrap();
+
+    let a = store.user_by_email("a@example.com").await.unwrap().unwrap();
+    assert_eq!(a.roles, ["Accounts User", "Sales User"]);
+    assert!(a.has_role("Sales User"));
+
+    let listed = store.list_users().await.unwrap();
+    assert_eq!(listed[0].roles, ["Accounts User", "Sales User"]);
+    assert!(
+        listed[1].roles.is_empty(),
+        "roles do not leak between users"
+    );
+
+    store
+        .remove_role("a@example.com", "Sales User")
+        .await
+        .unwrap();
+    let a = store.user_by_email("a@example.com").await.unwrap().unwrap();
+    assert_eq!(a.roles, ["Accounts User"]);
+}
+
+async fn unknown_users_are_not_found(store: &dyn Store) {
+    assert!(
+        store
+            .user_by_email("nobody@example.com")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store.user_by_id(4242).await.unwrap().is_none());
+    assert!(store.password_hash(4242).await.unwrap().is_none());
+    for err in [
+        store
+            .add_role("nobody@example.com", "Sales User")
+            .await
+            .unwrap_err(),
+        store
+            .set_user_enabled("nobody@example.com", false)
+            .await
+            .unwrap_err(),
+        store
+            .set_password_hash("nobody@example.com", "h")
+            .await
+            .unwrap_err(),
+    ] {
+        assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    }
+}
+
+async fn disabling_a_user_ends_their_sessions(store: &dyn Store) {
+    let a = add_user(store, "a@example.com", at(1)).await;
+    let b = add_user(store, "b@example.com", at(1)).await;
+    store
+        .create_session(&new_session(a.id, "sa", at(2)))
+        .await
+        .unwrap();
+    store
+        .create_session(&new_session(b.id, "sb", at(2)))
+        .await
+        .unwrap();
+
+    store
+        .set_user_enabled("a@example.com", false)
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .user_by_email("a@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled
+    );
+    assert!(store.session(&token_digest("sa")).await.unwrap().is_none());
+    assert!(store.session(&token_digest("sb")).await.unwrap().is_some());
+
+    store.set_user_enabled("a@example.com", true).await.unwrap();
+    assert!(
+        store
+            .user_by_email("a@example.com")
+            .await
+            .unwrap()
+            .unwrap()
+            .enabled
+    );
+}
+
+async fn changing_a_password_ends_sessions(store: &dyn Store) {
+    let a = add_user(store, "a@example.com", at(1)).await;
+    store
+        .create_session(&new_session(a.id, "sa", at(2)))
+        .await
+        .unwrap();
+    store
+        .set_password_hash("a@example.com", "new-hash")
+        .await
+        .unwrap();
+    assert_eq!(
+        store.password_hash(a.id).await.unwrap().as_deref(),
+        Some("new-hash")
+    );
+    assert!(store.session(&token_digest("sa")).await.unwrap().is_none());
+}
+
+async fn sessions_round_trip_and_touch_only_forward(store: &dyn Store) {
+    let a = add_user(store, "a@example.com", at(1)).await;
+    let new = new_session(a.id, "tok", at(10));
+    store.create_session(&new).await.unwrap();
+
+    let s = store.session(&new.id_digest).await.unwrap().unwrap();
+    assert_eq!(
+        (s.user_id, s.created_at, s.last_seen_at),
+        (a.id, at(10), at(10))
+    );
+    assert_eq!(s.csrf_token, "csrf-tok");
+    assert_eq!(
+        (s.ip.as_str(), s.user_agent.as_str()),
+        ("127.0.0.1", "suite")
+    );
+
+    store.touch_session(&new.id_digest, at(50)).await.unwrap();
+    store.touch_session(&new.id_digest, at(20)).await.unwrap();
+    let s = store.session(&new.id_digest).await.unwrap().unwrap();
+    assert_eq!(
+        s.last_seen_at,
+        at(50),
+        "an older touch never moves last_seen back"
+    );
+
+    store.delete_session(&new.id_digest).await.unwrap();
+    assert!(store.session(&new.id_digest).await.unwrap().is_none());
+    store.delete_session(&new.id_digest).await.unwrap();
+}
+
+async fn sessions_are_purged_by_idle_and_absolute_age(store: &dyn Store) {
+    let a = add_user(store, "a@example.com", at(1)).await;
+    store
+        .create_session(&new_session(a.id, "old", at(10)))
+        .await
+        .unwrap();
+    store
+        .create_session(&new_session(a.id, "idle", at(100)))
+        .await
+        .unwrap();
+    store
+        .create_session(&new_session(a.id, "fresh", at(100)))
+        .await
+        .unwrap();
+    store
+        .touch_session(&token_digest("old"), at(500))
+        .await
+        .unwrap();
+    store
+        .touch_session(&token_digest("fresh"), at(500))
+        .await
+        .unwrap();
+
+    // idle: last seen before 300; absolute: created before 50.
+    let gone = store.purge_sessions(at(300), at(50)).await.unwrap();
+    assert_eq!(gone, 2);
+    assert!(store.session(&token_digest("old")).await.unwrap().is_none());
+    assert!(
+        store
+            .session(&token_digest("idle"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .session(&token_digest("fresh"))
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
+fn new_key(user_id: i64, id: &str, created: Timestamp) -> NewApiKey {
+    NewApiKey {
+        api_key: id.to_owned(),
+        user_id,
+        secret_digest: token_digest(&format!("secret-{id}")),
+        label: format!("label {id}"),
+        created_at: created,
+    }
+}
+
+async fn api_keys_round_trip_and_revoke_once(store: &dyn Store) {
+    let a = add_user(store, "a@example.com", at(1)).await;
+    store
+        .create_api_key(&new_key(a.id, "k1", at(2)))
+        .await
+        .unwrap();
+
+    let k = store.api_key("k1").await.unwrap().unwrap();
+    assert_eq!((k.user_id, k.user_email.as_str()), (a.id, "a@example.com"));
+    assert_eq!(k.secret_digest, token_digest("secret-k1"));
+    assert_eq!(
+        (k.created_at, k.revoked_at, k.last_used_at),
+        (at(2), None, None)
+    );
+
+    let err = store
+        .create_api_key(&new_key(a.id, "k1", at(3)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(_)), "{err:?}");
+    let err = store
+        .create_api_key(&new_key(999, "k9", at(3)))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+
+    store.touch_api_key("k1", at(4)).await.unwrap();
+    store.revoke_api_key("k1", at(5)).await.unwrap();
+    store.revoke_api_key("k1", at(6)).await.unwrap();
+    let k = store.api_key("k1").await.unwrap().unwrap();
+    assert_eq!((k.last_used_at, k.revoked_at), (Some(at(4)), Some(at(5))));
+
+    let err = store.revoke_api_key("nope", at(7)).await.unwrap_err();
+    assert!(matches!(err, StoreError::NotFound(_)), "{err:?}");
+    assert!(store.api_key("nope").await.unwrap().is_none());
+}
+
+async fn api_keys_are_listed_per_user_newest_first(store: &dyn Store) {
+    let a = add_user(store, "a@example.com", at(1)).await;
+    let b = add_user(store, "b@example.com", at(1)).await;
+    store
+        .create_api_key(&new_key(a.id, "a-old", at(2)))
+        .await
+        .unwrap();
+    store
+        .create_api_key(&new_key(b.id, "b-mid", at(3)))
+        .await
+        .unwrap();
+    store
+        .create_api_key(&new_key(a.id, "a-new", at(4)))
+        .await
+        .unwrap();
+
+    let ids = |keys: Vec<accesslog_store::ApiKey>| -> Vec<String> {
+        keys.into_iter().map(|k| k.api_key).collect()
+    };
+    assert_eq!(
+        ids(store.list_api_keys(None).await.unwrap()),
+        ["a-new", "b-mid", "a-old"]
+    );
+    assert_eq!(
+        ids(store.list_api_keys(Some(a.id)).await.unwrap()),
+        ["a-new", "a-old"]
+    );
+    assert_eq!(
+        ids(store.list_api_keys(Some(b.id)).await.unwrap()),
+        ["b-mid"]
+    );
+}
+
+async fn login_failures_are_counted_per_account_and_ip(store: &dyn Store) {
+    for s in 0..3 {
+        store
+            .record_login_failure("a@example.com", "10.0.0.1", at(s))
+            .await
+            .unwrap();
+    }
+    store
+        .record_login_failure("b@example.com", "10.0.0.1", at(5))
+        .await
+        .unwrap();
+    store
+        .record_login_failure("a@example.com", "10.0.0.2", at(6))
+        .await
+        .unwrap();
+
+    let c = store
+        .login_failures_since("a@example.com", "10.0.0.1", at(0))
+        .await
+        .unwrap();
+    assert_eq!((c.account, c.ip), (4, 4));
+    let c = store
+        .login_failures_since("a@example.com", "10.0.0.1", at(2))
+        .await
+        .unwrap();
+    assert_eq!(
+        (c.account, c.ip),
+        (2, 2),
+        "failures before the window do not count"
+    );
+
+    store
+        .clear_login_failures("a@example.com", at(0))
+        .await
+        .unwrap();
+    let c = store
+        .login_failures_since("a@example.com", "10.0.0.1", at(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        (c.account, c.ip),
+        (0, 1),
+        "b's failure from the same IP is kept"
+    );
+
+    store.clear_login_failures("nobody", at(6)).await.unwrap();
+    let c = store
+        .login_failures_since("b@example.com", "10.0.0.1", at(0))
+        .await
+        .unwrap();
+    assert_eq!(
+        c.account, 0,
+        "failures older than the cut-off are forgotten"
+    );
+}
+
+// ----- backend-specific durability settings -----
+
+#[tokio::test]
+async fn sqlite_runs_in_wal_with_synchronous_full() {
+    let (store, _dir) = sqlite().await;
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(sync, 2, "2 is FULL");
+}
+
+#[tokio::test]
+async fn postgres_commits_synchronously() {
+    let Some(db) = postgres("postgres_commits_synchronously").await else {
+        return;
+    };
+    let setting: String = sqlx::query_scalar("SHOW synchronous_commit")
+        .fetch_one(db.store.pool())
+        .await
+        .unwrap();
+    assert_eq!(setting, "on");
+    db.drop().await;
+}

@@ -1,0 +1,91 @@
+//! The storage error: small on purpose, so callers can decide what each case means to
+//! them (a 404, a 409, a 503) without knowing which database produced it.
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The database cannot be reached or cannot take writes (down, read-only, full).
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("database error: {0}")]
+    Other(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+// SQLite primary result codes that mean "cannot write now", not "your query is wrong".
+const SQLITE_UNAVAILABLE: &[&str] = &["5", "6", "8", "10", "13", "14"]; // BUSY LOCKED READONLY IOERR FULL CANTOPEN
+
+// PostgreSQL SQLSTATE classes and codes with the same meaning.
+fn pg_unavailable(code: &str) -> bool {
+    code.starts_with("08") // connection exception
+        || code.starts_with("53") // insufficient resources (disk full, out of memory)
+        || code.starts_with("57P") // operator intervention (shutdown)
+        || code == "25006" // read-only transaction
+        || code == "40001" // serialization failure: retryable
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => Self::NotFound(e.to_string()),
+            sqlx::Error::Database(db) if db.is_unique_violation() => {
+                Self::Conflict(db.message().to_owned())
+            }
+            sqlx::Error::Database(db) => {
+                let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+                let primary = code.parse::<u32>().map(|c| (c & 0xff).to_string());
+                let sqlite_unavailable = primary
+                    .as_deref()
+                    .is_ok_and(|p| SQLITE_UNAVAILABLE.contains(&p));
+                if sqlite_unavailable || pg_unavailable(&code) {
+                    Self::Unavailable(db.message().to_owned())
+                } else {
+                    Self::Other(e.to_string())
+                }
+            }
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::WorkerCrashed => Self::Unavailable(e.to_string()),
+            _ => Self::Other(e.to_string()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn connection_failures_are_unavailable() {
+        assert!(matches!(
+            StoreError::from(sqlx::Error::PoolTimedOut),
+            StoreError::Unavailable(_)
+        ));
+        assert!(matches!(
+            StoreError::from(sqlx::Error::PoolClosed),
+            StoreError::Unavailable(_)
+        ));
+    }
+
+    #[test]
+    fn missing_rows_are_not_found() {
+        assert!(matches!(
+            StoreError::from(sqlx::Error::RowNotFound),
+            StoreError::NotFound(_)
+        ));
+    }
+
+    #[test]
+    fn pg_codes_classify() {
+        assert!(pg_unavailable("08006"));
+        assert!(pg_unavailable("53100"));
+        assert!(pg_unavailable("25006"));
+        assert!(!pg_unavailable("42601"));
+    }
+}

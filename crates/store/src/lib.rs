@@ -1,0 +1,85 @@
+//! The storage trait every backend implements, and the models it speaks in.
+//!
+//! The backend is chosen once, in `main`, from the database URL; everything above this
+//! crate holds an `Arc<dyn Store>` and never learns which database it is talking to.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+mod error;
+mod models;
+
+use accesslog_core::Timestamp;
+use async_trait::async_trait;
+
+pub use error::{StoreError, StoreResult};
+pub use models::{ApiKey, LoginFailureCounts, NewApiKey, NewSession, NewUser, Session, User};
+
+/// Everything the server persists. Each method is one transaction: it either happens
+/// completely or not at all.
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// `"sqlite"` or `"postgres"`, for logs and the health endpoint.
+    fn backend(&self) -> &'static str;
+
+    /// A round trip to the database; `Unavailable` when it cannot be reached.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // ----- users and roles -----
+
+    /// Creates a user; `Conflict` if the email is taken. The email must already be
+    /// normalised (see `accesslog_core::accounts::normalize_email`).
+    async fn create_user(&self, user: &NewUser, now: Timestamp) -> StoreResult<User>;
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>>;
+    /// All users, ordered by email.
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// `NotFound` if there is no such user. Disabling also ends the user's sessions.
+    async fn set_user_enabled(&self, email: &str, enabled: bool) -> StoreResult<()>;
+    /// `NotFound` if there is no such user. Also ends the user's sessions.
+    async fn set_password_hash(&self, email: &str, hash: &str) -> StoreResult<()>;
+    /// The stored PHC hash, `None` for a user who may not log in with a password.
+    async fn password_hash(&self, user_id: i64) -> StoreResult<Option<String>>;
+    /// Idempotent; `NotFound` if there is no such user.
+    async fn add_role(&self, email: &str, role: &str) -> StoreResult<()>;
+    /// Idempotent; `NotFound` if there is no such user.
+    async fn remove_role(&self, email: &str, role: &str) -> StoreResult<()>;
+
+    // ----- sessions (keyed by the SHA-256 of the cookie value, never the value) -----
+
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
+    async fn session(&self, id_digest: &str) -> StoreResult<Option<Session>>;
+    async fn touch_session(&self, id_digest: &str, at: Timestamp) -> StoreResult<()>;
+    async fn delete_session(&self, id_digest: &str) -> StoreResult<()>;
+    /// Removes sessions idle since before `idle_before` or created before
+    /// `created_before`; returns how many went.
+    async fn purge_sessions(
+        &self,
+        idle_before: Timestamp,
+        created_before: Timestamp,
+    ) -> StoreResult<u64>;
+
+    // ----- API keys (the secret is kept only as a SHA-256 digest) -----
+
+    /// `Conflict` if the key id is taken; `NotFound` if the user does not exist.
+    async fn create_api_key(&self, key: &NewApiKey) -> StoreResult<()>;
+    async fn api_key(&self, api_key: &str) -> StoreResult<Option<ApiKey>>;
+    /// Keys of one user, or of everyone, newest first.
+    async fn list_api_keys(&self, user_id: Option<i64>) -> StoreResult<Vec<ApiKey>>;
+    /// `NotFound` if there is no such key; revoking twice keeps the first time.
+    async fn revoke_api_key(&self, api_key: &str, at: Timestamp) -> StoreResult<()>;
+    async fn touch_api_key(&self, api_key: &str, at: Timestamp) -> StoreResult<()>;
+
+    // ----- login throttling -----
+
+    async fn record_login_failure(&self, account: &str, ip: &str, at: Timestamp)
+    -> StoreResult<()>;
+    /// Failures since `since` for this account and, separately, from this IP.
+    async fn login_failures_since(
+        &self,
+        account: &str,
+        ip: &str,
+        since: Timestamp,
+    ) -> StoreResult<LoginFailureCounts>;
+    /// Forgets an account's failures (after a successful login) and every failure older
+    /// than `older_than`.
+    async fn clear_login_failures(&self, account: &str, older_than: Timestamp) -> StoreResult<()>;
+}
