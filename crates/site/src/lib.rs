@@ -1,1 +1,13 @@
+//! A site is a folder: `site.toml` plus the sub-folders that hold its definitions
+//! (`doctypes/`, `reports/`, `print_formats/`, `raw_formats/`), its private `files/` and its
+//! signing `keys/`. This crate creates sites, reads `site.toml`, and resolves the settings
+//! the server runs with: `site.toml`, then `ACCESSLOG_*` environment variables, then flags.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod create;
+mod settings;
+
+pub use create::{SUBFOLDERS, create_site};
+pub use settings::{
+    Database, LoginSettings, Overrides, SessionSettings, Settings, SiteError, SiteFile, Source,
+};

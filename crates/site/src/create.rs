@@ -1,0 +1,71 @@
+//! `accesslog new-site`: lay out an empty site.
+
+use std::fs;
+use std::path::Path;
+
+use crate::SiteError;
+
+/// The folders every site has, filled by later features.
+pub const SUBFOLDERS: [&str; 6] = [
+    "doctypes",
+    "reports",
+    "print_formats",
+    "raw_formats",
+    "files",
+    "keys",
+];
+
+/// Creates an empty site in `dir` (which may exist, but must not hold a `site.toml`).
+/// `extra_roles` are written into `site.toml` as the site's own roles.
+pub fn create_site(dir: &Path, name: &str, extra_roles: &[&str]) -> Result<(), SiteError> {
+    let toml_path = dir.join("site.toml");
+    if toml_path.exists() {
+        return Err(SiteError::AlreadyExists(dir.to_path_buf()));
+    }
+    let io = |e: std::io::Error| SiteError::Io(dir.to_path_buf(), e.to_string());
+    fs::create_dir_all(dir).map_err(io)?;
+    for sub in SUBFOLDERS {
+        fs::create_dir_all(dir.join(sub)).map_err(io)?;
+    }
+    let roles = extra_roles
+        .iter()
+        .map(|r| toml::Value::String((*r).to_owned()).to_string())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let name = toml::Value::String(name.to_owned()).to_string();
+    let text = format!(
+        r#"# Access Log site settings. Environment variables (ACCESSLOG_*) and command-line
+# flags override what is written here.
+
+# Shown in the page title and the navigation bar.
+name = {name}
+
+# Where the data lives. A relative sqlite:// path is inside this folder.
+# For PostgreSQL: database_url = "postgres://user:password@host/dbname"
+database_url = "sqlite://accesslog.db"
+
+# Address the server listens on.
+bind = "127.0.0.1:8000"
+
+# Set to true when the site is served over HTTPS, so session cookies are marked Secure.
+secure_cookies = false
+
+# Roles of this site, besides the built-in "System Manager".
+roles = [{roles}]
+
+[sessions]
+# A session ends after this many minutes without a request...
+idle_minutes = 480
+# ...and in any case this many hours after login.
+absolute_hours = 168
+
+[login]
+# Failed logins allowed within the window before further attempts get 429.
+max_failures_per_account = 5
+max_failures_per_ip = 30
+window_minutes = 15
+"#
+    );
+    fs::write(&toml_path, text).map_err(|e| SiteError::Io(toml_path.clone(), e.to_string()))?;
+    Ok(())
+}

@@ -1,0 +1,472 @@
+//! The settings a site runs with, and where each came from, so that a bad value can be
+//! reported with its source ("ACCESSLOG_BIND (environment variable): …").
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use accesslog_core::Role;
+use serde::Deserialize;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SiteError {
+    #[error("{dir} is not a site folder: it has no site.toml (create one with `accesslog new-site {dir}`)", dir = .0.display())]
+    NotASite(PathBuf),
+    #[error("{path} already holds a site (it has a site.toml)", path = .0.display())]
+    AlreadyExists(PathBuf),
+    #[error("{path}: {msg}", path = .0.display(), msg = .1)]
+    Io(PathBuf, String),
+    #[error("{path}: {msg}", path = .0.display(), msg = .1)]
+    Parse(PathBuf, String),
+    #[error("{origin}: {problem}")]
+    Invalid { origin: Source, problem: String },
+}
+
+/// Where a setting's value came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Source {
+    Default(&'static str),
+    SiteToml(PathBuf, &'static str),
+    Env(&'static str),
+    Flag(&'static str),
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Default(key) => write!(f, "the default {key}"),
+            Source::SiteToml(path, key) => write!(f, "{key} in {}", path.display()),
+            Source::Env(var) => write!(f, "{var} (environment variable)"),
+            Source::Flag(flag) => write!(f, "{flag} (command-line flag)"),
+        }
+    }
+}
+
+/// `site.toml`, as written. Unknown keys are refused, so a typo does not pass silently.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SiteFile {
+    pub name: String,
+    pub database_url: Option<String>,
+    pub bind: Option<String>,
+    #[serde(default)]
+    pub secure_cookies: bool,
+    #[serde(default)]
+    pub roles: Vec<String>,
+    #[serde(default)]
+    pub sessions: SessionSettings,
+    #[serde(default)]
+    pub login: LoginSettings,
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SessionSettings {
+    pub idle_minutes: u32,
+    pub absolute_hours: u32,
+}
+
+impl Default for SessionSettings {
+    fn default() -> Self {
+        Self {
+            idle_minutes: 480,
+            absolute_hours: 168,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoginSettings {
+    pub max_failures_per_account: u32,
+    pub max_failures_per_ip: u32,
+    pub window_minutes: u32,
+}
+
+impl Default for LoginSettings {
+    fn default() -> Self {
+        Self {
+            max_failures_per_account: 5,
+            max_failures_per_ip: 30,
+            window_minutes: 15,
+        }
+    }
+}
+
+/// Which database, decided once from the URL's scheme.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Database {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl fmt::Debug for Database {
+    // Never print a PostgreSQL password into a log.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Database::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
+            Database::Postgres(url) => f.write_str(&redact_password(url)),
+        }
+    }
+}
+
+impl fmt::Display for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+fn redact_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    match rest.split_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split(':').next().unwrap_or_default();
+            format!("{scheme}://{user}:***@{host}")
+        }
+        _ => url.to_owned(),
+    }
+}
+
+impl Database {
+    /// Parses a database URL; a relative SQLite path is taken inside `site_dir`.
+    pub fn parse(url: &str, site_dir: &Path, source: &Source) -> Result<Self, SiteError> {
+        let invalid = |problem: String| SiteError::Invalid {
+            origin: source.clone(),
+            problem,
+        };
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(Database::Postgres(url.to_owned()));
+        }
+        let Some(rest) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        else {
+            return Err(invalid(format!(
+                "{:?} is not a database URL this server knows; use sqlite://FILE or postgres://USER@HOST/DB",
+                redact_password(url)
+            )));
+        };
+        let path = rest.split('?').next().unwrap_or_default();
+        if path.is_empty() {
+            return Err(invalid(format!(
+                "{url:?} names no SQLite file; use sqlite://accesslog.db"
+            )));
+        }
+        let path = Path::new(path);
+        Ok(Database::Sqlite(if path.is_absolute() {
+            path.to_path_buf()
+        } else {
+            site_dir.join(path)
+        }))
+    }
+}
+
+/// What the command line asked for; each `Some` wins over `site.toml` and the environment.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub database_url: Option<String>,
+    pub bind: Option<String>,
+}
+
+/// The resolved settings a server runs with.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    pub site_dir: PathBuf,
+    pub name: String,
+    pub database: Database,
+    pub bind: SocketAddr,
+    pub secure_cookies: bool,
+    /// The site's own roles plus `System Manager`, sorted.
+    pub roles: Vec<Role>,
+    pub sessions: SessionSettings,
+    pub login: LoginSettings,
+}
+
+impl Settings {
+    /// Reads `site_dir/site.toml`, then applies the environment (through `env`, so tests
+    /// need not touch the process environment), then `flags`.
+    pub fn load(
+        site_dir: &Path,
+        env: &dyn Fn(&str) -> Option<String>,
+        flags: &Overrides,
+    ) -> Result<Self, SiteError> {
+        let toml_path = site_dir.join("site.toml");
+        if !toml_path.is_file() {
+            return Err(SiteError::NotASite(site_dir.to_path_buf()));
+        }
+        let text = std::fs::read_to_string(&toml_path)
+            .map_err(|e| SiteError::Io(toml_path.clone(), e.to_string()))?;
+        let file: SiteFile = toml::from_str(&text).map_err(|e| {
+            SiteError::Parse(toml_path.clone(), e.to_string().trim_end().to_owned())
+        })?;
+        let in_toml = |key| Source::SiteToml(toml_path.clone(), key);
+
+        // Each setting: the last of site.toml, environment, flag that is present.
+        let pick = |key: &'static str,
+                    from_file: Option<String>,
+                    var: &'static str,
+                    flag_name: &'static str,
+                    flag: &Option<String>,
+                    default: &str|
+         -> (String, Source) {
+            let mut chosen = (default.to_owned(), Source::Default(key));
+            if let Some(v) = from_file {
+                chosen = (v, in_toml(key));
+            }
+            if let Some(v) = env(var) {
+                chosen = (v, Source::Env(var));
+            }
+            if let Some(v) = flag {
+                chosen = (v.clone(), Source::Flag(flag_name));
+            }
+            chosen
+        };
+
+        let (url, url_source) = pick(
+            "database_url",
+            file.database_url.clone(),
+            "ACCESSLOG_DATABASE_URL",
+            "--database",
+            &flags.database_url,
+            "sqlite://accesslog.db",
+        );
+        let database = Database::parse(&url, site_dir, &url_source)?;
+
+        let (bind, bind_source) = pick(
+            "bind",
+            file.bind.clone(),
+            "ACCESSLOG_BIND",
+            "--bind",
+            &flags.bind,
+            "127.0.0.1:8000",
+        );
+        let bind = bind.parse::<SocketAddr>().map_err(|_| SiteError::Invalid {
+            origin: bind_source,
+            problem: format!(
+                "{bind:?} is not an address to listen on; write it like 127.0.0.1:8000"
+            ),
+        })?;
+
+        let secure_cookies = match env("ACCESSLOG_SECURE_COOKIES") {
+            Some(v) => parse_bool(&v, Source::Env("ACCESSLOG_SECURE_COOKIES"))?,
+            None => file.secure_cookies,
+        };
+
+        let mut sessions = file.sessions;
+        if let Some(v) = env("ACCESSLOG_SESSION_IDLE_MINUTES") {
+            sessions.idle_minutes =
+                parse_positive(&v, Source::Env("ACCESSLOG_SESSION_IDLE_MINUTES"))?;
+        }
+        if let Some(v) = env("ACCESSLOG_SESSION_ABSOLUTE_HOURS") {
+            sessions.absolute_hours =
+                parse_positive(&v, Source::Env("ACCESSLOG_SESSION_ABSOLUTE_HOURS"))?;
+        }
+        for (value, key) in [
+            (sessions.idle_minutes, "sessions.idle_minutes"),
+            (sessions.absolute_hours, "sessions.absolute_hours"),
+            (
+                file.login.max_failures_per_account,
+                "login.max_failures_per_account",
+            ),
+            (file.login.max_failures_per_ip, "login.max_failures_per_ip"),
+            (file.login.window_minutes, "login.window_minutes"),
+        ] {
+            if value == 0 {
+                return Err(SiteError::Invalid {
+                    origin: in_toml(key),
+                    problem: "must be at least 1".to_owned(),
+                });
+            }
+        }
+
+        let mut roles = vec![Role::system_manager()];
+        for raw in &file.roles {
+            let role = Role::new(raw).map_err(|e| SiteError::Invalid {
+                origin: in_toml("roles"),
+                problem: e.to_string(),
+            })?;
+            if !roles.contains(&role) {
+                roles.push(role);
+            }
+        }
+        roles.sort();
+
+        Ok(Settings {
+            site_dir: site_dir.to_path_buf(),
+            name: file.name,
+            database,
+            bind,
+            secure_cookies,
+            roles,
+            sessions,
+            login: file.login,
+        })
+    }
+
+    /// True for `System Manager` and the roles declared in `site.toml`.
+    pub fn knows_role(&self, name: &str) -> bool {
+        self.roles.iter().any(|r| r.as_str() == name)
+    }
+}
+
+fn parse_positive(value: &str, source: Source) -> Result<u32, SiteError> {
+    match value.trim().parse::<u32>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(SiteError::Invalid {
+            origin: source,
+            problem: format!("{value:?} is not a whole number of at least 1"),
+        }),
+    }
+}
+
+fn parse_bool(value: &str, source: Source) -> Result<bool, SiteError> {
+    match value.trim().to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(SiteError::Invalid {
+            origin: source,
+            problem: format!("{value:?} is not true or false"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::create_site;
+    use std::collections::HashMap;
+
+    fn site() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        create_site(dir.path(), "Test Site", &["Sales User", "HR User"]).unwrap();
+        dir
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn a_new_site_has_its_folders_and_defaults() {
+        let dir = site();
+        for sub in crate::SUBFOLDERS {
+            assert!(dir.path().join(sub).is_dir(), "{sub} missing");
+        }
+        let s = Settings::load(dir.path(), &no_env, &Overrides::default()).unwrap();
+        assert_eq!(s.name, "Test Site");
+        assert_eq!(
+            s.database,
+            Database::Sqlite(dir.path().join("accesslog.db"))
+        );
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8000");
+        assert_eq!(s.sessions, SessionSettings::default());
+        let roles: Vec<_> = s.roles.iter().map(Role::as_str).collect();
+        assert_eq!(roles, ["HR User", "Sales User", "System Manager"]);
+        assert!(s.knows_role("HR User") && !s.knows_role("Nobody"));
+    }
+
+    #[test]
+    fn creating_over_an_existing_site_is_refused() {
+        let dir = site();
+        let err = create_site(dir.path(), "Again", &[]).unwrap_err();
+        assert!(matches!(err, SiteError::AlreadyExists(_)));
+    }
+
+    #[test]
+    fn environment_beats_toml_and_flags_beat_environment() {
+        let dir = site();
+        let env: HashMap<&str, &str> = [
+            ("ACCESSLOG_BIND", "127.0.0.1:9000"),
+            ("ACCESSLOG_DATABASE_URL", "postgres://u:secret@db/site"),
+            ("ACCESSLOG_SESSION_IDLE_MINUTES", "30"),
+        ]
+        .into();
+        let env = |k: &str| env.get(k).map(|v| (*v).to_owned());
+        let s = Settings::load(dir.path(), &env, &Overrides::default()).unwrap();
+        assert_eq!(s.bind.port(), 9000);
+        assert_eq!(
+            s.database,
+            Database::Postgres("postgres://u:secret@db/site".into())
+        );
+        assert_eq!(
+            s.database.to_string(),
+            "postgres://u:***@db/site",
+            "passwords are not shown"
+        );
+        assert_eq!(s.sessions.idle_minutes, 30);
+
+        let flags = Overrides {
+            bind: Some("0.0.0.0:7000".into()),
+            database_url: Some("sqlite:///tmp/x.db".into()),
+        };
+        let s = Settings::load(dir.path(), &env, &flags).unwrap();
+        assert_eq!(s.bind.port(), 7000);
+        assert_eq!(s.database, Database::Sqlite(PathBuf::from("/tmp/x.db")));
+    }
+
+    #[test]
+    fn a_bad_value_names_its_source() {
+        let dir = site();
+        let env = |k: &str| (k == "ACCESSLOG_BIND").then(|| "not-an-address".to_owned());
+        let err = Settings::load(dir.path(), &env, &Overrides::default()).unwrap_err();
+        let msg = err.to_string();
+        assert!(
+            msg.starts_with("ACCESSLOG_BIND (environment variable):"),
+            "{msg}"
+        );
+        assert!(msg.contains("not-an-address"), "{msg}");
+
+        let flags = Overrides {
+            database_url: Some("mysql://x".into()),
+            ..Default::default()
+        };
+        let msg = Settings::load(dir.path(), &no_env, &flags)
+            .unwrap_err()
+            .to_string();
+        assert!(msg.starts_with("--database (command-line flag):"), "{msg}");
+
+        let toml = dir.path().join("site.toml");
+        let text = std::fs::read_to_string(&toml).unwrap();
+        std::fs::write(
+            &toml,
+            text.replace("idle_minutes = 480", "idle_minutes = 0"),
+        )
+        .unwrap();
+        let msg = Settings::load(dir.path(), &no_env, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            msg.contains("sessions.idle_minutes in") && msg.contains("at least 1"),
+            "{msg}"
+        );
+    }
+
+    #[test]
+    fn toml_errors_name_the_file_and_line() {
+        let dir = site();
+        let toml = dir.path().join("site.toml");
+        let text = std::fs::read_to_string(&toml).unwrap();
+        std::fs::write(
+            &toml,
+            text.replace("secure_cookies = false", "secure_cokies = false"),
+        )
+        .unwrap();
+        let msg = Settings::load(dir.path(), &no_env, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("site.toml"), "{msg}");
+        assert!(msg.contains("line"), "{msg}");
+        assert!(msg.contains("secure_cokies"), "{msg}");
+    }
+
+    #[test]
+    fn a_folder_without_site_toml_is_not_a_site() {
+        let dir = tempfile::tempdir().unwrap();
+        let msg = Settings::load(dir.path(), &no_env, &Overrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(msg.contains("accesslog new-site"), "{msg}");
+    }
+}
