@@ -50,6 +50,23 @@ impl PgStore {
         Self::connect_with(Self::options(url)?.options([("search_path", schema)])).await
     }
 
+    /// Drops a schema made by [`PgStore::connect_in_schema`], with everything in it, and
+    /// closes this store. For test harnesses; never called by the server.
+    pub async fn drop_schema(self, schema: &str) -> StoreResult<()> {
+        if !schema
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_')
+        {
+            return Err(StoreError::Other(format!("bad schema name {schema:?}")));
+        }
+        let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
+        sqlx::query(sqlx::AssertSqlSafe(sql))
+            .execute(&self.pool)
+            .await?;
+        self.pool.close().await;
+        Ok(())
+    }
+
     fn options(url: &str) -> StoreResult<PgConnectOptions> {
         PgConnectOptions::from_str(url)
             .map_err(|e| StoreError::Other(format!("bad PostgreSQL URL: {e}")))

@@ -1,0 +1,29 @@
+//! `accesslog new-site DIR`
+
+use std::path::PathBuf;
+
+use clap::Args;
+
+/// Create an empty site: a folder with site.toml and the folders for document types,
+/// reports, print formats, files and signing keys. Its SQLite database is created inside
+/// it on first start.
+#[derive(Debug, Args)]
+pub struct Opts {
+    /// The folder to create (it may exist, but must not already hold a site).
+    dir: PathBuf,
+    /// The site's display name.
+    #[arg(long, default_value = "Access Log")]
+    name: String,
+}
+
+pub async fn run(opts: Opts) -> anyhow::Result<()> {
+    accesslog_site::create_site(&opts.dir, &opts.name, &[])?;
+    let dir = opts.dir.display();
+    println!("Created the site {dir}.");
+    println!("Next: add a System Manager, then serve it:");
+    println!(
+        "  accesslog user add --site {dir} admin@example.com --name \"Admin\" --role \"System Manager\" --password-stdin"
+    );
+    println!("  accesslog serve --site {dir}");
+    Ok(())
+}

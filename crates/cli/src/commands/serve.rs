@@ -1,0 +1,58 @@
+//! `accesslog serve --site DIR`
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use accesslog_core::SystemClock;
+use accesslog_site::{Overrides, Settings};
+use accesslog_store::Store;
+use anyhow::Context;
+use clap::Args;
+
+/// Serve a site over HTTP. Settings come from the site's site.toml, then ACCESSLOG_*
+/// environment variables, then these flags.
+#[derive(Debug, Args)]
+pub struct Opts {
+    /// The site folder (made by `accesslog new-site`).
+    #[arg(long, env = "ACCESSLOG_SITE")]
+    site: PathBuf,
+    /// Database URL: sqlite://FILE (relative to the site) or postgres://USER@HOST/DB.
+    #[arg(long)]
+    database: Option<String>,
+    /// Address to listen on, e.g. 127.0.0.1:8000 or 0.0.0.0:8000.
+    #[arg(long)]
+    bind: Option<String>,
+}
+
+pub async fn run(opts: Opts) -> anyhow::Result<()> {
+    let flags = Overrides {
+        database_url: opts.database,
+        bind: opts.bind,
+    };
+    let settings = crate::open::settings(&opts.site, &flags)?;
+    let store = crate::open::store(&settings).await?;
+    serve(settings, store, |_| {}).await
+}
+
+/// Binds, reports the URL through `announce`, and serves until Ctrl-C.
+pub async fn serve(
+    settings: Settings,
+    store: Arc<dyn Store>,
+    announce: impl FnOnce(&str),
+) -> anyhow::Result<()> {
+    let listener = tokio::net::TcpListener::bind(settings.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}: is another server using it? Choose another with --bind or --port", settings.bind))?;
+    let addr = listener.local_addr()?;
+    let url = format!("http://{addr}/");
+    tracing::info!(%url, database = %settings.database, backend = store.backend(), "serving");
+    println!("Access Log is serving {} at {url}", settings.name);
+    announce(&url);
+    let state = accesslog_server::AppState::new(store, Arc::new(SystemClock), settings);
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+        println!("Stopping.");
+    };
+    accesslog_server::serve(listener, state, shutdown).await?;
+    Ok(())
+}

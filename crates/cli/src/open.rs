@@ -1,0 +1,33 @@
+//! The one place the storage backend is chosen: from the database URL's scheme.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use accesslog_site::{Database, Overrides, Settings};
+use accesslog_store::Store;
+use accesslog_store_postgres::PgStore;
+use accesslog_store_sqlite::SqliteStore;
+use anyhow::Context;
+
+/// Loads a site's settings: site.toml, then `ACCESSLOG_*` variables, then `flags`.
+pub fn settings(site: &Path, flags: &Overrides) -> anyhow::Result<Settings> {
+    let env = |name: &str| std::env::var(name).ok();
+    Ok(Settings::load(site, &env, flags)?)
+}
+
+/// Connects to the site's database (running migrations) and returns it as a `dyn Store`.
+pub async fn store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
+    let store: Arc<dyn Store> = match &settings.database {
+        Database::Sqlite(path) => Arc::new(
+            SqliteStore::open(path)
+                .await
+                .with_context(|| format!("opening the SQLite database {}", path.display()))?,
+        ),
+        Database::Postgres(url) => Arc::new(
+            PgStore::connect(url)
+                .await
+                .with_context(|| format!("connecting to PostgreSQL at {}", settings.database))?,
+        ),
+    };
+    Ok(store)
+}

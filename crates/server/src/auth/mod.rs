@@ -1,0 +1,162 @@
+//! Who is asking. A middleware resolves the caller once per request (API key or session
+//! cookie) and enforces CSRF; handlers then take [`CurrentUser`] (API: 401 when absent)
+//! or [`PageUser`] (pages: redirect to the login page when absent).
+
+mod api_key;
+mod csrf;
+pub mod login;
+mod resolve;
+
+use accesslog_store::User;
+use axum::extract::{FromRequestParts, OptionalFromRequestParts};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Redirect, Response};
+
+pub use csrf::CSRF_HEADER;
+pub use resolve::authenticate;
+
+use crate::error::WebError;
+
+/// The name of the session cookie (ERPNext's).
+pub const SESSION_COOKIE: &str = "sid";
+
+/// How the caller proved who they are.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Credential {
+    Session {
+        id_digest: String,
+        csrf_token: String,
+    },
+    ApiKey {
+        api_key: String,
+    },
+}
+
+/// A caller whose identity was checked on this request.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    pub user: User,
+    pub credential: Credential,
+}
+
+impl Authenticated {
+    /// How the caller authenticated, as the Access Log will record it: `session` or
+    /// `api_key:<key id>` (never a secret).
+    pub fn auth_label(&self) -> String {
+        match &self.credential {
+            Credential::Session { .. } => "session".to_owned(),
+            Credential::ApiKey { api_key } => format!("api_key:{api_key}"),
+        }
+    }
+
+    /// The session's CSRF token, for forms on pages; empty for API keys.
+    pub fn csrf_token(&self) -> &str {
+        match &self.credential {
+            Credential::Session { csrf_token, .. } => csrf_token,
+            Credential::ApiKey { .. } => "",
+        }
+    }
+}
+
+/// The logged-in caller, for API handlers: 401 when nobody is logged in.
+#[derive(Clone, Debug)]
+pub struct CurrentUser(pub Authenticated);
+
+impl<S: Send + Sync> FromRequestParts<S> for CurrentUser {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        parts.extensions.get::<Authenticated>().cloned().map(CurrentUser).ok_or_else(|| {
+            WebError::Unauthorized(
+                "Not logged in: log in at /api/method/login or send an API key (Authorization: token KEY:SECRET)."
+                    .to_owned(),
+            )
+        })
+    }
+}
+
+impl<S: Send + Sync> OptionalFromRequestParts<S> for CurrentUser {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
+        Ok(parts
+            .extensions
+            .get::<Authenticated>()
+            .cloned()
+            .map(CurrentUser))
+    }
+}
+
+/// The logged-in caller, for pages: a visitor who is not logged in is sent to the login
+/// page, which brings them back here afterwards.
+#[derive(Clone, Debug)]
+pub struct PageUser(pub Authenticated);
+
+pub struct ToLogin(String);
+
+impl IntoResponse for ToLogin {
+    fn into_response(self) -> Response {
+        Redirect::to(&format!("/login?next={}", percent_encode(&self.0))).into_response()
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for PageUser {
+    type Rejection = ToLogin;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.extensions.get::<Authenticated>() {
+            Some(a) => Ok(PageUser(a.clone())),
+            None => {
+                let here = parts
+                    .uri
+                    .path_and_query()
+                    .map(|p| p.as_str())
+                    .unwrap_or("/app");
+                Err(ToLogin(here.to_owned()))
+            }
+        }
+    }
+}
+
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' | b'/' => {
+                out.push(b as char)
+            }
+            _ => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// Where to go after logging in: only a path on this site, never another host
+/// (`//evil.example` or `https://…` fall back to the home page).
+pub fn safe_next(next: Option<&str>) -> String {
+    match next {
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
+            n.to_owned()
+        }
+        _ => "/app".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_stays_on_this_site() {
+        assert_eq!(safe_next(Some("/app/x?y=1")), "/app/x?y=1");
+        assert_eq!(safe_next(Some("//evil.example/")), "/app");
+        assert_eq!(safe_next(Some("/\\evil.example/")), "/app");
+        assert_eq!(safe_next(Some("https://evil.example/")), "/app");
+        assert_eq!(safe_next(None), "/app");
+    }
+
+    #[test]
+    fn login_redirect_encodes_the_path() {
+        assert_eq!(percent_encode("/app/a b?c=d&e"), "/app/a%20b%3Fc%3Dd%26e");
+    }
+}

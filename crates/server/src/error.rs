@@ -1,0 +1,208 @@
+//! The one web error type. Every handler returns `Result<_, WebError>`, and this file is
+//! the only place that decides which status code an error gets.
+//!
+//! Use `WebError` variants for what the client did or may do about it; use `anyhow` (into
+//! `WebError::Internal`) for failures that are ours: those are logged with the request id
+//! and answered with a plain 500, without internals.
+
+use accesslog_store::StoreError;
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("{0}")]
+    BadRequest(String),
+    /// Not logged in, or the credentials were wrong.
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{message}")]
+    TooManyRequests {
+        message: String,
+        retry_after_secs: u64,
+    },
+    /// The database (or another part we need) cannot serve the request right now.
+    #[error("{0}")]
+    Unavailable(String),
+    #[error("internal error")]
+    Internal(#[from] anyhow::Error),
+}
+
+/// What an error response carries besides its body, so the HTML layer can render the same
+/// error as a page for a browser.
+#[derive(Clone, Debug)]
+pub struct ErrorInfo {
+    pub status: StatusCode,
+    pub title: &'static str,
+    pub message: String,
+}
+
+impl WebError {
+    /// Status code, ERPNext's `exc_type` (so Frappe clients recognise the error) and title.
+    fn parts(&self) -> (StatusCode, &'static str, &'static str) {
+        match self {
+            WebError::BadRequest(_) => (StatusCode::BAD_REQUEST, "ValidationError", "Bad request"),
+            WebError::Unauthorized(_) => (
+                StatusCode::UNAUTHORIZED,
+                "AuthenticationError",
+                "Not logged in",
+            ),
+            WebError::Forbidden(_) => (StatusCode::FORBIDDEN, "PermissionError", "Not permitted"),
+            WebError::NotFound(_) => (StatusCode::NOT_FOUND, "DoesNotExistError", "Not found"),
+            WebError::Conflict(_) => (StatusCode::CONFLICT, "DuplicateEntryError", "Conflict"),
+            WebError::TooManyRequests { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "TooManyRequestsError",
+                "Too many requests",
+            ),
+            WebError::Unavailable(_) => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "Unavailable",
+            ),
+            WebError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "InternalServerError",
+                "Server error",
+            ),
+        }
+    }
+}
+
+impl From<StoreError> for WebError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(m) => WebError::NotFound(m),
+            StoreError::Conflict(m) => WebError::Conflict(m),
+            StoreError::Unavailable(m) => {
+                tracing::error!(error = %m, "database unavailable");
+                WebError::Unavailable(
+                    "The database is unavailable; try again shortly. If this persists, tell your administrator."
+                        .to_owned(),
+                )
+            }
+            StoreError::Other(m) => WebError::Internal(anyhow::anyhow!(m)),
+        }
+    }
+}
+
+impl IntoResponse for WebError {
+    fn into_response(self) -> Response {
+        let (status, exc_type, title) = self.parts();
+        if let WebError::Internal(e) = &self {
+            tracing::error!(error = ?e, "request failed");
+        }
+        let message = self.to_string();
+        let mut response = (
+            status,
+            Json(json!({ "message": message, "exc_type": exc_type })),
+        )
+            .into_response();
+        if let WebError::TooManyRequests {
+            retry_after_secs, ..
+        } = self
+        {
+            if let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string()) {
+                response.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        response.extensions_mut().insert(ErrorInfo {
+            status,
+            title,
+            message,
+        });
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status_of(e: WebError) -> StatusCode {
+        e.into_response().status()
+    }
+
+    #[test]
+    fn each_variant_has_its_status() {
+        assert_eq!(
+            status_of(WebError::BadRequest("x".into())),
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(
+            status_of(WebError::Unauthorized("x".into())),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            status_of(WebError::Forbidden("x".into())),
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            status_of(WebError::NotFound("x".into())),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(
+            status_of(WebError::Conflict("x".into())),
+            StatusCode::CONFLICT
+        );
+        assert_eq!(
+            status_of(WebError::TooManyRequests {
+                message: "x".into(),
+                retry_after_secs: 9
+            }),
+            StatusCode::TOO_MANY_REQUESTS
+        );
+        assert_eq!(
+            status_of(WebError::Unavailable("x".into())),
+            StatusCode::SERVICE_UNAVAILABLE
+        );
+        assert_eq!(
+            status_of(WebError::Internal(anyhow::anyhow!("secret detail"))),
+            StatusCode::INTERNAL_SERVER_ERROR
+        );
+    }
+
+    #[test]
+    fn store_errors_map_to_statuses() {
+        let cases = [
+            (StoreError::NotFound("n".into()), StatusCode::NOT_FOUND),
+            (StoreError::Conflict("c".into()), StatusCode::CONFLICT),
+            (
+                StoreError::Unavailable("u".into()),
+                StatusCode::SERVICE_UNAVAILABLE,
+            ),
+            (
+                StoreError::Other("o".into()),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
+        ];
+        for (e, status) in cases {
+            assert_eq!(status_of(WebError::from(e)), status);
+        }
+    }
+
+    #[test]
+    fn internal_errors_do_not_leak_details() {
+        let r = WebError::Internal(anyhow::anyhow!("password=hunter2")).into_response();
+        let info = r.extensions().get::<ErrorInfo>().cloned().unwrap();
+        assert_eq!(info.message, "internal error");
+    }
+
+    #[test]
+    fn throttling_says_when_to_retry() {
+        let r = WebError::TooManyRequests {
+            message: "slow down".into(),
+            retry_after_secs: 60,
+        }
+        .into_response();
+        assert_eq!(r.headers()[header::RETRY_AFTER], "60");
+    }
+}

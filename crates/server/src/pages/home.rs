@@ -1,0 +1,29 @@
+//! The home page.
+
+use askama::Template;
+use axum::extract::State;
+use axum::response::Html;
+
+use super::{Layout, render};
+use crate::auth::PageUser;
+use crate::error::WebError;
+use crate::state::AppState;
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct HomePage {
+    layout: Layout,
+    user: accesslog_store::User,
+    is_system_manager: bool,
+}
+
+pub async fn show(
+    State(state): State<AppState>,
+    PageUser(auth): PageUser,
+) -> Result<Html<String>, WebError> {
+    render(&HomePage {
+        layout: Layout::new(&state.settings.name, Some(&auth)),
+        is_system_manager: auth.user.has_role(accesslog_core::SYSTEM_MANAGER),
+        user: auth.user,
+    })
+}
