@@ -1,0 +1,189 @@
+//! A real server on an ephemeral port, over SQLite or PostgreSQL, with the demo users.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use accesslog_core::{FixedClock, Timestamp};
+use accesslog_server::{AppState, accounts};
+use accesslog_site::{Overrides, Settings};
+use accesslog_store::Store;
+use accesslog_store_postgres::PgStore;
+use accesslog_store_sqlite::SqliteStore;
+use tokio::sync::oneshot;
+
+pub const USERS: [(&str, &str, &str); 4] = [
+    ("admin@example.com", "admin", "System Manager"),
+    ("accounts@example.com", "accounts", "Accounts User"),
+    ("sales@example.com", "sales", "Sales User"),
+    ("hr@example.com", "hr", "HR User"),
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+pub struct TestServer {
+    pub url: String,
+    pub addr: SocketAddr,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<FixedClock>,
+    pub settings: Settings,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    pg: Option<(PgStore, String)>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestServer {
+    /// Starts a server, or returns `None` (saying so) for PostgreSQL when
+    /// `ACCESSLOG_TEST_POSTGRES_URL` is not set.
+    pub async fn start(backend: Backend, case: &str) -> Option<Self> {
+        let dir = tempfile::tempdir().unwrap();
+        accesslog_site::create_site(
+            dir.path(),
+            "Test Site",
+            &["Accounts User", "Sales User", "HR User"],
+        )
+        .unwrap();
+        let flags = Overrides {
+            bind: Some("127.0.0.1:0".into()),
+            database_url: None,
+        };
+        let settings = Settings::load(dir.path(), &|_| None, &flags).unwrap();
+
+        let (store, pg): (Arc<dyn Store>, _) = match backend {
+            Backend::Sqlite => (
+                Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap()),
+                None,
+            ),
+            Backend::Postgres => {
+                let Ok(url) = std::env::var("ACCESSLOG_TEST_POSTGRES_URL") else {
+                    eprintln!(
+                        "skipped {case} on PostgreSQL: ACCESSLOG_TEST_POSTGRES_URL is not set"
+                    );
+                    return None;
+                };
+                let schema = format!("t_{}", accesslog_core::secrets::random_hex(8));
+                let store = PgStore::connect_in_schema(&url, &schema)
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!("ACCESSLOG_TEST_POSTGRES_URL is set but unusable: {e}")
+                    });
+                (Arc::new(store.clone()), Some((store, schema)))
+            }
+        };
+        let clock = Arc::new(FixedClock::new(Timestamp::from_micros(
+            1_764_406_800_000_000,
+        )));
+        for (email, password, role) in USERS {
+            let name = format!("Demo {role}");
+            accounts::add_user(
+                &*store,
+                &*clock,
+                &settings,
+                email,
+                &name,
+                Some(password),
+                &[role.to_owned()],
+            )
+            .await
+            .unwrap();
+        }
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = AppState::new(store.clone(), clock.clone(), settings.clone());
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            accesslog_server::serve(listener, state, async {
+                let _ = stopped.await;
+            })
+            .await
+            .unwrap();
+        });
+        Some(TestServer {
+            url: format!("http://{addr}"),
+            addr,
+            store,
+            clock,
+            settings,
+            stop: Some(stop),
+            task: Some(task),
+            pg,
+            _dir: dir,
+        })
+    }
+
+    /// A client with its own cookie jar, like one browser.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap()
+    }
+
+    pub fn at(&self, path: &str) -> String {
+        format!("{}{}", self.url, path)
+    }
+
+    /// Logs `client` in through ERPNext's call; returns the CSRF token for later POSTs.
+    pub async fn login(&self, client: &reqwest::Client, usr: &str, pwd: &str) -> String {
+        let r = client
+            .post(self.at("/api/method/login"))
+            .form(&[("usr", usr), ("pwd", pwd)])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "login as {usr} failed");
+        r.headers()["x-frappe-csrf-token"]
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        if let Some((store, schema)) = self.pg.take() {
+            store.drop_schema(&schema).await.unwrap();
+        }
+    }
+}
+
+/// Declares each case once; runs it against SQLite and PostgreSQL.
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let server = $crate::common::TestServer::start(
+                        $crate::common::Backend::Sqlite, stringify!($case)).await.unwrap();
+                    super::$case(&server).await;
+                    server.stop().await;
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    let Some(server) = $crate::common::TestServer::start(
+                        $crate::common::Backend::Postgres, stringify!($case)).await else { return };
+                    super::$case(&server).await;
+                    server.stop().await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_backends;

@@ -1,0 +1,6 @@
+//! The server's integration tests: the real server on port 0, spoken to over HTTP (and,
+//! in `browser`, through headless Chromium). Add modules here, not new test binaries.
+
+mod browser;
+mod common;
+mod http;
