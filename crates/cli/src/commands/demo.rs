@@ -7,8 +7,11 @@ use accesslog_site::Overrides;
 use accesslog_store::Store;
 use clap::Args;
 
-/// Try Access Log: create the demo site (if it does not exist yet) with its demo users,
-/// then serve it on 127.0.0.1 and print the URL and the logins.
+/// Try Access Log on a demo site
+///
+/// Creates the demo site (./demo-site unless --dir says otherwise) if it does not exist,
+/// with its demo users, then serves it on 127.0.0.1 and prints the URL and the logins.
+/// The demo passwords are for trying the product only.
 #[derive(Debug, Args)]
 pub struct Opts {
     /// Where the demo site lives.

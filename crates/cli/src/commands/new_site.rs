@@ -4,9 +4,13 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-/// Create an empty site: a folder with site.toml and the folders for document types,
-/// reports, print formats, files and signing keys. Its SQLite database is created inside
-/// it on first start.
+/// Create an empty site folder
+///
+/// The folder gets a commented site.toml and the folders for document types, reports,
+/// print formats, raw print formats, private files and signing keys. Its SQLite database
+/// is created inside it when the site is first served.
+///
+/// Example: accesslog new-site ./acme
 #[derive(Debug, Args)]
 pub struct Opts {
     /// The folder to create (it may exist, but must not already hold a site).

@@ -9,8 +9,14 @@ use accesslog_store::Store;
 use anyhow::Context;
 use clap::Args;
 
-/// Serve a site over HTTP. Settings come from the site's site.toml, then ACCESSLOG_*
-/// environment variables, then these flags.
+/// Serve a site over HTTP
+///
+/// Settings come from the site's site.toml, then ACCESSLOG_* environment variables
+/// (ACCESSLOG_DATABASE_URL, ACCESSLOG_BIND, ACCESSLOG_SECURE_COOKIES,
+/// ACCESSLOG_SESSION_IDLE_MINUTES, ACCESSLOG_SESSION_ABSOLUTE_HOURS), then these flags.
+/// The database URL's scheme picks the backend: sqlite:// or postgres://.
+///
+/// Example: accesslog serve --site ./acme --database postgres://accesslog@localhost/acme
 #[derive(Debug, Args)]
 pub struct Opts {
     /// The site folder (made by `accesslog new-site`).

@@ -9,8 +9,12 @@ use accesslog_site::Overrides;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};
 
-/// Manage users: add them, list them, disable them, set passwords, grant roles and issue
-/// or revoke API keys.
+/// Manage users, roles and API keys
+///
+/// Add users, list them, disable them, set passwords, grant roles, and issue or revoke
+/// API keys. Every action needs the site: --site DIR or ACCESSLOG_SITE.
+///
+/// Example: accesslog user add --site ./acme ana@acme.example --name "Ana Ruiz" --role "System Manager" --password-stdin
 #[derive(Debug, Args)]
 pub struct Opts {
     /// The site folder.
