@@ -1,0 +1,385 @@
+//! The `accesslog` binary, run as an operator would run it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use serde_json::Value;
+
+fn accesslog() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_accesslog"));
+    cmd.env_remove("ACCESSLOG_SITE")
+        .env_remove("ACCESSLOG_BIND")
+        .env_remove("ACCESSLOG_DATABASE_URL");
+    cmd
+}
+
+fn run(args: &[&str]) -> Output {
+    accesslog().args(args).output().unwrap()
+}
+
+fn run_with_stdin(args: &[&str], stdin: &str) -> Output {
+    let mut child = accesslog()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+fn failed(out: Output) -> String {
+    assert!(
+        !out.status.success(),
+        "should have failed: {}",
+        text(&out.stdout)
+    );
+    text(&out.stderr)
+}
+
+#[test]
+fn users_roles_and_api_keys_from_the_shell() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().join("acme");
+    let site_s = site.to_str().unwrap();
+
+    let out = ok(run(&["new-site", site_s, "--name", "Acme"]));
+    assert!(out.contains("accesslog serve --site"), "{out}");
+    for sub in [
+        "doctypes",
+        "reports",
+        "print_formats",
+        "raw_formats",
+        "files",
+        "keys",
+    ] {
+        assert!(site.join(sub).is_dir(), "{sub}");
+    }
+    let err = failed(run(&["new-site", site_s]));
+    assert!(err.contains("already holds a site"), "{err}");
+
+    let out = ok(run_with_stdin(
+        &[
+            "user",
+            "add",
+            "--site",
+            site_s,
+            "Ana@Acme.example",
+            "--name",
+            "Ana Ruiz",
+            "--role",
+            "System Manager",
+            "--password-stdin",
+        ],
+        "s3cret-passphrase\n",
+    ));
+    assert!(
+        out.contains("Added ana@acme.example (System Manager)"),
+        "{out}"
+    );
+
+    let err = failed(run(&[
+        "user",
+        "add-role",
+        "--site",
+        site_s,
+        "ana@acme.example",
+        "Wizard",
+    ]));
+    assert!(
+        err.contains("unknown role \"Wizard\"") && err.contains("System Manager"),
+        "{err}"
+    );
+    let err = failed(run(&[
+        "user",
+        "add",
+        "--site",
+        site_s,
+        "not-an-email",
+        "--name",
+        "X",
+    ]));
+    assert!(err.contains("invalid email address"), "{err}");
+    let err = failed(run(&[
+        "user",
+        "add",
+        "--site",
+        site_s,
+        "ana@acme.example",
+        "--name",
+        "Again",
+    ]));
+    assert!(err.contains("already exists"), "{err}");
+
+    let out = ok(run(&["user", "list", "--site", site_s]));
+    assert!(
+        out.contains("ana@acme.example")
+            && out.contains("Ana Ruiz")
+            && out.contains("System Manager"),
+        "{out}"
+    );
+
+    let out = ok(run(&[
+        "user",
+        "api-key",
+        "create",
+        "--site",
+        site_s,
+        "ana@acme.example",
+        "--label",
+        "nightly",
+    ]));
+    let key = out
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("api_key:"))
+        .unwrap()
+        .trim()
+        .to_owned();
+    assert_eq!(key.len(), 15, "{out}");
+    let out = ok(run(&["user", "api-key", "list", "--site", site_s]));
+    assert!(out.contains(&key) && out.contains("nightly"), "{out}");
+    ok(run(&["user", "api-key", "revoke", "--site", site_s, &key]));
+    let err = failed(run(&[
+        "user",
+        "api-key",
+        "revoke",
+        "--site",
+        site_s,
+        "no-such-key",
+    ]));
+    assert!(err.contains("no API key"), "{err}");
+
+    let out = ok(run(&[
+        "user",
+        "disable",
+        "--site",
+        site_s,
+        "ana@acme.example",
+    ]));
+    assert!(out.contains("Disabled"), "{out}");
+    let out = ok(run(&["user", "list", "--site", site_s]));
+    assert!(
+        out.lines()
+            .any(|l| l.contains("ana@acme.example") && l.contains(" no ")),
+        "{out}"
+    );
+
+    let err = failed(run(&["user", "list"]));
+    assert!(err.contains("--site"), "{err}");
+}
+
+#[test]
+fn a_bad_setting_names_its_source() {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().to_str().unwrap();
+    ok(run(&["new-site", site]));
+    let out = accesslog()
+        .args(["serve", "--site", site])
+        .env("ACCESSLOG_BIND", "nowhere")
+        .output()
+        .unwrap();
+    let err = failed(out);
+    assert!(
+        err.contains("ACCESSLOG_BIND (environment variable)") && err.contains("nowhere"),
+        "{err}"
+    );
+
+    let err = failed(run(&["serve", "--site", site, "--database", "mysql://x/y"]));
+    assert!(err.contains("--database (command-line flag)"), "{err}");
+
+    let err = failed(run(&[
+        "serve",
+        "--site",
+        tmp.path().join("missing").to_str().unwrap(),
+    ]));
+    assert!(err.contains("is not a site folder"), "{err}");
+}
+
+/// A running `accesslog` that is killed when dropped.
+struct Running {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `accesslog ARGS` and waits (boundedly) for it to print the URL it serves.
+fn start(args: &[&str]) -> Running {
+    let mut child = accesslog()
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let mut seen = Vec::new();
+    let mut running = Running {
+        child,
+        url: String::new(),
+    };
+    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
+        if let Some(i) = line.find("http://") {
+            running.url = line[i..]
+                .split_whitespace()
+                .next()
+                .unwrap()
+                .trim_end_matches('/')
+                .to_owned();
+            // Keep draining so the child never blocks on a full pipe.
+            std::thread::spawn(move || while rx.recv().is_ok() {});
+            return running;
+        }
+        seen.push(line);
+    }
+    panic!("accesslog never printed its URL; it printed: {seen:?}");
+}
+
+async fn login(url: &str, usr: &str, pwd: &str) -> (reqwest::StatusCode, Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{url}/api/method/login"))
+        .form(&[("usr", usr), ("pwd", pwd)])
+        .send()
+        .await
+        .unwrap();
+    (r.status(), r.json().await.unwrap())
+}
+
+#[tokio::test]
+async fn demo_serves_a_login_page_and_the_demo_users() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let server = start(&["demo", "--dir", dir.to_str().unwrap(), "--port", "0"]);
+
+    let page = reqwest::get(format!("{}/login", server.url))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("Log in to Access Log Demo") && page.contains(r#"name="pwd""#),
+        "{page}"
+    );
+    for (usr, pwd) in [
+        ("admin@example.com", "admin"),
+        ("accounts@example.com", "accounts"),
+        ("sales@example.com", "sales"),
+        ("hr@example.com", "hr"),
+    ] {
+        let (status, body) = login(&server.url, usr, pwd).await;
+        assert_eq!(status, 200, "{usr}: {body}");
+        assert_eq!(body["message"], "Logged In");
+    }
+    drop(server);
+
+    // A second start reuses the site and its data.
+    assert!(dir.join("site.toml").is_file() && dir.join("accesslog.db").is_file());
+    let server = start(&["demo", "--dir", dir.to_str().unwrap(), "--port", "0"]);
+    assert_eq!(
+        login(&server.url, "admin@example.com", "admin").await.0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn serve_uses_postgres_when_the_url_says_so() {
+    let Ok(base) = std::env::var("ACCESSLOG_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "skipped serve_uses_postgres_when_the_url_says_so: ACCESSLOG_TEST_POSTGRES_URL is not set"
+        );
+        return;
+    };
+    // A database of its own, so this run cannot collide with any other.
+    let db = format!("accesslog_cli_{}", accesslog_core::secrets::random_hex(6));
+    let admin = sqlx::PgPool::connect(&base).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    let url = format!("{prefix}/{db}");
+
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().to_str().unwrap();
+    ok(run(&["new-site", site]));
+    ok(run_with_stdin(
+        &[
+            "user",
+            "add",
+            "--site",
+            site,
+            "--database",
+            &url,
+            "pg@example.com",
+            "--name",
+            "On Postgres",
+            "--password-stdin",
+        ],
+        "pg-pass\n",
+    ));
+    {
+        let server = start(&[
+            "serve",
+            "--site",
+            site,
+            "--database",
+            &url,
+            "--bind",
+            "127.0.0.1:0",
+        ]);
+        let health: Value = reqwest::get(format!("{}/api/health", server.url))
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(health["database"], "postgres");
+        let (status, body) = login(&server.url, "pg@example.com", "pg-pass").await;
+        assert_eq!(status, 200, "{body}");
+    }
+    assert!(
+        !Path::new(site).join("accesslog.db").exists(),
+        "nothing was written to SQLite"
+    );
+
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {db} WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+}
