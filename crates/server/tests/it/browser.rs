@@ -1,0 +1,411 @@
+//! Browser tests: the real server, driven through its pages by headless Chromium via
+//! chromedriver (Debian's `chromium` and `chromium-driver`).
+//!
+//! Each test starts its own chromedriver on a free port and one browser session, which
+//! it always closes, pass or fail; a drop guard shuts chromedriver down (and kills it if
+//! it lingers). Without chromedriver the tests are skipped, except under `CI`, where its
+//! absence is a failure.
+
+use std::future::Future;
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use hyper_util::client::legacy::connect::HttpConnector;
+use serde_json::json;
+
+use crate::common::{Backend, TestServer, USERS};
+
+/// How long any one wait for the browser may take before the test fails.
+const WAIT: Duration = Duration::from_secs(15);
+const POLL: Duration = Duration::from_millis(100);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_demo_user_logs_in_and_out() {
+    with_browser("each_demo_user_logs_in_and_out", |c, base| async move {
+        let at = |path: &str| format!("{base}{path}");
+        for (email, password, role) in USERS {
+            let name = format!("Demo {role}");
+
+            c.goto(&at("/login")).await.unwrap();
+            assert_path(&c, "/login").await;
+            log_in_with(&c, email, password).await;
+
+            wait_for_path(&c, "/app").await;
+            assert_eq!(
+                c.current_url().await.unwrap().as_str(),
+                at("/app"),
+                "{email}"
+            );
+            let heading = c
+                .wait()
+                .at_most(WAIT)
+                .for_element(Locator::Css("main h1"))
+                .await
+                .unwrap();
+            assert_eq!(
+                heading.text().await.unwrap(),
+                format!("Welcome, {name}"),
+                "{email}"
+            );
+            let who = c.find(Locator::Css("header .who span")).await.unwrap();
+            assert_eq!(
+                who.text().await.unwrap(),
+                name,
+                "{email}: the header names the user"
+            );
+
+            c.find(LOG_OUT).await.unwrap().click().await.unwrap();
+            wait_for_path(&c, "/login").await;
+            assert_eq!(
+                c.current_url().await.unwrap().as_str(),
+                at("/login"),
+                "{email}"
+            );
+            c.wait()
+                .at_most(WAIT)
+                .for_element(Locator::Id("usr"))
+                .await
+                .unwrap();
+            assert!(
+                c.find_all(LOG_OUT).await.unwrap().is_empty(),
+                "{email}: still shown a Log out button after logging out"
+            );
+
+            // The session is over: the home page sends the browser back to log in.
+            c.goto(&at("/app")).await.unwrap();
+            wait_for_path(&c, "/login").await;
+            let url = c.current_url().await.unwrap();
+            let next = url
+                .query_pairs()
+                .find(|(k, _)| k == "next")
+                .map(|(_, v)| v.into_owned());
+            assert_eq!(next.as_deref(), Some("/app"), "{email}: {url}");
+            c.wait()
+                .at_most(WAIT)
+                .for_element(Locator::Id("pwd"))
+                .await
+                .unwrap();
+            let body = page_text(&c).await;
+            assert!(
+                !body.contains("Welcome"),
+                "{email}: /app still shows the home page: {body}"
+            );
+            assert!(
+                !body.contains(&name),
+                "{email}: the logged-out page names the user: {body}"
+            );
+        }
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wrong_password_is_refused_on_the_login_page() {
+    with_browser(
+        "wrong_password_is_refused_on_the_login_page",
+        |c, base| async move {
+            let (email, _, role) = USERS[0];
+            c.goto(&format!("{base}/login")).await.unwrap();
+            assert_path(&c, "/login").await;
+            assert!(
+                c.find_all(Locator::Css("p.error"))
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "the fresh login page already shows an error"
+            );
+
+            log_in_with(&c, email, "not-the-password").await;
+
+            let alert = c
+                .wait()
+                .at_most(WAIT)
+                .for_element(Locator::Css(r#"p.error[role="alert"]"#))
+                .await
+                .unwrap();
+            assert_eq!(alert.text().await.unwrap(), "Invalid login credentials");
+            assert_path(&c, "/login").await;
+            let body = page_text(&c).await;
+            assert!(
+                !body.contains("Welcome"),
+                "a wrong password reached the home page: {body}"
+            );
+            assert!(
+                !body.contains(&format!("Demo {role}")),
+                "a wrong password logged in: {body}"
+            );
+
+            // Nothing was logged in: the home page still sends the browser to log in.
+            c.goto(&format!("{base}/app")).await.unwrap();
+            wait_for_path(&c, "/login").await;
+        },
+    )
+    .await;
+}
+
+/// Types into the login form's fields and clicks its button, like a person would.
+async fn log_in_with(c: &Client, email: &str, password: &str) {
+    let usr = c
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Id("usr"))
+        .await
+        .unwrap();
+    usr.clear().await.unwrap();
+    usr.send_keys(email).await.unwrap();
+    let pwd = c.find(Locator::Id("pwd")).await.unwrap();
+    pwd.clear().await.unwrap();
+    pwd.send_keys(password).await.unwrap();
+    c.find(LOG_IN).await.unwrap().click().await.unwrap();
+}
+
+/// The login form's button and the header's logout button, by their visible labels.
+const LOG_IN: Locator<'static> = Locator::XPath("//button[normalize-space()='Log in']");
+const LOG_OUT: Locator<'static> = Locator::XPath("//button[normalize-space()='Log out']");
+
+async fn page_text(c: &Client) -> String {
+    c.find(Locator::Css("body"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
+async fn assert_path(c: &Client, path: &str) {
+    let url = c.current_url().await.unwrap();
+    assert_eq!(url.path(), path, "the browser is at {url}");
+}
+
+/// Waits (bounded) until the browser is at `path`.
+async fn wait_for_path(c: &Client, path: &str) {
+    let mut tries = WAIT.as_millis() / POLL.as_millis();
+    loop {
+        let url = c.current_url().await.unwrap();
+        if url.path() == path {
+            return;
+        }
+        tries -= 1;
+        if tries == 0 {
+            let body = page_text(c).await;
+            panic!("the browser stayed at {url}, not {path}; the page says: {body}");
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
+/// Starts the server, chromedriver and one browser session; runs `test` with the session
+/// and the server's base URL; then closes the session (which ends Chromium) and stops
+/// everything, whether `test` passed or panicked.
+async fn with_browser<F, Fut>(case: &str, test: F)
+where
+    F: FnOnce(Client, String) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let Some(tools) = Tools::find() else { return };
+    let server = TestServer::start(Backend::Sqlite, case).await.unwrap();
+    let driver = Driver::start(&tools.chromedriver).await;
+    let client = driver.session(&tools.chromium).await;
+
+    let outcome = tokio::spawn(test(client.clone(), server.url.clone())).await;
+
+    let closed = client.close().await;
+    server.stop().await;
+    match outcome {
+        Ok(()) => closed.expect("closing the browser session"),
+        Err(e) => match e.try_into_panic() {
+            Ok(panic) => std::panic::resume_unwind(panic),
+            Err(e) => panic!("the browser test did not finish: {e}"),
+        },
+    }
+}
+
+struct Tools {
+    chromedriver: PathBuf,
+    chromium: PathBuf,
+}
+
+impl Tools {
+    /// Finds chromedriver and Chromium; `None` (having said so) when they are missing
+    /// outside CI. In CI, where they are installed, a missing one is a failure.
+    fn find() -> Option<Self> {
+        let chromedriver = program("chromedriver");
+        let chromium = program("chromium");
+        match (chromedriver, chromium) {
+            (Some(chromedriver), Some(chromium)) => Some(Tools {
+                chromedriver,
+                chromium,
+            }),
+            (driver, _) => {
+                let missing = if driver.is_none() {
+                    "chromedriver"
+                } else {
+                    "chromium"
+                };
+                if std::env::var_os("CI").is_some() {
+                    panic!(
+                        "{missing} is not installed, and CI must run the browser tests \
+                         (apt-get install chromium chromium-driver)"
+                    );
+                }
+                eprintln!(
+                    "skipped browser tests: {missing} not installed (apt-get install chromium chromium-driver)"
+                );
+                None
+            }
+        }
+    }
+}
+
+/// `/usr/bin/<name>`, else `<name>` on `PATH`.
+fn program(name: &str) -> Option<PathBuf> {
+    let usr_bin = Path::new("/usr/bin").join(name);
+    if usr_bin.is_file() {
+        return Some(usr_bin);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(name))
+        .find(|p| p.is_file())
+}
+
+/// A chromedriver child process, with its log and the browser profile; stopped when dropped.
+struct Driver {
+    child: Child,
+    port: u16,
+    url: String,
+    dir: tempfile::TempDir,
+}
+
+impl Driver {
+    async fn start(chromedriver: &Path) -> Driver {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().port()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .arg(format!(
+                "--log-path={}",
+                dir.path().join("chromedriver.log").display()
+            ))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", chromedriver.display()));
+        let mut driver = Driver {
+            child,
+            port,
+            url: format!("http://127.0.0.1:{port}"),
+            dir,
+        };
+        driver.wait_until_ready().await;
+        driver
+    }
+
+    /// Polls `/status` until chromedriver says it is ready, a bounded number of times.
+    async fn wait_until_ready(&mut self) {
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(2))
+            .build()
+            .unwrap();
+        let status = format!("{}/status", self.url);
+        for _ in 0..(WAIT.as_millis() / POLL.as_millis()) {
+            if let Some(exit) = self.child.try_wait().unwrap() {
+                self.print_log_tail();
+                panic!("chromedriver exited before answering: {exit}");
+            }
+            if let Ok(r) = http.get(&status).send().await
+                && let Ok(v) = r.json::<serde_json::Value>().await
+                && v["value"]["ready"] == true
+            {
+                return;
+            }
+            tokio::time::sleep(POLL).await;
+        }
+        self.print_log_tail();
+        panic!("chromedriver did not answer {status} within {WAIT:?}");
+    }
+
+    /// A new browser session: headless Chromium with a fresh profile that stays offline.
+    async fn session(&self, chromium: &Path) -> Client {
+        let profile = self.dir.path().join("profile");
+        let caps = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": chromium,
+                "args": [
+                    "--headless=new",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--disable-dev-shm-usage",
+                    "--disable-quic",
+                    "--no-first-run",
+                    "--disable-background-networking",
+                    "--disable-component-update",
+                    "--disable-sync",
+                    format!("--user-data-dir={}", profile.display()),
+                ],
+            },
+        });
+        let serde_json::Value::Object(caps) = caps else {
+            unreachable!()
+        };
+        match ClientBuilder::new(HttpConnector::new())
+            .capabilities(caps)
+            .connect(&self.url)
+            .await
+        {
+            Ok(client) => client,
+            Err(e) => {
+                self.print_log_tail();
+                panic!("starting a Chromium session through chromedriver: {e}");
+            }
+        }
+    }
+
+    /// The end of chromedriver's log, to explain a failure.
+    fn print_log_tail(&self) {
+        let log =
+            std::fs::read_to_string(self.dir.path().join("chromedriver.log")).unwrap_or_default();
+        let lines: Vec<&str> = log.lines().collect();
+        let tail = lines[lines.len().saturating_sub(40)..].join("\n");
+        eprintln!("--- last lines of chromedriver's log ---\n{tail}\n---");
+    }
+}
+
+impl Drop for Driver {
+    /// Asks chromedriver to shut down, which also quits any browser still open (killing
+    /// it outright would orphan Chromium); kills it if it has not exited within `WAIT`.
+    fn drop(&mut self) {
+        let _ = request_shutdown(self.port);
+        for _ in 0..(WAIT.as_millis() / POLL.as_millis()) {
+            if !matches!(self.child.try_wait(), Ok(None)) {
+                return;
+            }
+            std::thread::sleep(POLL);
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// chromedriver's `GET /shutdown`, sent without async (this runs in `Drop`).
+fn request_shutdown(port: u16) -> std::io::Result<()> {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    stream.set_write_timeout(Some(Duration::from_secs(2)))?;
+    write!(
+        stream,
+        "GET /shutdown HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )?;
+    stream.read_to_end(&mut Vec::new())?;
+    Ok(())
+}
