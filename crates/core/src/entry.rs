@@ -1,0 +1,517 @@
+//! The Access Log entry and its one canonical byte encoding.
+//!
+//! An [`Event`] is what a caller asks to record; the recorder stamps it with a `seq` and a
+//! `timestamp` and it becomes an [`Entry`]. The canonical bytes of an entry are what the
+//! Merkle tree hashes, so they must never depend on anything but the entry's values.
+//!
+//! # Canonical encoding, version 1
+//!
+//! ```text
+//! entry   = 0x01 field{24}
+//! field   = 0x00                          ; absent (None)
+//!         | 0x01 u32be(len) bytes[len]    ; present, `len` bytes of UTF-8
+//! ```
+//!
+//! The 24 fields, in this order: `seq`, `timestamp`, `user`, `activity`, `method`,
+//! `export_from`, `reference_document`, `report_name`, `print_format`, `file_type`,
+//! `filters`, `columns`, `page`, `row_count`, `byte_count`, `content_sha256`, `outcome`,
+//! `reason`, `ip`, `user_agent`, `request_id`, `roles`, `auth`, `source`.
+//!
+//! Integers (`seq`, `row_count`, `byte_count`) are decimal without leading zeros;
+//! `timestamp` is decimal microseconds since the Unix epoch (UTC); `activity` and `outcome`
+//! are their lower-case names; `filters`, `columns` and `roles` are canonical JSON (see
+//! [`CanonicalJson`]); `content_sha256` is 64 lower-case hex digits. `docs/log-format.md`
+//! says the same for readers outside Rust.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::Timestamp;
+
+/// The ways data leaves the system (PRODUCT.md's vocabulary).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Activity {
+    Print,
+    ReportPrint,
+    FileDownload,
+    Export,
+    RawPrint,
+    BackupDownload,
+    LogExport,
+}
+
+impl Activity {
+    pub const ALL: [Activity; 7] = [
+        Activity::Print,
+        Activity::ReportPrint,
+        Activity::FileDownload,
+        Activity::Export,
+        Activity::RawPrint,
+        Activity::BackupDownload,
+        Activity::LogExport,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Activity::Print => "print",
+            Activity::ReportPrint => "report_print",
+            Activity::FileDownload => "file_download",
+            Activity::Export => "export",
+            Activity::RawPrint => "raw_print",
+            Activity::BackupDownload => "backup_download",
+            Activity::LogExport => "log_export",
+        }
+    }
+}
+
+impl FromStr for Activity {
+    type Err = EntryError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Activity::ALL
+            .into_iter()
+            .find(|a| a.as_str() == s)
+            .ok_or_else(|| EntryError::Invalid("activity", format!("{s:?} is not an activity")))
+    }
+}
+
+impl fmt::Display for Activity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Whether the data left (`granted`) or the attempt was refused (`denied`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Granted,
+    Denied,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Granted => "granted",
+            Outcome::Denied => "denied",
+        }
+    }
+}
+
+impl FromStr for Outcome {
+    type Err = EntryError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "granted" => Ok(Outcome::Granted),
+            "denied" => Ok(Outcome::Denied),
+            _ => Err(EntryError::Invalid(
+                "outcome",
+                format!("{s:?} is not granted or denied"),
+            )),
+        }
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum EntryError {
+    #[error("invalid {0}: {1}")]
+    Invalid(&'static str, String),
+}
+
+/// JSON text in canonical form: no insignificant whitespace, object keys sorted by their
+/// UTF-8 bytes, numbers as serde_json prints them (integers exactly,
+/// floats in shortest round-trip form), strings escaped as serde_json escapes them.
+/// Sorting is done here, not left to serde_json's map type, whose order depends on a
+/// feature flag some other crate could switch on.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct CanonicalJson(String);
+
+impl CanonicalJson {
+    pub fn from_value(value: &Value) -> Self {
+        let mut out = String::new();
+        write_canonical(value, &mut out);
+        Self(out)
+    }
+
+    /// Parses JSON text and re-writes it canonically.
+    pub fn parse(text: &str) -> Result<Self, EntryError> {
+        let value: Value =
+            serde_json::from_str(text).map_err(|e| EntryError::Invalid("JSON", e.to_string()))?;
+        Ok(Self::from_value(&value))
+    }
+
+    /// Text read back from storage, taken as written: if it was altered, the entry's hash
+    /// no longer matches, which is exactly what verification must see.
+    pub fn from_stored(text: String) -> Self {
+        Self(text)
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn to_value(&self) -> Value {
+        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+    }
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            out.push('{');
+            for (i, key) in keys.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String((*key).clone()).to_string());
+                out.push(':');
+                if let Some(v) = map.get(*key) {
+                    write_canonical(v, out);
+                }
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
+}
+
+/// What happened, as a caller reports it. The recorder adds `seq` and `timestamp`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Event {
+    pub user: String,
+    pub activity: Activity,
+    /// The route or UI action that released the data, e.g. `GET /printview`.
+    pub method: String,
+    /// The document type.
+    pub export_from: Option<String>,
+    pub reference_document: Option<String>,
+    pub report_name: Option<String>,
+    pub print_format: Option<String>,
+    /// CSV, XLSX, PDF, HTML, RAW, or a file extension.
+    pub file_type: Option<String>,
+    pub filters: Option<CanonicalJson>,
+    pub columns: Option<CanonicalJson>,
+    /// The rendered raw-print commands.
+    pub page: Option<String>,
+    pub row_count: Option<u64>,
+    pub byte_count: Option<u64>,
+    /// SHA-256 of the bytes sent, 64 lower-case hex digits.
+    pub content_sha256: Option<String>,
+    pub outcome: Outcome,
+    pub reason: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    /// The user's roles at the time, sorted.
+    pub roles: Vec<String>,
+    /// How the user authenticated: `session`, `api_key:<id>`, `cli`.
+    pub auth: Option<String>,
+    /// Who reported the event: `local` for this server, else an ingestion source's name.
+    pub source: String,
+}
+
+impl Event {
+    /// A minimal granted event; set the other fields as the activity needs.
+    pub fn new(user: &str, activity: Activity, method: &str) -> Self {
+        Event {
+            user: user.to_owned(),
+            activity,
+            method: method.to_owned(),
+            export_from: None,
+            reference_document: None,
+            report_name: None,
+            print_format: None,
+            file_type: None,
+            filters: None,
+            columns: None,
+            page: None,
+            row_count: None,
+            byte_count: None,
+            content_sha256: None,
+            outcome: Outcome::Granted,
+            reason: None,
+            ip: None,
+            user_agent: None,
+            request_id: None,
+            roles: Vec::new(),
+            auth: None,
+            source: "local".to_owned(),
+        }
+    }
+
+    /// Checks what storage and verification rely on.
+    pub fn validate(&self) -> Result<(), EntryError> {
+        if self.user.trim().is_empty() {
+            return Err(EntryError::Invalid("user", "empty".to_owned()));
+        }
+        if self.source.trim().is_empty() {
+            return Err(EntryError::Invalid("source", "empty".to_owned()));
+        }
+        if let Some(h) = &self.content_sha256 {
+            let ok = h.len() == 64
+                && h.bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+            if !ok {
+                return Err(EntryError::Invalid(
+                    "content_sha256",
+                    format!("{h:?} is not 64 lower-case hex digits"),
+                ));
+            }
+        }
+        if self.outcome == Outcome::Denied
+            && self.reason.as_deref().is_none_or(|r| r.trim().is_empty())
+        {
+            return Err(EntryError::Invalid(
+                "reason",
+                "a denied entry must say why".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The roles as canonical JSON (a sorted array of strings), as stored and hashed.
+    pub fn roles_json(&self) -> CanonicalJson {
+        let mut roles = self.roles.clone();
+        roles.sort();
+        CanonicalJson::from_value(&Value::from(roles))
+    }
+}
+
+/// A recorded entry: an event with its place in the log and the time it was committed.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Entry {
+    pub seq: u64,
+    pub timestamp: Timestamp,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+impl Entry {
+    /// The canonical bytes (see the module documentation). A field longer than 4 GiB cannot occur: request bodies and rendered pages are limited far below that.
+    pub fn canonical_bytes(&self) -> Vec<u8> {
+        let e = &self.event;
+        let mut out = Vec::with_capacity(256 + e.page.as_ref().map_or(0, String::len));
+        out.push(1u8);
+        let roles = e.roles_json();
+        let seq = self.seq.to_string();
+        let ts = self.timestamp.as_micros().to_string();
+        let rows = e.row_count.map(|n| n.to_string());
+        let bytes = e.byte_count.map(|n| n.to_string());
+        let fields: [Option<&str>; 24] = [
+            Some(&seq),
+            Some(&ts),
+            Some(&e.user),
+            Some(e.activity.as_str()),
+            Some(&e.method),
+            e.export_from.as_deref(),
+            e.reference_document.as_deref(),
+            e.report_name.as_deref(),
+            e.print_format.as_deref(),
+            e.file_type.as_deref(),
+            e.filters.as_ref().map(CanonicalJson::as_str),
+            e.columns.as_ref().map(CanonicalJson::as_str),
+            e.page.as_deref(),
+            rows.as_deref(),
+            bytes.as_deref(),
+            e.content_sha256.as_deref(),
+            Some(e.outcome.as_str()),
+            e.reason.as_deref(),
+            e.ip.as_deref(),
+            e.user_agent.as_deref(),
+            e.request_id.as_deref(),
+            Some(roles.as_str()),
+            e.auth.as_deref(),
+            Some(&e.source),
+        ];
+        for field in fields {
+            match field {
+                None => out.push(0),
+                Some(s) => {
+                    out.push(1);
+                    let len = u32::try_from(s.len()).unwrap_or(u32::MAX);
+                    out.extend_from_slice(&len.to_be_bytes());
+                    out.extend_from_slice(&s.as_bytes()[..len as usize]);
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn sample() -> Entry {
+        let mut e = Event::new("sales@example.com", Activity::Export, "GET /api/export");
+        e.report_name = Some("General Ledger".into());
+        e.file_type = Some("CSV".into());
+        e.filters = Some(CanonicalJson::from_value(
+            &json!({"to_date": "2026-01-31", "from_date": "2026-01-01"}),
+        ));
+        e.columns = Some(CanonicalJson::from_value(&json!([
+            "posting_date",
+            "account",
+            "debit"
+        ])));
+        e.row_count = Some(3);
+        e.byte_count = Some(120);
+        e.content_sha256 = Some("ab".repeat(32));
+        e.roles = vec!["Sales User".into(), "Accounts User".into()];
+        e.auth = Some("session".into());
+        Entry {
+            seq: 7,
+            timestamp: Timestamp::from_micros(1_764_406_800_000_001),
+            event: e,
+        }
+    }
+
+    #[test]
+    fn canonical_json_sorts_keys_at_every_depth_and_drops_whitespace() {
+        let v: Value =
+            serde_json::from_str(r#"{ "b": 1, "a": {"z": [1, 2.5, "x"], "y": null}, "A": true }"#)
+                .unwrap();
+        assert_eq!(
+            CanonicalJson::from_value(&v).as_str(),
+            r#"{"A":true,"a":{"y":null,"z":[1,2.5,"x"]},"b":1}"#
+        );
+        assert_eq!(
+            CanonicalJson::parse(r#"{"b":1,"a":2}"#).unwrap().as_str(),
+            r#"{"a":2,"b":1}"#
+        );
+        assert!(CanonicalJson::parse("{nope").is_err());
+    }
+
+    #[test]
+    fn canonical_bytes_are_stable() {
+        let bytes = sample().canonical_bytes();
+        assert_eq!(bytes, sample().canonical_bytes());
+        assert_eq!(bytes[0], 1, "version byte");
+        // seq "7": present, length 1, "7".
+        assert_eq!(&bytes[1..7], &[1, 0, 0, 0, 1, b'7']);
+        // A fixed vector, so any change to the encoding is a deliberate one.
+        let digest = crate::secrets::token_digest(&String::from_utf8_lossy(&bytes));
+        assert_eq!(digest.len(), 64);
+        let hex_bytes = hex::encode(&bytes);
+        assert!(hex_bytes.starts_with("01010000000137"), "{hex_bytes}");
+    }
+
+    #[test]
+    fn every_field_changes_the_bytes() {
+        let base = sample().canonical_bytes();
+        let mut variants: Vec<Entry> = Vec::new();
+        let mut push = |f: &dyn Fn(&mut Entry)| {
+            let mut e = sample();
+            f(&mut e);
+            variants.push(e);
+        };
+        push(&|e| e.seq = 8);
+        push(&|e| e.timestamp = Timestamp::from_micros(1));
+        push(&|e| e.event.user = "other@example.com".into());
+        push(&|e| e.event.activity = Activity::Print);
+        push(&|e| e.event.method = "POST".into());
+        push(&|e| e.event.export_from = Some("Sales Invoice".into()));
+        push(&|e| e.event.reference_document = Some("SINV-1".into()));
+        push(&|e| e.event.report_name = None);
+        push(&|e| e.event.print_format = Some("Standard".into()));
+        push(&|e| e.event.file_type = Some("XLSX".into()));
+        push(&|e| e.event.filters = None);
+        push(&|e| e.event.columns = None);
+        push(&|e| e.event.page = Some("^XA^XZ".into()));
+        push(&|e| e.event.row_count = Some(4));
+        push(&|e| e.event.byte_count = None);
+        push(&|e| e.event.content_sha256 = Some("cd".repeat(32)));
+        push(&|e| e.event.outcome = Outcome::Denied);
+        push(&|e| e.event.reason = Some("why".into()));
+        push(&|e| e.event.ip = Some("10.0.0.1".into()));
+        push(&|e| e.event.user_agent = Some("curl".into()));
+        push(&|e| e.event.request_id = Some("abc".into()));
+        push(&|e| e.event.roles.push("HR User".into()));
+        push(&|e| e.event.auth = Some("api_key:k".into()));
+        push(&|e| e.event.source = "erpnext".into());
+        assert_eq!(variants.len(), 24);
+        for (i, v) in variants.iter().enumerate() {
+            assert_ne!(
+                v.canonical_bytes(),
+                base,
+                "field {i} does not reach the encoding"
+            );
+        }
+    }
+
+    #[test]
+    fn absent_and_empty_differ_and_fields_cannot_bleed_into_each_other() {
+        let mut a = sample();
+        a.event.reason = None;
+        let mut b = sample();
+        b.event.reason = Some(String::new());
+        assert_ne!(a.canonical_bytes(), b.canonical_bytes());
+
+        let mut c = sample();
+        c.event.ip = Some("1".into());
+        c.event.user_agent = Some("23".into());
+        let mut d = sample();
+        d.event.ip = Some("12".into());
+        d.event.user_agent = Some("3".into());
+        assert_ne!(c.canonical_bytes(), d.canonical_bytes());
+    }
+
+    #[test]
+    fn role_order_does_not_matter() {
+        let mut a = sample();
+        a.event.roles = vec!["B".into(), "A".into()];
+        let mut b = sample();
+        b.event.roles = vec!["A".into(), "B".into()];
+        assert_eq!(a.canonical_bytes(), b.canonical_bytes());
+    }
+
+    #[test]
+    fn validation_catches_what_storage_relies_on() {
+        assert!(sample().event.validate().is_ok());
+        let mut e = sample().event;
+        e.user = " ".into();
+        assert!(e.validate().is_err());
+        let mut e = sample().event;
+        e.content_sha256 = Some("XYZ".into());
+        assert!(e.validate().is_err());
+        let mut e = sample().event;
+        e.outcome = Outcome::Denied;
+        assert!(e.validate().is_err(), "denied needs a reason");
+        e.reason = Some("no print permission".into());
+        assert!(e.validate().is_ok());
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for a in Activity::ALL {
+            assert_eq!(a.as_str().parse::<Activity>(), Ok(a));
+        }
+        assert!("download".parse::<Activity>().is_err());
+        assert_eq!("denied".parse::<Outcome>(), Ok(Outcome::Denied));
+    }
+}
