@@ -8,12 +8,21 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use accesslog_core::Timestamp;
+use accesslog_core::entry::{Entry, Event};
+use accesslog_core::merkle::{Hash, NodeId};
+use accesslog_store::log::{
+    ENTRY_COLUMNS, Extension, entry_from_row, extend, frontier_from_stored, hash_from_bytes, to_i64,
+};
 use accesslog_store::{
-    ApiKey, LoginFailureCounts, NewApiKey, NewSession, NewUser, Session, Store, StoreError,
-    StoreResult, User,
+    ApiKey, Appended, LogHead, LoginFailureCounts, NewApiKey, NewSession, NewUser, Session, Store,
+    StoreError, StoreResult, StoredCheckpoint, User,
 };
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::{Postgres, QueryBuilder, Row};
+
+// PostgreSQL allows 65,535 bound values per statement: 24 per entry, 3 per node.
+const ENTRIES_PER_INSERT: usize = 2000;
+const NODES_PER_INSERT: usize = 16000;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -497,4 +506,192 @@ impl Store for PgStore {
             .await?;
         Ok(())
     }
+    async fn append_entries(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
+        // The row lock on the tree state serialises appenders across every server sharing
+        // this database, so two can never both read the same size.
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query("SELECT size, frontier FROM log_state WHERE id = 1 FOR UPDATE")
+            .fetch_one(&mut *tx)
+            .await?;
+        let frontier = frontier_from_stored(
+            row.try_get("size")?,
+            &row.try_get::<Vec<u8>, _>("frontier")?,
+        )?;
+        let Extension {
+            entries,
+            leaf_hashes,
+            nodes,
+            frontier,
+        } = extend(frontier, events, at)?;
+
+        for chunk in entries.chunks(ENTRIES_PER_INSERT) {
+            let mut q =
+                QueryBuilder::<Postgres>::new(format!("INSERT INTO access_log ({ENTRY_COLUMNS}) "));
+            let mut bad = None;
+            q.push_values(chunk, |mut b, entry| {
+                let e = &entry.event;
+                let counts = (
+                    to_i64(entry.seq),
+                    e.row_count.map(to_i64).transpose(),
+                    e.byte_count.map(to_i64).transpose(),
+                );
+                let (seq, rows, bytes) = match counts {
+                    (Ok(s), Ok(r), Ok(b)) => (s, r, b),
+                    _ => {
+                        bad = Some(entry.seq);
+                        (0, None, None)
+                    }
+                };
+                b.push_bind(seq)
+                    .push_bind(entry.timestamp.as_micros())
+                    .push_bind(e.user.clone())
+                    .push_bind(e.activity.as_str())
+                    .push_bind(e.method.clone())
+                    .push_bind(e.export_from.clone())
+                    .push_bind(e.reference_document.clone())
+                    .push_bind(e.report_name.clone())
+                    .push_bind(e.print_format.clone())
+                    .push_bind(e.file_type.clone())
+                    .push_bind(e.filters.as_ref().map(|j| j.as_str().to_owned()))
+                    .push_bind(e.columns.as_ref().map(|j| j.as_str().to_owned()))
+                    .push_bind(e.page.clone())
+                    .push_bind(rows)
+                    .push_bind(bytes)
+                    .push_bind(e.content_sha256.clone())
+                    .push_bind(e.outcome.as_str())
+                    .push_bind(e.reason.clone())
+                    .push_bind(e.ip.clone())
+                    .push_bind(e.user_agent.clone())
+                    .push_bind(e.request_id.clone())
+                    .push_bind(e.roles_json().as_str().to_owned())
+                    .push_bind(e.auth.clone())
+                    .push_bind(e.source.clone());
+            });
+            if let Some(seq) = bad {
+                return Err(StoreError::Other(format!(
+                    "entry {seq} has a count too large to store"
+                )));
+            }
+            q.build().execute(&mut *tx).await?;
+        }
+        for chunk in nodes.chunks(NODES_PER_INSERT) {
+            let mut q =
+                QueryBuilder::<Postgres>::new("INSERT INTO merkle_nodes (level, idx, hash) ");
+            q.push_values(chunk, |mut b, (id, hash)| {
+                b.push_bind(i16::from(id.level))
+                    .push_bind(id.index as i64)
+                    .push_bind(hash.to_vec());
+            });
+            q.build().execute(&mut *tx).await?;
+        }
+        sqlx::query("UPDATE log_state SET size = $1, frontier = $2 WHERE id = 1")
+            .bind(to_i64(frontier.size())?)
+            .bind(frontier.to_bytes())
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(Appended {
+            entries,
+            leaf_hashes,
+            size: frontier.size(),
+            root: frontier.root(),
+        })
+    }
+
+    async fn log_head(&self) -> StoreResult<LogHead> {
+        let row = sqlx::query("SELECT size, frontier FROM log_state WHERE id = 1")
+            .fetch_one(&self.pool)
+            .await?;
+        let frontier = frontier_from_stored(
+            row.try_get("size")?,
+            &row.try_get::<Vec<u8>, _>("frontier")?,
+        )?;
+        Ok(LogHead {
+            size: frontier.size(),
+            root: frontier.root(),
+        })
+    }
+
+    async fn entries_after(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<Entry>> {
+        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ENTRY_COLUMNS} FROM access_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+        )))
+        .bind(to_i64(after_seq)?)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(entry_from_row).collect()
+    }
+
+    async fn entry(&self, seq: u64) -> StoreResult<Option<Entry>> {
+        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "SELECT {ENTRY_COLUMNS} FROM access_log WHERE seq = $1"
+        )))
+        .bind(to_i64(seq)?)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(entry_from_row).transpose()
+    }
+
+    async fn merkle_nodes(&self, ids: &[NodeId]) -> StoreResult<Vec<(NodeId, Hash)>> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(NODES_PER_INSERT) {
+            let mut q = QueryBuilder::<Postgres>::new(
+                "SELECT level, idx, hash FROM merkle_nodes WHERE (level, idx) IN ",
+            );
+            q.push_tuples(chunk, |mut b, id| {
+                b.push_bind(i16::from(id.level)).push_bind(id.index as i64);
+            });
+            for row in q.build().fetch_all(&self.pool).await? {
+                let level = u8::try_from(row.try_get::<i16, _>("level")?)
+                    .map_err(|_| StoreError::Other("bad node level".into()))?;
+                let index = u64::try_from(row.try_get::<i64, _>("idx")?)
+                    .map_err(|_| StoreError::Other("bad node index".into()))?;
+                found.push((
+                    NodeId { level, index },
+                    hash_from_bytes(&row.try_get::<Vec<u8>, _>("hash")?)?,
+                ));
+            }
+        }
+        Ok(found)
+    }
+
+    async fn add_checkpoint(&self, c: &StoredCheckpoint) -> StoreResult<()> {
+        sqlx::query("INSERT INTO checkpoints (size, root, created_at, note) VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING")
+            .bind(to_i64(c.size)?)
+            .bind(c.root.to_vec())
+            .bind(c.created_at.as_micros())
+            .bind(&c.note)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
+        let row = sqlx::query(
+            "SELECT size, root, created_at, note FROM checkpoints ORDER BY size DESC LIMIT 1",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(checkpoint_from_row).transpose()
+    }
+
+    async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
+        let rows =
+            sqlx::query("SELECT size, root, created_at, note FROM checkpoints ORDER BY size")
+                .fetch_all(&self.pool)
+                .await?;
+        rows.iter().map(checkpoint_from_row).collect()
+    }
+}
+
+fn checkpoint_from_row(row: &PgRow) -> StoreResult<StoredCheckpoint> {
+    let size: i64 = row.try_get("size")?;
+    Ok(StoredCheckpoint {
+        size: u64::try_from(size)
+            .map_err(|_| StoreError::Other(format!("checkpoint size {size} is negative")))?,
+        root: hash_from_bytes(&row.try_get::<Vec<u8>, _>("root")?)?,
+        created_at: Timestamp::from_micros(row.try_get("created_at")?),
+        note: row.try_get("note")?,
+    })
 }

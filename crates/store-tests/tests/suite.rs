@@ -3,10 +3,18 @@
 //! PostgreSQL cases run when `ACCESSLOG_TEST_POSTGRES_URL` is set, each in a fresh schema
 //! that is dropped afterwards, so runs never collide; otherwise they say they were skipped.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use accesslog_core::Timestamp;
+use accesslog_core::entry::{Activity, CanonicalJson, Entry, Event, Outcome};
+use accesslog_core::merkle::{
+    self, Hash, NodeId, consistency_plan, inclusion_plan, leaf_hash, root_from_leaves,
+};
 use accesslog_core::secrets::{random_hex, token_digest};
+use accesslog_store::StoredCheckpoint;
 use accesslog_store::{NewApiKey, NewSession, NewUser, Store, StoreError, User};
 use accesslog_store_postgres::PgStore;
 use accesslog_store_sqlite::SqliteStore;
@@ -91,6 +99,12 @@ suite!(
     api_keys_round_trip_and_revoke_once,
     api_keys_are_listed_per_user_newest_first,
     login_failures_are_counted_per_account_and_ip,
+    appends_get_dense_seqs_and_extend_the_tree,
+    entries_round_trip_every_field,
+    stored_nodes_prove_inclusion_and_consistency,
+    checkpoints_are_kept_once_per_size,
+    concurrent_appends_stay_dense_and_lose_nothing,
+    an_invalid_event_writes_nothing,
 );
 
 async fn add_user(store: &dyn Store, email: &str, at: Timestamp) -> User {
@@ -515,4 +529,269 @@ async fn postgres_commits_synchronously() {
         .unwrap();
     assert_eq!(setting, "on");
     db.drop().await;
+}
+
+// ----- the Access Log -----
+
+fn event(user: &str, n: usize) -> Event {
+    let mut e = Event::new(user, Activity::Export, "GET /api/test");
+    e.report_name = Some(format!("Report {n}"));
+    e.row_count = Some(n as u64);
+    e
+}
+
+async fn all_entries(store: &dyn Store) -> Vec<Entry> {
+    let mut out = Vec::new();
+    loop {
+        let after = out.last().map_or(0, |e: &Entry| e.seq);
+        let page = store.entries_after(after, 7).await.unwrap();
+        if page.is_empty() {
+            return out;
+        }
+        out.extend(page);
+    }
+}
+
+fn leaves_of(entries: &[Entry]) -> Vec<Hash> {
+    entries
+        .iter()
+        .map(|e| leaf_hash(&e.canonical_bytes()))
+        .collect()
+}
+
+async fn appends_get_dense_seqs_and_extend_the_tree(store: &dyn Store) {
+    let head = store.log_head().await.unwrap();
+    assert_eq!((head.size, head.root), (0, merkle::empty_root()));
+
+    let first: Vec<Event> = (0..3).map(|n| event("a@example.com", n)).collect();
+    let a = store.append_entries(&first, at(1)).await.unwrap();
+    assert_eq!(
+        a.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    assert!(a.entries.iter().all(|e| e.timestamp == at(1)));
+    assert_eq!(a.size, 3);
+
+    let second: Vec<Event> = (3..8).map(|n| event("b@example.com", n)).collect();
+    let b = store.append_entries(&second, at(2)).await.unwrap();
+    assert_eq!(b.entries.first().map(|e| e.seq), Some(4));
+    assert_eq!(b.size, 8);
+
+    let stored = all_entries(store).await;
+    assert_eq!(
+        stored.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        (1..=8).collect::<Vec<u64>>()
+    );
+    assert_eq!(
+        [a.entries.clone(), b.entries.clone()].concat(),
+        stored,
+        "what was appended is what is read"
+    );
+    assert_eq!(leaves_of(&stored), [a.leaf_hashes, b.leaf_hashes].concat());
+
+    let head = store.log_head().await.unwrap();
+    assert_eq!(head.size, 8);
+    assert_eq!(head.root, root_from_leaves(&leaves_of(&stored)));
+    assert_eq!(head.root, b.root);
+
+    assert_eq!(
+        store
+            .entry(5)
+            .await
+            .unwrap()
+            .unwrap()
+            .event
+            .report_name
+            .as_deref(),
+        Some("Report 4")
+    );
+    assert!(store.entry(9).await.unwrap().is_none());
+    assert!(store.entries_after(8, 10).await.unwrap().is_empty());
+}
+
+async fn entries_round_trip_every_field(store: &dyn Store) {
+    let mut e = Event::new(
+        "sales@example.com",
+        Activity::RawPrint,
+        "POST /api/raw-print",
+    );
+    e.export_from = Some("Sales Invoice".into());
+    e.reference_document = Some("SINV-00001".into());
+    e.report_name = Some("Sales Register".into());
+    e.print_format = Some("Shipping Label".into());
+    e.file_type = Some("RAW".into());
+    e.filters = Some(
+        CanonicalJson::parse(r#"{"to": "2026-01-31", "from": "2026-01-01", "n": [1, 2.5]}"#)
+            .unwrap(),
+    );
+    e.columns = Some(CanonicalJson::parse(r#"["a", "b"]"#).unwrap());
+    e.page = Some("^XA\n^FO50,50^FDSINV-00001 \u{e9}\u{1F600}^FS\n^XZ".into());
+    e.row_count = Some(0);
+    e.byte_count = Some(u64::from(u32::MAX) + 7);
+    e.content_sha256 = Some("0f".repeat(32));
+    e.outcome = Outcome::Denied;
+    e.reason = Some("printer unreachable".into());
+    e.ip = Some("::1".into());
+    e.user_agent = Some("Mozilla/5.0 \"quoted\"".into());
+    e.request_id = Some("0123456789abcdef".into());
+    e.roles = vec!["Sales User".into(), "Accounts User".into()];
+    e.auth = Some("api_key:abc".into());
+    e.source = "erpnext".into();
+    let appended = store
+        .append_entries(std::slice::from_ref(&e), at(3))
+        .await
+        .unwrap();
+    let back = store.entry(1).await.unwrap().unwrap();
+    assert_eq!(
+        back.event.roles,
+        ["Accounts User", "Sales User"],
+        "roles are kept sorted"
+    );
+    assert_eq!(
+        back.canonical_bytes(),
+        appended.entries[0].canonical_bytes()
+    );
+    let mut expected = e.clone();
+    expected.roles.sort();
+    assert_eq!(back.event, expected);
+}
+
+async fn stored_nodes_prove_inclusion_and_consistency(store: &dyn Store) {
+    let mut heads = vec![(0u64, merkle::empty_root())];
+    let mut n = 0;
+    for batch in [1usize, 2, 1, 5, 3, 1, 8, 2] {
+        let events: Vec<Event> = (0..batch)
+            .map(|_| {
+                n += 1;
+                event("p@example.com", n)
+            })
+            .collect();
+        let a = store.append_entries(&events, at(n as u64)).await.unwrap();
+        heads.push((a.size, a.root));
+    }
+    let entries = all_entries(store).await;
+    let leaves = leaves_of(&entries);
+
+    let fetch = |ids: Vec<NodeId>| async move {
+        let found: HashMap<NodeId, Hash> = store
+            .merkle_nodes(&ids)
+            .await
+            .unwrap()
+            .into_iter()
+            .collect();
+        found
+    };
+    for &(size, root) in &heads[1..] {
+        for index in 0..size {
+            let plan = inclusion_plan(index, size).unwrap();
+            let nodes = fetch(plan.node_ids()).await;
+            let proof = plan.assemble(|id| nodes.get(&id).copied()).unwrap();
+            merkle::verify_inclusion(&leaves[index as usize], index, size, &proof, &root)
+                .unwrap_or_else(|e| panic!("inclusion of {index} in {size}: {e}"));
+        }
+    }
+    for &(first, first_root) in &heads[1..] {
+        for &(second, second_root) in &heads[1..] {
+            if first > second {
+                continue;
+            }
+            let plan = consistency_plan(first, second).unwrap();
+            let nodes = fetch(plan.node_ids()).await;
+            let proof = plan.assemble(|id| nodes.get(&id).copied()).unwrap();
+            merkle::verify_consistency(first, second, &first_root, &second_root, &proof)
+                .unwrap_or_else(|e| panic!("consistency {first} -> {second}: {e}"));
+        }
+    }
+}
+
+async fn checkpoints_are_kept_once_per_size(store: &dyn Store) {
+    assert!(store.latest_checkpoint().await.unwrap().is_none());
+    let cp = |size: u64, note: &str| StoredCheckpoint {
+        size,
+        root: [size as u8; 32],
+        created_at: at(size),
+        note: note.into(),
+    };
+    store.add_checkpoint(&cp(4, "four")).await.unwrap();
+    store.add_checkpoint(&cp(2, "two")).await.unwrap();
+    store.add_checkpoint(&cp(4, "four again")).await.unwrap();
+    assert_eq!(
+        store.latest_checkpoint().await.unwrap(),
+        Some(cp(4, "four"))
+    );
+    let all = store.checkpoints().await.unwrap();
+    assert_eq!(all, [cp(2, "two"), cp(4, "four")]);
+}
+
+async fn concurrent_appends_stay_dense_and_lose_nothing(store: &dyn Store) {
+    // The store is shared by reference here; spawn needs 'static, so use scoped futures.
+    let tasks = (0..16).map(|t| async move {
+        let mut seqs = Vec::new();
+        for round in 0..20 {
+            let events: Vec<Event> = (0..(1 + (t + round) % 3))
+                .map(|k| event(&format!("w{t}@example.com"), k))
+                .collect();
+            let a = store
+                .append_entries(&events, at(round as u64))
+                .await
+                .unwrap();
+            seqs.extend(a.entries.iter().map(|e| e.seq));
+        }
+        seqs
+    });
+    let results = futures_join_all(tasks).await;
+    let mut all: Vec<u64> = results.into_iter().flatten().collect();
+    all.sort_unstable();
+    let n = all.len() as u64;
+    assert_eq!(
+        all,
+        (1..=n).collect::<Vec<_>>(),
+        "every receipt is a distinct seq, and none is missing"
+    );
+
+    let entries = all_entries(store).await;
+    assert_eq!(entries.len() as u64, n);
+    let head = store.log_head().await.unwrap();
+    assert_eq!(
+        (head.size, head.root),
+        (n, root_from_leaves(&leaves_of(&entries)))
+    );
+}
+
+/// Runs futures concurrently on this task (the store is borrowed, so no spawning).
+async fn futures_join_all<F: std::future::Future>(
+    futures: impl IntoIterator<Item = F>,
+) -> Vec<F::Output> {
+    let futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    let mut pending: Vec<_> = futures.into_iter().enumerate().collect();
+    std::future::poll_fn(|cx| {
+        pending.retain_mut(|(i, f)| match f.as_mut().poll(cx) {
+            std::task::Poll::Ready(v) => {
+                outputs[*i] = Some(v);
+                false
+            }
+            std::task::Poll::Pending => true,
+        });
+        if pending.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}
+
+async fn an_invalid_event_writes_nothing(store: &dyn Store) {
+    let good = event("a@example.com", 1);
+    let mut bad = event("a@example.com", 2);
+    bad.user = String::new();
+    assert!(store.append_entries(&[good, bad], at(1)).await.is_err());
+    assert_eq!(store.log_head().await.unwrap().size, 0);
+    assert!(
+        store.entry(1).await.unwrap().is_none(),
+        "the good half of a bad batch is not written either"
+    );
+    let _ = Arc::new(());
 }

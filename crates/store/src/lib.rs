@@ -5,12 +5,16 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod error;
+pub mod log;
 mod models;
 
 use accesslog_core::Timestamp;
+use accesslog_core::entry::{Entry, Event};
+use accesslog_core::merkle::{Hash, NodeId};
 use async_trait::async_trait;
 
 pub use error::{StoreError, StoreResult};
+pub use log::{Appended, LogHead, StoredCheckpoint};
 pub use models::{ApiKey, LoginFailureCounts, NewApiKey, NewSession, NewUser, Session, User};
 
 /// Everything the server persists. Each method is one transaction: it either happens
@@ -82,4 +86,22 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Forgets an account's failures (after a successful login) and every failure older
     /// than `older_than`.
     async fn clear_login_failures(&self, account: &str, older_than: Timestamp) -> StoreResult<()>;
+
+    // ----- the Access Log (append-only: there is no update or delete) -----
+
+    /// Appends `events` as the next entries, all stamped `at`, in one durable transaction
+    /// together with the tree nodes they complete and the new tree state. Dense `seq` is
+    /// guaranteed even when several processes append to one database.
+    async fn append_entries(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended>;
+    async fn log_head(&self) -> StoreResult<LogHead>;
+    /// Up to `limit` entries with `seq > after_seq`, in `seq` order.
+    async fn entries_after(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<Entry>>;
+    async fn entry(&self, seq: u64) -> StoreResult<Option<Entry>>;
+    /// The stored perfect-subtree hashes among `ids` (missing ones are left out).
+    async fn merkle_nodes(&self, ids: &[NodeId]) -> StoreResult<Vec<(NodeId, Hash)>>;
+    /// Keeps a signed checkpoint; a second one for the same size is ignored.
+    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> StoreResult<()>;
+    async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>>;
+    /// Every stored checkpoint, smallest size first.
+    async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>>;
 }

@@ -1,0 +1,56 @@
+-- The Access Log: entries (the leaves), the Merkle tree's perfect-subtree hashes, the
+-- tree's current state, and signed checkpoints. Entries are only ever inserted; the
+-- application has no UPDATE or DELETE of them anywhere.
+-- Keep in step with crates/store-sqlite/migrations/0002_access_log.sql.
+
+CREATE TABLE access_log (
+    seq                BIGINT  PRIMARY KEY,   -- 1, 2, 3, ... with no gaps
+    timestamp          BIGINT  NOT NULL,      -- UTC microseconds
+    "user"             TEXT    NOT NULL,
+    activity           TEXT    NOT NULL,
+    method             TEXT    NOT NULL,
+    export_from        TEXT,
+    reference_document TEXT,
+    report_name        TEXT,
+    print_format       TEXT,
+    file_type          TEXT,
+    filters            TEXT,                  -- canonical JSON object
+    columns            TEXT,                  -- canonical JSON array
+    page               TEXT,
+    row_count          BIGINT,
+    byte_count         BIGINT,
+    content_sha256     TEXT,
+    outcome            TEXT    NOT NULL,
+    reason             TEXT,
+    ip                 TEXT,
+    user_agent         TEXT,
+    request_id         TEXT,
+    roles              TEXT    NOT NULL,      -- canonical JSON array, sorted
+    auth               TEXT,
+    source             TEXT    NOT NULL
+);
+
+-- Perfect subtree hashes: level 0 are the leaf hashes; (level, idx) covers leaves
+-- [idx << level, (idx + 1) << level). Written in the same transaction as the entries.
+CREATE TABLE merkle_nodes (
+    level SMALLINT NOT NULL,
+    idx   BIGINT   NOT NULL,
+    hash  BYTEA    NOT NULL,
+    PRIMARY KEY (level, idx)
+);
+
+-- One row: the tree's size and its right edge. Appenders lock it (SELECT ... FOR UPDATE),
+-- which is what keeps seq dense when several servers share the database.
+CREATE TABLE log_state (
+    id       SMALLINT PRIMARY KEY CHECK (id = 1),
+    size     BIGINT   NOT NULL,
+    frontier BYTEA    NOT NULL
+);
+INSERT INTO log_state (id, size, frontier) VALUES (1, 0, '\x');
+
+CREATE TABLE checkpoints (
+    size       BIGINT PRIMARY KEY,
+    root       BYTEA  NOT NULL,
+    created_at BIGINT NOT NULL,
+    note       TEXT   NOT NULL
+);
