@@ -1,0 +1,166 @@
+//! The recorder: the one way anything is written to the Access Log.
+//!
+//! Callers hand it an [`Event`] and wait for a [`Receipt`], which exists only once the
+//! entry is durably committed. A single writer task drains every request waiting at that
+//! moment into one transaction (group commit), so throughput grows with concurrency while
+//! each caller still waits only for its own entry. After commits, it signs checkpoints.
+
+mod checkpointer;
+mod receipt;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use accesslog_core::Clock;
+use accesslog_core::entry::Event;
+use accesslog_store::{LogHead, Store, StoreError};
+use tokio::sync::{mpsc, oneshot};
+
+pub use checkpointer::{CheckpointPolicy, Checkpointer};
+pub use receipt::Receipt;
+
+/// Why an event was not recorded. Whatever it is, the action must not go ahead.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum RecordError {
+    #[error("the event is not valid: {0}")]
+    Invalid(String),
+    #[error("the Access Log cannot be written: {0}")]
+    Unavailable(String),
+    #[error("the Access Log recorder has stopped")]
+    Stopped,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct RecorderConfig {
+    /// At most this many entries per transaction.
+    pub max_batch: usize,
+    /// Requests waiting for the writer beyond this make callers wait (back-pressure).
+    pub queue: usize,
+}
+
+impl Default for RecorderConfig {
+    fn default() -> Self {
+        Self {
+            max_batch: 4096,
+            queue: 65_536,
+        }
+    }
+}
+
+struct Job {
+    event: Event,
+    reply: oneshot::Sender<Result<Receipt, RecordError>>,
+}
+
+/// A handle to the writer task; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Recorder {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job").field("event", &self.event).finish()
+    }
+}
+
+impl Recorder {
+    /// Starts the writer task. `checkpointer` signs checkpoints as the log grows.
+    pub fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        checkpointer: Option<Checkpointer>,
+        config: RecorderConfig,
+    ) -> Self {
+        let (jobs, queue) = mpsc::channel(config.queue.max(1));
+        tokio::spawn(writer(store, clock, checkpointer, config, queue));
+        Self { jobs }
+    }
+
+    /// Records `event` and returns its receipt once the entry is durable. On any error the
+    /// entry was not written and the caller must refuse the action.
+    pub async fn record(&self, event: Event) -> Result<Receipt, RecordError> {
+        event
+            .validate()
+            .map_err(|e| RecordError::Invalid(e.to_string()))?;
+        let (reply, receipt) = oneshot::channel();
+        self.jobs
+            .send(Job { event, reply })
+            .await
+            .map_err(|_| RecordError::Stopped)?;
+        receipt.await.map_err(|_| RecordError::Stopped)?
+    }
+}
+
+async fn writer(
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    mut checkpointer: Option<Checkpointer>,
+    config: RecorderConfig,
+    mut queue: mpsc::Receiver<Job>,
+) {
+    if let Some(c) = checkpointer.as_mut()
+        && let Err(e) = c.resume(&*store).await
+    {
+        tracing::error!(error = %e, "could not read the latest checkpoint; checkpoints restart from the log head");
+    }
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut batch: Vec<Job> = Vec::with_capacity(config.max_batch);
+    loop {
+        tokio::select! {
+            job = queue.recv() => {
+                let Some(job) = job else { break };
+                batch.push(job);
+                while batch.len() < config.max_batch {
+                    match queue.try_recv() {
+                        Ok(job) => batch.push(job),
+                        Err(_) => break,
+                    }
+                }
+                let head = commit(&*store, &*clock, &mut batch).await;
+                if let (Some(c), Some(head)) = (checkpointer.as_mut(), head) {
+                    c.after_commit(&*store, &*clock, head).await;
+                }
+            }
+            _ = tick.tick() => {
+                if let Some(c) = checkpointer.as_mut() {
+                    c.on_tick(&*store, &*clock).await;
+                }
+            }
+        }
+    }
+}
+
+/// Commits one batch and answers every caller in it; returns the new tree head.
+async fn commit(store: &dyn Store, clock: &dyn Clock, batch: &mut Vec<Job>) -> Option<LogHead> {
+    let events: Vec<Event> = batch.iter().map(|j| j.event.clone()).collect();
+    let result = store.append_entries(&events, clock.now()).await;
+    match result {
+        Ok(appended) => {
+            for (job, (entry, leaf)) in batch
+                .drain(..)
+                .zip(appended.entries.iter().zip(&appended.leaf_hashes))
+            {
+                let _ = job
+                    .reply
+                    .send(Ok(Receipt::new(entry.seq, entry.timestamp, *leaf)));
+            }
+            Some(LogHead {
+                size: appended.size,
+                root: appended.root,
+            })
+        }
+        Err(e) => {
+            let error = match e {
+                StoreError::Unavailable(m) => RecordError::Unavailable(m),
+                other => RecordError::Unavailable(other.to_string()),
+            };
+            tracing::error!(error = %error, entries = batch.len(), "could not record; refusing the actions");
+            for job in batch.drain(..) {
+                let _ = job.reply.send(Err(error.clone()));
+            }
+            None
+        }
+    }
+}
