@@ -11,7 +11,8 @@ use accesslog_core::Timestamp;
 use accesslog_core::entry::{Entry, Event};
 use accesslog_core::merkle::{Hash, NodeId};
 use accesslog_store::log::{
-    ENTRY_COLUMNS, Extension, entry_from_row, extend, frontier_from_stored, hash_from_bytes, to_i64,
+    ENTRY_COLUMNS, Extension, entry_columns_of_a, entry_from_row, extend, frontier_from_stored,
+    hash_from_bytes, to_i64,
 };
 use accesslog_store::{
     ApiKey, Appended, LogHead, LoginFailureCounts, NewApiKey, NewSession, NewUser, Session, Store,
@@ -631,6 +632,33 @@ impl Store for PgStore {
         .fetch_optional(&self.pool)
         .await?;
         row.as_ref().map(entry_from_row).transpose()
+    }
+
+    async fn entries_with_leaves_after(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<(Entry, Option<Hash>)>> {
+        let sql = format!(
+            "SELECT {}, n.hash AS leaf FROM access_log a \
+             LEFT JOIN merkle_nodes n ON n.level = 0 AND n.idx = a.seq - 1 \
+             WHERE a.seq > $1 ORDER BY a.seq LIMIT $2",
+            entry_columns_of_a()
+        );
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(to_i64(after_seq)?)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|row| {
+                let leaf = row
+                    .try_get::<Option<Vec<u8>>, _>("leaf")?
+                    .map(|b| hash_from_bytes(&b))
+                    .transpose()?;
+                Ok((entry_from_row(row)?, leaf))
+            })
+            .collect()
     }
 
     async fn merkle_nodes(&self, ids: &[NodeId]) -> StoreResult<Vec<(NodeId, Hash)>> {

@@ -25,42 +25,6 @@ fn at(secs: u64) -> Timestamp {
     T0.plus(Duration::from_secs(secs))
 }
 
-async fn sqlite() -> (SqliteStore, tempfile::TempDir) {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(&dir.path().join("site.db"))
-        .await
-        .unwrap();
-    (store, dir)
-}
-
-struct PgSchema {
-    store: PgStore,
-    schema: String,
-}
-
-async fn postgres(case: &str) -> Option<PgSchema> {
-    let Ok(url) = std::env::var("ACCESSLOG_TEST_POSTGRES_URL") else {
-        eprintln!("skipped {case} on PostgreSQL: ACCESSLOG_TEST_POSTGRES_URL is not set");
-        return None;
-    };
-    let schema = format!("t_{}", random_hex(8));
-    let store = PgStore::connect_in_schema(&url, &schema)
-        .await
-        .unwrap_or_else(|e| panic!("ACCESSLOG_TEST_POSTGRES_URL is set but unusable: {e}"));
-    Some(PgSchema { store, schema })
-}
-
-impl PgSchema {
-    async fn drop(self) {
-        let sql = format!("DROP SCHEMA {} CASCADE", self.schema);
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(self.store.pool())
-            .await
-            .unwrap();
-        self.store.pool().close().await;
-    }
-}
-
 /// Declares each case once; runs it in `mod sqlite` and `mod postgres`.
 macro_rules! suite {
     ($($case:ident),* $(,)?) => {
@@ -68,8 +32,8 @@ macro_rules! suite {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    let (store, _dir) = super::sqlite().await;
-                    super::$case(&store).await;
+                    let db = accesslog_testkit::TestDb::sqlite().await;
+                    super::$case(&*db.store).await;
                 }
             )*
         }
@@ -77,8 +41,8 @@ macro_rules! suite {
             $(
                 #[tokio::test]
                 async fn $case() {
-                    let Some(db) = super::postgres(stringify!($case)).await else { return };
-                    super::$case(&db.store).await;
+                    let Some(db) = accesslog_testkit::TestDb::postgres(stringify!($case)).await else { return };
+                    super::$case(&*db.store).await;
                     db.drop().await;
                 }
             )*
@@ -505,7 +469,8 @@ async fn login_failures_are_counted_per_account_and_ip(store: &dyn Store) {
 
 #[tokio::test]
 async fn sqlite_runs_in_wal_with_synchronous_full() {
-    let (store, _dir) = sqlite().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join("wal.db")).await.unwrap();
     let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
         .fetch_one(store.pool())
         .await
@@ -520,15 +485,18 @@ async fn sqlite_runs_in_wal_with_synchronous_full() {
 
 #[tokio::test]
 async fn postgres_commits_synchronously() {
-    let Some(db) = postgres("postgres_commits_synchronously").await else {
+    let Ok(url) = std::env::var(accesslog_testkit::POSTGRES_URL_VAR) else {
+        eprintln!("skipped postgres_commits_synchronously: ACCESSLOG_TEST_POSTGRES_URL is not set");
         return;
     };
+    let schema = format!("t_{}", random_hex(8));
+    let store = PgStore::connect_in_schema(&url, &schema).await.unwrap();
     let setting: String = sqlx::query_scalar("SHOW synchronous_commit")
-        .fetch_one(db.store.pool())
+        .fetch_one(store.pool())
         .await
         .unwrap();
     assert_eq!(setting, "on");
-    db.drop().await;
+    store.drop_schema(&schema).await.unwrap();
 }
 
 // ----- the Access Log -----

@@ -97,6 +97,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Up to `limit` entries with `seq > after_seq`, in `seq` order.
     async fn entries_after(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<Entry>>;
     async fn entry(&self, seq: u64) -> StoreResult<Option<Entry>>;
+    /// Like `entries_after`, with each entry's stored leaf hash (`None` when the tree has
+    /// no leaf for it): what verification walks.
+    async fn entries_with_leaves_after(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<(Entry, Option<Hash>)>>;
     /// The stored perfect-subtree hashes among `ids` (missing ones are left out).
     async fn merkle_nodes(&self, ids: &[NodeId]) -> StoreResult<Vec<(NodeId, Hash)>>;
     /// Keeps a signed checkpoint; a second one for the same size is ignored.

@@ -104,6 +104,15 @@ pub const ENTRY_COLUMNS: &str = "seq, timestamp, \"user\", activity, method, exp
      report_name, print_format, file_type, filters, columns, page, row_count, byte_count, \
      content_sha256, outcome, reason, ip, user_agent, request_id, roles, auth, source";
 
+/// The entry columns qualified with the table alias `a`, for joins.
+pub fn entry_columns_of_a() -> String {
+    ENTRY_COLUMNS
+        .split(", ")
+        .map(|c| format!("a.{c}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Reads an entry from a row of either backend. Stored text is taken as it is, so an
 /// altered row yields different canonical bytes rather than an error.
 pub fn entry_from_row<'r, R>(row: &'r R) -> StoreResult<Entry>

@@ -8,8 +8,8 @@ use accesslog_core::{FixedClock, Timestamp};
 use accesslog_server::{AppState, accounts};
 use accesslog_site::{Overrides, Settings};
 use accesslog_store::Store;
-use accesslog_store_postgres::PgStore;
-use accesslog_store_sqlite::SqliteStore;
+pub use accesslog_testkit::Backend;
+use accesslog_testkit::TestDb;
 use tokio::sync::oneshot;
 
 pub const USERS: [(&str, &str, &str); 4] = [
@@ -19,12 +19,6 @@ pub const USERS: [(&str, &str, &str); 4] = [
     ("hr@example.com", "hr", "HR User"),
 ];
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    Sqlite,
-    Postgres,
-}
-
 pub struct TestServer {
     pub url: String,
     pub addr: SocketAddr,
@@ -33,7 +27,7 @@ pub struct TestServer {
     pub settings: Settings,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
-    pg: Option<(PgStore, String)>,
+    db: Option<TestDb>,
     _dir: tempfile::TempDir,
 }
 
@@ -54,27 +48,8 @@ impl TestServer {
         };
         let settings = Settings::load(dir.path(), &|_| None, &flags).unwrap();
 
-        let (store, pg): (Arc<dyn Store>, _) = match backend {
-            Backend::Sqlite => (
-                Arc::new(SqliteStore::open(&dir.path().join("t.db")).await.unwrap()),
-                None,
-            ),
-            Backend::Postgres => {
-                let Ok(url) = std::env::var("ACCESSLOG_TEST_POSTGRES_URL") else {
-                    eprintln!(
-                        "skipped {case} on PostgreSQL: ACCESSLOG_TEST_POSTGRES_URL is not set"
-                    );
-                    return None;
-                };
-                let schema = format!("t_{}", accesslog_core::secrets::random_hex(8));
-                let store = PgStore::connect_in_schema(&url, &schema)
-                    .await
-                    .unwrap_or_else(|e| {
-                        panic!("ACCESSLOG_TEST_POSTGRES_URL is set but unusable: {e}")
-                    });
-                (Arc::new(store.clone()), Some((store, schema)))
-            }
-        };
+        let db = TestDb::open(backend, case).await?;
+        let store: Arc<dyn Store> = db.store.clone();
         let clock = Arc::new(FixedClock::new(Timestamp::from_micros(
             1_764_406_800_000_000,
         )));
@@ -112,7 +87,7 @@ impl TestServer {
             settings,
             stop: Some(stop),
             task: Some(task),
-            pg,
+            db: Some(db),
             _dir: dir,
         })
     }
@@ -153,8 +128,8 @@ impl TestServer {
         if let Some(task) = self.task.take() {
             let _ = task.await;
         }
-        if let Some((store, schema)) = self.pg.take() {
-            store.drop_schema(&schema).await.unwrap();
+        if let Some(db) = self.db.take() {
+            db.drop().await;
         }
     }
 }

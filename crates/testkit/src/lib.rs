@@ -1,0 +1,116 @@
+//! A fresh database per test, on either backend: SQLite in a temporary folder, always;
+//! PostgreSQL in a new schema of the database named by `ACCESSLOG_TEST_POSTGRES_URL`, when
+//! that is set (otherwise the case says it was skipped). Test code only.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use accesslog_store::Store;
+use accesslog_store_postgres::PgStore;
+use accesslog_store_sqlite::SqliteStore;
+
+pub const POSTGRES_URL_VAR: &str = "ACCESSLOG_TEST_POSTGRES_URL";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+enum Handle {
+    Sqlite(SqliteStore),
+    Postgres(PgStore, String),
+}
+
+pub struct TestDb {
+    pub store: Arc<dyn Store>,
+    pub backend: Backend,
+    /// A URL another process can open to reach the same database.
+    pub url: String,
+    /// A temporary folder that lives as long as this database (the SQLite file is in it).
+    pub dir: tempfile::TempDir,
+    handle: Handle,
+}
+
+impl TestDb {
+    pub async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let path: PathBuf = dir.path().join("test.db");
+        let store = SqliteStore::open(&path).await.expect("open SQLite");
+        TestDb {
+            store: Arc::new(store.clone()),
+            backend: Backend::Sqlite,
+            url: format!("sqlite://{}", path.display()),
+            dir,
+            handle: Handle::Sqlite(store),
+        }
+    }
+
+    /// `None` (after saying so on stderr) when the PostgreSQL URL is not set.
+    pub async fn postgres(case: &str) -> Option<Self> {
+        let Ok(base) = std::env::var(POSTGRES_URL_VAR) else {
+            eprintln!("skipped {case} on PostgreSQL: {POSTGRES_URL_VAR} is not set");
+            return None;
+        };
+        let schema = format!("t_{}", accesslog_core::secrets::random_hex(8));
+        let store = PgStore::connect_in_schema(&base, &schema)
+            .await
+            .unwrap_or_else(|e| panic!("{POSTGRES_URL_VAR} is set but unusable: {e}"));
+        let sep = if base.contains('?') { '&' } else { '?' };
+        let url = format!("{base}{sep}options=-c%20search_path%3D{schema}");
+        Some(TestDb {
+            store: Arc::new(store.clone()),
+            backend: Backend::Postgres,
+            url,
+            dir: tempfile::tempdir().expect("temporary folder"),
+            handle: Handle::Postgres(store, schema),
+        })
+    }
+
+    pub async fn open(backend: Backend, case: &str) -> Option<Self> {
+        match backend {
+            Backend::Sqlite => Some(Self::sqlite().await),
+            Backend::Postgres => Self::postgres(case).await,
+        }
+    }
+
+    /// Runs SQL directly, behind the application's back (for tamper tests).
+    pub async fn execute(&self, sql: &str) {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match &self.handle {
+            Handle::Sqlite(s) => {
+                sqlx::query(sql)
+                    .execute(s.pool())
+                    .await
+                    .expect("SQL on SQLite");
+            }
+            Handle::Postgres(s, _) => {
+                sqlx::query(sql)
+                    .execute(s.pool())
+                    .await
+                    .expect("SQL on PostgreSQL");
+            }
+        }
+    }
+
+    /// Closes the store's connections: from now on, every call fails as if the database
+    /// were unreachable.
+    pub async fn close(&self) {
+        match &self.handle {
+            Handle::Sqlite(s) => s.pool().close().await,
+            Handle::Postgres(s, _) => s.pool().close().await,
+        }
+    }
+
+    /// Drops the PostgreSQL schema (SQLite's folder goes with `dir`).
+    pub async fn drop(self) {
+        if let Handle::Postgres(store, schema) = self.handle {
+            drop(store);
+            let base = std::env::var(POSTGRES_URL_VAR).unwrap_or_default();
+            let cleanup = PgStore::connect_in_schema(&base, &schema).await;
+            if let Ok(admin) = cleanup {
+                let _ = admin.drop_schema(&schema).await;
+            }
+        }
+    }
+}
