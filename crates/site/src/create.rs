@@ -16,8 +16,15 @@ pub const SUBFOLDERS: [&str; 6] = [
 ];
 
 /// Creates an empty site in `dir` (which may exist, but must not hold a `site.toml`).
-/// `extra_roles` are written into `site.toml` as the site's own roles.
-pub fn create_site(dir: &Path, name: &str, extra_roles: &[&str]) -> Result<(), SiteError> {
+/// `extra_roles` are written into `site.toml` as the site's own roles; `origin` names the
+/// log in its signed checkpoints (derived from `name` when `None`). The log's signing key
+/// is made here, in `keys/`, outside the database.
+pub fn create_site(
+    dir: &Path,
+    name: &str,
+    extra_roles: &[&str],
+    origin: Option<&str>,
+) -> Result<(), SiteError> {
     let toml_path = dir.join("site.toml");
     if toml_path.exists() {
         return Err(SiteError::AlreadyExists(dir.to_path_buf()));
@@ -32,6 +39,11 @@ pub fn create_site(dir: &Path, name: &str, extra_roles: &[&str]) -> Result<(), S
         .map(|r| toml::Value::String((*r).to_owned()).to_string())
         .collect::<Vec<_>>()
         .join(", ");
+    let origin = origin
+        .map(str::to_owned)
+        .unwrap_or_else(|| default_origin(name));
+    crate::keys::create_keys(dir, &origin)?;
+    let origin = toml::Value::String(origin).to_string();
     let name = toml::Value::String(name.to_owned()).to_string();
     let text = format!(
         r#"# Access Log site settings. Environment variables (ACCESSLOG_*) and command-line
@@ -59,6 +71,14 @@ idle_minutes = 480
 # ...and in any case this many hours after login.
 absolute_hours = 168
 
+[log]
+# The log's name in its signed checkpoints, and the signing key's name (no spaces, no '+').
+origin = {origin}
+# A signed checkpoint is written after this many new entries...
+checkpoint_every_entries = 1000
+# ...or this many seconds after the last one, if there were new entries.
+checkpoint_every_seconds = 10
+
 [login]
 # Failed logins allowed within the window before further attempts get 429.
 max_failures_per_account = 5
@@ -68,4 +88,21 @@ window_minutes = 15
     );
     fs::write(&toml_path, text).map_err(|e| SiteError::Io(toml_path.clone(), e.to_string()))?;
     Ok(())
+}
+
+/// `Acme Ltd` → `acme-ltd.local/access-log`.
+fn default_origin(name: &str) -> String {
+    let mut slug = String::new();
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    let slug = slug.trim_matches('-');
+    format!(
+        "{}.local/access-log",
+        if slug.is_empty() { "site" } else { slug }
+    )
 }

@@ -5,9 +5,11 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod create;
+pub mod keys;
 mod settings;
 
 pub use create::{SUBFOLDERS, create_site};
 pub use settings::{
-    Database, LoginSettings, Overrides, SessionSettings, Settings, SiteError, SiteFile, Source,
+    Database, LogSettings, LoginSettings, Overrides, SessionSettings, Settings, SiteError,
+    SiteFile, Source,
 };

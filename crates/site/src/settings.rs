@@ -57,6 +57,27 @@ pub struct SiteFile {
     pub sessions: SessionSettings,
     #[serde(default)]
     pub login: LoginSettings,
+    #[serde(default)]
+    pub log: LogSettings,
+}
+
+/// The `[log]` table: the log's name and how often checkpoints are signed.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogSettings {
+    pub origin: String,
+    pub checkpoint_every_entries: u32,
+    pub checkpoint_every_seconds: u32,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            origin: "site.local/access-log".to_owned(),
+            checkpoint_every_entries: 1000,
+            checkpoint_every_seconds: 10,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
@@ -182,6 +203,7 @@ pub struct Settings {
     pub roles: Vec<Role>,
     pub sessions: SessionSettings,
     pub login: LoginSettings,
+    pub log: LogSettings,
 }
 
 impl Settings {
@@ -272,6 +294,14 @@ impl Settings {
             ),
             (file.login.max_failures_per_ip, "login.max_failures_per_ip"),
             (file.login.window_minutes, "login.window_minutes"),
+            (
+                file.log.checkpoint_every_entries,
+                "log.checkpoint_every_entries",
+            ),
+            (
+                file.log.checkpoint_every_seconds,
+                "log.checkpoint_every_seconds",
+            ),
         ] {
             if value == 0 {
                 return Err(SiteError::Invalid {
@@ -292,6 +322,12 @@ impl Settings {
             }
         }
         roles.sort();
+        accesslog_core::checkpoint::validate_name(&file.log.origin).map_err(|e| {
+            SiteError::Invalid {
+                origin: in_toml("log.origin"),
+                problem: e.to_string(),
+            }
+        })?;
 
         Ok(Settings {
             site_dir: site_dir.to_path_buf(),
@@ -302,6 +338,7 @@ impl Settings {
             roles,
             sessions,
             login: file.login,
+            log: file.log,
         })
     }
 
@@ -340,7 +377,7 @@ mod tests {
 
     fn site() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
-        create_site(dir.path(), "Test Site", &["Sales User", "HR User"]).unwrap();
+        create_site(dir.path(), "Test Site", &["Sales User", "HR User"], None).unwrap();
         dir
     }
 
@@ -365,12 +402,16 @@ mod tests {
         let roles: Vec<_> = s.roles.iter().map(Role::as_str).collect();
         assert_eq!(roles, ["HR User", "Sales User", "System Manager"]);
         assert!(s.knows_role("HR User") && !s.knows_role("Nobody"));
+        assert_eq!(s.log.origin, "test-site.local/access-log");
+        let signer = crate::keys::load_signer(dir.path(), &s.log.origin).unwrap();
+        let verifier = crate::keys::load_verifier(dir.path()).unwrap();
+        assert_eq!(signer.verifier_key(), verifier.verifier_key());
     }
 
     #[test]
     fn creating_over_an_existing_site_is_refused() {
         let dir = site();
-        let err = create_site(dir.path(), "Again", &[]).unwrap_err();
+        let err = create_site(dir.path(), "Again", &[], None).unwrap_err();
         assert!(matches!(err, SiteError::AlreadyExists(_)));
     }
 

@@ -147,6 +147,11 @@ fn api_key_from_row(row: &SqliteRow) -> StoreResult<ApiKey> {
         user_email: row.try_get("email")?,
         secret_digest: row.try_get("secret_digest")?,
         label: row.try_get("label")?,
+        scopes: row
+            .try_get::<String, _>("scopes")?
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
         created_at: Timestamp::from_micros(row.try_get("created_at")?),
         revoked_at: micros("revoked_at")?,
         last_used_at: micros("last_used_at")?,
@@ -379,14 +384,15 @@ impl Store for SqliteStore {
             )));
         }
         sqlx::query(
-            "INSERT INTO api_keys (api_key, user_id, secret_digest, label, created_at)
-             VALUES ($1, $2, $3, $4, $5)",
+            "INSERT INTO api_keys (api_key, user_id, secret_digest, label, created_at, scopes)
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(&k.api_key)
         .bind(k.user_id)
         .bind(&k.secret_digest)
         .bind(&k.label)
         .bind(k.created_at.as_micros())
+        .bind(k.scopes.join(" "))
         .execute(&self.pool)
         .await?;
         Ok(())

@@ -335,6 +335,7 @@ fn new_key(user_id: i64, id: &str, created: Timestamp) -> NewApiKey {
         user_id,
         secret_digest: token_digest(&format!("secret-{id}")),
         label: format!("label {id}"),
+        scopes: vec!["auditor".to_owned()],
         created_at: created,
     }
 }
@@ -349,6 +350,7 @@ async fn api_keys_round_trip_and_revoke_once(store: &dyn Store) {
     let k = store.api_key("k1").await.unwrap().unwrap();
     assert_eq!((k.user_id, k.user_email.as_str()), (a.id, "a@example.com"));
     assert_eq!(k.secret_digest, token_digest("secret-k1"));
+    assert_eq!(k.scopes, ["auditor"]);
     assert_eq!(
         (k.created_at, k.revoked_at, k.last_used_at),
         (at(2), None, None)

@@ -56,6 +56,8 @@ pub struct NewApiKey {
     pub user_id: i64,
     pub secret_digest: String,
     pub label: String,
+    /// e.g. `["auditor"]`.
+    pub scopes: Vec<String>,
     pub created_at: Timestamp,
 }
 
@@ -67,6 +69,7 @@ pub struct ApiKey {
     #[serde(skip)]
     pub secret_digest: String,
     pub label: String,
+    pub scopes: Vec<String>,
     pub created_at: Timestamp,
     pub revoked_at: Option<Timestamp>,
     pub last_used_at: Option<Timestamp>,
