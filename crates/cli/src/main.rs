@@ -24,6 +24,10 @@ enum Command {
     Serve(commands::serve::Opts),
     Demo(commands::demo::Opts),
     User(commands::user::Opts),
+    Verify(commands::verify::Opts),
+    Checkpoint(commands::checkpoint::Opts),
+    #[command(hide = true)]
+    RecordLoad(commands::record_load::Opts),
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,6 +49,9 @@ fn main() -> std::process::ExitCode {
             Command::Serve(opts) => commands::serve::run(opts).await,
             Command::Demo(opts) => commands::demo::run(opts).await,
             Command::User(opts) => commands::user::run(opts).await,
+            Command::Verify(opts) => commands::verify::run(opts).await,
+            Command::Checkpoint(opts) => commands::checkpoint::run(opts).await,
+            Command::RecordLoad(opts) => commands::record_load::run(opts).await,
         }
     });
     match result {

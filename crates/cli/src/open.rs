@@ -31,3 +31,24 @@ pub async fn store(settings: &Settings) -> anyhow::Result<Arc<dyn Store>> {
     };
     Ok(store)
 }
+
+/// The log's signing key from the site's `keys/`. A site made before keys existed gets
+/// one now, but only while its log is empty: a key that appears later for a log that
+/// already has checkpoints would hide a swapped key.
+pub async fn signer(
+    settings: &Settings,
+    store: &dyn Store,
+) -> anyhow::Result<accesslog_core::checkpoint::LogSigner> {
+    let dir = &settings.site_dir;
+    if !accesslog_site::keys::private_key_path(dir).exists() && store.log_head().await?.size == 0 {
+        tracing::warn!("the site has no signing key yet; creating keys/log.key");
+        return Ok(accesslog_site::keys::create_keys(
+            dir,
+            &settings.log.origin,
+        )?);
+    }
+    Ok(accesslog_site::keys::load_signer(
+        dir,
+        &settings.log.origin,
+    )?)
+}

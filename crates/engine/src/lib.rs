@@ -3,6 +3,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod recorder;
+pub mod verify;
 
 pub use recorder::{
     CheckpointPolicy, Checkpointer, Receipt, RecordError, Recorder, RecorderConfig,

@@ -15,6 +15,10 @@ pub enum AccountError {
         "unknown role {role:?}; this site's roles are: {known}. Add new roles to `roles` in site.toml"
     )]
     UnknownRole { role: String, known: String },
+    #[error(
+        "unknown API key scope {0:?}; the only scope is \"auditor\" (reads the Access Log and its proofs)"
+    )]
+    UnknownScope(String),
     #[error("the full name is empty")]
     EmptyName,
     #[error(transparent)]
@@ -118,6 +122,10 @@ pub async fn set_enabled(
     Ok(())
 }
 
+/// The scopes an API key may carry. `auditor`: read the Access Log and its proofs.
+pub const API_KEY_SCOPES: [&str; 1] = [AUDITOR_SCOPE];
+pub const AUDITOR_SCOPE: &str = "auditor";
+
 /// Issues a new API key for a user: a 15-character key id (as long as ERPNext's) and a
 /// 32-character secret, of which only the SHA-256 is stored.
 pub async fn create_api_key(
@@ -125,7 +133,13 @@ pub async fn create_api_key(
     clock: &dyn Clock,
     email: &str,
     label: &str,
+    scopes: &[String],
 ) -> Result<IssuedApiKey, AccountError> {
+    for scope in scopes {
+        if !API_KEY_SCOPES.contains(&scope.as_str()) {
+            return Err(AccountError::UnknownScope(scope.clone()));
+        }
+    }
     let email = normalize_email(email)?;
     let user = store
         .user_by_email(&email)
@@ -139,6 +153,7 @@ pub async fn create_api_key(
             user_id: user.id,
             secret_digest: token_digest(&api_secret),
             label: label.trim().to_owned(),
+            scopes: scopes.to_vec(),
             created_at: clock.now(),
         })
         .await?;

@@ -6,6 +6,7 @@
 
 pub mod accounts;
 mod api;
+pub mod audit;
 pub mod auth;
 mod error;
 mod pages;
@@ -41,6 +42,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/method/login", post(api::method::api_login))
         .route("/api/method/logout", get(api::method::api_logout).post(api::method::api_logout))
         .route("/api/method/frappe.auth.get_logged_user", get(api::method::get_logged_user))
+        .route("/api/access-log/checkpoint", get(api::access_log::checkpoint))
+        .route("/api/access-log/public-key", get(api::access_log::public_key))
+        .route("/api/access-log/consistency", get(api::access_log::consistency))
+        .route("/api/access-log/{seq}/proof", get(api::access_log::inclusion))
         .fallback(not_found)
         .layer(
             // Outermost first: id, trace, auth + CSRF, then HTML error pages.

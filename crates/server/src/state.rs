@@ -1,9 +1,11 @@
-//! What every handler can reach: the store, the clock and the site's settings. Cheap to
-//! clone (three `Arc`s).
+//! What every handler can reach: the store, the clock, the site's settings and the Access
+//! Log recorder. Cheap to clone.
 
 use std::sync::Arc;
 
 use accesslog_core::Clock;
+use accesslog_core::checkpoint::LogSigner;
+use accesslog_engine::{CheckpointPolicy, Checkpointer, Recorder, RecorderConfig};
 use accesslog_site::Settings;
 use accesslog_store::Store;
 
@@ -12,14 +14,39 @@ pub struct AppState {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub settings: Arc<Settings>,
+    pub recorder: Recorder,
+    /// The log's verifier key (public), as `GET /api/access-log/public-key` serves it.
+    pub verifier_key: Arc<str>,
 }
 
 impl AppState {
-    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, settings: Settings) -> Self {
+    /// Starts the recorder, which signs checkpoints with `signer` into the database and the
+    /// site's `checkpoints.log`.
+    pub fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        settings: Settings,
+        signer: LogSigner,
+    ) -> Self {
+        let policy = CheckpointPolicy {
+            every_entries: u64::from(settings.log.checkpoint_every_entries),
+            every: std::time::Duration::from_secs(u64::from(settings.log.checkpoint_every_seconds)),
+        };
+        let verifier_key: Arc<str> = signer.verifier_key().into();
+        let log_file = settings.site_dir.join("checkpoints.log");
+        let checkpointer = Checkpointer::new(signer, policy, Some(log_file));
+        let recorder = Recorder::start(
+            store.clone(),
+            clock.clone(),
+            Some(checkpointer),
+            RecorderConfig::default(),
+        );
         Self {
             store,
             clock,
             settings: Arc::new(settings),
+            recorder,
+            verifier_key,
         }
     }
 }

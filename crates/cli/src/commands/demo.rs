@@ -49,7 +49,12 @@ const DEMO_ROLES: [&str; 3] = ["Accounts User", "Sales User", "HR User"];
 
 pub async fn run(opts: Opts) -> anyhow::Result<()> {
     if !opts.dir.join("site.toml").exists() {
-        accesslog_site::create_site(&opts.dir, "Access Log Demo", &DEMO_ROLES)?;
+        accesslog_site::create_site(
+            &opts.dir,
+            "Access Log Demo",
+            &DEMO_ROLES,
+            Some("demo.example/access-log"),
+        )?;
         println!("Created the demo site in {}.", opts.dir.display());
     }
     let flags = Overrides {

@@ -1,6 +1,9 @@
 //! One file per subcommand: its options (`Opts`) and what it does (`run`).
 
+pub mod checkpoint;
 pub mod demo;
 pub mod new_site;
+pub mod record_load;
 pub mod serve;
 pub mod user;
+pub mod verify;

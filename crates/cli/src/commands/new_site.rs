@@ -21,9 +21,12 @@ pub struct Opts {
 }
 
 pub async fn run(opts: Opts) -> anyhow::Result<()> {
-    accesslog_site::create_site(&opts.dir, &opts.name, &[])?;
+    accesslog_site::create_site(&opts.dir, &opts.name, &[], None)?;
     let dir = opts.dir.display();
     println!("Created the site {dir}.");
+    let verifier = accesslog_site::keys::load_verifier(&opts.dir)?;
+    println!("The log's verifier key (give it to your auditors; it is also in keys/log.pub):");
+    println!("  {}", verifier.verifier_key());
     println!("Next: add a System Manager, then serve it:");
     println!(
         "  accesslog user add --site {dir} admin@example.com --name \"Admin\" --role \"System Manager\" --password-stdin"

@@ -54,7 +54,8 @@ pub async fn serve(
     tracing::info!(%url, database = %settings.database, backend = store.backend(), "serving");
     println!("Access Log is serving {} at {url}", settings.name);
     announce(&url);
-    let state = accesslog_server::AppState::new(store, Arc::new(SystemClock), settings);
+    let signer = crate::open::signer(&settings, &*store).await?;
+    let state = accesslog_server::AppState::start(store, Arc::new(SystemClock), settings, signer);
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
         println!("Stopping.");

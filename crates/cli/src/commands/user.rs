@@ -69,6 +69,9 @@ enum ApiKeyAction {
         /// A note to recognise the key by, e.g. "nightly export script".
         #[arg(long, default_value = "")]
         label: String,
+        /// A scope to grant (repeatable). `auditor`: read the Access Log and its proofs.
+        #[arg(long = "scope")]
+        scopes: Vec<String>,
     },
     /// List API keys (of one user, or of everyone).
     List { email: Option<String> },
@@ -178,8 +181,12 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
             accounts::add_role(store, &settings, &email, &role).await?;
             println!("Granted {role} to {email}.");
         }
-        Action::ApiKey(ApiKeyAction::Create { email, label }) => {
-            let key = accounts::create_api_key(store, clock, &email, &label).await?;
+        Action::ApiKey(ApiKeyAction::Create {
+            email,
+            label,
+            scopes,
+        }) => {
+            let key = accounts::create_api_key(store, clock, &email, &label, &scopes).await?;
             println!("API key for {email} (the secret is shown only now):");
             println!("  api_key:    {}", key.api_key);
             println!("  api_secret: {}", key.api_secret);

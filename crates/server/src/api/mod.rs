@@ -1,5 +1,6 @@
 //! The JSON API: ERPNext-compatible `/api/method/*` calls and the health check.
 
+pub mod access_log;
 pub mod health;
 pub mod method;
 

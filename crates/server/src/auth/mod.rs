@@ -29,6 +29,7 @@ pub enum Credential {
     },
     ApiKey {
         api_key: String,
+        scopes: Vec<String>,
     },
 }
 
@@ -45,7 +46,19 @@ impl Authenticated {
     pub fn auth_label(&self) -> String {
         match &self.credential {
             Credential::Session { .. } => "session".to_owned(),
-            Credential::ApiKey { api_key } => format!("api_key:{api_key}"),
+            Credential::ApiKey { api_key, .. } => format!("api_key:{api_key}"),
+        }
+    }
+
+    /// System Managers, and API keys with the auditor scope, may read the Access Log.
+    pub fn is_auditor(&self) -> bool {
+        match &self.credential {
+            Credential::ApiKey { scopes, .. }
+                if scopes.iter().any(|s| s == crate::accounts::AUDITOR_SCOPE) =>
+            {
+                true
+            }
+            _ => self.user.has_role(accesslog_core::SYSTEM_MANAGER),
         }
     }
 
@@ -139,6 +152,25 @@ pub fn safe_next(next: Option<&str>) -> String {
             n.to_owned()
         }
         _ => "/app".to_owned(),
+    }
+}
+
+/// A caller allowed to read the Access Log: 403 for everyone else.
+pub struct Auditor(pub Authenticated);
+
+impl<S: Send + Sync> FromRequestParts<S> for Auditor {
+    type Rejection = WebError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let CurrentUser(who) =
+            <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state).await?;
+        if who.is_auditor() {
+            Ok(Auditor(who))
+        } else {
+            Err(WebError::Forbidden(
+                "Only System Managers (or API keys with the auditor scope) may read the Access Log.".to_owned(),
+            ))
+        }
     }
 }
 

@@ -91,6 +91,7 @@ async fn by_api_key(state: &AppState, key: &str, secret: &str) -> Result<Authent
         user,
         credential: Credential::ApiKey {
             api_key: record.api_key,
+            scopes: record.scopes,
         },
     })
 }

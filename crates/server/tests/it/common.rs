@@ -40,6 +40,7 @@ impl TestServer {
             dir.path(),
             "Test Site",
             &["Accounts User", "Sales User", "HR User"],
+            Some("test.example/access-log"),
         )
         .unwrap();
         let flags = Overrides {
@@ -70,7 +71,8 @@ impl TestServer {
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let state = AppState::new(store.clone(), clock.clone(), settings.clone());
+        let signer = accesslog_site::keys::load_signer(dir.path(), &settings.log.origin).unwrap();
+        let state = AppState::start(store.clone(), clock.clone(), settings.clone(), signer);
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             accesslog_server::serve(listener, state, async {

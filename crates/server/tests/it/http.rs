@@ -199,6 +199,7 @@ async fn api_keys_work_both_ways_until_revoked(server: &TestServer) {
         &*server.clock,
         "accounts@example.com",
         "script",
+        &[],
     )
     .await
     .unwrap();
@@ -266,9 +267,10 @@ async fn api_keys_work_both_ways_until_revoked(server: &TestServer) {
     assert!(r.text().await.unwrap().contains("revoked"));
 
     // An API-key request needs no CSRF token: no browser can forge its header.
-    let key = accounts::create_api_key(&*server.store, &*server.clock, "admin@example.com", "")
-        .await
-        .unwrap();
+    let key =
+        accounts::create_api_key(&*server.store, &*server.clock, "admin@example.com", "", &[])
+            .await
+            .unwrap();
     let r = client
         .post(server.at("/api/method/logout"))
         .header(

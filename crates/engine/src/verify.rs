@@ -1,0 +1,287 @@
+//! Verification: recompute every leaf and the tree from the entries as stored, and hold
+//! them against everything that was signed — the checkpoints in the database, the copies
+//! in `checkpoints.log`, and a checkpoint the auditor kept elsewhere. The first thing that
+//! does not hold is reported with the `seq` where it shows.
+
+use std::collections::BTreeMap;
+
+use accesslog_core::checkpoint::{Checkpoint, NoteVerifier};
+use accesslog_core::entry::Entry;
+use accesslog_core::merkle::{Frontier, Hash, leaf_hash};
+use accesslog_store::{Store, StoreError};
+
+/// Entries read per round trip.
+const PAGE: u32 = 20_000;
+
+/// A signed checkpoint to hold the log against, and where it came from.
+#[derive(Clone, Debug)]
+pub struct SignedCheckpoint {
+    pub origin: CheckpointOrigin,
+    pub note: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum CheckpointOrigin {
+    /// The tree state the database keeps beside the entries (not signed, but written in
+    /// the same transaction as them).
+    TreeState,
+    Database,
+    CheckpointsLog,
+    External,
+}
+
+impl std::fmt::Display for CheckpointOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            CheckpointOrigin::TreeState => "the tree state in the database",
+            CheckpointOrigin::Database => "the database",
+            CheckpointOrigin::CheckpointsLog => "checkpoints.log",
+            CheckpointOrigin::External => "the external checkpoint",
+        })
+    }
+}
+
+/// What is wrong, at the first place it shows.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Problem {
+    #[error("entry {seq} was altered: its contents no longer hash to the leaf recorded for it")]
+    EntryAltered { seq: u64 },
+    #[error("entry {seq} is missing: the log jumps from {} to {found}", seq - 1)]
+    EntryMissing { seq: u64, found: u64 },
+    #[error("order changed: the entry recorded as {seq} is now stored as {now_at}")]
+    OrderChanged { seq: u64, now_at: u64 },
+    #[error(
+        "extra entry {seq}: it is not part of the signed tree (inserted behind the application's back)"
+    )]
+    ExtraEntry { seq: u64 },
+    #[error("log truncated: {origin} records {size} entries, but the log has only {found} (entries were deleted, or the database was restored from an older copy); the first missing entry is {}", found + 1)]
+    Truncated {
+        size: u64,
+        found: u64,
+        origin: CheckpointOrigin,
+    },
+    #[error(
+        "checkpoint for {size} entries from {origin} does not match the log: entries up to {size} were altered after it was signed"
+    )]
+    CheckpointMismatch { size: u64, origin: CheckpointOrigin },
+    #[error("a checkpoint from {origin} has an invalid signature: {why}")]
+    BadSignature {
+        origin: CheckpointOrigin,
+        why: String,
+    },
+    #[error(
+        "fork: the external checkpoint for {size} entries does not match this log's first {size} entries; the log was rewritten after that checkpoint was taken"
+    )]
+    Fork { size: u64 },
+    #[error("the tree root recorded in the database does not match the entries")]
+    RootMismatch,
+}
+
+impl Problem {
+    /// The first `seq` the problem concerns, when there is one.
+    pub fn seq(&self) -> Option<u64> {
+        match self {
+            Problem::EntryAltered { seq }
+            | Problem::EntryMissing { seq, .. }
+            | Problem::OrderChanged { seq, .. }
+            | Problem::ExtraEntry { seq } => Some(*seq),
+            Problem::Truncated { found, .. } => Some(found + 1),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    #[error("{0}")]
+    Problem(Problem),
+    #[error("could not read the log: {0}")]
+    Store(#[from] StoreError),
+}
+
+/// What verification covered.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verified {
+    pub entries: u64,
+    pub root: Hash,
+    pub checkpoints: usize,
+    /// The size of the external checkpoint the log was shown to extend.
+    pub extends_external: Option<u64>,
+}
+
+/// Verifies the whole log. `checkpoints` are the signed notes from outside the database
+/// (`checkpoints.log`, an external file); those in the database are read here.
+/// `progress(done, total)` is called as entries are checked.
+pub async fn verify(
+    store: &dyn Store,
+    verifier: &NoteVerifier,
+    checkpoints: Vec<SignedCheckpoint>,
+    mut progress: impl FnMut(u64, u64),
+) -> Result<Verified, VerifyError> {
+    let problem = |p: Problem| Err(VerifyError::Problem(p));
+    let head = store.log_head().await?;
+
+    // Every signature first: a forged checkpoint must not be used as evidence.
+    let mut notes: Vec<SignedCheckpoint> = store
+        .checkpoints()
+        .await?
+        .into_iter()
+        .map(|c| SignedCheckpoint {
+            origin: CheckpointOrigin::Database,
+            note: c.note,
+        })
+        .collect();
+    notes.extend(checkpoints);
+    let mut targets: BTreeMap<u64, Vec<(Checkpoint, CheckpointOrigin)>> = BTreeMap::new();
+    for n in &notes {
+        let cp = match verifier.verify(&n.note) {
+            Ok(cp) => cp,
+            Err(e) => {
+                return problem(Problem::BadSignature {
+                    origin: n.origin.clone(),
+                    why: e.to_string(),
+                });
+            }
+        };
+        if cp.origin != verifier.name() {
+            return problem(Problem::BadSignature {
+                origin: n.origin.clone(),
+                why: format!(
+                    "it is for the log {:?}, not {:?}",
+                    cp.origin,
+                    verifier.name()
+                ),
+            });
+        }
+        targets
+            .entry(cp.size)
+            .or_default()
+            .push((cp, n.origin.clone()));
+    }
+    let external = notes
+        .iter()
+        .find(|n| n.origin == CheckpointOrigin::External)
+        .and_then(|n| verifier.verify(&n.note).ok());
+
+    let total = head
+        .size
+        .max(targets.keys().next_back().copied().unwrap_or(0));
+    let mut frontier = Frontier::new();
+    let mut expected = 1u64;
+    loop {
+        let page = store.entries_with_leaves_after(expected - 1, PAGE).await?;
+        if page.is_empty() {
+            break;
+        }
+        for (i, (entry, stored_leaf)) in page.iter().enumerate() {
+            if entry.seq != expected {
+                return problem(Problem::EntryMissing {
+                    seq: expected,
+                    found: entry.seq,
+                });
+            }
+            let leaf = leaf_hash(&entry.canonical_bytes());
+            match stored_leaf {
+                Some(stored) if *stored == leaf => {}
+                Some(stored) => {
+                    return problem(
+                        misplaced(&page[i..], stored, entry.seq)
+                            .unwrap_or(Problem::EntryAltered { seq: entry.seq }),
+                    );
+                }
+                None if entry.seq > head.size => {
+                    return problem(Problem::ExtraEntry { seq: entry.seq });
+                }
+                None => return problem(Problem::EntryAltered { seq: entry.seq }),
+            }
+            frontier.append(leaf);
+            if let Some(cps) = targets.get(&frontier.size()) {
+                for (cp, origin) in cps {
+                    if cp.root != frontier.root() {
+                        return problem(if *origin == CheckpointOrigin::External {
+                            Problem::Fork { size: cp.size }
+                        } else {
+                            Problem::CheckpointMismatch {
+                                size: cp.size,
+                                origin: origin.clone(),
+                            }
+                        });
+                    }
+                }
+            }
+            expected += 1;
+        }
+        progress(frontier.size(), total);
+    }
+
+    let found = frontier.size();
+    if let Some((&size, cps)) = targets.range(found + 1..).next()
+        && let Some((_, origin)) = cps.first()
+    {
+        return problem(Problem::Truncated {
+            size,
+            found,
+            origin: origin.clone(),
+        });
+    }
+    if head.size > found {
+        return problem(Problem::Truncated {
+            size: head.size,
+            found,
+            origin: CheckpointOrigin::TreeState,
+        });
+    }
+    if head.size < found {
+        return problem(Problem::ExtraEntry { seq: head.size + 1 });
+    }
+    if head.root != frontier.root() {
+        return problem(Problem::RootMismatch);
+    }
+    Ok(Verified {
+        entries: found,
+        root: frontier.root(),
+        checkpoints: notes.len(),
+        extends_external: external.map(|cp| cp.size),
+    })
+}
+
+/// When the entry at `seq` does not match its leaf, looks for the entry that does among
+/// the ones after it: if one is found, entries were reordered rather than edited.
+fn misplaced(rest: &[(Entry, Option<Hash>)], stored_leaf: &Hash, seq: u64) -> Option<Problem> {
+    rest.iter().skip(1).find_map(|(other, _)| {
+        let as_here = Entry {
+            seq,
+            timestamp: other.timestamp,
+            event: other.event.clone(),
+        };
+        (leaf_hash(&as_here.canonical_bytes()) == *stored_leaf).then_some(Problem::OrderChanged {
+            seq,
+            now_at: other.seq,
+        })
+    })
+}
+
+/// Splits the text of `checkpoints.log` (signed notes, each followed by a blank line) into
+/// notes.
+pub fn split_checkpoints_log(text: &str) -> Vec<String> {
+    let mut notes = Vec::new();
+    let mut current = String::new();
+    let mut in_signatures = false;
+    for line in text.split_inclusive('\n') {
+        if line == "\n" {
+            if in_signatures {
+                notes.push(std::mem::take(&mut current));
+                in_signatures = false;
+            } else {
+                current.push_str(line);
+                in_signatures = true;
+            }
+            continue;
+        }
+        current.push_str(line);
+    }
+    if !current.trim().is_empty() {
+        notes.push(current);
+    }
+    notes
+}

@@ -1,0 +1,158 @@
+//! The Access Log's integrity API, for System Managers and auditor API keys: the latest
+//! signed checkpoint, the verifier key, and inclusion and consistency proofs assembled from
+//! the stored tree, in the formats of ../shared/specs/checkpoints.md.
+
+use std::collections::HashMap;
+
+use accesslog_core::merkle::{
+    Hash, NodeId, ProofPlan, consistency_plan, inclusion_plan, leaf_hash, root_plan,
+};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::Auditor;
+use crate::error::WebError;
+use crate::state::AppState;
+
+fn text(body: String) -> Response {
+    ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
+}
+
+/// `GET /api/access-log/checkpoint`: the latest signed checkpoint, as the signed note.
+pub async fn checkpoint(State(state): State<AppState>, _: Auditor) -> Result<Response, WebError> {
+    match state.store.latest_checkpoint().await? {
+        Some(cp) => Ok(text(cp.note)),
+        None => Err(WebError::NotFound(
+            "No checkpoint has been signed yet: the log is empty.".to_owned(),
+        )),
+    }
+}
+
+/// `GET /api/access-log/public-key`: the verifier key, in signed-note form.
+pub async fn public_key(State(state): State<AppState>, _: Auditor) -> Response {
+    text(format!("{}\n", state.verifier_key))
+}
+
+async fn assemble(state: &AppState, plan: &ProofPlan) -> Result<Vec<Hash>, WebError> {
+    let nodes: HashMap<NodeId, Hash> = state
+        .store
+        .merkle_nodes(&plan.node_ids())
+        .await?
+        .into_iter()
+        .collect();
+    plan.assemble(|id| nodes.get(&id).copied())
+        .map_err(|e| WebError::Internal(anyhow::anyhow!("the stored tree is incomplete: {e}")))
+}
+
+async fn root_at(state: &AppState, size: u64) -> Result<Hash, WebError> {
+    let hashes = assemble(state, &root_plan(size)).await?;
+    hashes
+        .first()
+        .copied()
+        .ok_or_else(|| WebError::Internal(anyhow::anyhow!("empty root plan")))
+}
+
+/// The tree size a proof is for: as asked, or the latest checkpoint's (so the proof checks
+/// against a signed root), or the whole log.
+async fn tree_size(state: &AppState, asked: Option<u64>) -> Result<u64, WebError> {
+    let size = state.store.log_head().await?.size;
+    match asked {
+        Some(n) if n > size => Err(WebError::BadRequest(format!(
+            "tree_size {n} is larger than the log, which has {size} entries."
+        ))),
+        Some(0) => Err(WebError::BadRequest(
+            "tree_size must be at least 1.".to_owned(),
+        )),
+        Some(n) => Ok(n),
+        None => Ok(state
+            .store
+            .latest_checkpoint()
+            .await?
+            .map_or(size, |c| c.size)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ProofQuery {
+    tree_size: Option<u64>,
+}
+
+/// `GET /api/access-log/{seq}/proof?tree_size=N`.
+pub async fn inclusion(
+    State(state): State<AppState>,
+    _: Auditor,
+    Path(seq): Path<String>,
+    Query(q): Query<ProofQuery>,
+) -> Result<Json<Value>, WebError> {
+    let seq: u64 = seq.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
+        WebError::BadRequest(format!("{seq:?} is not an entry number (1, 2, 3, …)."))
+    })?;
+    let size = tree_size(&state, q.tree_size).await?;
+    if seq > size {
+        return Err(WebError::NotFound(format!(
+            "Entry {seq} is not in a tree of {size} entries; ask for a larger tree_size."
+        )));
+    }
+    let entry = state
+        .store
+        .entry(seq)
+        .await?
+        .ok_or_else(|| WebError::NotFound(format!("There is no entry {seq}.")))?;
+    let bytes = entry.canonical_bytes();
+    let plan = inclusion_plan(seq - 1, size).map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let path = assemble(&state, &plan).await?;
+    let root = root_at(&state, size).await?;
+    Ok(Json(json!({
+        "seq": seq,
+        "leaf_index": seq - 1,
+        "tree_size": size,
+        "leaf_hash": hex::encode(leaf_hash(&bytes)),
+        "audit_path": path.iter().map(hex::encode).collect::<Vec<_>>(),
+        "root_hash": hex::encode(root),
+        "entry": base64::engine::general_purpose::STANDARD.encode(&bytes),
+    })))
+}
+
+#[derive(Deserialize)]
+pub struct ConsistencyQuery {
+    first: Option<u64>,
+    second: Option<u64>,
+}
+
+/// `GET /api/access-log/consistency?first=M&second=N` (RFC 9162 §2.1.4).
+pub async fn consistency(
+    State(state): State<AppState>,
+    _: Auditor,
+    Query(q): Query<ConsistencyQuery>,
+) -> Result<Json<Value>, WebError> {
+    let (Some(first), Some(second)) = (q.first, q.second) else {
+        return Err(WebError::BadRequest(
+            "Give both sizes: ?first=M&second=N with 0 < M ≤ N.".to_owned(),
+        ));
+    };
+    let size = state.store.log_head().await?.size;
+    if first == 0 || first > second {
+        return Err(WebError::BadRequest(format!(
+            "Need 0 < first ≤ second; got first={first}, second={second}."
+        )));
+    }
+    if second > size {
+        return Err(WebError::BadRequest(format!(
+            "second={second} is larger than the log, which has {size} entries."
+        )));
+    }
+    let plan = consistency_plan(first, second).map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let path = assemble(&state, &plan).await?;
+    Ok(Json(json!({
+        "first": first,
+        "second": second,
+        "first_root": hex::encode(root_at(&state, first).await?),
+        "second_root": hex::encode(root_at(&state, second).await?),
+        "path": path.iter().map(hex::encode).collect::<Vec<_>>(),
+    })))
+}
