@@ -1,0 +1,4 @@
+//! The engine against real databases: recorder, fail-closed, checkpoints, verify.
+
+mod recorder;
+mod tamper;
