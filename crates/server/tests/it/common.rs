@@ -25,6 +25,7 @@ pub struct TestServer {
     pub store: Arc<dyn Store>,
     pub clock: Arc<FixedClock>,
     pub settings: Settings,
+    pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
     db: Option<TestDb>,
@@ -73,6 +74,7 @@ impl TestServer {
         let addr = listener.local_addr().unwrap();
         let signer = accesslog_site::keys::load_signer(dir.path(), &settings.log.origin).unwrap();
         let state = AppState::start(store.clone(), clock.clone(), settings.clone(), signer);
+        let app_state = state.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             accesslog_server::serve(listener, state, async {
@@ -87,6 +89,7 @@ impl TestServer {
             store,
             clock,
             settings,
+            state: app_state,
             stop: Some(stop),
             task: Some(task),
             db: Some(db),
