@@ -173,3 +173,163 @@ fn refused(e: RecordError) -> WebError {
         ),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use accesslog_core::{FixedClock, Timestamp};
+    use accesslog_site::{Overrides, Settings};
+    use accesslog_store::User;
+    use accesslog_testkit::TestDb;
+    use axum::Router;
+    use axum::body::{Body, to_bytes};
+    use axum::extract::{Request, State};
+    use axum::http::StatusCode;
+    use axum::routing::get;
+    use tower::ServiceExt;
+
+    use super::*;
+    use crate::auth::Credential;
+
+    async fn state(db: &TestDb) -> AppState {
+        accesslog_site::create_site(&db.dir.path().join("site"), "T", &[], Some("t.example/log"))
+            .unwrap();
+        let site = db.dir.path().join("site");
+        let settings = Settings::load(&site, &|_| None, &Overrides::default()).unwrap();
+        let signer = accesslog_site::keys::load_signer(&site, "t.example/log").unwrap();
+        let clock = Arc::new(FixedClock::new(Timestamp::from_micros(1_000_000)));
+        AppState::start(db.store.clone(), clock, settings, signer)
+    }
+
+    fn who() -> Authenticated {
+        Authenticated {
+            user: User {
+                id: 1,
+                email: "sales@example.com".into(),
+                full_name: "S".into(),
+                enabled: true,
+                created_at: Timestamp::from_micros(0),
+                roles: vec!["Sales User".into()],
+            },
+            credential: Credential::ApiKey {
+                api_key: "k1".into(),
+                scopes: vec![],
+            },
+        }
+    }
+
+    async fn download(
+        State(state): State<AppState>,
+        audit: Audit,
+    ) -> Result<AuditedResponse, WebError> {
+        let mut e = audit.event(Activity::FileDownload);
+        e.export_from = Some("File".into());
+        e.file_type = Some("txt".into());
+        audit
+            .release(
+                &state,
+                e,
+                Payload::new("hello", "text/plain").download_as("a\"b.txt"),
+            )
+            .await
+    }
+
+    async fn refused(State(state): State<AppState>, audit: Audit) -> WebError {
+        let e = audit.event(Activity::Print);
+        audit
+            .deny(&state, e, WebError::Forbidden("no print permission".into()))
+            .await
+    }
+
+    fn app(state: AppState) -> Router {
+        Router::new()
+            .route("/download", get(download))
+            .route("/refused", get(refused))
+            .with_state(state)
+    }
+
+    fn request(path: &str) -> Request {
+        let mut req = Request::builder()
+            .uri(path)
+            .header("user-agent", "unit")
+            .body(Body::empty())
+            .unwrap();
+        req.extensions_mut().insert(who());
+        req.extensions_mut()
+            .insert(crate::request::RequestId("rid123".into()));
+        req
+    }
+
+    #[tokio::test]
+    async fn released_bytes_carry_the_receipt_of_a_durable_entry() {
+        let db = TestDb::sqlite().await;
+        let state = state(&db).await;
+        let r = app(state.clone())
+            .oneshot(request("/download"))
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        assert_eq!(r.headers()[SEQ_HEADER], "1");
+        assert_eq!(
+            r.headers()[header::CONTENT_DISPOSITION],
+            "attachment; filename=\"ab.txt\""
+        );
+        assert_eq!(to_bytes(r.into_body(), 100).await.unwrap(), "hello");
+
+        let entry = db.store.entry(1).await.unwrap().unwrap();
+        let e = entry.event;
+        assert_eq!(
+            (e.user.as_str(), e.activity, e.outcome),
+            (
+                "sales@example.com",
+                Activity::FileDownload,
+                Outcome::Granted
+            )
+        );
+        assert_eq!(e.byte_count, Some(5));
+        assert_eq!(
+            e.content_sha256.as_deref(),
+            Some(hex::encode(Sha256::digest(b"hello")).as_str())
+        );
+        assert_eq!(e.method, "GET /download");
+        assert_eq!(
+            (
+                e.auth.as_deref(),
+                e.request_id.as_deref(),
+                e.user_agent.as_deref()
+            ),
+            (Some("api_key:k1"), Some("rid123"), Some("unit"))
+        );
+        assert_eq!(e.roles, ["Sales User"]);
+    }
+
+    #[tokio::test]
+    async fn nothing_is_released_when_the_log_cannot_be_written() {
+        let db = TestDb::sqlite().await;
+        let state = state(&db).await;
+        db.close().await;
+        let r = app(state).oneshot(request("/download")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(r.headers().get(SEQ_HEADER).is_none());
+        let body = to_bytes(r.into_body(), 10_000).await.unwrap();
+        let body = String::from_utf8_lossy(&body);
+        assert!(!body.contains("hello"), "{body}");
+        assert!(
+            body.contains("refused because the Access Log could not record it"),
+            "{body}"
+        );
+    }
+
+    #[tokio::test]
+    async fn refusals_are_recorded_as_denied() {
+        let db = TestDb::sqlite().await;
+        let state = state(&db).await;
+        let r = app(state).oneshot(request("/refused")).await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN);
+        let e = db.store.entry(1).await.unwrap().unwrap().event;
+        assert_eq!((e.activity, e.outcome), (Activity::Print, Outcome::Denied));
+        assert_eq!(e.reason.as_deref(), Some("no print permission"));
+        assert_eq!(e.byte_count, None);
+    }
+}
