@@ -383,3 +383,230 @@ async fn serve_uses_postgres_when_the_url_says_so() {
     .await
     .unwrap();
 }
+
+// ----- the log engine, end to end: verify, crashes, several processes -----
+
+/// A site whose database is on `backend` (PostgreSQL in a fresh schema), or `None` when
+/// PostgreSQL is not configured.
+async fn log_site(
+    backend: accesslog_testkit::Backend,
+    case: &str,
+) -> Option<(tempfile::TempDir, accesslog_testkit::TestDb)> {
+    let db = accesslog_testkit::TestDb::open(backend, case).await?;
+    let tmp = tempfile::tempdir().unwrap();
+    ok(run(&[
+        "new-site",
+        tmp.path().join("site").to_str().unwrap(),
+    ]));
+    Some((tmp, db))
+}
+
+fn site_args<'a>(
+    tmp: &'a tempfile::TempDir,
+    db: &'a accesslog_testkit::TestDb,
+    cmd: &'a str,
+) -> Vec<String> {
+    vec![
+        cmd.to_owned(),
+        "--site".into(),
+        tmp.path().join("site").display().to_string(),
+        "--database".into(),
+        db.url.clone(),
+    ]
+}
+
+fn run_args(args: &[String]) -> Output {
+    accesslog().args(args).output().unwrap()
+}
+
+/// Receipts printed by `record-load`: (seq, tag).
+fn receipts(stdout: &str) -> Vec<(u64, String)> {
+    stdout
+        .lines()
+        .filter_map(|l| {
+            let mut parts = l.strip_prefix("receipt ")?.split(' ');
+            Some((parts.next()?.parse().ok()?, parts.next()?.to_owned()))
+        })
+        .collect()
+}
+
+async fn assert_all_recorded(db: &accesslog_testkit::TestDb, got: &[(u64, String)]) {
+    for (seq, tag) in got {
+        let entry = db
+            .store
+            .entry(*seq)
+            .await
+            .unwrap()
+            .unwrap_or_else(|| panic!("receipt {seq} has no entry"));
+        assert_eq!(
+            entry.event.reference_document.as_deref(),
+            Some(tag.as_str()),
+            "entry {seq}"
+        );
+    }
+}
+
+async fn verify_reports_ok_and_names_tampering(backend: accesslog_testkit::Backend) {
+    let Some((tmp, db)) = log_site(backend, "verify_reports_ok_and_names_tampering").await else {
+        return;
+    };
+    let mut load = site_args(&tmp, &db, "record-load");
+    load.extend([
+        "--count".into(),
+        "20".into(),
+        "--writers".into(),
+        "2".into(),
+    ]);
+    assert_eq!(receipts(&ok(run_args(&load))).len(), 40);
+
+    let out = ok(run_args(&site_args(&tmp, &db, "verify")));
+    assert!(out.contains("OK: 40 entries"), "{out}");
+    let saved = ok(run_args(&site_args(&tmp, &db, "checkpoint")));
+    assert!(
+        saved.starts_with("access-log.local/access-log\n40\n")
+            && saved.contains("\n\n\u{2014} access-log.local/access-log "),
+        "{saved}"
+    );
+    let cp_file = tmp.path().join("saved-checkpoint");
+    std::fs::write(&cp_file, &saved).unwrap();
+    let mut with_cp = site_args(&tmp, &db, "verify");
+    with_cp.extend(["--checkpoint".into(), cp_file.display().to_string()]);
+    let out = ok(run_args(&with_cp));
+    assert!(out.contains("extends the external checkpoint"), "{out}");
+
+    db.execute("UPDATE access_log SET reference_document = 'forged' WHERE seq = 17")
+        .await;
+    let err = failed(run_args(&site_args(&tmp, &db, "verify")));
+    assert!(
+        err.contains("VERIFICATION FAILED at seq 17") && err.contains("altered"),
+        "{err}"
+    );
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn verify_reports_ok_and_names_tampering_on_sqlite() {
+    verify_reports_ok_and_names_tampering(accesslog_testkit::Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn verify_reports_ok_and_names_tampering_on_postgres() {
+    verify_reports_ok_and_names_tampering(accesslog_testkit::Backend::Postgres).await;
+}
+
+/// Kills a recording process with SIGKILL again and again: after each restart the log
+/// verifies and every receipt the process printed before dying is in it.
+async fn killed_recorders_lose_no_receipted_entry(backend: accesslog_testkit::Backend) {
+    let Some((tmp, db)) = log_site(backend, "killed_recorders_lose_no_receipted_entry").await
+    else {
+        return;
+    };
+    let mut all = Vec::new();
+    for round in 0..4 {
+        let mut args = site_args(&tmp, &db, "record-load");
+        args.extend([
+            "--count".into(),
+            "1000000".into(),
+            "--writers".into(),
+            "16".into(),
+            "--tag".into(),
+            format!("r{round}"),
+        ]);
+        let mut child = accesslog()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        let reader = std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        // Let it get going (at least 300 receipts, bounded), then kill it mid-flight.
+        let mut lines = Vec::new();
+        while lines.len() < 300 {
+            match rx.recv_timeout(Duration::from_secs(60)) {
+                Ok(l) => lines.push(l),
+                Err(_) => panic!("record-load printed only {} receipts", lines.len()),
+            }
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+        reader.join().unwrap();
+        lines.extend(rx.try_iter());
+        let got = receipts(&lines.join("\n"));
+        assert!(got.len() >= 300);
+        all.extend(got);
+
+        let out = ok(run_args(&site_args(&tmp, &db, "verify")));
+        assert!(out.starts_with("OK: "), "round {round}: {out}");
+        assert_all_recorded(&db, &all).await;
+    }
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn killed_recorders_lose_no_receipted_entry_on_sqlite() {
+    killed_recorders_lose_no_receipted_entry(accesslog_testkit::Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn killed_recorders_lose_no_receipted_entry_on_postgres() {
+    killed_recorders_lose_no_receipted_entry(accesslog_testkit::Backend::Postgres).await;
+}
+
+/// Two processes recording into one database at once: dense seq, nothing lost, and the
+/// tree verifies.
+async fn two_processes_share_one_log(backend: accesslog_testkit::Backend) {
+    let Some((tmp, db)) = log_site(backend, "two_processes_share_one_log").await else {
+        return;
+    };
+    let spawn = |tag: &str| {
+        let mut args = site_args(&tmp, &db, "record-load");
+        args.extend([
+            "--count".into(),
+            "150".into(),
+            "--writers".into(),
+            "4".into(),
+            "--tag".into(),
+            tag.into(),
+        ]);
+        accesslog()
+            .args(&args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let (a, b) = (spawn("a"), spawn("b"));
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let mut got = receipts(&ok(a));
+    got.extend(receipts(&ok(b)));
+    assert_eq!(got.len(), 1200);
+    let mut seqs: Vec<u64> = got.iter().map(|(s, _)| *s).collect();
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (1..=1200).collect::<Vec<_>>(),
+        "dense, and each seq handed out once"
+    );
+    assert_all_recorded(&db, &got).await;
+    let out = ok(run_args(&site_args(&tmp, &db, "verify")));
+    assert!(out.contains("OK: 1200 entries"), "{out}");
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn two_processes_share_one_log_on_sqlite() {
+    two_processes_share_one_log(accesslog_testkit::Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn two_processes_share_one_log_on_postgres() {
+    two_processes_share_one_log(accesslog_testkit::Backend::Postgres).await;
+}

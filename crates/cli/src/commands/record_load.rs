@@ -80,5 +80,6 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
     for t in tasks {
         t.await??;
     }
+    recorder.checkpoint_now().await;
     Ok(())
 }

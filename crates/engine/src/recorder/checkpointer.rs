@@ -95,6 +95,11 @@ impl Checkpointer {
         }
     }
 
+    /// Signs whatever is pending, due or not.
+    pub(crate) async fn flush(&mut self, store: &dyn Store, clock: &dyn Clock) {
+        self.sign_pending(store, clock.now()).await;
+    }
+
     async fn sign_pending(&mut self, store: &dyn Store, now: Timestamp) {
         let Some(head) = self.pending.take() else {
             return;

@@ -56,6 +56,7 @@ struct Job {
 #[derive(Clone, Debug)]
 pub struct Recorder {
     jobs: mpsc::Sender<Job>,
+    flushes: mpsc::UnboundedSender<oneshot::Sender<()>>,
 }
 
 impl std::fmt::Debug for Job {
@@ -73,8 +74,26 @@ impl Recorder {
         config: RecorderConfig,
     ) -> Self {
         let (jobs, queue) = mpsc::channel(config.queue.max(1));
-        tokio::spawn(writer(store, clock, checkpointer, config, queue));
-        Self { jobs }
+        let (flushes, flush_requests) = mpsc::unbounded_channel();
+        tokio::spawn(writer(
+            store,
+            clock,
+            checkpointer,
+            config,
+            queue,
+            flush_requests,
+        ));
+        Self { jobs, flushes }
+    }
+
+    /// Signs a checkpoint now for whatever this recorder committed since the last one, and
+    /// waits for it: call before shutting down, so the last entries do not wait for the
+    /// next start to be covered by a signature.
+    pub async fn checkpoint_now(&self) {
+        let (done, wait) = oneshot::channel();
+        if self.flushes.send(done).is_ok() {
+            let _ = wait.await;
+        }
     }
 
     /// Records `event` and returns its receipt once the entry is durable. On any error the
@@ -98,6 +117,7 @@ async fn writer(
     mut checkpointer: Option<Checkpointer>,
     config: RecorderConfig,
     mut queue: mpsc::Receiver<Job>,
+    mut flush_requests: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
 ) {
     if let Some(c) = checkpointer.as_mut()
         && let Err(e) = c.resume(&*store).await
@@ -128,7 +148,16 @@ async fn writer(
                     c.on_tick(&*store, &*clock).await;
                 }
             }
+            Some(done) = flush_requests.recv() => {
+                if let Some(c) = checkpointer.as_mut() {
+                    c.flush(&*store, &*clock).await;
+                }
+                let _ = done.send(());
+            }
         }
+    }
+    if let Some(c) = checkpointer.as_mut() {
+        c.flush(&*store, &*clock).await;
     }
 }
 
