@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use accesslog_core::checkpoint::{Checkpoint, NoteVerifier};
 use accesslog_core::entry::Entry;
 use accesslog_core::merkle::{Frontier, Hash, leaf_hash};
-use accesslog_store::{Store, StoreError};
+use accesslog_store::{LeafRow, Store, StoreError};
 
 /// Entries read per round trip.
 const PAGE: u32 = 20_000;
@@ -173,26 +173,33 @@ pub async fn verify(
         if page.is_empty() {
             break;
         }
-        for (i, (entry, stored_leaf)) in page.iter().enumerate() {
-            if entry.seq != expected {
+        for (i, row) in page.iter().enumerate() {
+            let Ok(seq) = u64::try_from(row.seq) else {
+                return problem(Problem::ExtraEntry { seq: 0 });
+            };
+            if seq == 0 {
+                return problem(Problem::ExtraEntry { seq: 0 });
+            }
+            if seq != expected {
                 return problem(Problem::EntryMissing {
                     seq: expected,
-                    found: entry.seq,
+                    found: seq,
                 });
             }
+            let Ok(entry) = &row.entry else {
+                // The row no longer even reads as an entry: it was edited.
+                return problem(Problem::EntryAltered { seq });
+            };
             let leaf = leaf_hash(&entry.canonical_bytes());
-            match stored_leaf {
+            match &row.leaf {
                 Some(stored) if *stored == leaf => {}
                 Some(stored) => {
                     return problem(
-                        misplaced(&page[i..], stored, entry.seq)
-                            .unwrap_or(Problem::EntryAltered { seq: entry.seq }),
+                        misplaced(&page[i..], stored, seq).unwrap_or(Problem::EntryAltered { seq }),
                     );
                 }
-                None if entry.seq > head.size => {
-                    return problem(Problem::ExtraEntry { seq: entry.seq });
-                }
-                None => return problem(Problem::EntryAltered { seq: entry.seq }),
+                None if seq > head.size => return problem(Problem::ExtraEntry { seq }),
+                None => return problem(Problem::EntryAltered { seq }),
             }
             frontier.append(leaf);
             if let Some(cps) = targets.get(&frontier.size()) {
@@ -247,18 +254,23 @@ pub async fn verify(
 
 /// When the entry at `seq` does not match its leaf, looks for the entry that does among
 /// the ones after it: if one is found, entries were reordered rather than edited.
-fn misplaced(rest: &[(Entry, Option<Hash>)], stored_leaf: &Hash, seq: u64) -> Option<Problem> {
-    rest.iter().skip(1).find_map(|(other, _)| {
-        let as_here = Entry {
-            seq,
-            timestamp: other.timestamp,
-            event: other.event.clone(),
-        };
-        (leaf_hash(&as_here.canonical_bytes()) == *stored_leaf).then_some(Problem::OrderChanged {
-            seq,
-            now_at: other.seq,
+fn misplaced(rest: &[LeafRow], stored_leaf: &Hash, seq: u64) -> Option<Problem> {
+    rest.iter()
+        .skip(1)
+        .filter_map(|row| row.entry.as_ref().ok())
+        .find_map(|other| {
+            let as_here = Entry {
+                seq,
+                timestamp: other.timestamp,
+                event: other.event.clone(),
+            };
+            (leaf_hash(&as_here.canonical_bytes()) == *stored_leaf).then_some(
+                Problem::OrderChanged {
+                    seq,
+                    now_at: other.seq,
+                },
+            )
         })
-    })
 }
 
 /// Splits the text of `checkpoints.log` (signed notes, each followed by a blank line) into

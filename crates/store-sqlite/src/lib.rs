@@ -13,11 +13,11 @@ use accesslog_core::entry::{Entry, Event};
 use accesslog_core::merkle::{Hash, NodeId};
 use accesslog_store::log::{
     ENTRY_COLUMNS, Extension, entry_columns_of_a, entry_from_row, extend, frontier_from_stored,
-    hash_from_bytes, to_i64,
+    hash_from_bytes, seq_bound, to_i64,
 };
 use accesslog_store::{
-    ApiKey, Appended, LogHead, LoginFailureCounts, NewApiKey, NewSession, NewUser, Session, Store,
-    StoreError, StoreResult, StoredCheckpoint, User,
+    ApiKey, Appended, LeafRow, LogHead, LoginFailureCounts, NewApiKey, NewSession, NewUser,
+    Session, Store, StoreError, StoreResult, StoredCheckpoint, User,
 };
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row, Sqlite};
@@ -620,7 +620,7 @@ impl Store for SqliteStore {
         &self,
         after_seq: u64,
         limit: u32,
-    ) -> StoreResult<Vec<(Entry, Option<Hash>)>> {
+    ) -> StoreResult<Vec<LeafRow>> {
         let sql = format!(
             "SELECT {}, n.hash AS leaf FROM access_log a \
              LEFT JOIN merkle_nodes n ON n.level = 0 AND n.idx = a.seq - 1 \
@@ -628,17 +628,22 @@ impl Store for SqliteStore {
             entry_columns_of_a()
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(to_i64(after_seq)?)
+            .bind(seq_bound(after_seq)?)
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
             .map(|row| {
                 let leaf = row
-                    .try_get::<Option<Vec<u8>>, _>("leaf")?
-                    .map(|b| hash_from_bytes(&b))
-                    .transpose()?;
-                Ok((entry_from_row(row)?, leaf))
+                    .try_get::<Option<Vec<u8>>, _>("leaf")
+                    .ok()
+                    .flatten()
+                    .and_then(|b| hash_from_bytes(&b).ok());
+                Ok(LeafRow {
+                    seq: row.try_get("seq")?,
+                    entry: entry_from_row(row).map_err(|e| e.to_string()),
+                    leaf,
+                })
             })
             .collect()
     }

@@ -14,7 +14,7 @@ use accesslog_core::merkle::{Hash, NodeId};
 use async_trait::async_trait;
 
 pub use error::{StoreError, StoreResult};
-pub use log::{Appended, LogHead, StoredCheckpoint};
+pub use log::{Appended, LeafRow, LogHead, StoredCheckpoint};
 pub use models::{ApiKey, LoginFailureCounts, NewApiKey, NewSession, NewUser, Session, User};
 
 /// Everything the server persists. Each method is one transaction: it either happens
@@ -97,13 +97,15 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Up to `limit` entries with `seq > after_seq`, in `seq` order.
     async fn entries_after(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<Entry>>;
     async fn entry(&self, seq: u64) -> StoreResult<Option<Entry>>;
-    /// Like `entries_after`, with each entry's stored leaf hash (`None` when the tree has
-    /// no leaf for it): what verification walks.
+    /// Every stored row with `seq > after_seq` (with `after_seq = 0`, also any row with a
+    /// seq below 1), up to `limit`, in `seq` order, each with its stored leaf hash: what
+    /// verification walks. A row that cannot be read back as an entry is returned as such,
+    /// not as an error, so that tampering shows as tampering at its `seq`.
     async fn entries_with_leaves_after(
         &self,
         after_seq: u64,
         limit: u32,
-    ) -> StoreResult<Vec<(Entry, Option<Hash>)>>;
+    ) -> StoreResult<Vec<LeafRow>>;
     /// The stored perfect-subtree hashes among `ids` (missing ones are left out).
     async fn merkle_nodes(&self, ids: &[NodeId]) -> StoreResult<Vec<(NodeId, Hash)>>;
     /// Keeps a signed checkpoint; a second one for the same size is ignored.

@@ -20,6 +20,26 @@ pub struct Appended {
     pub root: Hash,
 }
 
+/// A stored row as verification sees it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LeafRow {
+    /// As stored (it may be below 1 if someone put a row there).
+    pub seq: i64,
+    /// The entry, or why the row cannot be read as one.
+    pub entry: Result<Entry, String>,
+    /// The leaf hash the tree holds for this position, if any.
+    pub leaf: Option<Hash>,
+}
+
+/// The lower bound for `entries_with_leaves_after`: from the very first row when starting.
+pub fn seq_bound(after_seq: u64) -> StoreResult<i64> {
+    if after_seq == 0 {
+        Ok(i64::MIN)
+    } else {
+        to_i64(after_seq)
+    }
+}
+
 /// The tree's current size and root.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LogHead {

@@ -1,1 +1,588 @@
-//! (to be written)
+//! The recorder: receipts match what is stored, group commit batches concurrent callers,
+//! every failure refuses the action and writes nothing, checkpoints are signed by count
+//! and by time, and two recorders sharing a database keep `seq` dense.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use accesslog_core::entry::{Entry, Event, Outcome};
+use accesslog_core::merkle::{Hash, NodeId, leaf_hash, root_from_leaves};
+use accesslog_core::{Clock, FixedClock, Timestamp};
+use accesslog_engine::verify::{CheckpointOrigin, SignedCheckpoint, split_checkpoints_log, verify};
+use accesslog_engine::{CheckpointPolicy, Checkpointer, RecordError, Recorder, RecorderConfig};
+use accesslog_store::{
+    ApiKey, Appended, LogHead, LoginFailureCounts, NewApiKey, NewSession, NewUser, Session, Store,
+    StoreError, StoreResult, StoredCheckpoint, User,
+};
+use accesslog_store_postgres::PgStore;
+use accesslog_store_sqlite::SqliteStore;
+use accesslog_testkit::{Backend, TestDb};
+use async_trait::async_trait;
+
+use crate::common::{T0, event, signer, size_of, wait_until};
+
+both_backends!(
+    receipts_match_the_stored_entries,
+    concurrent_records_share_transactions,
+    an_unreachable_database_refuses_and_writes_nothing,
+    refused_writes_leave_no_gap,
+    a_failing_store_refuses,
+    an_invalid_event_is_refused_and_writes_nothing,
+    checkpoints_are_signed_by_count_and_by_time,
+    two_recorders_on_one_database_keep_seq_dense,
+);
+
+fn recorder(store: Arc<dyn Store>, clock: Arc<FixedClock>) -> Recorder {
+    Recorder::start(store, clock, None, RecorderConfig::default())
+}
+
+/// A second handle on the same database, as another process would open it.
+async fn reopen(db: &TestDb) -> Arc<dyn Store> {
+    match db.backend {
+        Backend::Sqlite => Arc::new(SqliteStore::connect(&db.url).await.expect("reopen SQLite")),
+        Backend::Postgres => Arc::new(PgStore::connect(&db.url).await.expect("reopen PostgreSQL")),
+    }
+}
+
+async fn all_entries(store: &dyn Store) -> Vec<(Entry, Option<Hash>)> {
+    store
+        .entries_with_leaves_after(0, 10_000)
+        .await
+        .expect("read the log")
+        .into_iter()
+        .map(|row| (row.entry.expect("a readable entry"), row.leaf))
+        .collect()
+}
+
+async fn receipts_match_the_stored_entries(db: &TestDb) {
+    let clock = Arc::new(FixedClock::new(T0));
+    let rec = recorder(db.store.clone(), clock.clone());
+    let mut receipts = Vec::new();
+    for i in 1..=20 {
+        clock.advance(Duration::from_millis(1));
+        let receipt = rec.record(event(i)).await.expect("recorded");
+        assert_eq!(receipt.timestamp(), clock.now(), "stamped when committed");
+        receipts.push(receipt);
+    }
+    let seqs: Vec<u64> = receipts.iter().map(|r| r.seq()).collect();
+    assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
+
+    let stored = all_entries(&*db.store).await;
+    assert_eq!(stored.len(), 20);
+    for (receipt, (entry, leaf)) in receipts.iter().zip(&stored) {
+        assert_eq!(entry.seq, receipt.seq());
+        assert_eq!(entry.event, event(receipt.seq()), "the event as given");
+        assert_eq!(entry.timestamp, receipt.timestamp());
+        assert_eq!(*receipt.leaf_hash(), leaf_hash(&entry.canonical_bytes()));
+        assert_eq!(leaf.as_ref(), Some(receipt.leaf_hash()), "the tree's leaf");
+    }
+    let head = db.store.log_head().await.expect("head");
+    let leaves: Vec<Hash> = receipts.iter().map(|r| *r.leaf_hash()).collect();
+    assert_eq!(head.size, 20);
+    assert_eq!(head.root, root_from_leaves(&leaves));
+}
+
+/// Delegates to a real store, counting the appends and their sizes; can hold the first
+/// append back (so the queue fills behind it) or refuse every append.
+#[derive(Debug)]
+struct Wrapped {
+    inner: Arc<dyn Store>,
+    hold_first: Option<Duration>,
+    refuse: bool,
+    calls: AtomicUsize,
+    batches: Mutex<Vec<usize>>,
+}
+
+impl Wrapped {
+    fn new(inner: Arc<dyn Store>) -> Self {
+        Self {
+            inner,
+            hold_first: None,
+            refuse: false,
+            calls: AtomicUsize::new(0),
+            batches: Mutex::new(Vec::new()),
+        }
+    }
+}
+
+#[async_trait]
+impl Store for Wrapped {
+    fn backend(&self) -> &'static str {
+        self.inner.backend()
+    }
+    async fn ping(&self) -> StoreResult<()> {
+        self.inner.ping().await
+    }
+    async fn create_user(&self, user: &NewUser, now: Timestamp) -> StoreResult<User> {
+        self.inner.create_user(user, now).await
+    }
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
+        self.inner.user_by_email(email).await
+    }
+    async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
+        self.inner.user_by_id(id).await
+    }
+    async fn list_users(&self) -> StoreResult<Vec<User>> {
+        self.inner.list_users().await
+    }
+    async fn set_user_enabled(&self, email: &str, enabled: bool) -> StoreResult<()> {
+        self.inner.set_user_enabled(email, enabled).await
+    }
+    async fn set_password_hash(&self, email: &str, hash: &str) -> StoreResult<()> {
+        self.inner.set_password_hash(email, hash).await
+    }
+    async fn password_hash(&self, user_id: i64) -> StoreResult<Option<String>> {
+        self.inner.password_hash(user_id).await
+    }
+    async fn add_role(&self, email: &str, role: &str) -> StoreResult<()> {
+        self.inner.add_role(email, role).await
+    }
+    async fn remove_role(&self, email: &str, role: &str) -> StoreResult<()> {
+        self.inner.remove_role(email, role).await
+    }
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
+        self.inner.create_session(session).await
+    }
+    async fn session(&self, id_digest: &str) -> StoreResult<Option<Session>> {
+        self.inner.session(id_digest).await
+    }
+    async fn touch_session(&self, id_digest: &str, at: Timestamp) -> StoreResult<()> {
+        self.inner.touch_session(id_digest, at).await
+    }
+    async fn delete_session(&self, id_digest: &str) -> StoreResult<()> {
+        self.inner.delete_session(id_digest).await
+    }
+    async fn purge_sessions(
+        &self,
+        idle_before: Timestamp,
+        created_before: Timestamp,
+    ) -> StoreResult<u64> {
+        self.inner.purge_sessions(idle_before, created_before).await
+    }
+    async fn create_api_key(&self, key: &NewApiKey) -> StoreResult<()> {
+        self.inner.create_api_key(key).await
+    }
+    async fn api_key(&self, api_key: &str) -> StoreResult<Option<ApiKey>> {
+        self.inner.api_key(api_key).await
+    }
+    async fn list_api_keys(&self, user_id: Option<i64>) -> StoreResult<Vec<ApiKey>> {
+        self.inner.list_api_keys(user_id).await
+    }
+    async fn revoke_api_key(&self, api_key: &str, at: Timestamp) -> StoreResult<()> {
+        self.inner.revoke_api_key(api_key, at).await
+    }
+    async fn touch_api_key(&self, api_key: &str, at: Timestamp) -> StoreResult<()> {
+        self.inner.touch_api_key(api_key, at).await
+    }
+    async fn record_login_failure(
+        &self,
+        account: &str,
+        ip: &str,
+        at: Timestamp,
+    ) -> StoreResult<()> {
+        self.inner.record_login_failure(account, ip, at).await
+    }
+    async fn login_failures_since(
+        &self,
+        account: &str,
+        ip: &str,
+        since: Timestamp,
+    ) -> StoreResult<LoginFailureCounts> {
+        self.inner.login_failures_since(account, ip, since).await
+    }
+    async fn clear_login_failures(&self, account: &str, older_than: Timestamp) -> StoreResult<()> {
+        self.inner.clear_login_failures(account, older_than).await
+    }
+    async fn append_entries(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        self.batches.lock().expect("lock").push(events.len());
+        if call == 0
+            && let Some(hold) = self.hold_first
+        {
+            tokio::time::sleep(hold).await;
+        }
+        if self.refuse {
+            return Err(StoreError::Unavailable(
+                "injected: the disk went away".into(),
+            ));
+        }
+        self.inner.append_entries(events, at).await
+    }
+    async fn log_head(&self) -> StoreResult<LogHead> {
+        self.inner.log_head().await
+    }
+    async fn entries_after(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<Entry>> {
+        self.inner.entries_after(after_seq, limit).await
+    }
+    async fn entry(&self, seq: u64) -> StoreResult<Option<Entry>> {
+        self.inner.entry(seq).await
+    }
+    async fn entries_with_leaves_after(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<accesslog_store::LeafRow>> {
+        self.inner.entries_with_leaves_after(after_seq, limit).await
+    }
+    async fn merkle_nodes(&self, ids: &[NodeId]) -> StoreResult<Vec<(NodeId, Hash)>> {
+        self.inner.merkle_nodes(ids).await
+    }
+    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> StoreResult<()> {
+        self.inner.add_checkpoint(checkpoint).await
+    }
+    async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
+        self.inner.latest_checkpoint().await
+    }
+    async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
+        self.inner.checkpoints().await
+    }
+}
+
+async fn concurrent_records_share_transactions(db: &TestDb) {
+    let wrapped = Arc::new(Wrapped {
+        hold_first: Some(Duration::from_millis(200)),
+        ..Wrapped::new(db.store.clone())
+    });
+    let rec = recorder(wrapped.clone(), Arc::new(FixedClock::new(T0)));
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 1..=200 {
+        let rec = rec.clone();
+        tasks.spawn(async move { (i, rec.record(event(i)).await) });
+    }
+    let mut by_request = HashMap::new();
+    while let Some(done) = tasks.join_next().await {
+        let (i, receipt) = done.expect("task");
+        let receipt = receipt.expect("recorded");
+        by_request.insert(i, receipt);
+    }
+    let mut seqs: Vec<u64> = by_request.values().map(|r| r.seq()).collect();
+    seqs.sort_unstable();
+    assert_eq!(
+        seqs,
+        (1..=200).collect::<Vec<_>>(),
+        "200 distinct, dense seqs"
+    );
+    for (i, receipt) in &by_request {
+        let stored = db
+            .store
+            .entry(receipt.seq())
+            .await
+            .expect("read")
+            .expect("stored");
+        assert_eq!(
+            stored.event,
+            event(*i),
+            "each caller's receipt names its own entry"
+        );
+    }
+
+    let calls = wrapped.calls.load(Ordering::SeqCst);
+    let batches = wrapped.batches.lock().expect("lock").clone();
+    assert!(
+        calls <= 10,
+        "200 callers took {calls} transactions: {batches:?}"
+    );
+    assert_eq!(batches.iter().sum::<usize>(), 200);
+    assert!(
+        batches.iter().any(|&n| n > 1),
+        "no batch held more than one entry: {batches:?}"
+    );
+}
+
+async fn an_unreachable_database_refuses_and_writes_nothing(db: &TestDb) {
+    let rec = recorder(db.store.clone(), Arc::new(FixedClock::new(T0)));
+    for i in 1..=3 {
+        rec.record(event(i)).await.expect("recorded");
+    }
+    db.close().await;
+    for i in 4..=5 {
+        let err = rec.record(event(i)).await.expect_err("must refuse");
+        assert!(matches!(err, RecordError::Unavailable(_)), "{err:?}");
+    }
+    let other = reopen(db).await;
+    assert_eq!(
+        other.log_head().await.expect("head").size,
+        3,
+        "nothing was written"
+    );
+    assert_eq!(all_entries(&*other).await.len(), 3);
+}
+
+async fn refused_writes_leave_no_gap(db: &TestDb) {
+    let rec = recorder(db.store.clone(), Arc::new(FixedClock::new(T0)));
+    for i in 1..=3 {
+        rec.record(event(i)).await.expect("recorded");
+    }
+    match db.backend {
+        Backend::Sqlite => {
+            db.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON access_log \
+                 BEGIN SELECT RAISE(ABORT, 'disk full'); END",
+            )
+            .await;
+        }
+        Backend::Postgres => {
+            db.execute(
+                "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS \
+                 $$ BEGIN RAISE EXCEPTION 'disk full' USING ERRCODE = '53100'; END $$",
+            )
+            .await;
+            db.execute(
+                "CREATE TRIGGER refuse BEFORE INSERT ON access_log \
+                 FOR EACH ROW EXECUTE FUNCTION refuse()",
+            )
+            .await;
+        }
+    }
+    for i in 4..=6 {
+        let err = rec.record(event(i)).await.expect_err("must refuse");
+        match &err {
+            RecordError::Unavailable(why) => assert!(why.contains("disk full"), "{why}"),
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+    }
+    assert_eq!(size_of(db).await, 3, "the tree state did not move");
+    assert_eq!(all_entries(&*db.store).await.len(), 3, "no row was written");
+
+    db.execute(match db.backend {
+        Backend::Sqlite => "DROP TRIGGER refuse",
+        Backend::Postgres => "DROP TRIGGER refuse ON access_log",
+    })
+    .await;
+    let receipt = rec
+        .record(event(7))
+        .await
+        .expect("recorded once writes work again");
+    assert_eq!(
+        receipt.seq(),
+        4,
+        "the next seq, with no gap for the refused ones"
+    );
+    let stored = db.store.entry(4).await.expect("read").expect("stored");
+    assert_eq!(stored.event, event(7));
+    let v = signer(1).verifier();
+    let verified = verify(&*db.store, &v, Vec::new(), |_, _| {})
+        .await
+        .expect("verifies");
+    assert_eq!(verified.entries, 4);
+}
+
+async fn a_failing_store_refuses(db: &TestDb) {
+    let wrapped = Arc::new(Wrapped {
+        refuse: true,
+        ..Wrapped::new(db.store.clone())
+    });
+    let rec = recorder(wrapped.clone(), Arc::new(FixedClock::new(T0)));
+    let err = rec.record(event(1)).await.expect_err("must refuse");
+    assert_eq!(
+        err,
+        RecordError::Unavailable("injected: the disk went away".into())
+    );
+    assert_eq!(
+        wrapped.calls.load(Ordering::SeqCst),
+        1,
+        "the store was asked"
+    );
+    assert_eq!(size_of(db).await, 0);
+}
+
+async fn an_invalid_event_is_refused_and_writes_nothing(db: &TestDb) {
+    let wrapped = Arc::new(Wrapped::new(db.store.clone()));
+    let rec = recorder(wrapped.clone(), Arc::new(FixedClock::new(T0)));
+    let mut empty_user = event(1);
+    empty_user.user = String::new();
+    let mut blank_user = event(2);
+    blank_user.user = "  ".into();
+    let mut denied_without_reason = event(3);
+    denied_without_reason.outcome = Outcome::Denied;
+    for bad in [empty_user, blank_user, denied_without_reason] {
+        let err = rec.record(bad.clone()).await.expect_err("must refuse");
+        assert!(matches!(err, RecordError::Invalid(_)), "{bad:?}: {err:?}");
+    }
+    assert_eq!(
+        wrapped.calls.load(Ordering::SeqCst),
+        0,
+        "refused before the writer"
+    );
+    assert_eq!(size_of(db).await, 0);
+    let receipt = rec
+        .record(event(4))
+        .await
+        .expect("a valid one still goes in");
+    assert_eq!(receipt.seq(), 1);
+}
+
+async fn checkpoints_are_signed_by_count_and_by_time(db: &TestDb) {
+    let clock = Arc::new(FixedClock::new(T0));
+    let log_file = db.dir.path().join("checkpoints.log");
+    let policy = CheckpointPolicy {
+        every_entries: 5,
+        every: Duration::from_secs(10),
+    };
+    let checkpointer = Checkpointer::new(signer(1), policy, Some(log_file.clone()));
+    let rec = Recorder::start(
+        db.store.clone(),
+        clock.clone(),
+        Some(checkpointer),
+        RecorderConfig::default(),
+    );
+    for i in 1..=12 {
+        rec.record(event(i)).await.expect("recorded");
+    }
+    // The writer signs after answering, but finishes before it takes the next entry: by
+    // the time entry 12 is answered, the checkpoints for 1..11 are all written.
+    // 1: the first ever (no previous time); 6 and 11: five entries since the last one.
+    // The clock stands still, so neither the tick nor entry 12 signs by time.
+    let verifier = signer(1).verifier();
+    let leaves: Vec<Hash> = all_entries(&*db.store)
+        .await
+        .iter()
+        .map(|(e, _)| leaf_hash(&e.canonical_bytes()))
+        .collect();
+    let check = |cps: &[StoredCheckpoint], sizes: &[u64]| {
+        assert_eq!(cps.iter().map(|c| c.size).collect::<Vec<_>>(), sizes);
+        for c in cps {
+            let signed = verifier.verify(&c.note).expect("a valid signature");
+            assert_eq!(signed.origin, crate::common::ORIGIN);
+            assert_eq!(signed.size, c.size);
+            let root = root_from_leaves(&leaves[..c.size as usize]);
+            assert_eq!(signed.root, root, "the signed root at {}", c.size);
+            assert_eq!(c.root, root);
+        }
+    };
+    let cps = db.store.checkpoints().await.expect("checkpoints");
+    check(&cps, &[1, 6, 11]);
+    assert!(cps.iter().all(|c| c.created_at == T0));
+    let file_notes = |path: &std::path::Path| {
+        split_checkpoints_log(&std::fs::read_to_string(path).expect("checkpoints.log"))
+    };
+    let notes: Vec<String> = cps.iter().map(|c| c.note.clone()).collect();
+    assert_eq!(
+        file_notes(&log_file),
+        notes,
+        "the same notes, in order, outside the DB"
+    );
+
+    // Time passes with entry 12 unsigned: the writer's tick signs it.
+    clock.advance(Duration::from_secs(10));
+    wait_until("the tick signs entry 12", || async {
+        db.store
+            .latest_checkpoint()
+            .await
+            .expect("read")
+            .map(|c| c.size)
+            == Some(12)
+    })
+    .await;
+    // Time passes again; the next entry is signed as soon as it is committed.
+    clock.advance(Duration::from_secs(10));
+    rec.record(event(13)).await.expect("recorded");
+    wait_until("entry 13 is signed", || async {
+        db.store
+            .latest_checkpoint()
+            .await
+            .expect("read")
+            .map(|c| c.size)
+            == Some(13)
+    })
+    .await;
+    wait_until("checkpoints.log has 5 notes", || async {
+        file_notes(&log_file).len() == 5
+    })
+    .await;
+
+    let leaves: Vec<Hash> = all_entries(&*db.store)
+        .await
+        .iter()
+        .map(|(e, _)| leaf_hash(&e.canonical_bytes()))
+        .collect();
+    let cps = db.store.checkpoints().await.expect("checkpoints");
+    let check = |cps: &[StoredCheckpoint]| {
+        for c in cps {
+            let signed = verifier.verify(&c.note).expect("a valid signature");
+            assert_eq!(signed.root, root_from_leaves(&leaves[..c.size as usize]));
+        }
+    };
+    check(&cps);
+    assert_eq!(
+        cps.iter().map(|c| c.size).collect::<Vec<_>>(),
+        [1, 6, 11, 12, 13]
+    );
+    assert_eq!(cps[3].created_at, T0.plus(Duration::from_secs(10)));
+    assert_eq!(cps[4].created_at, T0.plus(Duration::from_secs(20)));
+    let notes: Vec<String> = cps.iter().map(|c| c.note.clone()).collect();
+    let in_file = file_notes(&log_file);
+    assert_eq!(in_file, notes);
+
+    let outside = in_file
+        .into_iter()
+        .map(|note| SignedCheckpoint {
+            origin: CheckpointOrigin::CheckpointsLog,
+            note,
+        })
+        .collect();
+    let verified = verify(&*db.store, &verifier, outside, |_, _| {})
+        .await
+        .expect("verifies");
+    assert_eq!(verified.entries, 13);
+    assert_eq!(verified.checkpoints, 10);
+}
+
+async fn two_recorders_on_one_database_keep_seq_dense(db: &TestDb) {
+    let policy = CheckpointPolicy {
+        every_entries: 50,
+        every: Duration::from_secs(10),
+    };
+    let mut recorders = Vec::new();
+    for _ in 0..2 {
+        let store = reopen(db).await;
+        let checkpointer = Checkpointer::new(signer(1), policy, None);
+        recorders.push(Recorder::start(
+            store,
+            Arc::new(FixedClock::new(T0)),
+            Some(checkpointer),
+            RecorderConfig::default(),
+        ));
+    }
+    let mut tasks = tokio::task::JoinSet::new();
+    for (r, rec) in recorders.iter().enumerate() {
+        for k in 1..=200u64 {
+            let rec = rec.clone();
+            let i = r as u64 * 1000 + k;
+            tasks.spawn(async move { (i, rec.record(event(i)).await) });
+        }
+    }
+    let mut seq_of = HashMap::new();
+    while let Some(done) = tasks.join_next().await {
+        let (i, receipt) = done.expect("task");
+        seq_of.insert(i, receipt.expect("recorded"));
+    }
+    assert_eq!(seq_of.len(), 400);
+    let mut seqs: Vec<u64> = seq_of.values().map(|r| r.seq()).collect();
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=400).collect::<Vec<_>>(), "dense, none twice");
+
+    let stored = all_entries(&*db.store).await;
+    assert_eq!(stored.len(), 400);
+    let by_seq: HashMap<u64, &Entry> = stored.iter().map(|(e, _)| (e.seq, e)).collect();
+    for (i, receipt) in &seq_of {
+        let entry = by_seq[&receipt.seq()];
+        assert_eq!(
+            entry.event,
+            event(*i),
+            "receipt {} names its own entry",
+            receipt.seq()
+        );
+        assert_eq!(*receipt.leaf_hash(), leaf_hash(&entry.canonical_bytes()));
+    }
+    let verified = verify(&*db.store, &signer(1).verifier(), Vec::new(), |_, _| {})
+        .await
+        .expect("two writers leave a log that verifies");
+    assert_eq!(verified.entries, 400);
+    assert!(
+        verified.checkpoints >= 2,
+        "checkpoints were signed as the log grew"
+    );
+}
