@@ -406,6 +406,23 @@ mod tests {
         let signer = crate::keys::load_signer(dir.path(), &s.log.origin).unwrap();
         let verifier = crate::keys::load_verifier(dir.path()).unwrap();
         assert_eq!(signer.verifier_key(), verifier.verifier_key());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(crate::keys::private_key_path(dir.path()))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(
+                mode & 0o777,
+                0o600,
+                "only the owner may read the signing key"
+            );
+        }
+        assert!(
+            crate::keys::create_keys(dir.path(), "other.example/log").is_err(),
+            "a key is never replaced"
+        );
     }
 
     #[test]
