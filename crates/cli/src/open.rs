@@ -1,6 +1,6 @@
 //! The one place the storage backend is chosen: from the database URL's scheme.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use accesslog_site::{Database, Overrides, Settings};
@@ -8,6 +8,38 @@ use accesslog_store::Store;
 use accesslog_store_postgres::PgStore;
 use accesslog_store_sqlite::SqliteStore;
 use anyhow::Context;
+
+/// The options every command that works on a site shares.
+#[derive(Debug, clap::Args)]
+pub struct SiteArgs {
+    /// The site folder (made by `accesslog new-site`).
+    #[arg(long, env = "ACCESSLOG_SITE")]
+    pub site: PathBuf,
+    /// Database URL, if not the one in site.toml: sqlite://FILE (relative to the site) or
+    /// postgres://USER@HOST/DB.
+    #[arg(long)]
+    pub database: Option<String>,
+}
+
+impl SiteArgs {
+    /// The site's settings, with `--database` (and `bind`, if given) applied.
+    pub fn settings(&self, bind: Option<String>) -> anyhow::Result<Settings> {
+        settings(
+            &self.site,
+            &Overrides {
+                database_url: self.database.clone(),
+                bind,
+            },
+        )
+    }
+
+    /// The settings and the open store.
+    pub async fn open(&self) -> anyhow::Result<(Settings, Arc<dyn Store>)> {
+        let settings = self.settings(None)?;
+        let store = store(&settings).await?;
+        Ok((settings, store))
+    }
+}
 
 /// Loads a site's settings: site.toml, then `ACCESSLOG_*` variables, then `flags`.
 pub fn settings(site: &Path, flags: &Overrides) -> anyhow::Result<Settings> {

@@ -1,8 +1,5 @@
 //! `accesslog checkpoint --site DIR`
 
-use std::path::PathBuf;
-
-use accesslog_site::Overrides;
 use anyhow::bail;
 use clap::Args;
 
@@ -12,23 +9,12 @@ use clap::Args;
 /// proves the log still extends it (nothing it covered was changed or removed).
 #[derive(Debug, Args)]
 pub struct Opts {
-    /// The site folder.
-    #[arg(long, env = "ACCESSLOG_SITE")]
-    site: PathBuf,
-    /// Database URL, if not the one in site.toml.
-    #[arg(long)]
-    database: Option<String>,
+    #[command(flatten)]
+    site: crate::open::SiteArgs,
 }
 
 pub async fn run(opts: Opts) -> anyhow::Result<()> {
-    let settings = crate::open::settings(
-        &opts.site,
-        &Overrides {
-            database_url: opts.database,
-            bind: None,
-        },
-    )?;
-    let store = crate::open::store(&settings).await?;
+    let (_, store) = opts.site.open().await?;
     match store.latest_checkpoint().await? {
         Some(cp) => {
             print!("{}", cp.note);

@@ -2,22 +2,18 @@
 //! soon as it arrives. Used by the crash and multi-process tests; not for production.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use accesslog_core::SystemClock;
 use accesslog_core::entry::{Activity, Event};
 use accesslog_engine::{CheckpointPolicy, Checkpointer, Recorder, RecorderConfig};
-use accesslog_site::Overrides;
 use clap::Args;
 
 /// Record synthetic entries (for tests)
 #[derive(Debug, Args)]
 pub struct Opts {
-    #[arg(long)]
-    site: PathBuf,
-    #[arg(long)]
-    database: Option<String>,
+    #[command(flatten)]
+    site: crate::open::SiteArgs,
     /// Entries per writer.
     #[arg(long, default_value_t = 1000)]
     count: u64,
@@ -30,14 +26,7 @@ pub struct Opts {
 }
 
 pub async fn run(opts: Opts) -> anyhow::Result<()> {
-    let settings = crate::open::settings(
-        &opts.site,
-        &Overrides {
-            database_url: opts.database,
-            bind: None,
-        },
-    )?;
-    let store = crate::open::store(&settings).await?;
+    let (settings, store) = opts.site.open().await?;
     let signer = crate::open::signer(&settings, &*store).await?;
     let policy = CheckpointPolicy {
         every_entries: u64::from(settings.log.checkpoint_every_entries),

@@ -1,10 +1,9 @@
 //! `accesslog serve --site DIR`
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use accesslog_core::SystemClock;
-use accesslog_site::{Overrides, Settings};
+use accesslog_site::Settings;
 use accesslog_store::Store;
 use anyhow::Context;
 use clap::Args;
@@ -19,23 +18,15 @@ use clap::Args;
 /// Example: accesslog serve --site ./acme --database postgres://accesslog@localhost/acme
 #[derive(Debug, Args)]
 pub struct Opts {
-    /// The site folder (made by `accesslog new-site`).
-    #[arg(long, env = "ACCESSLOG_SITE")]
-    site: PathBuf,
-    /// Database URL: sqlite://FILE (relative to the site) or postgres://USER@HOST/DB.
-    #[arg(long)]
-    database: Option<String>,
+    #[command(flatten)]
+    site: crate::open::SiteArgs,
     /// Address to listen on, e.g. 127.0.0.1:8000 or 0.0.0.0:8000.
     #[arg(long)]
     bind: Option<String>,
 }
 
 pub async fn run(opts: Opts) -> anyhow::Result<()> {
-    let flags = Overrides {
-        database_url: opts.database,
-        bind: opts.bind,
-    };
-    let settings = crate::open::settings(&opts.site, &flags)?;
+    let settings = opts.site.settings(opts.bind)?;
     let store = crate::open::store(&settings).await?;
     serve(settings, store, |_| {}).await
 }

@@ -4,7 +4,6 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use accesslog_engine::verify::{CheckpointOrigin, SignedCheckpoint, split_checkpoints_log, verify};
-use accesslog_site::Overrides;
 use anyhow::{Context, bail};
 use clap::Args;
 
@@ -17,12 +16,8 @@ use clap::Args;
 /// first bad entry's seq and what is wrong, and exits 1.
 #[derive(Debug, Args)]
 pub struct Opts {
-    /// The site folder.
-    #[arg(long, env = "ACCESSLOG_SITE")]
-    site: PathBuf,
-    /// Database URL, if not the one in site.toml.
-    #[arg(long)]
-    database: Option<String>,
+    #[command(flatten)]
+    site: crate::open::SiteArgs,
     /// A signed checkpoint saved earlier (e.g. with `accesslog checkpoint`) that the log
     /// must still extend.
     #[arg(long)]
@@ -30,18 +25,11 @@ pub struct Opts {
 }
 
 pub async fn run(opts: Opts) -> anyhow::Result<()> {
-    let settings = crate::open::settings(
-        &opts.site,
-        &Overrides {
-            database_url: opts.database,
-            bind: None,
-        },
-    )?;
-    let verifier = accesslog_site::keys::load_verifier(&opts.site)?;
-    let store = crate::open::store(&settings).await?;
+    let (_, store) = opts.site.open().await?;
+    let verifier = accesslog_site::keys::load_verifier(&opts.site.site)?;
 
     let mut notes = Vec::new();
-    let log_path = opts.site.join("checkpoints.log");
+    let log_path = opts.site.site.join("checkpoints.log");
     if log_path.exists() {
         let text = std::fs::read_to_string(&log_path)
             .with_context(|| format!("reading {}", log_path.display()))?;
