@@ -48,8 +48,8 @@ pub enum Problem {
     EntryAltered { seq: u64 },
     #[error("entry {seq} is missing: the log jumps from {} to {found}", seq - 1)]
     EntryMissing { seq: u64, found: u64 },
-    #[error("order changed: the entry recorded as {seq} is now stored as {now_at}")]
-    OrderChanged { seq: u64, now_at: u64 },
+    #[error("order changed: entry {seq} holds the entry recorded as {recorded_as}")]
+    OrderChanged { seq: u64, recorded_as: u64 },
     #[error(
         "extra entry {seq}: it is not part of the signed tree (inserted behind the application's back)"
     )]
@@ -119,7 +119,7 @@ pub async fn verify(
     mut progress: impl FnMut(u64, u64),
 ) -> Result<Verified, VerifyError> {
     let problem = |p: Problem| Err(VerifyError::Problem(p));
-    let head = store.log_head().await?;
+    let mut head = store.log_head().await?;
 
     // Every signature first: a forged checkpoint must not be used as evidence.
     let mut notes: Vec<SignedCheckpoint> = store
@@ -168,12 +168,21 @@ pub async fn verify(
         .max(targets.keys().next_back().copied().unwrap_or(0));
     let mut frontier = Frontier::new();
     let mut expected = 1u64;
+    let mut reread_at = None;
     loop {
         let page = store.entries_with_leaves_after(expected - 1, PAGE).await?;
         if page.is_empty() {
+            // A live server may have appended since the head was read: go on while the
+            // recorded tree is ahead of what was walked.
+            // Read once more; if still nothing, the rows are missing, not late.
+            head = store.log_head().await?;
+            if head.size > frontier.size() && reread_at != Some(frontier.size()) {
+                reread_at = Some(frontier.size());
+                continue;
+            }
             break;
         }
-        for (i, row) in page.iter().enumerate() {
+        for row in &page {
             let Ok(seq) = u64::try_from(row.seq) else {
                 return problem(Problem::ExtraEntry { seq: 0 });
             };
@@ -186,6 +195,13 @@ pub async fn verify(
                     found: seq,
                 });
             }
+            if seq > head.size {
+                // Past the tree recorded when we started: fine if the tree has grown since.
+                head = store.log_head().await?;
+                if seq > head.size {
+                    return problem(Problem::ExtraEntry { seq });
+                }
+            }
             let Ok(entry) = &row.entry else {
                 // The row no longer even reads as an entry: it was edited.
                 return problem(Problem::EntryAltered { seq });
@@ -195,10 +211,9 @@ pub async fn verify(
                 Some(stored) if *stored == leaf => {}
                 Some(stored) => {
                     return problem(
-                        misplaced(&page[i..], stored, seq).unwrap_or(Problem::EntryAltered { seq }),
+                        misplaced(entry, stored, &page).unwrap_or(Problem::EntryAltered { seq }),
                     );
                 }
-                None if seq > head.size => return problem(Problem::ExtraEntry { seq }),
                 None => return problem(Problem::EntryAltered { seq }),
             }
             frontier.append(leaf);
@@ -252,24 +267,23 @@ pub async fn verify(
     })
 }
 
-/// When the entry at `seq` does not match its leaf, looks for the entry that does among
-/// the ones after it: if one is found, entries were reordered rather than edited.
-fn misplaced(rest: &[LeafRow], stored_leaf: &Hash, seq: u64) -> Option<Problem> {
-    rest.iter()
-        .skip(1)
-        .filter_map(|row| row.entry.as_ref().ok())
+/// When an entry does not match the leaf stored with it, tries the entry's contents at the
+/// other positions of the page: if they match there, rows were moved (reordered), not
+/// edited.
+fn misplaced(entry: &Entry, stored_leaf: &Hash, page: &[LeafRow]) -> Option<Problem> {
+    page.iter()
+        .filter_map(|row| u64::try_from(row.seq).ok())
         .find_map(|other| {
-            let as_here = Entry {
-                seq,
-                timestamp: other.timestamp,
-                event: other.event.clone(),
+            let as_other = Entry {
+                seq: other,
+                timestamp: entry.timestamp,
+                event: entry.event.clone(),
             };
-            (leaf_hash(&as_here.canonical_bytes()) == *stored_leaf).then_some(
-                Problem::OrderChanged {
-                    seq,
-                    now_at: other.seq,
-                },
-            )
+            (other != entry.seq && leaf_hash(&as_other.canonical_bytes()) == *stored_leaf)
+                .then_some(Problem::OrderChanged {
+                    seq: entry.seq,
+                    recorded_as: other,
+                })
         })
 }
 

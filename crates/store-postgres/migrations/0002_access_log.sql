@@ -27,16 +27,16 @@ CREATE TABLE access_log (
     request_id         TEXT,
     roles              TEXT    NOT NULL,      -- canonical JSON array, sorted
     auth               TEXT,
-    source             TEXT    NOT NULL
+    source             TEXT    NOT NULL,
+    leaf_hash          BYTEA     NOT NULL      -- SHA-256(0x00 || canonical bytes), written with the entry
 );
 
--- Perfect subtree hashes: level 0 are the leaf hashes; (level, idx) covers leaves
--- [idx << level, (idx + 1) << level). Written in the same transaction as the entries.
+-- The tree's inner nodes (perfect subtrees above the leaves), keyed by their position in
+-- creation order (see NodeId::stored_index), so every commit appends at the end of the
+-- index. Written in the same transaction as the entries.
 CREATE TABLE merkle_nodes (
-    level SMALLINT NOT NULL,
-    idx   BIGINT   NOT NULL,
-    hash  BYTEA    NOT NULL,
-    PRIMARY KEY (level, idx)
+    id   BIGINT PRIMARY KEY,
+    hash BYTEA  NOT NULL
 );
 
 -- One row: the tree's size and its right edge. Appenders lock it (SELECT ... FOR UPDATE),

@@ -11,19 +11,92 @@ use accesslog_core::Timestamp;
 use accesslog_core::entry::{Entry, Event};
 use accesslog_core::merkle::{Hash, NodeId};
 use accesslog_store::log::{
-    ENTRY_COLUMNS, Extension, entry_columns_of_a, entry_from_row, extend, frontier_from_stored,
-    hash_from_bytes, seq_bound, to_i64,
+    ENTRY_COLUMNS, Extension, entry_from_row, extend, frontier_from_stored, hash_from_bytes,
+    seq_bound, split_node_ids, to_i64,
 };
 use accesslog_store::{
     ApiKey, Appended, LeafRow, LogHead, LoginFailureCounts, NewApiKey, NewSession, NewUser,
     Session, Store, StoreError, StoreResult, StoredCheckpoint, User,
 };
 use async_trait::async_trait;
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::Row;
 
-// PostgreSQL allows 65,535 bound values per statement: 24 per entry, 3 per node.
-const ENTRIES_PER_INSERT: usize = 2000;
-const NODES_PER_INSERT: usize = 16000;
+const INSERT_ENTRIES: &str = "INSERT INTO access_log (seq, timestamp, \"user\", activity, method, \
+    export_from, reference_document, report_name, print_format, file_type, filters, columns, \
+    page, row_count, byte_count, content_sha256, outcome, reason, ip, user_agent, request_id, \
+    roles, auth, source, leaf_hash) \
+    SELECT * FROM UNNEST($1::BIGINT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], \
+    $6::TEXT[], $7::TEXT[], $8::TEXT[], $9::TEXT[], $10::TEXT[], $11::TEXT[], $12::TEXT[], \
+    $13::TEXT[], $14::BIGINT[], $15::BIGINT[], $16::TEXT[], $17::TEXT[], $18::TEXT[], \
+    $19::TEXT[], $20::TEXT[], $21::TEXT[], $22::TEXT[], $23::TEXT[], $24::TEXT[], $25::BYTEA[])";
+
+/// A batch of entries as one array per column, for `INSERT_ENTRIES`.
+#[derive(Default)]
+struct Columns {
+    seq: Vec<i64>,
+    timestamp: Vec<i64>,
+    user: Vec<String>,
+    activity: Vec<&'static str>,
+    method: Vec<String>,
+    export_from: Vec<Option<String>>,
+    reference_document: Vec<Option<String>>,
+    report_name: Vec<Option<String>>,
+    print_format: Vec<Option<String>>,
+    file_type: Vec<Option<String>>,
+    filters: Vec<Option<String>>,
+    columns: Vec<Option<String>>,
+    page: Vec<Option<String>>,
+    row_count: Vec<Option<i64>>,
+    byte_count: Vec<Option<i64>>,
+    content_sha256: Vec<Option<String>>,
+    outcome: Vec<&'static str>,
+    reason: Vec<Option<String>>,
+    ip: Vec<Option<String>>,
+    user_agent: Vec<Option<String>>,
+    request_id: Vec<Option<String>>,
+    roles: Vec<String>,
+    auth: Vec<Option<String>>,
+    source: Vec<String>,
+    leaf_hash: Vec<Vec<u8>>,
+}
+
+impl Columns {
+    fn with_capacity(_n: usize) -> Self {
+        Self::default()
+    }
+
+    fn push(&mut self, entry: &Entry, leaf: &Hash) -> StoreResult<()> {
+        let e = &entry.event;
+        self.seq.push(to_i64(entry.seq)?);
+        self.timestamp.push(entry.timestamp.as_micros());
+        self.user.push(e.user.clone());
+        self.activity.push(e.activity.as_str());
+        self.method.push(e.method.clone());
+        self.export_from.push(e.export_from.clone());
+        self.reference_document.push(e.reference_document.clone());
+        self.report_name.push(e.report_name.clone());
+        self.print_format.push(e.print_format.clone());
+        self.file_type.push(e.file_type.clone());
+        self.filters
+            .push(e.filters.as_ref().map(|j| j.as_str().to_owned()));
+        self.columns
+            .push(e.columns.as_ref().map(|j| j.as_str().to_owned()));
+        self.page.push(e.page.clone());
+        self.row_count.push(e.row_count.map(to_i64).transpose()?);
+        self.byte_count.push(e.byte_count.map(to_i64).transpose()?);
+        self.content_sha256.push(e.content_sha256.clone());
+        self.outcome.push(e.outcome.as_str());
+        self.reason.push(e.reason.clone());
+        self.ip.push(e.ip.clone());
+        self.user_agent.push(e.user_agent.clone());
+        self.request_id.push(e.request_id.clone());
+        self.roles.push(e.roles_json().as_str().to_owned());
+        self.auth.push(e.auth.clone());
+        self.source.push(e.source.clone());
+        self.leaf_hash.push(leaf.to_vec());
+        Ok(())
+    }
+}
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -31,6 +104,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 #[derive(Clone, Debug)]
 pub struct PgStore {
     pool: PgPool,
+    /// One long-lived connection for Access Log appends: warm, and never pinged.
+    writer: PgPool,
 }
 
 impl PgStore {
@@ -60,6 +135,12 @@ impl PgStore {
         Self::connect_with(Self::options(url)?.options([("search_path", schema)])).await
     }
 
+    /// Closes every connection: from now on each call fails as if the database were gone.
+    pub async fn close(&self) {
+        self.writer.close().await;
+        self.pool.close().await;
+    }
+
     /// Drops a schema made by [`PgStore::connect_in_schema`], with everything in it, and
     /// closes this store. For test harnesses; never called by the server.
     pub async fn drop_schema(self, schema: &str) -> StoreResult<()> {
@@ -74,6 +155,7 @@ impl PgStore {
             .execute(&self.pool)
             .await?;
         self.pool.close().await;
+        self.writer.close().await;
         Ok(())
     }
 
@@ -84,6 +166,7 @@ impl PgStore {
 
     async fn connect_with(options: PgConnectOptions) -> StoreResult<Self> {
         let options = options.options([("synchronous_commit", "on")]);
+        let options_for_writer = options.clone();
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
@@ -93,7 +176,14 @@ impl PgStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Other(format!("migrating the PostgreSQL database: {e}")))?;
-        Ok(Self { pool })
+        let writer = PgPoolOptions::new()
+            .max_connections(1)
+            .min_connections(1)
+            .test_before_acquire(false)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect_with(options_for_writer)
+            .await?;
+        Ok(Self { pool, writer })
     }
 
     /// The pool, for code in this workspace that needs SQL beyond the trait (tests).
@@ -516,7 +606,7 @@ impl Store for PgStore {
     async fn append_entries(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
         // The row lock on the tree state serialises appenders across every server sharing
         // this database, so two can never both read the same size.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let row = sqlx::query("SELECT size, frontier FROM log_state WHERE id = 1 FOR UPDATE")
             .fetch_one(&mut *tx)
             .await?;
@@ -531,65 +621,51 @@ impl Store for PgStore {
             frontier,
         } = extend(frontier, events, at)?;
 
-        for chunk in entries.chunks(ENTRIES_PER_INSERT) {
-            let mut q =
-                QueryBuilder::<Postgres>::new(format!("INSERT INTO access_log ({ENTRY_COLUMNS}) "));
-            let mut bad = None;
-            q.push_values(chunk, |mut b, entry| {
-                let e = &entry.event;
-                let counts = (
-                    to_i64(entry.seq),
-                    e.row_count.map(to_i64).transpose(),
-                    e.byte_count.map(to_i64).transpose(),
-                );
-                let (seq, rows, bytes) = match counts {
-                    (Ok(s), Ok(r), Ok(b)) => (s, r, b),
-                    _ => {
-                        bad = Some(entry.seq);
-                        (0, None, None)
-                    }
-                };
-                b.push_bind(seq)
-                    .push_bind(entry.timestamp.as_micros())
-                    .push_bind(e.user.clone())
-                    .push_bind(e.activity.as_str())
-                    .push_bind(e.method.clone())
-                    .push_bind(e.export_from.clone())
-                    .push_bind(e.reference_document.clone())
-                    .push_bind(e.report_name.clone())
-                    .push_bind(e.print_format.clone())
-                    .push_bind(e.file_type.clone())
-                    .push_bind(e.filters.as_ref().map(|j| j.as_str().to_owned()))
-                    .push_bind(e.columns.as_ref().map(|j| j.as_str().to_owned()))
-                    .push_bind(e.page.clone())
-                    .push_bind(rows)
-                    .push_bind(bytes)
-                    .push_bind(e.content_sha256.clone())
-                    .push_bind(e.outcome.as_str())
-                    .push_bind(e.reason.clone())
-                    .push_bind(e.ip.clone())
-                    .push_bind(e.user_agent.clone())
-                    .push_bind(e.request_id.clone())
-                    .push_bind(e.roles_json().as_str().to_owned())
-                    .push_bind(e.auth.clone())
-                    .push_bind(e.source.clone());
-            });
-            if let Some(seq) = bad {
-                return Err(StoreError::Other(format!(
-                    "entry {seq} has a count too large to store"
-                )));
-            }
-            q.build().execute(&mut *tx).await?;
+        // One statement whose text never changes, whatever the batch size: the columns go
+        // as arrays and UNNEST turns them back into rows.
+        let mut c = Columns::with_capacity(entries.len());
+        for (entry, leaf) in entries.iter().zip(&leaf_hashes) {
+            c.push(entry, leaf)?;
         }
-        for chunk in nodes.chunks(NODES_PER_INSERT) {
-            let mut q =
-                QueryBuilder::<Postgres>::new("INSERT INTO merkle_nodes (level, idx, hash) ");
-            q.push_values(chunk, |mut b, (id, hash)| {
-                b.push_bind(i16::from(id.level))
-                    .push_bind(id.index as i64)
-                    .push_bind(hash.to_vec());
-            });
-            q.build().execute(&mut *tx).await?;
+        sqlx::query(INSERT_ENTRIES)
+            .bind(c.seq)
+            .bind(c.timestamp)
+            .bind(c.user)
+            .bind(c.activity)
+            .bind(c.method)
+            .bind(c.export_from)
+            .bind(c.reference_document)
+            .bind(c.report_name)
+            .bind(c.print_format)
+            .bind(c.file_type)
+            .bind(c.filters)
+            .bind(c.columns)
+            .bind(c.page)
+            .bind(c.row_count)
+            .bind(c.byte_count)
+            .bind(c.content_sha256)
+            .bind(c.outcome)
+            .bind(c.reason)
+            .bind(c.ip)
+            .bind(c.user_agent)
+            .bind(c.request_id)
+            .bind(c.roles)
+            .bind(c.auth)
+            .bind(c.source)
+            .bind(c.leaf_hash)
+            .execute(&mut *tx)
+            .await?;
+        if !nodes.is_empty() {
+            let ids = nodes
+                .iter()
+                .map(|(id, _)| to_i64(id.stored_index()))
+                .collect::<StoreResult<Vec<i64>>>()?;
+            let hashes: Vec<Vec<u8>> = nodes.iter().map(|(_, h)| h.to_vec()).collect();
+            sqlx::query("INSERT INTO merkle_nodes (id, hash) SELECT * FROM UNNEST($1::BIGINT[], $2::BYTEA[])")
+                .bind(ids)
+                .bind(hashes)
+                .execute(&mut *tx)
+                .await?;
         }
         sqlx::query("UPDATE log_state SET size = $1, frontier = $2 WHERE id = 1")
             .bind(to_i64(frontier.size())?)
@@ -646,10 +722,7 @@ impl Store for PgStore {
         limit: u32,
     ) -> StoreResult<Vec<LeafRow>> {
         let sql = format!(
-            "SELECT {}, n.hash AS leaf FROM access_log a \
-             LEFT JOIN merkle_nodes n ON n.level = 0 AND n.idx = a.seq - 1 \
-             WHERE a.seq > $1 ORDER BY a.seq LIMIT $2",
-            entry_columns_of_a()
+            "SELECT {ENTRY_COLUMNS}, leaf_hash FROM access_log WHERE seq > $1 ORDER BY seq LIMIT $2"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(seq_bound(after_seq)?)
@@ -659,7 +732,7 @@ impl Store for PgStore {
         rows.iter()
             .map(|row| {
                 let leaf = row
-                    .try_get::<Option<Vec<u8>>, _>("leaf")
+                    .try_get::<Option<Vec<u8>>, _>("leaf_hash")
                     .ok()
                     .flatten()
                     .and_then(|b| hash_from_bytes(&b).ok());
@@ -673,23 +746,31 @@ impl Store for PgStore {
     }
 
     async fn merkle_nodes(&self, ids: &[NodeId]) -> StoreResult<Vec<(NodeId, Hash)>> {
+        let (leaf_seqs, inner) = split_node_ids(ids);
         let mut found = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(NODES_PER_INSERT) {
-            let mut q = QueryBuilder::<Postgres>::new(
-                "SELECT level, idx, hash FROM merkle_nodes WHERE (level, idx) IN ",
-            );
-            q.push_tuples(chunk, |mut b, id| {
-                b.push_bind(i16::from(id.level)).push_bind(id.index as i64);
-            });
-            for row in q.build().fetch_all(&self.pool).await? {
-                let level = u8::try_from(row.try_get::<i16, _>("level")?)
-                    .map_err(|_| StoreError::Other("bad node level".into()))?;
-                let index = u64::try_from(row.try_get::<i64, _>("idx")?)
-                    .map_err(|_| StoreError::Other("bad node index".into()))?;
-                found.push((
-                    NodeId { level, index },
-                    hash_from_bytes(&row.try_get::<Vec<u8>, _>("hash")?)?,
-                ));
+        let rows = sqlx::query("SELECT seq, leaf_hash FROM access_log WHERE seq = ANY($1)")
+            .bind(&leaf_seqs)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in rows {
+            let seq: i64 = row.try_get("seq")?;
+            let index =
+                u64::try_from(seq - 1).map_err(|_| StoreError::Other(format!("bad seq {seq}")))?;
+            found.push((
+                NodeId::leaf(index),
+                hash_from_bytes(&row.try_get::<Vec<u8>, _>("leaf_hash")?)?,
+            ));
+        }
+        let by_key: std::collections::HashMap<i64, NodeId> = inner.iter().copied().collect();
+        let keys: Vec<i64> = inner.iter().map(|(k, _)| *k).collect();
+        let rows = sqlx::query("SELECT id, hash FROM merkle_nodes WHERE id = ANY($1)")
+            .bind(&keys)
+            .fetch_all(&self.pool)
+            .await?;
+        for row in rows {
+            let key: i64 = row.try_get("id")?;
+            if let Some(id) = by_key.get(&key) {
+                found.push((*id, hash_from_bytes(&row.try_get::<Vec<u8>, _>("hash")?)?));
             }
         }
         Ok(found)

@@ -27,17 +27,17 @@ CREATE TABLE access_log (
     request_id         TEXT,
     roles              TEXT    NOT NULL,      -- canonical JSON array, sorted
     auth               TEXT,
-    source             TEXT    NOT NULL
+    source             TEXT    NOT NULL,
+    leaf_hash          BLOB    NOT NULL      -- SHA-256(0x00 || canonical bytes), written with the entry
 );
 
--- Perfect subtree hashes: level 0 are the leaf hashes; (level, idx) covers leaves
--- [idx << level, (idx + 1) << level). Written in the same transaction as the entries.
+-- The tree's inner nodes (perfect subtrees above the leaves), keyed by their position in
+-- creation order (see NodeId::stored_index), so every commit appends at the end of the
+-- table. Written in the same transaction as the entries.
 CREATE TABLE merkle_nodes (
-    level INTEGER NOT NULL,
-    idx   INTEGER NOT NULL,
-    hash  BLOB    NOT NULL,
-    PRIMARY KEY (level, idx)
-) WITHOUT ROWID;
+    id   INTEGER PRIMARY KEY,
+    hash BLOB    NOT NULL
+);
 
 -- One row: the tree's size and its right edge, so an append needs no other read.
 CREATE TABLE log_state (

@@ -12,8 +12,8 @@ use accesslog_core::Timestamp;
 use accesslog_core::entry::{Entry, Event};
 use accesslog_core::merkle::{Hash, NodeId};
 use accesslog_store::log::{
-    ENTRY_COLUMNS, Extension, entry_columns_of_a, entry_from_row, extend, frontier_from_stored,
-    hash_from_bytes, seq_bound, to_i64,
+    ENTRY_COLUMNS, entry_from_row, frontier_from_stored, hash_from_bytes, seq_bound,
+    split_node_ids, to_i64,
 };
 use accesslog_store::{
     ApiKey, Appended, LeafRow, LogHead, LoginFailureCounts, NewApiKey, NewSession, NewUser,
@@ -22,9 +22,8 @@ use accesslog_store::{
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-// SQLite allows 32,766 bound values per statement: 24 per entry, 3 per node.
-const ENTRIES_PER_INSERT: usize = 1000;
-const NODES_PER_INSERT: usize = 8000;
+// SQLite allows 32,766 bound values per statement.
+const NODES_PER_QUERY: usize = 8000;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
     SqliteSynchronous,
@@ -32,9 +31,13 @@ use sqlx::sqlite::{
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+mod writer;
+
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    /// Appends to the Access Log go through this dedicated connection.
+    writer: std::sync::Arc<writer::Writer>,
 }
 
 impl SqliteStore {
@@ -55,6 +58,7 @@ impl SqliteStore {
     }
 
     async fn connect_with(options: SqliteConnectOptions) -> StoreResult<Self> {
+        let path = options.get_filename().to_path_buf();
         let options = options
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Full)
@@ -62,6 +66,8 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A local file: a ping before each use would only add a round trip.
+            .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options)
             .await?;
@@ -69,12 +75,19 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Other(format!("migrating the SQLite database: {e}")))?;
-        Ok(Self { pool })
+        let writer = std::sync::Arc::new(writer::Writer::open(&path)?);
+        Ok(Self { pool, writer })
     }
 
     /// The pool, for code in this workspace that needs SQL beyond the trait (tests).
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
+    }
+
+    /// Closes every connection: from now on each call fails as if the database were gone.
+    pub async fn close(&self) {
+        self.writer.close();
+        self.pool.close().await;
     }
 
     async fn user_roles(&self, user_id: i64) -> StoreResult<Vec<String>> {
@@ -491,94 +504,7 @@ impl Store for SqliteStore {
     }
 
     async fn append_entries(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
-        // IMMEDIATE takes the write lock before reading the tree state, so two writers
-        // (even in two processes) can never both read the same size.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        let row = sqlx::query("SELECT size, frontier FROM log_state WHERE id = 1")
-            .fetch_one(&mut *tx)
-            .await?;
-        let frontier = frontier_from_stored(
-            row.try_get("size")?,
-            &row.try_get::<Vec<u8>, _>("frontier")?,
-        )?;
-        let Extension {
-            entries,
-            leaf_hashes,
-            nodes,
-            frontier,
-        } = extend(frontier, events, at)?;
-
-        for chunk in entries.chunks(ENTRIES_PER_INSERT) {
-            let mut q =
-                QueryBuilder::<Sqlite>::new(format!("INSERT INTO access_log ({ENTRY_COLUMNS}) "));
-            let mut bad = None;
-            q.push_values(chunk, |mut b, entry| {
-                let e = &entry.event;
-                let counts = (
-                    to_i64(entry.seq),
-                    e.row_count.map(to_i64).transpose(),
-                    e.byte_count.map(to_i64).transpose(),
-                );
-                let (seq, rows, bytes) = match counts {
-                    (Ok(s), Ok(r), Ok(b)) => (s, r, b),
-                    _ => {
-                        bad = Some(entry.seq);
-                        (0, None, None)
-                    }
-                };
-                b.push_bind(seq)
-                    .push_bind(entry.timestamp.as_micros())
-                    .push_bind(e.user.clone())
-                    .push_bind(e.activity.as_str())
-                    .push_bind(e.method.clone())
-                    .push_bind(e.export_from.clone())
-                    .push_bind(e.reference_document.clone())
-                    .push_bind(e.report_name.clone())
-                    .push_bind(e.print_format.clone())
-                    .push_bind(e.file_type.clone())
-                    .push_bind(e.filters.as_ref().map(|j| j.as_str().to_owned()))
-                    .push_bind(e.columns.as_ref().map(|j| j.as_str().to_owned()))
-                    .push_bind(e.page.clone())
-                    .push_bind(rows)
-                    .push_bind(bytes)
-                    .push_bind(e.content_sha256.clone())
-                    .push_bind(e.outcome.as_str())
-                    .push_bind(e.reason.clone())
-                    .push_bind(e.ip.clone())
-                    .push_bind(e.user_agent.clone())
-                    .push_bind(e.request_id.clone())
-                    .push_bind(e.roles_json().as_str().to_owned())
-                    .push_bind(e.auth.clone())
-                    .push_bind(e.source.clone());
-            });
-            if let Some(seq) = bad {
-                return Err(StoreError::Other(format!(
-                    "entry {seq} has a count too large to store"
-                )));
-            }
-            q.build().execute(&mut *tx).await?;
-        }
-        for chunk in nodes.chunks(NODES_PER_INSERT) {
-            let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO merkle_nodes (level, idx, hash) ");
-            q.push_values(chunk, |mut b, (id, hash)| {
-                b.push_bind(i64::from(id.level))
-                    .push_bind(id.index as i64)
-                    .push_bind(hash.to_vec());
-            });
-            q.build().execute(&mut *tx).await?;
-        }
-        sqlx::query("UPDATE log_state SET size = $1, frontier = $2 WHERE id = 1")
-            .bind(to_i64(frontier.size())?)
-            .bind(frontier.to_bytes())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(Appended {
-            entries,
-            leaf_hashes,
-            size: frontier.size(),
-            root: frontier.root(),
-        })
+        self.writer.append(events, at).await
     }
 
     async fn log_head(&self) -> StoreResult<LogHead> {
@@ -622,10 +548,7 @@ impl Store for SqliteStore {
         limit: u32,
     ) -> StoreResult<Vec<LeafRow>> {
         let sql = format!(
-            "SELECT {}, n.hash AS leaf FROM access_log a \
-             LEFT JOIN merkle_nodes n ON n.level = 0 AND n.idx = a.seq - 1 \
-             WHERE a.seq > $1 ORDER BY a.seq LIMIT $2",
-            entry_columns_of_a()
+            "SELECT {ENTRY_COLUMNS}, leaf_hash FROM access_log WHERE seq > $1 ORDER BY seq LIMIT $2"
         );
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(seq_bound(after_seq)?)
@@ -635,7 +558,7 @@ impl Store for SqliteStore {
         rows.iter()
             .map(|row| {
                 let leaf = row
-                    .try_get::<Option<Vec<u8>>, _>("leaf")
+                    .try_get::<Option<Vec<u8>>, _>("leaf_hash")
                     .ok()
                     .flatten()
                     .and_then(|b| hash_from_bytes(&b).ok());
@@ -649,23 +572,36 @@ impl Store for SqliteStore {
     }
 
     async fn merkle_nodes(&self, ids: &[NodeId]) -> StoreResult<Vec<(NodeId, Hash)>> {
+        let (leaf_seqs, inner) = split_node_ids(ids);
         let mut found = Vec::with_capacity(ids.len());
-        for chunk in ids.chunks(NODES_PER_INSERT) {
-            let mut q = QueryBuilder::<Sqlite>::new(
-                "SELECT level, idx, hash FROM merkle_nodes WHERE (level, idx) IN ",
-            );
-            q.push_tuples(chunk, |mut b, id| {
-                b.push_bind(i64::from(id.level)).push_bind(id.index as i64);
+        for chunk in leaf_seqs.chunks(NODES_PER_QUERY) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("SELECT seq, leaf_hash FROM access_log WHERE seq IN ");
+            q.push_tuples(chunk, |mut b, seq| {
+                b.push_bind(*seq);
             });
             for row in q.build().fetch_all(&self.pool).await? {
-                let level = u8::try_from(row.try_get::<i64, _>("level")?)
-                    .map_err(|_| StoreError::Other("bad node level".into()))?;
-                let index = u64::try_from(row.try_get::<i64, _>("idx")?)
-                    .map_err(|_| StoreError::Other("bad node index".into()))?;
+                let seq: i64 = row.try_get("seq")?;
+                let index = u64::try_from(seq - 1)
+                    .map_err(|_| StoreError::Other(format!("bad seq {seq}")))?;
                 found.push((
-                    NodeId { level, index },
-                    hash_from_bytes(&row.try_get::<Vec<u8>, _>("hash")?)?,
+                    NodeId::leaf(index),
+                    hash_from_bytes(&row.try_get::<Vec<u8>, _>("leaf_hash")?)?,
                 ));
+            }
+        }
+        let by_key: std::collections::HashMap<i64, NodeId> = inner.iter().copied().collect();
+        for chunk in inner.chunks(NODES_PER_QUERY) {
+            let mut q =
+                QueryBuilder::<Sqlite>::new("SELECT id, hash FROM merkle_nodes WHERE id IN ");
+            q.push_tuples(chunk, |mut b, (key, _)| {
+                b.push_bind(*key);
+            });
+            for row in q.build().fetch_all(&self.pool).await? {
+                let key: i64 = row.try_get("id")?;
+                if let Some(id) = by_key.get(&key) {
+                    found.push((*id, hash_from_bytes(&row.try_get::<Vec<u8>, _>("hash")?)?));
+                }
             }
         }
         Ok(found)

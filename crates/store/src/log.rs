@@ -62,6 +62,7 @@ pub struct StoredCheckpoint {
 pub struct Extension {
     pub entries: Vec<Entry>,
     pub leaf_hashes: Vec<Hash>,
+    /// The inner nodes (level 1 and up) the batch completes.
     pub nodes: Vec<(NodeId, Hash)>,
     pub frontier: Frontier,
 }
@@ -82,7 +83,13 @@ pub fn extend(mut frontier: Frontier, events: &[Event], at: Timestamp) -> StoreR
             event: event.clone(),
         };
         let leaf = leaf_hash(&entry.canonical_bytes());
-        nodes.extend(frontier.push(leaf));
+        // Leaf hashes are stored with their entries; only inner nodes go to merkle_nodes.
+        nodes.extend(
+            frontier
+                .push(leaf)
+                .into_iter()
+                .filter(|(id, _)| id.level > 0),
+        );
         leaf_hashes.push(leaf);
         entries.push(entry);
     }
@@ -123,15 +130,6 @@ pub fn to_i64(v: u64) -> StoreResult<i64> {
 pub const ENTRY_COLUMNS: &str = "seq, timestamp, \"user\", activity, method, export_from, reference_document, \
      report_name, print_format, file_type, filters, columns, page, row_count, byte_count, \
      content_sha256, outcome, reason, ip, user_agent, request_id, roles, auth, source";
-
-/// The entry columns qualified with the table alias `a`, for joins.
-pub fn entry_columns_of_a() -> String {
-    ENTRY_COLUMNS
-        .split(", ")
-        .map(|c| format!("a.{c}"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
 
 /// Reads an entry from a row of either backend. Stored text is taken as it is, so an
 /// altered row yields different canonical bytes rather than an error.
@@ -187,4 +185,21 @@ where
         timestamp: Timestamp::from_micros(row.try_get::<i64, _>("timestamp")?),
         event,
     })
+}
+
+/// Which of `ids` are leaves (answered from `access_log.leaf_hash`, by seq) and which are
+/// inner nodes (answered from `merkle_nodes`, by stored index).
+pub fn split_node_ids(ids: &[NodeId]) -> (Vec<i64>, Vec<(i64, NodeId)>) {
+    let mut leaf_seqs = Vec::new();
+    let mut inner = Vec::new();
+    for id in ids {
+        if id.level == 0 {
+            if let Ok(seq) = i64::try_from(id.index + 1) {
+                leaf_seqs.push(seq);
+            }
+        } else if let Ok(key) = i64::try_from(id.stored_index()) {
+            inner.push((key, *id));
+        }
+    }
+    (leaf_seqs, inner)
 }

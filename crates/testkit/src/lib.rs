@@ -97,8 +97,8 @@ impl TestDb {
     /// were unreachable.
     pub async fn close(&self) {
         match &self.handle {
-            Handle::Sqlite(s) => s.pool().close().await,
-            Handle::Postgres(s, _) => s.pool().close().await,
+            Handle::Sqlite(s) => s.close().await,
+            Handle::Postgres(s, _) => s.close().await,
         }
     }
 

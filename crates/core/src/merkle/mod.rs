@@ -83,6 +83,43 @@ impl NodeId {
     pub const fn leaf(index: u64) -> Self {
         Self { level: 0, index }
     }
+
+    /// The node's position in creation order: every node gets a distinct number, and the
+    /// nodes an append completes get the next numbers in a row (Go's `tlog.StoredHashIndex`).
+    /// Stored under this key, the tree only ever grows at its end, which keeps each commit's
+    /// writes on the last pages of the table.
+    pub const fn stored_index(self) -> u64 {
+        // The last leaf under this node, then the count of nodes stored before it.
+        let mut n = self.index;
+        let mut l = self.level;
+        while l > 0 {
+            n = 2 * n + 1;
+            l -= 1;
+        }
+        let mut i = 0;
+        while n > 0 {
+            i += n;
+            n >>= 1;
+        }
+        i + self.level as u64
+    }
+}
+
+#[cfg(test)]
+mod stored_index_tests {
+    use super::*;
+
+    #[test]
+    fn stored_indexes_follow_creation_order() {
+        let mut frontier = Frontier::new();
+        let mut next = 0u64;
+        for _ in 0..300 {
+            for (id, _) in frontier.push([7; 32]) {
+                assert_eq!(id.stored_index(), next, "{id:?}");
+                next += 1;
+            }
+        }
+    }
 }
 
 /// Why a proof could not be built or did not verify.

@@ -32,6 +32,7 @@ both_backends!(
     an_invalid_event_is_refused_and_writes_nothing,
     checkpoints_are_signed_by_count_and_by_time,
     two_recorders_on_one_database_keep_seq_dense,
+    verify_passes_while_the_log_grows,
 );
 
 fn recorder(store: Arc<dyn Store>, clock: Arc<FixedClock>) -> Recorder {
@@ -585,4 +586,32 @@ async fn two_recorders_on_one_database_keep_seq_dense(db: &TestDb) {
         verified.checkpoints >= 2,
         "checkpoints were signed as the log grew"
     );
+}
+
+/// Verifying a live log: entries appended while `verify` walks are not "extra".
+async fn verify_passes_while_the_log_grows(db: &TestDb) {
+    let rec = recorder(db.store.clone(), Arc::new(FixedClock::new(T0)));
+    for i in 1..=50 {
+        rec.record(event(i)).await.expect("recorded");
+    }
+    let writer = {
+        let rec = rec.clone();
+        tokio::spawn(async move {
+            for i in 51..=2000 {
+                rec.record(event(i)).await.expect("recorded");
+            }
+        })
+    };
+    let verifier = signer(1).verifier();
+    for _ in 0..20 {
+        let v = verify(&*db.store, &verifier, Vec::new(), |_, _| {})
+            .await
+            .expect("a live log verifies");
+        assert!(v.entries >= 50);
+    }
+    writer.await.expect("writer");
+    let v = verify(&*db.store, &verifier, Vec::new(), |_, _| {})
+        .await
+        .expect("verifies");
+    assert_eq!(v.entries, 2000);
 }

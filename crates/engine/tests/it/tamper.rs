@@ -202,7 +202,7 @@ async fn a_forged_entry_is_extra(db: &TestDb) {
         .collect::<Vec<_>>()
         .join(", ");
     db.execute(&format!(
-        "INSERT INTO access_log ({ENTRY_COLUMNS}) SELECT 31, {rest} FROM access_log WHERE seq = 30"
+        "INSERT INTO access_log ({ENTRY_COLUMNS}, leaf_hash) SELECT 31, {rest}, leaf_hash FROM access_log WHERE seq = 30"
     ))
     .await;
     let problem = check(&*db.store, log.outside())
@@ -220,7 +220,7 @@ async fn a_row_hidden_below_seq_one_is_extra(db: &TestDb) {
         .collect::<Vec<_>>()
         .join(", ");
     db.execute(&format!(
-        "INSERT INTO access_log ({ENTRY_COLUMNS}) SELECT -3, {rest} FROM access_log WHERE seq = 1"
+        "INSERT INTO access_log ({ENTRY_COLUMNS}, leaf_hash) SELECT -3, {rest}, leaf_hash FROM access_log WHERE seq = 1"
     ))
     .await;
     let problem = check(&*db.store, log.outside())
@@ -243,7 +243,13 @@ async fn swapped_entries_are_a_reordering(db: &TestDb) {
     let problem = check(&*db.store, log.outside())
         .await
         .expect_err("detected");
-    assert_eq!(problem, Problem::OrderChanged { seq: 5, now_at: 9 });
+    assert_eq!(
+        problem,
+        Problem::OrderChanged {
+            seq: 5,
+            recorded_as: 9
+        }
+    );
     assert_eq!(problem.seq(), Some(5));
 }
 
@@ -354,7 +360,7 @@ async fn a_consistently_rewritten_leaf_breaks_the_signed_root(db: &TestDb) {
     db.execute("UPDATE access_log SET reference_document = 'SINV-FORGED' WHERE seq = 7")
         .await;
     db.execute(&format!(
-        "UPDATE merkle_nodes SET hash = {} WHERE level = 0 AND idx = 6",
+        "UPDATE access_log SET leaf_hash = {} WHERE seq = 7",
         blob(db.backend, &leaf)
     ))
     .await;

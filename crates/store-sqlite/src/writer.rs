@@ -1,0 +1,199 @@
+//! The Access Log's writer: one connection on a thread of its own, so that an append is a
+//! handful of in-process calls on prepared statements rather than a string of round trips
+//! through the async driver. Appends are already serialised by the recorder; this makes
+//! each one as short as SQLite allows, which is what group commit's throughput rests on.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use accesslog_core::Timestamp;
+use accesslog_core::entry::Event;
+use accesslog_store::log::{Extension, extend, frontier_from_stored, to_i64};
+use accesslog_store::{Appended, StoreError, StoreResult};
+use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
+use tokio::sync::oneshot;
+
+struct Job {
+    events: Vec<Event>,
+    at: Timestamp,
+    reply: oneshot::Sender<StoreResult<Appended>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Writer {
+    jobs: mpsc::Sender<Job>,
+    closed: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Job")
+            .field("events", &self.events.len())
+            .finish()
+    }
+}
+
+const INSERT_ENTRY: &str = "INSERT INTO access_log (seq, timestamp, \"user\", activity, method, \
+    export_from, reference_document, report_name, print_format, file_type, filters, columns, \
+    page, row_count, byte_count, content_sha256, outcome, reason, ip, user_agent, request_id, \
+    roles, auth, source, leaf_hash) \
+    VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, \
+    ?19, ?20, ?21, ?22, ?23, ?24, ?25)";
+
+impl Writer {
+    /// Opens the writer's connection to the (already migrated) database at `path`.
+    pub(crate) fn open(path: &Path) -> StoreResult<Self> {
+        let conn = Connection::open(path).map_err(map_err)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(map_err)?;
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+             PRAGMA temp_store = MEMORY;",
+        )
+        .map_err(map_err)?;
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let closed = Arc::new(AtomicBool::new(false));
+        let closed_here = closed.clone();
+        std::thread::Builder::new()
+            .name("accesslog-sqlite-writer".into())
+            .spawn(move || {
+                let mut conn = conn;
+                for job in queue {
+                    let result = if closed_here.load(Ordering::SeqCst) {
+                        Err(StoreError::Unavailable(
+                            "the database has been closed".into(),
+                        ))
+                    } else {
+                        append(&mut conn, &job.events, job.at)
+                    };
+                    let _ = job.reply.send(result);
+                }
+            })
+            .map_err(|e| StoreError::Other(format!("could not start the writer thread: {e}")))?;
+        Ok(Self { jobs, closed })
+    }
+
+    pub(crate) async fn append(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(
+                "the database has been closed".into(),
+            ));
+        }
+        let (reply, result) = oneshot::channel();
+        let job = Job {
+            events: events.to_vec(),
+            at,
+            reply,
+        };
+        self.jobs
+            .send(job)
+            .map_err(|_| StoreError::Unavailable("the writer thread has stopped".into()))?;
+        result
+            .await
+            .map_err(|_| StoreError::Unavailable("the writer thread has stopped".into()))?
+    }
+
+    /// From now on every append fails as if the database were gone.
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+}
+
+fn append(conn: &mut Connection, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
+    // IMMEDIATE takes the write lock before the tree state is read, so another process
+    // appending to the same file can never read the same size.
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(map_err)?;
+    let (size, bytes): (i64, Vec<u8>) = tx
+        .query_row(
+            "SELECT size, frontier FROM log_state WHERE id = 1",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .map_err(map_err)?;
+    let Extension {
+        entries,
+        leaf_hashes,
+        nodes,
+        frontier,
+    } = extend(frontier_from_stored(size, &bytes)?, events, at)?;
+    {
+        let mut insert = tx.prepare_cached(INSERT_ENTRY).map_err(map_err)?;
+        for (entry, leaf) in entries.iter().zip(&leaf_hashes) {
+            let e = &entry.event;
+            let rows = e.row_count.map(to_i64).transpose()?;
+            let bytes = e.byte_count.map(to_i64).transpose()?;
+            let roles = e.roles_json();
+            insert
+                .execute(params![
+                    to_i64(entry.seq)?,
+                    entry.timestamp.as_micros(),
+                    e.user,
+                    e.activity.as_str(),
+                    e.method,
+                    e.export_from,
+                    e.reference_document,
+                    e.report_name,
+                    e.print_format,
+                    e.file_type,
+                    e.filters.as_ref().map(|j| j.as_str()),
+                    e.columns.as_ref().map(|j| j.as_str()),
+                    e.page,
+                    rows,
+                    bytes,
+                    e.content_sha256,
+                    e.outcome.as_str(),
+                    e.reason,
+                    e.ip,
+                    e.user_agent,
+                    e.request_id,
+                    roles.as_str(),
+                    e.auth,
+                    e.source,
+                    &leaf[..],
+                ])
+                .map_err(map_err)?;
+        }
+        let mut insert = tx
+            .prepare_cached("INSERT INTO merkle_nodes (id, hash) VALUES (?1, ?2)")
+            .map_err(map_err)?;
+        for (id, hash) in &nodes {
+            insert
+                .execute(params![to_i64(id.stored_index())?, &hash[..]])
+                .map_err(map_err)?;
+        }
+    }
+    tx.execute(
+        "UPDATE log_state SET size = ?1, frontier = ?2 WHERE id = 1",
+        params![to_i64(frontier.size())?, frontier.to_bytes()],
+    )
+    .map_err(map_err)?;
+    tx.commit().map_err(map_err)?;
+    Ok(Appended {
+        entries,
+        leaf_hashes,
+        size: frontier.size(),
+        root: frontier.root(),
+    })
+}
+
+/// The same classification as `StoreError::from(sqlx::Error)`: "cannot write now" is
+/// `Unavailable`, so the recorder refuses the action with a 503.
+fn map_err(e: rusqlite::Error) -> StoreError {
+    match &e {
+        rusqlite::Error::SqliteFailure(f, _) => match f.code {
+            ErrorCode::DatabaseBusy
+            | ErrorCode::DatabaseLocked
+            | ErrorCode::ReadOnly
+            | ErrorCode::SystemIoFailure
+            | ErrorCode::DiskFull
+            | ErrorCode::CannotOpen => StoreError::Unavailable(e.to_string()),
+            ErrorCode::ConstraintViolation => StoreError::Conflict(e.to_string()),
+            _ => StoreError::Other(e.to_string()),
+        },
+        _ => StoreError::Other(e.to_string()),
+    }
+}
