@@ -33,6 +33,8 @@ WHAT picks a subset (default: sqlite postgres throughput latency batches):
   latency               record() to receipt at a steady offered load
   batches               the cost of one append_entries call by batch size
   fill                  fill a fresh SQLite log with --entries entries (not in the default)
+  verify                fill a fresh SQLite log with --entries entries, then time `verify`
+                        beside a bare read of the same rows (not in the default)
 
 OPTIONS:
   --secs N              seconds per throughput run (default 3)
@@ -49,6 +51,7 @@ struct Args {
     latency: bool,
     batches: bool,
     fill: bool,
+    verify: bool,
     secs: f64,
     writers: Vec<usize>,
     rate: u64,
@@ -59,12 +62,14 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut backends = Vec::new();
     let (mut throughput, mut latency, mut batches, mut fill) = (false, false, false, false);
+    let mut verify = false;
     let mut args = Args {
         backends: Vec::new(),
         throughput: false,
         latency: false,
         batches: false,
         fill: false,
+        verify: false,
         secs: 3.0,
         writers: vec![1, 8, 64],
         rate: 1000,
@@ -83,6 +88,7 @@ fn parse_args() -> Result<Args, String> {
             "latency" => latency = true,
             "batches" => batches = true,
             "fill" => fill = true,
+            "verify" => verify = true,
             "--secs" => args.secs = number(&value("--secs")?)?,
             "--latency-secs" => args.latency_secs = number(&value("--latency-secs")?)?,
             "--rate" => args.rate = number(&value("--rate")?)?,
@@ -99,11 +105,12 @@ fn parse_args() -> Result<Args, String> {
     if backends.is_empty() {
         backends = vec![Backend::Sqlite, Backend::Postgres];
     }
-    if !(throughput || latency || batches || fill) {
+    if !(throughput || latency || batches || fill || verify) {
         (throughput, latency, batches) = (true, true, true);
     }
     args.backends = backends;
     (args.throughput, args.latency, args.batches, args.fill) = (throughput, latency, batches, fill);
+    args.verify = verify;
     Ok(args)
 }
 
@@ -158,6 +165,9 @@ async fn main() {
             batch_costs(backend).await;
         }
     }
+    if args.verify {
+        verify_throughput(args.entries).await;
+    }
     if args.fill {
         println!("\n## fill");
         let db = TestDb::sqlite().await;
@@ -172,6 +182,50 @@ async fn main() {
             bytes as f64 / 1e6
         );
     }
+}
+
+/// `verify` on a filled log, beside the floor: reading the same rows through the store
+/// without hashing anything.
+async fn verify_throughput(entries: u64) {
+    println!("\n## verify");
+    let db = TestDb::sqlite().await;
+    let filled = fill(db.store.clone(), entries, 256).await;
+    let verifier = accesslog_core::checkpoint::LogSigner::from_seed("bench.example/log", [7; 32])
+        .expect("a signer")
+        .verifier();
+
+    let started = Instant::now();
+    let mut rows = 0u64;
+    let mut after = 0u64;
+    loop {
+        let page = db
+            .store
+            .entries_with_leaves_after(after, 20_000)
+            .await
+            .expect("read");
+        let Some(last) = page.last() else { break };
+        after = u64::try_from(last.seq).unwrap_or(u64::MAX);
+        rows += page.len() as u64;
+    }
+    let read_secs = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    let verified = accesslog_engine::verify::verify(&*db.store, &verifier, Vec::new(), |_, _| {})
+        .await
+        .expect("the log verifies");
+    let verify_secs = started.elapsed().as_secs_f64();
+    assert_eq!(verified.entries, filled);
+    assert_eq!(rows, filled);
+    println!(
+        "\n| on a {filled}-entry SQLite log | seconds | entries/s |\n|--|--:|--:|\n\
+         | read the rows only (the floor) | {read_secs:.2} | {:.0} |\n\
+         | verify: re-encode, hash every leaf, rebuild the tree, compare | {verify_secs:.2} | {:.0} |\n\
+         verify costs {:.2}x a bare read",
+        rows as f64 / read_secs,
+        filled as f64 / verify_secs,
+        verify_secs / read_secs
+    );
+    db.drop().await;
 }
 
 fn backend_name(backend: Backend) -> &'static str {
