@@ -169,8 +169,9 @@ pub async fn verify(
     let mut frontier = Frontier::new();
     let mut expected = 1u64;
     let mut reread_at = None;
+    let mut next = Prefetch::start(store.entries_with_leaves_after(0, PAGE)).await;
     loop {
-        let page = store.entries_with_leaves_after(expected - 1, PAGE).await?;
+        let page = next.finish().await?;
         if page.is_empty() {
             // A live server may have appended since the head was read: go on while the
             // recorded tree is ahead of what was walked.
@@ -178,10 +179,14 @@ pub async fn verify(
             head = store.log_head().await?;
             if head.size > frontier.size() && reread_at != Some(frontier.size()) {
                 reread_at = Some(frontier.size());
+                next = Prefetch::start(store.entries_with_leaves_after(expected - 1, PAGE)).await;
                 continue;
             }
             break;
         }
+        // Read the next page while this one is hashed.
+        let last = page.last().map_or(0, |r| u64::try_from(r.seq).unwrap_or(0));
+        next = Prefetch::start(store.entries_with_leaves_after(last, PAGE)).await;
         for row in &page {
             let Ok(seq) = u64::try_from(row.seq) else {
                 return problem(Problem::ExtraEntry { seq: 0 });
@@ -265,6 +270,33 @@ pub async fn verify(
         checkpoints: notes.len(),
         extends_external: external.map(|cp| cp.size),
     })
+}
+
+/// A read started now and finished later: polled once so that it gets going (the SQLite
+/// store hands the read to a thread of its own) while the caller hashes the previous page.
+enum Prefetch<'a, T> {
+    Ready(T),
+    Running(std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>),
+}
+
+impl<'a, T> Prefetch<'a, T> {
+    async fn start(future: impl std::future::Future<Output = T> + Send + 'a) -> Self {
+        let mut future: std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>> =
+            Box::pin(future);
+        let polled =
+            std::future::poll_fn(|cx| std::task::Poll::Ready(future.as_mut().poll(cx))).await;
+        match polled {
+            std::task::Poll::Ready(v) => Prefetch::Ready(v),
+            std::task::Poll::Pending => Prefetch::Running(future),
+        }
+    }
+
+    async fn finish(self) -> T {
+        match self {
+            Prefetch::Ready(v) => v,
+            Prefetch::Running(f) => f.await,
+        }
+    }
 }
 
 /// When an entry does not match the leaf stored with it, tries the entry's contents at the

@@ -31,11 +31,13 @@ use sqlx::sqlite::{
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+mod reader;
 mod writer;
 
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
     pool: SqlitePool,
+    path: std::path::PathBuf,
     /// Appends to the Access Log go through this dedicated connection.
     writer: std::sync::Arc<writer::Writer>,
 }
@@ -76,7 +78,7 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Other(format!("migrating the SQLite database: {e}")))?;
         let writer = std::sync::Arc::new(writer::Writer::open(&path)?);
-        Ok(Self { pool, writer })
+        Ok(Self { pool, path, writer })
     }
 
     /// The pool, for code in this workspace that needs SQL beyond the trait (tests).
@@ -547,28 +549,15 @@ impl Store for SqliteStore {
         after_seq: u64,
         limit: u32,
     ) -> StoreResult<Vec<LeafRow>> {
-        let sql = format!(
-            "SELECT {ENTRY_COLUMNS}, leaf_hash FROM access_log WHERE seq > $1 ORDER BY seq LIMIT $2"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(seq_bound(after_seq)?)
-            .bind(i64::from(limit))
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|row| {
-                let leaf = row
-                    .try_get::<Option<Vec<u8>>, _>("leaf_hash")
-                    .ok()
-                    .flatten()
-                    .and_then(|b| hash_from_bytes(&b).ok());
-                Ok(LeafRow {
-                    seq: row.try_get("seq")?,
-                    entry: entry_from_row(row).map_err(|e| e.to_string()),
-                    leaf,
-                })
-            })
-            .collect()
+        if self.pool.is_closed() {
+            return Err(StoreError::Unavailable(
+                "the database has been closed".into(),
+            ));
+        }
+        let (path, after) = (self.path.clone(), seq_bound(after_seq)?);
+        tokio::task::spawn_blocking(move || reader::leaf_rows(&path, after, limit))
+            .await
+            .map_err(|e| StoreError::Other(format!("the reader thread failed: {e}")))?
     }
 
     async fn merkle_nodes(&self, ids: &[NodeId]) -> StoreResult<Vec<(NodeId, Hash)>> {

@@ -2,7 +2,7 @@
 //! row of either database, and extending the Merkle tree for a batch of new entries.
 
 use accesslog_core::Timestamp;
-use accesslog_core::entry::{CanonicalJson, Entry, Event};
+use accesslog_core::entry::{CanonicalJson, Entry, EntryError, Event};
 use accesslog_core::merkle::{Frontier, Hash, NodeId, leaf_hash};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
@@ -131,60 +131,95 @@ pub const ENTRY_COLUMNS: &str = "seq, timestamp, \"user\", activity, method, exp
      report_name, print_format, file_type, filters, columns, page, row_count, byte_count, \
      content_sha256, outcome, reason, ip, user_agent, request_id, roles, auth, source";
 
-/// Reads an entry from a row of either backend. Stored text is taken as it is, so an
-/// altered row yields different canonical bytes rather than an error.
-pub fn entry_from_row<'r, R>(row: &'r R) -> StoreResult<Entry>
-where
-    R: Row,
-    &'static str: ColumnIndex<R>,
-    String: Decode<'r, R::Database> + Type<R::Database>,
-    i64: Decode<'r, R::Database> + Type<R::Database>,
-    Option<String>: Decode<'r, R::Database> + Type<R::Database>,
-    Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
-{
-    let text = |col: &'static str| -> StoreResult<String> { Ok(row.try_get::<String, _>(col)?) };
-    let opt = |col: &'static str| -> StoreResult<Option<String>> {
-        Ok(row.try_get::<Option<String>, _>(col)?)
+/// Where an entry's columns are read from: a row of either backend, through sqlx or
+/// through the SQLite writer's own connection.
+pub trait EntryColumns {
+    fn text(&self, column: &'static str) -> StoreResult<Option<String>>;
+    fn int(&self, column: &'static str) -> StoreResult<Option<i64>>;
+}
+
+/// Reads an entry from its columns. Stored text is taken as it is, so an altered row
+/// yields different canonical bytes (or, if it no longer parses, an error naming the
+/// entry) rather than a silently repaired entry.
+pub fn entry_from_columns(row: &impl EntryColumns) -> StoreResult<Entry> {
+    let int = |col: &'static str| -> StoreResult<i64> {
+        row.int(col)?
+            .ok_or_else(|| StoreError::Other(format!("{col} is empty")))
+    };
+    let seq = to_u64(int("seq")?, "seq")?;
+    let bad = |e: String| StoreError::Other(format!("entry {seq}: {e}"));
+    let text = |col: &'static str| -> StoreResult<String> {
+        row.text(col)?.ok_or_else(|| bad(format!("{col} is empty")))
     };
     let opt_count = |col: &'static str| -> StoreResult<Option<u64>> {
-        row.try_get::<Option<i64>, _>(col)?
-            .map(|v| to_u64(v, col))
+        row.int(col)?
+            .map(|v| u64::try_from(v).map_err(|_| bad(format!("{col} {v} is negative"))))
             .transpose()
     };
-    let seq = to_u64(row.try_get::<i64, _>("seq")?, "seq")?;
-    let bad = |e: accesslog_core::entry::EntryError| StoreError::Other(format!("entry {seq}: {e}"));
-    let roles_text = text("roles")?;
-    let roles: Vec<String> = serde_json::from_str(&roles_text)
-        .map_err(|e| StoreError::Other(format!("entry {seq}: roles are not a JSON list: {e}")))?;
+    let roles: Vec<String> = serde_json::from_str(&text("roles")?)
+        .map_err(|e| bad(format!("roles are not a JSON list: {e}")))?;
     let event = Event {
         user: text("user")?,
-        activity: text("activity")?.parse().map_err(bad)?,
+        activity: text("activity")?
+            .parse()
+            .map_err(|e: EntryError| bad(e.to_string()))?,
         method: text("method")?,
-        export_from: opt("export_from")?,
-        reference_document: opt("reference_document")?,
-        report_name: opt("report_name")?,
-        print_format: opt("print_format")?,
-        file_type: opt("file_type")?,
-        filters: opt("filters")?.map(CanonicalJson::from_stored),
-        columns: opt("columns")?.map(CanonicalJson::from_stored),
-        page: opt("page")?,
+        export_from: row.text("export_from")?,
+        reference_document: row.text("reference_document")?,
+        report_name: row.text("report_name")?,
+        print_format: row.text("print_format")?,
+        file_type: row.text("file_type")?,
+        filters: row.text("filters")?.map(CanonicalJson::from_stored),
+        columns: row.text("columns")?.map(CanonicalJson::from_stored),
+        page: row.text("page")?,
         row_count: opt_count("row_count")?,
         byte_count: opt_count("byte_count")?,
-        content_sha256: opt("content_sha256")?,
-        outcome: text("outcome")?.parse().map_err(bad)?,
-        reason: opt("reason")?,
-        ip: opt("ip")?,
-        user_agent: opt("user_agent")?,
-        request_id: opt("request_id")?,
+        content_sha256: row.text("content_sha256")?,
+        outcome: text("outcome")?
+            .parse()
+            .map_err(|e: EntryError| bad(e.to_string()))?,
+        reason: row.text("reason")?,
+        ip: row.text("ip")?,
+        user_agent: row.text("user_agent")?,
+        request_id: row.text("request_id")?,
         roles,
-        auth: opt("auth")?,
+        auth: row.text("auth")?,
         source: text("source")?,
     };
     Ok(Entry {
         seq,
-        timestamp: Timestamp::from_micros(row.try_get::<i64, _>("timestamp")?),
+        timestamp: Timestamp::from_micros(int("timestamp")?),
         event,
     })
+}
+
+struct SqlxRow<'a, R>(&'a R);
+
+impl<'a, R> EntryColumns for SqlxRow<'a, R>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    Option<String>: Decode<'a, R::Database> + Type<R::Database>,
+    Option<i64>: Decode<'a, R::Database> + Type<R::Database>,
+{
+    fn text(&self, column: &'static str) -> StoreResult<Option<String>> {
+        Ok(self.0.try_get::<Option<String>, _>(column)?)
+    }
+
+    fn int(&self, column: &'static str) -> StoreResult<Option<i64>> {
+        Ok(self.0.try_get::<Option<i64>, _>(column)?)
+    }
+}
+
+/// Reads an entry from a sqlx row of either backend.
+pub fn entry_from_row<'r, R>(row: &'r R) -> StoreResult<Entry>
+where
+    R: Row,
+    &'static str: ColumnIndex<R>,
+    Option<String>: Decode<'r, R::Database> + Type<R::Database>,
+    Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
+{
+    entry_from_columns(&SqlxRow(row))
 }
 
 /// Which of `ids` are leaves (answered from `access_log.leaf_hash`, by seq) and which are
