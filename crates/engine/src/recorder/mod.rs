@@ -111,6 +111,11 @@ impl Recorder {
     }
 }
 
+/// A batch at least this large means many callers are waiting on the log.
+const CONVOY: usize = 2;
+/// How many times the writer yields before taking a batch after a large one.
+const YIELDS: usize = 4;
+
 async fn writer(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -127,17 +132,27 @@ async fn writer(
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut batch: Vec<Job> = Vec::with_capacity(config.max_batch);
+    let mut last_batch = 0usize;
     loop {
         tokio::select! {
             job = queue.recv() => {
                 let Some(job) = job else { break };
                 batch.push(job);
+                // After a large commit, the callers it just answered are about to come back:
+                // let them queue up for this batch rather than wait a whole commit for the
+                // next (otherwise closed-loop writers split into two half-size convoys).
+                if last_batch >= CONVOY {
+                    for _ in 0..YIELDS {
+                        tokio::task::yield_now().await;
+                    }
+                }
                 while batch.len() < config.max_batch {
                     match queue.try_recv() {
                         Ok(job) => batch.push(job),
                         Err(_) => break,
                     }
                 }
+                last_batch = batch.len();
                 let head = commit(&*store, &*clock, &mut batch).await;
                 if let (Some(c), Some(head)) = (checkpointer.as_mut(), head) {
                     c.after_commit(&*store, &*clock, head).await;
