@@ -310,12 +310,29 @@ pub struct Entry {
     pub event: Event,
 }
 
+/// Writes the canonical encoding of 24 field values (in the module's order, as the UTF-8
+/// bytes of their text form) to `out`. `Entry::canonical_bytes` and any reader that has
+/// the stored text at hand (verification) share this, so both always agree.
+pub fn encode_fields(out: &mut Vec<u8>, fields: &[Option<&[u8]>; 24]) {
+    out.push(1u8);
+    for field in fields {
+        match field {
+            None => out.push(0),
+            Some(s) => {
+                out.push(1);
+                let len = u32::try_from(s.len()).unwrap_or(u32::MAX);
+                out.extend_from_slice(&len.to_be_bytes());
+                out.extend_from_slice(&s[..len as usize]);
+            }
+        }
+    }
+}
+
 impl Entry {
     /// The canonical bytes (see the module documentation). A field longer than 4 GiB cannot occur: request bodies and rendered pages are limited far below that.
     pub fn canonical_bytes(&self) -> Vec<u8> {
         let e = &self.event;
         let mut out = Vec::with_capacity(256 + e.page.as_ref().map_or(0, String::len));
-        out.push(1u8);
         let roles = e.roles_json();
         let seq = self.seq.to_string();
         let ts = self.timestamp.as_micros().to_string();
@@ -347,17 +364,7 @@ impl Entry {
             e.auth.as_deref(),
             Some(&e.source),
         ];
-        for field in fields {
-            match field {
-                None => out.push(0),
-                Some(s) => {
-                    out.push(1);
-                    let len = u32::try_from(s.len()).unwrap_or(u32::MAX);
-                    out.extend_from_slice(&len.to_be_bytes());
-                    out.extend_from_slice(&s.as_bytes()[..len as usize]);
-                }
-            }
-        }
+        encode_fields(&mut out, &fields.map(|f| f.map(str::as_bytes)));
         out
     }
 }

@@ -169,74 +169,49 @@ pub async fn verify(
     let mut frontier = Frontier::new();
     let mut expected = 1u64;
     let mut reread_at = None;
-    let mut next = Prefetch::start(store.entries_with_leaves_after(0, PAGE)).await;
+    // The walk reads each row's recomputed and stored leaf (cheap). A page where anything
+    // is off is read again in full, to say exactly what is wrong.
+    let mut next = Prefetch::start(store.recomputed_leaves_after(0, PAGE)).await;
     loop {
         let page = next.finish().await?;
         if page.is_empty() {
-            // A live server may have appended since the head was read: go on while the
-            // recorded tree is ahead of what was walked.
-            // Read once more; if still nothing, the rows are missing, not late.
+            // A live server may have appended since the head was read: read once more
+            // while the recorded tree is ahead of what was walked; if still nothing, the
+            // rows are missing, not late.
             head = store.log_head().await?;
             if head.size > frontier.size() && reread_at != Some(frontier.size()) {
                 reread_at = Some(frontier.size());
-                next = Prefetch::start(store.entries_with_leaves_after(expected - 1, PAGE)).await;
+                next = Prefetch::start(store.recomputed_leaves_after(expected - 1, PAGE)).await;
                 continue;
             }
             break;
         }
-        // Read the next page while this one is hashed.
+        // Read the next page while this one is checked.
         let last = page.last().map_or(0, |r| u64::try_from(r.seq).unwrap_or(0));
-        next = Prefetch::start(store.entries_with_leaves_after(last, PAGE)).await;
-        for row in &page {
-            let Ok(seq) = u64::try_from(row.seq) else {
-                return problem(Problem::ExtraEntry { seq: 0 });
-            };
-            if seq == 0 {
-                return problem(Problem::ExtraEntry { seq: 0 });
+        next = Prefetch::start(store.recomputed_leaves_after(last, PAGE)).await;
+        let clean = page.iter().zip(expected..).all(|(r, want)| {
+            u64::try_from(r.seq) == Ok(want)
+                && want <= head.size
+                && r.leaf.is_some()
+                && r.leaf == r.stored
+        });
+        if clean {
+            for row in &page {
+                let Some(leaf) = row.leaf else { continue };
+                frontier.append(leaf);
+                check_targets(&targets, &frontier)?;
             }
-            if seq != expected {
-                return problem(Problem::EntryMissing {
-                    seq: expected,
-                    found: seq,
-                });
+            expected += page.len() as u64;
+        } else {
+            let rows = store.entries_with_leaves_after(expected - 1, PAGE).await?;
+            for row in &rows {
+                let leaf = check_row(store, row, expected, &mut head, &rows).await?;
+                frontier.append(leaf);
+                check_targets(&targets, &frontier)?;
+                expected += 1;
             }
-            if seq > head.size {
-                // Past the tree recorded when we started: fine if the tree has grown since.
-                head = store.log_head().await?;
-                if seq > head.size {
-                    return problem(Problem::ExtraEntry { seq });
-                }
-            }
-            let Ok(entry) = &row.entry else {
-                // The row no longer even reads as an entry: it was edited.
-                return problem(Problem::EntryAltered { seq });
-            };
-            let leaf = leaf_hash(&entry.canonical_bytes());
-            match &row.leaf {
-                Some(stored) if *stored == leaf => {}
-                Some(stored) => {
-                    return problem(
-                        misplaced(entry, stored, &page).unwrap_or(Problem::EntryAltered { seq }),
-                    );
-                }
-                None => return problem(Problem::EntryAltered { seq }),
-            }
-            frontier.append(leaf);
-            if let Some(cps) = targets.get(&frontier.size()) {
-                for (cp, origin) in cps {
-                    if cp.root != frontier.root() {
-                        return problem(if *origin == CheckpointOrigin::External {
-                            Problem::Fork { size: cp.size }
-                        } else {
-                            Problem::CheckpointMismatch {
-                                size: cp.size,
-                                origin: origin.clone(),
-                            }
-                        });
-                    }
-                }
-            }
-            expected += 1;
+            // The full read may have ended elsewhere than the quick one: carry on from here.
+            next = Prefetch::start(store.recomputed_leaves_after(expected - 1, PAGE)).await;
         }
         progress(frontier.size(), total);
     }
@@ -270,6 +245,72 @@ pub async fn verify(
         checkpoints: notes.len(),
         extends_external: external.map(|cp| cp.size),
     })
+}
+
+/// The signed checkpoints at the frontier's size must have its root.
+fn check_targets(
+    targets: &BTreeMap<u64, Vec<(Checkpoint, CheckpointOrigin)>>,
+    frontier: &Frontier,
+) -> Result<(), VerifyError> {
+    if let Some(cps) = targets.get(&frontier.size()) {
+        for (cp, origin) in cps {
+            if cp.root != frontier.root() {
+                return Err(VerifyError::Problem(
+                    if *origin == CheckpointOrigin::External {
+                        Problem::Fork { size: cp.size }
+                    } else {
+                        Problem::CheckpointMismatch {
+                            size: cp.size,
+                            origin: origin.clone(),
+                        }
+                    },
+                ));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks one fully read row at the place `expected`; returns its leaf when all is well.
+async fn check_row(
+    store: &dyn Store,
+    row: &LeafRow,
+    expected: u64,
+    head: &mut accesslog_store::LogHead,
+    page: &[LeafRow],
+) -> Result<Hash, VerifyError> {
+    let problem = |p: Problem| Err(VerifyError::Problem(p));
+    let Ok(seq) = u64::try_from(row.seq) else {
+        return problem(Problem::ExtraEntry { seq: 0 });
+    };
+    if seq == 0 {
+        return problem(Problem::ExtraEntry { seq: 0 });
+    }
+    if seq != expected {
+        return problem(Problem::EntryMissing {
+            seq: expected,
+            found: seq,
+        });
+    }
+    if seq > head.size {
+        // Past the tree recorded when we started: fine if the tree has grown since.
+        *head = store.log_head().await?;
+        if seq > head.size {
+            return problem(Problem::ExtraEntry { seq });
+        }
+    }
+    let Ok(entry) = &row.entry else {
+        // The row no longer even reads as an entry: it was edited.
+        return problem(Problem::EntryAltered { seq });
+    };
+    let leaf = leaf_hash(&entry.canonical_bytes());
+    match &row.leaf {
+        Some(stored) if *stored == leaf => Ok(leaf),
+        Some(stored) => {
+            problem(misplaced(entry, stored, page).unwrap_or(Problem::EntryAltered { seq }))
+        }
+        None => problem(Problem::EntryAltered { seq }),
+    }
 }
 
 /// A read started now and finished later: polled once so that it gets going (the SQLite

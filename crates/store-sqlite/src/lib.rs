@@ -16,8 +16,8 @@ use accesslog_store::log::{
     split_node_ids, to_i64,
 };
 use accesslog_store::{
-    ApiKey, Appended, LeafRow, LogHead, LoginFailureCounts, NewApiKey, NewSession, NewUser,
-    Session, Store, StoreError, StoreResult, StoredCheckpoint, User,
+    ApiKey, Appended, LeafCheck, LeafRow, LogHead, LoginFailureCounts, NewApiKey, NewSession,
+    NewUser, Session, Store, StoreError, StoreResult, StoredCheckpoint, User,
 };
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row, Sqlite};
@@ -556,6 +556,22 @@ impl Store for SqliteStore {
         }
         let (path, after) = (self.path.clone(), seq_bound(after_seq)?);
         tokio::task::spawn_blocking(move || reader::leaf_rows(&path, after, limit))
+            .await
+            .map_err(|e| StoreError::Other(format!("the reader thread failed: {e}")))?
+    }
+
+    async fn recomputed_leaves_after(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<LeafCheck>> {
+        if self.pool.is_closed() {
+            return Err(StoreError::Unavailable(
+                "the database has been closed".into(),
+            ));
+        }
+        let (path, after) = (self.path.clone(), seq_bound(after_seq)?);
+        tokio::task::spawn_blocking(move || reader::leaf_checks(&path, after, limit))
             .await
             .map_err(|e| StoreError::Other(format!("the reader thread failed: {e}")))?
     }

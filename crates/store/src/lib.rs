@@ -14,7 +14,7 @@ use accesslog_core::merkle::{Hash, NodeId};
 use async_trait::async_trait;
 
 pub use error::{StoreError, StoreResult};
-pub use log::{Appended, LeafRow, LogHead, StoredCheckpoint};
+pub use log::{Appended, LeafCheck, LeafRow, LogHead, StoredCheckpoint};
 pub use models::{ApiKey, LoginFailureCounts, NewApiKey, NewSession, NewUser, Session, User};
 
 /// Everything the server persists. Each method is one transaction: it either happens
@@ -106,6 +106,30 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         after_seq: u64,
         limit: u32,
     ) -> StoreResult<Vec<LeafRow>>;
+
+    /// The same rows as `entries_with_leaves_after`, reduced to what a clean walk needs:
+    /// each row's leaf hash recomputed from its stored columns, beside the stored one. A
+    /// backend may compute this without building entries (SQLite does); `leaf: None`
+    /// means "look closer" and sends verification to the full entries.
+    async fn recomputed_leaves_after(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<LeafCheck>> {
+        Ok(self
+            .entries_with_leaves_after(after_seq, limit)
+            .await?
+            .into_iter()
+            .map(|row| LeafCheck {
+                seq: row.seq,
+                leaf: row
+                    .entry
+                    .ok()
+                    .map(|e| accesslog_core::merkle::leaf_hash(&e.canonical_bytes())),
+                stored: row.leaf,
+            })
+            .collect())
+    }
     /// The stored perfect-subtree hashes among `ids` (missing ones are left out).
     async fn merkle_nodes(&self, ids: &[NodeId]) -> StoreResult<Vec<(NodeId, Hash)>>;
     /// Keeps a signed checkpoint; a second one for the same size is ignored.

@@ -31,6 +31,15 @@ pub struct LeafRow {
     pub leaf: Option<Hash>,
 }
 
+/// A stored row reduced to its two leaf hashes: recomputed from the columns, and stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LeafCheck {
+    pub seq: i64,
+    /// `None`: the row could not be hashed on the fast path; read it in full.
+    pub leaf: Option<Hash>,
+    pub stored: Option<Hash>,
+}
+
 /// The lower bound for `entries_with_leaves_after`: from the very first row when starting.
 pub fn seq_bound(after_seq: u64) -> StoreResult<i64> {
     if after_seq == 0 {
