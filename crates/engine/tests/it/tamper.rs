@@ -38,6 +38,7 @@ both_backends!(
     an_unreadable_edit_still_fails_verification,
     an_unreadable_edit_is_named_as_an_altered_entry,
     random_edits_are_always_named,
+    tampering_is_found_across_page_boundaries,
 );
 
 /// The key every log here is signed with.
@@ -572,5 +573,45 @@ async fn random_edits_are_always_named(db: &TestDb) {
             .await;
         let problem = check(&*db.store, Vec::new()).await.expect_err(&case);
         assert_eq!(problem, Problem::EntryAltered { seq }, "{case}");
+    }
+}
+
+/// The walk reads pages ahead; with pages of 4 a 30-entry log crosses many boundaries.
+async fn tampering_is_found_across_page_boundaries(db: &TestDb) {
+    let log = build(db).await;
+    let verifier = signer(1).verifier();
+    let walk = |page: u32| {
+        accesslog_engine::verify::verify_in_pages(
+            &*db.store,
+            &verifier,
+            log.outside(),
+            |_, _| {},
+            page,
+        )
+    };
+    for page in [1, 4, 7, 29, 30, 31] {
+        let v = walk(page)
+            .await
+            .unwrap_or_else(|e| panic!("page {page}: {e}"));
+        assert_eq!(v.entries, 30, "page {page}");
+    }
+    db.execute("UPDATE access_log SET reference_document = 'x' WHERE seq = 9")
+        .await;
+    for page in [1, 4, 7, 8, 9] {
+        match walk(page).await {
+            Err(accesslog_engine::verify::VerifyError::Problem(p)) => {
+                assert_eq!(p, Problem::EntryAltered { seq: 9 }, "page {page}")
+            }
+            other => panic!("page {page}: {other:?}"),
+        }
+    }
+    db.execute("DELETE FROM access_log WHERE seq = 5").await;
+    for page in [1, 4, 5] {
+        match walk(page).await {
+            Err(accesslog_engine::verify::VerifyError::Problem(p)) => {
+                assert_eq!(p, Problem::EntryMissing { seq: 5, found: 6 }, "page {page}")
+            }
+            other => panic!("page {page}: {other:?}"),
+        }
     }
 }
