@@ -1,5 +1,6 @@
-//! `accesslog record-load` (hidden): records synthetic entries and prints each receipt as
-//! soon as it arrives. Used by the crash and multi-process tests; not for production.
+//! `accesslog record-load` (hidden): records synthetic entries, marked `source =
+//! record-load`, and prints each receipt as soon as it arrives. Used by the crash and
+//! multi-process tests; not for production sites.
 
 use std::io::Write;
 use std::sync::Arc;
@@ -57,6 +58,8 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
                     "record-load",
                 );
                 e.reference_document = Some(format!("{tag}-{w}-{n}"));
+                // Marked as synthetic, so nobody mistakes them for real accesses.
+                e.source = "record-load".to_owned();
                 let receipt = recorder.record(e).await?;
                 if let Ok(mut out) = out.lock() {
                     let _ = writeln!(out, "receipt {} {tag}-{w}-{n}", receipt.seq());
