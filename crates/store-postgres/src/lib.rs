@@ -8,16 +8,22 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use accesslog_core::Timestamp;
+use accesslog_core::doctype::DocType;
 use accesslog_core::entry::{Entry, Event};
 use accesslog_core::merkle::{Hash, NodeId};
 use accesslog_store::log::{
     ENTRY_COLUMNS, Extension, entry_from_row, extend, frontier_from_stored, hash_from_bytes,
     seq_bound, split_node_ids, to_i64,
 };
+use accesslog_store::records::{
+    add_columns_sql, create_table_sql, document_values, index_sql, insert_sql, row_columns,
+    select_columns,
+};
 use accesslog_store::{
     ApiKey, Appended, LeafRow, LogHead, LoginFailureCounts, NewApiKey, NewSession, NewUser,
     Session, Store, StoreError, StoreResult, StoredCheckpoint, User,
 };
+use accesslog_store::{ChildRows, Dialect, Document, SqlValue};
 use async_trait::async_trait;
 use sqlx::Row;
 
@@ -803,6 +809,156 @@ impl Store for PgStore {
                 .await?;
         rows.iter().map(checkpoint_from_row).collect()
     }
+    async fn sync_doctype(&self, doctype: &DocType) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(sqlx::AssertSqlSafe(create_table_sql(doctype, DIALECT)))
+            .execute(&mut *tx)
+            .await?;
+        let existing: Vec<String> = sqlx::query_scalar(EXISTING_COLUMNS)
+            .bind(doctype.table_name())
+            .fetch_all(&mut *tx)
+            .await?;
+        for sql in add_columns_sql(doctype, &existing, DIALECT)
+            .into_iter()
+            .chain(index_sql(doctype))
+        {
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn next_in_series(&self, prefix: &str) -> StoreResult<u64> {
+        let n: i64 = sqlx::query_scalar(
+            "INSERT INTO naming_series (prefix, current) VALUES ($1, 1)
+             ON CONFLICT (prefix) DO UPDATE SET current = naming_series.current + 1
+             RETURNING current",
+        )
+        .bind(prefix)
+        .fetch_one(&self.pool)
+        .await?;
+        u64::try_from(n).map_err(|_| StoreError::Other(format!("series {prefix:?} is at {n}")))
+    }
+
+    async fn insert_document(
+        &self,
+        doctype: &DocType,
+        doc: &Document,
+        children: &[ChildRows<'_>],
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let std_value = |k: &str| doc.values.get(k).cloned().unwrap_or(SqlValue::Null);
+        let standard = vec![
+            ("name", SqlValue::Text(doc.name.clone())),
+            ("owner", std_value("owner")),
+            ("creation", std_value("creation")),
+            ("modified", std_value("modified")),
+            ("modified_by", std_value("modified_by")),
+        ];
+        let (cols, vals) = row_columns(doctype, standard, &doc.values, DIALECT);
+        bind_all(
+            sqlx::query(sqlx::AssertSqlSafe(insert_sql(
+                &doctype.table_name(),
+                &cols,
+                DIALECT,
+            ))),
+            &vals,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| match StoreError::from(e) {
+            StoreError::Conflict(_) => {
+                StoreError::Conflict(format!("{} {} already exists", doctype.name, doc.name))
+            }
+            other => other,
+        })?;
+        for child in children {
+            for (i, row) in child.rows.iter().enumerate() {
+                let standard = vec![
+                    (
+                        "name",
+                        SqlValue::Text(format!(
+                            "{}-{}",
+                            doc.name,
+                            accesslog_core::secrets::random_hex(5)
+                        )),
+                    ),
+                    ("owner", std_value("owner")),
+                    ("creation", std_value("creation")),
+                    ("modified", std_value("modified")),
+                    ("modified_by", std_value("modified_by")),
+                    ("parent", SqlValue::Text(doc.name.clone())),
+                    ("parenttype", SqlValue::Text(doctype.name.clone())),
+                    ("parentfield", SqlValue::Text(child.fieldname.to_owned())),
+                    (
+                        "idx",
+                        SqlValue::Int(i64::try_from(i + 1).unwrap_or(i64::MAX)),
+                    ),
+                ];
+                let (cols, vals) = row_columns(child.doctype, standard, row, DIALECT);
+                bind_all(
+                    sqlx::query(sqlx::AssertSqlSafe(insert_sql(
+                        &child.doctype.table_name(),
+                        &cols,
+                        DIALECT,
+                    ))),
+                    &vals,
+                )
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn get_document(
+        &self,
+        doctype: &DocType,
+        children: &[(&str, &DocType)],
+        name: &str,
+    ) -> StoreResult<Option<Document>> {
+        let sql = format!(
+            "SELECT {} FROM {} WHERE name = $1",
+            select_columns(doctype),
+            doctype.table_name()
+        );
+        let Some(row) = sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?
+        else {
+            return Ok(None);
+        };
+        let mut doc = Document {
+            name: name.to_owned(),
+            values: document_values(&row, doctype)?,
+            ..Default::default()
+        };
+        for (fieldname, child) in children {
+            let sql = format!(
+                "SELECT {} FROM {} WHERE parent = $1 AND parenttype = $2 AND parentfield = $3 ORDER BY idx",
+                select_columns(child),
+                child.table_name()
+            );
+            let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(name)
+                .bind(&doctype.name)
+                .bind(*fieldname)
+                .fetch_all(&self.pool)
+                .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let mut values = document_values(r, child)?;
+                values.insert("name".to_owned(), SqlValue::Text(r.try_get("name")?));
+                out.push(values);
+            }
+            doc.children.insert((*fieldname).to_owned(), out);
+        }
+        Ok(Some(doc))
+    }
 }
 
 fn checkpoint_from_row(row: &PgRow) -> StoreResult<StoredCheckpoint> {
@@ -814,4 +970,23 @@ fn checkpoint_from_row(row: &PgRow) -> StoreResult<StoredCheckpoint> {
         created_at: Timestamp::from_micros(row.try_get("created_at")?),
         note: row.try_get("note")?,
     })
+}
+
+const DIALECT: Dialect = Dialect::Postgres;
+const EXISTING_COLUMNS: &str = "SELECT column_name::TEXT FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1";
+
+/// Binds document values in order.
+fn bind_all<'q>(
+    mut q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
+    values: &'q [SqlValue],
+) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
+    for v in values {
+        q = match v {
+            SqlValue::Null => q.bind(None::<String>),
+            SqlValue::Int(i) => q.bind(*i),
+            SqlValue::Float(f) => q.bind(*f),
+            SqlValue::Text(t) => q.bind(t.as_str()),
+        };
+    }
+    q
 }

@@ -70,6 +70,9 @@ suite!(
     concurrent_appends_stay_dense_and_lose_nothing,
     an_invalid_event_writes_nothing,
     recomputed_leaves_match_the_entries,
+    doctype_tables_are_created_and_grow_without_losing_data,
+    documents_round_trip_with_child_rows,
+    naming_series_count_per_prefix,
 );
 
 async fn add_user(store: &dyn Store, email: &str, at: Timestamp) -> User {
@@ -792,4 +795,184 @@ async fn recomputed_leaves_match_the_entries(store: &dyn Store) {
         assert_eq!(check.leaf.as_ref(), Some(leaf), "seq {}", check.seq);
         assert_eq!(check.stored.as_ref(), Some(leaf), "seq {}", check.seq);
     }
+}
+
+// ----- documents -----
+
+use accesslog_core::doctype::{DocType, Field, FieldType, Naming};
+use accesslog_store::{ChildRows, Document, SqlValue};
+use std::collections::BTreeMap;
+
+fn field(name: &str, fieldtype: FieldType, options: Option<&str>) -> Field {
+    Field {
+        fieldname: name.into(),
+        label: name.into(),
+        fieldtype,
+        options: options.map(Into::into),
+        reqd: false,
+        in_list_view: false,
+    }
+}
+
+fn invoice_types() -> (DocType, DocType) {
+    let invoice = DocType {
+        name: "Sales Invoice".into(),
+        is_child: false,
+        naming: Naming::Series("SINV-.#####".into()),
+        fields: vec![
+            field("customer", FieldType::Link, Some("Customer")),
+            field("posting_date", FieldType::Date, None),
+            field("grand_total", FieldType::Currency, None),
+            field("is_return", FieldType::Check, None),
+            field("items", FieldType::Table, Some("Sales Invoice Item")),
+        ],
+        permissions: BTreeMap::new(),
+    };
+    let item = DocType {
+        name: "Sales Invoice Item".into(),
+        is_child: true,
+        naming: Naming::Hash,
+        fields: vec![
+            field("item_code", FieldType::Link, Some("Item")),
+            field("qty", FieldType::Int, None),
+            field("rate", FieldType::Currency, None),
+        ],
+        permissions: BTreeMap::new(),
+    };
+    (invoice, item)
+}
+
+fn values(pairs: &[(&str, SqlValue)]) -> BTreeMap<String, SqlValue> {
+    pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect()
+}
+
+async fn doctype_tables_are_created_and_grow_without_losing_data(store: &dyn Store) {
+    let (mut invoice, item) = invoice_types();
+    store.sync_doctype(&invoice).await.unwrap();
+    store.sync_doctype(&item).await.unwrap();
+    store.sync_doctype(&invoice).await.unwrap(); // idempotent
+    let doc = Document {
+        name: "SINV-00001".into(),
+        values: values(&[
+            ("customer", SqlValue::Text("Acme".into())),
+            ("grand_total", SqlValue::Float(10.5)),
+        ]),
+        ..Default::default()
+    };
+    store.insert_document(&invoice, &doc, &[]).await.unwrap();
+
+    // A new field is added; a removed field's column (and data) stays.
+    invoice.fields.retain(|f| f.fieldname != "grand_total");
+    invoice.fields.push(field("remarks", FieldType::Text, None));
+    store.sync_doctype(&invoice).await.unwrap();
+    let got = store
+        .get_document(&invoice, &[], "SINV-00001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.values["customer"], SqlValue::Text("Acme".into()));
+    assert_eq!(got.values["remarks"], SqlValue::Null);
+    let (original, _) = invoice_types();
+    let again = store
+        .get_document(&original, &[], "SINV-00001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        again.values["grand_total"],
+        SqlValue::Float(10.5),
+        "the removed field's data is kept"
+    );
+}
+
+async fn documents_round_trip_with_child_rows(store: &dyn Store) {
+    let (invoice, item) = invoice_types();
+    store.sync_doctype(&invoice).await.unwrap();
+    store.sync_doctype(&item).await.unwrap();
+    let doc = Document {
+        name: "SINV-00002".into(),
+        values: values(&[
+            ("owner", SqlValue::Text("sales@example.com".into())),
+            (
+                "creation",
+                SqlValue::Text("2026-11-29 10:00:00.000000".into()),
+            ),
+            ("customer", SqlValue::Text("Ünïcode GmbH".into())),
+            ("posting_date", SqlValue::Text("2026-11-29".into())),
+            ("grand_total", SqlValue::Float(1234.5)),
+            ("is_return", SqlValue::Int(0)),
+        ]),
+        ..Default::default()
+    };
+    let rows = vec![
+        values(&[
+            ("item_code", SqlValue::Text("WIDGET".into())),
+            ("qty", SqlValue::Int(3)),
+            ("rate", SqlValue::Float(100.0)),
+        ]),
+        values(&[
+            ("item_code", SqlValue::Text("GADGET".into())),
+            ("qty", SqlValue::Int(1)),
+            ("rate", SqlValue::Null),
+        ]),
+    ];
+    let children = [ChildRows {
+        fieldname: "items",
+        doctype: &item,
+        rows,
+    }];
+    store
+        .insert_document(&invoice, &doc, &children)
+        .await
+        .unwrap();
+
+    let got = store
+        .get_document(&invoice, &[("items", &item)], "SINV-00002")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        got.values["customer"],
+        SqlValue::Text("Ünïcode GmbH".into())
+    );
+    assert_eq!(got.values["grand_total"], SqlValue::Float(1234.5));
+    assert_eq!(
+        got.values["owner"],
+        SqlValue::Text("sales@example.com".into())
+    );
+    let items = &got.children["items"];
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0]["item_code"], SqlValue::Text("WIDGET".into()));
+    assert_eq!(
+        (items[0]["idx"].clone(), items[1]["idx"].clone()),
+        (SqlValue::Int(1), SqlValue::Int(2))
+    );
+    assert_eq!(items[1]["rate"], SqlValue::Null);
+    assert_eq!(items[0]["parent"], SqlValue::Text("SINV-00002".into()));
+
+    let err = store
+        .insert_document(&invoice, &doc, &[])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict(m) if m.contains("SINV-00002")),
+        "{err:?}"
+    );
+    assert!(
+        store
+            .get_document(&invoice, &[], "SINV-99999")
+            .await
+            .unwrap()
+            .is_none()
+    );
+}
+
+async fn naming_series_count_per_prefix(store: &dyn Store) {
+    assert_eq!(store.next_in_series("SINV-").await.unwrap(), 1);
+    assert_eq!(store.next_in_series("SINV-").await.unwrap(), 2);
+    assert_eq!(store.next_in_series("EMP-").await.unwrap(), 1);
+    assert_eq!(store.next_in_series("SINV-").await.unwrap(), 3);
 }

@@ -7,11 +7,16 @@
 mod error;
 pub mod log;
 mod models;
+pub mod records;
 
 use accesslog_core::Timestamp;
+use accesslog_core::doctype::DocType;
 use accesslog_core::entry::{Entry, Event};
 use accesslog_core::merkle::{Hash, NodeId};
+use std::collections::BTreeMap;
+
 use async_trait::async_trait;
+pub use records::{Dialect, Document, SqlValue};
 
 pub use error::{StoreError, StoreResult};
 pub use log::{Appended, LeafCheck, LeafRow, LogHead, StoredCheckpoint};
@@ -137,4 +142,35 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>>;
     /// Every stored checkpoint, smallest size first.
     async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>>;
+
+    // ----- documents of site-defined types -----
+
+    /// Creates the type's table if missing, adds columns for new fields (never drops one),
+    /// and its indexes.
+    async fn sync_doctype(&self, doctype: &DocType) -> StoreResult<()>;
+    /// The next number of a naming series (1 for a new prefix), allocated durably.
+    async fn next_in_series(&self, prefix: &str) -> StoreResult<u64>;
+    /// Inserts a document and its child rows in one transaction; `Conflict` if the name
+    /// is taken.
+    async fn insert_document(
+        &self,
+        doctype: &DocType,
+        doc: &Document,
+        children: &[ChildRows<'_>],
+    ) -> StoreResult<()>;
+    /// A document with its child rows (in `idx` order), or `None`.
+    async fn get_document(
+        &self,
+        doctype: &DocType,
+        children: &[(&str, &DocType)],
+        name: &str,
+    ) -> StoreResult<Option<Document>>;
+}
+
+/// The rows of one table field, for `insert_document`.
+#[derive(Debug)]
+pub struct ChildRows<'a> {
+    pub fieldname: &'a str,
+    pub doctype: &'a DocType,
+    pub rows: Vec<BTreeMap<String, SqlValue>>,
 }

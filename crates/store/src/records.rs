@@ -1,0 +1,304 @@
+//! Documents of site-defined types: their tables and the SQL both backends share. Table
+//! and column names come only from validated document types (`tab_…`, fieldnames checked
+//! by `is_valid_fieldname`), values are always bound, never spliced.
+
+use std::collections::BTreeMap;
+
+use accesslog_core::doctype::{DocType, Field, FieldType};
+
+/// Which SQL to write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+/// A value as stored in a document column.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+#[serde(untagged)]
+pub enum SqlValue {
+    Null,
+    Int(i64),
+    Float(f64),
+    Text(String),
+}
+
+/// One stored record: its name, its column values (standard columns included), and for a
+/// parent, its child rows by table field.
+#[derive(Clone, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Document {
+    pub name: String,
+    #[serde(flatten)]
+    pub values: BTreeMap<String, SqlValue>,
+    #[serde(flatten)]
+    pub children: BTreeMap<String, Vec<BTreeMap<String, SqlValue>>>,
+}
+
+/// The column type of a field on `dialect`. Dates and datetimes are ISO text, which sorts
+/// and compares correctly on both backends.
+pub fn column_type(fieldtype: FieldType, dialect: Dialect) -> &'static str {
+    match (fieldtype, dialect) {
+        (FieldType::Int | FieldType::Check, Dialect::Sqlite) => "INTEGER",
+        (FieldType::Int | FieldType::Check, Dialect::Postgres) => "BIGINT",
+        (FieldType::Float | FieldType::Currency, Dialect::Sqlite) => "REAL",
+        (FieldType::Float | FieldType::Currency, Dialect::Postgres) => "DOUBLE PRECISION",
+        _ => "TEXT",
+    }
+}
+
+/// `CREATE TABLE IF NOT EXISTS` for a type, with the standard columns and its own.
+pub fn create_table_sql(doctype: &DocType, dialect: Dialect) -> String {
+    let mut cols = vec![
+        "name TEXT PRIMARY KEY".to_owned(),
+        "owner TEXT".to_owned(),
+        "creation TEXT".to_owned(),
+        "modified TEXT".to_owned(),
+        "modified_by TEXT".to_owned(),
+    ];
+    if doctype.is_child {
+        cols.extend(["parent TEXT", "parenttype TEXT", "parentfield TEXT"].map(str::to_owned));
+        cols.push(format!("idx {}", column_type(FieldType::Int, dialect)));
+    }
+    for f in doctype.fields.iter().filter(|f| f.fieldtype.has_column()) {
+        cols.push(format!(
+            "{} {}",
+            f.fieldname,
+            column_type(f.fieldtype, dialect)
+        ));
+    }
+    format!(
+        "CREATE TABLE IF NOT EXISTS {} ({})",
+        doctype.table_name(),
+        cols.join(", ")
+    )
+}
+
+/// The statements that bring an existing table (with `existing` columns) up to the
+/// definition: new fields become new columns; columns of removed fields stay (their data
+/// is kept until an explicit migrate).
+pub fn add_columns_sql(doctype: &DocType, existing: &[String], dialect: Dialect) -> Vec<String> {
+    doctype
+        .fields
+        .iter()
+        .filter(|f| f.fieldtype.has_column() && !existing.iter().any(|c| c == &f.fieldname))
+        .map(|f| {
+            format!(
+                "ALTER TABLE {} ADD COLUMN {} {}",
+                doctype.table_name(),
+                f.fieldname,
+                column_type(f.fieldtype, dialect)
+            )
+        })
+        .collect()
+}
+
+/// Indexes that serve the list view: children by parent, records by modification.
+pub fn index_sql(doctype: &DocType) -> Vec<String> {
+    let t = doctype.table_name();
+    if doctype.is_child {
+        vec![format!(
+            "CREATE INDEX IF NOT EXISTS {t}_parent ON {t} (parent, idx)"
+        )]
+    } else {
+        vec![format!(
+            "CREATE INDEX IF NOT EXISTS {t}_modified ON {t} (modified)"
+        )]
+    }
+}
+
+/// The column fields of a type, in definition order.
+pub fn column_fields(doctype: &DocType) -> impl Iterator<Item = &Field> {
+    doctype.fields.iter().filter(|f| f.fieldtype.has_column())
+}
+
+/// The columns to read for a type: `name`, the standard columns, then its fields. Listing
+/// them (rather than `*`) keeps a cached statement valid after the table gains columns.
+pub fn select_columns(doctype: &DocType) -> String {
+    let mut cols = vec!["name", "owner", "creation", "modified", "modified_by"];
+    if doctype.is_child {
+        cols.extend(["parent", "parenttype", "parentfield", "idx"]);
+    }
+    cols.extend(column_fields(doctype).map(|f| f.fieldname.as_str()));
+    cols.join(", ")
+}
+
+/// `INSERT INTO tab (cols…) VALUES ($1…)` for the given columns. On PostgreSQL each
+/// parameter is cast to its column's type, so that a NULL (bound without a type) fits any
+/// column.
+pub fn insert_sql(table: &str, columns: &[(&str, &str)], dialect: Dialect) -> String {
+    let names: Vec<&str> = columns.iter().map(|(n, _)| *n).collect();
+    let params: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (_, ty))| match dialect {
+            Dialect::Sqlite => format!("${}", i + 1),
+            Dialect::Postgres => format!("${}::{ty}", i + 1),
+        })
+        .collect();
+    format!(
+        "INSERT INTO {table} ({}) VALUES ({})",
+        names.join(", "),
+        params.join(", ")
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use accesslog_core::doctype::{Naming, Permission};
+
+    use super::*;
+
+    fn doctype(is_child: bool) -> DocType {
+        let field = |n: &str, t| Field {
+            fieldname: n.into(),
+            label: n.into(),
+            fieldtype: t,
+            options: None,
+            reqd: false,
+            in_list_view: false,
+        };
+        DocType {
+            name: if is_child {
+                "Sales Invoice Item".into()
+            } else {
+                "Sales Invoice".into()
+            },
+            is_child,
+            naming: Naming::Hash,
+            fields: vec![
+                field("customer", FieldType::Link),
+                field("grand_total", FieldType::Currency),
+                field("items", FieldType::Table),
+                field("qty", FieldType::Int),
+            ],
+            permissions: BTreeMap::from([("X".to_owned(), Permission::default())]),
+        }
+    }
+
+    #[test]
+    fn tables_have_standard_and_typed_columns() {
+        let sql = create_table_sql(&doctype(false), Dialect::Postgres);
+        assert_eq!(
+            sql,
+            "CREATE TABLE IF NOT EXISTS tab_sales_invoice (name TEXT PRIMARY KEY, owner TEXT, creation TEXT, modified TEXT, modified_by TEXT, customer TEXT, grand_total DOUBLE PRECISION, qty BIGINT)"
+        );
+        let child = create_table_sql(&doctype(true), Dialect::Sqlite);
+        assert!(
+            child.contains("parent TEXT, parenttype TEXT, parentfield TEXT, idx INTEGER"),
+            "{child}"
+        );
+        assert!(child.contains("grand_total REAL"), "{child}");
+    }
+
+    #[test]
+    fn only_new_fields_are_added() {
+        let existing = vec![
+            "name".to_owned(),
+            "customer".to_owned(),
+            "old_field".to_owned(),
+        ];
+        assert_eq!(
+            add_columns_sql(&doctype(false), &existing, Dialect::Sqlite),
+            [
+                "ALTER TABLE tab_sales_invoice ADD COLUMN grand_total REAL",
+                "ALTER TABLE tab_sales_invoice ADD COLUMN qty INTEGER"
+            ]
+        );
+    }
+
+    #[test]
+    fn inserts_bind_every_value() {
+        let cols = [("name", "TEXT"), ("a", "BIGINT")];
+        assert_eq!(
+            insert_sql("tab_x", &cols, Dialect::Sqlite),
+            "INSERT INTO tab_x (name, a) VALUES ($1, $2)"
+        );
+        assert_eq!(
+            insert_sql("tab_x", &cols, Dialect::Postgres),
+            "INSERT INTO tab_x (name, a) VALUES ($1::TEXT, $2::BIGINT)"
+        );
+    }
+}
+
+/// Reads the known columns of a document row (standard ones and the type's fields) from a
+/// row of either backend, typed by the field definitions.
+pub fn document_values<'r, R>(
+    row: &'r R,
+    doctype: &DocType,
+) -> crate::StoreResult<BTreeMap<String, SqlValue>>
+where
+    R: sqlx::Row,
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let mut values = BTreeMap::new();
+    let text = |v: Option<String>| v.map_or(SqlValue::Null, SqlValue::Text);
+    let standard: &[&str] = if doctype.is_child {
+        &[
+            "owner",
+            "creation",
+            "modified",
+            "modified_by",
+            "parent",
+            "parenttype",
+            "parentfield",
+        ]
+    } else {
+        &["owner", "creation", "modified", "modified_by"]
+    };
+    for col in standard {
+        values.insert(
+            (*col).to_owned(),
+            text(row.try_get::<Option<String>, _>(*col)?),
+        );
+    }
+    if doctype.is_child {
+        values.insert(
+            "idx".to_owned(),
+            row.try_get::<Option<i64>, _>("idx")?
+                .map_or(SqlValue::Null, SqlValue::Int),
+        );
+    }
+    for f in column_fields(doctype) {
+        let name = f.fieldname.as_str();
+        let value = match f.fieldtype {
+            FieldType::Int | FieldType::Check => row
+                .try_get::<Option<i64>, _>(name)?
+                .map_or(SqlValue::Null, SqlValue::Int),
+            FieldType::Float | FieldType::Currency => row
+                .try_get::<Option<f64>, _>(name)?
+                .map_or(SqlValue::Null, SqlValue::Float),
+            _ => text(row.try_get::<Option<String>, _>(name)?),
+        };
+        values.insert(name.to_owned(), value);
+    }
+    Ok(values)
+}
+
+/// The columns (with their types) and values to insert for one row: the given standard
+/// columns, then every column field (absent values as NULL).
+pub fn row_columns<'a>(
+    doctype: &'a DocType,
+    standard: Vec<(&'a str, SqlValue)>,
+    values: &BTreeMap<String, SqlValue>,
+    dialect: Dialect,
+) -> (Vec<(&'a str, &'static str)>, Vec<SqlValue>) {
+    let mut cols = Vec::new();
+    let mut vals = Vec::new();
+    for (c, v) in standard {
+        let ty = if c == "idx" {
+            column_type(FieldType::Int, dialect)
+        } else {
+            "TEXT"
+        };
+        cols.push((c, ty));
+        vals.push(v);
+    }
+    for f in column_fields(doctype) {
+        cols.push((f.fieldname.as_str(), column_type(f.fieldtype, dialect)));
+        vals.push(values.get(&f.fieldname).cloned().unwrap_or(SqlValue::Null));
+    }
+    (cols, vals)
+}
