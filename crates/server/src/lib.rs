@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 mod error;
 mod pages;
+pub mod records;
 pub mod request;
 mod state;
 

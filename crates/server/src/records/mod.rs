@@ -1,0 +1,3 @@
+//! Records: documents of the site's types, over ERPNext's REST shape.
+
+pub mod values;
