@@ -1,3 +1,4 @@
 //! Records: documents of the site's types, over ERPNext's REST shape.
 
+pub mod naming;
 pub mod values;
