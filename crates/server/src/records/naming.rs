@@ -11,7 +11,11 @@ use crate::error::WebError;
 /// Splits `SINV-.#####` into the prefix `SINV-` and the width 5.
 pub fn parse_series(series: &str) -> Option<(&str, usize)> {
     let (prefix, hashes) = series.rsplit_once('.')?;
-    X
+    let ok = !prefix.is_empty()
+        && !prefix.contains('.')
+        && !hashes.is_empty()
+        && hashes.bytes().all(|b| b == b'#');
+    ok.then_some((prefix, hashes.len()))
 }
 
 /// A document name must be printable, without `/` (it is a URL segment), at most 140
