@@ -10,6 +10,7 @@ pub mod checkpoint;
 pub mod clock;
 pub mod doctype;
 pub mod entry;
+pub mod filters;
 pub mod merkle;
 pub mod roles;
 pub mod secrets;
