@@ -16,16 +16,17 @@ use accesslog_store::log::{
     seq_bound, split_node_ids, to_i64,
 };
 use accesslog_store::records::{
-    add_columns_sql, create_table_sql, document_values, index_sql, insert_sql, row_columns,
-    select_columns,
+    add_columns_sql, create_table_sql, document_values, index_sql, insert_sql, list_sql,
+    row_columns, select_columns, selected_values,
 };
 use accesslog_store::{
     ApiKey, Appended, LeafRow, LogHead, LoginFailureCounts, NewApiKey, NewSession, NewUser,
     Session, Store, StoreError, StoreResult, StoredCheckpoint, User,
 };
-use accesslog_store::{ChildRows, Dialect, Document, SqlValue};
+use accesslog_store::{ChildRows, Dialect, Document, ListQuery, SqlValue};
 use async_trait::async_trait;
 use sqlx::Row;
+use std::collections::BTreeMap;
 
 const INSERT_ENTRIES: &str = "INSERT INTO access_log (seq, timestamp, \"user\", activity, method, \
     export_from, reference_document, report_name, print_format, file_type, filters, columns, \
@@ -912,6 +913,21 @@ impl Store for PgStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn list_documents(
+        &self,
+        doctype: &DocType,
+        children: &[(&str, &DocType)],
+        query: &ListQuery<'_>,
+    ) -> StoreResult<Vec<BTreeMap<String, SqlValue>>> {
+        let (sql, binds) = list_sql(doctype, children, query, DIALECT);
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &binds)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| selected_values(r, doctype, query.fields))
+            .collect()
     }
 
     async fn get_document(

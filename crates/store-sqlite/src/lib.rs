@@ -17,16 +17,17 @@ use accesslog_store::log::{
     split_node_ids, to_i64,
 };
 use accesslog_store::records::{
-    add_columns_sql, create_table_sql, document_values, index_sql, insert_sql, row_columns,
-    select_columns,
+    add_columns_sql, create_table_sql, document_values, index_sql, insert_sql, list_sql,
+    row_columns, select_columns, selected_values,
 };
 use accesslog_store::{
     ApiKey, Appended, LeafCheck, LeafRow, LogHead, LoginFailureCounts, NewApiKey, NewSession,
     NewUser, Session, Store, StoreError, StoreResult, StoredCheckpoint, User,
 };
-use accesslog_store::{ChildRows, Dialect, Document, SqlValue};
+use accesslog_store::{ChildRows, Dialect, Document, ListQuery, SqlValue};
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row, Sqlite};
+use std::collections::BTreeMap;
 
 // SQLite allows 32,766 bound values per statement.
 const NODES_PER_QUERY: usize = 8000;
@@ -748,6 +749,21 @@ impl Store for SqliteStore {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn list_documents(
+        &self,
+        doctype: &DocType,
+        children: &[(&str, &DocType)],
+        query: &ListQuery<'_>,
+    ) -> StoreResult<Vec<BTreeMap<String, SqlValue>>> {
+        let (sql, binds) = list_sql(doctype, children, query, DIALECT);
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &binds)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| selected_values(r, doctype, query.fields))
+            .collect()
     }
 
     async fn get_document(

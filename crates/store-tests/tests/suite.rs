@@ -73,6 +73,7 @@ suite!(
     doctype_tables_are_created_and_grow_without_losing_data,
     documents_round_trip_with_child_rows,
     naming_series_count_per_prefix,
+    lists_filter_sort_and_page_like_erpnext,
 );
 
 async fn add_user(store: &dyn Store, email: &str, at: Timestamp) -> User {
@@ -975,4 +976,186 @@ async fn naming_series_count_per_prefix(store: &dyn Store) {
     assert_eq!(store.next_in_series("SINV-").await.unwrap(), 2);
     assert_eq!(store.next_in_series("EMP-").await.unwrap(), 1);
     assert_eq!(store.next_in_series("SINV-").await.unwrap(), 3);
+}
+
+async fn lists_filter_sort_and_page_like_erpnext(store: &dyn Store) {
+    use accesslog_core::filters::{parse_fields, parse_filters, parse_order_by};
+    use accesslog_store::ListQuery;
+    let (invoice, item) = invoice_types();
+    store.sync_doctype(&invoice).await.unwrap();
+    store.sync_doctype(&item).await.unwrap();
+    for n in 1..=12u32 {
+        let customer = if n % 3 == 0 {
+            "Acme Corp"
+        } else if n % 3 == 1 {
+            "Bolt Ltd"
+        } else {
+            "Cog & Co"
+        };
+        let doc = Document {
+            name: format!("SINV-{n:05}"),
+            values: values(&[
+                ("customer", SqlValue::Text(customer.into())),
+                ("posting_date", SqlValue::Text(format!("2026-01-{n:02}"))),
+                ("grand_total", SqlValue::Float(f64::from(n) * 100.0)),
+                ("is_return", SqlValue::Int(i64::from(n == 5))),
+                (
+                    "modified",
+                    SqlValue::Text(format!("2026-01-{n:02} 10:00:00.000000")),
+                ),
+            ]),
+            ..Default::default()
+        };
+        let code = if n % 2 == 0 { "WIDGET" } else { "GADGET" };
+        let rows = vec![values(&[
+            ("item_code", SqlValue::Text(code.into())),
+            ("qty", SqlValue::Int(i64::from(n))),
+        ])];
+        store
+            .insert_document(
+                &invoice,
+                &doc,
+                &[ChildRows {
+                    fieldname: "items",
+                    doctype: &item,
+                    rows,
+                }],
+            )
+            .await
+            .unwrap();
+    }
+    let children = [("items", &item)];
+    let list = |filters: serde_json::Value, order: &'static str, limit: u32, offset: u64| {
+        let conditions = parse_filters(&filters, &invoice, &[&item]).unwrap();
+        let fields = parse_fields(&serde_json::json!(["name", "grand_total"]), &invoice).unwrap();
+        let order_by = parse_order_by(order, &invoice).unwrap();
+        let children = &children;
+        let invoice = &invoice;
+        async move {
+            let q = ListQuery {
+                conditions: &conditions,
+                fields: &fields,
+                order_by: &order_by,
+                limit,
+                offset,
+            };
+            let rows = store.list_documents(invoice, children, &q).await.unwrap();
+            rows.into_iter()
+                .map(|r| match &r["name"] {
+                    SqlValue::Text(t) => t[5..].parse::<u32>().unwrap(),
+                    other => panic!("{other:?}"),
+                })
+                .collect::<Vec<u32>>()
+        }
+    };
+    use serde_json::json;
+    assert_eq!(
+        list(json!({}), "", 5, 0).await,
+        [12, 11, 10, 9, 8],
+        "newest first by default"
+    );
+    assert_eq!(list(json!({}), "", 5, 10).await, [2, 1], "paging");
+    assert_eq!(
+        list(json!({"customer": "Acme Corp"}), "name asc", 20, 0).await,
+        [3, 6, 9, 12]
+    );
+    assert_eq!(
+        list(json!([["grand_total", ">", 900]]), "grand_total asc", 20, 0).await,
+        [10, 11, 12]
+    );
+    assert_eq!(
+        list(json!({"customer": ["like", "%co%"]}), "name asc", 20, 0).await,
+        [2, 3, 5, 6, 8, 9, 11, 12],
+        "like ignores case"
+    );
+    assert_eq!(
+        list(
+            json!({"customer": ["not in", ["Acme Corp", "Bolt Ltd"]]}),
+            "name asc",
+            20,
+            0
+        )
+        .await,
+        [2, 5, 8, 11]
+    );
+    assert_eq!(
+        list(
+            json!({"customer": ["in", "Acme Corp, Bolt Ltd"]}),
+            "name asc",
+            4,
+            0
+        )
+        .await,
+        [1, 3, 4, 6]
+    );
+    assert_eq!(
+        list(
+            json!({"posting_date": ["between", ["2026-01-03", "2026-01-05"]]}),
+            "name asc",
+            20,
+            0
+        )
+        .await,
+        [3, 4, 5]
+    );
+    assert_eq!(list(json!({"is_return": 1}), "", 20, 0).await, [5]);
+    assert_eq!(
+        list(
+            json!({"customer": ["!=", "Bolt Ltd"], "grand_total": ["<=", 300]}),
+            "name asc",
+            20,
+            0
+        )
+        .await,
+        [2, 3]
+    );
+    assert_eq!(
+        list(
+            json!([
+                ["Sales Invoice Item", "item_code", "=", "WIDGET"],
+                ["grand_total", "<", 700]
+            ]),
+            "name asc",
+            20,
+            0
+        )
+        .await,
+        [2, 4, 6]
+    );
+    assert_eq!(
+        list(
+            json!([["Sales Invoice Item", "qty", ">=", 11]]),
+            "name desc",
+            20,
+            0
+        )
+        .await,
+        [12, 11]
+    );
+    assert_eq!(
+        list(json!({"grand_total": ["is", "set"]}), "", 20, 0)
+            .await
+            .len(),
+        12
+    );
+    assert_eq!(
+        list(json!({"customer": ["in", []]}), "", 20, 0).await,
+        Vec::<u32>::new()
+    );
+    assert_eq!(
+        list(
+            json!({"customer": ["like", "%'; DROP TABLE tab_sales_invoice; --"]}),
+            "",
+            20,
+            0
+        )
+        .await,
+        Vec::<u32>::new(),
+        "values are bound, never spliced"
+    );
+    assert_eq!(
+        list(json!({}), "", 100, 0).await.len(),
+        12,
+        "the table survived"
+    );
 }

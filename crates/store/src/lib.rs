@@ -16,7 +16,7 @@ use accesslog_core::merkle::{Hash, NodeId};
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
-pub use records::{Dialect, Document, SqlValue};
+pub use records::{Dialect, Document, ListQuery, SqlValue};
 
 pub use error::{StoreError, StoreResult};
 pub use log::{Appended, LeafCheck, LeafRow, LogHead, StoredCheckpoint};
@@ -158,6 +158,13 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         doc: &Document,
         children: &[ChildRows<'_>],
     ) -> StoreResult<()>;
+    /// Documents matching a list query, with the asked-for columns.
+    async fn list_documents(
+        &self,
+        doctype: &DocType,
+        children: &[(&str, &DocType)],
+        query: &ListQuery<'_>,
+    ) -> StoreResult<Vec<BTreeMap<String, SqlValue>>>;
     /// A document with its child rows (in `idx` order), or `None`.
     async fn get_document(
         &self,

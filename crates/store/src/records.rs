@@ -302,3 +302,170 @@ pub fn row_columns<'a>(
     }
     (cols, vals)
 }
+
+/// What a list asks for, already parsed and checked against the type.
+#[derive(Debug)]
+pub struct ListQuery<'a> {
+    pub conditions: &'a [accesslog_core::filters::Condition],
+    /// Columns to return, validated (see `accesslog_core::filters::parse_fields`).
+    pub fields: &'a [String],
+    /// Empty: most recently modified first.
+    pub order_by: &'a [accesslog_core::filters::OrderBy],
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// The SQL and bound values for a list. Conditions on a child type's field match a
+/// parent that has at least one such row.
+pub fn list_sql(
+    doctype: &DocType,
+    children: &[(&str, &DocType)],
+    q: &ListQuery<'_>,
+    dialect: Dialect,
+) -> (String, Vec<SqlValue>) {
+    use accesslog_core::filters::{Op, Value};
+    let mut binds: Vec<SqlValue> = Vec::new();
+    let param = |v: &Value, binds: &mut Vec<SqlValue>| -> String {
+        binds.push(match v {
+            Value::Int(i) => SqlValue::Int(*i),
+            Value::Float(f) => SqlValue::Float(*f),
+            Value::Text(t) => SqlValue::Text(t.clone()),
+        });
+        format!("${}", binds.len())
+    };
+    let mut wheres = Vec::new();
+    for c in q.conditions {
+        let (alias, child) = if c.doctype == doctype.name {
+            ("t", None)
+        } else {
+            match children.iter().find(|(_, d)| d.name == c.doctype) {
+                Some((_, d)) => ("c", Some(*d)),
+                None => continue,
+            }
+        };
+        let col = format!("{alias}.{}", c.field);
+        let numeric = c.fieldtype.is_numeric();
+        let text_col = match dialect {
+            Dialect::Postgres if numeric => format!("CAST({col} AS TEXT)"),
+            _ => col.clone(),
+        };
+        let like = if dialect == Dialect::Postgres {
+            "ILIKE"
+        } else {
+            "LIKE"
+        };
+        let sql = match c.op {
+            Op::Eq | Op::Lt | Op::Gt | Op::Le | Op::Ge => match c.values.first() {
+                Some(v) => format!("{col} {} {}", c.op.as_str(), param(v, &mut binds)),
+                None => "1 = 0".to_owned(),
+            },
+            Op::Ne => match c.values.first() {
+                Some(v) => format!("({col} <> {} OR {col} IS NULL)", param(v, &mut binds)),
+                None => "1 = 1".to_owned(),
+            },
+            Op::Like => match c.values.first() {
+                Some(v) => format!("{text_col} {like} {}", param(v, &mut binds)),
+                None => "1 = 0".to_owned(),
+            },
+            Op::NotLike => match c.values.first() {
+                Some(v) => format!(
+                    "({text_col} NOT {like} {} OR {col} IS NULL)",
+                    param(v, &mut binds)
+                ),
+                None => "1 = 1".to_owned(),
+            },
+            Op::In | Op::NotIn => {
+                let list: Vec<String> = c.values.iter().map(|v| param(v, &mut binds)).collect();
+                match (c.op, list.is_empty()) {
+                    (Op::In, true) => "1 = 0".to_owned(),
+                    (Op::In, false) => format!("{col} IN ({})", list.join(", ")),
+                    (_, true) => "1 = 1".to_owned(),
+                    (_, false) => format!("({col} NOT IN ({}) OR {col} IS NULL)", list.join(", ")),
+                }
+            }
+            Op::Between => match (c.values.first(), c.values.get(1)) {
+                (Some(a), Some(b)) => {
+                    let (a, b) = (param(a, &mut binds), param(b, &mut binds));
+                    format!("{col} BETWEEN {a} AND {b}")
+                }
+                _ => "1 = 0".to_owned(),
+            },
+            Op::IsSet if numeric => format!("{col} IS NOT NULL"),
+            Op::IsSet => format!("({col} IS NOT NULL AND {col} <> '')"),
+            Op::IsNotSet if numeric => format!("{col} IS NULL"),
+            Op::IsNotSet => format!("({col} IS NULL OR {col} = '')"),
+        };
+        wheres.push(match child {
+            None => sql,
+            Some(child) => {
+                binds.push(SqlValue::Text(doctype.name.clone()));
+                format!(
+                    "EXISTS (SELECT 1 FROM {} c WHERE c.parent = t.name AND c.parenttype = ${} AND {sql})",
+                    child.table_name(),
+                    binds.len()
+                )
+            }
+        });
+    }
+    let columns: Vec<String> = q.fields.iter().map(|f| format!("t.{f}")).collect();
+    let order: Vec<String> = if q.order_by.is_empty() {
+        vec!["t.modified DESC".to_owned(), "t.name DESC".to_owned()]
+    } else {
+        q.order_by
+            .iter()
+            .map(|o| {
+                format!(
+                    "t.{} {}",
+                    o.field,
+                    if o.descending { "DESC" } else { "ASC" }
+                )
+            })
+            .collect()
+    };
+    let mut sql = format!(
+        "SELECT {} FROM {} t",
+        columns.join(", "),
+        doctype.table_name()
+    );
+    if !wheres.is_empty() {
+        sql.push_str(&format!(" WHERE {}", wheres.join(" AND ")));
+    }
+    sql.push_str(&format!(
+        " ORDER BY {} LIMIT {} OFFSET {}",
+        order.join(", "),
+        q.limit,
+        q.offset
+    ));
+    (sql, binds)
+}
+
+/// Reads the selected columns of a list row, typed by the document type.
+pub fn selected_values<'r, R>(
+    row: &'r R,
+    doctype: &DocType,
+    fields: &[String],
+) -> crate::StoreResult<BTreeMap<String, SqlValue>>
+where
+    R: sqlx::Row,
+    usize: sqlx::ColumnIndex<R>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let mut values = BTreeMap::new();
+    for (i, f) in fields.iter().enumerate() {
+        let value = match accesslog_core::filters::column_type(doctype, f) {
+            Some(FieldType::Int | FieldType::Check) => row
+                .try_get::<Option<i64>, _>(i)?
+                .map_or(SqlValue::Null, SqlValue::Int),
+            Some(FieldType::Float | FieldType::Currency) => row
+                .try_get::<Option<f64>, _>(i)?
+                .map_or(SqlValue::Null, SqlValue::Float),
+            _ => row
+                .try_get::<Option<String>, _>(i)?
+                .map_or(SqlValue::Null, SqlValue::Text),
+        };
+        values.insert(f.clone(), value);
+    }
+    Ok(values)
+}
