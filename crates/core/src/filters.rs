@@ -518,7 +518,7 @@ fn whole_number(json: &Json) -> Option<i64> {
 }
 
 /// Whether `s` is a real calendar date written `YYYY-MM-DD`.
-fn is_date(s: &str) -> bool {
+pub fn is_date(s: &str) -> bool {
     let b = s.as_bytes();
     if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
         return false;
@@ -528,7 +528,7 @@ fn is_date(s: &str) -> bool {
     else {
         return false;
     };
-    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let leap = year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400));
     let days = match month {
         1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
         4 | 6 | 9 | 11 => 30,
@@ -537,6 +537,13 @@ fn is_date(s: &str) -> bool {
         _ => return false,
     };
     (1..=days).contains(&day)
+}
+
+/// A date and time as clients write it (`YYYY-MM-DD[ T]HH:MM[:SS[.f…]][Z]`, or a bare
+/// date) in the stored form `YYYY-MM-DD HH:MM:SS[.ffffff]`, or `None` if it is not one.
+/// Documents store datetimes in this form so that filters compare like with like.
+pub fn normalize_datetime(s: &str) -> Option<String> {
+    datetime(s, Bound::Exact)
 }
 
 fn digits(s: &str) -> Option<u32> {

@@ -13,10 +13,7 @@ use accesslog_core::entry::{Activity, Entry, Event};
 use accesslog_core::merkle::{Hash, NodeId};
 use accesslog_core::{Clock, SystemClock, Timestamp};
 use accesslog_engine::{Recorder, RecorderConfig};
-use accesslog_store::{
-    ApiKey, Appended, LeafRow, LogHead, LoginFailureCounts, NewApiKey, NewSession, NewUser,
-    Session, Store, StoreResult, StoredCheckpoint, User,
-};
+use accesslog_store::{Appended, LeafRow, LogHead, LogStore, Store, StoreResult, StoredCheckpoint};
 use accesslog_testkit::{Backend, POSTGRES_URL_VAR, TestDb};
 use async_trait::async_trait;
 use tokio::task::JoinSet;
@@ -354,10 +351,7 @@ impl BatchStats {
 }
 
 #[async_trait]
-impl Store for Timed {
-    fn backend(&self) -> &'static str {
-        self.inner.backend()
-    }
+impl LogStore for Timed {
     async fn append_entries(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
         let started = Instant::now();
         let result = self.inner.append_entries(events, at).await;
@@ -368,85 +362,6 @@ impl Store for Timed {
             calls.push((events.len(), took));
         }
         result
-    }
-    async fn ping(&self) -> StoreResult<()> {
-        self.inner.ping().await
-    }
-    async fn create_user(&self, user: &NewUser, now: Timestamp) -> StoreResult<User> {
-        self.inner.create_user(user, now).await
-    }
-    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        self.inner.user_by_email(email).await
-    }
-    async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
-        self.inner.user_by_id(id).await
-    }
-    async fn list_users(&self) -> StoreResult<Vec<User>> {
-        self.inner.list_users().await
-    }
-    async fn set_user_enabled(&self, email: &str, enabled: bool) -> StoreResult<()> {
-        self.inner.set_user_enabled(email, enabled).await
-    }
-    async fn set_password_hash(&self, email: &str, hash: &str) -> StoreResult<()> {
-        self.inner.set_password_hash(email, hash).await
-    }
-    async fn password_hash(&self, user_id: i64) -> StoreResult<Option<String>> {
-        self.inner.password_hash(user_id).await
-    }
-    async fn add_role(&self, email: &str, role: &str) -> StoreResult<()> {
-        self.inner.add_role(email, role).await
-    }
-    async fn remove_role(&self, email: &str, role: &str) -> StoreResult<()> {
-        self.inner.remove_role(email, role).await
-    }
-    async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
-        self.inner.create_session(session).await
-    }
-    async fn session(&self, id_digest: &str) -> StoreResult<Option<Session>> {
-        self.inner.session(id_digest).await
-    }
-    async fn touch_session(&self, id_digest: &str, at: Timestamp) -> StoreResult<()> {
-        self.inner.touch_session(id_digest, at).await
-    }
-    async fn delete_session(&self, id_digest: &str) -> StoreResult<()> {
-        self.inner.delete_session(id_digest).await
-    }
-    async fn purge_sessions(&self, idle: Timestamp, created: Timestamp) -> StoreResult<u64> {
-        self.inner.purge_sessions(idle, created).await
-    }
-    async fn create_api_key(&self, key: &NewApiKey) -> StoreResult<()> {
-        self.inner.create_api_key(key).await
-    }
-    async fn api_key(&self, api_key: &str) -> StoreResult<Option<ApiKey>> {
-        self.inner.api_key(api_key).await
-    }
-    async fn list_api_keys(&self, user_id: Option<i64>) -> StoreResult<Vec<ApiKey>> {
-        self.inner.list_api_keys(user_id).await
-    }
-    async fn revoke_api_key(&self, api_key: &str, at: Timestamp) -> StoreResult<()> {
-        self.inner.revoke_api_key(api_key, at).await
-    }
-    async fn touch_api_key(&self, api_key: &str, at: Timestamp) -> StoreResult<()> {
-        self.inner.touch_api_key(api_key, at).await
-    }
-    async fn record_login_failure(
-        &self,
-        account: &str,
-        ip: &str,
-        at: Timestamp,
-    ) -> StoreResult<()> {
-        self.inner.record_login_failure(account, ip, at).await
-    }
-    async fn login_failures_since(
-        &self,
-        account: &str,
-        ip: &str,
-        since: Timestamp,
-    ) -> StoreResult<LoginFailureCounts> {
-        self.inner.login_failures_since(account, ip, since).await
-    }
-    async fn clear_login_failures(&self, account: &str, older_than: Timestamp) -> StoreResult<()> {
-        self.inner.clear_login_failures(account, older_than).await
     }
     async fn log_head(&self) -> StoreResult<LogHead> {
         self.inner.log_head().await
@@ -507,7 +422,7 @@ enum Mode {
 async fn run_writers(backend: Backend, mode: Mode, writers: usize, duration: Duration) -> Run {
     let db = fresh(backend).await;
     let timed = Timed::new(db.store.clone());
-    let store: Arc<dyn Store> = timed.clone();
+    let store: Arc<dyn LogStore> = timed.clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let recorder = Recorder::start(
         store.clone(),

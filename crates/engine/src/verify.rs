@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use accesslog_core::checkpoint::{Checkpoint, NoteVerifier};
 use accesslog_core::entry::Entry;
 use accesslog_core::merkle::{Frontier, Hash, leaf_hash};
-use accesslog_store::{LeafRow, Store, StoreError};
+use accesslog_store::{LeafRow, LogStore, StoreError};
 
 /// Entries read per round trip.
 const PAGE: u32 = 20_000;
@@ -115,7 +115,7 @@ pub struct Verified {
 /// (`checkpoints.log`, an external file); those in the database are read here.
 /// `progress(done, total)` is called as entries are checked.
 pub async fn verify(
-    store: &dyn Store,
+    store: &dyn LogStore,
     verifier: &NoteVerifier,
     checkpoints: Vec<SignedCheckpoint>,
     progress: impl FnMut(u64, u64),
@@ -127,7 +127,7 @@ pub async fn verify(
 /// boundaries with small logs.
 #[doc(hidden)]
 pub async fn verify_in_pages(
-    store: &dyn Store,
+    store: &dyn LogStore,
     verifier: &NoteVerifier,
     checkpoints: Vec<SignedCheckpoint>,
     mut progress: impl FnMut(u64, u64),
@@ -307,7 +307,7 @@ fn check_targets(
 
 /// Checks one fully read row at the place `expected`; returns its leaf when all is well.
 async fn check_row(
-    store: &dyn Store,
+    store: &dyn LogStore,
     row: &LeafRow,
     expected: u64,
     head: &mut accesslog_store::LogHead,

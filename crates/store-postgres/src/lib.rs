@@ -23,7 +23,7 @@ use accesslog_store::{
     ApiKey, Appended, LeafRow, LogHead, LoginFailureCounts, NewApiKey, NewSession, NewUser,
     Session, Store, StoreError, StoreResult, StoredCheckpoint, User,
 };
-use accesslog_store::{ChildRows, Dialect, Document, ListQuery, SqlValue};
+use accesslog_store::{ChildRows, Dialect, Document, DocumentStore, ListQuery, LogStore, SqlValue};
 use async_trait::async_trait;
 use sqlx::Row;
 use std::collections::BTreeMap;
@@ -610,6 +610,10 @@ impl Store for PgStore {
             .await?;
         Ok(())
     }
+}
+
+#[async_trait]
+impl LogStore for PgStore {
     async fn append_entries(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
         // The row lock on the tree state serialises appenders across every server sharing
         // this database, so two can never both read the same size.
@@ -810,6 +814,10 @@ impl Store for PgStore {
                 .await?;
         rows.iter().map(checkpoint_from_row).collect()
     }
+}
+
+#[async_trait]
+impl DocumentStore for PgStore {
     async fn sync_doctype(&self, doctype: &DocType) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(sqlx::AssertSqlSafe(create_table_sql(doctype, DIALECT)))

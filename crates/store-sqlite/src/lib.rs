@@ -24,7 +24,7 @@ use accesslog_store::{
     ApiKey, Appended, LeafCheck, LeafRow, LogHead, LoginFailureCounts, NewApiKey, NewSession,
     NewUser, Session, Store, StoreError, StoreResult, StoredCheckpoint, User,
 };
-use accesslog_store::{ChildRows, Dialect, Document, ListQuery, SqlValue};
+use accesslog_store::{ChildRows, Dialect, Document, DocumentStore, ListQuery, LogStore, SqlValue};
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row, Sqlite};
 use std::collections::BTreeMap;
@@ -511,7 +511,10 @@ impl Store for SqliteStore {
             .await?;
         Ok(())
     }
+}
 
+#[async_trait]
+impl LogStore for SqliteStore {
     async fn append_entries(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
         self.writer.append(events, at).await
     }
@@ -646,6 +649,10 @@ impl Store for SqliteStore {
                 .await?;
         rows.iter().map(checkpoint_from_row).collect()
     }
+}
+
+#[async_trait]
+impl DocumentStore for SqliteStore {
     async fn sync_doctype(&self, doctype: &DocType) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(sqlx::AssertSqlSafe(create_table_sql(doctype, DIALECT)))

@@ -23,9 +23,10 @@ pub use log::{Appended, LeafCheck, LeafRow, LogHead, StoredCheckpoint};
 pub use models::{ApiKey, LoginFailureCounts, NewApiKey, NewSession, NewUser, Session, User};
 
 /// Everything the server persists. Each method is one transaction: it either happens
-/// completely or not at all.
+/// completely or not at all. The Access Log's part and the documents' part are traits of
+/// their own, so that code needing only one (the engine needs only the log) can say so.
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: LogStore + DocumentStore {
     /// `"sqlite"` or `"postgres"`, for logs and the health endpoint.
     fn backend(&self) -> &'static str;
 
@@ -91,9 +92,19 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     /// Forgets an account's failures (after a successful login) and every failure older
     /// than `older_than`.
     async fn clear_login_failures(&self, account: &str, older_than: Timestamp) -> StoreResult<()>;
+}
 
-    // ----- the Access Log (append-only: there is no update or delete) -----
+/// The rows of one table field, for `insert_document`.
+#[derive(Debug)]
+pub struct ChildRows<'a> {
+    pub fieldname: &'a str,
+    pub doctype: &'a DocType,
+    pub rows: Vec<BTreeMap<String, SqlValue>>,
+}
 
+/// The Access Log's storage: append-only, with the Merkle tree beside the entries.
+#[async_trait]
+pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     /// Appends `events` as the next entries, all stamped `at`, in one durable transaction
     /// together with the tree nodes they complete and the new tree state. Dense `seq` is
     /// guaranteed even when several processes append to one database.
@@ -142,9 +153,11 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>>;
     /// Every stored checkpoint, smallest size first.
     async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>>;
+}
 
-    // ----- documents of site-defined types -----
-
+/// Documents of the site's types.
+#[async_trait]
+pub trait DocumentStore: Send + Sync + std::fmt::Debug + 'static {
     /// Creates the type's table if missing, adds columns for new fields (never drops one),
     /// and its indexes.
     async fn sync_doctype(&self, doctype: &DocType) -> StoreResult<()>;
@@ -172,12 +185,4 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
         children: &[(&str, &DocType)],
         name: &str,
     ) -> StoreResult<Option<Document>>;
-}
-
-/// The rows of one table field, for `insert_document`.
-#[derive(Debug)]
-pub struct ChildRows<'a> {
-    pub fieldname: &'a str,
-    pub doctype: &'a DocType,
-    pub rows: Vec<BTreeMap<String, SqlValue>>,
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use accesslog_core::checkpoint::{Checkpoint, LogSigner};
 use accesslog_core::{Clock, Timestamp};
-use accesslog_store::{LogHead, Store, StoreResult, StoredCheckpoint};
+use accesslog_store::{LogHead, LogStore, StoreResult, StoredCheckpoint};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CheckpointPolicy {
@@ -52,7 +52,7 @@ impl Checkpointer {
     }
 
     /// Picks up where the stored checkpoints left off.
-    pub(crate) async fn resume(&mut self, store: &dyn Store) -> StoreResult<()> {
+    pub(crate) async fn resume(&mut self, store: &dyn LogStore) -> StoreResult<()> {
         if let Some(latest) = store.latest_checkpoint().await? {
             self.last_size = latest.size;
             self.last_at = Some(latest.created_at);
@@ -66,7 +66,7 @@ impl Checkpointer {
 
     pub(crate) async fn after_commit(
         &mut self,
-        store: &dyn Store,
+        store: &dyn LogStore,
         clock: &dyn Clock,
         head: LogHead,
     ) {
@@ -84,7 +84,7 @@ impl Checkpointer {
         }
     }
 
-    pub(crate) async fn on_tick(&mut self, store: &dyn Store, clock: &dyn Clock) {
+    pub(crate) async fn on_tick(&mut self, store: &dyn LogStore, clock: &dyn Clock) {
         let now = clock.now();
         if self.pending.is_some()
             && self
@@ -96,11 +96,11 @@ impl Checkpointer {
     }
 
     /// Signs whatever is pending, due or not.
-    pub(crate) async fn flush(&mut self, store: &dyn Store, clock: &dyn Clock) {
+    pub(crate) async fn flush(&mut self, store: &dyn LogStore, clock: &dyn Clock) {
         self.sign_pending(store, clock.now()).await;
     }
 
-    async fn sign_pending(&mut self, store: &dyn Store, now: Timestamp) {
+    async fn sign_pending(&mut self, store: &dyn LogStore, now: Timestamp) {
         let Some(head) = self.pending.take() else {
             return;
         };
@@ -117,7 +117,12 @@ impl Checkpointer {
         }
     }
 
-    async fn sign(&self, store: &dyn Store, head: LogHead, now: Timestamp) -> Result<(), String> {
+    async fn sign(
+        &self,
+        store: &dyn LogStore,
+        head: LogHead,
+        now: Timestamp,
+    ) -> Result<(), String> {
         let checkpoint =
             Checkpoint::new(self.signer.name(), head.size, head.root).map_err(|e| e.to_string())?;
         let note = self.signer.sign(&checkpoint);

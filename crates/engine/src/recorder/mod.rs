@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use accesslog_core::Clock;
 use accesslog_core::entry::Event;
-use accesslog_store::{LogHead, Store, StoreError};
+use accesslog_store::{LogHead, LogStore, StoreError};
 use tokio::sync::{mpsc, oneshot};
 
 pub use checkpointer::{CheckpointPolicy, Checkpointer};
@@ -68,7 +68,7 @@ impl std::fmt::Debug for Job {
 impl Recorder {
     /// Starts the writer task. `checkpointer` signs checkpoints as the log grows.
     pub fn start(
-        store: Arc<dyn Store>,
+        store: Arc<dyn LogStore>,
         clock: Arc<dyn Clock>,
         checkpointer: Option<Checkpointer>,
         config: RecorderConfig,
@@ -117,7 +117,7 @@ const CONVOY: usize = 2;
 const YIELDS: usize = 4;
 
 async fn writer(
-    store: Arc<dyn Store>,
+    store: Arc<dyn LogStore>,
     clock: Arc<dyn Clock>,
     mut checkpointer: Option<Checkpointer>,
     config: RecorderConfig,
@@ -177,7 +177,7 @@ async fn writer(
 }
 
 /// Commits one batch and answers every caller in it; returns the new tree head.
-async fn commit(store: &dyn Store, clock: &dyn Clock, batch: &mut Vec<Job>) -> Option<LogHead> {
+async fn commit(store: &dyn LogStore, clock: &dyn Clock, batch: &mut Vec<Job>) -> Option<LogHead> {
     let events: Vec<Event> = batch.iter().map(|j| j.event.clone()).collect();
     let result = store.append_entries(&events, clock.now()).await;
     match result {

@@ -13,8 +13,7 @@ use accesslog_core::{Clock, FixedClock, Timestamp};
 use accesslog_engine::verify::{CheckpointOrigin, SignedCheckpoint, split_checkpoints_log, verify};
 use accesslog_engine::{CheckpointPolicy, Checkpointer, RecordError, Recorder, RecorderConfig};
 use accesslog_store::{
-    ApiKey, Appended, LogHead, LoginFailureCounts, NewApiKey, NewSession, NewUser, Session, Store,
-    StoreError, StoreResult, StoredCheckpoint, User,
+    Appended, LogHead, LogStore, Store, StoreError, StoreResult, StoredCheckpoint,
 };
 use accesslog_store_postgres::PgStore;
 use accesslog_store_sqlite::SqliteStore;
@@ -35,7 +34,7 @@ both_backends!(
     verify_passes_while_the_log_grows,
 );
 
-fn recorder(store: Arc<dyn Store>, clock: Arc<FixedClock>) -> Recorder {
+fn recorder(store: Arc<dyn LogStore>, clock: Arc<FixedClock>) -> Recorder {
     Recorder::start(store, clock, None, RecorderConfig::default())
 }
 
@@ -109,93 +108,7 @@ impl Wrapped {
 }
 
 #[async_trait]
-impl Store for Wrapped {
-    fn backend(&self) -> &'static str {
-        self.inner.backend()
-    }
-    async fn ping(&self) -> StoreResult<()> {
-        self.inner.ping().await
-    }
-    async fn create_user(&self, user: &NewUser, now: Timestamp) -> StoreResult<User> {
-        self.inner.create_user(user, now).await
-    }
-    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>> {
-        self.inner.user_by_email(email).await
-    }
-    async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>> {
-        self.inner.user_by_id(id).await
-    }
-    async fn list_users(&self) -> StoreResult<Vec<User>> {
-        self.inner.list_users().await
-    }
-    async fn set_user_enabled(&self, email: &str, enabled: bool) -> StoreResult<()> {
-        self.inner.set_user_enabled(email, enabled).await
-    }
-    async fn set_password_hash(&self, email: &str, hash: &str) -> StoreResult<()> {
-        self.inner.set_password_hash(email, hash).await
-    }
-    async fn password_hash(&self, user_id: i64) -> StoreResult<Option<String>> {
-        self.inner.password_hash(user_id).await
-    }
-    async fn add_role(&self, email: &str, role: &str) -> StoreResult<()> {
-        self.inner.add_role(email, role).await
-    }
-    async fn remove_role(&self, email: &str, role: &str) -> StoreResult<()> {
-        self.inner.remove_role(email, role).await
-    }
-    async fn create_session(&self, session: &NewSession) -> StoreResult<()> {
-        self.inner.create_session(session).await
-    }
-    async fn session(&self, id_digest: &str) -> StoreResult<Option<Session>> {
-        self.inner.session(id_digest).await
-    }
-    async fn touch_session(&self, id_digest: &str, at: Timestamp) -> StoreResult<()> {
-        self.inner.touch_session(id_digest, at).await
-    }
-    async fn delete_session(&self, id_digest: &str) -> StoreResult<()> {
-        self.inner.delete_session(id_digest).await
-    }
-    async fn purge_sessions(
-        &self,
-        idle_before: Timestamp,
-        created_before: Timestamp,
-    ) -> StoreResult<u64> {
-        self.inner.purge_sessions(idle_before, created_before).await
-    }
-    async fn create_api_key(&self, key: &NewApiKey) -> StoreResult<()> {
-        self.inner.create_api_key(key).await
-    }
-    async fn api_key(&self, api_key: &str) -> StoreResult<Option<ApiKey>> {
-        self.inner.api_key(api_key).await
-    }
-    async fn list_api_keys(&self, user_id: Option<i64>) -> StoreResult<Vec<ApiKey>> {
-        self.inner.list_api_keys(user_id).await
-    }
-    async fn revoke_api_key(&self, api_key: &str, at: Timestamp) -> StoreResult<()> {
-        self.inner.revoke_api_key(api_key, at).await
-    }
-    async fn touch_api_key(&self, api_key: &str, at: Timestamp) -> StoreResult<()> {
-        self.inner.touch_api_key(api_key, at).await
-    }
-    async fn record_login_failure(
-        &self,
-        account: &str,
-        ip: &str,
-        at: Timestamp,
-    ) -> StoreResult<()> {
-        self.inner.record_login_failure(account, ip, at).await
-    }
-    async fn login_failures_since(
-        &self,
-        account: &str,
-        ip: &str,
-        since: Timestamp,
-    ) -> StoreResult<LoginFailureCounts> {
-        self.inner.login_failures_since(account, ip, since).await
-    }
-    async fn clear_login_failures(&self, account: &str, older_than: Timestamp) -> StoreResult<()> {
-        self.inner.clear_login_failures(account, older_than).await
-    }
+impl LogStore for Wrapped {
     async fn append_entries(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
         let call = self.calls.fetch_add(1, Ordering::SeqCst);
         self.batches.lock().expect("lock").push(events.len());

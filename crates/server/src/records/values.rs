@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use accesslog_core::doctype::{DocType, Field, FieldType, STANDARD_COLUMNS};
+use accesslog_core::filters::{is_date, normalize_datetime};
 use accesslog_store::SqlValue;
 use serde_json::Value;
 
@@ -23,48 +24,6 @@ fn bad(field: &Field, why: impl Into<String>) -> ValueError {
         field: field.fieldname.clone(),
         why: why.into(),
     }
-}
-
-/// `YYYY-MM-DD` with a real month and day.
-pub fn is_date(s: &str) -> bool {
-    let b = s.as_bytes();
-    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
-        return false;
-    }
-    let num = |r: std::ops::Range<usize>| s.get(r).and_then(|t| t.parse::<u32>().ok());
-    matches!((num(0..4), num(5..7), num(8..10)), (Some(_), Some(m @ 1..=12), Some(d)) if (1..=days_in(m, num(0..4).unwrap_or(1))).contains(&d))
-}
-
-fn days_in(month: u32, year: u32) -> u32 {
-    match month {
-        2 if year % 4 == 0 && (year % 100 != 0 || year % 400 == 0) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// `YYYY-MM-DD HH:MM[:SS[.ffffff]]` (a `T` is accepted in place of the space).
-pub fn is_datetime(s: &str) -> bool {
-    let Some((date, time)) = s.split_once([' ', 'T']) else {
-        return false;
-    };
-    let mut parts = time.split(':');
-    let two = |p: Option<&str>, max: u32| {
-        p.is_some_and(|p| p.len() == 2 && p.parse::<u32>().is_ok_and(|v| v <= max))
-    };
-    let (h, m, sec) = (parts.next(), parts.next(), parts.next());
-    let sec_ok = match sec {
-        None => true,
-        Some(sec) => {
-            let (whole, frac) = sec.split_once('.').unwrap_or((sec, "0"));
-            two(Some(whole), 59)
-                && !frac.is_empty()
-                && frac.len() <= 6
-                && frac.bytes().all(|b| b.is_ascii_digit())
-        }
-    };
-    is_date(date) && two(h, 23) && two(m, 59) && sec_ok && parts.next().is_none()
 }
 
 /// One field's JSON value as stored; `null` and `""` are absent.
@@ -104,13 +63,13 @@ pub fn coerce(field: &Field, value: &Value) -> Result<SqlValue, ValueError> {
             SqlValue::Text(s.to_owned())
         }
         FieldType::Datetime => {
-            let s = value.as_str().filter(|s| is_datetime(s)).ok_or_else(|| {
+            let s = value.as_str().and_then(normalize_datetime).ok_or_else(|| {
                 bad(
                     field,
                     format!("{value} is not a date and time like 2026-01-31 13:45:00"),
                 )
             })?;
-            SqlValue::Text(s.replacen('T', " ", 1))
+            SqlValue::Text(s)
         }
         FieldType::Select => {
             let s = text_of(value).ok_or_else(|| bad(field, format!("{value} is not text")))?;
@@ -140,6 +99,9 @@ fn text_of(value: &Value) -> Option<String> {
     }
 }
 
+/// A document's column values, and its table fields' JSON rows, apart.
+pub type Checked<'a> = (BTreeMap<String, SqlValue>, Vec<(&'a str, &'a Value)>);
+
 /// Checks and types the column fields of a JSON object for `doctype`. Keys that are
 /// standard columns or ERPNext's bookkeeping (`doctype`, `docstatus`) are ignored; table
 /// fields are returned apart, as their JSON rows. With `creating`, required fields must
@@ -148,7 +110,7 @@ pub fn document_values<'a>(
     doctype: &DocType,
     json: &'a serde_json::Map<String, Value>,
     creating: bool,
-) -> Result<(BTreeMap<String, SqlValue>, Vec<(&'a str, &'a Value)>), ValueError> {
+) -> Result<Checked<'a>, ValueError> {
     const IGNORED: [&str; 3] = ["doctype", "docstatus", "__islocal"];
     let mut values = BTreeMap::new();
     let mut tables = Vec::new();
@@ -226,7 +188,7 @@ mod tests {
                 &f(FieldType::Datetime, None),
                 &json!("2026-01-31T13:45:00.5")
             ),
-            Ok(SqlValue::Text("2026-01-31 13:45:00.5".into()))
+            Ok(SqlValue::Text("2026-01-31 13:45:00.500000".into()))
         );
         assert_eq!(
             coerce(&f(FieldType::Data, None), &json!(7)),
