@@ -84,3 +84,23 @@ pub async fn signer(
         &settings.log.origin,
     )?)
 }
+
+/// The site's document types, with their tables created or brought up to date.
+pub async fn doctypes(
+    settings: &Settings,
+    store: &dyn Store,
+) -> anyhow::Result<accesslog_site::doctypes::DocTypes> {
+    let roles: Vec<String> = settings
+        .roles
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect();
+    let doctypes = accesslog_site::doctypes::DocTypes::load(&settings.site_dir, &roles)?;
+    for doctype in doctypes.iter() {
+        store
+            .sync_doctype(doctype)
+            .await
+            .with_context(|| format!("creating or updating the table of {}", doctype.name))?;
+    }
+    Ok(doctypes)
+}

@@ -199,7 +199,13 @@ mod tests {
         let settings = Settings::load(&site, &|_| None, &Overrides::default()).unwrap();
         let signer = accesslog_site::keys::load_signer(&site, "t.example/log").unwrap();
         let clock = Arc::new(FixedClock::new(Timestamp::from_micros(1_000_000)));
-        AppState::start(db.store.clone(), clock, settings, signer)
+        AppState::start(
+            db.store.clone(),
+            clock,
+            settings,
+            signer,
+            Default::default(),
+        )
     }
 
     fn who() -> Authenticated {

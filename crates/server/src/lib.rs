@@ -43,6 +43,8 @@ pub fn router(state: AppState) -> Router {
         .route("/api/method/login", post(api::method::api_login))
         .route("/api/method/logout", get(api::method::api_logout).post(api::method::api_logout))
         .route("/api/method/frappe.auth.get_logged_user", get(api::method::get_logged_user))
+        .route("/api/resource/{doctype}", get(records::api::list).post(records::api::create))
+        .route("/api/resource/{doctype}/{name}", get(records::api::get))
         .route("/api/access-log/checkpoint", get(api::access_log::checkpoint))
         .route("/api/access-log/public-key", get(api::access_log::public_key))
         .route("/api/access-log/consistency", get(api::access_log::consistency))

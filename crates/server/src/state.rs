@@ -7,6 +7,7 @@ use accesslog_core::Clock;
 use accesslog_core::checkpoint::LogSigner;
 use accesslog_engine::{CheckpointPolicy, Checkpointer, Recorder, RecorderConfig};
 use accesslog_site::Settings;
+use accesslog_site::doctypes::DocTypes;
 use accesslog_store::Store;
 
 #[derive(Clone, Debug)]
@@ -17,6 +18,8 @@ pub struct AppState {
     pub recorder: Recorder,
     /// The log's verifier key (public), as `GET /api/access-log/public-key` serves it.
     pub verifier_key: Arc<str>,
+    /// The site's document types.
+    pub doctypes: Arc<DocTypes>,
 }
 
 impl AppState {
@@ -27,6 +30,7 @@ impl AppState {
         clock: Arc<dyn Clock>,
         settings: Settings,
         signer: LogSigner,
+        doctypes: DocTypes,
     ) -> Self {
         let policy = CheckpointPolicy {
             every_entries: u64::from(settings.log.checkpoint_every_entries),
@@ -47,6 +51,7 @@ impl AppState {
             settings: Arc::new(settings),
             recorder,
             verifier_key,
+            doctypes: Arc::new(doctypes),
         }
     }
 }

@@ -46,7 +46,9 @@ pub async fn serve(
     println!("Access Log is serving {} at {url}", settings.name);
     announce(&url);
     let signer = crate::open::signer(&settings, &*store).await?;
-    let state = accesslog_server::AppState::start(store, Arc::new(SystemClock), settings, signer);
+    let doctypes = crate::open::doctypes(&settings, &*store).await?;
+    let state =
+        accesslog_server::AppState::start(store, Arc::new(SystemClock), settings, signer, doctypes);
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
         println!("Stopping.");

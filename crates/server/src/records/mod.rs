@@ -1,4 +1,5 @@
 //! Records: documents of the site's types, over ERPNext's REST shape.
 
+pub mod api;
 pub mod naming;
 pub mod values;

@@ -48,6 +48,16 @@ impl TestServer {
             bind: Some("127.0.0.1:0".into()),
             database_url: None,
         };
+        for entry in
+            std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/site")).unwrap()
+        {
+            let path = entry.unwrap().path();
+            std::fs::copy(
+                &path,
+                dir.path().join("doctypes").join(path.file_name().unwrap()),
+            )
+            .unwrap();
+        }
         let settings = Settings::load(dir.path(), &|_| None, &flags).unwrap();
 
         let db = TestDb::open(backend, case).await?;
@@ -73,7 +83,22 @@ impl TestServer {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let signer = accesslog_site::keys::load_signer(dir.path(), &settings.log.origin).unwrap();
-        let state = AppState::start(store.clone(), clock.clone(), settings.clone(), signer);
+        let roles: Vec<String> = settings
+            .roles
+            .iter()
+            .map(|r| r.as_str().to_owned())
+            .collect();
+        let doctypes = accesslog_site::doctypes::DocTypes::load(dir.path(), &roles).unwrap();
+        for d in doctypes.iter() {
+            store.sync_doctype(d).await.unwrap();
+        }
+        let state = AppState::start(
+            store.clone(),
+            clock.clone(),
+            settings.clone(),
+            signer,
+            doctypes,
+        );
         let app_state = state.clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(async move {

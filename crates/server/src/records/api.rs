@@ -1,0 +1,268 @@
+//! ERPNext's document REST API: `GET /api/resource/{DocType}` (list, with `filters`,
+//! `fields`, `order_by`, `limit_start`, `limit_page_length`), `GET …/{name}` and
+//! `POST /api/resource/{DocType}`. Answers are `{"data": …}`; permissions are checked on
+//! every call, by the caller's roles.
+
+use std::collections::BTreeMap;
+
+use accesslog_core::doctype::{Action, DocType};
+use accesslog_core::filters::{parse_fields, parse_filters, parse_order_by};
+use accesslog_store::{ChildRows, Document, ListQuery, SqlValue};
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use super::naming::new_name;
+use super::values::document_values;
+use crate::api::FormOrJson;
+use crate::auth::CurrentUser;
+use crate::error::WebError;
+use crate::state::AppState;
+
+/// At most this many rows per list call (ERPNext's default page is 20).
+const MAX_PAGE: u32 = 10_000;
+
+/// The document type named in the path, if the caller may `action` on it.
+fn doctype_for<'a>(
+    state: &'a AppState,
+    name: &str,
+    who: &CurrentUser,
+    action: Action,
+) -> Result<&'a DocType, WebError> {
+    let doctype = state
+        .doctypes
+        .get(name)
+        .filter(|d| !d.is_child)
+        .ok_or_else(|| WebError::NotFound(format!("DocType {name} not found")))?;
+    if !doctype.allows(&who.0.user.roles, action) {
+        return Err(WebError::Forbidden(format!(
+            "You do not have permission to {} {} (ask a System Manager for a role that may)",
+            action.as_str(),
+            doctype.name
+        )));
+    }
+    Ok(doctype)
+}
+
+pub fn to_json(v: &SqlValue) -> Value {
+    match v {
+        SqlValue::Null => Value::Null,
+        SqlValue::Int(i) => json!(i),
+        SqlValue::Float(f) => json!(f),
+        SqlValue::Text(t) => json!(t),
+    }
+}
+
+fn row_json(row: &BTreeMap<String, SqlValue>) -> Map<String, Value> {
+    row.iter().map(|(k, v)| (k.clone(), to_json(v))).collect()
+}
+
+/// Parses a query parameter that holds JSON (as Frappe clients send `filters` and `fields`).
+fn json_param(name: &str, raw: Option<&str>) -> Result<Value, WebError> {
+    match raw {
+        None | Some("") => Ok(Value::Null),
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| WebError::BadRequest(format!("`{name}` is not valid JSON: {e}"))),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ListParams {
+    filters: Option<String>,
+    fields: Option<String>,
+    order_by: Option<String>,
+    limit_start: Option<String>,
+    limit_page_length: Option<String>,
+    /// Frappe's older name for `limit_page_length`.
+    limit: Option<String>,
+}
+
+fn number_param(name: &str, raw: Option<&str>, default: u64) -> Result<u64, WebError> {
+    match raw.map(str::trim) {
+        None | Some("") => Ok(default),
+        Some(v) => v.parse().map_err(|_| {
+            WebError::BadRequest(format!("`{name}` must be a whole number, not {v:?}"))
+        }),
+    }
+}
+
+/// `GET /api/resource/{DocType}`.
+pub async fn list(
+    State(state): State<AppState>,
+    who: CurrentUser,
+    Path(doctype): Path<String>,
+    Query(p): Query<ListParams>,
+) -> Result<Json<Value>, WebError> {
+    let doctype = doctype_for(&state, &doctype, &who, Action::Read)?;
+    let children: Vec<(&str, &DocType)> = state
+        .doctypes
+        .children_of(doctype)
+        .map(|(f, d)| (f.fieldname.as_str(), d))
+        .collect();
+    let child_types: Vec<&DocType> = children.iter().map(|(_, d)| *d).collect();
+    let bad = |e: accesslog_core::filters::FilterError| WebError::BadRequest(e.to_string());
+    let conditions = parse_filters(
+        &json_param("filters", p.filters.as_deref())?,
+        doctype,
+        &child_types,
+    )
+    .map_err(bad)?;
+    let fields = parse_fields(&json_param("fields", p.fields.as_deref())?, doctype).map_err(bad)?;
+    let order_by = parse_order_by(p.order_by.as_deref().unwrap_or(""), doctype).map_err(bad)?;
+    let offset = number_param("limit_start", p.limit_start.as_deref(), 0)?;
+    let page = p.limit_page_length.as_deref().or(p.limit.as_deref());
+    // Frappe treats 0 as "all"; we cap it so one call cannot read a million rows.
+    let limit = match number_param("limit_page_length", page, 20)? {
+        0 => MAX_PAGE,
+        n => u32::try_from(n).unwrap_or(MAX_PAGE).min(MAX_PAGE),
+    };
+    let query = ListQuery {
+        conditions: &conditions,
+        fields: &fields,
+        order_by: &order_by,
+        limit,
+        offset,
+    };
+    let rows = state
+        .store
+        .list_documents(doctype, &children, &query)
+        .await?;
+    Ok(Json(
+        json!({ "data": rows.iter().map(row_json).collect::<Vec<_>>() }),
+    ))
+}
+
+fn document_json(doctype: &DocType, doc: &Document) -> Value {
+    let mut out = row_json(&doc.values);
+    out.insert("name".to_owned(), json!(doc.name));
+    out.insert("doctype".to_owned(), json!(doctype.name));
+    for (field, rows) in &doc.children {
+        out.insert(
+            field.clone(),
+            Value::Array(rows.iter().map(|r| Value::Object(row_json(r))).collect()),
+        );
+    }
+    Value::Object(out)
+}
+
+/// `GET /api/resource/{DocType}/{name}`.
+pub async fn get(
+    State(state): State<AppState>,
+    who: CurrentUser,
+    Path((doctype, name)): Path<(String, String)>,
+) -> Result<Json<Value>, WebError> {
+    let doctype = doctype_for(&state, &doctype, &who, Action::Read)?;
+    let children: Vec<(&str, &DocType)> = state
+        .doctypes
+        .children_of(doctype)
+        .map(|(f, d)| (f.fieldname.as_str(), d))
+        .collect();
+    let doc = state
+        .store
+        .get_document(doctype, &children, &name)
+        .await?
+        .ok_or_else(|| WebError::NotFound(format!("{} {name} not found", doctype.name)))?;
+    Ok(Json(json!({ "data": document_json(doctype, &doc) })))
+}
+
+/// The body of a create: the document itself, or Frappe's form field `data` holding it.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub enum CreateBody {
+    Form { data: String },
+    Json(Map<String, Value>),
+}
+
+/// `POST /api/resource/{DocType}`.
+pub async fn create(
+    State(state): State<AppState>,
+    who: CurrentUser,
+    Path(doctype): Path<String>,
+    FormOrJson(body): FormOrJson<CreateBody>,
+) -> Result<Json<Value>, WebError> {
+    let doctype = doctype_for(&state, &doctype, &who, Action::Create)?;
+    let body = match body {
+        CreateBody::Json(map) => map,
+        CreateBody::Form { data } => match serde_json::from_str(&data) {
+            Ok(Value::Object(map)) => map,
+            _ => {
+                return Err(WebError::BadRequest(
+                    "`data` must be a JSON object".to_owned(),
+                ));
+            }
+        },
+    };
+    let bad = |e: super::values::ValueError| WebError::BadRequest(e.to_string());
+    let (mut values, tables) = document_values(doctype, &body, true).map_err(bad)?;
+    let mut children = Vec::new();
+    for (fieldname, rows) in tables {
+        let child = state
+            .doctypes
+            .children_of(doctype)
+            .find(|(f, _)| f.fieldname == fieldname)
+            .map(|(_, d)| d)
+            .ok_or_else(|| {
+                WebError::BadRequest(format!("{} has no table {fieldname}", doctype.name))
+            })?;
+        let Value::Array(rows) = rows else {
+            return Err(WebError::BadRequest(format!(
+                "{fieldname} must be a list of rows"
+            )));
+        };
+        let mut checked = Vec::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            let Value::Object(row) = row else {
+                return Err(WebError::BadRequest(format!(
+                    "{fieldname} row {}: must be an object",
+                    i + 1
+                )));
+            };
+            let (values, _) = document_values(child, row, true)
+                .map_err(|e| WebError::BadRequest(format!("{fieldname} row {}: {e}", i + 1)))?;
+            checked.push(values);
+        }
+        children.push(ChildRows {
+            fieldname,
+            doctype: child,
+            rows: checked,
+        });
+    }
+    let given = body.get("name").and_then(Value::as_str);
+    let name = new_name(&*state.store, doctype, &values, given).await?;
+    let now = state
+        .clock
+        .now()
+        .to_rfc3339()
+        .replace('T', " ")
+        .trim_end_matches('Z')
+        .to_owned();
+    for (k, v) in [
+        ("owner", who.0.user.email.clone()),
+        ("modified_by", who.0.user.email.clone()),
+        ("creation", now.clone()),
+        ("modified", now),
+    ] {
+        values.insert(k.to_owned(), SqlValue::Text(v));
+    }
+    let doc = Document {
+        name: name.clone(),
+        values,
+        children: BTreeMap::new(),
+    };
+    state
+        .store
+        .insert_document(doctype, &doc, &children)
+        .await?;
+    let children_of: Vec<(&str, &DocType)> = state
+        .doctypes
+        .children_of(doctype)
+        .map(|(f, d)| (f.fieldname.as_str(), d))
+        .collect();
+    let stored = state
+        .store
+        .get_document(doctype, &children_of, &name)
+        .await?
+        .unwrap_or(doc);
+    Ok(Json(json!({ "data": document_json(doctype, &stored) })))
+}

@@ -1,0 +1,322 @@
+//! Documents over ERPNext's REST shape, on both backends: create, read, list with every
+//! filter form, permissions by role, and clear 4xx for bad input.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::common::{TestServer, on_both_backends};
+
+on_both_backends!(
+    documents_are_created_read_and_listed,
+    permissions_apply_to_every_call,
+    bad_requests_name_what_is_wrong,
+);
+
+/// A client logged in with a session, sending the session's CSRF token on writes.
+async fn session(server: &TestServer, usr: &str, pwd: &str) -> (reqwest::Client, String) {
+    let c = server.client();
+    let token = server.login(&c, usr, pwd).await;
+    (c, token)
+}
+
+async fn post(
+    server: &TestServer,
+    (c, token): &(reqwest::Client, String),
+    doctype: &str,
+    body: Value,
+) -> reqwest::Response {
+    c.post(server.at(&format!("/api/resource/{doctype}")))
+        .header("x-frappe-csrf-token", token)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn get(
+    server: &TestServer,
+    (c, _): &(reqwest::Client, String),
+    path: &str,
+) -> reqwest::Response {
+    c.get(server.at(path)).send().await.unwrap()
+}
+
+async fn documents_are_created_read_and_listed(server: &TestServer) {
+    let sales = session(server, "sales@example.com", "sales").await;
+    for (name, group) in [
+        ("Acme Corp", "Commercial"),
+        ("Bolt Ltd", "Commercial"),
+        ("Ana Ruiz", "Individual"),
+    ] {
+        let r = post(
+            server,
+            &sales,
+            "Customer",
+            json!({"customer_name": name, "customer_group": group}),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK);
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["data"]["name"], name, "named by customer_name");
+        assert_eq!(body["data"]["owner"], "sales@example.com");
+    }
+
+    let accounts = session(server, "accounts@example.com", "accounts").await;
+    for (n, customer) in ["Acme Corp", "Bolt Ltd", "Acme Corp"].iter().enumerate() {
+        let body = json!({
+            "customer": customer,
+            "posting_date": format!("2026-01-0{}", n + 1),
+            "grand_total": (n + 1) * 100,
+            "status": "Unpaid",
+            "items": [
+                {"item_code": "WIDGET", "qty": n + 1, "rate": 100, "amount": (n + 1) * 100},
+                {"item_code": format!("PART-{n}"), "qty": 1, "rate": 0}
+            ]
+        });
+        let r = post(server, &accounts, "Sales Invoice", body).await;
+        assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    }
+    // Frappe's form post: the document as JSON in the field `data`.
+    let (c, token) = &accounts;
+    let r = c
+        .post(server.at("/api/resource/Sales%20Invoice"))
+        .header("x-frappe-csrf-token", token)
+        .form(&[("data", r#"{"customer": "Ana Ruiz", "grand_total": "50.5"}"#)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["data"]["name"],
+        "SINV-00004"
+    );
+
+    let doc: Value = get(
+        server,
+        &accounts,
+        "/api/resource/Sales%20Invoice/SINV-00002",
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let d = &doc["data"];
+    assert_eq!(
+        (
+            d["name"].as_str(),
+            d["doctype"].as_str(),
+            d["customer"].as_str()
+        ),
+        (Some("SINV-00002"), Some("Sales Invoice"), Some("Bolt Ltd"))
+    );
+    assert_eq!(d["grand_total"], 200.0);
+    assert_eq!(d["items"].as_array().unwrap().len(), 2);
+    assert_eq!(d["items"][0]["item_code"], "WIDGET");
+    assert_eq!(d["items"][0]["qty"], 2);
+    assert_eq!(d["items"][1]["idx"], 2);
+
+    let list = |q: &'static str| {
+        let accounts = &accounts;
+        async move {
+            let r = get(
+                server,
+                accounts,
+                &format!("/api/resource/Sales%20Invoice?{q}"),
+            )
+            .await;
+            assert_eq!(r.status(), StatusCode::OK, "{q}");
+            let body: Value = r.json().await.unwrap();
+            body["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["name"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(list("").await.len(), 4, "default: names only, newest first");
+    assert_eq!(
+        list("filters=%7B%22customer%22%3A%22Acme%20Corp%22%7D&order_by=name%20asc").await,
+        ["SINV-00001", "SINV-00003"]
+    );
+    assert_eq!(
+        list(
+            "filters=%5B%5B%22grand_total%22%2C%22%3E%3D%22%2C200%5D%5D&order_by=grand_total%20desc"
+        )
+        .await,
+        ["SINV-00003", "SINV-00002"]
+    );
+    assert_eq!(
+        list("filters=%5B%5B%22Sales%20Invoice%20Item%22%2C%22item_code%22%2C%22%3D%22%2C%22PART-1%22%5D%5D").await,
+        ["SINV-00002"],
+        "a child-row condition"
+    );
+    assert_eq!(
+        list("order_by=name%20asc&limit_start=1&limit_page_length=2").await,
+        ["SINV-00002", "SINV-00003"]
+    );
+
+    let r = get(server, &accounts, "/api/resource/Sales%20Invoice?fields=%5B%22name%22%2C%22grand_total%22%5D&order_by=name%20asc&limit_page_length=1").await;
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(
+        body,
+        json!({"data": [{"name": "SINV-00001", "grand_total": 100.0}]})
+    );
+}
+
+async fn permissions_apply_to_every_call(server: &TestServer) {
+    let hr = session(server, "hr@example.com", "hr").await;
+    let r = get(server, &hr, "/api/resource/Sales%20Invoice").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("permission to read Sales Invoice")
+    );
+    let r = post(
+        server,
+        &hr,
+        "Employee",
+        json!({"employee_name": "Eve", "ctc": 90000}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.json::<Value>().await.unwrap()["data"]["name"], "EMP-0001");
+
+    let sales = session(server, "sales@example.com", "sales").await;
+    for path in ["/api/resource/Employee", "/api/resource/Employee/EMP-0001"] {
+        assert_eq!(
+            get(server, &sales, path).await.status(),
+            StatusCode::FORBIDDEN,
+            "{path}"
+        );
+    }
+    let accounts = session(server, "accounts@example.com", "accounts").await;
+    assert_eq!(
+        post(server, &accounts, "Customer", json!({"customer_name": "X"}))
+            .await
+            .status(),
+        StatusCode::FORBIDDEN,
+        "Accounts User may not create customers"
+    );
+
+    let admin = session(server, "admin@example.com", "admin").await;
+    assert_eq!(
+        get(server, &admin, "/api/resource/Employee/EMP-0001")
+            .await
+            .status(),
+        StatusCode::OK,
+        "System Managers may do everything"
+    );
+    assert_eq!(
+        get(server, &admin, "/api/resource/Nope").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        get(server, &admin, "/api/resource/Sales%20Invoice%20Item")
+            .await
+            .status(),
+        StatusCode::NOT_FOUND,
+        "child rows belong to their parent"
+    );
+    assert_eq!(
+        get(server, &admin, "/api/resource/Employee/EMP-9999")
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        server
+            .client()
+            .get(server.at("/api/resource/Employee"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn bad_requests_name_what_is_wrong(server: &TestServer) {
+    let admin = session(server, "admin@example.com", "admin").await;
+    let cases = [
+        (
+            "/api/resource/Sales%20Invoice?filters=%7B%22nope%22%3A1%7D",
+            "nope",
+        ),
+        (
+            "/api/resource/Sales%20Invoice?filters=%5B%5B%22customer%22%2C%22~%22%2C%22x%22%5D%5D",
+            "~",
+        ),
+        (
+            "/api/resource/Sales%20Invoice?filters=%7Bbroken",
+            "not valid JSON",
+        ),
+        (
+            "/api/resource/Sales%20Invoice?fields=%5B%22count(name)%22%5D",
+            "count(name)",
+        ),
+        (
+            "/api/resource/Sales%20Invoice?order_by=secret%20desc",
+            "secret",
+        ),
+        (
+            "/api/resource/Sales%20Invoice?limit_page_length=lots",
+            "limit_page_length",
+        ),
+        (
+            "/api/resource/Sales%20Invoice?filters=%7B%22posting_date%22%3A%2231%2F01%2F2026%22%7D",
+            "posting_date",
+        ),
+    ];
+    for (path, phrase) in cases {
+        let r = get(server, &admin, path).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{path}");
+        let msg = r.json::<Value>().await.unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(msg.contains(phrase), "{path}: {msg}");
+    }
+    for (body, phrase) in [
+        (json!({"grand_total": 5}), "customer is required"),
+        (
+            json!({"customer": "A", "posting_date": "yesterday"}),
+            "posting_date",
+        ),
+        (
+            json!({"customer": "A", "status": "Lost"}),
+            "not one of: Draft, Unpaid, Paid",
+        ),
+        (
+            json!({"customer": "A", "discount": 5}),
+            "no field \"discount\"",
+        ),
+        (
+            json!({"customer": "A", "items": [{"qty": 1}]}),
+            "items row 1: item_code is required",
+        ),
+        (json!({"customer": "A", "items": "many"}), "must be a list"),
+    ] {
+        let r = post(server, &admin, "Sales Invoice", body.clone()).await;
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
+        let msg = r.json::<Value>().await.unwrap()["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(msg.contains(phrase), "{body}: {msg}");
+    }
+    let r = post(server, &admin, "Customer", json!({"customer_name": "Dup"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = post(server, &admin, "Customer", json!({"customer_name": "Dup"})).await;
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("Customer Dup already exists")
+    );
+    let r = post(server, &admin, "Customer", json!({"customer_name": "a/b"})).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
