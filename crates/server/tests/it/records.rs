@@ -320,3 +320,77 @@ async fn bad_requests_name_what_is_wrong(server: &TestServer) {
     let r = post(server, &admin, "Customer", json!({"customer_name": "a/b"})).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
 }
+
+/// An existing ERPNext client library, unmodified, logs in and lists Sales Invoices with
+/// filters. Needs `frappe-client` from PyPI (`.ci/run` installs it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unmodified_frappe_client_logs_in_and_lists() {
+    let has_client = std::process::Command::new("python3")
+        .args(["-c", "import frappeclient"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !has_client {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must install frappe-client (pip install --no-deps frappe-client==0.1.0.dev0)"
+        );
+        eprintln!("skipped: the Python package frappe-client is not installed");
+        return;
+    }
+    let server = TestServer::start(crate::common::Backend::Sqlite, "frappe_client")
+        .await
+        .unwrap();
+    let admin = session(&server, "admin@example.com", "admin").await;
+    for (name, _) in [("Acme Corp", 0), ("Bolt Ltd", 1)] {
+        post(
+            &server,
+            &admin,
+            "Customer",
+            json!({"customer_name": name, "customer_group": "Commercial"}),
+        )
+        .await;
+    }
+    for (customer, total) in [("Acme Corp", 100), ("Bolt Ltd", 200), ("Acme Corp", 300)] {
+        let r = post(
+            &server,
+            &admin,
+            "Sales Invoice",
+            json!({"customer": customer, "grand_total": total, "items": [{"item_code": "W"}]}),
+        )
+        .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/it/frappe_client.py");
+    let url = server.url.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("python3")
+            .args([script, &url, "accounts@example.com", "accounts"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let seen: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen["login"]["message"], "Logged In");
+    assert_eq!(
+        seen["acme"],
+        json!([
+            {"name": "SINV-00001", "customer": "Acme Corp", "grand_total": 100.0},
+            {"name": "SINV-00003", "customer": "Acme Corp", "grand_total": 300.0}
+        ])
+    );
+    assert_eq!(
+        seen["big"],
+        json!([{"name": "SINV-00003"}, {"name": "SINV-00002"}])
+    );
+    assert_eq!(
+        (seen["doc_customer"].as_str(), seen["items"].as_u64()),
+        (Some("Bolt Ltd"), Some(1))
+    );
+    server.stop().await;
+}
