@@ -20,8 +20,8 @@ use accesslog_store::records::{
     row_columns, select_columns, selected_values,
 };
 use accesslog_store::{
-    ApiKey, Appended, LeafRow, LogHead, LoginFailureCounts, NewApiKey, NewSession, NewUser,
-    Session, Store, StoreError, StoreResult, StoredCheckpoint, User,
+    ApiKey, Appended, FileRecord, LeafRow, LogHead, LoginFailureCounts, NewApiKey, NewSession,
+    NewUser, Session, Store, StoreError, StoreResult, StoredCheckpoint, User,
 };
 use accesslog_store::{ChildRows, Dialect, Document, DocumentStore, ListQuery, LogStore, SqlValue};
 use async_trait::async_trait;
@@ -983,6 +983,59 @@ impl DocumentStore for PgStore {
         }
         Ok(Some(doc))
     }
+    async fn add_file(&self, f: &FileRecord) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO files (name, file_name, is_private, attached_to_doctype, attached_to_name,
+                                file_size, content_sha256, owner, creation)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&f.name)
+        .bind(&f.file_name)
+        .bind(f.is_private)
+        .bind(&f.attached_to_doctype)
+        .bind(&f.attached_to_name)
+        .bind(to_i64(f.file_size)?)
+        .bind(&f.content_sha256)
+        .bind(&f.owner)
+        .bind(f.creation.as_micros())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn file_by_url(
+        &self,
+        is_private: bool,
+        file_name: &str,
+    ) -> StoreResult<Option<FileRecord>> {
+        let row = sqlx::query(const_file_select!(
+            "WHERE is_private = $1 AND file_name = $2"
+        ))
+        .bind(is_private)
+        .bind(file_name)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.as_ref().map(file_from_row).transpose()
+    }
+
+    async fn file_by_id(&self, name: &str) -> StoreResult<Option<FileRecord>> {
+        let row = sqlx::query(const_file_select!("WHERE name = $1"))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(file_from_row).transpose()
+    }
+
+    async fn files_of(&self, doctype: &str, name: &str) -> StoreResult<Vec<FileRecord>> {
+        let rows = sqlx::query(const_file_select!(
+            "WHERE attached_to_doctype = $1 AND attached_to_name = $2 ORDER BY creation, name"
+        ))
+        .bind(doctype)
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(file_from_row).collect()
+    }
 }
 
 fn checkpoint_from_row(row: &PgRow) -> StoreResult<StoredCheckpoint> {
@@ -1013,4 +1066,31 @@ fn bind_all<'q>(
         };
     }
     q
+}
+
+macro_rules! const_file_select {
+    ($rest:literal) => {
+        concat!(
+            "SELECT name, file_name, is_private, attached_to_doctype, attached_to_name, file_size, \
+             content_sha256, owner, creation FROM files ",
+            $rest
+        )
+    };
+}
+use const_file_select;
+
+fn file_from_row(row: &PgRow) -> StoreResult<FileRecord> {
+    let size: i64 = row.try_get("file_size")?;
+    Ok(FileRecord {
+        name: row.try_get("name")?,
+        file_name: row.try_get("file_name")?,
+        is_private: row.try_get("is_private")?,
+        attached_to_doctype: row.try_get("attached_to_doctype")?,
+        attached_to_name: row.try_get("attached_to_name")?,
+        file_size: u64::try_from(size)
+            .map_err(|_| StoreError::Other(format!("file size {size} is negative")))?,
+        content_sha256: row.try_get("content_sha256")?,
+        owner: row.try_get("owner")?,
+        creation: Timestamp::from_micros(row.try_get("creation")?),
+    })
 }

@@ -74,6 +74,7 @@ suite!(
     documents_round_trip_with_child_rows,
     naming_series_count_per_prefix,
     lists_filter_sort_and_page_like_erpnext,
+    files_are_kept_by_url_and_by_document,
 );
 
 async fn add_user(store: &dyn Store, email: &str, at: Timestamp) -> User {
@@ -1158,4 +1159,69 @@ async fn lists_filter_sort_and_page_like_erpnext(store: &dyn Store) {
         12,
         "the table survived"
     );
+}
+
+async fn files_are_kept_by_url_and_by_document(store: &dyn Store) {
+    use accesslog_store::FileRecord;
+    let file = |name: &str, file_name: &str, private: bool, doc: &str, t: u64| FileRecord {
+        name: name.into(),
+        file_name: file_name.into(),
+        is_private: private,
+        attached_to_doctype: Some("Employee".into()),
+        attached_to_name: Some(doc.into()),
+        file_size: 5_000_000_000,
+        content_sha256: "ab".repeat(32),
+        owner: "hr@example.com".into(),
+        creation: at(t),
+    };
+    store
+        .add_file(&file("f1", "contract.pdf", true, "EMP-0001", 2))
+        .await
+        .unwrap();
+    store
+        .add_file(&file("f2", "photo.png", true, "EMP-0001", 1))
+        .await
+        .unwrap();
+    store
+        .add_file(&file("f3", "contract.pdf", false, "EMP-0002", 3))
+        .await
+        .unwrap();
+    let err = store
+        .add_file(&file("f4", "contract.pdf", true, "EMP-0003", 4))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, StoreError::Conflict(_)),
+        "one private contract.pdf: {err:?}"
+    );
+
+    let f = store
+        .file_by_url(true, "contract.pdf")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(f, file("f1", "contract.pdf", true, "EMP-0001", 2));
+    assert_eq!(f.file_url(), "/private/files/contract.pdf");
+    assert_eq!(
+        store
+            .file_by_url(false, "contract.pdf")
+            .await
+            .unwrap()
+            .unwrap()
+            .name,
+        "f3"
+    );
+    assert!(store.file_by_url(true, "nope.pdf").await.unwrap().is_none());
+    assert_eq!(
+        store.file_by_id("f2").await.unwrap().unwrap().file_name,
+        "photo.png"
+    );
+    let names: Vec<String> = store
+        .files_of("Employee", "EMP-0001")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|f| f.name)
+        .collect();
+    assert_eq!(names, ["f2", "f1"], "oldest first");
 }

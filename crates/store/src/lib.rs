@@ -20,7 +20,9 @@ pub use records::{Dialect, Document, ListQuery, SqlValue};
 
 pub use error::{StoreError, StoreResult};
 pub use log::{Appended, LeafCheck, LeafRow, LogHead, StoredCheckpoint};
-pub use models::{ApiKey, LoginFailureCounts, NewApiKey, NewSession, NewUser, Session, User};
+pub use models::{
+    ApiKey, FileRecord, LoginFailureCounts, NewApiKey, NewSession, NewUser, Session, User,
+};
 
 /// Everything the server persists. Each method is one transaction: it either happens
 /// completely or not at all. The Access Log's part and the documents' part are traits of
@@ -185,4 +187,15 @@ pub trait DocumentStore: Send + Sync + std::fmt::Debug + 'static {
         children: &[(&str, &DocType)],
         name: &str,
     ) -> StoreResult<Option<Document>>;
+    /// Keeps a file's record; `Conflict` if its id or its URL is taken.
+    async fn add_file(&self, file: &FileRecord) -> StoreResult<()>;
+    /// The file at `/private/files/<file_name>` (or `/files/…` when not private).
+    async fn file_by_url(
+        &self,
+        is_private: bool,
+        file_name: &str,
+    ) -> StoreResult<Option<FileRecord>>;
+    async fn file_by_id(&self, name: &str) -> StoreResult<Option<FileRecord>>;
+    /// Files attached to one document, oldest first.
+    async fn files_of(&self, doctype: &str, name: &str) -> StoreResult<Vec<FileRecord>>;
 }

@@ -80,3 +80,31 @@ pub struct LoginFailureCounts {
     pub account: u64,
     pub ip: u64,
 }
+
+/// A file attached to a document (ERPNext's `File`). The bytes are stored apart, named by
+/// their SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FileRecord {
+    /// The file's id.
+    pub name: String,
+    /// Unique among private (or among public) files; the last segment of its URL.
+    pub file_name: String,
+    pub is_private: bool,
+    pub attached_to_doctype: Option<String>,
+    pub attached_to_name: Option<String>,
+    pub file_size: u64,
+    pub content_sha256: String,
+    pub owner: String,
+    pub creation: Timestamp,
+}
+
+impl FileRecord {
+    /// `/private/files/<file_name>` or `/files/<file_name>`, as ERPNext writes it.
+    pub fn file_url(&self) -> String {
+        if self.is_private {
+            format!("/private/files/{}", self.file_name)
+        } else {
+            format!("/files/{}", self.file_name)
+        }
+    }
+}
