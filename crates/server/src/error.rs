@@ -24,6 +24,9 @@ pub enum WebError {
     NotFound(String),
     #[error("{0}")]
     Conflict(String),
+    /// The request body is larger than allowed.
+    #[error("{0}")]
+    TooLarge(String),
     #[error("{message}")]
     TooManyRequests {
         message: String,
@@ -58,6 +61,7 @@ impl WebError {
             WebError::Forbidden(_) => (StatusCode::FORBIDDEN, "PermissionError", "Not permitted"),
             WebError::NotFound(_) => (StatusCode::NOT_FOUND, "DoesNotExistError", "Not found"),
             WebError::Conflict(_) => (StatusCode::CONFLICT, "DuplicateEntryError", "Conflict"),
+            WebError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "FileSizeError", "Too large"),
             WebError::TooManyRequests { .. } => (
                 StatusCode::TOO_MANY_REQUESTS,
                 "TooManyRequestsError",

@@ -43,6 +43,12 @@ pub fn router(state: AppState) -> Router {
         .route("/api/method/login", post(api::method::api_login))
         .route("/api/method/logout", get(api::method::api_logout).post(api::method::api_logout))
         .route("/api/method/frappe.auth.get_logged_user", get(api::method::get_logged_user))
+        .route(
+            "/api/method/upload_file",
+            post(records::files::upload).layer(DefaultBodyLimit::max(records::files::MAX_UPLOAD + 64 * 1024)),
+        )
+        .route("/private/files/{file_name}", get(records::files::download_private))
+        .route("/files/{file_name}", get(records::files::download_public))
         .route("/api/resource/{doctype}", get(records::api::list).post(records::api::create))
         .route("/api/resource/{doctype}/{name}", get(records::api::get))
         .route("/api/access-log/checkpoint", get(api::access_log::checkpoint))

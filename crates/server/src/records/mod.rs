@@ -1,5 +1,6 @@
 //! Records: documents of the site's types, over ERPNext's REST shape.
 
 pub mod api;
+pub mod files;
 pub mod naming;
 pub mod values;

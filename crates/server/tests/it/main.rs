@@ -3,6 +3,7 @@
 
 mod browser;
 mod common;
+mod files;
 mod http;
 mod proofs;
 mod records;

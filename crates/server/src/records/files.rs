@@ -1,0 +1,340 @@
+//! Files attached to documents: uploaded through ERPNext's `upload_file`, kept in the
+//! site's `files/` folder under their SHA-256 (so a name can never reach the disk and
+//! traversal is impossible by construction), and served at ERPNext's URLs. Every private
+//! download or view is recorded before a byte leaves; refusals are recorded as denied.
+
+use std::path::{Path as FsPath, PathBuf};
+
+use accesslog_core::doctype::Action;
+use accesslog_core::entry::{Activity, CanonicalJson};
+use accesslog_store::{FileRecord, StoreError};
+use axum::Json;
+use axum::extract::{Multipart, Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::audit::{Audit, AuditedResponse, Payload};
+use crate::auth::CurrentUser;
+use crate::error::WebError;
+use crate::state::AppState;
+
+/// Uploads larger than this are refused with 413.
+pub const MAX_UPLOAD: usize = 25 * 1024 * 1024;
+
+/// Where a file's bytes live: `files/ab/abcdef…` under the site.
+fn blob_path(site_dir: &FsPath, sha: &str) -> PathBuf {
+    site_dir.join("files").join(&sha[..2]).join(sha)
+}
+
+/// Writes bytes under their SHA-256 (atomically, synced); returns the digest.
+async fn store_blob(site_dir: &FsPath, bytes: Vec<u8>) -> Result<String, WebError> {
+    let sha = hex::encode(Sha256::digest(&bytes));
+    let path = blob_path(site_dir, &sha);
+    let result = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        if path.exists() {
+            return Ok(());
+        }
+        let dir = path.parent().unwrap_or(FsPath::new("."));
+        std::fs::create_dir_all(dir)?;
+        let tmp = dir.join(format!(".tmp-{}", accesslog_core::secrets::random_hex(8)));
+        std::fs::write(&tmp, &bytes)?;
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, &path)
+    })
+    .await
+    .map_err(|e| WebError::Internal(e.into()))?;
+    result.map_err(|e| WebError::Internal(anyhow::anyhow!("storing an upload: {e}")))?;
+    Ok(sha)
+}
+
+/// A file name as the client gave it, made safe to show and to use as a URL segment: the
+/// last path component, no control characters, not hidden, at most 140 characters.
+pub fn clean_file_name(raw: &str) -> Option<String> {
+    let base = raw.rsplit(['/', '\\']).next().unwrap_or(raw).trim();
+    let clean: String = base.chars().filter(|c| !c.is_control()).collect();
+    let ok = !clean.is_empty() && !clean.starts_with('.') && clean.chars().count() <= 140;
+    ok.then_some(clean)
+}
+
+/// Whether a name from a URL could be one of ours (anything else is a probe: 404).
+fn plausible_file_name(name: &str) -> bool {
+    clean_file_name(name).as_deref() == Some(name) && !name.contains("..")
+}
+
+fn content_type(file_name: &str) -> &'static str {
+    let ext = file_name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "pdf" => "application/pdf",
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "txt" => "text/plain; charset=utf-8",
+        "csv" => "text/csv; charset=utf-8",
+        "json" => "application/json",
+        "xlsx" => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "zip" => "application/zip",
+        _ => "application/octet-stream",
+    }
+}
+
+pub fn file_json(f: &FileRecord) -> Value {
+    json!({
+        "name": f.name,
+        "doctype": "File",
+        "file_name": f.file_name,
+        "file_url": f.file_url(),
+        "is_private": i64::from(f.is_private),
+        "attached_to_doctype": f.attached_to_doctype,
+        "attached_to_name": f.attached_to_name,
+        "file_size": f.file_size,
+        "content_hash": f.content_sha256,
+        "owner": f.owner,
+    })
+}
+
+/// `POST /api/method/upload_file` (multipart: `file`, `is_private`, `doctype`, `docname`).
+/// The caller must be allowed to write (or create) documents of the type, and the document
+/// must exist. Files are private unless `is_private=0`.
+pub async fn upload(
+    State(state): State<AppState>,
+    who: CurrentUser,
+    headers: axum::http::HeaderMap,
+    mut form: Multipart,
+) -> Result<Json<Value>, WebError> {
+    let too_large = || {
+        WebError::TooLarge(format!(
+            "The file is larger than the {} MiB allowed.",
+            MAX_UPLOAD / (1024 * 1024)
+        ))
+    };
+    // Refuse an announced oversize body at once, rather than after reading 25 MiB of it.
+    let announced = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if announced.is_some_and(|n| n > MAX_UPLOAD + 64 * 1024) {
+        return Err(too_large());
+    }
+    let (mut file, mut is_private, mut doctype, mut docname) = (None, true, None, None);
+    while let Some(field) = form.next_field().await.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            WebError::BadRequest(format!("The upload is not valid multipart: {e}"))
+        }
+    })? {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "file" => {
+                let file_name = field.file_name().map(str::to_owned).unwrap_or_default();
+                let bytes = field.bytes().await.map_err(|e| {
+                    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                        too_large()
+                    } else {
+                        WebError::BadRequest(format!("reading the file: {e}"))
+                    }
+                })?;
+                if bytes.len() > MAX_UPLOAD {
+                    return Err(too_large());
+                }
+                file = Some((file_name, bytes.to_vec()));
+            }
+            other => {
+                let text = field
+                    .text()
+                    .await
+                    .map_err(|e| WebError::BadRequest(format!("reading {other}: {e}")))?;
+                match other {
+                    "is_private" => is_private = !matches!(text.trim(), "0" | "false" | "False"),
+                    "doctype" => doctype = Some(text),
+                    "docname" => docname = Some(text),
+                    _ => {}
+                }
+            }
+        }
+    }
+    let (raw_name, bytes) = file.ok_or_else(|| {
+        WebError::BadRequest("No file: send it in the multipart field `file`.".to_owned())
+    })?;
+    let file_name = clean_file_name(&raw_name)
+        .ok_or_else(|| WebError::BadRequest(format!("{raw_name:?} cannot be a file name.")))?;
+    let (Some(doctype), Some(docname)) = (doctype, docname) else {
+        return Err(WebError::BadRequest(
+            "Say which document the file belongs to: `doctype` and `docname`.".to_owned(),
+        ));
+    };
+    let dt = state
+        .doctypes
+        .get(&doctype)
+        .filter(|d| !d.is_child)
+        .ok_or_else(|| WebError::NotFound(format!("DocType {doctype} not found")))?;
+    let roles = &who.0.user.roles;
+    if !(dt.allows(roles, Action::Write) || dt.allows(roles, Action::Create)) {
+        return Err(WebError::Forbidden(format!(
+            "You do not have permission to attach files to {doctype}"
+        )));
+    }
+    if state.store.get_document(dt, &[], &docname).await?.is_none() {
+        return Err(WebError::NotFound(format!("{doctype} {docname} not found")));
+    }
+    let size = bytes.len() as u64;
+    let sha = store_blob(&state.settings.site_dir, bytes).await?;
+    let mut record = FileRecord {
+        name: accesslog_core::secrets::random_hex(5),
+        file_name: file_name.clone(),
+        is_private,
+        attached_to_doctype: Some(doctype),
+        attached_to_name: Some(docname),
+        file_size: size,
+        content_sha256: sha,
+        owner: who.0.user.email.clone(),
+        creation: state.clock.now(),
+    };
+    // A taken name gets a short suffix before its extension, as ERPNext does.
+    for attempt in 0..5 {
+        match state.store.add_file(&record).await {
+            Ok(()) => return Ok(Json(json!({ "message": file_json(&record) }))),
+            Err(StoreError::Conflict(_)) if attempt < 4 => {
+                let suffix = accesslog_core::secrets::random_hex(3);
+                record.file_name = match file_name.rsplit_once('.') {
+                    Some((stem, ext)) => format!("{stem}-{suffix}.{ext}"),
+                    None => format!("{file_name}-{suffix}"),
+                };
+                record.name = accesslog_core::secrets::random_hex(5);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(WebError::Conflict(format!(
+        "Could not find a free name for {file_name}."
+    )))
+}
+
+/// `GET /private/files/{file_name}`: only for users who may read the document the file is
+/// attached to; every attempt is recorded.
+pub async fn download_private(
+    State(state): State<AppState>,
+    audit: Audit,
+    Path(file_name): Path<String>,
+) -> Result<AuditedResponse, WebError> {
+    let mut event = audit.event(Activity::FileDownload);
+    event.export_from = Some("File".to_owned());
+    event.file_type = file_name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase());
+    let not_found = || WebError::NotFound(format!("There is no private file {file_name}."));
+    if !plausible_file_name(&file_name) {
+        event.reference_document = Some(file_name.chars().take(140).collect());
+        event.file_type = None;
+        return Err(audit.deny(&state, event, not_found()).await);
+    }
+    let Some(file) = state.store.file_by_url(true, &file_name).await? else {
+        event.reference_document = Some(file_name.clone());
+        return Err(audit.deny(&state, event, not_found()).await);
+    };
+    event.reference_document = Some(file.name.clone());
+    event.filters = Some(CanonicalJson::from_value(&json!({
+        "attached_to_doctype": file.attached_to_doctype,
+        "attached_to_name": file.attached_to_name,
+        "file_name": file.file_name,
+    })));
+    let roles = &audit.who.user.roles;
+    let allowed = match file
+        .attached_to_doctype
+        .as_deref()
+        .and_then(|d| state.doctypes.get(d))
+    {
+        Some(dt) => dt.allows(roles, Action::Read),
+        None => {
+            roles.iter().any(|r| r == accesslog_core::SYSTEM_MANAGER)
+                || file.owner == audit.who.user.email
+        }
+    };
+    if !allowed {
+        let why = WebError::Forbidden(format!(
+            "You may not read {} {}, so not its files either.",
+            file.attached_to_doctype
+                .as_deref()
+                .unwrap_or("the document"),
+            file.attached_to_name.as_deref().unwrap_or("")
+        ));
+        return Err(audit.deny(&state, event, why).await);
+    }
+    let path = blob_path(&state.settings.site_dir, &file.content_sha256);
+    let bytes = tokio::fs::read(&path)
+        .await
+        .map_err(|e| WebError::Internal(anyhow::anyhow!("reading {}: {e}", path.display())))?;
+    if hex::encode(Sha256::digest(&bytes)) != file.content_sha256 {
+        return Err(WebError::Internal(anyhow::anyhow!(
+            "the stored bytes of file {} no longer match their hash",
+            file.name
+        )));
+    }
+    let payload = Payload::new(bytes, content_type(&file.file_name)).download_as(&file.file_name);
+    audit.release(&state, event, payload).await
+}
+
+/// `GET /files/{file_name}`: public files, for anyone, not recorded.
+pub async fn download_public(
+    State(state): State<AppState>,
+    Path(file_name): Path<String>,
+) -> Result<Response, WebError> {
+    let not_found = || WebError::NotFound(format!("There is no public file {file_name}."));
+    if !plausible_file_name(&file_name) {
+        return Err(not_found());
+    }
+    let file = state
+        .store
+        .file_by_url(false, &file_name)
+        .await?
+        .ok_or_else(not_found)?;
+    let bytes = tokio::fs::read(blob_path(&state.settings.site_dir, &file.content_sha256))
+        .await
+        .map_err(|e| WebError::Internal(e.into()))?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, content_type(&file.file_name)),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_cleaned() {
+        assert_eq!(
+            clean_file_name("contract.pdf").as_deref(),
+            Some("contract.pdf")
+        );
+        assert_eq!(
+            clean_file_name(r"C:\Users\x\cv.pdf").as_deref(),
+            Some("cv.pdf")
+        );
+        assert_eq!(
+            clean_file_name("../../etc/passwd").as_deref(),
+            Some("passwd")
+        );
+        assert_eq!(clean_file_name("a\u{0}b.txt").as_deref(), Some("ab.txt"));
+        for bad in ["", "..", ".env", "a/", "   "] {
+            assert!(clean_file_name(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn url_names_that_are_not_plain_are_refused() {
+        assert!(plausible_file_name("contract.pdf"));
+        for probe in ["../x", "a/b", "..", "a..b", ".hidden", r"a\b", "a\u{0}b"] {
+            assert!(!plausible_file_name(probe), "{probe:?}");
+        }
+    }
+}

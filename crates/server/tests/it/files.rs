@@ -1,0 +1,311 @@
+//! Private files: uploaded, downloaded only by who may read the document, every download
+//! (and every refusal) recorded with its size and SHA-256; traversal answers 404.
+
+use reqwest::StatusCode;
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use accesslog_core::entry::{Activity, Outcome};
+
+use crate::common::{TestServer, on_both_backends};
+
+on_both_backends!(
+    private_files_are_served_to_readers_and_every_attempt_is_recorded,
+    uploads_are_checked
+);
+
+async fn session(server: &TestServer, usr: &str, pwd: &str) -> (reqwest::Client, String) {
+    let c = server.client();
+    let token = server.login(&c, usr, pwd).await;
+    (c, token)
+}
+
+async fn upload(
+    server: &TestServer,
+    (c, token): &(reqwest::Client, String),
+    name: &str,
+    bytes: Vec<u8>,
+    private: bool,
+) -> reqwest::Response {
+    let form = Form::new()
+        .part("file", Part::bytes(bytes).file_name(name.to_owned()))
+        .text("is_private", if private { "1" } else { "0" })
+        .text("doctype", "Employee")
+        .text("docname", "EMP-0001");
+    c.post(server.at("/api/method/upload_file"))
+        .header("x-frappe-csrf-token", token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+/// A request sent byte for byte, so that no client library tidies the path first.
+async fn raw_get(server: &TestServer, path: &str, cookie: &str) -> u16 {
+    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let req = format!(
+        "GET {path} HTTP/1.1\r\nHost: {}\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n",
+        server.addr
+    );
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).await.unwrap();
+    let text = String::from_utf8_lossy(&buf);
+    text.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+async fn last_entry(server: &TestServer) -> accesslog_core::entry::Entry {
+    let head = server.store.log_head().await.unwrap();
+    server.store.entry(head.size).await.unwrap().unwrap()
+}
+
+async fn private_files_are_served_to_readers_and_every_attempt_is_recorded(server: &TestServer) {
+    let hr = session(server, "hr@example.com", "hr").await;
+    let r =
+        hr.0.post(server.at("/api/resource/Employee"))
+            .header("x-frappe-csrf-token", &hr.1)
+            .json(&json!({"employee_name": "Eve"}))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+
+    let contract = b"%PDF-1.4 employment contract of EMP-0001".repeat(100);
+    let r = upload(server, &hr, "contract.pdf", contract.clone(), true).await;
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    let file: Value = r.json().await.unwrap();
+    let file = &file["message"];
+    assert_eq!(file["file_url"], "/private/files/contract.pdf");
+    assert_eq!(
+        (file["is_private"].as_i64(), file["file_size"].as_u64()),
+        (Some(1), Some(contract.len() as u64))
+    );
+    let id = file["name"].as_str().unwrap().to_owned();
+    let before = server.store.log_head().await.unwrap().size;
+
+    // HR may read employees: the file comes back, after a granted entry.
+    let r =
+        hr.0.get(server.at("/private/files/contract.pdf"))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let seq: u64 = r.headers()["x-access-log-seq"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(r.headers()["content-type"], "application/pdf");
+    assert_eq!(r.bytes().await.unwrap().as_ref(), contract.as_slice());
+    assert_eq!(seq, before + 1);
+    let e = server.store.entry(seq).await.unwrap().unwrap().event;
+    assert_eq!(
+        (e.activity, e.outcome, e.user.as_str()),
+        (Activity::FileDownload, Outcome::Granted, "hr@example.com")
+    );
+    assert_eq!(
+        (
+            e.export_from.as_deref(),
+            e.reference_document.as_deref(),
+            e.file_type.as_deref()
+        ),
+        (Some("File"), Some(id.as_str()), Some("pdf"))
+    );
+    assert_eq!(e.byte_count, Some(contract.len() as u64));
+    assert_eq!(
+        e.content_sha256.unwrap(),
+        hex::encode(Sha256::digest(&contract))
+    );
+    let attached = e.filters.unwrap().to_value();
+    assert_eq!(
+        (
+            attached["attached_to_doctype"].as_str(),
+            attached["attached_to_name"].as_str()
+        ),
+        (Some("Employee"), Some("EMP-0001"))
+    );
+
+    // Sales may not read employees: 403, and the refusal is on record.
+    let sales = session(server, "sales@example.com", "sales").await;
+    let r = sales
+        .0
+        .get(server.at("/private/files/contract.pdf"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.headers().get("x-access-log-seq").is_none());
+    assert!(!r.text().await.unwrap().contains("employment contract"));
+    let e = last_entry(server).await;
+    assert_eq!(
+        (e.event.user.as_str(), e.event.outcome),
+        ("sales@example.com", Outcome::Denied)
+    );
+    assert_eq!(e.event.reference_document.as_deref(), Some(id.as_str()));
+    assert!(
+        e.event
+            .reason
+            .unwrap()
+            .contains("may not read Employee EMP-0001")
+    );
+    assert_eq!(e.event.byte_count, None);
+
+    // Traversal and probes: 404, nothing leaves, and the attempt is recorded.
+    let cookie = {
+        let r = server
+            .client()
+            .post(server.at("/api/method/login"))
+            .form(&[("usr", "admin@example.com"), ("pwd", "admin")])
+            .send()
+            .await
+            .unwrap();
+        r.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    let size_before_probes = server.store.log_head().await.unwrap().size;
+    for probe in [
+        "/private/files/..%2F..%2Fsite.toml",
+        "/private/files/..%2fkeys%2flog.key",
+        "/private/files/%2e%2e",
+        "/private/files/.env",
+        "/private/files/..%5Csite.toml",
+        "/private/files/no-such-file.pdf",
+    ] {
+        assert_eq!(raw_get(server, probe, &cookie).await, 404, "{probe}");
+    }
+    assert_eq!(
+        raw_get(server, "/private/files/../../site.toml", &cookie).await,
+        404
+    );
+    let after = server.store.log_head().await.unwrap().size;
+    assert!(
+        after >= size_before_probes + 6,
+        "each probe of a private file is recorded as denied"
+    );
+    assert_eq!(last_entry(server).await.event.outcome, Outcome::Denied);
+
+    // Not logged in: 401.
+    assert_eq!(
+        server
+            .client()
+            .get(server.at("/private/files/contract.pdf"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::UNAUTHORIZED
+    );
+
+    // A second upload of the same name gets its own name; a public file needs no login and is not recorded.
+    let r = upload(server, &hr, "contract.pdf", b"second".to_vec(), true).await;
+    let url = r.json::<Value>().await.unwrap()["message"]["file_url"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        url.starts_with("/private/files/contract-") && url.ends_with(".pdf"),
+        "{url}"
+    );
+    let r = upload(server, &hr, "logo.png", b"\x89PNG".to_vec(), false).await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["message"]["file_url"],
+        "/files/logo.png"
+    );
+    let size = server.store.log_head().await.unwrap().size;
+    let r = server
+        .client()
+        .get(server.at("/files/logo.png"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"\x89PNG");
+    assert_eq!(server.store.log_head().await.unwrap().size, size);
+}
+
+async fn uploads_are_checked(server: &TestServer) {
+    let sales = session(server, "sales@example.com", "sales").await;
+    let r = upload(server, &sales, "x.pdf", b"x".to_vec(), true).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::FORBIDDEN,
+        "Sales User may not write employees"
+    );
+
+    let hr = session(server, "hr@example.com", "hr").await;
+    let r = upload(server, &hr, "x.pdf", b"x".to_vec(), true).await;
+    assert_eq!(
+        r.status(),
+        StatusCode::NOT_FOUND,
+        "EMP-0001 does not exist yet"
+    );
+    hr.0.post(server.at("/api/resource/Employee"))
+        .header("x-frappe-csrf-token", &hr.1)
+        .json(&json!({"employee_name": "Eve"}))
+        .send()
+        .await
+        .unwrap();
+
+    // Too large: announced as 30 MiB; the server answers 413 without waiting for it all.
+    let sid = {
+        let r = server
+            .client()
+            .post(server.at("/api/method/login"))
+            .form(&[("usr", "hr@example.com"), ("pwd", "hr")])
+            .send()
+            .await
+            .unwrap();
+        let token = r.headers()["x-frappe-csrf-token"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        (
+            r.headers()["set-cookie"]
+                .to_str()
+                .unwrap()
+                .split(';')
+                .next()
+                .unwrap()
+                .to_owned(),
+            token,
+        )
+    };
+    let mut s = tokio::net::TcpStream::connect(server.addr).await.unwrap();
+    let head = format!(
+        "POST /api/method/upload_file HTTP/1.1\r\nHost: {}\r\nCookie: {}\r\nX-Frappe-CSRF-Token: {}\r\n\
+         Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: {}\r\n\r\n\
+         --XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n\r\n",
+        server.addr,
+        sid.0,
+        sid.1,
+        30 * 1024 * 1024
+    );
+    s.write_all(head.as_bytes()).await.unwrap();
+    let _ = s.write_all(&vec![0u8; 256 * 1024]).await;
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(20), s.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(
+        answer.contains("larger than the 25 MiB allowed") || answer.contains("413"),
+        "{answer}"
+    );
+    let r = upload(server, &hr, ".env", b"x".to_vec(), true).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let r = upload(server, &hr, "../../ok.txt", b"fine".to_vec(), true).await;
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["message"]["file_url"],
+        "/private/files/ok.txt",
+        "only the last path part is kept"
+    );
+}
