@@ -24,7 +24,9 @@ use accesslog_store::{
     ApiKey, Appended, FileRecord, LeafCheck, LeafRow, LogHead, LoginFailureCounts, NewApiKey,
     NewSession, NewUser, Session, Store, StoreError, StoreResult, StoredCheckpoint, User,
 };
-use accesslog_store::{ChildRows, Dialect, Document, DocumentStore, ListQuery, LogStore, SqlValue};
+use accesslog_store::{
+    ChildRows, Dialect, Document, DocumentStore, ListQuery, LogStore, NewDocument, SqlValue,
+};
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row, Sqlite};
 use std::collections::BTreeMap;
@@ -686,73 +688,14 @@ impl DocumentStore for SqliteStore {
         u64::try_from(n).map_err(|_| StoreError::Other(format!("series {prefix:?} is at {n}")))
     }
 
-    async fn insert_document(
+    async fn insert_documents(
         &self,
         doctype: &DocType,
-        doc: &Document,
-        children: &[ChildRows<'_>],
+        docs: &[NewDocument<'_>],
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
-        let std_value = |k: &str| doc.values.get(k).cloned().unwrap_or(SqlValue::Null);
-        let standard = vec![
-            ("name", SqlValue::Text(doc.name.clone())),
-            ("owner", std_value("owner")),
-            ("creation", std_value("creation")),
-            ("modified", std_value("modified")),
-            ("modified_by", std_value("modified_by")),
-        ];
-        let (cols, vals) = row_columns(doctype, standard, &doc.values, DIALECT);
-        bind_all(
-            sqlx::query(sqlx::AssertSqlSafe(insert_sql(
-                &doctype.table_name(),
-                &cols,
-                DIALECT,
-            ))),
-            &vals,
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| match StoreError::from(e) {
-            StoreError::Conflict(_) => {
-                StoreError::Conflict(format!("{} {} already exists", doctype.name, doc.name))
-            }
-            other => other,
-        })?;
-        for child in children {
-            for (i, row) in child.rows.iter().enumerate() {
-                let standard = vec![
-                    (
-                        "name",
-                        SqlValue::Text(format!(
-                            "{}-{}",
-                            doc.name,
-                            accesslog_core::secrets::random_hex(5)
-                        )),
-                    ),
-                    ("owner", std_value("owner")),
-                    ("creation", std_value("creation")),
-                    ("modified", std_value("modified")),
-                    ("modified_by", std_value("modified_by")),
-                    ("parent", SqlValue::Text(doc.name.clone())),
-                    ("parenttype", SqlValue::Text(doctype.name.clone())),
-                    ("parentfield", SqlValue::Text(child.fieldname.to_owned())),
-                    (
-                        "idx",
-                        SqlValue::Int(i64::try_from(i + 1).unwrap_or(i64::MAX)),
-                    ),
-                ];
-                let (cols, vals) = row_columns(child.doctype, standard, row, DIALECT);
-                bind_all(
-                    sqlx::query(sqlx::AssertSqlSafe(insert_sql(
-                        &child.doctype.table_name(),
-                        &cols,
-                        DIALECT,
-                    ))),
-                    &vals,
-                )
-                .execute(&mut *tx)
-                .await?;
-            }
+        for d in docs {
+            insert_one(&mut tx, doctype, &d.doc, &d.children).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -928,4 +871,75 @@ fn file_from_row(row: &SqliteRow) -> StoreResult<FileRecord> {
         owner: row.try_get("owner")?,
         creation: Timestamp::from_micros(row.try_get("creation")?),
     })
+}
+
+/// One document and its child rows, inside the caller's transaction.
+async fn insert_one(
+    conn: &mut sqlx::SqliteConnection,
+    doctype: &DocType,
+    doc: &Document,
+    children: &[ChildRows<'_>],
+) -> StoreResult<()> {
+    let std_value = |k: &str| doc.values.get(k).cloned().unwrap_or(SqlValue::Null);
+    let standard = vec![
+        ("name", SqlValue::Text(doc.name.clone())),
+        ("owner", std_value("owner")),
+        ("creation", std_value("creation")),
+        ("modified", std_value("modified")),
+        ("modified_by", std_value("modified_by")),
+    ];
+    let (cols, vals) = row_columns(doctype, standard, &doc.values, DIALECT);
+    bind_all(
+        sqlx::query(sqlx::AssertSqlSafe(insert_sql(
+            &doctype.table_name(),
+            &cols,
+            DIALECT,
+        ))),
+        &vals,
+    )
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| match StoreError::from(e) {
+        StoreError::Conflict(_) => {
+            StoreError::Conflict(format!("{} {} already exists", doctype.name, doc.name))
+        }
+        other => other,
+    })?;
+    for child in children {
+        for (i, row) in child.rows.iter().enumerate() {
+            let standard = vec![
+                (
+                    "name",
+                    SqlValue::Text(format!(
+                        "{}-{}",
+                        doc.name,
+                        accesslog_core::secrets::random_hex(5)
+                    )),
+                ),
+                ("owner", std_value("owner")),
+                ("creation", std_value("creation")),
+                ("modified", std_value("modified")),
+                ("modified_by", std_value("modified_by")),
+                ("parent", SqlValue::Text(doc.name.clone())),
+                ("parenttype", SqlValue::Text(doctype.name.clone())),
+                ("parentfield", SqlValue::Text(child.fieldname.to_owned())),
+                (
+                    "idx",
+                    SqlValue::Int(i64::try_from(i + 1).unwrap_or(i64::MAX)),
+                ),
+            ];
+            let (cols, vals) = row_columns(child.doctype, standard, row, DIALECT);
+            bind_all(
+                sqlx::query(sqlx::AssertSqlSafe(insert_sql(
+                    &child.doctype.table_name(),
+                    &cols,
+                    DIALECT,
+                ))),
+                &vals,
+            )
+            .execute(&mut *conn)
+            .await?;
+        }
+    }
+    Ok(())
 }

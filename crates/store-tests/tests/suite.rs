@@ -75,6 +75,7 @@ suite!(
     naming_series_count_per_prefix,
     lists_filter_sort_and_page_like_erpnext,
     files_are_kept_by_url_and_by_document,
+    a_batch_of_documents_is_stored_whole_or_not_at_all,
 );
 
 async fn add_user(store: &dyn Store, email: &str, at: Timestamp) -> User {
@@ -1224,4 +1225,49 @@ async fn files_are_kept_by_url_and_by_document(store: &dyn Store) {
         .map(|f| f.name)
         .collect();
     assert_eq!(names, ["f2", "f1"], "oldest first");
+}
+
+async fn a_batch_of_documents_is_stored_whole_or_not_at_all(store: &dyn Store) {
+    use accesslog_store::NewDocument;
+    let (invoice, item) = invoice_types();
+    store.sync_doctype(&invoice).await.unwrap();
+    store.sync_doctype(&item).await.unwrap();
+    let doc = |name: &str| NewDocument {
+        doc: Document {
+            name: name.into(),
+            values: values(&[("customer", SqlValue::Text("A".into()))]),
+            ..Default::default()
+        },
+        children: vec![ChildRows {
+            fieldname: "items",
+            doctype: &item,
+            rows: vec![values(&[("item_code", SqlValue::Text("W".into()))])],
+        }],
+    };
+    store
+        .insert_documents(&invoice, &[doc("B-1"), doc("B-2")])
+        .await
+        .unwrap();
+    let err = store
+        .insert_documents(&invoice, &[doc("B-3"), doc("B-1")])
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, StoreError::Conflict(m) if m.contains("B-1")),
+        "{err:?}"
+    );
+    assert!(
+        store
+            .get_document(&invoice, &[], "B-3")
+            .await
+            .unwrap()
+            .is_none(),
+        "nothing of a failed batch is written"
+    );
+    let got = store
+        .get_document(&invoice, &[("items", &item)], "B-2")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.children["items"].len(), 1);
 }

@@ -104,6 +104,23 @@ pub struct ChildRows<'a> {
     pub rows: Vec<BTreeMap<String, SqlValue>>,
 }
 
+impl<'a> ChildRows<'a> {
+    fn clone_rows(&self) -> ChildRows<'a> {
+        ChildRows {
+            fieldname: self.fieldname,
+            doctype: self.doctype,
+            rows: self.rows.clone(),
+        }
+    }
+}
+
+/// A document to insert, with its child rows.
+#[derive(Debug)]
+pub struct NewDocument<'a> {
+    pub doc: Document,
+    pub children: Vec<ChildRows<'a>>,
+}
+
 /// The Access Log's storage: append-only, with the Merkle tree beside the entries.
 #[async_trait]
 pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
@@ -165,14 +182,27 @@ pub trait DocumentStore: Send + Sync + std::fmt::Debug + 'static {
     async fn sync_doctype(&self, doctype: &DocType) -> StoreResult<()>;
     /// The next number of a naming series (1 for a new prefix), allocated durably.
     async fn next_in_series(&self, prefix: &str) -> StoreResult<u64>;
-    /// Inserts a document and its child rows in one transaction; `Conflict` if the name
-    /// is taken.
+    /// Inserts documents and their child rows, all in one transaction: either every one
+    /// is stored or none is. `Conflict` names the first name that is taken.
+    async fn insert_documents(
+        &self,
+        doctype: &DocType,
+        docs: &[NewDocument<'_>],
+    ) -> StoreResult<()>;
+    /// Inserts one document and its child rows.
     async fn insert_document(
         &self,
         doctype: &DocType,
         doc: &Document,
         children: &[ChildRows<'_>],
-    ) -> StoreResult<()>;
+    ) -> StoreResult<()> {
+        let one = NewDocument {
+            doc: doc.clone(),
+            children: children.iter().map(ChildRows::clone_rows).collect(),
+        };
+        self.insert_documents(doctype, std::slice::from_ref(&one))
+            .await
+    }
     /// Documents matching a list query, with the asked-for columns.
     async fn list_documents(
         &self,
