@@ -2,6 +2,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod commands;
+mod demo;
 mod open;
 
 use clap::{Parser, Subcommand};

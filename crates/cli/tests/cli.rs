@@ -282,7 +282,67 @@ async fn login(url: &str, usr: &str, pwd: &str) -> (reqwest::StatusCode, Value) 
 async fn demo_serves_a_login_page_and_the_demo_users() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("demo");
-    let server = start(&["demo", "--dir", dir.to_str().unwrap(), "--port", "0"]);
+    let server = start(&[
+        "demo",
+        "--dir",
+        dir.to_str().unwrap(),
+        "--port",
+        "0",
+        "--rows",
+        "200",
+    ]);
+
+    // The demo's data: HR reads EMP-0001's contract; Sales may not.
+    let hr = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    hr.post(format!("{}/api/method/login", server.url))
+        .form(&[("usr", "hr@example.com"), ("pwd", "hr")])
+        .send()
+        .await
+        .unwrap();
+    let r = hr
+        .get(format!(
+            "{}/private/files/contract-EMP-0001.pdf",
+            server.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.bytes().await.unwrap().starts_with(b"%PDF-1.4"));
+    let sales = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    sales
+        .post(format!("{}/api/method/login", server.url))
+        .form(&[("usr", "sales@example.com"), ("pwd", "sales")])
+        .send()
+        .await
+        .unwrap();
+    let r = sales
+        .get(format!(
+            "{}/private/files/contract-EMP-0001.pdf",
+            server.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let invoices: Value = sales
+        .get(format!(
+            "{}/api/resource/Sales%20Invoice?limit_page_length=0",
+            server.url
+        ))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(invoices["data"].as_array().unwrap().len(), 2000);
 
     let page = reqwest::get(format!("{}/login", server.url))
         .await
@@ -306,8 +366,10 @@ async fn demo_serves_a_login_page_and_the_demo_users() {
     }
     drop(server);
 
-    // A second start reuses the site and its data.
+    // A second start reuses the site and its data; the two downloads are in a log that verifies.
     assert!(dir.join("site.toml").is_file() && dir.join("accesslog.db").is_file());
+    let out = ok(run(&["verify", "--site", dir.to_str().unwrap()]));
+    assert!(out.contains("OK: 2 entries"), "{out}");
     let server = start(&["demo", "--dir", dir.to_str().unwrap(), "--port", "0"]);
     assert_eq!(
         login(&server.url, "admin@example.com", "admin").await.0,

@@ -841,16 +841,19 @@ impl DocumentStore for PgStore {
         Ok(())
     }
 
-    async fn next_in_series(&self, prefix: &str) -> StoreResult<u64> {
-        let n: i64 = sqlx::query_scalar(
-            "INSERT INTO naming_series (prefix, current) VALUES ($1, 1)
-             ON CONFLICT (prefix) DO UPDATE SET current = naming_series.current + 1
+    async fn reserve_in_series(&self, prefix: &str, count: u64) -> StoreResult<u64> {
+        let count = to_i64(count.max(1))?;
+        let last: i64 = sqlx::query_scalar(
+            "INSERT INTO naming_series (prefix, current) VALUES ($1, $2)
+             ON CONFLICT (prefix) DO UPDATE SET current = naming_series.current + $2
              RETURNING current",
         )
         .bind(prefix)
+        .bind(count)
         .fetch_one(&self.pool)
         .await?;
-        u64::try_from(n).map_err(|_| StoreError::Other(format!("series {prefix:?} is at {n}")))
+        u64::try_from(last - count + 1)
+            .map_err(|_| StoreError::Other(format!("series {prefix:?} is at {last}")))
     }
 
     async fn insert_documents(

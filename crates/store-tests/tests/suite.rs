@@ -978,6 +978,8 @@ async fn naming_series_count_per_prefix(store: &dyn Store) {
     assert_eq!(store.next_in_series("SINV-").await.unwrap(), 2);
     assert_eq!(store.next_in_series("EMP-").await.unwrap(), 1);
     assert_eq!(store.next_in_series("SINV-").await.unwrap(), 3);
+    assert_eq!(store.reserve_in_series("SINV-", 100).await.unwrap(), 4);
+    assert_eq!(store.next_in_series("SINV-").await.unwrap(), 104);
 }
 
 async fn lists_filter_sort_and_page_like_erpnext(store: &dyn Store) {

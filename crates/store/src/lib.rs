@@ -181,7 +181,11 @@ pub trait DocumentStore: Send + Sync + std::fmt::Debug + 'static {
     /// and its indexes.
     async fn sync_doctype(&self, doctype: &DocType) -> StoreResult<()>;
     /// The next number of a naming series (1 for a new prefix), allocated durably.
-    async fn next_in_series(&self, prefix: &str) -> StoreResult<u64>;
+    async fn next_in_series(&self, prefix: &str) -> StoreResult<u64> {
+        self.reserve_in_series(prefix, 1).await
+    }
+    /// Reserves `count` consecutive numbers of a series; returns the first.
+    async fn reserve_in_series(&self, prefix: &str, count: u64) -> StoreResult<u64>;
     /// Inserts documents and their child rows, all in one transaction: either every one
     /// is stored or none is. `Conflict` names the first name that is taken.
     async fn insert_documents(

@@ -20,6 +20,9 @@ pub struct Opts {
     /// The port to serve on (0 picks a free one).
     #[arg(long, default_value_t = 8000)]
     port: u16,
+    /// General-ledger entries to make when the demo site is created (for benchmarks).
+    #[arg(long, default_value_t = 20_000)]
+    rows: u64,
 }
 
 /// The demo's users: email, password, full name, role. Demo-only credentials.
@@ -48,13 +51,15 @@ pub const DEMO_USERS: [(&str, &str, &str, &str); 4] = [
 const DEMO_ROLES: [&str; 3] = ["Accounts User", "Sales User", "HR User"];
 
 pub async fn run(opts: Opts) -> anyhow::Result<()> {
-    if !opts.dir.join("site.toml").exists() {
+    let fresh = !opts.dir.join("site.toml").exists();
+    if fresh {
         accesslog_site::create_site(
             &opts.dir,
             "Access Log Demo",
             &DEMO_ROLES,
             Some("demo.example/access-log"),
         )?;
+        crate::demo::write_doctypes(&opts.dir)?;
         println!("Created the demo site in {}.", opts.dir.display());
     }
     let flags = Overrides {
@@ -64,6 +69,21 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
     let settings = crate::open::settings(&opts.dir, &flags)?;
     let store = crate::open::store(&settings).await?;
     seed(&*store, &settings).await?;
+    if fresh {
+        let doctypes = crate::open::doctypes(&settings, &*store).await?;
+        let made = crate::demo::seed(
+            &*store,
+            &doctypes,
+            &settings.site_dir,
+            accesslog_core::Clock::now(&SystemClock),
+            opts.rows,
+        )
+        .await?;
+        println!(
+            "Made the demo's data: {} customers, {} invoices, {} employees, {} ledger entries, {} files.",
+            made.customers, made.invoices, made.employees, made.gl_entries, made.files
+        );
+    }
     crate::commands::serve::serve(settings, store, |url| {
         println!();
         println!("Open {url} and log in with one of these demo-only accounts:");

@@ -29,7 +29,7 @@ fn blob_path(site_dir: &FsPath, sha: &str) -> PathBuf {
 }
 
 /// Writes bytes under their SHA-256 (atomically, synced); returns the digest.
-async fn store_blob(site_dir: &FsPath, bytes: Vec<u8>) -> Result<String, WebError> {
+pub async fn store_blob(site_dir: &FsPath, bytes: Vec<u8>) -> Result<String, WebError> {
     let sha = hex::encode(Sha256::digest(&bytes));
     let path = blob_path(site_dir, &sha);
     let result = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
