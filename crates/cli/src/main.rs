@@ -25,6 +25,7 @@ enum Command {
     Serve(commands::serve::Opts),
     Demo(commands::demo::Opts),
     User(commands::user::Opts),
+    Import(commands::import::Opts),
     Verify(commands::verify::Opts),
     Checkpoint(commands::checkpoint::Opts),
     #[command(hide = true)]
@@ -50,6 +51,7 @@ fn main() -> std::process::ExitCode {
             Command::Serve(opts) => commands::serve::run(opts).await,
             Command::Demo(opts) => commands::demo::run(opts).await,
             Command::User(opts) => commands::user::run(opts).await,
+            Command::Import(opts) => commands::import::run(opts).await,
             Command::Verify(opts) => commands::verify::run(opts).await,
             Command::Checkpoint(opts) => commands::checkpoint::run(opts).await,
             Command::RecordLoad(opts) => commands::record_load::run(opts).await,

@@ -672,3 +672,124 @@ async fn two_processes_share_one_log_on_sqlite() {
 async fn two_processes_share_one_log_on_postgres() {
     two_processes_share_one_log(accesslog_testkit::Backend::Postgres).await;
 }
+
+// ----- import -----
+
+fn site_with_types() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    ok(run(&["new-site", tmp.path().to_str().unwrap()]));
+    std::fs::write(
+        tmp.path().join("doctypes/customer.toml"),
+        "name = \"Customer\"\nnaming = \"field:customer_name\"\n\n[[fields]]\nfieldname = \"customer_name\"\nfieldtype = \"data\"\nreqd = true\n\n[[fields]]\nfieldname = \"customer_group\"\nfieldtype = \"select\"\noptions = [\"Commercial\", \"Individual\"]\n\n[[fields]]\nfieldname = \"credit_limit\"\nfieldtype = \"currency\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("doctypes/invoice.toml"),
+        "name = \"Invoice\"\nnaming = \"INV-.###\"\n\n[[fields]]\nfieldname = \"customer\"\nfieldtype = \"link\"\noptions = \"Customer\"\nreqd = true\n\n[[fields]]\nfieldname = \"items\"\nfieldtype = \"table\"\noptions = \"Invoice Item\"\n",
+    )
+    .unwrap();
+    std::fs::write(
+        tmp.path().join("doctypes/invoice_item.toml"),
+        "name = \"Invoice Item\"\nis_child = true\nnaming = \"hash\"\n\n[[fields]]\nfieldname = \"item_code\"\nfieldtype = \"data\"\nreqd = true\n\n[[fields]]\nfieldname = \"qty\"\nfieldtype = \"int\"\n",
+    )
+    .unwrap();
+    tmp
+}
+
+#[test]
+fn import_checks_every_row_and_writes_all_or_nothing() {
+    let tmp = site_with_types();
+    let site = tmp.path().to_str().unwrap();
+    let file = |name: &str, text: &str| {
+        let p = tmp.path().join(name);
+        std::fs::write(&p, text).unwrap();
+        p.display().to_string()
+    };
+
+    let bad = file(
+        "bad.csv",
+        "customer_name,customer_group,credit_limit\nAcme,Commercial,1000\nBolt,Wholesale,5\n,Individual,\nCog,Individual,lots\n",
+    );
+    let err = failed(run(&[
+        "import",
+        "--site",
+        site,
+        "--doctype",
+        "Customer",
+        &bad,
+    ]));
+    assert!(err.contains("line 3") && err.contains("Wholesale"), "{err}");
+    assert!(
+        err.contains("line 4") && err.contains("customer_name is required"),
+        "{err}"
+    );
+    assert!(
+        err.contains("line 5") && err.contains("credit_limit"),
+        "{err}"
+    );
+    assert!(
+        err.contains("3 of 4 rows are not valid; nothing was imported"),
+        "{err}"
+    );
+
+    let dup = file("dup.csv", "customer_name\nAcme\nAcme\n");
+    let err = failed(run(&[
+        "import",
+        "--site",
+        site,
+        "--doctype",
+        "Customer",
+        &dup,
+    ]));
+    assert!(
+        err.contains("nothing was imported") && err.contains("Acme"),
+        "{err}"
+    );
+
+    let good = file(
+        "good.csv",
+        "\u{feff}customer_name,customer_group\nAcme,Commercial\n\"Bolt, Ltd\",Individual\n",
+    );
+    let out = ok(run(&[
+        "import",
+        "--site",
+        site,
+        "--doctype",
+        "Customer",
+        &good,
+    ]));
+    assert!(out.contains("Imported 2 Customer documents"), "{out}");
+
+    let json = file(
+        "invoices.json",
+        r#"[{"customer": "Acme", "items": [{"item_code": "W", "qty": 2}, {"item_code": "G"}]}, {"customer": "Bolt, Ltd"}]"#,
+    );
+    let out = ok(run(&[
+        "import",
+        "--site",
+        site,
+        "--doctype",
+        "Invoice",
+        &json,
+    ]));
+    assert!(out.contains("Imported 2 Invoice documents"), "{out}");
+    let bad_json = file(
+        "bad.json",
+        r#"[{"customer": "Acme", "items": [{"qty": 1}]}]"#,
+    );
+    let err = failed(run(&[
+        "import",
+        "--site",
+        site,
+        "--doctype",
+        "Invoice",
+        &bad_json,
+    ]));
+    assert!(
+        err.contains("item 1: items row 1: item_code is required"),
+        "{err}"
+    );
+
+    let err = failed(run(&["import", "--site", site, "--doctype", "Nope", &good]));
+    assert!(err.contains("no document type \"Nope\""), "{err}");
+}

@@ -2,6 +2,7 @@
 
 pub mod checkpoint;
 pub mod demo;
+pub mod import;
 pub mod new_site;
 pub mod record_load;
 pub mod serve;
