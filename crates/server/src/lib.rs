@@ -39,6 +39,8 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(pages::login::form).post(pages::login::submit))
         .route("/logout", post(pages::login::submit_logout))
         .route("/app", get(pages::home::show))
+        .route("/app/{doctype}", get(records::pages::list))
+        .route("/app/{doctype}/{name}", get(records::pages::form))
         .route("/api/health", get(api::health::health))
         .route("/api/method/login", post(api::method::api_login))
         .route("/api/method/logout", get(api::method::api_logout).post(api::method::api_logout))

@@ -15,6 +15,8 @@ struct HomePage {
     layout: Layout,
     user: accesslog_store::User,
     is_system_manager: bool,
+    /// (url slug, name) of the types this user may read.
+    doctypes: Vec<(String, String)>,
 }
 
 pub async fn show(
@@ -24,6 +26,14 @@ pub async fn show(
     render(&HomePage {
         layout: Layout::new(&state.settings.name, Some(&auth)),
         is_system_manager: auth.user.has_role(accesslog_core::SYSTEM_MANAGER),
+        doctypes: state
+            .doctypes
+            .iter()
+            .filter(|d| {
+                !d.is_child && d.allows(&auth.user.roles, accesslog_core::doctype::Action::Read)
+            })
+            .map(|d| (crate::records::pages::slug(&d.name), d.name.clone()))
+            .collect(),
         user: auth.user,
     })
 }

@@ -3,4 +3,5 @@
 pub mod api;
 pub mod files;
 pub mod naming;
+pub mod pages;
 pub mod values;

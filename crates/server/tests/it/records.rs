@@ -10,6 +10,7 @@ on_both_backends!(
     documents_are_created_read_and_listed,
     permissions_apply_to_every_call,
     bad_requests_name_what_is_wrong,
+    list_and_form_pages_show_what_the_user_may_read,
 );
 
 /// A client logged in with a session, sending the session's CSRF token on writes.
@@ -393,4 +394,85 @@ async fn an_unmodified_frappe_client_logs_in_and_lists() {
         (Some("Bolt Ltd"), Some(1))
     );
     server.stop().await;
+}
+
+async fn list_and_form_pages_show_what_the_user_may_read(server: &TestServer) {
+    let admin = session(server, "admin@example.com", "admin").await;
+    for (name, total) in [("Acme Corp", 150), ("Bolt Ltd", 250)] {
+        post(server, &admin, "Customer", json!({"customer_name": name})).await;
+        let r = post(server, &admin, "Sales Invoice", json!({"customer": name, "grand_total": total, "items": [{"item_code": "WIDGET-<b>", "qty": 3}]})).await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let accounts = session(server, "accounts@example.com", "accounts").await;
+    let home = get(server, &accounts, "/app").await.text().await.unwrap();
+    assert!(
+        home.contains(r#"href="/app/sales-invoice""#) && !home.contains("/app/employee"),
+        "{home}"
+    );
+
+    let page = get(server, &accounts, "/app/sales-invoice?customer=Bolt%25")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("SINV-00002") && !page.contains("SINV-00001"),
+        "{page}"
+    );
+    assert!(page.contains("250.00"), "currency shown with two decimals");
+    let page = get(
+        server,
+        &accounts,
+        "/app/sales-invoice?order_by=grand_total%20asc",
+    )
+    .await
+    .text()
+    .await
+    .unwrap();
+    assert!(page.find("SINV-00001").unwrap() < page.find("SINV-00002").unwrap());
+
+    let form = get(server, &accounts, "/app/sales-invoice/SINV-00001")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(form.contains("Acme Corp"), "{form}");
+    assert!(
+        form.contains("WIDGET-&#60;b&#62;") || form.contains("WIDGET-&lt;b&gt;"),
+        "child rows shown, escaped: {form}"
+    );
+    assert!(!form.contains("WIDGET-<b>"), "user data is escaped");
+
+    let hr = session(server, "hr@example.com", "hr").await;
+    let r =
+        hr.0.get(server.at("/app/sales-invoice"))
+            .header("accept", "text/html")
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("permission to read Sales Invoice")
+    );
+    assert_eq!(
+        get(server, &accounts, "/app/nothing-here").await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let r = get(server, &accounts, "/app/sales-invoice/SINV-99999").await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert!(r.text().await.unwrap().contains("does not exist"));
+    let r = server
+        .client()
+        .get(server.at("/app/sales-invoice"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        StatusCode::SEE_OTHER,
+        "not logged in: to the login page"
+    );
 }

@@ -1,0 +1,383 @@
+//! The records' web pages: a list view per document type (filters, sort, paging) and a
+//! read-only form view with child tables and attachments. URLs follow ERPNext's desk:
+//! `/app/sales-invoice` and `/app/sales-invoice/SINV-00001`.
+
+use std::collections::BTreeMap;
+
+use accesslog_core::doctype::{Action, DocType, FieldType};
+use accesslog_core::filters::{Condition, Op, OrderBy, Value};
+use accesslog_store::{ListQuery, SqlValue};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Html;
+
+use crate::auth::PageUser;
+use crate::error::WebError;
+use crate::pages::{Layout, render};
+use crate::state::AppState;
+
+/// Rows per page of a list view.
+const PAGE: u32 = 50;
+
+/// `Sales Invoice` → `sales-invoice`, as ERPNext's desk URLs.
+pub fn slug(doctype: &str) -> String {
+    doctype.to_lowercase().replace(' ', "-")
+}
+
+fn doctype_by_slug<'a>(
+    state: &'a AppState,
+    slug_: &str,
+    who: &PageUser,
+) -> Result<&'a DocType, WebError> {
+    let doctype = state
+        .doctypes
+        .iter()
+        .find(|d| !d.is_child && slug(&d.name) == slug_)
+        .ok_or_else(|| WebError::NotFound(format!("There is no document type at /app/{slug_}.")))?;
+    if !doctype.allows(&who.0.user.roles, Action::Read) {
+        return Err(WebError::Forbidden(format!(
+            "You do not have permission to read {}.",
+            doctype.name
+        )));
+    }
+    Ok(doctype)
+}
+
+pub fn cell(v: &SqlValue, fieldtype: Option<FieldType>) -> String {
+    match (v, fieldtype) {
+        (SqlValue::Null, _) => String::new(),
+        (SqlValue::Float(f), Some(FieldType::Currency)) => format!("{f:.2}"),
+        (SqlValue::Float(f), _) => f.to_string(),
+        (SqlValue::Int(i), Some(FieldType::Check)) => if *i != 0 { "Yes" } else { "No" }.to_owned(),
+        (SqlValue::Int(i), _) => i.to_string(),
+        (SqlValue::Text(t), _) => t.clone(),
+    }
+}
+
+struct FilterInput {
+    fieldname: String,
+    label: String,
+    value: String,
+}
+
+struct ListColumn {
+    label: String,
+}
+
+struct ListRow {
+    name: String,
+    link: String,
+    cells: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "list.html")]
+struct ListPage {
+    layout: Layout,
+    doctype: String,
+    base: String,
+    filters: Vec<FilterInput>,
+    sorts: Vec<(String, String)>,
+    order_by: String,
+    columns: Vec<ListColumn>,
+    rows: Vec<ListRow>,
+    error: Option<String>,
+    first: u64,
+    last: u64,
+    prev: Option<String>,
+    next: Option<String>,
+}
+
+fn percent(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `GET /app/{doctype}`: filters are `?field=value` (a `%` in the value means "like").
+pub async fn list(
+    State(state): State<AppState>,
+    who: PageUser,
+    Path(slug_): Path<String>,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Result<Html<String>, WebError> {
+    let doctype = doctype_by_slug(&state, &slug_, &who)?;
+    let shown: Vec<&accesslog_core::doctype::Field> = doctype.list_fields().collect();
+    let filterable: Vec<&accesslog_core::doctype::Field> = doctype
+        .fields
+        .iter()
+        .filter(|f| f.fieldtype.has_column() && f.fieldtype != FieldType::Text)
+        .take(6)
+        .collect();
+
+    let mut conditions = Vec::new();
+    let mut filters = Vec::new();
+    for f in &filterable {
+        let value = params
+            .get(&f.fieldname)
+            .map(|v| v.trim().to_owned())
+            .unwrap_or_default();
+        if !value.is_empty() {
+            let op = if value.contains('%') {
+                Op::Like
+            } else {
+                Op::Eq
+            };
+            let typed = match f.fieldtype {
+                FieldType::Int | FieldType::Check => value.parse().map(Value::Int).ok(),
+                FieldType::Float | FieldType::Currency => value.parse().map(Value::Float).ok(),
+                _ => Some(Value::Text(value.clone())),
+            };
+            match (typed, op) {
+                (Some(v), Op::Eq) => conditions.push(Condition {
+                    doctype: doctype.name.clone(),
+                    field: f.fieldname.clone(),
+                    fieldtype: f.fieldtype,
+                    op,
+                    values: vec![v],
+                }),
+                (_, _) => conditions.push(Condition {
+                    doctype: doctype.name.clone(),
+                    field: f.fieldname.clone(),
+                    fieldtype: f.fieldtype,
+                    op: Op::Like,
+                    values: vec![Value::Text(value.clone())],
+                }),
+            }
+        }
+        filters.push(FilterInput {
+            fieldname: f.fieldname.clone(),
+            label: f.label.clone(),
+            value,
+        });
+    }
+
+    let mut sorts = vec![
+        ("modified desc".to_owned(), "Last modified".to_owned()),
+        ("name asc".to_owned(), "Name".to_owned()),
+    ];
+    for f in &shown {
+        sorts.push((format!("{} asc", f.fieldname), format!("{} ↑", f.label)));
+        sorts.push((format!("{} desc", f.fieldname), format!("{} ↓", f.label)));
+    }
+    let order_by = params
+        .get("order_by")
+        .filter(|o| sorts.iter().any(|(k, _)| k == *o))
+        .cloned()
+        .unwrap_or_else(|| "modified desc".to_owned());
+    let order: Vec<OrderBy> = order_by
+        .split_once(' ')
+        .map(|(f, d)| {
+            vec![
+                OrderBy {
+                    field: f.to_owned(),
+                    descending: d == "desc",
+                },
+                OrderBy {
+                    field: "name".to_owned(),
+                    descending: d == "desc",
+                },
+            ]
+        })
+        .unwrap_or_default();
+
+    let offset: u64 = params
+        .get("start")
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let mut fields = vec!["name".to_owned()];
+    fields.extend(shown.iter().map(|f| f.fieldname.clone()));
+    let children: Vec<(&str, &DocType)> = state
+        .doctypes
+        .children_of(doctype)
+        .map(|(f, d)| (f.fieldname.as_str(), d))
+        .collect();
+    // One row more than a page tells whether there is a next page, without counting.
+    let query = ListQuery {
+        conditions: &conditions,
+        fields: &fields,
+        order_by: &order,
+        limit: PAGE + 1,
+        offset,
+    };
+    let mut found = state
+        .store
+        .list_documents(doctype, &children, &query)
+        .await?;
+    let more = found.len() > PAGE as usize;
+    found.truncate(PAGE as usize);
+
+    let rows = found
+        .iter()
+        .map(|r| {
+            let name = cell(r.get("name").unwrap_or(&SqlValue::Null), None);
+            ListRow {
+                link: percent(&name),
+                cells: shown
+                    .iter()
+                    .map(|f| {
+                        cell(
+                            r.get(&f.fieldname).unwrap_or(&SqlValue::Null),
+                            Some(f.fieldtype),
+                        )
+                    })
+                    .collect(),
+                name,
+            }
+        })
+        .collect::<Vec<_>>();
+    let base = format!("/app/{}", slug(&doctype.name));
+    let page_url = |start: u64| {
+        let mut q: Vec<String> = filters
+            .iter()
+            .filter(|f| !f.value.is_empty())
+            .map(|f| format!("{}={}", f.fieldname, percent(&f.value)))
+            .collect();
+        q.push(format!("order_by={}", percent(&order_by)));
+        q.push(format!("start={start}"));
+        format!("{base}?{}", q.join("&"))
+    };
+    let page = ListPage {
+        layout: Layout::new(&state.settings.name, Some(&who.0)),
+        doctype: doctype.name.clone(),
+        first: if rows.is_empty() { 0 } else { offset + 1 },
+        last: offset + rows.len() as u64,
+        prev: (offset > 0).then(|| page_url(offset.saturating_sub(u64::from(PAGE)))),
+        next: more.then(|| page_url(offset + u64::from(PAGE))),
+        columns: shown
+            .iter()
+            .map(|f| ListColumn {
+                label: f.label.clone(),
+            })
+            .collect(),
+        rows,
+        base,
+        filters,
+        sorts,
+        order_by,
+        error: None,
+    };
+    render(&page)
+}
+
+struct TableView {
+    label: String,
+    columns: Vec<String>,
+    rows: Vec<Vec<String>>,
+}
+
+#[derive(Template)]
+#[template(path = "form.html")]
+struct FormPage {
+    layout: Layout,
+    doctype: String,
+    list_url: String,
+    name: String,
+    fields: Vec<(String, String)>,
+    tables: Vec<TableView>,
+    /// (url, file name, size)
+    attachments: Vec<(String, String, String)>,
+}
+
+/// `GET /app/{doctype}/{name}`: the document, read-only.
+pub async fn form(
+    State(state): State<AppState>,
+    who: PageUser,
+    Path((slug_, name)): Path<(String, String)>,
+) -> Result<Html<String>, WebError> {
+    let doctype = doctype_by_slug(&state, &slug_, &who)?;
+    let children: Vec<(&str, &DocType)> = state
+        .doctypes
+        .children_of(doctype)
+        .map(|(f, d)| (f.fieldname.as_str(), d))
+        .collect();
+    let doc = state
+        .store
+        .get_document(doctype, &children, &name)
+        .await?
+        .ok_or_else(|| {
+            WebError::NotFound(format!(
+                "{} {name} does not exist (any more).",
+                doctype.name
+            ))
+        })?;
+    let fields = doctype
+        .fields
+        .iter()
+        .filter(|f| f.fieldtype.has_column())
+        .map(|f| {
+            (
+                f.label.clone(),
+                cell(
+                    doc.values.get(&f.fieldname).unwrap_or(&SqlValue::Null),
+                    Some(f.fieldtype),
+                ),
+            )
+        })
+        .collect();
+    let tables = children
+        .iter()
+        .map(|(fieldname, child)| {
+            let cols: Vec<&accesslog_core::doctype::Field> = child
+                .fields
+                .iter()
+                .filter(|f| f.fieldtype.has_column())
+                .collect();
+            TableView {
+                label: doctype
+                    .field(fieldname)
+                    .map_or_else(|| (*fieldname).to_owned(), |f| f.label.clone()),
+                columns: cols.iter().map(|f| f.label.clone()).collect(),
+                rows: doc
+                    .children
+                    .get(*fieldname)
+                    .map(|rows| {
+                        rows.iter()
+                            .map(|r| {
+                                cols.iter()
+                                    .map(|f| {
+                                        cell(
+                                            r.get(&f.fieldname).unwrap_or(&SqlValue::Null),
+                                            Some(f.fieldtype),
+                                        )
+                                    })
+                                    .collect()
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default(),
+            }
+        })
+        .collect();
+    let attachments = state
+        .store
+        .files_of(&doctype.name, &name)
+        .await?
+        .iter()
+        .map(|f| {
+            (
+                f.file_url(),
+                f.file_name.clone(),
+                format!(
+                    "{} bytes{}",
+                    f.file_size,
+                    if f.is_private { ", private" } else { "" }
+                ),
+            )
+        })
+        .collect();
+    render(&FormPage {
+        layout: Layout::new(&state.settings.name, Some(&who.0)),
+        doctype: doctype.name.clone(),
+        list_url: format!("/app/{}", slug(&doctype.name)),
+        name,
+        fields,
+        tables,
+        attachments,
+    })
+}
