@@ -26,6 +26,7 @@ enum Command {
     Demo(commands::demo::Opts),
     User(commands::user::Opts),
     Import(commands::import::Opts),
+    Backup(commands::backup::Opts),
     Verify(commands::verify::Opts),
     Checkpoint(commands::checkpoint::Opts),
     #[command(hide = true)]
@@ -52,6 +53,7 @@ fn main() -> std::process::ExitCode {
             Command::Demo(opts) => commands::demo::run(opts).await,
             Command::User(opts) => commands::user::run(opts).await,
             Command::Import(opts) => commands::import::run(opts).await,
+            Command::Backup(opts) => commands::backup::run(opts).await,
             Command::Verify(opts) => commands::verify::run(opts).await,
             Command::Checkpoint(opts) => commands::checkpoint::run(opts).await,
             Command::RecordLoad(opts) => commands::record_load::run(opts).await,

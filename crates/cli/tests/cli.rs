@@ -793,3 +793,85 @@ fn import_checks_every_row_and_writes_all_or_nothing() {
     let err = failed(run(&["import", "--site", site, "--doctype", "Nope", &good]));
     assert!(err.contains("no document type \"Nope\""), "{err}");
 }
+
+#[tokio::test]
+async fn backups_are_made_and_downloaded_only_through_the_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let d = dir.to_str().unwrap();
+    let server = start(&["demo", "--dir", d, "--port", "0", "--rows", "10"]);
+    let out = ok(run(&["backup", "--site", d]));
+    assert!(
+        out.contains("Backed up to") && out.contains("backups/backup-"),
+        "{out}"
+    );
+    let file = std::fs::read_dir(dir.join("backups"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .file_name()
+        .into_string()
+        .unwrap();
+
+    let admin = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    admin
+        .post(format!("{}/api/method/login", server.url))
+        .form(&[("usr", "admin@example.com"), ("pwd", "admin")])
+        .send()
+        .await
+        .unwrap();
+    let page = admin
+        .get(format!("{}/app/backups", server.url))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(&file), "{page}");
+    let r = admin
+        .get(format!("{}/app/backups/{file}", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.headers().contains_key("x-access-log-seq"));
+    assert!(r.bytes().await.unwrap().starts_with(b"SQLite format 3"));
+    assert_eq!(
+        admin
+            .get(format!("{}/app/backups/nope.sqlite3", server.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+
+    let hr = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    hr.post(format!("{}/api/method/login", server.url))
+        .form(&[("usr", "hr@example.com"), ("pwd", "hr")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        hr.get(format!("{}/app/backups/{file}", server.url))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        403
+    );
+    drop(server);
+    let out = ok(run(&["verify", "--site", d]));
+    assert!(
+        out.contains("OK: 3 entries"),
+        "granted, not found and refused are all recorded: {out}"
+    );
+}

@@ -39,6 +39,8 @@ pub fn router(state: AppState) -> Router {
         .route("/login", get(pages::login::form).post(pages::login::submit))
         .route("/logout", post(pages::login::submit_logout))
         .route("/app", get(pages::home::show))
+        .route("/app/backups", get(records::backups::page))
+        .route("/app/backups/{file}", get(records::backups::download))
         .route("/app/{doctype}", get(records::pages::list))
         .route("/app/{doctype}/{name}", get(records::pages::form))
         .route("/api/health", get(api::health::health))

@@ -295,6 +295,12 @@ impl Store for PgStore {
         "postgres"
     }
 
+    async fn backup_to(&self, _path: &std::path::Path) -> StoreResult<()> {
+        Err(StoreError::Other(
+            "a PostgreSQL site is backed up with PostgreSQL's own tools: pg_dump --format=custom DBNAME > FILE".to_owned(),
+        ))
+    }
+
     async fn ping(&self) -> StoreResult<()> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())

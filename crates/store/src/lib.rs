@@ -35,6 +35,10 @@ pub trait Store: LogStore + DocumentStore {
     /// A round trip to the database; `Unavailable` when it cannot be reached.
     async fn ping(&self) -> StoreResult<()>;
 
+    /// Writes a consistent copy of the whole database to `path` (a new file), if this
+    /// backend can; PostgreSQL answers `Other` with how to back it up instead.
+    async fn backup_to(&self, path: &std::path::Path) -> StoreResult<()>;
+
     // ----- users and roles -----
 
     /// Creates a user; `Conflict` if the email is taken. The email must already be
