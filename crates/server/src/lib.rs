@@ -54,7 +54,7 @@ pub fn router(state: AppState) -> Router {
         .route("/private/files/{file_name}", get(records::files::download_private))
         .route("/files/{file_name}", get(records::files::download_public))
         .route("/api/resource/{doctype}", get(records::api::list).post(records::api::create))
-        .route("/api/resource/{doctype}/{name}", get(records::api::get))
+        .route("/api/resource/{doctype}/{name}", get(records::api::get).put(records::api::update))
         .route("/api/access-log/checkpoint", get(api::access_log::checkpoint))
         .route("/api/access-log/public-key", get(api::access_log::public_key))
         .route("/api/access-log/consistency", get(api::access_log::consistency))

@@ -18,7 +18,7 @@ use accesslog_store::log::{
 };
 use accesslog_store::records::{
     add_columns_sql, create_table_sql, document_values, index_sql, insert_sql, list_sql,
-    row_columns, select_columns, selected_values,
+    row_columns, select_columns, selected_values, update_columns, update_sql,
 };
 use accesslog_store::{
     ApiKey, Appended, FileRecord, LeafCheck, LeafRow, LogHead, LoginFailureCounts, NewApiKey,
@@ -730,6 +730,53 @@ impl DocumentStore for SqliteStore {
             .collect()
     }
 
+    async fn update_document(
+        &self,
+        doctype: &DocType,
+        name: &str,
+        values: &BTreeMap<String, SqlValue>,
+        children: &[ChildRows<'_>],
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        let (cols, mut vals) = update_columns(doctype, values, DIALECT);
+        if cols.is_empty() {
+            return Err(StoreError::Other("nothing to update".into()));
+        }
+        vals.push(SqlValue::Text(name.to_owned()));
+        let done = bind_all(
+            sqlx::query(sqlx::AssertSqlSafe(update_sql(doctype, &cols, DIALECT))),
+            &vals,
+        )
+        .execute(&mut *tx)
+        .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound(format!(
+                "{} {name} not found",
+                doctype.name
+            )));
+        }
+        for child in children {
+            let sql = format!(
+                "DELETE FROM {} WHERE parent = $1 AND parenttype = $2 AND parentfield = $3",
+                child.doctype.table_name()
+            );
+            sqlx::query(sqlx::AssertSqlSafe(sql))
+                .bind(name)
+                .bind(&doctype.name)
+                .bind(child.fieldname)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let doc = Document {
+            name: name.to_owned(),
+            values: values.clone(),
+            ..Default::default()
+        };
+        insert_children(&mut tx, doctype, &doc, children).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn get_document(
         &self,
         doctype: &DocType,
@@ -919,6 +966,18 @@ async fn insert_one(
         }
         other => other,
     })?;
+    insert_children(conn, doctype, doc, children).await?;
+    Ok(())
+}
+
+/// The child rows of a document, inside the caller's transaction.
+async fn insert_children(
+    conn: &mut sqlx::SqliteConnection,
+    doctype: &DocType,
+    doc: &Document,
+    children: &[ChildRows<'_>],
+) -> StoreResult<()> {
+    let std_value = |k: &str| doc.values.get(k).cloned().unwrap_or(SqlValue::Null);
     for child in children {
         for (i, row) in child.rows.iter().enumerate() {
             let standard = vec![

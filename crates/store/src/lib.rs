@@ -218,6 +218,16 @@ pub trait DocumentStore: Send + Sync + std::fmt::Debug + 'static {
         children: &[(&str, &DocType)],
         query: &ListQuery<'_>,
     ) -> StoreResult<Vec<BTreeMap<String, SqlValue>>>;
+    /// Sets some column values of a document (and `modified`, `modified_by` among them) and,
+    /// for each table given, replaces its rows; one transaction. `NotFound` if there is no
+    /// such document.
+    async fn update_document(
+        &self,
+        doctype: &DocType,
+        name: &str,
+        values: &BTreeMap<String, SqlValue>,
+        children: &[ChildRows<'_>],
+    ) -> StoreResult<()>;
     /// A document with its child rows (in `idx` order), or `None`.
     async fn get_document(
         &self,

@@ -469,3 +469,42 @@ where
     }
     Ok(values)
 }
+
+/// `UPDATE tab SET a = $1, b = $2 WHERE name = $3` for the given columns (which must be
+/// the type's own or standard ones, checked by the caller).
+pub fn update_sql(doctype: &DocType, columns: &[(&str, &str)], dialect: Dialect) -> String {
+    let sets: Vec<String> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (c, ty))| match dialect {
+            Dialect::Sqlite => format!("{c} = ${}", i + 1),
+            Dialect::Postgres => format!("{c} = ${}::{ty}", i + 1),
+        })
+        .collect();
+    format!(
+        "UPDATE {} SET {} WHERE name = ${}",
+        doctype.table_name(),
+        sets.join(", "),
+        columns.len() + 1
+    )
+}
+
+/// The columns and values of an update: only known columns, typed.
+pub fn update_columns<'a>(
+    doctype: &'a DocType,
+    values: &'a BTreeMap<String, SqlValue>,
+    dialect: Dialect,
+) -> (Vec<(&'a str, &'static str)>, Vec<SqlValue>) {
+    let mut cols = Vec::new();
+    let mut vals = Vec::new();
+    for (k, v) in values {
+        let ty = match doctype.field(k) {
+            Some(f) if f.fieldtype.has_column() => column_type(f.fieldtype, dialect),
+            None if ["owner", "modified", "modified_by"].contains(&k.as_str()) => "TEXT",
+            _ => continue,
+        };
+        cols.push((k.as_str(), ty));
+        vals.push(v.clone());
+    }
+    (cols, vals)
+}

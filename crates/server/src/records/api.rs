@@ -195,39 +195,7 @@ pub async fn create(
     };
     let bad = |e: super::values::ValueError| WebError::BadRequest(e.to_string());
     let (mut values, tables) = document_values(doctype, &body, true).map_err(bad)?;
-    let mut children = Vec::new();
-    for (fieldname, rows) in tables {
-        let child = state
-            .doctypes
-            .children_of(doctype)
-            .find(|(f, _)| f.fieldname == fieldname)
-            .map(|(_, d)| d)
-            .ok_or_else(|| {
-                WebError::BadRequest(format!("{} has no table {fieldname}", doctype.name))
-            })?;
-        let Value::Array(rows) = rows else {
-            return Err(WebError::BadRequest(format!(
-                "{fieldname} must be a list of rows"
-            )));
-        };
-        let mut checked = Vec::with_capacity(rows.len());
-        for (i, row) in rows.iter().enumerate() {
-            let Value::Object(row) = row else {
-                return Err(WebError::BadRequest(format!(
-                    "{fieldname} row {}: must be an object",
-                    i + 1
-                )));
-            };
-            let (values, _) = document_values(child, row, true)
-                .map_err(|e| WebError::BadRequest(format!("{fieldname} row {}: {e}", i + 1)))?;
-            checked.push(values);
-        }
-        children.push(ChildRows {
-            fieldname,
-            doctype: child,
-            rows: checked,
-        });
-    }
+    let children = child_rows(&state, doctype, tables)?;
     let given = body.get("name").and_then(Value::as_str);
     let name = new_name(&*state.store, doctype, &values, given).await?;
     let now = state
@@ -264,5 +232,103 @@ pub async fn create(
         .get_document(doctype, &children_of, &name)
         .await?
         .unwrap_or(doc);
+    Ok(Json(json!({ "data": document_json(doctype, &stored) })))
+}
+
+/// Checks the JSON rows of a document's tables against their child types.
+fn child_rows<'a>(
+    state: &'a AppState,
+    doctype: &'a DocType,
+    tables: Vec<(&str, &Value)>,
+) -> Result<Vec<ChildRows<'a>>, WebError> {
+    let mut children = Vec::new();
+    for (fieldname, rows) in tables {
+        let (field, child) = state
+            .doctypes
+            .children_of(doctype)
+            .find(|(f, _)| f.fieldname == fieldname)
+            .ok_or_else(|| {
+                WebError::BadRequest(format!("{} has no table {fieldname}", doctype.name))
+            })?;
+        let Value::Array(rows) = rows else {
+            return Err(WebError::BadRequest(format!(
+                "{fieldname} must be a list of rows"
+            )));
+        };
+        let mut checked = Vec::with_capacity(rows.len());
+        for (i, row) in rows.iter().enumerate() {
+            let Value::Object(row) = row else {
+                return Err(WebError::BadRequest(format!(
+                    "{fieldname} row {}: must be an object",
+                    i + 1
+                )));
+            };
+            let (values, _) = document_values(child, row, true)
+                .map_err(|e| WebError::BadRequest(format!("{fieldname} row {}: {e}", i + 1)))?;
+            checked.push(values);
+        }
+        children.push(ChildRows {
+            fieldname: field.fieldname.as_str(),
+            doctype: child,
+            rows: checked,
+        });
+    }
+    Ok(children)
+}
+
+fn body_object(body: CreateBody) -> Result<Map<String, Value>, WebError> {
+    match body {
+        CreateBody::Json(map) => Ok(map),
+        CreateBody::Form { data } => match serde_json::from_str(&data) {
+            Ok(Value::Object(map)) => Ok(map),
+            _ => Err(WebError::BadRequest(
+                "`data` must be a JSON object".to_owned(),
+            )),
+        },
+    }
+}
+
+fn stamp(state: &AppState) -> String {
+    state
+        .clock
+        .now()
+        .to_rfc3339()
+        .replace('T', " ")
+        .trim_end_matches('Z')
+        .to_owned()
+}
+
+/// `PUT /api/resource/{DocType}/{name}`: changes the given fields; a table given replaces
+/// that table's rows.
+pub async fn update(
+    State(state): State<AppState>,
+    who: CurrentUser,
+    Path((doctype, name)): Path<(String, String)>,
+    FormOrJson(body): FormOrJson<CreateBody>,
+) -> Result<Json<Value>, WebError> {
+    let doctype = doctype_for(&state, &doctype, &who, Action::Write)?;
+    let body = body_object(body)?;
+    let bad = |e: super::values::ValueError| WebError::BadRequest(e.to_string());
+    let (mut values, tables) = document_values(doctype, &body, false).map_err(bad)?;
+    let children = child_rows(&state, doctype, tables)?;
+    values.insert("modified".to_owned(), SqlValue::Text(stamp(&state)));
+    values.insert(
+        "modified_by".to_owned(),
+        SqlValue::Text(who.0.user.email.clone()),
+    );
+    state
+        .store
+        .update_document(doctype, &name, &values, &children)
+        .await?;
+    let children_of: Vec<(&str, &DocType)> = state
+        .doctypes
+        .children_of(doctype)
+        .map(|(f, d)| (f.fieldname.as_str(), d))
+        .collect();
+    let stored = state
+        .store
+        .get_document(doctype, &children_of, &name)
+        .await?
+        .ok_or_else(|| WebError::NotFound(format!("{} {name} not found", doctype.name)))?;
     Ok(Json(json!({ "data": document_json(doctype, &stored) })))
 }

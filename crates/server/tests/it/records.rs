@@ -11,6 +11,7 @@ on_both_backends!(
     permissions_apply_to_every_call,
     bad_requests_name_what_is_wrong,
     list_and_form_pages_show_what_the_user_may_read,
+    documents_are_updated_with_put,
 );
 
 /// A client logged in with a session, sending the session's CSRF token on writes.
@@ -475,4 +476,70 @@ async fn list_and_form_pages_show_what_the_user_may_read(server: &TestServer) {
         StatusCode::SEE_OTHER,
         "not logged in: to the login page"
     );
+}
+
+async fn documents_are_updated_with_put(server: &TestServer) {
+    let accounts = session(server, "accounts@example.com", "accounts").await;
+    let admin = session(server, "admin@example.com", "admin").await;
+    post(
+        server,
+        &admin,
+        "Customer",
+        json!({"customer_name": "Acme Corp"}),
+    )
+    .await;
+    let r = post(server, &accounts, "Sales Invoice", json!({"customer": "Acme Corp", "status": "Unpaid", "grand_total": 10, "items": [{"item_code": "A"}, {"item_code": "B"}]})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let put = |who: &(reqwest::Client, String), body: Value| {
+        let req = who
+            .0
+            .put(server.at("/api/resource/Sales%20Invoice/SINV-00001"))
+            .header("x-frappe-csrf-token", &who.1)
+            .json(&body);
+        async move { req.send().await.unwrap() }
+    };
+    let r = put(&accounts, json!({"status": "Paid"})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let d: Value = r.json().await.unwrap();
+    assert_eq!(
+        (
+            d["data"]["status"].as_str(),
+            d["data"]["grand_total"].as_f64()
+        ),
+        (Some("Paid"), Some(10.0)),
+        "other fields kept"
+    );
+    assert_eq!(
+        d["data"]["items"].as_array().unwrap().len(),
+        2,
+        "tables not given are kept"
+    );
+    assert_eq!(d["data"]["modified_by"], "accounts@example.com");
+
+    let r = put(&accounts, json!({"items": [{"item_code": "C", "qty": 5}]})).await;
+    let d: Value = r.json().await.unwrap();
+    assert_eq!(
+        d["data"]["items"].as_array().unwrap().len(),
+        1,
+        "a table given replaces its rows"
+    );
+    assert_eq!(d["data"]["items"][0]["item_code"], "C");
+
+    let r = put(&accounts, json!({"status": "Lost"})).await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    let sales = session(server, "sales@example.com", "sales").await;
+    assert_eq!(
+        put(&sales, json!({"status": "Paid"})).await.status(),
+        StatusCode::FORBIDDEN,
+        "Sales User may not write invoices"
+    );
+    let r = admin
+        .0
+        .put(server.at("/api/resource/Sales%20Invoice/SINV-09999"))
+        .header("x-frappe-csrf-token", &admin.1)
+        .json(&json!({"status": "Paid"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
 }
