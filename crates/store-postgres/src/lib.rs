@@ -1025,6 +1025,17 @@ impl DocumentStore for PgStore {
         row.as_ref().map(file_from_row).transpose()
     }
 
+    async fn list_files(&self, limit: u32, offset: u64) -> StoreResult<Vec<FileRecord>> {
+        let rows = sqlx::query(const_file_select!(
+            "ORDER BY creation DESC, name LIMIT $1 OFFSET $2"
+        ))
+        .bind(i64::from(limit))
+        .bind(to_i64(offset)?)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(file_from_row).collect()
+    }
+
     async fn files_of(&self, doctype: &str, name: &str) -> StoreResult<Vec<FileRecord>> {
         let rows = sqlx::query(const_file_select!(
             "WHERE attached_to_doctype = $1 AND attached_to_name = $2 ORDER BY creation, name"

@@ -244,6 +244,8 @@ pub trait DocumentStore: Send + Sync + std::fmt::Debug + 'static {
         file_name: &str,
     ) -> StoreResult<Option<FileRecord>>;
     async fn file_by_id(&self, name: &str) -> StoreResult<Option<FileRecord>>;
+    /// All files, newest first, a page at a time.
+    async fn list_files(&self, limit: u32, offset: u64) -> StoreResult<Vec<FileRecord>>;
     /// Files attached to one document, oldest first.
     async fn files_of(&self, doctype: &str, name: &str) -> StoreResult<Vec<FileRecord>>;
 }

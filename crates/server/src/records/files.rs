@@ -338,3 +338,78 @@ mod tests {
         }
     }
 }
+
+#[derive(serde::Deserialize)]
+pub struct FileListParams {
+    filters: Option<String>,
+    limit_start: Option<u64>,
+    limit_page_length: Option<u32>,
+}
+
+/// `GET /api/resource/File`: the files of one document (filter on `attached_to_doctype`
+/// and `attached_to_name`, for whoever may read it), or every file for System Managers.
+pub async fn list(
+    State(state): State<AppState>,
+    who: CurrentUser,
+    axum::extract::Query(p): axum::extract::Query<FileListParams>,
+) -> Result<Json<Value>, WebError> {
+    let filters: serde_json::Map<String, Value> = match p.filters.as_deref() {
+        None | Some("") => serde_json::Map::new(),
+        Some(text) => match serde_json::from_str(text) {
+            Ok(Value::Object(map)) => map,
+            Ok(Value::Array(list)) => list
+                .iter()
+                .filter_map(|c| {
+                    let c = c.as_array()?;
+                    let (field, op, value) = match c.len() {
+                        3 => (&c[0], &c[1], &c[2]),
+                        4 => (&c[1], &c[2], &c[3]),
+                        _ => return None,
+                    };
+                    (op.as_str() == Some("="))
+                        .then(|| (field.as_str().unwrap_or_default().to_owned(), value.clone()))
+                })
+                .collect(),
+            _ => {
+                return Err(WebError::BadRequest(
+                    "`filters` is not valid JSON".to_owned(),
+                ));
+            }
+        },
+    };
+    let text = |k: &str| filters.get(k).and_then(Value::as_str).map(str::to_owned);
+    let files = match (text("attached_to_doctype"), text("attached_to_name")) {
+        (Some(doctype), Some(name)) => {
+            let dt = state
+                .doctypes
+                .get(&doctype)
+                .ok_or_else(|| WebError::NotFound(format!("DocType {doctype} not found")))?;
+            if !dt.allows(&who.0.user.roles, Action::Read) {
+                return Err(WebError::Forbidden(format!(
+                    "You do not have permission to read {doctype}"
+                )));
+            }
+            state.store.files_of(&doctype, &name).await?
+        }
+        _ if who.0.user.has_role(accesslog_core::SYSTEM_MANAGER) => {
+            let limit = p
+                .limit_page_length
+                .filter(|n| *n > 0)
+                .unwrap_or(20)
+                .min(10_000);
+            state
+                .store
+                .list_files(limit, p.limit_start.unwrap_or(0))
+                .await?
+        }
+        _ => {
+            return Err(WebError::BadRequest(
+                "Say whose files: filters {\"attached_to_doctype\": …, \"attached_to_name\": …}"
+                    .to_owned(),
+            ));
+        }
+    };
+    Ok(Json(
+        json!({ "data": files.iter().map(file_json).collect::<Vec<_>>() }),
+    ))
+}

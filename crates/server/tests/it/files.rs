@@ -191,6 +191,33 @@ async fn private_files_are_served_to_readers_and_every_attempt_is_recorded(serve
     );
     assert_eq!(last_entry(server).await.event.outcome, Outcome::Denied);
 
+    // Files are listed as ERPNext's File resource, to whoever may read the document.
+    let q = "/api/resource/File?filters=%7B%22attached_to_doctype%22%3A%22Employee%22%2C%22attached_to_name%22%3A%22EMP-0001%22%7D";
+    let listed: Value =
+        hr.0.get(server.at(q))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+    assert_eq!(listed["data"][0]["file_url"], "/private/files/contract.pdf");
+    assert_eq!(listed["data"][0]["is_private"], 1);
+    assert_eq!(
+        sales.0.get(server.at(q)).send().await.unwrap().status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        sales
+            .0
+            .get(server.at("/api/resource/File"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::BAD_REQUEST
+    );
+
     // Not logged in: 401.
     assert_eq!(
         server
