@@ -882,7 +882,7 @@ impl DocumentStore for PgStore {
         query: &ListQuery<'_>,
     ) -> StoreResult<Vec<BTreeMap<String, SqlValue>>> {
         let (sql, binds) = list_sql(doctype, children, query, DIALECT);
-        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &binds)
+        let rows = bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &binds, &[])
             .fetch_all(&self.pool)
             .await?;
         rows.iter()
@@ -906,6 +906,7 @@ impl DocumentStore for PgStore {
         let done = bind_all(
             sqlx::query(sqlx::AssertSqlSafe(update_sql(doctype, &cols, DIALECT))),
             &vals,
+            &cols,
         )
         .execute(&mut *tx)
         .await?;
@@ -1062,14 +1063,21 @@ fn checkpoint_from_row(row: &PgRow) -> StoreResult<StoredCheckpoint> {
 const DIALECT: Dialect = Dialect::Postgres;
 const EXISTING_COLUMNS: &str = "SELECT column_name::TEXT FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1";
 
-/// Binds document values in order.
+/// Binds document values in order. A NULL is bound with its column's type (from `columns`,
+/// when known): a statement prepared with one parameter type must not later receive
+/// another, which PostgreSQL would misread.
 fn bind_all<'q>(
     mut q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
     values: &'q [SqlValue],
+    columns: &[(&str, &str)],
 ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    for v in values {
+    for (i, v) in values.iter().enumerate() {
         q = match v {
-            SqlValue::Null => q.bind(None::<String>),
+            SqlValue::Null => match columns.get(i).map(|(_, ty)| *ty) {
+                Some("BIGINT" | "INTEGER") => q.bind(None::<i64>),
+                Some("DOUBLE PRECISION" | "REAL") => q.bind(None::<f64>),
+                _ => q.bind(None::<String>),
+            },
             SqlValue::Int(i) => q.bind(*i),
             SqlValue::Float(f) => q.bind(*f),
             SqlValue::Text(t) => q.bind(t.as_str()),
@@ -1128,6 +1136,7 @@ async fn insert_one(
             DIALECT,
         ))),
         &vals,
+        &cols,
     )
     .execute(&mut *conn)
     .await
@@ -1180,6 +1189,7 @@ async fn insert_children(
                     DIALECT,
                 ))),
                 &vals,
+                &cols,
             )
             .execute(&mut *conn)
             .await?;

@@ -1042,6 +1042,7 @@ async fn lists_filter_sort_and_page_like_erpnext(store: &dyn Store) {
                 order_by: &order_by,
                 limit,
                 offset,
+                after: None,
             };
             let rows = store.list_documents(invoice, children, &q).await.unwrap();
             rows.into_iter()

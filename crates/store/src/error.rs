@@ -28,6 +28,17 @@ fn pg_unavailable(code: &str) -> bool {
         || code == "40001" // serialization failure: retryable
 }
 
+/// Whether a database error code means "cannot write now". PostgreSQL's SQLSTATEs are
+/// always five characters; SQLite's (extended) result codes are shorter integers, whose
+/// low byte is the primary code.
+fn code_means_unavailable(code: &str) -> bool {
+    if code.len() == 5 {
+        return pg_unavailable(code);
+    }
+    code.parse::<u32>()
+        .is_ok_and(|c| SQLITE_UNAVAILABLE.contains(&(c & 0xff).to_string().as_str()))
+}
+
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
@@ -79,6 +90,18 @@ mod tests {
             StoreError::from(sqlx::Error::RowNotFound),
             StoreError::NotFound(_)
         ));
+    }
+
+    #[test]
+    fn codes_are_read_by_their_backend() {
+        assert!(code_means_unavailable("5"), "SQLite BUSY");
+        assert!(code_means_unavailable("1032"), "SQLite READONLY_DBMOVED");
+        assert!(code_means_unavailable("53100"), "PostgreSQL disk full");
+        assert!(
+            !code_means_unavailable("22021"),
+            "a PostgreSQL encoding error is not BUSY"
+        );
+        assert!(!code_means_unavailable("2067"), "SQLite UNIQUE constraint");
     }
 
     #[test]

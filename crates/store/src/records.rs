@@ -313,6 +313,9 @@ pub struct ListQuery<'a> {
     pub order_by: &'a [accesslog_core::filters::OrderBy],
     pub limit: u32,
     pub offset: u64,
+    /// Keyset paging: the `order_by` values of the last row already shown; rows after it
+    /// come next. Needs every `order_by` column non-null and one direction for all.
+    pub after: Option<&'a [SqlValue]>,
 }
 
 /// The SQL and bound values for a list. Conditions on a child type's field match a
@@ -406,6 +409,30 @@ pub fn list_sql(
                 )
             }
         });
+    }
+    if let Some(after) = q
+        .after
+        .filter(|a| a.len() == q.order_by.len() && !a.is_empty())
+    {
+        let descending = q.order_by.first().is_some_and(|o| o.descending);
+        let cols: Vec<String> = q
+            .order_by
+            .iter()
+            .map(|o| format!("t.{}", o.field))
+            .collect();
+        let params: Vec<String> = after
+            .iter()
+            .map(|v| {
+                binds.push(v.clone());
+                format!("${}", binds.len())
+            })
+            .collect();
+        wheres.push(format!(
+            "({}) {} ({})",
+            cols.join(", "),
+            if descending { "<" } else { ">" },
+            params.join(", ")
+        ));
     }
     let columns: Vec<String> = q.fields.iter().map(|f| format!("t.{f}")).collect();
     let order: Vec<String> = if q.order_by.is_empty() {

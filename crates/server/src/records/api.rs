@@ -123,6 +123,7 @@ pub async fn list(
         order_by: &order_by,
         limit,
         offset,
+        after: None,
     };
     let rows = state
         .store

@@ -112,7 +112,6 @@ pub async fn list(
         .fields
         .iter()
         .filter(|f| f.fieldtype.has_column() && f.fieldtype != FieldType::Text)
-        .take(6)
         .collect();
 
     let mut conditions = Vec::new();
@@ -190,8 +189,25 @@ pub async fn list(
         .get("start")
         .and_then(|s| s.parse().ok())
         .unwrap_or(0);
+    // The default orders (by modification or name, never null) page by keyset, which stays
+    // fast however deep; others page by offset.
+    let sort_field = order.first().map(|o| o.field.clone()).unwrap_or_default();
+    let keyset = sort_field == "modified" || sort_field == "name";
+    let after: Option<Vec<SqlValue>> = match (keyset, params.get("after"), params.get("after_name"))
+    {
+        (true, Some(v), Some(n)) if sort_field == "modified" => {
+            Some(vec![SqlValue::Text(v.clone()), SqlValue::Text(n.clone())])
+        }
+        (true, _, Some(n)) if sort_field == "name" => {
+            Some(vec![SqlValue::Text(n.clone()), SqlValue::Text(n.clone())])
+        }
+        _ => None,
+    };
     let mut fields = vec!["name".to_owned()];
     fields.extend(shown.iter().map(|f| f.fieldname.clone()));
+    if keyset && !fields.iter().any(|f| f == "modified") {
+        fields.push("modified".to_owned());
+    }
     let children: Vec<(&str, &DocType)> = state
         .doctypes
         .children_of(doctype)
@@ -203,7 +219,8 @@ pub async fn list(
         fields: &fields,
         order_by: &order,
         limit: PAGE + 1,
-        offset,
+        offset: if after.is_some() { 0 } else { offset },
+        after: after.as_deref(),
     };
     let mut found = state
         .store
@@ -232,23 +249,56 @@ pub async fn list(
         })
         .collect::<Vec<_>>();
     let base = format!("/app/{}", slug(&doctype.name));
-    let page_url = |start: u64| {
+    let last_row = found.last().map(|r| {
+        let text = |k: &str| match r.get(k) {
+            Some(SqlValue::Text(t)) => t.clone(),
+            _ => String::new(),
+        };
+        (text("modified"), text("name"))
+    });
+    let page_url = |start: u64, keyset_after: Option<&(String, String)>| {
         let mut q: Vec<String> = filters
             .iter()
             .filter(|f| !f.value.is_empty())
             .map(|f| format!("{}={}", f.fieldname, percent(&f.value)))
             .collect();
         q.push(format!("order_by={}", percent(&order_by)));
-        q.push(format!("start={start}"));
+        match keyset_after {
+            Some((modified, name)) => {
+                q.push(format!("after={}", percent(modified)));
+                q.push(format!("after_name={}", percent(name)));
+            }
+            None if start > 0 => q.push(format!("start={start}")),
+            None => {}
+        }
         format!("{base}?{}", q.join("&"))
     };
     let page = ListPage {
         layout: Layout::new(&state.settings.name, Some(&who.0)),
         doctype: doctype.name.clone(),
-        first: if rows.is_empty() { 0 } else { offset + 1 },
-        last: offset + rows.len() as u64,
-        prev: (offset > 0).then(|| page_url(offset.saturating_sub(u64::from(PAGE)))),
-        next: more.then(|| page_url(offset + u64::from(PAGE))),
+        first: if rows.is_empty() || after.is_some() {
+            0
+        } else {
+            offset + 1
+        },
+        last: if after.is_some() {
+            rows.len() as u64
+        } else {
+            offset + rows.len() as u64
+        },
+        // Keyset pages link back to the first page; offset pages to the previous one.
+        prev: if after.is_some() {
+            Some(page_url(0, None))
+        } else {
+            (offset > 0).then(|| page_url(offset.saturating_sub(u64::from(PAGE)), None))
+        },
+        next: more.then(|| {
+            if keyset {
+                page_url(0, last_row.as_ref())
+            } else {
+                page_url(offset + u64::from(PAGE), None)
+            }
+        }),
         columns: shown
             .iter()
             .map(|f| ListColumn {

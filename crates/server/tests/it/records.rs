@@ -518,6 +518,7 @@ async fn documents_are_updated_with_put(server: &TestServer) {
 
     let r = put(&accounts, json!({"items": [{"item_code": "C", "qty": 5}]})).await;
     let d: Value = r.json().await.unwrap();
+    assert!(d["data"]["items"].is_array(), "{d}");
     assert_eq!(
         d["data"]["items"].as_array().unwrap().len(),
         1,
