@@ -48,11 +48,7 @@ impl From<sqlx::Error> for StoreError {
             }
             sqlx::Error::Database(db) => {
                 let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
-                let primary = code.parse::<u32>().map(|c| (c & 0xff).to_string());
-                let sqlite_unavailable = primary
-                    .as_deref()
-                    .is_ok_and(|p| SQLITE_UNAVAILABLE.contains(&p));
-                if sqlite_unavailable || pg_unavailable(&code) {
+                if code_means_unavailable(&code) {
                     Self::Unavailable(db.message().to_owned())
                 } else {
                     Self::Other(e.to_string())
