@@ -8,6 +8,7 @@ mod error;
 pub mod log;
 mod models;
 pub mod records;
+mod shared_sql;
 
 use accesslog_core::Timestamp;
 use accesslog_core::doctype::DocType;
@@ -28,7 +29,7 @@ pub use models::{
 /// completely or not at all. The Access Log's part and the documents' part are traits of
 /// their own, so that code needing only one (the engine needs only the log) can say so.
 #[async_trait]
-pub trait Store: LogStore + DocumentStore {
+pub trait Store: AccountStore + LogStore + DocumentStore {
     /// `"sqlite"` or `"postgres"`, for logs and the health endpoint.
     fn backend(&self) -> &'static str;
 
@@ -38,66 +39,6 @@ pub trait Store: LogStore + DocumentStore {
     /// Writes a consistent copy of the whole database to `path` (a new file), if this
     /// backend can; PostgreSQL answers `Other` with how to back it up instead.
     async fn backup_to(&self, path: &std::path::Path) -> StoreResult<()>;
-
-    // ----- users and roles -----
-
-    /// Creates a user; `Conflict` if the email is taken. The email must already be
-    /// normalised (see `accesslog_core::accounts::normalize_email`).
-    async fn create_user(&self, user: &NewUser, now: Timestamp) -> StoreResult<User>;
-    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
-    async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>>;
-    /// All users, ordered by email.
-    async fn list_users(&self) -> StoreResult<Vec<User>>;
-    /// `NotFound` if there is no such user. Disabling also ends the user's sessions.
-    async fn set_user_enabled(&self, email: &str, enabled: bool) -> StoreResult<()>;
-    /// `NotFound` if there is no such user. Also ends the user's sessions.
-    async fn set_password_hash(&self, email: &str, hash: &str) -> StoreResult<()>;
-    /// The stored PHC hash, `None` for a user who may not log in with a password.
-    async fn password_hash(&self, user_id: i64) -> StoreResult<Option<String>>;
-    /// Idempotent; `NotFound` if there is no such user.
-    async fn add_role(&self, email: &str, role: &str) -> StoreResult<()>;
-    /// Idempotent; `NotFound` if there is no such user.
-    async fn remove_role(&self, email: &str, role: &str) -> StoreResult<()>;
-
-    // ----- sessions (keyed by the SHA-256 of the cookie value, never the value) -----
-
-    async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
-    async fn session(&self, id_digest: &str) -> StoreResult<Option<Session>>;
-    async fn touch_session(&self, id_digest: &str, at: Timestamp) -> StoreResult<()>;
-    async fn delete_session(&self, id_digest: &str) -> StoreResult<()>;
-    /// Removes sessions idle since before `idle_before` or created before
-    /// `created_before`; returns how many went.
-    async fn purge_sessions(
-        &self,
-        idle_before: Timestamp,
-        created_before: Timestamp,
-    ) -> StoreResult<u64>;
-
-    // ----- API keys (the secret is kept only as a SHA-256 digest) -----
-
-    /// `Conflict` if the key id is taken; `NotFound` if the user does not exist.
-    async fn create_api_key(&self, key: &NewApiKey) -> StoreResult<()>;
-    async fn api_key(&self, api_key: &str) -> StoreResult<Option<ApiKey>>;
-    /// Keys of one user, or of everyone, newest first.
-    async fn list_api_keys(&self, user_id: Option<i64>) -> StoreResult<Vec<ApiKey>>;
-    /// `NotFound` if there is no such key; revoking twice keeps the first time.
-    async fn revoke_api_key(&self, api_key: &str, at: Timestamp) -> StoreResult<()>;
-    async fn touch_api_key(&self, api_key: &str, at: Timestamp) -> StoreResult<()>;
-
-    // ----- login throttling -----
-
-    async fn record_login_failure(&self, account: &str, ip: &str, at: Timestamp)
-    -> StoreResult<()>;
-    /// Failures since `since` for this account and, separately, from this IP.
-    async fn login_failures_since(
-        &self,
-        account: &str,
-        ip: &str,
-        since: Timestamp,
-    ) -> StoreResult<LoginFailureCounts>;
-    /// Forgets an account's failures (after a successful login) and every failure older
-    /// than `older_than`.
-    async fn clear_login_failures(&self, account: &str, older_than: Timestamp) -> StoreResult<()>;
 }
 
 /// The rows of one table field, for `insert_document`.
@@ -248,4 +189,68 @@ pub trait DocumentStore: Send + Sync + std::fmt::Debug + 'static {
     async fn list_files(&self, limit: u32, offset: u64) -> StoreResult<Vec<FileRecord>>;
     /// Files attached to one document, oldest first.
     async fn files_of(&self, doctype: &str, name: &str) -> StoreResult<Vec<FileRecord>>;
+}
+
+/// Users, roles, sessions, API keys and login throttling.
+#[async_trait]
+pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
+    // ----- users and roles -----
+
+    /// Creates a user; `Conflict` if the email is taken. The email must already be
+    /// normalised (see `accesslog_core::accounts::normalize_email`).
+    async fn create_user(&self, user: &NewUser, now: Timestamp) -> StoreResult<User>;
+    async fn user_by_email(&self, email: &str) -> StoreResult<Option<User>>;
+    async fn user_by_id(&self, id: i64) -> StoreResult<Option<User>>;
+    /// All users, ordered by email.
+    async fn list_users(&self) -> StoreResult<Vec<User>>;
+    /// `NotFound` if there is no such user. Disabling also ends the user's sessions.
+    async fn set_user_enabled(&self, email: &str, enabled: bool) -> StoreResult<()>;
+    /// `NotFound` if there is no such user. Also ends the user's sessions.
+    async fn set_password_hash(&self, email: &str, hash: &str) -> StoreResult<()>;
+    /// The stored PHC hash, `None` for a user who may not log in with a password.
+    async fn password_hash(&self, user_id: i64) -> StoreResult<Option<String>>;
+    /// Idempotent; `NotFound` if there is no such user.
+    async fn add_role(&self, email: &str, role: &str) -> StoreResult<()>;
+    /// Idempotent; `NotFound` if there is no such user.
+    async fn remove_role(&self, email: &str, role: &str) -> StoreResult<()>;
+
+    // ----- sessions (keyed by the SHA-256 of the cookie value, never the value) -----
+
+    async fn create_session(&self, session: &NewSession) -> StoreResult<()>;
+    async fn session(&self, id_digest: &str) -> StoreResult<Option<Session>>;
+    async fn touch_session(&self, id_digest: &str, at: Timestamp) -> StoreResult<()>;
+    async fn delete_session(&self, id_digest: &str) -> StoreResult<()>;
+    /// Removes sessions idle since before `idle_before` or created before
+    /// `created_before`; returns how many went.
+    async fn purge_sessions(
+        &self,
+        idle_before: Timestamp,
+        created_before: Timestamp,
+    ) -> StoreResult<u64>;
+
+    // ----- API keys (the secret is kept only as a SHA-256 digest) -----
+
+    /// `Conflict` if the key id is taken; `NotFound` if the user does not exist.
+    async fn create_api_key(&self, key: &NewApiKey) -> StoreResult<()>;
+    async fn api_key(&self, api_key: &str) -> StoreResult<Option<ApiKey>>;
+    /// Keys of one user, or of everyone, newest first.
+    async fn list_api_keys(&self, user_id: Option<i64>) -> StoreResult<Vec<ApiKey>>;
+    /// `NotFound` if there is no such key; revoking twice keeps the first time.
+    async fn revoke_api_key(&self, api_key: &str, at: Timestamp) -> StoreResult<()>;
+    async fn touch_api_key(&self, api_key: &str, at: Timestamp) -> StoreResult<()>;
+
+    // ----- login throttling -----
+
+    async fn record_login_failure(&self, account: &str, ip: &str, at: Timestamp)
+    -> StoreResult<()>;
+    /// Failures since `since` for this account and, separately, from this IP.
+    async fn login_failures_since(
+        &self,
+        account: &str,
+        ip: &str,
+        since: Timestamp,
+    ) -> StoreResult<LoginFailureCounts>;
+    /// Forgets an account's failures (after a successful login) and every failure older
+    /// than `older_than`.
+    async fn clear_login_failures(&self, account: &str, older_than: Timestamp) -> StoreResult<()>;
 }
