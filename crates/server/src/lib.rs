@@ -53,6 +53,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/private/files/{file_name}", get(records::files::download_private))
         .route("/files/{file_name}", get(records::files::download_public))
+        .route("/api/file/{id}", get(records::files::download_by_id))
         .route("/api/resource/File", get(records::files::list))
         .route("/api/resource/{doctype}", get(records::api::list).post(records::api::create))
         .route("/api/resource/{doctype}/{name}", get(records::api::get).put(records::api::update))

@@ -237,6 +237,45 @@ pub async fn download_private(
         event.reference_document = Some(file_name.clone());
         return Err(audit.deny(&state, event, not_found()).await);
     };
+    send_file(&state, &audit, event, file).await
+}
+
+/// `GET /api/file/{id}`: a file by its id, private or public, on the same terms as by URL;
+/// every attempt is recorded.
+pub async fn download_by_id(
+    State(state): State<AppState>,
+    audit: Audit,
+    Path(id): Path<String>,
+) -> Result<AuditedResponse, WebError> {
+    let mut event = audit.event(Activity::FileDownload);
+    event.export_from = Some("File".to_owned());
+    event.reference_document = Some(id.chars().take(140).collect());
+    let file = match state.store.file_by_id(&id).await? {
+        Some(f) if id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => f,
+        _ => {
+            return Err(audit
+                .deny(
+                    &state,
+                    event,
+                    WebError::NotFound(format!("There is no file {id}.")),
+                )
+                .await);
+        }
+    };
+    event.file_type = file
+        .file_name
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase());
+    send_file(&state, &audit, event, file).await
+}
+
+/// Checks that the caller may read the file's document, records, and sends.
+async fn send_file(
+    state: &AppState,
+    audit: &Audit,
+    mut event: accesslog_core::entry::Event,
+    file: FileRecord,
+) -> Result<AuditedResponse, WebError> {
     event.reference_document = Some(file.name.clone());
     event.filters = Some(CanonicalJson::from_value(&json!({
         "attached_to_doctype": file.attached_to_doctype,
@@ -263,7 +302,7 @@ pub async fn download_private(
                 .unwrap_or("the document"),
             file.attached_to_name.as_deref().unwrap_or("")
         ));
-        return Err(audit.deny(&state, event, why).await);
+        return Err(audit.deny(state, event, why).await);
     }
     let path = blob_path(&state.settings.site_dir, &file.content_sha256);
     let bytes = tokio::fs::read(&path)
@@ -276,7 +315,7 @@ pub async fn download_private(
         )));
     }
     let payload = Payload::new(bytes, content_type(&file.file_name)).download_as(&file.file_name);
-    audit.release(&state, event, payload).await
+    audit.release(state, event, payload).await
 }
 
 /// `GET /files/{file_name}`: public files, for anyone, not recorded.

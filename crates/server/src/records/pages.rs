@@ -332,6 +332,7 @@ struct FormPage {
     tables: Vec<TableView>,
     /// (url, file name, size)
     attachments: Vec<(String, String, String)>,
+    can_attach: bool,
 }
 
 /// `GET /app/{doctype}/{name}`: the document, read-only.
@@ -429,5 +430,7 @@ pub async fn form(
         fields,
         tables,
         attachments,
+        can_attach: doctype.allows(&who.0.user.roles, Action::Write)
+            || doctype.allows(&who.0.user.roles, Action::Create),
     })
 }

@@ -191,6 +191,49 @@ async fn private_files_are_served_to_readers_and_every_attempt_is_recorded(serve
     );
     assert_eq!(last_entry(server).await.event.outcome, Outcome::Denied);
 
+    // By id, on the same terms.
+    let r =
+        hr.0.get(server.at(&format!("/api/file/{id}")))
+            .send()
+            .await
+            .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().contains_key("x-access-log-seq"));
+    assert_eq!(r.bytes().await.unwrap().as_ref(), contract.as_slice());
+    assert_eq!(
+        sales
+            .0
+            .get(server.at(&format!("/api/file/{id}")))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(last_entry(server).await.event.outcome, Outcome::Denied);
+    assert_eq!(
+        hr.0.get(server.at("/api/file/nope"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+
+    // The form page offers to attach files to those who may write the document.
+    let form =
+        hr.0.get(server.at("/app/employee/EMP-0001"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    assert!(
+        form.contains("/private/files/contract.pdf") && form.contains(r#"id="upload""#),
+        "{form}"
+    );
+
     // Files are listed as ERPNext's File resource, to whoever may read the document.
     let q = "/api/resource/File?filters=%7B%22attached_to_doctype%22%3A%22Employee%22%2C%22attached_to_name%22%3A%22EMP-0001%22%7D";
     let listed: Value =
