@@ -409,3 +409,69 @@ fn request_shutdown(port: u16) -> std::io::Result<()> {
     stream.read_to_end(&mut Vec::new())?;
     Ok(())
 }
+
+/// HR attaches a file to an employee from the form page, and sees it listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_is_attached_from_the_form_page() {
+    with_browser(
+        "a_file_is_attached_from_the_form_page",
+        |c, base| async move {
+            // The employee, made over the API.
+            let api = reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .unwrap();
+            let r = api
+                .post(format!("{base}/api/method/login"))
+                .form(&[("usr", "hr@example.com"), ("pwd", "hr")])
+                .send()
+                .await
+                .unwrap();
+            let token = r.headers()["x-frappe-csrf-token"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let r = api
+                .post(format!("{base}/api/resource/Employee"))
+                .header("x-frappe-csrf-token", token)
+                .json(&serde_json::json!({"employee_name": "Eve"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("offer-letter.txt");
+            std::fs::write(&file, "Dear Eve, welcome.").unwrap();
+
+            c.goto(&format!("{base}/login")).await.unwrap();
+            log_in_with(&c, "hr@example.com", "hr").await;
+            wait_for_path(&c, "/app").await;
+            c.goto(&format!("{base}/app/employee/EMP-0001"))
+                .await
+                .unwrap();
+            let input = c
+                .wait()
+                .at_most(WAIT)
+                .for_element(Locator::Css("#upload input[type=file]"))
+                .await
+                .unwrap();
+            input.send_keys(file.to_str().unwrap()).await.unwrap();
+            c.find(Locator::Css("#upload button"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let link = c
+                .wait()
+                .at_most(WAIT)
+                .for_element(Locator::Css(r#"a[href="/private/files/offer-letter.txt"]"#))
+                .await
+                .unwrap();
+            assert_eq!(link.text().await.unwrap(), "offer-letter.txt");
+            drop(dir);
+        },
+    )
+    .await;
+}
