@@ -27,6 +27,7 @@ enum Command {
     User(commands::user::Opts),
     Import(commands::import::Opts),
     Backup(commands::backup::Opts),
+    Migrate(commands::migrate::Opts),
     Verify(commands::verify::Opts),
     Checkpoint(commands::checkpoint::Opts),
     #[command(hide = true)]
@@ -54,6 +55,7 @@ fn main() -> std::process::ExitCode {
             Command::User(opts) => commands::user::run(opts).await,
             Command::Import(opts) => commands::import::run(opts).await,
             Command::Backup(opts) => commands::backup::run(opts).await,
+            Command::Migrate(opts) => commands::migrate::run(opts).await,
             Command::Verify(opts) => commands::verify::run(opts).await,
             Command::Checkpoint(opts) => commands::checkpoint::run(opts).await,
             Command::RecordLoad(opts) => commands::record_load::run(opts).await,

@@ -875,3 +875,37 @@ async fn backups_are_made_and_downloaded_only_through_the_log() {
         "granted, not found and refused are all recorded: {out}"
     );
 }
+
+#[test]
+fn removed_fields_keep_their_data_until_an_explicit_migrate() {
+    let tmp = site_with_types();
+    let site = tmp.path().to_str().unwrap();
+    let csv = tmp.path().join("c.csv");
+    std::fs::write(&csv, "customer_name,credit_limit\nAcme,500\n").unwrap();
+    ok(run(&[
+        "import",
+        "--site",
+        site,
+        "--doctype",
+        "Customer",
+        csv.to_str().unwrap(),
+    ]));
+
+    // Remove credit_limit from the definition.
+    let def = tmp.path().join("doctypes/customer.toml");
+    let text = std::fs::read_to_string(&def).unwrap();
+    let cut = text
+        .find("[[fields]]\nfieldname = \"credit_limit\"")
+        .unwrap();
+    std::fs::write(&def, &text[..cut]).unwrap();
+
+    let out = ok(run(&["migrate", "--site", site]));
+    assert!(
+        out.contains("Customer: kept the data of removed fields credit_limit"),
+        "{out}"
+    );
+    let out = ok(run(&["migrate", "--site", site, "--drop-removed-fields"]));
+    assert!(out.contains("Customer: dropped credit_limit"), "{out}");
+    let out = ok(run(&["migrate", "--site", site]));
+    assert!(!out.contains("credit_limit"), "{out}");
+}

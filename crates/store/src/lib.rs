@@ -125,6 +125,10 @@ pub trait DocumentStore: Send + Sync + std::fmt::Debug + 'static {
     /// Creates the type's table if missing, adds columns for new fields (never drops one),
     /// and its indexes.
     async fn sync_doctype(&self, doctype: &DocType) -> StoreResult<()>;
+    /// Columns whose fields were removed from the definition (their data is still there).
+    async fn removed_columns(&self, doctype: &DocType) -> StoreResult<Vec<String>>;
+    /// Drops columns of removed fields, and their data; refuses any other column.
+    async fn drop_columns(&self, doctype: &DocType, columns: &[String]) -> StoreResult<()>;
     /// The next number of a naming series (1 for a new prefix), allocated durably.
     async fn next_in_series(&self, prefix: &str) -> StoreResult<u64> {
         self.reserve_in_series(prefix, 1).await

@@ -92,6 +92,31 @@ pub fn add_columns_sql(doctype: &DocType, existing: &[String], dialect: Dialect)
         .collect()
 }
 
+/// The columns of a type's table that no field defines any more (kept, with their data,
+/// until an explicit migrate drops them). Only safe identifiers are returned.
+pub fn removed_columns(doctype: &DocType, existing: Vec<String>) -> Vec<String> {
+    let standard: &[&str] = &[
+        "name",
+        "owner",
+        "creation",
+        "modified",
+        "modified_by",
+        "parent",
+        "parenttype",
+        "parentfield",
+        "idx",
+    ];
+    existing
+        .into_iter()
+        .filter(|c| !standard.contains(&c.as_str()))
+        .filter(|c| doctype.field(c).is_none_or(|f| !f.fieldtype.has_column()))
+        .filter(|c| {
+            c.chars()
+                .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_')
+        })
+        .collect()
+}
+
 /// Indexes that serve the list view: children by parent, records by modification.
 pub fn index_sql(doctype: &DocType) -> Vec<String> {
     let t = doctype.table_name();

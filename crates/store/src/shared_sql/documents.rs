@@ -45,6 +45,31 @@ macro_rules! impl_document_store {
                     Ok(())
                 }
 
+                async fn removed_columns(&self, doctype: &DocType) -> StoreResult<Vec<String>> {
+                    let existing: Vec<String> = sqlx::query_scalar(EXISTING_COLUMNS)
+                        .bind(doctype.table_name())
+                        .fetch_all(&self.pool)
+                        .await?;
+                    Ok($crate::records::removed_columns(doctype, existing))
+                }
+
+                async fn drop_columns(&self, doctype: &DocType, columns: &[String]) -> StoreResult<()> {
+                    let removable = self.removed_columns(doctype).await?;
+                    let mut tx = self.pool.begin().await?;
+                    for column in columns {
+                        if !removable.contains(column) {
+                            return Err(StoreError::Other(format!(
+                                "{column} is not a removed field of {}",
+                                doctype.name
+                            )));
+                        }
+                        let sql = format!("ALTER TABLE {} DROP COLUMN {column}", doctype.table_name());
+                        sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                }
+
                 async fn reserve_in_series(&self, prefix: &str, count: u64) -> StoreResult<u64> {
                     let count = to_i64(count.max(1))?;
                     let last: i64 = sqlx::query_scalar(
