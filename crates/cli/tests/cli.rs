@@ -698,8 +698,31 @@ fn site_with_types() -> tempfile::TempDir {
 
 #[test]
 fn import_checks_every_row_and_writes_all_or_nothing() {
+    import_checks_every_row(None);
+}
+
+#[tokio::test]
+async fn import_checks_every_row_and_writes_all_or_nothing_on_postgres() {
+    let Some(db) = accesslog_testkit::TestDb::postgres("import_on_postgres").await else {
+        return;
+    };
+    let url = db.url.clone();
+    tokio::task::spawn_blocking(move || import_checks_every_row(Some(&url)))
+        .await
+        .unwrap();
+    db.drop().await;
+}
+
+fn import_checks_every_row(database: Option<&str>) {
     let tmp = site_with_types();
     let site = tmp.path().to_str().unwrap();
+    let run = |args: &[&str]| {
+        let mut all: Vec<&str> = args.to_vec();
+        if let Some(url) = database {
+            all.extend(["--database", url]);
+        }
+        run(&all)
+    };
     let file = |name: &str, text: &str| {
         let p = tmp.path().join(name);
         std::fs::write(&p, text).unwrap();
