@@ -117,7 +117,8 @@ pub fn removed_columns(doctype: &DocType, existing: Vec<String>) -> Vec<String> 
         .collect()
 }
 
-/// Indexes that serve the list view: children by parent, records by modification.
+/// Indexes that serve the list view: children by parent, records by modification (then
+/// name, the tie-break of every order).
 pub fn index_sql(doctype: &DocType) -> Vec<String> {
     let t = doctype.table_name();
     if doctype.is_child {
@@ -125,8 +126,9 @@ pub fn index_sql(doctype: &DocType) -> Vec<String> {
             "CREATE INDEX IF NOT EXISTS {t}_parent ON {t} (parent, idx)"
         )]
     } else {
+        // The list view's default order, so that its pages (by keyset) are index seeks.
         vec![format!(
-            "CREATE INDEX IF NOT EXISTS {t}_modified ON {t} (modified)"
+            "CREATE INDEX IF NOT EXISTS {t}_modified_name ON {t} (modified, name)"
         )]
     }
 }
