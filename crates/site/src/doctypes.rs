@@ -105,6 +105,13 @@ impl DocTypes {
             .filter(|f| f.fieldtype == FieldType::Table)
             .filter_map(|f| Some((f, self.get(f.options.as_deref()?)?)))
     }
+
+    /// `children_of` as (table fieldname, child type), the shape storage asks for.
+    pub fn child_tables<'a>(&'a self, parent: &'a DocType) -> Vec<(&'a str, &'a DocType)> {
+        self.children_of(parent)
+            .map(|(f, d)| (f.fieldname.as_str(), d))
+            .collect()
+    }
 }
 
 fn at_line(line: Option<usize>, msg: String) -> String {

@@ -95,17 +95,7 @@ pub fn add_columns_sql(doctype: &DocType, existing: &[String], dialect: Dialect)
 /// The columns of a type's table that no field defines any more (kept, with their data,
 /// until an explicit migrate drops them). Only safe identifiers are returned.
 pub fn removed_columns(doctype: &DocType, existing: Vec<String>) -> Vec<String> {
-    let standard: &[&str] = &[
-        "name",
-        "owner",
-        "creation",
-        "modified",
-        "modified_by",
-        "parent",
-        "parenttype",
-        "parentfield",
-        "idx",
-    ];
+    let standard = accesslog_core::doctype::STANDARD_COLUMNS;
     existing
         .into_iter()
         .filter(|c| !standard.contains(&c.as_str()))
@@ -141,10 +131,7 @@ pub fn column_fields(doctype: &DocType) -> impl Iterator<Item = &Field> {
 /// The columns to read for a type: `name`, the standard columns, then its fields. Listing
 /// them (rather than `*`) keeps a cached statement valid after the table gains columns.
 pub fn select_columns(doctype: &DocType) -> String {
-    let mut cols = vec!["name", "owner", "creation", "modified", "modified_by"];
-    if doctype.is_child {
-        cols.extend(["parent", "parenttype", "parentfield", "idx"]);
-    }
+    let mut cols: Vec<&str> = accesslog_core::filters::standard_columns(doctype).to_vec();
     cols.extend(column_fields(doctype).map(|f| f.fieldname.as_str()));
     cols.join(", ")
 }
@@ -262,19 +249,10 @@ where
 {
     let mut values = BTreeMap::new();
     let text = |v: Option<String>| v.map_or(SqlValue::Null, SqlValue::Text);
-    let standard: &[&str] = if doctype.is_child {
-        &[
-            "owner",
-            "creation",
-            "modified",
-            "modified_by",
-            "parent",
-            "parenttype",
-            "parentfield",
-        ]
-    } else {
-        &["owner", "creation", "modified", "modified_by"]
-    };
+    // Text standard columns (name is the document's own; idx is a number, read below).
+    let standard = accesslog_core::filters::standard_columns(doctype)
+        .iter()
+        .filter(|c| !["name", "idx"].contains(c));
     for col in standard {
         values.insert(
             (*col).to_owned(),

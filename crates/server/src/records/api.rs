@@ -95,11 +95,7 @@ pub async fn list(
     Query(p): Query<ListParams>,
 ) -> Result<Json<Value>, WebError> {
     let doctype = doctype_for(&state, &doctype, &who, Action::Read)?;
-    let children: Vec<(&str, &DocType)> = state
-        .doctypes
-        .children_of(doctype)
-        .map(|(f, d)| (f.fieldname.as_str(), d))
-        .collect();
+    let children: Vec<(&str, &DocType)> = state.doctypes.child_tables(doctype);
     let child_types: Vec<&DocType> = children.iter().map(|(_, d)| *d).collect();
     let bad = |e: accesslog_core::filters::FilterError| WebError::BadRequest(e.to_string());
     let conditions = parse_filters(
@@ -154,11 +150,7 @@ pub async fn get(
     Path((doctype, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, WebError> {
     let doctype = doctype_for(&state, &doctype, &who, Action::Read)?;
-    let children: Vec<(&str, &DocType)> = state
-        .doctypes
-        .children_of(doctype)
-        .map(|(f, d)| (f.fieldname.as_str(), d))
-        .collect();
+    let children: Vec<(&str, &DocType)> = state.doctypes.child_tables(doctype);
     let doc = state
         .store
         .get_document(doctype, &children, &name)
@@ -223,11 +215,7 @@ pub async fn create(
         .store
         .insert_document(doctype, &doc, &children)
         .await?;
-    let children_of: Vec<(&str, &DocType)> = state
-        .doctypes
-        .children_of(doctype)
-        .map(|(f, d)| (f.fieldname.as_str(), d))
-        .collect();
+    let children_of: Vec<(&str, &DocType)> = state.doctypes.child_tables(doctype);
     let stored = state
         .store
         .get_document(doctype, &children_of, &name)
@@ -321,11 +309,7 @@ pub async fn update(
         .store
         .update_document(doctype, &name, &values, &children)
         .await?;
-    let children_of: Vec<(&str, &DocType)> = state
-        .doctypes
-        .children_of(doctype)
-        .map(|(f, d)| (f.fieldname.as_str(), d))
-        .collect();
+    let children_of: Vec<(&str, &DocType)> = state.doctypes.child_tables(doctype);
     let stored = state
         .store
         .get_document(doctype, &children_of, &name)

@@ -208,11 +208,7 @@ pub async fn list(
     if keyset && !fields.iter().any(|f| f == "modified") {
         fields.push("modified".to_owned());
     }
-    let children: Vec<(&str, &DocType)> = state
-        .doctypes
-        .children_of(doctype)
-        .map(|(f, d)| (f.fieldname.as_str(), d))
-        .collect();
+    let children: Vec<(&str, &DocType)> = state.doctypes.child_tables(doctype);
     // One row more than a page tells whether there is a next page, without counting.
     let query = ListQuery {
         conditions: &conditions,
@@ -342,11 +338,7 @@ pub async fn form(
     Path((slug_, name)): Path<(String, String)>,
 ) -> Result<Html<String>, WebError> {
     let doctype = doctype_by_slug(&state, &slug_, &who)?;
-    let children: Vec<(&str, &DocType)> = state
-        .doctypes
-        .children_of(doctype)
-        .map(|(f, d)| (f.fieldname.as_str(), d))
-        .collect();
+    let children: Vec<(&str, &DocType)> = state.doctypes.child_tables(doctype);
     let doc = state
         .store
         .get_document(doctype, &children, &name)
