@@ -11,10 +11,7 @@ use std::time::Duration;
 use accesslog_core::Timestamp;
 use accesslog_core::entry::{Entry, Event};
 use accesslog_core::merkle::{Hash, NodeId};
-use accesslog_store::log::{
-    ENTRY_COLUMNS, entry_from_row, frontier_from_stored, hash_from_bytes, seq_bound,
-    split_node_ids, to_i64,
-};
+use accesslog_store::log::{hash_from_bytes, seq_bound, split_node_ids};
 use accesslog_store::{
     Appended, FileRecord, LeafCheck, LeafRow, LogHead, Store, StoreError, StoreResult,
     StoredCheckpoint,
@@ -124,38 +121,15 @@ impl LogStore for SqliteStore {
     }
 
     async fn log_head(&self) -> StoreResult<LogHead> {
-        let row = sqlx::query("SELECT size, frontier FROM log_state WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await?;
-        let frontier = frontier_from_stored(
-            row.try_get("size")?,
-            &row.try_get::<Vec<u8>, _>("frontier")?,
-        )?;
-        Ok(LogHead {
-            size: frontier.size(),
-            root: frontier.root(),
-        })
+        self.read_log_head().await
     }
 
     async fn entries_after(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<Entry>> {
-        let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {ENTRY_COLUMNS} FROM access_log WHERE seq > $1 ORDER BY seq LIMIT $2"
-        )))
-        .bind(to_i64(after_seq)?)
-        .bind(i64::from(limit))
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter().map(entry_from_row).collect()
+        self.read_entries_after(after_seq, limit).await
     }
 
     async fn entry(&self, seq: u64) -> StoreResult<Option<Entry>> {
-        let row = sqlx::query(sqlx::AssertSqlSafe(format!(
-            "SELECT {ENTRY_COLUMNS} FROM access_log WHERE seq = $1"
-        )))
-        .bind(to_i64(seq)?)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(entry_from_row).transpose()
+        self.read_entry(seq).await
     }
 
     async fn entries_with_leaves_after(
@@ -227,47 +201,21 @@ impl LogStore for SqliteStore {
     }
 
     async fn add_checkpoint(&self, c: &StoredCheckpoint) -> StoreResult<()> {
-        sqlx::query("INSERT INTO checkpoints (size, root, created_at, note) VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING")
-            .bind(to_i64(c.size)?)
-            .bind(c.root.to_vec())
-            .bind(c.created_at.as_micros())
-            .bind(&c.note)
-            .execute(&self.pool)
-            .await?;
-        Ok(())
+        self.read_add_checkpoint(c).await
     }
 
     async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
-        let row = sqlx::query(
-            "SELECT size, root, created_at, note FROM checkpoints ORDER BY size DESC LIMIT 1",
-        )
-        .fetch_optional(&self.pool)
-        .await?;
-        row.as_ref().map(checkpoint_from_row).transpose()
+        self.read_latest_checkpoint().await
     }
 
     async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
-        let rows =
-            sqlx::query("SELECT size, root, created_at, note FROM checkpoints ORDER BY size")
-                .fetch_all(&self.pool)
-                .await?;
-        rows.iter().map(checkpoint_from_row).collect()
+        self.read_checkpoints().await
     }
 }
 
+accesslog_store::impl_log_reads!(SqliteStore, sqlx::sqlite::SqliteRow);
 accesslog_store::impl_account_store!(SqliteStore, sqlx::sqlite::SqliteRow);
 accesslog_store::impl_document_store!(SqliteStore, sqlx::SqliteConnection);
-
-fn checkpoint_from_row(row: &SqliteRow) -> StoreResult<StoredCheckpoint> {
-    let size: i64 = row.try_get("size")?;
-    Ok(StoredCheckpoint {
-        size: u64::try_from(size)
-            .map_err(|_| StoreError::Other(format!("checkpoint size {size} is negative")))?,
-        root: hash_from_bytes(&row.try_get::<Vec<u8>, _>("root")?)?,
-        created_at: Timestamp::from_micros(row.try_get("created_at")?),
-        note: row.try_get("note")?,
-    })
-}
 
 const DIALECT: Dialect = Dialect::Sqlite;
 const EXISTING_COLUMNS: &str = "SELECT name FROM pragma_table_info($1)";

@@ -8,3 +8,4 @@
 
 mod accounts;
 mod documents;
+mod log;

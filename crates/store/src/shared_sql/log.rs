@@ -1,0 +1,97 @@
+//! `impl_log_reads!`: reading the Access Log back (its head, entries, checkpoints), the
+//! same SQL on both backends. Writing and the verification walk stay per backend.
+
+/// Adds `read_*` methods to a backend's store type for its `LogStore` methods to call.
+#[macro_export]
+macro_rules! impl_log_reads {
+    ($store:ident, $row:ty) => {
+        mod log_reads {
+            #[allow(unused_imports)]
+            use super::*;
+
+            use accesslog_core::Timestamp;
+            use accesslog_core::entry::Entry;
+            use sqlx::Row;
+            use $crate::log::{
+                ENTRY_COLUMNS, entry_from_row, frontier_from_stored, hash_from_bytes, to_i64,
+            };
+            use $crate::{LogHead, StoreError, StoreResult, StoredCheckpoint};
+
+            impl super::$store {
+                pub(crate) async fn read_log_head(&self) -> StoreResult<LogHead> {
+                    let row = sqlx::query("SELECT size, frontier FROM log_state WHERE id = 1")
+                        .fetch_one(&self.pool)
+                        .await?;
+                    let frontier = frontier_from_stored(
+                        row.try_get("size")?,
+                        &row.try_get::<Vec<u8>, _>("frontier")?,
+                    )?;
+                    Ok(LogHead {
+                        size: frontier.size(),
+                        root: frontier.root(),
+                    })
+                }
+
+                pub(crate) async fn read_entries_after(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<Entry>> {
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT {ENTRY_COLUMNS} FROM access_log WHERE seq > $1 ORDER BY seq LIMIT $2"
+                    )))
+                    .bind(to_i64(after_seq)?)
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                    rows.iter().map(entry_from_row).collect()
+                }
+
+                pub(crate) async fn read_entry(&self, seq: u64) -> StoreResult<Option<Entry>> {
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+                        "SELECT {ENTRY_COLUMNS} FROM access_log WHERE seq = $1"
+                    )))
+                    .bind(to_i64(seq)?)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    row.as_ref().map(entry_from_row).transpose()
+                }
+
+                pub(crate) async fn read_add_checkpoint(&self, c: &StoredCheckpoint) -> StoreResult<()> {
+                    sqlx::query("INSERT INTO checkpoints (size, root, created_at, note) VALUES ($1, $2, $3, $4) ON CONFLICT (size) DO NOTHING")
+                        .bind(to_i64(c.size)?)
+                        .bind(c.root.to_vec())
+                        .bind(c.created_at.as_micros())
+                        .bind(&c.note)
+                        .execute(&self.pool)
+                        .await?;
+                    Ok(())
+                }
+
+                pub(crate) async fn read_latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
+                    let row = sqlx::query(
+                        "SELECT size, root, created_at, note FROM checkpoints ORDER BY size DESC LIMIT 1",
+                    )
+                    .fetch_optional(&self.pool)
+                    .await?;
+                    row.as_ref().map(checkpoint_from_row).transpose()
+                }
+
+                pub(crate) async fn read_checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
+                    let rows =
+                        sqlx::query("SELECT size, root, created_at, note FROM checkpoints ORDER BY size")
+                            .fetch_all(&self.pool)
+                            .await?;
+                    rows.iter().map(checkpoint_from_row).collect()
+                }
+            }
+
+            pub(crate) fn checkpoint_from_row(row: &$row) -> StoreResult<StoredCheckpoint> {
+                let size: i64 = row.try_get("size")?;
+                Ok(StoredCheckpoint {
+                    size: u64::try_from(size)
+                        .map_err(|_| StoreError::Other(format!("checkpoint size {size} is negative")))?,
+                    root: hash_from_bytes(&row.try_get::<Vec<u8>, _>("root")?)?,
+                    created_at: Timestamp::from_micros(row.try_get("created_at")?),
+                    note: row.try_get("note")?,
+                })
+            }
+        }
+    };
+}
