@@ -228,7 +228,8 @@ pub fn is_valid_fieldname(name: &str) -> bool {
         && !STANDARD_COLUMNS.contains(&name)
 }
 
-/// Columns every document table has, managed by the server.
+/// Columns document tables have, managed by the server: every table the first five, a
+/// child table also the last four (its parent, the parent's type and field, its row number).
 pub const STANDARD_COLUMNS: [&str; 9] = [
     "name",
     "owner",

@@ -5,7 +5,7 @@
 
 use serde_json::Value as Json;
 
-use crate::doctype::{DocType, FieldType};
+use crate::doctype::{DocType, FieldType, STANDARD_COLUMNS};
 
 /// A filter operator, as Frappe spells them (case-insensitive on input). Frappe's `is`
 /// becomes [`Op::IsSet`] or [`Op::IsNotSet`] by its value.
@@ -136,19 +136,12 @@ fn child_hint(children: &[String]) -> String {
 /// has the first five; child tables also have their parent's name, type and field, and
 /// their row number.
 pub fn standard_columns(doctype: &DocType) -> &'static [&'static str] {
-    const PARENT: &[&str] = &["name", "owner", "creation", "modified", "modified_by"];
-    const CHILD: &[&str] = &[
-        "name",
-        "owner",
-        "creation",
-        "modified",
-        "modified_by",
-        "parent",
-        "parenttype",
-        "parentfield",
-        "idx",
-    ];
-    if doctype.is_child { CHILD } else { PARENT }
+    // STANDARD_COLUMNS lists the parent's five first, then the child's four.
+    if doctype.is_child {
+        &STANDARD_COLUMNS
+    } else {
+        &STANDARD_COLUMNS[..5]
+    }
 }
 
 /// The type of a column of `doctype`'s table — a standard column or a field with a column —

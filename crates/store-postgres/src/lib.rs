@@ -15,7 +15,7 @@ use accesslog_store::log::{
     seq_bound, split_node_ids, to_i64,
 };
 use accesslog_store::{
-    Appended, FileRecord, LeafRow, LogHead, Store, StoreError, StoreResult, StoredCheckpoint,
+    Appended, LeafRow, LogHead, Store, StoreError, StoreResult, StoredCheckpoint,
 };
 use accesslog_store::{Dialect, LogStore, SqlValue};
 use async_trait::async_trait;
@@ -97,7 +97,7 @@ impl Columns {
         Ok(())
     }
 }
-use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -377,7 +377,7 @@ impl LogStore for PgStore {
 
 accesslog_store::impl_log_reads!(PgStore, sqlx::postgres::PgRow);
 accesslog_store::impl_account_store!(PgStore, sqlx::postgres::PgRow);
-accesslog_store::impl_document_store!(PgStore, sqlx::PgConnection);
+accesslog_store::impl_document_store!(PgStore, sqlx::PgConnection, sqlx::postgres::PgRow);
 
 const DIALECT: Dialect = Dialect::Postgres;
 const EXISTING_COLUMNS: &str = "SELECT column_name::TEXT FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1";
@@ -403,31 +403,4 @@ fn bind_all<'q>(
         };
     }
     q
-}
-
-macro_rules! const_file_select {
-    ($rest:literal) => {
-        concat!(
-            "SELECT name, file_name, is_private, attached_to_doctype, attached_to_name, file_size, \
-             content_sha256, owner, creation FROM files ",
-            $rest
-        )
-    };
-}
-use const_file_select;
-
-fn file_from_row(row: &PgRow) -> StoreResult<FileRecord> {
-    let size: i64 = row.try_get("file_size")?;
-    Ok(FileRecord {
-        name: row.try_get("name")?,
-        file_name: row.try_get("file_name")?,
-        is_private: row.try_get("is_private")?,
-        attached_to_doctype: row.try_get("attached_to_doctype")?,
-        attached_to_name: row.try_get("attached_to_name")?,
-        file_size: u64::try_from(size)
-            .map_err(|_| StoreError::Other(format!("file size {size} is negative")))?,
-        content_sha256: row.try_get("content_sha256")?,
-        owner: row.try_get("owner")?,
-        creation: Timestamp::from_micros(row.try_get("creation")?),
-    })
 }

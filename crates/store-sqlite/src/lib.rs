@@ -13,8 +13,7 @@ use accesslog_core::entry::{Entry, Event};
 use accesslog_core::merkle::{Hash, NodeId};
 use accesslog_store::log::{hash_from_bytes, seq_bound, split_node_ids};
 use accesslog_store::{
-    Appended, FileRecord, LeafCheck, LeafRow, LogHead, Store, StoreError, StoreResult,
-    StoredCheckpoint,
+    Appended, LeafCheck, LeafRow, LogHead, Store, StoreError, StoreResult, StoredCheckpoint,
 };
 use accesslog_store::{Dialect, LogStore, SqlValue};
 use async_trait::async_trait;
@@ -23,8 +22,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 // SQLite allows 32,766 bound values per statement.
 const NODES_PER_QUERY: usize = 8000;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow,
-    SqliteSynchronous,
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
 };
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
@@ -215,7 +213,7 @@ impl LogStore for SqliteStore {
 
 accesslog_store::impl_log_reads!(SqliteStore, sqlx::sqlite::SqliteRow);
 accesslog_store::impl_account_store!(SqliteStore, sqlx::sqlite::SqliteRow);
-accesslog_store::impl_document_store!(SqliteStore, sqlx::SqliteConnection);
+accesslog_store::impl_document_store!(SqliteStore, sqlx::SqliteConnection, sqlx::sqlite::SqliteRow);
 
 const DIALECT: Dialect = Dialect::Sqlite;
 const EXISTING_COLUMNS: &str = "SELECT name FROM pragma_table_info($1)";
@@ -241,31 +239,4 @@ fn bind_all<'q>(
         };
     }
     q
-}
-
-macro_rules! const_file_select {
-    ($rest:literal) => {
-        concat!(
-            "SELECT name, file_name, is_private, attached_to_doctype, attached_to_name, file_size, \
-             content_sha256, owner, creation FROM files ",
-            $rest
-        )
-    };
-}
-use const_file_select;
-
-fn file_from_row(row: &SqliteRow) -> StoreResult<FileRecord> {
-    let size: i64 = row.try_get("file_size")?;
-    Ok(FileRecord {
-        name: row.try_get("name")?,
-        file_name: row.try_get("file_name")?,
-        is_private: row.try_get("is_private")?,
-        attached_to_doctype: row.try_get("attached_to_doctype")?,
-        attached_to_name: row.try_get("attached_to_name")?,
-        file_size: u64::try_from(size)
-            .map_err(|_| StoreError::Other(format!("file size {size} is negative")))?,
-        content_sha256: row.try_get("content_sha256")?,
-        owner: row.try_get("owner")?,
-        creation: Timestamp::from_micros(row.try_get("creation")?),
-    })
 }

@@ -61,6 +61,31 @@ impl EntryColumns for Columns<'_, '_> {
 
 /// Up to `limit` rows with `seq > after`, in order, each as it reads back.
 pub(crate) fn leaf_rows(path: &Path, after: i64, limit: u32) -> StoreResult<Vec<LeafRow>> {
+    walk(path, after, limit, |row| {
+        let seq: i64 = row
+            .get(0)
+            .map_err(|e| StoreError::Other(format!("seq: {e}")))?;
+        let leaf = row
+            .get::<_, Option<Vec<u8>>>(NAMES.len())
+            .ok()
+            .flatten()
+            .and_then(|b| hash_from_bytes(&b).ok());
+        Ok(LeafRow {
+            seq,
+            entry: entry_from_columns(&Columns(row)).map_err(|e| e.to_string()),
+            leaf,
+        })
+    })
+}
+
+/// Runs `each` over up to `limit` rows (entry columns, then `leaf_hash`) with
+/// `seq > after`, in order, on a read-only connection of its own.
+fn walk<T>(
+    path: &Path,
+    after: i64,
+    limit: u32,
+    mut each: impl FnMut(&rusqlite::Row<'_>) -> StoreResult<T>,
+) -> StoreResult<Vec<T>> {
     let unavailable = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
     let conn = Connection::open_with_flags(
         path,
@@ -80,19 +105,7 @@ pub(crate) fn leaf_rows(path: &Path, after: i64, limit: u32) -> StoreResult<Vec<
         .map_err(|e| StoreError::Other(e.to_string()))?;
     let mut out = Vec::with_capacity(limit as usize);
     while let Some(row) = rows.next().map_err(|e| StoreError::Other(e.to_string()))? {
-        let seq: i64 = row
-            .get(0)
-            .map_err(|e| StoreError::Other(format!("seq: {e}")))?;
-        let leaf = row
-            .get::<_, Option<Vec<u8>>>(NAMES.len())
-            .ok()
-            .flatten()
-            .and_then(|b| hash_from_bytes(&b).ok());
-        out.push(LeafRow {
-            seq,
-            entry: entry_from_columns(&Columns(row)).map_err(|e| e.to_string()),
-            leaf,
-        });
+        out.push(each(row)?);
     }
     Ok(out)
 }
@@ -103,30 +116,12 @@ pub(crate) fn leaf_rows(path: &Path, after: i64, limit: u32) -> StoreResult<Vec<
 /// that row in full to say exactly what is wrong.
 pub(crate) fn leaf_checks(path: &Path, after: i64, limit: u32) -> StoreResult<Vec<LeafCheck>> {
     use rusqlite::types::ValueRef;
-    let unavailable = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(unavailable)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(unavailable)?;
-    let sql = format!(
-        "SELECT {ENTRY_COLUMNS}, leaf_hash FROM access_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"
-    );
-    let mut stmt = conn
-        .prepare(&sql)
-        .map_err(|e| StoreError::Other(e.to_string()))?;
-    let mut rows = stmt
-        .query(params![after, i64::from(limit)])
-        .map_err(|e| StoreError::Other(e.to_string()))?;
-    let mut out = Vec::with_capacity(limit as usize);
     let mut buf = Vec::with_capacity(1024);
     // Integer columns, by position: seq, timestamp, row_count, byte_count. Counts and seq
     // are unsigned in an entry; timestamps may be negative.
     const INTEGERS: [(usize, bool); 4] = [(0, false), (1, true), (13, false), (14, false)];
     let mut digits = [[0u8; 20]; 4];
-    while let Some(row) = rows.next().map_err(|e| StoreError::Other(e.to_string()))? {
+    walk(path, after, limit, |row| {
         let seq: i64 = row
             .get(0)
             .map_err(|e| StoreError::Other(format!("seq: {e}")))?;
@@ -165,9 +160,8 @@ pub(crate) fn leaf_checks(path: &Path, after: i64, limit: u32) -> StoreResult<Ve
             accesslog_core::entry::encode_fields(&mut buf, &fields);
             accesslog_core::merkle::leaf_hash(&buf)
         });
-        out.push(LeafCheck { seq, leaf, stored });
-    }
-    Ok(out)
+        Ok(LeafCheck { seq, leaf, stored })
+    })
 }
 
 /// Writes `v` in decimal at the end of `buf`; returns how many bytes it took.

@@ -1,9 +1,9 @@
 //! `impl_document_store!`: documents and files, the same SQL on both backends.
 
-/// Implements `DocumentStore` for a backend's store type over its connection type.
+/// Implements `DocumentStore` for a backend's store type over its connection and row types.
 #[macro_export]
 macro_rules! impl_document_store {
-    ($store:ident, $conn:ty) => {
+    ($store:ident, $conn:ty, $row:ty) => {
         mod document_store {
             #[allow(unused_imports)]
             use super::*;
@@ -21,6 +21,25 @@ macro_rules! impl_document_store {
                 ChildRows, Document, DocumentStore, FileRecord, ListQuery, NewDocument, SqlValue,
                 StoreError, StoreResult,
             };
+
+            const FILE_SELECT: &str = "SELECT name, file_name, is_private, attached_to_doctype, \
+                attached_to_name, file_size, content_sha256, owner, creation FROM files ";
+
+            fn file_from_row(row: &$row) -> StoreResult<FileRecord> {
+                let size: i64 = row.try_get("file_size")?;
+                Ok(FileRecord {
+                    name: row.try_get("name")?,
+                    file_name: row.try_get("file_name")?,
+                    is_private: row.try_get("is_private")?,
+                    attached_to_doctype: row.try_get("attached_to_doctype")?,
+                    attached_to_name: row.try_get("attached_to_name")?,
+                    file_size: u64::try_from(size)
+                        .map_err(|_| StoreError::Other(format!("file size {size} is negative")))?,
+                    content_sha256: row.try_get("content_sha256")?,
+                    owner: row.try_get("owner")?,
+                    creation: Timestamp::from_micros(row.try_get("creation")?),
+                })
+            }
 
             #[async_trait]
             impl DocumentStore for super::$store {
@@ -231,9 +250,7 @@ macro_rules! impl_document_store {
                     is_private: bool,
                     file_name: &str,
                 ) -> StoreResult<Option<FileRecord>> {
-                    let row = sqlx::query(const_file_select!(
-                        "WHERE is_private = $1 AND file_name = $2"
-                    ))
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{FILE_SELECT}{}", "WHERE is_private = $1 AND file_name = $2")))
                     .bind(is_private)
                     .bind(file_name)
                     .fetch_optional(&self.pool)
@@ -242,7 +259,7 @@ macro_rules! impl_document_store {
                 }
 
                 async fn file_by_id(&self, name: &str) -> StoreResult<Option<FileRecord>> {
-                    let row = sqlx::query(const_file_select!("WHERE name = $1"))
+                    let row = sqlx::query(sqlx::AssertSqlSafe(format!("{FILE_SELECT}{}", "WHERE name = $1")))
                         .bind(name)
                         .fetch_optional(&self.pool)
                         .await?;
@@ -250,9 +267,7 @@ macro_rules! impl_document_store {
                 }
 
                 async fn list_files(&self, limit: u32, offset: u64) -> StoreResult<Vec<FileRecord>> {
-                    let rows = sqlx::query(const_file_select!(
-                        "ORDER BY creation DESC, name LIMIT $1 OFFSET $2"
-                    ))
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{FILE_SELECT}{}", "ORDER BY creation DESC, name LIMIT $1 OFFSET $2")))
                     .bind(i64::from(limit))
                     .bind(to_i64(offset)?)
                     .fetch_all(&self.pool)
@@ -261,9 +276,7 @@ macro_rules! impl_document_store {
                 }
 
                 async fn files_of(&self, doctype: &str, name: &str) -> StoreResult<Vec<FileRecord>> {
-                    let rows = sqlx::query(const_file_select!(
-                        "WHERE attached_to_doctype = $1 AND attached_to_name = $2 ORDER BY creation, name"
-                    ))
+                    let rows = sqlx::query(sqlx::AssertSqlSafe(format!("{FILE_SELECT}{}", "WHERE attached_to_doctype = $1 AND attached_to_name = $2 ORDER BY creation, name")))
                     .bind(doctype)
                     .bind(name)
                     .fetch_all(&self.pool)
