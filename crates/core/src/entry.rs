@@ -85,12 +85,15 @@ impl fmt::Display for Activity {
     }
 }
 
-/// Whether the data left (`granted`) or the attempt was refused (`denied`).
+/// Whether the data left (`granted`), the attempt was refused (`denied`), or it was
+/// allowed but could not be carried out (`failed`: a network printer that could not be
+/// reached or stopped taking the commands; `reason` says which).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Granted,
     Denied,
+    Failed,
 }
 
 impl Outcome {
@@ -98,6 +101,7 @@ impl Outcome {
         match self {
             Outcome::Granted => "granted",
             Outcome::Denied => "denied",
+            Outcome::Failed => "failed",
         }
     }
 }
@@ -109,9 +113,10 @@ impl FromStr for Outcome {
         match s {
             "granted" => Ok(Outcome::Granted),
             "denied" => Ok(Outcome::Denied),
+            "failed" => Ok(Outcome::Failed),
             _ => Err(EntryError::Invalid(
                 "outcome",
-                format!("{s:?} is not granted or denied"),
+                format!("{s:?} is not granted, denied or failed"),
             )),
         }
     }
@@ -282,12 +287,45 @@ impl Event {
                 ));
             }
         }
-        if self.outcome == Outcome::Denied
+        if matches!(self.outcome, Outcome::Denied | Outcome::Failed)
             && self.reason.as_deref().is_none_or(|r| r.trim().is_empty())
         {
             return Err(EntryError::Invalid(
                 "reason",
-                "a denied entry must say why".to_owned(),
+                format!("a {} entry must say why", self.outcome),
+            ));
+        }
+        // Text columns on PostgreSQL cannot hold NUL, so no backend accepts it.
+        let texts = [
+            ("user", Some(self.user.as_str())),
+            ("method", Some(self.method.as_str())),
+            ("export_from", self.export_from.as_deref()),
+            ("reference_document", self.reference_document.as_deref()),
+            ("report_name", self.report_name.as_deref()),
+            ("print_format", self.print_format.as_deref()),
+            ("file_type", self.file_type.as_deref()),
+            ("filters", self.filters.as_ref().map(CanonicalJson::as_str)),
+            ("columns", self.columns.as_ref().map(CanonicalJson::as_str)),
+            ("page", self.page.as_deref()),
+            ("reason", self.reason.as_deref()),
+            ("ip", self.ip.as_deref()),
+            ("user_agent", self.user_agent.as_deref()),
+            ("request_id", self.request_id.as_deref()),
+            ("auth", self.auth.as_deref()),
+            ("source", Some(self.source.as_str())),
+        ];
+        for (field, text) in texts {
+            if text.is_some_and(|t| t.contains('\0')) {
+                return Err(EntryError::Invalid(
+                    field,
+                    "contains a NUL character".to_owned(),
+                ));
+            }
+        }
+        if self.roles.iter().any(|r| r.contains('\0')) {
+            return Err(EntryError::Invalid(
+                "roles",
+                "contains a NUL character".to_owned(),
             ));
         }
         Ok(())
@@ -511,6 +549,21 @@ mod tests {
         assert!(e.validate().is_err(), "denied needs a reason");
         e.reason = Some("no print permission".into());
         assert!(e.validate().is_ok());
+        e.outcome = Outcome::Failed;
+        e.reason = None;
+        assert!(e.validate().is_err(), "failed needs a reason");
+        e.reason = Some("printer unreachable".into());
+        assert!(e.validate().is_ok());
+        e.page = Some("\x1bE\0".into());
+        assert_eq!(
+            e.validate(),
+            Err(EntryError::Invalid(
+                "page",
+                "contains a NUL character".into()
+            )),
+            "PostgreSQL text cannot hold NUL"
+        );
+        assert_eq!("failed".parse(), Ok(Outcome::Failed));
     }
 
     #[test]

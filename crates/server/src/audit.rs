@@ -64,6 +64,12 @@ impl AuditedResponse {
     pub fn receipt(&self) -> &Receipt {
         &self.receipt
     }
+
+    /// The recorded bytes, for a release that goes somewhere other than the response (a
+    /// network printer): only reachable once their entry is durable.
+    pub fn bytes(&self) -> &[u8] {
+        &self.payload.bytes
+    }
 }
 
 impl IntoResponse for AuditedResponse {
@@ -153,8 +159,26 @@ impl Audit {
 
     /// Records a refused attempt, then returns `error` for the caller to answer with. If
     /// even the refusal cannot be recorded, the answer is 503.
-    pub async fn deny(&self, state: &AppState, mut event: Event, error: WebError) -> WebError {
-        event.outcome = Outcome::Denied;
+    pub async fn deny(&self, state: &AppState, event: Event, error: WebError) -> WebError {
+        self.record_outcome(state, event, Outcome::Denied, error)
+            .await
+    }
+
+    /// Records an allowed action that could not be carried out (`outcome = failed`, with
+    /// `error` as the reason), then returns `error`.
+    pub async fn fail(&self, state: &AppState, event: Event, error: WebError) -> WebError {
+        self.record_outcome(state, event, Outcome::Failed, error)
+            .await
+    }
+
+    async fn record_outcome(
+        &self,
+        state: &AppState,
+        mut event: Event,
+        outcome: Outcome,
+        error: WebError,
+    ) -> WebError {
+        event.outcome = outcome;
         event.reason = Some(error.to_string());
         match state.recorder.record(event).await {
             Ok(_) => error,
@@ -204,6 +228,7 @@ mod tests {
             clock,
             settings,
             signer,
+            Default::default(),
             Default::default(),
         )
     }

@@ -35,6 +35,12 @@ pub enum WebError {
     /// The database (or another part we need) cannot serve the request right now.
     #[error("{0}")]
     Unavailable(String),
+    /// A device we pass data on to (a network printer) could not take it.
+    #[error("{0}")]
+    BadGateway(String),
+    /// A site's template (a print format) failed; the message is for who may see it.
+    #[error("{0}")]
+    Template(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
 }
@@ -71,6 +77,12 @@ impl WebError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "ServiceUnavailable",
                 "Unavailable",
+            ),
+            WebError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "PrinterError", "Printer error"),
+            WebError::Template(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "TemplateError",
+                "Print format error",
             ),
             WebError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,

@@ -10,6 +10,7 @@ pub mod audit;
 pub mod auth;
 mod error;
 mod pages;
+mod printing;
 pub mod records;
 pub mod request;
 mod state;
@@ -25,7 +26,7 @@ use tower::ServiceBuilder;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use error::WebError;
-pub use state::AppState;
+pub use state::{AppState, Printing};
 
 use crate::request::RequestId;
 
@@ -43,6 +44,9 @@ pub fn router(state: AppState) -> Router {
         .route("/app/backups/{file}", get(records::backups::download))
         .route("/app/{doctype}", get(records::pages::list))
         .route("/app/{doctype}/{name}", get(records::pages::form))
+        .route("/printview", get(printing::view::printview))
+        .route("/api/method/frappe.utils.print_format.download_pdf", get(printing::view::download_pdf))
+        .route("/api/raw-print", get(printing::raw::download).post(printing::raw::send))
         .route("/api/health", get(api::health::health))
         .route("/api/method/login", post(api::method::api_login))
         .route("/api/method/logout", get(api::method::api_logout).post(api::method::api_logout))

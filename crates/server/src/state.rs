@@ -6,8 +6,9 @@ use std::sync::Arc;
 use accesslog_core::Clock;
 use accesslog_core::checkpoint::LogSigner;
 use accesslog_engine::{CheckpointPolicy, Checkpointer, Recorder, RecorderConfig};
-use accesslog_site::Settings;
+use accesslog_print::{PdfRenderer, PrintFormats};
 use accesslog_site::doctypes::DocTypes;
+use accesslog_site::{PdfSettings, Settings};
 use accesslog_store::Store;
 
 #[derive(Clone, Debug)]
@@ -20,6 +21,15 @@ pub struct AppState {
     pub verifier_key: Arc<str>,
     /// The site's document types.
     pub doctypes: Arc<DocTypes>,
+    /// Print formats, raw formats, and the PDF maker.
+    pub printing: Arc<Printing>,
+}
+
+/// What printing needs: the site's formats, and Chromium for PDFs (or why there is none).
+#[derive(Debug)]
+pub struct Printing {
+    pub formats: PrintFormats,
+    pub pdf: Result<PdfRenderer, String>,
 }
 
 impl AppState {
@@ -31,12 +41,14 @@ impl AppState {
         settings: Settings,
         signer: LogSigner,
         doctypes: DocTypes,
+        formats: PrintFormats,
     ) -> Self {
         let policy = CheckpointPolicy {
             every_entries: u64::from(settings.log.checkpoint_every_entries),
             every: std::time::Duration::from_secs(u64::from(settings.log.checkpoint_every_seconds)),
         };
         let verifier_key: Arc<str> = signer.verifier_key().into();
+        let settings_pdf = settings.pdf.clone();
         let log_file = settings.site_dir.join("checkpoints.log");
         let checkpointer = Checkpointer::new(signer, policy, Some(log_file));
         let recorder = Recorder::start(
@@ -52,6 +64,13 @@ impl AppState {
             recorder,
             verifier_key,
             doctypes: Arc::new(doctypes),
+            printing: Arc::new(Printing {
+                formats,
+                pdf: match &settings_pdf {
+                    PdfSettings::Chromium(path) => Ok(PdfRenderer::new(path)),
+                    PdfSettings::Off(why) => Err(why.clone()),
+                },
+            }),
         }
     }
 }

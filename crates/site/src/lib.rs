@@ -11,6 +11,6 @@ mod settings;
 
 pub use create::{SUBFOLDERS, create_site};
 pub use settings::{
-    Database, LogSettings, LoginSettings, Overrides, SessionSettings, Settings, SiteError,
-    SiteFile, Source,
+    Database, LogSettings, LoginSettings, Overrides, PdfSettings, PrintFile, PrinterSettings,
+    SessionSettings, Settings, SiteError, SiteFile, Source,
 };

@@ -1,6 +1,7 @@
 //! The settings a site runs with, and where each came from, so that a bad value can be
 //! reported with its source ("ACCESSLOG_BIND (environment variable): …").
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -59,6 +60,53 @@ pub struct SiteFile {
     pub login: LoginSettings,
     #[serde(default)]
     pub log: LogSettings,
+    #[serde(default)]
+    pub print: PrintFile,
+    /// Network printers for raw printing, by name.
+    #[serde(default)]
+    pub printers: BTreeMap<String, PrinterSettings>,
+}
+
+/// The `[print]` table as written.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrintFile {
+    /// The Chromium (or Chrome) that renders PDFs. Unset: `/usr/bin/chromium` or
+    /// `chromium` on the `PATH`, when there is one.
+    pub chromium: Option<PathBuf>,
+    /// `false` turns PDFs off even where a Chromium is installed.
+    pub pdf: Option<bool>,
+}
+
+/// How PDFs are made: by this Chromium, or not at all (and why not).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PdfSettings {
+    Chromium(PathBuf),
+    Off(String),
+}
+
+/// A `[printers.NAME]` table: a printer that takes raw commands over TCP (ZPL label
+/// printers, ESC/POS receipt printers, port 9100 by convention).
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct PrinterSettings {
+    pub host: String,
+    #[serde(default = "default_printer_port")]
+    pub port: u16,
+    /// How long to wait for the printer to accept the connection and the commands.
+    #[serde(default = "default_printer_timeout")]
+    pub timeout_seconds: u32,
+    /// Shown in the Print menu beside the name.
+    #[serde(default)]
+    pub description: Option<String>,
+}
+
+fn default_printer_port() -> u16 {
+    9100
+}
+
+fn default_printer_timeout() -> u32 {
+    5
 }
 
 /// The `[log]` table: the log's name and how often checkpoints are signed.
@@ -204,6 +252,8 @@ pub struct Settings {
     pub sessions: SessionSettings,
     pub login: LoginSettings,
     pub log: LogSettings,
+    pub pdf: PdfSettings,
+    pub printers: BTreeMap<String, PrinterSettings>,
 }
 
 impl Settings {
@@ -329,6 +379,27 @@ impl Settings {
             }
         })?;
 
+        for (name, printer) in &file.printers {
+            let problem = if name.trim().is_empty() || name.chars().any(char::is_control) {
+                Some("a printer needs a name without control characters".to_owned())
+            } else if printer.host.trim().is_empty() {
+                Some(format!("printer {name:?} has no host"))
+            } else if printer.timeout_seconds == 0 {
+                Some(format!(
+                    "printer {name:?}: timeout_seconds must be at least 1"
+                ))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
+                return Err(SiteError::Invalid {
+                    origin: in_toml("printers"),
+                    problem,
+                });
+            }
+        }
+        let pdf = pdf_settings(&file.print, env, &toml_path)?;
+
         Ok(Settings {
             site_dir: site_dir.to_path_buf(),
             name: file.name,
@@ -339,6 +410,8 @@ impl Settings {
             sessions,
             login: file.login,
             log: file.log,
+            pdf,
+            printers: file.printers,
         })
     }
 
@@ -346,6 +419,60 @@ impl Settings {
     pub fn knows_role(&self, name: &str) -> bool {
         self.roles.iter().any(|r| r.as_str() == name)
     }
+}
+
+/// `ACCESSLOG_PDF=off` or `[print] pdf = false` turn PDFs off; `ACCESSLOG_CHROMIUM` or
+/// `[print] chromium` name the browser; otherwise Debian's `/usr/bin/chromium` or a
+/// `chromium` on the `PATH` is used when there is one.
+fn pdf_settings(
+    file: &PrintFile,
+    env: &dyn Fn(&str) -> Option<String>,
+    toml_path: &Path,
+) -> Result<PdfSettings, SiteError> {
+    let enabled = match env("ACCESSLOG_PDF") {
+        Some(v) => parse_bool(&v, Source::Env("ACCESSLOG_PDF"))?,
+        None => file.pdf.unwrap_or(true),
+    };
+    if !enabled {
+        return Ok(PdfSettings::Off(
+            "PDFs are turned off for this site ([print] pdf = false in site.toml, or ACCESSLOG_PDF=off). Remove that setting and restart to enable them.".to_owned(),
+        ));
+    }
+    let configured = env("ACCESSLOG_CHROMIUM")
+        .map(|v| (PathBuf::from(v), Source::Env("ACCESSLOG_CHROMIUM")))
+        .or_else(|| {
+            file.chromium.clone().map(|p| {
+                (
+                    p,
+                    Source::SiteToml(toml_path.to_path_buf(), "print.chromium"),
+                )
+            })
+        });
+    if let Some((path, origin)) = configured {
+        if !path.is_file() {
+            return Err(SiteError::Invalid {
+                origin,
+                problem: format!(
+                    "{} is not a file; name the Chromium executable, e.g. /usr/bin/chromium",
+                    path.display()
+                ),
+            });
+        }
+        return Ok(PdfSettings::Chromium(path));
+    }
+    let on_path = env("PATH").unwrap_or_default();
+    let found =
+        std::iter::once(PathBuf::from("/usr/bin/chromium"))
+            .chain(std::env::split_paths(&on_path).flat_map(|dir| {
+                ["chromium", "chromium-browser", "google-chrome"].map(|n| dir.join(n))
+            }))
+            .find(|p| p.is_file());
+    Ok(match found {
+        Some(path) => PdfSettings::Chromium(path),
+        None => PdfSettings::Off(
+            "PDFs need Chromium, and none was found. Install Debian's chromium (apt install chromium) or set [print] chromium = \"/path/to/chromium\" in site.toml (or ACCESSLOG_CHROMIUM), then restart.".to_owned(),
+        ),
+    })
 }
 
 fn parse_positive(value: &str, source: Source) -> Result<u32, SiteError> {

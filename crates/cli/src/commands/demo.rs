@@ -59,7 +59,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
             &DEMO_ROLES,
             Some("demo.example/access-log"),
         )?;
-        crate::demo::write_doctypes(&opts.dir)?;
+        crate::demo::write_site_files(&opts.dir)?;
         println!("Created the demo site in {}.", opts.dir.display());
     }
     let flags = Overrides {

@@ -47,12 +47,23 @@ pub async fn serve(
     announce(&url);
     let signer = crate::open::signer(&settings, &*store).await?;
     let doctypes = crate::open::doctypes(&settings, &*store).await?;
-    let state =
-        accesslog_server::AppState::start(store, Arc::new(SystemClock), settings, signer, doctypes);
+    let formats = accesslog_print::PrintFormats::load(&settings.site_dir, &doctypes)?;
+    let state = accesslog_server::AppState::start(
+        store,
+        Arc::new(SystemClock),
+        settings,
+        signer,
+        doctypes,
+        formats,
+    );
+    let printing = state.printing.clone();
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
         println!("Stopping.");
     };
     accesslog_server::serve(listener, state, shutdown).await?;
+    if let Ok(pdf) = &printing.pdf {
+        pdf.shutdown().await;
+    }
     Ok(())
 }

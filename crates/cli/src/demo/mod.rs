@@ -27,9 +27,31 @@ pub const DOCTYPES: [(&str, &str); 7] = [
     ("gl_entry.toml", include_str!("doctypes/gl_entry.toml")),
 ];
 
-pub fn write_doctypes(site_dir: &Path) -> anyhow::Result<()> {
-    for (file, text) in DOCTYPES {
-        let path = site_dir.join("doctypes").join(file);
+/// The demo's print formats and raw formats, by their path in the site.
+pub const FORMATS: [(&str, &str); 3] = [
+    (
+        "print_formats/Sales Invoice/Classic.html",
+        include_str!("print/sales_invoice_classic.html"),
+    ),
+    (
+        "raw_formats/Sales Invoice/Shipping Label.zpl",
+        include_str!("print/sales_invoice_shipping_label.zpl"),
+    ),
+    (
+        "raw_formats/Sales Invoice/Receipt.escpos",
+        include_str!("print/sales_invoice_receipt.escpos"),
+    ),
+];
+
+/// Writes the demo's document types and formats into a new site.
+pub fn write_site_files(site_dir: &Path) -> anyhow::Result<()> {
+    let doctypes = DOCTYPES.map(|(file, text)| (format!("doctypes/{file}"), text));
+    let formats = FORMATS.map(|(path, text)| (path.to_owned(), text));
+    for (relative, text) in doctypes.into_iter().chain(formats) {
+        let path = site_dir.join(relative);
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
     }
     Ok(())

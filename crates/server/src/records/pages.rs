@@ -88,7 +88,8 @@ struct ListPage {
     next: Option<String>,
 }
 
-fn percent(s: &str) -> String {
+/// Percent-encodes everything but unreserved characters (for a path segment or a query value).
+pub(crate) fn percent(s: &str) -> String {
     s.bytes()
         .map(|b| match b {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
@@ -329,6 +330,8 @@ struct FormPage {
     /// (url, file name, size)
     attachments: Vec<(String, String, String)>,
     can_attach: bool,
+    /// The Print menu, for users who may print this type.
+    print: Option<crate::printing::PrintMenu>,
 }
 
 /// `GET /app/{doctype}/{name}`: the document, read-only.
@@ -414,6 +417,9 @@ pub async fn form(
             )
         })
         .collect();
+    let print = doctype
+        .allows(&who.0.user.roles, Action::Print)
+        .then(|| crate::printing::PrintMenu::new(&state, &doctype.name, &name));
     render(&FormPage {
         layout: Layout::new(&state.settings.name, Some(&who.0)),
         doctype: doctype.name.clone(),
@@ -424,5 +430,6 @@ pub async fn form(
         attachments,
         can_attach: doctype.allows(&who.0.user.roles, Action::Write)
             || doctype.allows(&who.0.user.roles, Action::Create),
+        print,
     })
 }

@@ -19,6 +19,22 @@ pub const USERS: [(&str, &str, &str); 4] = [
     ("hr@example.com", "hr", "HR User"),
 ];
 
+/// The demo's formats (kept in the CLI crate), by their place in a site.
+const DEMO_FORMATS: [(&str, &str); 3] = [
+    (
+        "print_formats/Sales Invoice/Classic.html",
+        "sales_invoice_classic.html",
+    ),
+    (
+        "raw_formats/Sales Invoice/Shipping Label.zpl",
+        "sales_invoice_shipping_label.zpl",
+    ),
+    (
+        "raw_formats/Sales Invoice/Receipt.escpos",
+        "sales_invoice_receipt.escpos",
+    ),
+];
+
 pub struct TestServer {
     pub url: String,
     pub addr: SocketAddr,
@@ -36,6 +52,17 @@ impl TestServer {
     /// Starts a server, or returns `None` (saying so) for PostgreSQL when
     /// `ACCESSLOG_TEST_POSTGRES_URL` is not set.
     pub async fn start(backend: Backend, case: &str) -> Option<Self> {
+        Self::start_with(backend, case, |_| {}).await
+    }
+
+    /// Like [`TestServer::start`], with `setup` run on the site folder before the server
+    /// reads it (to add printers to `site.toml`, formats, …). Every test site has the
+    /// demo's print and raw formats.
+    pub async fn start_with(
+        backend: Backend,
+        case: &str,
+        setup: impl FnOnce(&std::path::Path),
+    ) -> Option<Self> {
         let dir = tempfile::tempdir().unwrap();
         accesslog_site::create_site(
             dir.path(),
@@ -58,6 +85,16 @@ impl TestServer {
             )
             .unwrap();
         }
+        for (relative, source) in DEMO_FORMATS {
+            let path = dir.path().join(relative);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::copy(
+                concat!(env!("CARGO_MANIFEST_DIR"), "/../cli/src/demo/print/").to_owned() + source,
+                path,
+            )
+            .unwrap();
+        }
+        setup(dir.path());
         let settings = Settings::load(dir.path(), &|_| None, &flags).unwrap();
 
         let db = TestDb::open(backend, case).await?;
@@ -92,12 +129,14 @@ impl TestServer {
         for d in doctypes.iter() {
             store.sync_doctype(d).await.unwrap();
         }
+        let formats = accesslog_print::PrintFormats::load(dir.path(), &doctypes).unwrap();
         let state = AppState::start(
             store.clone(),
             clock.clone(),
             settings.clone(),
             signer,
             doctypes,
+            formats,
         );
         let app_state = state.clone();
         let (stop, stopped) = oneshot::channel::<()>();
@@ -152,6 +191,9 @@ impl TestServer {
     }
 
     pub async fn stop(mut self) {
+        if let Ok(pdf) = &self.state.printing.pdf {
+            pdf.shutdown().await;
+        }
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
@@ -192,3 +234,27 @@ macro_rules! on_both_backends {
     };
 }
 pub(crate) use on_both_backends;
+
+/// Like `on_both_backends!`, for tests that start their own server (with
+/// [`TestServer::start_with`]): each case is called with the backend.
+macro_rules! on_both_backends_with_setup {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite_with_setup {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::common::Backend::Sqlite).await;
+                }
+            )*
+        }
+        mod postgres_with_setup {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $case() {
+                    super::$case($crate::common::Backend::Postgres).await;
+                }
+            )*
+        }
+    };
+}
+pub(crate) use on_both_backends_with_setup;

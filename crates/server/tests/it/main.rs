@@ -5,5 +5,6 @@ mod browser;
 mod common;
 mod files;
 mod http;
+mod printing;
 mod proofs;
 mod records;

@@ -1,0 +1,211 @@
+//! PDFs from HTML through one headless Chromium, started on the first PDF and reused for
+//! every one after (each PDF is a new tab, closed when done). If the browser dies it is
+//! started again on the next PDF. JavaScript is off in every tab: a print is a document,
+//! not a program.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use chromiumoxide::cdp::browser_protocol::emulation::SetScriptExecutionDisabledParams;
+use chromiumoxide::cdp::browser_protocol::page::PrintToPdfParams;
+use chromiumoxide::{Browser, BrowserConfig, Page};
+use futures::StreamExt;
+use tokio::sync::{Mutex, Semaphore};
+
+/// At most this many PDFs are rendered at once; others wait their turn.
+const CONCURRENT_PAGES: usize = 4;
+/// A PDF that takes longer than this is abandoned (and its tab closed).
+const RENDER_TIMEOUT: Duration = Duration::from_secs(30);
+const LAUNCH_TIMEOUT: Duration = Duration::from_secs(20);
+
+#[derive(Debug, thiserror::Error)]
+pub enum PdfError {
+    #[error("could not start Chromium ({path}): {message}", path = .0.display(), message = .1)]
+    Launch(PathBuf, String),
+    #[error("Chromium could not make the PDF: {0}")]
+    Render(String),
+    #[error("Chromium took longer than {}s to make the PDF", RENDER_TIMEOUT.as_secs())]
+    Timeout,
+}
+
+struct Running {
+    browser: Browser,
+    events: tokio::task::JoinHandle<()>,
+    /// The browser's profile, removed when the browser is dropped.
+    _profile: tempfile::TempDir,
+}
+
+/// Makes PDFs with the Chromium at `executable`. Cheap to share (`Arc`); the browser is
+/// started lazily.
+#[derive(Clone)]
+pub struct PdfRenderer {
+    executable: PathBuf,
+    running: Arc<Mutex<Option<Running>>>,
+    slots: Arc<Semaphore>,
+}
+
+impl std::fmt::Debug for PdfRenderer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PdfRenderer")
+            .field("executable", &self.executable)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PdfRenderer {
+    pub fn new(executable: &Path) -> Self {
+        Self {
+            executable: executable.to_path_buf(),
+            running: Arc::new(Mutex::new(None)),
+            slots: Arc::new(Semaphore::new(CONCURRENT_PAGES)),
+        }
+    }
+
+    pub fn executable(&self) -> &Path {
+        &self.executable
+    }
+
+    /// The PDF of `html`, laid out by its print CSS (`@page` size and margins).
+    pub async fn render(&self, html: &str) -> Result<Vec<u8>, PdfError> {
+        let _slot = self
+            .slots
+            .acquire()
+            .await
+            .map_err(|e| PdfError::Render(e.to_string()))?;
+        let page = self.open_tab().await?;
+        let result = tokio::time::timeout(RENDER_TIMEOUT, print(&page, html)).await;
+        if let Err(e) = page.close().await {
+            tracing::debug!(error = %e, "closing a PDF tab");
+        }
+        result.map_err(|_| PdfError::Timeout)?
+    }
+
+    /// A new tab, starting (or restarting) the browser if need be.
+    async fn open_tab(&self) -> Result<Page, PdfError> {
+        let mut running = self.running.lock().await;
+        if let Some(r) = running.as_ref() {
+            match r.browser.new_page("about:blank").await {
+                Ok(page) => return Ok(page),
+                Err(e) => {
+                    tracing::warn!(error = %e, "Chromium stopped answering; starting it again");
+                    if let Some(mut old) = running.take() {
+                        old.events.abort();
+                        let _ = old.browser.kill().await;
+                    }
+                }
+            }
+        }
+        let started = self.launch().await?;
+        let page = started
+            .browser
+            .new_page("about:blank")
+            .await
+            .map_err(|e| PdfError::Render(e.to_string()));
+        *running = Some(started);
+        page
+    }
+
+    async fn launch(&self) -> Result<Running, PdfError> {
+        let fail = |m: String| PdfError::Launch(self.executable.clone(), m);
+        let profile = tempfile::Builder::new()
+            .prefix("accesslog-chromium-")
+            .tempdir()
+            .map_err(|e| fail(e.to_string()))?;
+        let mut config = BrowserConfig::builder()
+            .chrome_executable(&self.executable)
+            .user_data_dir(profile.path())
+            .launch_timeout(LAUNCH_TIMEOUT)
+            .request_timeout(RENDER_TIMEOUT)
+            .arg("--disable-gpu")
+            .arg("--disable-dev-shm-usage");
+        if running_as_root() {
+            // Chromium's sandbox refuses to run as root (as in containers and CI); the
+            // pages it renders here are our own, with JavaScript off.
+            config = config.no_sandbox();
+        }
+        let config = config.build().map_err(fail)?;
+        let (browser, mut handler) = Browser::launch(config)
+            .await
+            .map_err(|e| fail(e.to_string()))?;
+        let events = tokio::spawn(async move {
+            while let Some(event) = handler.next().await {
+                if let Err(e) = event {
+                    tracing::debug!(error = %e, "Chromium event");
+                }
+            }
+        });
+        tracing::info!(executable = %self.executable.display(), "started Chromium for PDFs");
+        Ok(Running {
+            browser,
+            events,
+            _profile: profile,
+        })
+    }
+
+    /// Closes the browser, if it was started.
+    pub async fn shutdown(&self) {
+        if let Some(mut r) = self.running.lock().await.take() {
+            let _ = r.browser.close().await;
+            let _ = r.browser.wait().await;
+            r.events.abort();
+        }
+    }
+}
+
+async fn print(page: &Page, html: &str) -> Result<Vec<u8>, PdfError> {
+    let render = |e: chromiumoxide::error::CdpError| PdfError::Render(e.to_string());
+    page.execute(SetScriptExecutionDisabledParams::new(true))
+        .await
+        .map_err(render)?;
+    page.set_content(html).await.map_err(render)?;
+    let params = PrintToPdfParams {
+        print_background: Some(true),
+        prefer_css_page_size: Some(true),
+        ..Default::default()
+    };
+    page.pdf(params).await.map_err(render)
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("Uid:"))
+                .and_then(|l| l.split_whitespace().nth(1).map(|uid| uid == "0"))
+        })
+        .unwrap_or(false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_missing_browser_is_a_clear_launch_error() {
+        let r = PdfRenderer::new(Path::new("/nonexistent/chromium"));
+        let err = r.render("<p>x</p>").await.unwrap_err();
+        assert!(matches!(err, PdfError::Launch(..)), "{err}");
+        assert!(err.to_string().contains("/nonexistent/chromium"), "{err}");
+    }
+
+    /// Runs where Debian's Chromium is installed (CI installs it).
+    #[tokio::test]
+    async fn one_browser_makes_many_pdfs() {
+        let chromium = Path::new("/usr/bin/chromium");
+        if !chromium.is_file() {
+            eprintln!("skipped: no /usr/bin/chromium");
+            return;
+        }
+        let r = PdfRenderer::new(chromium);
+        let (a, b) = tokio::join!(
+            r.render("<h1>First PDF</h1>"),
+            r.render("<h1>Second PDF</h1>")
+        );
+        for pdf in [a.unwrap(), b.unwrap()] {
+            assert!(pdf.starts_with(b"%PDF-"), "{:?}", &pdf[..8.min(pdf.len())]);
+        }
+        r.shutdown().await;
+    }
+}

@@ -1,0 +1,180 @@
+//! Raw printing (`/api/raw-print`): a raw format rendered to printer commands (ZPL for
+//! label printers, ESC/POS for receipt printers, plain text), either handed to a print
+//! client (`GET`) or sent to a network printer named in `site.toml` (`POST`, `printer=`).
+//!
+//! Either way the entry (`activity = raw_print`) carries the commands in `page`, so the
+//! log shows exactly what was printed. For a network printer the entry's `method` also
+//! names the printer and its address. The printer is connected to before anything is
+//! recorded as sent: if it cannot be reached, the entry says `outcome = failed` and why.
+
+use accesslog_core::entry::{Activity, Event};
+use accesslog_print::{FormatKind, RawKind, printer};
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::{PrintQuery, known, printable, render};
+use crate::audit::{Audit, AuditedResponse, Payload, SEQ_HEADER};
+use crate::error::WebError;
+use crate::state::AppState;
+
+/// The commands of the raw format named in `q`, and the event that will record them.
+async fn commands(
+    state: &AppState,
+    audit: &Audit,
+    q: &PrintQuery,
+) -> Result<(String, Event, RawKind), WebError> {
+    let format_name = q
+        .format
+        .as_deref()
+        .map(str::trim)
+        .filter(|f| !f.is_empty())
+        .ok_or_else(|| {
+            WebError::BadRequest(
+                "Say which raw format to print: the format parameter is missing.".to_owned(),
+            )
+        })?
+        .to_owned();
+    let p = printable(state, audit, q, Activity::RawPrint, &format_name).await?;
+    let formats = state.printing.formats.raw_formats(&p.doctype.name);
+    let format = formats
+        .iter()
+        .find(|f| f.name == format_name)
+        .cloned()
+        .ok_or_else(|| {
+            WebError::NotFound(format!(
+                "{} has no raw format named {format_name:?} (it has: {}).",
+                p.doctype.name,
+                known(formats.iter().map(|f| f.name.clone()))
+            ))
+        })?;
+    let FormatKind::Raw(kind) = format.kind else {
+        return Err(WebError::Internal(anyhow::anyhow!(
+            "{format_name} is listed as raw but is not"
+        )));
+    };
+    let text = render(state, audit, &p, format).await?;
+    let mut event = p.event;
+    event.file_type = Some("RAW".to_owned());
+    event.page = Some(text.clone());
+    Ok((text, event, kind))
+}
+
+/// `GET /api/raw-print?doctype=T&name=N&format=F`: the commands, for a print client to
+/// send to its printer.
+pub async fn download(
+    State(state): State<AppState>,
+    audit: Audit,
+    Query(q): Query<PrintQuery>,
+) -> Result<AuditedResponse, WebError> {
+    let (text, event, kind) = commands(&state, &audit, &q).await?;
+    let file_name = format!(
+        "{}-{}.{}",
+        event.reference_document.as_deref().unwrap_or("print"),
+        event.print_format.as_deref().unwrap_or("raw"),
+        kind.extension()
+    );
+    audit
+        .release(
+            &state,
+            event,
+            Payload::new(text, "application/octet-stream").download_as(&file_name),
+        )
+        .await
+}
+
+/// `POST /api/raw-print` with `doctype`, `name`, `format` and `printer` (in the query, a
+/// form body or a JSON body): sends the commands to that network printer.
+pub async fn send(
+    State(state): State<AppState>,
+    audit: Audit,
+    Query(query): Query<PrintQuery>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, WebError> {
+    let q = merge(query, &headers, &body)?;
+    let printer_name = q
+        .printer
+        .as_deref()
+        .map(str::trim)
+        .filter(|p| !p.is_empty())
+        .ok_or_else(|| {
+            WebError::BadRequest(
+                "Say which printer to send to: the printer parameter is missing (GET this URL instead to receive the commands).".to_owned(),
+            )
+        })?
+        .to_owned();
+    let printer = state.settings.printers.get(&printer_name).ok_or_else(|| {
+        WebError::NotFound(format!(
+            "There is no printer named {printer_name:?} (printers: {}).",
+            known(state.settings.printers.keys().cloned())
+        ))
+    })?;
+    let (text, mut event, _) = commands(&state, &audit, &q).await?;
+    event.method = format!(
+        "{} to printer {printer_name:?} ({}:{})",
+        event.method, printer.host, printer.port
+    );
+    let connection = match printer::connect(&printer_name, printer).await {
+        Ok(c) => c,
+        Err(e) => {
+            let error = WebError::BadGateway(format!("{e}. Nothing was printed."));
+            return Err(audit.fail(&state, event, error).await);
+        }
+    };
+    let after = event.clone();
+    let audited = audit
+        .release(
+            &state,
+            event,
+            Payload::new(text, "application/octet-stream"),
+        )
+        .await?;
+    let seq = audited.receipt().seq();
+    if let Err(e) = connection.send(audited.bytes()).await {
+        let error = WebError::BadGateway(format!(
+            "{e}. Entry {seq} had recorded the commands as sent; the printer may have printed part of them."
+        ));
+        return Err(audit.fail(&state, after, error).await);
+    }
+    let mut response = Json(json!({
+        "message": {
+            "printer": printer_name,
+            "byte_count": audited.bytes().len(),
+            "access_log_seq": seq,
+        }
+    }))
+    .into_response();
+    if let Ok(v) = HeaderValue::from_str(&seq.to_string()) {
+        response
+            .headers_mut()
+            .insert(HeaderName::from_static(SEQ_HEADER), v);
+    }
+    Ok(response)
+}
+
+/// The query, overridden by whatever the body (form or JSON) says.
+fn merge(mut q: PrintQuery, headers: &HeaderMap, body: &[u8]) -> Result<PrintQuery, WebError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(q);
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    let from_body: PrintQuery = if is_json {
+        serde_json::from_slice(body)
+            .map_err(|e| WebError::BadRequest(format!("The JSON body is not valid: {e}.")))?
+    } else {
+        serde_urlencoded::from_bytes(body)
+            .map_err(|e| WebError::BadRequest(format!("The form body is not valid: {e}.")))?
+    };
+    q.doctype = from_body.doctype.or(q.doctype);
+    q.name = from_body.name.or(q.name);
+    q.format = from_body.format.or(q.format);
+    q.printer = from_body.printer.or(q.printer);
+    Ok(q)
+}
