@@ -216,6 +216,25 @@ fn a_bad_setting_names_its_source() {
         tmp.path().join("missing").to_str().unwrap(),
     ]));
     assert!(err.contains("is not a site folder"), "{err}");
+
+    // A print format with a syntax error stops the server, naming the file and line.
+    std::fs::create_dir_all(tmp.path().join("doctypes")).unwrap();
+    std::fs::write(
+        tmp.path().join("doctypes/note.toml"),
+        "name = \"Note\"\nnaming = \"prompt\"\n[[fields]]\nfieldname = \"body\"\nfieldtype = \"text\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(tmp.path().join("print_formats/Note")).unwrap();
+    std::fs::write(
+        tmp.path().join("print_formats/Note/Memo.html"),
+        "<p>{{ doc.body }}</p>\n{% if %}",
+    )
+    .unwrap();
+    let err = failed(run(&["serve", "--site", site]));
+    assert!(
+        err.contains("print_formats/Note/Memo.html: line 2: syntax error"),
+        "{err}"
+    );
 }
 
 /// A running `accesslog` that is killed when dropped.
@@ -331,6 +350,18 @@ async fn demo_serves_a_login_page_and_the_demo_users() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+    // The demo's shipping label for its first invoice.
+    let r = sales
+        .get(format!(
+            "{}/api/raw-print?doctype=Sales%20Invoice&name=SINV-00001&format=Shipping%20Label",
+            server.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let label = r.text().await.unwrap();
+    assert!(label.contains("^FDSINV-00001^FS"), "{label}");
     let invoices: Value = sales
         .get(format!(
             "{}/api/resource/Sales%20Invoice?limit_page_length=0",
@@ -366,10 +397,11 @@ async fn demo_serves_a_login_page_and_the_demo_users() {
     }
     drop(server);
 
-    // A second start reuses the site and its data; the two downloads are in a log that verifies.
+    // A second start reuses the site and its data; the two downloads and the label are in a
+    // log that verifies.
     assert!(dir.join("site.toml").is_file() && dir.join("accesslog.db").is_file());
     let out = ok(run(&["verify", "--site", dir.to_str().unwrap()]));
-    assert!(out.contains("OK: 2 entries"), "{out}");
+    assert!(out.contains("OK: 3 entries"), "{out}");
     let server = start(&["demo", "--dir", dir.to_str().unwrap(), "--port", "0"]);
     assert_eq!(
         login(&server.url, "admin@example.com", "admin").await.0,

@@ -38,6 +38,7 @@ pub fn environment() -> Environment<'static> {
     env.add_filter("money", money);
     env.add_filter("fmt_money", money);
     env.add_function("fmt_money", money);
+    env.add_filter("number", number);
     env.add_filter("format_date", format_date);
     env.add_function("format_date", format_date);
     env.add_filter("zpl", zpl);
@@ -101,6 +102,14 @@ fn group_thousands(amount: f64, precision: u32) -> String {
         out.push_str(f);
     }
     out
+}
+
+/// `3.0|number` → `3`, `2.5|number` → `2.5`: a quantity without needless decimals.
+fn number(value: Value) -> Value {
+    match f64::try_from(value.clone()) {
+        Ok(n) if n.fract() == 0.0 && n.abs() < 1e15 => Value::from(n as i64),
+        _ => value,
+    }
 }
 
 /// `doc.posting_date|format_date` → `29-11-2026` (ERPNext's default `dd-mm-yyyy`);
@@ -223,6 +232,10 @@ mod tests {
         assert_eq!(v("{{ fmt_money(12, currency='EUR') }}"), "EUR 12.00");
         assert_eq!(v("{{ '7.5'|money }}"), "7.50");
         assert_eq!(v("{{ none|money }}"), "");
+        assert_eq!(
+            v("{{ 3.0|number }} {{ 2.5|number }} {{ 'x'|number }}"),
+            "3 2.5 x"
+        );
         assert!(render("{{ 'abc'|money }}", Value::UNDEFINED).is_err());
     }
 

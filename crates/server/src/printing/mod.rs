@@ -120,7 +120,7 @@ pub async fn render(
         &p.doc,
         &state.settings.name,
         &format.name,
-        &state.clock.now().to_rfc3339(),
+        &printed_at(&state.clock.now().to_rfc3339()),
     );
     let printing = Arc::clone(&state.printing);
     let rendered = tokio::task::spawn_blocking(move || printing.formats.render(&format, context))
@@ -134,6 +134,14 @@ pub async fn render(
             WebError::Template(accesslog_print::RenderError::PLAIN.to_owned())
         }
     })
+}
+
+/// `2026-11-29T12:56:50.405137Z` → `2026-11-29 12:56:50 UTC`, as a print shows it.
+fn printed_at(rfc3339: &str) -> String {
+    match rfc3339.get(..19) {
+        Some(s) => format!("{} UTC", s.replacen('T', " ", 1)),
+        None => rfc3339.to_owned(),
+    }
 }
 
 /// The names of the formats, for a "no such format" message.

@@ -25,7 +25,7 @@ const POLL: Duration = Duration::from_millis(100);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_demo_user_logs_in_and_out() {
-    with_browser("each_demo_user_logs_in_and_out", |c, base| async move {
+    with_browser("each_demo_user_logs_in_and_out", |c, base, _| async move {
         let at = |path: &str| format!("{base}{path}");
         for (email, password, role) in USERS {
             let name = format!("Demo {role}");
@@ -107,7 +107,7 @@ async fn each_demo_user_logs_in_and_out() {
 async fn wrong_password_is_refused_on_the_login_page() {
     with_browser(
         "wrong_password_is_refused_on_the_login_page",
-        |c, base| async move {
+        |c, base, _| async move {
             let (email, _, role) = USERS[0];
             c.goto(&format!("{base}/login")).await.unwrap();
             assert_path(&c, "/login").await;
@@ -203,7 +203,7 @@ async fn wait_for_path(c: &Client, path: &str) {
 /// everything, whether `test` passed or panicked.
 async fn with_browser<F, Fut>(case: &str, test: F)
 where
-    F: FnOnce(Client, String) -> Fut,
+    F: FnOnce(Client, String, std::sync::Arc<dyn accesslog_store::Store>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let Some(tools) = Tools::find() else { return };
@@ -211,7 +211,12 @@ where
     let driver = Driver::start(&tools.chromedriver).await;
     let client = driver.session(&tools.chromium).await;
 
-    let outcome = tokio::spawn(test(client.clone(), server.url.clone())).await;
+    let outcome = tokio::spawn(test(
+        client.clone(),
+        server.url.clone(),
+        server.store.clone(),
+    ))
+    .await;
 
     let closed = client.close().await;
     server.stop().await;
@@ -415,7 +420,7 @@ fn request_shutdown(port: u16) -> std::io::Result<()> {
 async fn a_file_is_attached_from_the_form_page() {
     with_browser(
         "a_file_is_attached_from_the_form_page",
-        |c, base| async move {
+        |c, base, _| async move {
             // The employee, made over the API.
             let api = reqwest::Client::builder()
                 .cookie_store(true)
@@ -471,6 +476,110 @@ async fn a_file_is_attached_from_the_form_page() {
                 .unwrap();
             assert_eq!(link.text().await.unwrap(), "offer-letter.txt");
             drop(dir);
+        },
+    )
+    .await;
+}
+
+/// A salesperson prints an invoice from its form: the Print menu, a custom format, then
+/// the format picker on the print view; each print leaves its entry.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invoice_is_printed_from_the_print_menu() {
+    with_browser(
+        "an_invoice_is_printed_from_the_print_menu",
+        |c, base, store| async move {
+            let api = reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .unwrap();
+            let r = api
+                .post(format!("{base}/api/method/login"))
+                .form(&[("usr", "accounts@example.com"), ("pwd", "accounts")])
+                .send()
+                .await
+                .unwrap();
+            let token = r.headers()["x-frappe-csrf-token"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            let r = api
+                .post(format!("{base}/api/resource/Sales Invoice"))
+                .header("x-frappe-csrf-token", token)
+                .json(&json!({"customer": "Acme Corp", "grand_total": 99.5,
+                    "items": [{"item_code": "WIDGET", "qty": 1, "rate": 99.5, "amount": 99.5}]}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+
+            c.goto(&format!("{base}/login")).await.unwrap();
+            log_in_with(&c, "sales@example.com", "sales").await;
+            wait_for_path(&c, "/app").await;
+            c.goto(&format!("{base}/app/sales-invoice/SINV-00001"))
+                .await
+                .unwrap();
+            c.wait()
+                .at_most(WAIT)
+                .for_element(Locator::Css("#print-menu summary"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            c.find(Locator::Css("#print-menu a[data-format=Classic]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            wait_for_path(&c, "/printview").await;
+            let text = page_text(&c).await;
+            assert!(
+                text.contains("Grand total") && text.contains("SINV-00001"),
+                "{text}"
+            );
+
+            // The picker switches to the Standard format.
+            c.find(Locator::Css("select#format"))
+                .await
+                .unwrap()
+                .select_by_value("Standard")
+                .await
+                .unwrap();
+            c.find(Locator::XPath("//button[normalize-space()='Show']"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let mut tries = WAIT.as_millis() / POLL.as_millis();
+            while !c
+                .current_url()
+                .await
+                .unwrap()
+                .as_str()
+                .ends_with("format=Standard")
+            {
+                tries -= 1;
+                assert!(tries > 0, "the picker did not switch formats");
+                tokio::time::sleep(POLL).await;
+            }
+            assert!(page_text(&c).await.contains("Item Code"));
+
+            let head = store.log_head().await.unwrap();
+            let mut formats = Vec::new();
+            for seq in [head.size - 1, head.size] {
+                let e = store.entry(seq).await.unwrap().unwrap().event;
+                assert_eq!(
+                    (e.activity.as_str(), e.user.as_str()),
+                    ("print", "sales@example.com")
+                );
+                formats.push(e.print_format);
+            }
+            assert_eq!(
+                formats,
+                [Some("Classic".to_owned()), Some("Standard".to_owned())]
+            );
         },
     )
     .await;

@@ -108,8 +108,9 @@ async fn the_print_view_records_each_format(server: &TestServer) {
         );
         assert!(html.contains("@page { size: A4"), "print CSS");
         assert!(
-            html.contains("<option selected>{format}</option>")
-                || html.contains(&format!("<option selected>{format}")),
+            html.contains(&format!(
+                "<option value=\"{format}\" selected>{format}</option>"
+            )),
             "{html}"
         );
         // Document data is escaped, not markup.
