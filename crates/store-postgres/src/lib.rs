@@ -4,6 +4,8 @@
 //! server's disk before the call returns; the Access Log depends on that.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod reports;
+
 use std::str::FromStr;
 use std::time::Duration;
 

@@ -76,6 +76,7 @@ suite!(
     lists_filter_sort_and_page_like_erpnext,
     files_are_kept_by_url_and_by_document,
     a_batch_of_documents_is_stored_whole_or_not_at_all,
+    report_queries_stream_typed_rows_and_cannot_write,
 );
 
 async fn add_user(store: &dyn Store, email: &str, at: Timestamp) -> User {
@@ -1273,4 +1274,116 @@ async fn a_batch_of_documents_is_stored_whole_or_not_at_all(store: &dyn Store) {
         .unwrap()
         .unwrap();
     assert_eq!(got.children["items"].len(), 1);
+}
+
+async fn report_queries_stream_typed_rows_and_cannot_write(store: &dyn Store) {
+    use std::ops::ControlFlow;
+
+    let (invoice, item) = invoice_types();
+    store.sync_doctype(&invoice).await.unwrap();
+    store.sync_doctype(&item).await.unwrap();
+    for (n, customer, total) in [(1, "Acme", 10.5), (2, "Bolt", 20.0), (3, "Acme", 1.25)] {
+        let doc = Document {
+            name: format!("SINV-0000{n}"),
+            values: values(&[
+                ("customer", SqlValue::Text(customer.into())),
+                ("posting_date", SqlValue::Text(format!("2026-01-0{n}"))),
+                ("grand_total", SqlValue::Float(total)),
+                ("is_return", SqlValue::Int(0)),
+            ]),
+            ..Default::default()
+        };
+        store.insert_document(&invoice, &doc, &[]).await.unwrap();
+    }
+    let params = BTreeMap::from([
+        ("customer".to_owned(), SqlValue::Text("Acme".into())),
+        ("from_date".to_owned(), SqlValue::Null),
+    ]);
+    let (sql, binds) = accesslog_store::reports::positional(
+        "SELECT name, grand_total, is_return, posting_date, CAST(COUNT(*) OVER () AS BIGINT) AS n, NULL AS empty_column \
+         FROM tab_sales_invoice WHERE customer = :customer \
+         AND (CAST(:from_date AS TEXT) IS NULL OR posting_date >= :from_date) ORDER BY name",
+        &params,
+    )
+    .unwrap();
+    let mut rows = Vec::new();
+    let count = store
+        .query_each_row(&sql, &binds, &mut |row: &[SqlValue]| {
+            rows.push(row.to_vec());
+            ControlFlow::Continue(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(count, 2);
+    assert_eq!(
+        rows[0],
+        [
+            SqlValue::Text("SINV-00001".into()),
+            SqlValue::Float(10.5),
+            SqlValue::Int(0),
+            SqlValue::Text("2026-01-01".into()),
+            SqlValue::Int(2),
+            SqlValue::Null,
+        ]
+    );
+    assert_eq!(rows[1][0], SqlValue::Text("SINV-00003".into()));
+
+    // A value is data, never SQL.
+    let count = store
+        .query_each_row(
+            "SELECT name FROM tab_sales_invoice WHERE customer = $1",
+            &[SqlValue::Text("'; DROP TABLE tab_sales_invoice; --".into())],
+            &mut |_: &[SqlValue]| ControlFlow::Continue(()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(count, 0);
+
+    // The sink can stop early.
+    let mut seen = 0;
+    let count = store
+        .query_each_row(
+            "SELECT name FROM tab_sales_invoice ORDER BY name",
+            &[],
+            &mut |_: &[SqlValue]| {
+                seen += 1;
+                ControlFlow::Break(())
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!((count, seen), (1, 1));
+
+    // Whatever the SQL says, a report cannot write.
+    let err = store
+        .query_each_row(
+            "DELETE FROM tab_sales_invoice RETURNING name",
+            &[],
+            &mut |_: &[SqlValue]| ControlFlow::Continue(()),
+        )
+        .await;
+    assert!(err.is_err(), "a report wrote: {err:?}");
+    let left = store
+        .query_each_row(
+            "SELECT name FROM tab_sales_invoice",
+            &[],
+            &mut |_: &[SqlValue]| ControlFlow::Continue(()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(left, 3);
+
+    // A type a report cannot show is named, with what to do (PostgreSQL's NUMERIC).
+    if store.backend() == "postgres" {
+        let err = store
+            .query_each_row(
+                "SELECT SUM(is_return) FROM tab_sales_invoice",
+                &[],
+                &mut |_: &[SqlValue]| ControlFlow::Continue(()),
+            )
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("NUMERIC") && err.contains("CAST"), "{err}");
+    }
 }

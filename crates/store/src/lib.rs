@@ -8,6 +8,7 @@ mod error;
 pub mod log;
 mod models;
 pub mod records;
+pub mod reports;
 mod shared_sql;
 
 use accesslog_core::Timestamp;
@@ -18,6 +19,7 @@ use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 pub use records::{Dialect, Document, ListQuery, SqlValue};
+pub use reports::RowSink;
 
 pub use error::{StoreError, StoreResult};
 pub use log::{Appended, LeafCheck, LeafRow, LogHead, StoredCheckpoint};
@@ -29,7 +31,7 @@ pub use models::{
 /// completely or not at all. The Access Log's part and the documents' part are traits of
 /// their own, so that code needing only one (the engine needs only the log) can say so.
 #[async_trait]
-pub trait Store: AccountStore + LogStore + DocumentStore {
+pub trait Store: AccountStore + LogStore + DocumentStore + ReportStore {
     /// `"sqlite"` or `"postgres"`, for logs and the health endpoint.
     fn backend(&self) -> &'static str;
 
@@ -193,6 +195,22 @@ pub trait DocumentStore: Send + Sync + std::fmt::Debug + 'static {
     async fn list_files(&self, limit: u32, offset: u64) -> StoreResult<Vec<FileRecord>>;
     /// Files attached to one document, oldest first.
     async fn files_of(&self, doctype: &str, name: &str) -> StoreResult<Vec<FileRecord>>;
+}
+
+/// Read-only queries written by the site (query reports, exports).
+#[async_trait]
+pub trait ReportStore: Send + Sync + std::fmt::Debug + 'static {
+    /// Runs `sql` (one SELECT with `$N` parameters, see [`reports::positional`]) with
+    /// nothing but reading allowed, handing each row to `sink` as it is read, so that a
+    /// million rows need no more memory than one. Returns the number of rows handed over.
+    /// Values come back as integers, floats, text or NULL; a column of another type (say
+    /// PostgreSQL's NUMERIC) is an error that says to cast it.
+    async fn query_each_row(
+        &self,
+        sql: &str,
+        params: &[SqlValue],
+        sink: &mut RowSink<'_>,
+    ) -> StoreResult<u64>;
 }
 
 /// Users, roles, sessions, API keys and login throttling.

@@ -1,0 +1,246 @@
+//! Queries written by a site (query reports): named parameters turned into positional
+//! ones, and the checks that keep such a query to reading the site's documents.
+//!
+//! A report's SQL names its parameters `:from_date` (or ERPNext's `%(from_date)s`); each
+//! becomes `$N` (which both SQLite and PostgreSQL take), bound to the filter's value, so a
+//! value is never part of the SQL text.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+
+use crate::SqlValue;
+
+/// What receives each row of a query as it is read; `Break` stops reading.
+pub type RowSink<'a> = dyn FnMut(&[SqlValue]) -> ControlFlow<()> + Send + 'a;
+
+/// Tables of the system itself, which a report may not read (the Access Log is for System
+/// Managers through its own pages; accounts and secrets are for nobody).
+const SYSTEM_TABLES: [&str; 12] = [
+    "access_log",
+    "merkle_nodes",
+    "log_state",
+    "checkpoints",
+    "users",
+    "user_roles",
+    "sessions",
+    "api_keys",
+    "login_failures",
+    "naming_series",
+    "files",
+    "_sqlx_migrations",
+];
+
+/// The pieces of a query: text outside quotes and comments (where parameters and table
+/// names count), and everything else kept as it is.
+enum Piece<'a> {
+    Code(&'a str),
+    Other(&'a str),
+}
+
+fn pieces(sql: &str) -> Result<Vec<Piece<'_>>, String> {
+    let bytes = sql.as_bytes();
+    let mut out = Vec::new();
+    let (mut start, mut i) = (0, 0);
+    while i < bytes.len() {
+        let end = match (bytes[i], bytes.get(i + 1)) {
+            (b'\'', _) | (b'"', _) => {
+                let quote = bytes[i];
+                let mut j = i + 1;
+                loop {
+                    match bytes.get(j) {
+                        None => return Err("a quoted string or name is not closed".to_owned()),
+                        Some(&c) if c == quote && bytes.get(j + 1) == Some(&quote) => j += 2,
+                        Some(&c) if c == quote => break j + 1,
+                        Some(_) => j += 1,
+                    }
+                }
+            }
+            (b'-', Some(b'-')) => sql[i..].find('\n').map_or(bytes.len(), |n| i + n),
+            (b'/', Some(b'*')) => match sql[i + 2..].find("*/") {
+                Some(n) => i + 2 + n + 2,
+                None => return Err("a /* comment is not closed".to_owned()),
+            },
+            _ => {
+                i += 1;
+                continue;
+            }
+        };
+        if start < i {
+            out.push(Piece::Code(&sql[start..i]));
+        }
+        out.push(Piece::Other(&sql[i..end]));
+        start = end;
+        i = end;
+    }
+    if start < bytes.len() {
+        out.push(Piece::Code(&sql[start..]));
+    }
+    Ok(out)
+}
+
+fn is_word(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// Checks that `sql` is one query that only reads: it starts with `SELECT` or `WITH`, has
+/// no second statement, and names none of the system's own tables.
+pub fn check_read_only(sql: &str) -> Result<(), String> {
+    let code: String = pieces(sql)?
+        .into_iter()
+        .map(|p| match p {
+            Piece::Code(c) => c.to_ascii_lowercase(),
+            // A quoted name is still a name: `"access_log"` is the same table.
+            Piece::Other(q) if q.starts_with('"') => {
+                format!(" {} ", q.trim_matches('"').to_ascii_lowercase())
+            }
+            Piece::Other(_) => " ".to_owned(),
+        })
+        .collect();
+    let trimmed = code.trim().trim_end_matches(';').trim_end();
+    let first: String = trimmed
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect();
+    if first != "select" && first != "with" {
+        return Err("a report's query must be one SELECT (or WITH … SELECT)".to_owned());
+    }
+    if trimmed.contains(';') {
+        return Err("a report's query must be a single statement (it has a ';' inside)".to_owned());
+    }
+    let words: Vec<&str> = trimmed
+        .split(|c: char| !is_word(c as u8) || !c.is_ascii())
+        .filter(|w| !w.is_empty())
+        .collect();
+    if let Some(table) = SYSTEM_TABLES.iter().find(|t| words.contains(t)) {
+        return Err(format!(
+            "a report may read the site's documents (tab_… tables) only, not the system's table {table}"
+        ));
+    }
+    Ok(())
+}
+
+/// `sql` with each `:name` / `%(name)s` replaced by `$N`, and the values in `$N` order.
+/// A parameter that is not in `params` is an error naming it.
+pub fn positional(
+    sql: &str,
+    params: &BTreeMap<String, SqlValue>,
+) -> Result<(String, Vec<SqlValue>), String> {
+    let mut out = String::with_capacity(sql.len());
+    let mut order: Vec<&str> = Vec::new();
+    let mut number = |name: &str| -> Result<usize, String> {
+        if !params.contains_key(name) {
+            return Err(format!(
+                "the query uses the parameter {name:?}, which is not one of the report's filters"
+            ));
+        }
+        Ok(match order.iter().position(|n| *n == name) {
+            Some(i) => i + 1,
+            None => {
+                order.push(
+                    params
+                        .get_key_value(name)
+                        .map(|(k, _)| k.as_str())
+                        .unwrap_or(""),
+                );
+                order.len()
+            }
+        })
+    };
+    for piece in pieces(sql)? {
+        let code = match piece {
+            Piece::Other(text) => {
+                out.push_str(text);
+                continue;
+            }
+            Piece::Code(code) => code,
+        };
+        let b = code.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            let named_colon = b[i] == b':'
+                && b.get(i + 1)
+                    .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+                && (i == 0 || b[i - 1] != b':');
+            if named_colon {
+                let end = (i + 1..b.len())
+                    .find(|&j| !is_word(b[j]))
+                    .unwrap_or(b.len());
+                out.push_str(&format!("${}", number(&code[i + 1..end])?));
+                i = end;
+                continue;
+            }
+            if code[i..].starts_with("%(")
+                && let Some(close) = code[i..].find(")s")
+            {
+                let name = &code[i + 2..i + close];
+                if !name.is_empty() && name.bytes().all(is_word) {
+                    out.push_str(&format!("${}", number(name)?));
+                    i += close + 2;
+                    continue;
+                }
+            }
+            let ch = code[i..].chars().next().unwrap_or(' ');
+            out.push(ch);
+            i += ch.len_utf8();
+        }
+    }
+    let values = order
+        .iter()
+        .map(|n| params.get(*n).cloned().unwrap_or(SqlValue::Null))
+        .collect();
+    Ok((out, values))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params() -> BTreeMap<String, SqlValue> {
+        BTreeMap::from([
+            ("from_date".to_owned(), SqlValue::Text("2026-01-01".into())),
+            ("party".to_owned(), SqlValue::Null),
+        ])
+    }
+
+    #[test]
+    fn named_parameters_become_positional_once_each() {
+        let (sql, values) = positional(
+            "SELECT a::text, ':not' FROM t -- :nor\nWHERE d >= :from_date AND (:party IS NULL OR party = %(party)s) AND e >= :from_date",
+            &params(),
+        )
+        .unwrap();
+        assert_eq!(
+            sql,
+            "SELECT a::text, ':not' FROM t -- :nor\nWHERE d >= $1 AND ($2 IS NULL OR party = $2) AND e >= $1"
+        );
+        assert_eq!(
+            values,
+            [SqlValue::Text("2026-01-01".into()), SqlValue::Null]
+        );
+    }
+
+    #[test]
+    fn unknown_parameters_are_named() {
+        let err = positional("SELECT 1 WHERE x = :account", &params()).unwrap_err();
+        assert!(err.contains("\"account\""), "{err}");
+        assert!(positional("SELECT 'unclosed", &params()).is_err());
+    }
+
+    #[test]
+    fn only_single_reads_of_documents_pass() {
+        assert!(check_read_only("  -- GL\nSELECT * FROM tab_gl_entry;").is_ok());
+        assert!(check_read_only("WITH x AS (SELECT 1) SELECT * FROM x").is_ok());
+        assert!(check_read_only("SELECT 'DELETE; FROM users' AS s").is_ok());
+        for (sql, says) in [
+            ("DELETE FROM tab_gl_entry", "one SELECT"),
+            ("SELECT 1; DROP TABLE tab_gl_entry", "single statement"),
+            ("SELECT * FROM access_log", "access_log"),
+            ("SELECT * FROM \"ACCESS_LOG\"", "access_log"),
+            ("select email from Users", "users"),
+            ("SELECT * FROM tab_x JOIN api_keys ON 1=1", "api_keys"),
+        ] {
+            let err = check_read_only(sql).unwrap_err();
+            assert!(err.contains(says), "{sql}: {err}");
+        }
+    }
+}
