@@ -78,7 +78,9 @@ fn money(value: Value, kwargs: Kwargs) -> Result<String, Error> {
     })
 }
 
-fn group_thousands(amount: f64, precision: u32) -> String {
+/// `1234567.891` with precision 2 → `1,234,567.89` (a negative sign only when the rounded
+/// amount is not zero).
+pub fn group_thousands(amount: f64, precision: u32) -> String {
     let fixed = format!("{:.*}", precision as usize, amount.abs());
     let (whole, fraction) = match fixed.split_once('.') {
         Some((w, f)) => (w, Some(f)),

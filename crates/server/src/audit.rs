@@ -25,15 +25,40 @@ pub const SEQ_HEADER: &str = "x-access-log-seq";
 /// Bytes on their way out. Deliberately not `IntoResponse`: the only way to send them is
 /// through [`Audit::release`].
 pub struct Payload {
-    bytes: Bytes,
+    body: Body,
     content_type: &'static str,
     file_name: Option<String>,
+}
+
+enum Body {
+    Bytes(Bytes),
+    /// A finished file (a large export), streamed from disk; deleted once sent.
+    File {
+        path: tempfile::TempPath,
+        len: u64,
+        sha256: String,
+    },
 }
 
 impl Payload {
     pub fn new(bytes: impl Into<Bytes>, content_type: &'static str) -> Self {
         Self {
-            bytes: bytes.into(),
+            body: Body::Bytes(bytes.into()),
+            content_type,
+            file_name: None,
+        }
+    }
+
+    /// A file already written and hashed (in the same pass, by the code that wrote it):
+    /// `len` bytes whose SHA-256 is `sha256`.
+    pub fn file(
+        path: tempfile::TempPath,
+        len: u64,
+        sha256: String,
+        content_type: &'static str,
+    ) -> Self {
+        Self {
+            body: Body::File { path, len, sha256 },
             content_type,
             file_name: None,
         }
@@ -45,12 +70,22 @@ impl Payload {
         self
     }
 
-    pub fn len(&self) -> usize {
-        self.bytes.len()
+    pub fn len(&self) -> u64 {
+        match &self.body {
+            Body::Bytes(b) => b.len() as u64,
+            Body::File { len, .. } => *len,
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.bytes.is_empty()
+        self.len() == 0
+    }
+
+    fn sha256(&self) -> String {
+        match &self.body {
+            Body::Bytes(b) => hex::encode(Sha256::digest(b)),
+            Body::File { sha256, .. } => sha256.clone(),
+        }
     }
 }
 
@@ -66,20 +101,38 @@ impl AuditedResponse {
     }
 
     /// The recorded bytes, for a release that goes somewhere other than the response (a
-    /// network printer): only reachable once their entry is durable.
+    /// network printer): only reachable once their entry is durable. Empty for a file.
     pub fn bytes(&self) -> &[u8] {
-        &self.payload.bytes
+        match &self.payload.body {
+            Body::Bytes(b) => b,
+            Body::File { .. } => &[],
+        }
     }
 }
 
 impl IntoResponse for AuditedResponse {
     fn into_response(self) -> Response {
         let Payload {
-            bytes,
+            body,
             content_type,
             file_name,
         } = self.payload;
-        let mut response = bytes.into_response();
+        let mut response = match body {
+            Body::Bytes(bytes) => bytes.into_response(),
+            Body::File { path, len, .. } => match stream_file(path) {
+                Ok(stream) => {
+                    let mut r = axum::body::Body::from_stream(stream).into_response();
+                    if let Ok(v) = HeaderValue::from_str(&len.to_string()) {
+                        r.headers_mut().insert(header::CONTENT_LENGTH, v);
+                    }
+                    r
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "an export recorded as sent could not be read back");
+                    return WebError::Internal(e.into()).into_response();
+                }
+            },
+        };
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -97,6 +150,29 @@ impl IntoResponse for AuditedResponse {
         }
         response
     }
+}
+
+/// The file at `path`, as a stream of chunks; the file is deleted when the stream ends.
+fn stream_file(
+    path: tempfile::TempPath,
+) -> std::io::Result<impl futures::Stream<Item = std::io::Result<Bytes>> + Send + 'static> {
+    use tokio::io::AsyncReadExt;
+    let file = tokio::fs::File::from_std(std::fs::File::open(&path)?);
+    Ok(futures::stream::unfold(
+        Some((file, path)),
+        |state| async move {
+            let (mut file, path) = state?;
+            let mut buf = vec![0u8; 256 * 1024];
+            match file.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((Ok(Bytes::from(buf)), Some((file, path))))
+                }
+                Err(e) => Some((Err(e), None)),
+            }
+        },
+    ))
 }
 
 /// Who is taking data out, from where: everything an entry says about the caller.
@@ -151,8 +227,8 @@ impl Audit {
         payload: Payload,
     ) -> Result<AuditedResponse, WebError> {
         event.outcome = Outcome::Granted;
-        event.byte_count = Some(payload.bytes.len() as u64);
-        event.content_sha256 = Some(hex::encode(Sha256::digest(&payload.bytes)));
+        event.byte_count = Some(payload.len());
+        event.content_sha256 = Some(payload.sha256());
         let receipt = state.recorder.record(event).await.map_err(refused)?;
         Ok(AuditedResponse { receipt, payload })
     }
@@ -228,7 +304,6 @@ mod tests {
             clock,
             settings,
             signer,
-            Default::default(),
             Default::default(),
         )
     }

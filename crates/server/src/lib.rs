@@ -12,6 +12,7 @@ mod error;
 mod pages;
 mod printing;
 pub mod records;
+mod reports;
 pub mod request;
 mod state;
 
@@ -26,7 +27,7 @@ use tower::ServiceBuilder;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
 pub use error::WebError;
-pub use state::{AppState, Printing};
+pub use state::{AppState, Definitions, Printing};
 
 use crate::request::RequestId;
 
@@ -41,6 +42,18 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(pages::login::submit_logout))
         .route("/app", get(pages::home::show))
         .route("/app/backups", get(records::backups::page))
+        .route("/app/query-report", get(reports::page::index))
+        .route("/app/query-report/{name}", get(reports::page::show))
+        .route("/app/query-report/{name}/print", get(reports::print::html))
+        .route("/app/query-report/{name}/pdf", get(reports::print::pdf))
+        .route(
+            "/api/method/frappe.desk.query_report.export_query",
+            get(reports::export::query_report).post(reports::export::query_report),
+        )
+        .route(
+            "/api/method/frappe.desk.reportview.export_query",
+            get(reports::export::list_view).post(reports::export::list_view),
+        )
         .route("/app/backups/{file}", get(records::backups::download))
         .route("/app/{doctype}", get(records::pages::list))
         .route("/app/{doctype}/{name}", get(records::pages::form))

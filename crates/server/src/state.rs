@@ -8,6 +8,7 @@ use accesslog_core::checkpoint::LogSigner;
 use accesslog_engine::{CheckpointPolicy, Checkpointer, Recorder, RecorderConfig};
 use accesslog_print::{PdfRenderer, PrintFormats};
 use accesslog_site::doctypes::DocTypes;
+use accesslog_site::reports::Reports;
 use accesslog_site::{PdfSettings, Settings};
 use accesslog_store::Store;
 
@@ -23,6 +24,16 @@ pub struct AppState {
     pub doctypes: Arc<DocTypes>,
     /// Print formats, raw formats, and the PDF maker.
     pub printing: Arc<Printing>,
+    /// The site's query reports.
+    pub reports: Arc<Reports>,
+}
+
+/// What a site defines in its folder: document types, print formats, query reports.
+#[derive(Debug, Default)]
+pub struct Definitions {
+    pub doctypes: DocTypes,
+    pub formats: PrintFormats,
+    pub reports: Reports,
 }
 
 /// What printing needs: the site's formats, and Chromium for PDFs (or why there is none).
@@ -40,9 +51,13 @@ impl AppState {
         clock: Arc<dyn Clock>,
         settings: Settings,
         signer: LogSigner,
-        doctypes: DocTypes,
-        formats: PrintFormats,
+        definitions: Definitions,
     ) -> Self {
+        let Definitions {
+            doctypes,
+            formats,
+            reports,
+        } = definitions;
         let policy = CheckpointPolicy {
             every_entries: u64::from(settings.log.checkpoint_every_entries),
             every: std::time::Duration::from_secs(u64::from(settings.log.checkpoint_every_seconds)),
@@ -64,6 +79,7 @@ impl AppState {
             recorder,
             verifier_key,
             doctypes: Arc::new(doctypes),
+            reports: Arc::new(reports),
             printing: Arc::new(Printing {
                 formats,
                 pdf: match &settings_pdf {

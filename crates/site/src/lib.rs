@@ -7,6 +7,7 @@
 mod create;
 pub mod doctypes;
 pub mod keys;
+pub mod reports;
 mod settings;
 
 pub use create::{SUBFOLDERS, create_site};

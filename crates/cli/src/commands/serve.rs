@@ -46,15 +46,13 @@ pub async fn serve(
     println!("Access Log is serving {} at {url}", settings.name);
     announce(&url);
     let signer = crate::open::signer(&settings, &*store).await?;
-    let doctypes = crate::open::doctypes(&settings, &*store).await?;
-    let formats = accesslog_print::PrintFormats::load(&settings.site_dir, &doctypes)?;
+    let definitions = crate::open::definitions(&settings, &*store).await?;
     let state = accesslog_server::AppState::start(
         store,
         Arc::new(SystemClock),
         settings,
         signer,
-        doctypes,
-        formats,
+        definitions,
     );
     let printing = state.printing.clone();
     let shutdown = async {

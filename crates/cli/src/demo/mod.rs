@@ -43,11 +43,32 @@ pub const FORMATS: [(&str, &str); 3] = [
     ),
 ];
 
-/// Writes the demo's document types and formats into a new site.
+/// The demo's query reports, as `reports/*.toml` files.
+pub const REPORTS: [(&str, &str); 4] = [
+    (
+        "general_ledger.toml",
+        include_str!("reports/general_ledger.toml"),
+    ),
+    (
+        "sales_register.toml",
+        include_str!("reports/sales_register.toml"),
+    ),
+    (
+        "accounts_receivable.toml",
+        include_str!("reports/accounts_receivable.toml"),
+    ),
+    (
+        "salary_register.toml",
+        include_str!("reports/salary_register.toml"),
+    ),
+];
+
+/// Writes the demo's document types, formats and reports into a new site.
 pub fn write_site_files(site_dir: &Path) -> anyhow::Result<()> {
     let doctypes = DOCTYPES.map(|(file, text)| (format!("doctypes/{file}"), text));
     let formats = FORMATS.map(|(path, text)| (path.to_owned(), text));
-    for (relative, text) in doctypes.into_iter().chain(formats) {
+    let reports = REPORTS.map(|(file, text)| (format!("reports/{file}"), text));
+    for (relative, text) in doctypes.into_iter().chain(formats).chain(reports) {
         let path = site_dir.join(relative);
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
@@ -373,7 +394,18 @@ pub async fn seed(
                     ("party", text(customer)),
                     ("debit", money(if debit_side { amount } else { 0 })),
                     ("credit", money(if debit_side { 0 } else { amount })),
+                    ("voucher_type", text("Sales Invoice")),
                     ("voucher_no", text(voucher)),
+                    (
+                        "against",
+                        text(if debit_side {
+                            "Sales"
+                        } else {
+                            customer.as_str()
+                        }),
+                    ),
+                    ("remarks", text(format!("Against {voucher} for {customer}"))),
+                    ("is_cancelled", SqlValue::Int(0)),
                 ],
                 &stamp,
             ),

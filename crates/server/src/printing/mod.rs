@@ -137,7 +137,7 @@ pub async fn render(
 }
 
 /// `2026-11-29T12:56:50.405137Z` → `2026-11-29 12:56:50 UTC`, as a print shows it.
-fn printed_at(rfc3339: &str) -> String {
+pub(crate) fn printed_at(rfc3339: &str) -> String {
     match rfc3339.get(..19) {
         Some(s) => format!("{} UTC", s.replacen('T', " ", 1)),
         None => rfc3339.to_owned(),

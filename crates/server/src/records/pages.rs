@@ -46,7 +46,12 @@ fn doctype_by_slug<'a>(
 pub fn cell(v: &SqlValue, fieldtype: Option<FieldType>) -> String {
     match (v, fieldtype) {
         (SqlValue::Null, _) => String::new(),
-        (SqlValue::Float(f), Some(FieldType::Currency)) => format!("{f:.2}"),
+        (SqlValue::Float(f), Some(FieldType::Currency)) => {
+            accesslog_print::sandbox::group_thousands(*f, 2)
+        }
+        (SqlValue::Int(i), Some(FieldType::Currency)) => {
+            accesslog_print::sandbox::group_thousands(*i as f64, 2)
+        }
         (SqlValue::Float(f), _) => f.to_string(),
         (SqlValue::Int(i), Some(FieldType::Check)) => if *i != 0 { "Yes" } else { "No" }.to_owned(),
         (SqlValue::Int(i), _) => i.to_string(),
@@ -86,6 +91,9 @@ struct ListPage {
     last: u64,
     prev: Option<String>,
     next: Option<String>,
+    /// For users who may export the type: the filters and fields of this view, as the
+    /// export endpoint takes them (JSON).
+    export: Option<(String, String)>,
 }
 
 /// Percent-encodes everything but unreserved characters (for a path segment or a query value).
@@ -117,6 +125,7 @@ pub async fn list(
 
     let mut conditions = Vec::new();
     let mut filters = Vec::new();
+    let mut export_filters: Vec<serde_json::Value> = Vec::new();
     for f in &filterable {
         let value = params
             .get(&f.fieldname)
@@ -149,6 +158,10 @@ pub async fn list(
                     values: vec![Value::Text(value.clone())],
                 }),
             }
+        }
+        if !value.is_empty() {
+            let op = if value.contains('%') { "like" } else { "=" };
+            export_filters.push(serde_json::json!([f.fieldname, op, value]));
         }
         filters.push(FilterInput {
             fieldname: f.fieldname.clone(),
@@ -270,7 +283,17 @@ pub async fn list(
         }
         format!("{base}?{}", q.join("&"))
     };
+    let export = doctype.allows(&who.0.user.roles, Action::Export).then(|| {
+        let fields: Vec<&str> = std::iter::once("name")
+            .chain(shown.iter().map(|f| f.fieldname.as_str()))
+            .collect();
+        (
+            serde_json::Value::Array(export_filters).to_string(),
+            serde_json::json!(fields).to_string(),
+        )
+    });
     let page = ListPage {
+        export,
         layout: Layout::new(&state.settings.name, Some(&who.0)),
         doctype: doctype.name.clone(),
         first: if rows.is_empty() || after.is_some() {

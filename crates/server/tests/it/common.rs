@@ -19,8 +19,16 @@ pub const USERS: [(&str, &str, &str); 4] = [
     ("hr@example.com", "hr", "HR User"),
 ];
 
-/// The demo's formats (kept in the CLI crate), by their place in a site.
-const DEMO_FORMATS: [(&str, &str); 3] = [
+/// The demo's formats and reports (kept in the CLI crate), by their place in a site.
+const DEMO_FORMATS: [(&str, &str); 5] = [
+    (
+        "reports/general_ledger.toml",
+        "../reports/general_ledger.toml",
+    ),
+    (
+        "reports/sales_register.toml",
+        "../reports/sales_register.toml",
+    ),
     (
         "print_formats/Sales Invoice/Classic.html",
         "sales_invoice_classic.html",
@@ -130,13 +138,18 @@ impl TestServer {
             store.sync_doctype(d).await.unwrap();
         }
         let formats = accesslog_print::PrintFormats::load(dir.path(), &doctypes).unwrap();
+        let reports =
+            accesslog_site::reports::Reports::load(dir.path(), &doctypes, &roles).unwrap();
         let state = AppState::start(
             store.clone(),
             clock.clone(),
             settings.clone(),
             signer,
-            doctypes,
-            formats,
+            accesslog_server::Definitions {
+                doctypes,
+                formats,
+                reports,
+            },
         );
         let app_state = state.clone();
         let (stop, stopped) = oneshot::channel::<()>();

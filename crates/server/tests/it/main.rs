@@ -3,6 +3,7 @@
 
 mod browser;
 mod common;
+mod exports;
 mod files;
 mod http;
 mod printing;

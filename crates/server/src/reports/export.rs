@@ -1,0 +1,394 @@
+//! Exports to CSV and XLSX, at ERPNext's URLs (the desk posts to the same ones):
+//!
+//! - `/api/method/frappe.desk.query_report.export_query`: a query report with `report_name`,
+//!   `filters` (JSON object), `file_format_type` (`CSV` or `Excel`), and optionally
+//!   `visible_idx` (JSON list of the row indexes to keep) and `columns` (JSON list of the
+//!   column fieldnames to keep);
+//! - `/api/method/frappe.desk.reportview.export_query`: a list view with `doctype`,
+//!   `file_format_type`, `fields`, `filters` (Frappe's forms) and optionally
+//!   `selected_items` (JSON list of names).
+//!
+//! The rows stream from the database into a temporary file, hashed as it is written; the
+//! entry (`activity = export`, with the filters, columns, row count, size and SHA-256) is
+//! recorded; then the file is sent. A user without permission gets 403, and a denied entry.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::ControlFlow;
+
+use accesslog_core::doctype::{Action, DocType, FieldType};
+use accesslog_core::entry::{Activity, CanonicalJson, Event};
+use accesslog_core::filters::{column_type, parse_fields, parse_filters};
+use accesslog_export::{Column, ExportError, ExportFile, Exporter, Format};
+use accesslog_store::records::list_sql;
+use accesslog_store::{Dialect, ListQuery, SqlValue};
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::HeaderMap;
+use serde_json::Value;
+
+use super::{Run, merged_params, report_for};
+use crate::audit::{Audit, AuditedResponse, Payload};
+use crate::error::WebError;
+use crate::state::AppState;
+
+fn format_of(params: &BTreeMap<String, String>) -> Result<Format, WebError> {
+    let raw = params
+        .get("file_format_type")
+        .map(|s| s.trim())
+        .unwrap_or("");
+    Format::from_name(raw).ok_or_else(|| {
+        WebError::BadRequest(format!(
+            "file_format_type must be CSV or Excel{}",
+            if raw.is_empty() {
+                String::new()
+            } else {
+                format!(", not {raw:?}")
+            }
+        ))
+    })
+}
+
+fn json_param(params: &BTreeMap<String, String>, name: &str) -> Result<Value, WebError> {
+    match params.get(name).map(|s| s.trim()) {
+        None | Some("") => Ok(Value::Null),
+        Some(text) => serde_json::from_str(text)
+            .map_err(|e| WebError::BadRequest(format!("`{name}` is not valid JSON: {e}"))),
+    }
+}
+
+fn string_list(
+    params: &BTreeMap<String, String>,
+    name: &str,
+) -> Result<Option<Vec<String>>, WebError> {
+    match json_param(params, name)? {
+        Value::Null => Ok(None),
+        Value::Array(items) => items
+            .into_iter()
+            .map(|v| match v {
+                Value::String(s) => Ok(s),
+                other => Ok(other.to_string()),
+            })
+            .collect::<Result<Vec<_>, WebError>>()
+            .map(Some),
+        other => Err(WebError::BadRequest(format!(
+            "`{name}` must be a JSON list, not {other}"
+        ))),
+    }
+}
+
+/// The event for an export: what, how, and (filled in later) how much.
+fn export_event(audit: &Audit, format: Format) -> Event {
+    let mut event = audit.event(Activity::Export);
+    event.file_type = Some(format.file_type().to_owned());
+    event
+}
+
+/// Writes `columns` and the rows `fill` produces to a file of `format`. `fill` gets a sink
+/// to stream into; the rows are written as they arrive.
+async fn write_export<'s>(
+    format: Format,
+    columns: Vec<Column>,
+    sheet: &str,
+    keep: impl Fn(u64) -> bool + Sync,
+    pick: &[usize],
+    fill: impl AsyncFnOnce(&mut accesslog_store::RowSink<'_>) -> Result<u64, WebError>,
+) -> Result<ExportFile, WebError> {
+    let mut exporter = Exporter::new(format, columns, sheet, None).map_err(export_error)?;
+    let mut failed: Option<ExportError> = None;
+    let mut index = 0u64;
+    let mut picked: Vec<SqlValue> = Vec::with_capacity(pick.len());
+    fill(&mut |row: &[SqlValue]| {
+        let i = index;
+        index += 1;
+        if !keep(i) {
+            return ControlFlow::Continue(());
+        }
+        picked.clear();
+        picked.extend(
+            pick.iter()
+                .map(|&c| row.get(c).cloned().unwrap_or(SqlValue::Null)),
+        );
+        match exporter.write_row(&picked) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                failed = Some(e);
+                ControlFlow::Break(())
+            }
+        }
+    })
+    .await?;
+    if let Some(e) = failed {
+        return Err(export_error(e));
+    }
+    tokio::task::spawn_blocking(move || exporter.finish())
+        .await
+        .map_err(|e| WebError::Internal(e.into()))?
+        .map_err(export_error)
+}
+
+fn export_error(e: ExportError) -> WebError {
+    match e {
+        ExportError::TooManyRows { .. } => WebError::BadRequest(e.to_string()),
+        other => WebError::Internal(anyhow::anyhow!("export failed: {other}")),
+    }
+}
+
+/// Records `event` (with the file's rows, size and hash) and sends the file.
+async fn release(
+    state: &AppState,
+    audit: &Audit,
+    mut event: Event,
+    file: ExportFile,
+    format: Format,
+    name: &str,
+) -> Result<AuditedResponse, WebError> {
+    event.row_count = Some(file.row_count);
+    let file_name = format!("{}.{}", name, format.extension());
+    audit
+        .release(
+            state,
+            event,
+            Payload::file(
+                file.path,
+                file.byte_count,
+                file.sha256,
+                format.content_type(),
+            )
+            .download_as(&file_name),
+        )
+        .await
+}
+
+/// `/api/method/frappe.desk.query_report.export_query` (GET or POST).
+pub async fn query_report(
+    State(state): State<AppState>,
+    audit: Audit,
+    Query(query): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<AuditedResponse, WebError> {
+    let params = merged_params(query, &headers, &body)?;
+    let format = format_of(&params)?;
+    let name = params
+        .get("report_name")
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| WebError::BadRequest("report_name is missing".to_owned()))?;
+    let mut event = export_event(&audit, format);
+    event.report_name = Some(name.clone());
+    let report = match report_for(&state, &name, &audit.who) {
+        Ok(r) => r,
+        Err(e @ WebError::Forbidden(_)) => return Err(audit.deny(&state, event, e).await),
+        Err(e) => return Err(e),
+    };
+    event.export_from = Some(report.ref_doctype.clone());
+
+    let given: BTreeMap<String, String> = match json_param(&params, "filters")? {
+        Value::Null => BTreeMap::new(),
+        Value::Object(map) => map
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::Null => None,
+                Value::String(s) => Some((k, s)),
+                other => Some((k, other.to_string())),
+            })
+            .collect(),
+        other => {
+            return Err(WebError::BadRequest(format!(
+                "`filters` must be a JSON object of filter values, not {other}"
+            )));
+        }
+    };
+    let run = Run::new(&state, report, &given)?;
+
+    let pick: Vec<usize> = match string_list(&params, "columns")? {
+        None => (0..report.columns.len()).collect(),
+        Some(names) => names
+            .iter()
+            .map(|n| {
+                report
+                    .columns
+                    .iter()
+                    .position(|c| &c.fieldname == n)
+                    .ok_or_else(|| {
+                        WebError::BadRequest(format!("{n:?} is not a column of {}", report.name))
+                    })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let visible: Option<BTreeSet<u64>> = string_list(&params, "visible_idx")?
+        .map(|idx| {
+            idx.iter()
+                .map(|i| {
+                    i.trim().parse::<u64>().map_err(|_| {
+                        WebError::BadRequest(format!(
+                            "visible_idx holds {i:?}, which is not a row index"
+                        ))
+                    })
+                })
+                .collect::<Result<_, _>>()
+        })
+        .transpose()?;
+    let columns: Vec<Column> = pick
+        .iter()
+        .map(|&i| {
+            let c = &report.columns[i];
+            Column {
+                label: c.label.clone(),
+                fieldtype: c.fieldtype,
+                width: c.width,
+            }
+        })
+        .collect();
+    event.filters = Some(CanonicalJson::from_value(&run.filters_json()));
+    event.columns = Some(CanonicalJson::from_value(&Value::Array(
+        pick.iter()
+            .map(|&i| Value::String(report.columns[i].fieldname.clone()))
+            .collect(),
+    )));
+    if let Some(v) = &visible {
+        // Which rows were kept is part of what was exported.
+        let mut filters = run.filters_json();
+        if let Value::Object(map) = &mut filters {
+            map.insert(
+                "visible_idx".to_owned(),
+                Value::Array(v.iter().map(|i| Value::from(*i)).collect()),
+            );
+        }
+        event.filters = Some(CanonicalJson::from_value(&filters));
+    }
+
+    let file = write_export(
+        format,
+        columns,
+        &report.name,
+        |i| visible.as_ref().is_none_or(|v| v.contains(&i)),
+        &pick,
+        async |sink| run.each_row(&state, sink).await,
+    )
+    .await?;
+    release(&state, &audit, event, file, format, &report.name).await
+}
+
+/// `/api/method/frappe.desk.reportview.export_query` (GET or POST): a list view.
+pub async fn list_view(
+    State(state): State<AppState>,
+    audit: Audit,
+    Query(query): Query<BTreeMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<AuditedResponse, WebError> {
+    let params = merged_params(query, &headers, &body)?;
+    let format = format_of(&params)?;
+    let name = params
+        .get("doctype")
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| WebError::BadRequest("doctype is missing".to_owned()))?;
+    let doctype: &DocType = state
+        .doctypes
+        .get(&name)
+        .filter(|d| !d.is_child)
+        .ok_or_else(|| WebError::NotFound(format!("There is no document type named {name:?}.")))?;
+    let mut event = export_event(&audit, format);
+    event.export_from = Some(doctype.name.clone());
+    if !doctype.allows(&audit.who.user.roles, Action::Export) {
+        let e = WebError::Forbidden(format!(
+            "You do not have permission to export {}.",
+            doctype.name
+        ));
+        return Err(audit.deny(&state, event, e).await);
+    }
+
+    let children = state.doctypes.child_tables(doctype);
+    let child_types: Vec<&DocType> = children.iter().map(|(_, d)| *d).collect();
+    let bad = |e: accesslog_core::filters::FilterError| WebError::BadRequest(e.to_string());
+    let filters_json = json_param(&params, "filters")?;
+    let mut conditions = parse_filters(&filters_json, doctype, &child_types).map_err(bad)?;
+    let selected = string_list(&params, "selected_items")?;
+    if let Some(names) = &selected {
+        let only = serde_json::json!([["name", "in", names]]);
+        conditions.extend(parse_filters(&only, doctype, &child_types).map_err(bad)?);
+    }
+    let fields_json = match json_param(&params, "fields")? {
+        Value::Null => Value::Array(
+            std::iter::once("name")
+                .chain(doctype.list_fields().map(|f| f.fieldname.as_str()))
+                .map(|f| Value::String(f.to_owned()))
+                .collect(),
+        ),
+        other => other,
+    };
+    let fields = parse_fields(&fields_json, doctype).map_err(bad)?;
+    let order_by = accesslog_core::filters::parse_order_by(
+        params.get("order_by").map(String::as_str).unwrap_or(""),
+        doctype,
+    )
+    .map_err(bad)?;
+    let columns: Vec<Column> = fields
+        .iter()
+        .map(|f| {
+            let field = doctype.field(f);
+            Column {
+                label: field.map_or_else(|| standard_label(f), |d| d.label.clone()),
+                fieldtype: column_type(doctype, f).unwrap_or(FieldType::Data),
+                width: None,
+            }
+        })
+        .collect();
+
+    let mut recorded = filters_json.clone();
+    if let Some(names) = &selected {
+        recorded = serde_json::json!({ "filters": filters_json, "selected_items": names });
+    }
+    event.filters = Some(CanonicalJson::from_value(&recorded));
+    event.columns = Some(CanonicalJson::from_value(&Value::Array(
+        fields.iter().map(|f| Value::String(f.clone())).collect(),
+    )));
+
+    let dialect = if state.store.backend() == "postgres" {
+        Dialect::Postgres
+    } else {
+        Dialect::Sqlite
+    };
+    let list = ListQuery {
+        conditions: &conditions,
+        fields: &fields,
+        order_by: &order_by,
+        limit: u32::MAX,
+        offset: 0,
+        after: None,
+    };
+    let (sql, binds) = list_sql(doctype, &children, &list, dialect);
+    let pick: Vec<usize> = (0..fields.len()).collect();
+    let file = write_export(
+        format,
+        columns,
+        &doctype.name,
+        |_| true,
+        &pick,
+        async |sink| {
+            state
+                .store
+                .query_each_row(&sql, &binds, sink)
+                .await
+                .map_err(WebError::from)
+        },
+    )
+    .await?;
+    release(&state, &audit, event, file, format, &doctype.name).await
+}
+
+fn standard_label(column: &str) -> String {
+    match column {
+        "name" => "ID".to_owned(),
+        other => {
+            let mut s = other.replace('_', " ");
+            if let Some(c) = s.get(..1) {
+                let up = c.to_uppercase();
+                s.replace_range(..1, &up);
+            }
+            s
+        }
+    }
+}

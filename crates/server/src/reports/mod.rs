@@ -1,0 +1,233 @@
+//! Query reports and exports: running a site's report with checked filters (a page of it,
+//! its totals, or every row for an export), and exporting reports and list views to CSV or
+//! XLSX. Every export is written to a temporary file, hashed, recorded, and only then sent.
+
+pub mod export;
+pub mod page;
+pub mod print;
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+
+use accesslog_site::reports::{AppliedFilters, QueryReport};
+use accesslog_store::SqlValue;
+use axum::http::{HeaderMap, header};
+use serde_json::Value;
+
+use crate::auth::Authenticated;
+use crate::error::WebError;
+use crate::state::AppState;
+
+/// `General Ledger` → `/app/query-report/General%20Ledger`.
+pub fn report_url(name: &str) -> String {
+    format!("/app/query-report/{}", crate::records::pages::percent(name))
+}
+
+/// The report named `name`, if this user may run it (404 and 403 otherwise; a refusal of
+/// an export is recorded by the caller).
+pub fn report_for<'a>(
+    state: &'a AppState,
+    name: &str,
+    who: &Authenticated,
+) -> Result<&'a QueryReport, WebError> {
+    let report = state
+        .reports
+        .get(name)
+        .ok_or_else(|| WebError::NotFound(format!("There is no report named {name:?}.")))?;
+    if !report.allows(&who.user.roles) {
+        return Err(WebError::Forbidden(format!(
+            "You do not have permission to run the report {}.",
+            report.name
+        )));
+    }
+    Ok(report)
+}
+
+/// A report with its filters checked, ready to run.
+pub struct Run<'a> {
+    pub report: &'a QueryReport,
+    pub filters: AppliedFilters,
+    /// The report's query, with positional parameters, without a trailing `;`.
+    sql: String,
+    binds: Vec<SqlValue>,
+}
+
+impl<'a> Run<'a> {
+    /// Checks `given` against the report's filters (400 naming the problem).
+    pub fn new(
+        state: &AppState,
+        report: &'a QueryReport,
+        given: &BTreeMap<String, String>,
+    ) -> Result<Self, WebError> {
+        let today = state.clock.now().to_rfc3339();
+        let filters = report
+            .apply_filters(given, today.get(..10).unwrap_or(""))
+            .map_err(WebError::BadRequest)?;
+        let (sql, binds) = accesslog_store::reports::positional(&report.query, &filters.params)
+            .map_err(|e| WebError::Internal(anyhow::anyhow!("report {}: {e}", report.name)))?;
+        let sql = sql.trim().trim_end_matches(';').to_owned();
+        Ok(Run {
+            report,
+            filters,
+            sql,
+            binds,
+        })
+    }
+
+    /// The applied filters as a JSON object (what the Access Log records).
+    pub fn filters_json(&self) -> Value {
+        Value::Object(
+            self.filters
+                .applied
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect(),
+        )
+    }
+
+    /// The query string that reproduces this view (`from_date=…&party=…`).
+    pub fn query_string(&self) -> String {
+        serde_urlencoded::to_string(&self.filters.applied).unwrap_or_default()
+    }
+
+    /// Streams every row (in the report's order) to `sink`.
+    pub async fn each_row(
+        &self,
+        state: &AppState,
+        sink: &mut accesslog_store::RowSink<'_>,
+    ) -> Result<u64, WebError> {
+        self.query(state, &self.sql, sink).await
+    }
+
+    /// One page of rows, sorted by a declared column if asked.
+    pub async fn page(
+        &self,
+        state: &AppState,
+        sort: Option<(&str, bool)>,
+        limit: u64,
+        offset: u64,
+    ) -> Result<Vec<Vec<SqlValue>>, WebError> {
+        let order = match sort {
+            Some((column, descending)) if self.report.column(column).is_some() => format!(
+                " ORDER BY r.\"{column}\" {}",
+                if descending { "DESC" } else { "ASC" }
+            ),
+            _ => String::new(),
+        };
+        let sql = format!(
+            "SELECT * FROM ({}) AS r{order} LIMIT {limit} OFFSET {offset}",
+            self.sql
+        );
+        let mut rows = Vec::new();
+        self.query(state, &sql, &mut |row: &[SqlValue]| {
+            rows.push(row.to_vec());
+            ControlFlow::Continue(())
+        })
+        .await?;
+        Ok(rows)
+    }
+
+    /// The number of rows, and the sum of each numeric column (by index).
+    pub async fn totals(&self, state: &AppState) -> Result<(u64, BTreeMap<usize, f64>), WebError> {
+        let numeric: Vec<(usize, &str)> = self
+            .report
+            .columns
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| {
+                matches!(
+                    c.fieldtype,
+                    accesslog_core::doctype::FieldType::Currency
+                        | accesslog_core::doctype::FieldType::Float
+                        | accesslog_core::doctype::FieldType::Int
+                )
+            })
+            .map(|(i, c)| (i, c.fieldname.as_str()))
+            .collect();
+        let sums: String = numeric
+            .iter()
+            .map(|(_, c)| format!(", CAST(SUM(r.\"{c}\") AS DOUBLE PRECISION)"))
+            .collect();
+        let sql = format!("SELECT COUNT(*){sums} FROM ({}) AS r", self.sql);
+        let mut out = (0, BTreeMap::new());
+        self.query(state, &sql, &mut |row: &[SqlValue]| {
+            if let Some(SqlValue::Int(n)) = row.first() {
+                out.0 = u64::try_from(*n).unwrap_or(0);
+            }
+            for (k, (i, _)) in numeric.iter().enumerate() {
+                let v = match row.get(k + 1) {
+                    Some(SqlValue::Float(f)) => *f,
+                    Some(SqlValue::Int(n)) => *n as f64,
+                    _ => 0.0,
+                };
+                out.1.insert(*i, v);
+            }
+            ControlFlow::Continue(())
+        })
+        .await?;
+        Ok(out)
+    }
+
+    async fn query(
+        &self,
+        state: &AppState,
+        sql: &str,
+        sink: &mut accesslog_store::RowSink<'_>,
+    ) -> Result<u64, WebError> {
+        state
+            .store
+            .query_each_row(sql, &self.binds, sink)
+            .await
+            .map_err(|e| {
+                tracing::warn!(report = %self.report.name, error = %e, "report query failed");
+                match e {
+                    accesslog_store::StoreError::Unavailable(_) => WebError::from(e),
+                    other => WebError::Template(format!(
+                        "The report {} could not run: {other}",
+                        self.report.name
+                    )),
+                }
+            })
+    }
+}
+
+/// Parameters from the query string, overridden by a form or JSON body. JSON values that
+/// are not strings are kept as JSON text (`filters` may come as an object).
+pub fn merged_params(
+    query: BTreeMap<String, String>,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<BTreeMap<String, String>, WebError> {
+    let mut out = query;
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(out);
+    }
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    if is_json {
+        let value: Value = serde_json::from_slice(body)
+            .map_err(|e| WebError::BadRequest(format!("The JSON body is not valid: {e}.")))?;
+        let Value::Object(map) = value else {
+            return Err(WebError::BadRequest(
+                "The JSON body must be an object.".to_owned(),
+            ));
+        };
+        for (k, v) in map {
+            let text = match v {
+                Value::String(s) => s,
+                Value::Null => continue,
+                other => other.to_string(),
+            };
+            out.insert(k, text);
+        }
+    } else {
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
+            .map_err(|e| WebError::BadRequest(format!("The form body is not valid: {e}.")))?;
+        for (k, v) in pairs {
+            out.insert(k, v);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,270 @@
+//! The report pages: `/app/query-report` (the reports this user may run) and
+//! `/app/query-report/{Report Name}?filter=value…` (filters, a sortable grid a page at a
+//! time, totals, and the export and print buttons). The URL carries the filters, so a link
+//! reproduces the exact view.
+
+use std::collections::BTreeMap;
+
+use accesslog_core::doctype::FieldType;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Html;
+
+use super::{Run, report_for, report_url};
+use crate::auth::PageUser;
+use crate::error::WebError;
+use crate::pages::{Layout, render};
+use crate::records::pages::cell;
+use crate::state::AppState;
+
+/// Rows per page of a report.
+const PAGE: u64 = 100;
+/// Query parameters that are not filters.
+const RESERVED: [&str; 3] = ["sort", "order", "page"];
+
+#[derive(Template)]
+#[template(path = "reports.html")]
+struct IndexPage {
+    layout: Layout,
+    /// (name, url, reference document type)
+    reports: Vec<(String, String, String)>,
+}
+
+/// `GET /app/query-report`.
+pub async fn index(State(state): State<AppState>, who: PageUser) -> Result<Html<String>, WebError> {
+    let reports = state
+        .reports
+        .iter()
+        .filter(|r| r.allows(&who.0.user.roles))
+        .map(|r| (r.name.clone(), report_url(&r.name), r.ref_doctype.clone()))
+        .collect();
+    render(&IndexPage {
+        layout: Layout::new(&state.settings.name, Some(&who.0)),
+        reports,
+    })
+}
+
+pub struct FilterInput {
+    pub fieldname: String,
+    pub label: String,
+    /// `date`, `select`, `check` or `text`.
+    pub kind: &'static str,
+    pub value: String,
+    pub choices: Vec<String>,
+    pub reqd: bool,
+}
+
+pub struct HeaderCell {
+    pub label: String,
+    pub url: String,
+    /// `▲`, `▼` or nothing.
+    pub arrow: &'static str,
+    pub numeric: bool,
+}
+
+#[derive(Template)]
+#[template(path = "report.html")]
+struct ReportPage {
+    layout: Layout,
+    name: String,
+    url: String,
+    filters: Vec<FilterInput>,
+    error: Option<String>,
+    headers: Vec<HeaderCell>,
+    rows: Vec<Vec<(String, bool)>>,
+    totals: Option<Vec<(String, bool)>>,
+    count: u64,
+    first: u64,
+    last: u64,
+    prev: Option<String>,
+    next: Option<String>,
+    /// The applied filters as JSON, for the export form.
+    filters_json: String,
+    /// The query string of the applied filters, for the print links.
+    query: String,
+}
+
+fn numeric(t: FieldType) -> bool {
+    matches!(t, FieldType::Currency | FieldType::Float | FieldType::Int)
+}
+
+/// `GET /app/query-report/{name}`.
+pub async fn show(
+    State(state): State<AppState>,
+    who: PageUser,
+    Path(name): Path<String>,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Result<Html<String>, WebError> {
+    let report = report_for(&state, &name, &who.0)?;
+    let given: BTreeMap<String, String> = params
+        .iter()
+        .filter(|(k, _)| !RESERVED.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let filters: Vec<FilterInput> = report
+        .filters
+        .iter()
+        .map(|f| FilterInput {
+            fieldname: f.fieldname.clone(),
+            label: f.label.clone(),
+            kind: match f.fieldtype {
+                FieldType::Date => "date",
+                FieldType::Select => "select",
+                FieldType::Check => "check",
+                _ => "text",
+            },
+            value: given
+                .get(&f.fieldname)
+                .cloned()
+                .or_else(|| f.default.clone().filter(|d| d != "today"))
+                .unwrap_or_default(),
+            choices: f.choices(),
+            reqd: f.reqd,
+        })
+        .collect();
+    let url = report_url(&report.name);
+    let mut page = ReportPage {
+        layout: Layout::new(&state.settings.name, Some(&who.0)),
+        name: report.name.clone(),
+        url: url.clone(),
+        filters,
+        error: None,
+        headers: Vec::new(),
+        rows: Vec::new(),
+        totals: None,
+        count: 0,
+        first: 0,
+        last: 0,
+        prev: None,
+        next: None,
+        filters_json: "{}".to_owned(),
+        query: String::new(),
+    };
+    let run = match Run::new(&state, report, &given) {
+        Ok(run) => run,
+        Err(WebError::BadRequest(message)) => {
+            page.error = Some(message);
+            page.headers = report
+                .columns
+                .iter()
+                .map(|c| HeaderCell {
+                    label: c.label.clone(),
+                    url: String::new(),
+                    arrow: "",
+                    numeric: numeric(c.fieldtype),
+                })
+                .collect();
+            return render(&page);
+        }
+        Err(e) => return Err(e),
+    };
+    let sort = params
+        .get("sort")
+        .filter(|s| report.column(s).is_some())
+        .cloned();
+    let descending = params.get("order").is_some_and(|o| o == "desc");
+    let number: u64 = params
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .filter(|p| *p >= 1)
+        .unwrap_or(1);
+    let offset = (number - 1) * PAGE;
+    let rows = run
+        .page(
+            &state,
+            sort.as_deref().map(|s| (s, descending)),
+            PAGE,
+            offset,
+        )
+        .await?;
+    let (count, sums) = run.totals(&state).await?;
+
+    let base_query = run.query_string();
+    let link = |sort: Option<(&str, bool)>, page_number: u64| {
+        let mut q: Vec<(String, String)> = run
+            .filters
+            .applied
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        if let Some((s, d)) = sort {
+            q.push(("sort".into(), s.to_owned()));
+            if d {
+                q.push(("order".into(), "desc".into()));
+            }
+        }
+        if page_number > 1 {
+            q.push(("page".into(), page_number.to_string()));
+        }
+        let qs = serde_urlencoded::to_string(&q).unwrap_or_default();
+        if qs.is_empty() {
+            url.clone()
+        } else {
+            format!("{url}?{qs}")
+        }
+    };
+    let current = sort.as_deref().map(|s| (s, descending));
+    page.headers = report
+        .columns
+        .iter()
+        .map(|c| {
+            let this = sort.as_deref() == Some(c.fieldname.as_str());
+            HeaderCell {
+                label: c.label.clone(),
+                url: link(Some((&c.fieldname, this && !descending)), 1),
+                arrow: match (this, descending) {
+                    (true, false) => " ▲",
+                    (true, true) => " ▼",
+                    _ => "",
+                },
+                numeric: numeric(c.fieldtype),
+            }
+        })
+        .collect();
+    page.rows = rows
+        .iter()
+        .map(|row| {
+            report
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let v = row
+                        .get(i)
+                        .cloned()
+                        .unwrap_or(accesslog_store::SqlValue::Null);
+                    (cell(&v, Some(c.fieldtype)), numeric(c.fieldtype))
+                })
+                .collect()
+        })
+        .collect();
+    if !sums.is_empty() && count > 0 {
+        page.totals = Some(
+            report
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| match sums.get(&i) {
+                    Some(v) if c.fieldtype == FieldType::Int => (format!("{v:.0}"), true),
+                    Some(v) => (
+                        cell(
+                            &accesslog_store::SqlValue::Float(*v),
+                            Some(FieldType::Currency),
+                        ),
+                        true,
+                    ),
+                    None if i == 0 => ("Total".to_owned(), false),
+                    None => (String::new(), false),
+                })
+                .collect(),
+        );
+    }
+    page.count = count;
+    page.first = if rows.is_empty() { 0 } else { offset + 1 };
+    page.last = offset + rows.len() as u64;
+    page.prev = (number > 1).then(|| link(current, number - 1));
+    page.next = (offset + PAGE < count).then(|| link(current, number + 1));
+    page.filters_json = run.filters_json().to_string();
+    page.query = base_query;
+    render(&page)
+}

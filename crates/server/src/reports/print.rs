@@ -1,0 +1,167 @@
+//! Printing a report: `/app/query-report/{name}/print?filters…` (HTML) and `/pdf` (PDF,
+//! through the same Chromium as document PDFs), with the filters shown on the page. Each is
+//! recorded as `activity = report_print` with the filters, columns and rows printed.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+
+use accesslog_core::doctype::FieldType;
+use accesslog_core::entry::{Activity, CanonicalJson, Event};
+use accesslog_store::SqlValue;
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use serde_json::Value;
+
+use super::{Run, report_for};
+use crate::audit::{Audit, AuditedResponse, Payload};
+use crate::error::WebError;
+use crate::records::pages::cell;
+use crate::state::AppState;
+
+/// A print holds at most this many rows; exports hold them all.
+const PRINT_ROWS: u64 = 2_000;
+
+#[derive(Template)]
+#[template(path = "report_print.html")]
+struct PrintPage<'a> {
+    name: &'a str,
+    site_name: &'a str,
+    printed_at: String,
+    user: &'a str,
+    filters: Vec<(String, String)>,
+    headers: Vec<(String, bool)>,
+    rows: Vec<Vec<(String, bool)>>,
+    shown: u64,
+    count: u64,
+}
+
+/// The page's HTML and the event that will record it.
+async fn print_page(
+    state: &AppState,
+    audit: &Audit,
+    name: &str,
+    given: &BTreeMap<String, String>,
+    file_type: &str,
+) -> Result<(String, Event), WebError> {
+    let mut event = audit.event(Activity::ReportPrint);
+    event.report_name = Some(name.to_owned());
+    event.file_type = Some(file_type.to_owned());
+    let report = match report_for(state, name, &audit.who) {
+        Ok(r) => r,
+        Err(e @ WebError::Forbidden(_)) => return Err(audit.deny(state, event, e).await),
+        Err(e) => return Err(e),
+    };
+    event.export_from = Some(report.ref_doctype.clone());
+    let run = Run::new(state, report, given)?;
+    let mut rows = Vec::new();
+    let mut count = 0u64;
+    run.each_row(state, &mut |row: &[SqlValue]| {
+        count += 1;
+        if count <= PRINT_ROWS {
+            rows.push(row.to_vec());
+        }
+        ControlFlow::Continue(())
+    })
+    .await?;
+    let numeric =
+        |t: FieldType| matches!(t, FieldType::Currency | FieldType::Float | FieldType::Int);
+    let filters = report
+        .filters
+        .iter()
+        .filter_map(|f| {
+            run.filters
+                .applied
+                .get(&f.fieldname)
+                .map(|v| (f.label.clone(), v.clone()))
+        })
+        .collect();
+    let page = PrintPage {
+        name: &report.name,
+        site_name: &state.settings.name,
+        printed_at: super::super::printing::printed_at(&state.clock.now().to_rfc3339()),
+        user: &audit.who.user.email,
+        filters,
+        headers: report
+            .columns
+            .iter()
+            .map(|c| (c.label.clone(), numeric(c.fieldtype)))
+            .collect(),
+        rows: rows
+            .iter()
+            .map(|row| {
+                report
+                    .columns
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| {
+                        let v = row.get(i).cloned().unwrap_or(SqlValue::Null);
+                        (cell(&v, Some(c.fieldtype)), numeric(c.fieldtype))
+                    })
+                    .collect()
+            })
+            .collect(),
+        shown: rows.len() as u64,
+        count,
+    }
+    .render()
+    .map_err(|e| WebError::Internal(e.into()))?;
+    event.filters = Some(CanonicalJson::from_value(&run.filters_json()));
+    event.columns = Some(CanonicalJson::from_value(&Value::Array(
+        report
+            .columns
+            .iter()
+            .map(|c| Value::String(c.fieldname.clone()))
+            .collect(),
+    )));
+    event.row_count = Some(rows.len() as u64);
+    Ok((page, event))
+}
+
+/// `GET /app/query-report/{name}/print`.
+pub async fn html(
+    State(state): State<AppState>,
+    audit: Audit,
+    Path(name): Path<String>,
+    Query(given): Query<BTreeMap<String, String>>,
+) -> Result<AuditedResponse, WebError> {
+    let (page, event) = print_page(&state, &audit, &name, &given, "HTML").await?;
+    audit
+        .release(
+            &state,
+            event,
+            Payload::new(page, "text/html; charset=utf-8"),
+        )
+        .await
+}
+
+/// `GET /app/query-report/{name}/pdf`.
+pub async fn pdf(
+    State(state): State<AppState>,
+    audit: Audit,
+    Path(name): Path<String>,
+    Query(given): Query<BTreeMap<String, String>>,
+) -> Result<AuditedResponse, WebError> {
+    let (page, event) = print_page(&state, &audit, &name, &given, "PDF").await?;
+    let renderer = match &state.printing.pdf {
+        Ok(r) => r,
+        Err(why) => {
+            return Err(audit
+                .deny(&state, event, WebError::Unavailable(why.clone()))
+                .await);
+        }
+    };
+    let pdf = renderer.render(&page).await.map_err(|e| {
+        tracing::error!(error = %e, "report PDF failed");
+        WebError::Unavailable(format!(
+            "The PDF could not be made: {e}. Try again; if it persists, tell your administrator."
+        ))
+    })?;
+    let file_name = format!("{name}.pdf");
+    audit
+        .release(
+            &state,
+            event,
+            Payload::new(pdf, "application/pdf").download_as(&file_name),
+        )
+        .await
+}
