@@ -395,13 +395,68 @@ async fn demo_serves_a_login_page_and_the_demo_users() {
         assert_eq!(status, 200, "{usr}: {body}");
         assert_eq!(body["message"], "Logged In");
     }
+
+    // The demo's reports run: Accounts exports the General Ledger; HR runs the Salary
+    // Register, which Accounts may not.
+    let accounts = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let r = accounts
+        .post(format!("{}/api/method/login", server.url))
+        .form(&[("usr", "accounts@example.com"), ("pwd", "accounts")])
+        .send()
+        .await
+        .unwrap();
+    let token = r.headers()["x-frappe-csrf-token"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let r = accounts
+        .post(format!(
+            "{}/api/method/frappe.desk.query_report.export_query",
+            server.url
+        ))
+        .header("x-frappe-csrf-token", &token)
+        .form(&[
+            ("report_name", "General Ledger"),
+            ("file_format_type", "Excel"),
+            ("filters", r#"{"account": "Debtors"}"#),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.bytes().await.unwrap().starts_with(b"PK"));
+    for (report, status) in [
+        ("Sales%20Register", 200),
+        ("Accounts%20Receivable", 200),
+        ("Salary%20Register", 403),
+    ] {
+        let r = accounts
+            .get(format!("{}/app/query-report/{report}", server.url))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{report}");
+    }
+    let r = hr
+        .get(format!(
+            "{}/app/query-report/Salary%20Register?department=Sales",
+            server.url
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.text().await.unwrap().contains("Monthly Gross"));
     drop(server);
 
-    // A second start reuses the site and its data; the two downloads and the label are in a
-    // log that verifies.
+    // A second start reuses the site and its data; the two downloads, the label and the
+    // export are in a log that verifies.
     assert!(dir.join("site.toml").is_file() && dir.join("accesslog.db").is_file());
     let out = ok(run(&["verify", "--site", dir.to_str().unwrap()]));
-    assert!(out.contains("OK: 3 entries"), "{out}");
+    assert!(out.contains("OK: 4 entries"), "{out}");
     let server = start(&["demo", "--dir", dir.to_str().unwrap(), "--port", "0"]);
     assert_eq!(
         login(&server.url, "admin@example.com", "admin").await.0,

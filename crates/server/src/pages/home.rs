@@ -17,6 +17,8 @@ struct HomePage {
     is_system_manager: bool,
     /// (url slug, name) of the types this user may read.
     doctypes: Vec<(String, String)>,
+    /// (url, name) of the reports this user may run.
+    reports: Vec<(String, String)>,
 }
 
 pub async fn show(
@@ -33,6 +35,12 @@ pub async fn show(
                 !d.is_child && d.allows(&auth.user.roles, accesslog_core::doctype::Action::Read)
             })
             .map(|d| (crate::records::pages::slug(&d.name), d.name.clone()))
+            .collect(),
+        reports: state
+            .reports
+            .iter()
+            .filter(|r| r.allows(&auth.user.roles))
+            .map(|r| (crate::reports::report_url(&r.name), r.name.clone()))
             .collect(),
         user: auth.user,
     })
