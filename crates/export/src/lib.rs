@@ -91,6 +91,11 @@ pub enum ExportError {
 
 /// An export being written. Rows go straight to a temporary file; dropping the exporter
 /// without [`Exporter::finish`] deletes the file.
+///
+/// Every call does blocking file IO: from async code, run the export in
+/// `tokio::task::spawn_blocking`. That also contains one rust_xlsxwriter habit: it panics,
+/// rather than returning an error, when writing a row to its temporary file fails (a full
+/// disk); inside `spawn_blocking` the panic comes back as a `JoinError`.
 pub struct Exporter {
     sink: Sink,
     path: tempfile::TempPath,
@@ -152,7 +157,7 @@ impl Exporter {
                 )
             }
             Format::Xlsx => {
-                let writer = xlsx::XlsxWriter::new(file, &columns, sheet_name, Some(&dir))?;
+                let writer = xlsx::XlsxWriter::new(file, &columns, sheet_name, &dir)?;
                 (Sink::Xlsx(Box::new(writer)), xlsx_max_rows)
             }
         };
