@@ -30,6 +30,7 @@ enum Command {
     Migrate(commands::migrate::Opts),
     Verify(commands::verify::Opts),
     Checkpoint(commands::checkpoint::Opts),
+    LogExport(commands::log_export::Opts),
     #[command(hide = true)]
     RecordLoad(commands::record_load::Opts),
 }
@@ -58,6 +59,7 @@ fn main() -> std::process::ExitCode {
             Command::Migrate(opts) => commands::migrate::run(opts).await,
             Command::Verify(opts) => commands::verify::run(opts).await,
             Command::Checkpoint(opts) => commands::checkpoint::run(opts).await,
+            Command::LogExport(opts) => commands::log_export::run(opts).await,
             Command::RecordLoad(opts) => commands::record_load::run(opts).await,
         }
     });

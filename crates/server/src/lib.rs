@@ -14,6 +14,7 @@ mod printing;
 pub mod records;
 mod reports;
 pub mod request;
+pub mod review;
 mod state;
 
 use std::net::SocketAddr;
@@ -42,6 +43,11 @@ pub fn router(state: AppState) -> Router {
         .route("/logout", post(pages::login::submit_logout))
         .route("/app", get(pages::home::show))
         .route("/app/backups", get(records::backups::page))
+        .route("/app/access-log", get(review::pages::list))
+        .route("/app/access-log/export", get(review::export::download))
+        .route("/app/access-log/{seq}", get(review::pages::show))
+        .route("/api/access-log", get(review::api::list))
+        .route("/api/access-log/{seq}", get(review::api::get))
         .route("/app/query-report", get(reports::page::index))
         .route("/app/query-report/{name}", get(reports::page::show))
         .route("/app/query-report/{name}/print", get(reports::print::html))

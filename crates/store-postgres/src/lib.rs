@@ -304,6 +304,25 @@ impl LogStore for PgStore {
         self.read_entry(seq).await
     }
 
+    async fn search_entries(
+        &self,
+        q: &accesslog_store::log_search::EntryQuery,
+        page: accesslog_store::log_search::EntryPage,
+        limit: u32,
+    ) -> StoreResult<Vec<Entry>> {
+        self.read_search(q, page, limit).await
+    }
+
+    async fn count_entries(
+        &self,
+        q: &accesslog_store::log_search::EntryQuery,
+        by: accesslog_store::log_search::GroupBy,
+        sample: u32,
+        top: u32,
+    ) -> StoreResult<Vec<(String, u64)>> {
+        self.read_counts(q, by, sample, top).await
+    }
+
     async fn entries_with_leaves_after(
         &self,
         after_seq: u64,

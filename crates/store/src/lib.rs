@@ -6,6 +6,7 @@
 
 mod error;
 pub mod log;
+pub mod log_search;
 mod models;
 pub mod records;
 pub mod reports;
@@ -79,6 +80,21 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     /// Up to `limit` entries with `seq > after_seq`, in `seq` order.
     async fn entries_after(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<Entry>>;
     async fn entry(&self, seq: u64) -> StoreResult<Option<Entry>>;
+    /// Entries matching `q`, a page at a time (see [`log_search`]).
+    async fn search_entries(
+        &self,
+        q: &log_search::EntryQuery,
+        page: log_search::EntryPage,
+        limit: u32,
+    ) -> StoreResult<Vec<Entry>>;
+    /// Counts by user or activity among the newest `sample` entries matching `q`.
+    async fn count_entries(
+        &self,
+        q: &log_search::EntryQuery,
+        by: log_search::GroupBy,
+        sample: u32,
+        top: u32,
+    ) -> StoreResult<Vec<(String, u64)>>;
     /// Every stored row with `seq > after_seq` (with `after_seq = 0`, also any row with a
     /// seq below 1), up to `limit`, in `seq` order, each with its stored leaf hash: what
     /// verification walks. A row that cannot be read back as an entry is returned as such,

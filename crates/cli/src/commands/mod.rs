@@ -4,6 +4,7 @@ pub mod backup;
 pub mod checkpoint;
 pub mod demo;
 pub mod import;
+pub mod log_export;
 pub mod migrate;
 pub mod new_site;
 pub mod record_load;

@@ -133,6 +133,23 @@ impl LogStore for Wrapped {
     async fn entry(&self, seq: u64) -> StoreResult<Option<Entry>> {
         self.inner.entry(seq).await
     }
+    async fn search_entries(
+        &self,
+        q: &accesslog_store::log_search::EntryQuery,
+        page: accesslog_store::log_search::EntryPage,
+        limit: u32,
+    ) -> StoreResult<Vec<Entry>> {
+        self.inner.search_entries(q, page, limit).await
+    }
+    async fn count_entries(
+        &self,
+        q: &accesslog_store::log_search::EntryQuery,
+        by: accesslog_store::log_search::GroupBy,
+        sample: u32,
+        top: u32,
+    ) -> StoreResult<Vec<(String, u64)>> {
+        self.inner.count_entries(q, by, sample, top).await
+    }
     async fn entries_with_leaves_after(
         &self,
         after_seq: u64,

@@ -91,9 +91,14 @@ fn number_param(name: &str, raw: Option<&str>, default: u64) -> Result<u64, WebE
 pub async fn list(
     State(state): State<AppState>,
     who: CurrentUser,
+    audit: crate::audit::Audit,
     Path(doctype): Path<String>,
     Query(p): Query<ListParams>,
+    Query(raw): Query<std::collections::BTreeMap<String, String>>,
 ) -> Result<Json<Value>, WebError> {
+    if doctype == "Access Log" {
+        return crate::review::api::resource_list(&state, &audit, &raw).await;
+    }
     let doctype = doctype_for(&state, &doctype, &who, Action::Read)?;
     let children: Vec<(&str, &DocType)> = state.doctypes.child_tables(doctype);
     let child_types: Vec<&DocType> = children.iter().map(|(_, d)| *d).collect();
@@ -147,8 +152,12 @@ fn document_json(doctype: &DocType, doc: &Document) -> Value {
 pub async fn get(
     State(state): State<AppState>,
     who: CurrentUser,
+    audit: crate::audit::Audit,
     Path((doctype, name)): Path<(String, String)>,
 ) -> Result<Json<Value>, WebError> {
+    if doctype == "Access Log" {
+        return crate::review::api::resource_get(&state, &audit, &name).await;
+    }
     let doctype = doctype_for(&state, &doctype, &who, Action::Read)?;
     let children: Vec<(&str, &DocType)> = state.doctypes.child_tables(doctype);
     let doc = state

@@ -9,3 +9,4 @@ mod http;
 mod printing;
 mod proofs;
 mod records;
+mod review;

@@ -43,6 +43,39 @@ macro_rules! impl_log_reads {
                     rows.iter().map(entry_from_row).collect()
                 }
 
+                pub(crate) async fn read_search(
+                    &self,
+                    q: &$crate::log_search::EntryQuery,
+                    page: $crate::log_search::EntryPage,
+                    limit: u32,
+                ) -> StoreResult<Vec<Entry>> {
+                    let (sql, values) = $crate::log_search::search_sql(q, page, limit);
+                    let rows = super::bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &values, &[])
+                        .fetch_all(&self.pool)
+                        .await?;
+                    rows.iter().map(entry_from_row).collect()
+                }
+
+                pub(crate) async fn read_counts(
+                    &self,
+                    q: &$crate::log_search::EntryQuery,
+                    by: $crate::log_search::GroupBy,
+                    sample: u32,
+                    top: u32,
+                ) -> StoreResult<Vec<(String, u64)>> {
+                    let (sql, values) = $crate::log_search::count_sql(q, by, sample, top);
+                    let rows = super::bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &values, &[])
+                        .fetch_all(&self.pool)
+                        .await?;
+                    rows.iter()
+                        .map(|r| {
+                            let group: Option<String> = r.try_get("grp")?;
+                            let n: i64 = r.try_get("n")?;
+                            Ok((group.unwrap_or_default(), u64::try_from(n).unwrap_or(0)))
+                        })
+                        .collect()
+                }
+
                 pub(crate) async fn read_entry(&self, seq: u64) -> StoreResult<Option<Entry>> {
                     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "SELECT {ENTRY_COLUMNS} FROM access_log WHERE seq = $1"

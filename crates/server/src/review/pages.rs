@@ -1,0 +1,479 @@
+//! `/app/access-log`: newest first, the standard filters, counts by user and activity for
+//! the current filter (over the newest 100,000 matching entries, so a page view never
+//! counts the whole table), keyset pages. `/app/access-log/{seq}`: every field, Show Report
+//! (with a re-run that says whether today's export is identical), Show Document, and
+//! whether a signed checkpoint covers the entry.
+
+use std::collections::BTreeMap;
+use std::ops::ControlFlow;
+
+use accesslog_core::entry::{Activity, Entry};
+use accesslog_store::SqlValue;
+use accesslog_store::log_search::{EntryPage, GroupBy};
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::response::Html;
+use serde_json::Value;
+
+use super::api::{before_token, parse_before};
+use super::{entry_query, require_reviewer};
+use crate::audit::Audit;
+use crate::auth::PageUser;
+use crate::error::WebError;
+use crate::pages::{Layout, render};
+use crate::records::pages::{percent, slug};
+use crate::reports::{Run, report_url};
+use crate::state::AppState;
+
+const PAGE: u32 = 50;
+/// The sidebar counts look at this many of the newest matching entries.
+pub const COUNT_SAMPLE: u32 = 100_000;
+const FILTERS: [&str; 10] = [
+    "user",
+    "activity",
+    "export_from",
+    "report_name",
+    "file_type",
+    "outcome",
+    "reference_document",
+    "from",
+    "to",
+    "q",
+];
+
+pub struct Row {
+    pub seq: u64,
+    pub time: String,
+    pub user: String,
+    pub activity: String,
+    pub source: String,
+    pub document: String,
+    pub file_type: String,
+    pub outcome: String,
+}
+
+#[derive(Template)]
+#[template(path = "access_log.html")]
+struct ListPage {
+    layout: Layout,
+    values: BTreeMap<String, String>,
+    /// (name, selected)
+    activities: Vec<(&'static str, bool)>,
+    outcomes: Vec<(&'static str, bool)>,
+    rows: Vec<Row>,
+    /// (label, count, url that adds the filter)
+    by_user: Vec<(String, u64, String)>,
+    by_activity: Vec<(String, u64, String)>,
+    sample: u32,
+    next: Option<String>,
+    export_query: String,
+    error: Option<String>,
+}
+
+fn url_with(params: &BTreeMap<String, String>, key: &str, value: &str) -> String {
+    let mut p: Vec<(&str, &str)> = params
+        .iter()
+        .filter(|(k, v)| FILTERS.contains(&k.as_str()) && k.as_str() != key && !v.is_empty())
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    if !value.is_empty() {
+        p.push((key, value));
+    }
+    let qs = serde_urlencoded::to_string(&p).unwrap_or_default();
+    if qs.is_empty() {
+        "/app/access-log".to_owned()
+    } else {
+        format!("/app/access-log?{qs}")
+    }
+}
+
+fn row(e: &Entry) -> Row {
+    let ev = &e.event;
+    Row {
+        seq: e.seq,
+        time: e
+            .timestamp
+            .to_rfc3339()
+            .replace('T', " ")
+            .chars()
+            .take(19)
+            .collect(),
+        user: ev.user.clone(),
+        activity: ev.activity.as_str().to_owned(),
+        source: match (&ev.report_name, &ev.export_from) {
+            (Some(r), _) => r.clone(),
+            (None, Some(d)) => d.clone(),
+            _ => String::new(),
+        },
+        document: ev.reference_document.clone().unwrap_or_default(),
+        file_type: ev.file_type.clone().unwrap_or_default(),
+        outcome: ev.outcome.as_str().to_owned(),
+    }
+}
+
+/// `GET /app/access-log`.
+pub async fn list(
+    State(state): State<AppState>,
+    _page: PageUser,
+    audit: Audit,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Result<Html<String>, WebError> {
+    require_reviewer(&state, &audit).await?;
+    let values: BTreeMap<String, String> = FILTERS
+        .iter()
+        .map(|k| ((*k).to_owned(), params.get(*k).cloned().unwrap_or_default()))
+        .collect();
+    let mut page = ListPage {
+        layout: Layout::new(&state.settings.name, Some(&audit.who)),
+        values: values.clone(),
+        activities: Activity::ALL
+            .map(|a| {
+                (
+                    a.as_str(),
+                    values.get("activity").is_some_and(|v| v == a.as_str()),
+                )
+            })
+            .to_vec(),
+        outcomes: ["granted", "denied", "failed"]
+            .map(|o| (o, values.get("outcome").is_some_and(|v| v == o)))
+            .to_vec(),
+        rows: Vec::new(),
+        by_user: Vec::new(),
+        by_activity: Vec::new(),
+        sample: COUNT_SAMPLE,
+        next: None,
+        export_query: serde_urlencoded::to_string(
+            values
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .collect::<Vec<_>>(),
+        )
+        .unwrap_or_default(),
+        error: None,
+    };
+    let q = match entry_query(&params) {
+        Ok(q) => q,
+        Err(WebError::BadRequest(m)) => {
+            page.error = Some(m);
+            return render(&page);
+        }
+        Err(e) => return Err(e),
+    };
+    let before = parse_before(params.get("before"))?;
+    let entries = state
+        .store
+        .search_entries(&q, EntryPage::Newest { before }, PAGE)
+        .await?;
+    if entries.len() as u32 == PAGE
+        && let Some(last) = entries.last()
+    {
+        let mut p: BTreeMap<String, String> = values.clone();
+        p.insert("before".into(), before_token(last));
+        let qs = serde_urlencoded::to_string(
+            p.iter().filter(|(_, v)| !v.is_empty()).collect::<Vec<_>>(),
+        )
+        .unwrap_or_default();
+        page.next = Some(format!("/app/access-log?{qs}"));
+    }
+    page.rows = entries.iter().map(row).collect();
+    for (by, key, out) in [
+        (GroupBy::User, "user", &mut page.by_user),
+        (GroupBy::Activity, "activity", &mut page.by_activity),
+    ] {
+        *out = state
+            .store
+            .count_entries(&q, by, COUNT_SAMPLE, 10)
+            .await?
+            .into_iter()
+            .map(|(g, n)| {
+                let url = url_with(&values, key, &g);
+                (g, n, url)
+            })
+            .collect();
+    }
+    render(&page)
+}
+
+#[derive(Template)]
+#[template(path = "access_log_entry.html")]
+struct EntryPageView {
+    layout: Layout,
+    seq: u64,
+    /// (label, value) of every field but the long ones.
+    fields: Vec<(&'static str, String)>,
+    /// The filters as (name, value) and as JSON.
+    filters: Vec<(String, String)>,
+    filters_json: Option<String>,
+    columns: Vec<String>,
+    page: Option<String>,
+    /// Show Report: the report's URL with the logged filters.
+    report: Option<String>,
+    /// For exports: today's re-run compared with the logged file.
+    recheck: Option<String>,
+    /// Show Document: the URL, or why there is none.
+    document: Option<Result<String, String>>,
+    /// Whether a signed checkpoint covers the entry, and the proof's URL.
+    integrity: String,
+    proof_url: String,
+}
+
+/// `GET /app/access-log/{seq}`.
+pub async fn show(
+    State(state): State<AppState>,
+    _page: PageUser,
+    audit: Audit,
+    Path(seq): Path<String>,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Result<Html<String>, WebError> {
+    require_reviewer(&state, &audit).await?;
+    let seq: u64 = seq
+        .parse()
+        .map_err(|_| WebError::NotFound(format!("{seq:?} is not an entry number.")))?;
+    let e = state
+        .store
+        .entry(seq)
+        .await?
+        .ok_or_else(|| WebError::NotFound(format!("There is no entry {seq}.")))?;
+    let ev = &e.event;
+    let opt = |v: &Option<String>| v.clone().unwrap_or_default();
+    let num = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
+    let fields = vec![
+        ("Time", e.timestamp.to_rfc3339()),
+        ("User", ev.user.clone()),
+        ("Roles", ev.roles.join(", ")),
+        ("Activity", ev.activity.as_str().to_owned()),
+        ("Outcome", ev.outcome.as_str().to_owned()),
+        ("Reason", opt(&ev.reason)),
+        ("Document type (export from)", opt(&ev.export_from)),
+        ("Reference document", opt(&ev.reference_document)),
+        ("Report", opt(&ev.report_name)),
+        ("Print format", opt(&ev.print_format)),
+        ("File type", opt(&ev.file_type)),
+        ("Rows", num(ev.row_count)),
+        ("Bytes", num(ev.byte_count)),
+        ("SHA-256 of what was sent", opt(&ev.content_sha256)),
+        ("Method", ev.method.clone()),
+        ("Authenticated by", opt(&ev.auth)),
+        ("IP address", opt(&ev.ip)),
+        ("User agent", opt(&ev.user_agent)),
+        ("Request id", opt(&ev.request_id)),
+        ("Source", ev.source.clone()),
+    ];
+    let filters_value = ev.filters.as_ref().map(|f| f.to_value());
+    let filters: Vec<(String, String)> = match &filters_value {
+        Some(Value::Object(map)) => map
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.clone(),
+                    v.as_str().map_or_else(|| v.to_string(), str::to_owned),
+                )
+            })
+            .collect(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|v| (String::new(), v.to_string()))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let report_filters: BTreeMap<String, String> = match &filters_value {
+        Some(Value::Object(map)) => map
+            .iter()
+            .filter(|(k, _)| k.as_str() != "visible_idx")
+            .filter_map(|(k, v)| v.as_str().map(|s| (k.clone(), s.to_owned())))
+            .collect(),
+        _ => BTreeMap::new(),
+    };
+    let report = ev
+        .report_name
+        .as_deref()
+        .filter(|r| state.reports.get(r).is_some())
+        .map(|r| {
+            let qs = serde_urlencoded::to_string(&report_filters).unwrap_or_default();
+            if qs.is_empty() {
+                report_url(r)
+            } else {
+                format!("{}?{qs}", report_url(r))
+            }
+        });
+    let recheck = if params.contains_key("recheck") {
+        Some(recheck(&state, &e, &report_filters).await)
+    } else {
+        None
+    };
+    let document = show_document(&state, &e).await?;
+    let latest = state.store.latest_checkpoint().await?;
+    let integrity = match latest {
+        Some(c) if c.size >= seq => format!(
+            "Covered by the latest signed checkpoint (tree size {}, signed {}).",
+            c.size,
+            c.created_at.to_rfc3339()
+        ),
+        Some(c) => format!(
+            "Not yet covered: the latest signed checkpoint has {} entries; the next one will include this entry.",
+            c.size
+        ),
+        None => "No checkpoint has been signed yet.".to_owned(),
+    };
+    render(&EntryPageView {
+        layout: Layout::new(&state.settings.name, Some(&audit.who)),
+        seq,
+        fields,
+        filters,
+        filters_json: ev.filters.as_ref().map(|f| f.as_str().to_owned()),
+        columns: match ev.columns.as_ref().map(|c| c.to_value()) {
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|v| v.as_str().map_or_else(|| v.to_string(), str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        },
+        page: ev.page.clone(),
+        report,
+        recheck,
+        document,
+        integrity,
+        proof_url: format!("/api/access-log/{seq}/proof"),
+    })
+}
+
+/// Show Document: the form of the document (or of the document a downloaded file is
+/// attached to), or a sentence saying why there is none.
+async fn show_document(
+    state: &AppState,
+    e: &Entry,
+) -> Result<Option<Result<String, String>>, WebError> {
+    let ev = &e.event;
+    let (Some(doctype), Some(name)) = (ev.export_from.as_deref(), ev.reference_document.as_deref())
+    else {
+        return Ok(None);
+    };
+    if doctype == "File" {
+        let file = match state.store.file_by_url(true, name).await? {
+            Some(f) => Some(f),
+            None => match state.store.file_by_url(false, name).await? {
+                Some(f) => Some(f),
+                None => state.store.file_by_id(name).await?,
+            },
+        };
+        return Ok(Some(match file {
+            Some(f) => match (
+                f.attached_to_doctype.as_deref(),
+                f.attached_to_name.as_deref(),
+            ) {
+                (Some(d), Some(n)) if state.doctypes.get(d).is_some() => {
+                    Ok(format!("/app/{}/{}", slug(d), percent(n)))
+                }
+                _ => Ok(f.file_url()),
+            },
+            None => Err(format!("The file {name} no longer exists.")),
+        }));
+    }
+    let Some(dt) = state.doctypes.get(doctype).filter(|d| !d.is_child) else {
+        return Ok(Some(Err(format!(
+            "The document type {doctype} no longer exists."
+        ))));
+    };
+    let exists = state.store.get_document(dt, &[], name).await?.is_some();
+    Ok(Some(if exists {
+        Ok(format!("/app/{}/{}", slug(doctype), percent(name)))
+    } else {
+        Err(format!("{doctype} {name} no longer exists."))
+    }))
+}
+
+/// Re-runs a logged export with the same filters and columns and compares it with what was
+/// sent. Nothing is released, so nothing is recorded.
+async fn recheck(state: &AppState, e: &Entry, filters: &BTreeMap<String, String>) -> String {
+    let ev = &e.event;
+    let (Some(name), Some(file_type)) = (ev.report_name.as_deref(), ev.file_type.as_deref()) else {
+        return "Only report exports can be re-run.".to_owned();
+    };
+    let Some(report) = state.reports.get(name) else {
+        return format!("The report {name} no longer exists.");
+    };
+    let Some(format) = accesslog_export::Format::from_name(file_type) else {
+        return format!("{file_type} exports cannot be re-run.");
+    };
+    let visible = matches!(ev.filters.as_ref().map(|f| f.to_value()), Some(Value::Object(m)) if m.contains_key("visible_idx"));
+    if visible {
+        return "This export kept only some rows (visible_idx); compare by hand with the report."
+            .to_owned();
+    }
+    let columns: Vec<String> = match ev.columns.as_ref().map(|c| c.to_value()) {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
+        _ => report.columns.iter().map(|c| c.fieldname.clone()).collect(),
+    };
+    let pick: Vec<usize> = columns
+        .iter()
+        .filter_map(|c| report.columns.iter().position(|rc| &rc.fieldname == c))
+        .collect();
+    if pick.len() != columns.len() {
+        return "The report's columns have changed since; it cannot be re-run as it was."
+            .to_owned();
+    }
+    let run = match Run::new(state, report, filters) {
+        Ok(r) => r,
+        Err(e) => return format!("The logged filters no longer apply: {e}"),
+    };
+    let cols = pick
+        .iter()
+        .map(|&i| accesslog_export::Column {
+            label: report.columns[i].label.clone(),
+            fieldtype: report.columns[i].fieldtype,
+            width: report.columns[i].width,
+        })
+        .collect();
+    let mut exporter = match accesslog_export::Exporter::new(format, cols, &report.name, None) {
+        Ok(x) => x,
+        Err(e) => return format!("The re-run failed: {e}"),
+    };
+    let mut failed = None;
+    let mut picked = Vec::new();
+    let ran = run
+        .each_row(state, &mut |row: &[SqlValue]| {
+            picked.clear();
+            picked.extend(
+                pick.iter()
+                    .map(|&c| row.get(c).cloned().unwrap_or(SqlValue::Null)),
+            );
+            match exporter.write_row(&picked) {
+                Ok(()) => ControlFlow::Continue(()),
+                Err(e) => {
+                    failed = Some(e);
+                    ControlFlow::Break(())
+                }
+            }
+        })
+        .await;
+    if let Err(e) = ran {
+        return format!("The re-run failed: {e}");
+    }
+    if let Some(e) = failed {
+        return format!("The re-run failed: {e}");
+    }
+    let file = match tokio::task::spawn_blocking(move || exporter.finish()).await {
+        Ok(Ok(f)) => f,
+        Ok(Err(e)) => return format!("The re-run failed: {e}"),
+        Err(e) => return format!("The re-run failed: {e}"),
+    };
+    let then = ev
+        .row_count
+        .map_or_else(|| "?".to_owned(), |n| n.to_string());
+    if ev.content_sha256.as_deref() == Some(file.sha256.as_str()) {
+        format!(
+            "Identical: today's export of the same filters and columns has the same {} rows and the same SHA-256 as what was exported.",
+            file.row_count
+        )
+    } else {
+        format!(
+            "Changed since: the export had {then} rows; today it has {} rows, and the content differs (SHA-256 {} then, {} now).",
+            file.row_count,
+            ev.content_sha256.as_deref().unwrap_or("?"),
+            file.sha256
+        )
+    }
+}
