@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> Router {
         .route("/app/backups", get(records::backups::page))
         .route("/app/access-log", get(review::pages::list))
         .route("/app/access-log/export", get(review::export::download))
+        .route("/app/access-log/dashboard", get(review::dashboard::show))
         .route("/app/access-log/{seq}", get(review::pages::show))
         .route("/api/access-log", get(review::api::list))
         .route("/api/access-log/{seq}", get(review::api::get))

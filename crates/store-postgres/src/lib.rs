@@ -313,6 +313,12 @@ impl LogStore for PgStore {
         self.read_search(q, page, limit).await
     }
 
+    async fn activity_since(
+        &self,
+        from: Timestamp,
+    ) -> StoreResult<accesslog_store::log_search::ActivitySummary> {
+        self.read_summary(from).await
+    }
     async fn count_entries(
         &self,
         q: &accesslog_store::log_search::EntryQuery,

@@ -159,6 +159,12 @@ impl LogStore for SqliteStore {
         self.read_search(q, page, limit).await
     }
 
+    async fn activity_since(
+        &self,
+        from: Timestamp,
+    ) -> StoreResult<accesslog_store::log_search::ActivitySummary> {
+        self.read_summary(from).await
+    }
     async fn count_entries(
         &self,
         q: &accesslog_store::log_search::EntryQuery,

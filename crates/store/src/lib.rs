@@ -87,6 +87,8 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
         page: log_search::EntryPage,
         limit: u32,
     ) -> StoreResult<Vec<Entry>>;
+    /// Entries per day (by activity and outcome) and the largest exporters since `from`.
+    async fn activity_since(&self, from: Timestamp) -> StoreResult<log_search::ActivitySummary>;
     /// Counts by user or activity among the newest `sample` entries matching `q`.
     async fn count_entries(
         &self,

@@ -155,6 +155,36 @@ pub fn count_sql(q: &EntryQuery, by: GroupBy, sample: u32, top: u32) -> (String,
     )
 }
 
+/// The dashboard's figures since an instant.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ActivitySummary {
+    /// (day number since the Unix epoch, activity, outcome, entries)
+    pub daily: Vec<(i64, String, String, u64)>,
+    /// (user, exports, bytes exported), by bytes.
+    pub top_users: Vec<(String, u64, u64)>,
+    /// (report or document type, exports, bytes exported), by bytes.
+    pub top_sources: Vec<(String, u64, u64)>,
+}
+
+const DAY_MICROS: i64 = 86_400_000_000;
+
+/// Entries per day, activity and outcome since `$1`.
+pub fn daily_sql() -> String {
+    format!(
+        "SELECT timestamp / {DAY_MICROS} AS day, activity AS grp, outcome AS outcome, COUNT(*) AS n \
+         FROM access_log WHERE timestamp >= $1 GROUP BY timestamp / {DAY_MICROS}, activity, outcome"
+    )
+}
+
+/// Granted exports since `$1` by `group` (a column expression), largest volume first.
+pub fn top_exports_sql(group: &str) -> String {
+    format!(
+        "SELECT {group} AS grp, COUNT(*) AS n, CAST(COALESCE(SUM(byte_count), 0) AS BIGINT) AS bytes \
+         FROM access_log WHERE timestamp >= $1 AND activity = 'export' AND outcome = 'granted' \
+         GROUP BY {group} ORDER BY bytes DESC, n DESC LIMIT 10"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

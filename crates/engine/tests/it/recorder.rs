@@ -141,6 +141,12 @@ impl LogStore for Wrapped {
     ) -> StoreResult<Vec<Entry>> {
         self.inner.search_entries(q, page, limit).await
     }
+    async fn activity_since(
+        &self,
+        from: Timestamp,
+    ) -> StoreResult<accesslog_store::log_search::ActivitySummary> {
+        self.inner.activity_since(from).await
+    }
     async fn count_entries(
         &self,
         q: &accesslog_store::log_search::EntryQuery,

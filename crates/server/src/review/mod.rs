@@ -8,6 +8,7 @@
 //! - [`export`]: the log itself as CSV or JSON Lines, recorded as `log_export`.
 
 pub mod api;
+pub mod dashboard;
 pub mod export;
 pub mod pages;
 

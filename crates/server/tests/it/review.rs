@@ -18,7 +18,8 @@ on_both_backends!(
     the_list_filters_counts_and_pages,
     the_detail_page_shows_the_report_the_document_and_integrity,
     the_log_is_read_over_the_api_and_by_a_frappe_client,
-    exports_of_the_log_are_recorded
+    exports_of_the_log_are_recorded,
+    the_dashboard_draws_the_last_30_days
 );
 
 async fn session(server: &TestServer, usr: &str, pwd: &str) -> (reqwest::Client, String) {
@@ -581,4 +582,45 @@ async fn exports_of_the_log_are_recorded(server: &TestServer) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+}
+
+async fn the_dashboard_draws_the_last_30_days(server: &TestServer) {
+    activity(server).await;
+    let (sales, _) = session(server, "sales@example.com", "sales").await;
+    assert_eq!(
+        sales
+            .get(server.at("/app/access-log/dashboard"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::FORBIDDEN
+    );
+    let (admin, _) = session(server, "admin@example.com", "admin").await;
+    let page = admin
+        .get(server.at("/app/access-log/dashboard"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    // Sales's print and raw print, accounts's export, and sales's refused look at the dashboard.
+    assert!(
+        page.contains("Prints: 2") && page.contains("Exports: 1") && page.contains("Downloads: 0"),
+        "{page}"
+    );
+    assert!(page.contains("Denied attempts: 1"), "{page}");
+    assert!(page.contains("<title>11-29: 2 prints</title>"), "{page}");
+    assert!(page.contains("<title>11-29: 1 denied</title>"));
+    let users = page.split("id=\"top-users\"").nth(1).unwrap();
+    assert!(
+        users.contains("accounts@example.com</a></td><td class=\"num\">1</td>"),
+        "{users}"
+    );
+    let sources = page.split("id=\"top-sources\"").nth(1).unwrap();
+    assert!(
+        sources.contains("<td>General Ledger</td><td class=\"num\">1</td>"),
+        "{sources}"
+    );
 }

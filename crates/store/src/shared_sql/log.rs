@@ -76,6 +76,46 @@ macro_rules! impl_log_reads {
                         .collect()
                 }
 
+                pub(crate) async fn read_summary(
+                    &self,
+                    from: Timestamp,
+                ) -> StoreResult<$crate::log_search::ActivitySummary> {
+                    let mut out = $crate::log_search::ActivitySummary::default();
+                    let rows = sqlx::query(sqlx::AssertSqlSafe($crate::log_search::daily_sql()))
+                        .bind(from.as_micros())
+                        .fetch_all(&self.pool)
+                        .await?;
+                    for r in &rows {
+                        let n: i64 = r.try_get("n")?;
+                        out.daily.push((
+                            r.try_get("day")?,
+                            r.try_get("grp")?,
+                            r.try_get("outcome")?,
+                            u64::try_from(n).unwrap_or(0),
+                        ));
+                    }
+                    for (group, into) in [
+                        ("\"user\"", &mut out.top_users),
+                        ("COALESCE(report_name, export_from)", &mut out.top_sources),
+                    ] {
+                        let rows = sqlx::query(sqlx::AssertSqlSafe($crate::log_search::top_exports_sql(group)))
+                            .bind(from.as_micros())
+                            .fetch_all(&self.pool)
+                            .await?;
+                        for r in &rows {
+                            let n: i64 = r.try_get("n")?;
+                            let bytes: i64 = r.try_get("bytes")?;
+                            let name: Option<String> = r.try_get("grp")?;
+                            into.push((
+                                name.unwrap_or_default(),
+                                u64::try_from(n).unwrap_or(0),
+                                u64::try_from(bytes).unwrap_or(0),
+                            ));
+                        }
+                    }
+                    Ok(out)
+                }
+
                 pub(crate) async fn read_entry(&self, seq: u64) -> StoreResult<Option<Entry>> {
                     let row = sqlx::query(sqlx::AssertSqlSafe(format!(
                         "SELECT {ENTRY_COLUMNS} FROM access_log WHERE seq = $1"

@@ -1,0 +1,176 @@
+//! `/app/access-log/dashboard`: prints, exports and downloads per day for the last 30 days
+//! (an SVG chart drawn from the data), denied attempts per day, and the largest exporters by
+//! user and by report or document type.
+
+use accesslog_core::Timestamp;
+use askama::Template;
+use axum::extract::State;
+use axum::response::Html;
+
+use super::require_reviewer;
+use crate::audit::Audit;
+use crate::auth::PageUser;
+use crate::error::WebError;
+use crate::pages::{Layout, render};
+use crate::state::AppState;
+
+const DAYS: i64 = 30;
+const DAY_MICROS: i64 = 86_400_000_000;
+/// The series, by the activities each counts.
+const SERIES: [(&str, &[&str], &str); 3] = [
+    ("Prints", &["print", "report_print", "raw_print"], "#2563eb"),
+    ("Exports", &["export", "log_export"], "#d97706"),
+    (
+        "Downloads",
+        &["file_download", "backup_download"],
+        "#059669",
+    ),
+];
+
+pub struct Bar {
+    pub x: i64,
+    pub y: i64,
+    pub height: i64,
+    pub color: &'static str,
+    pub title: String,
+}
+
+#[derive(Template)]
+#[template(path = "access_log_dashboard.html")]
+struct Dashboard {
+    layout: Layout,
+    bars: Vec<Bar>,
+    denied: Vec<Bar>,
+    /// (label, color, total over the period)
+    legend: Vec<(&'static str, &'static str, u64)>,
+    denied_total: u64,
+    /// (x, label) of every fifth day.
+    ticks: Vec<(i64, String)>,
+    max: u64,
+    top_users: Vec<(String, u64, String)>,
+    top_sources: Vec<(String, u64, String)>,
+}
+
+fn day_label(day: i64) -> String {
+    Timestamp::from_micros(day * DAY_MICROS)
+        .to_rfc3339()
+        .get(5..10)
+        .unwrap_or("")
+        .to_owned()
+}
+
+fn human_bytes(n: u64) -> String {
+    match n {
+        0..1_024 => format!("{n} B"),
+        1_024..1_048_576 => format!("{:.1} KiB", n as f64 / 1024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
+}
+
+/// `GET /app/access-log/dashboard`.
+pub async fn show(
+    State(state): State<AppState>,
+    _page: PageUser,
+    audit: Audit,
+) -> Result<Html<String>, WebError> {
+    require_reviewer(&state, &audit).await?;
+    let today = state.clock.now().as_micros().div_euclid(DAY_MICROS);
+    let first = today - (DAYS - 1);
+    let summary = state
+        .store
+        .activity_since(Timestamp::from_micros(first * DAY_MICROS))
+        .await?;
+    let mut counts = vec![[0u64; 3]; DAYS as usize];
+    let mut denied = vec![0u64; DAYS as usize];
+    for (day, activity, outcome, n) in &summary.daily {
+        let Some(i) = usize::try_from(day - first)
+            .ok()
+            .filter(|i| *i < DAYS as usize)
+        else {
+            continue;
+        };
+        if outcome != "granted" {
+            denied[i] += n;
+            continue;
+        }
+        if let Some(s) = SERIES
+            .iter()
+            .position(|(_, acts, _)| acts.contains(&activity.as_str()))
+        {
+            counts[i][s] += n;
+        }
+    }
+    let max = counts
+        .iter()
+        .map(|c| c.iter().sum::<u64>())
+        .chain(denied.iter().copied())
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let scale = |n: u64| -> i64 { i64::try_from(n * 160 / max).unwrap_or(160) };
+    let mut bars = Vec::new();
+    for (i, day) in counts.iter().enumerate() {
+        let x = 40 + i as i64 * 24;
+        let mut top = 180;
+        for (s, n) in day.iter().enumerate() {
+            if *n == 0 {
+                continue;
+            }
+            let h = scale(*n).max(1);
+            top -= h;
+            bars.push(Bar {
+                x,
+                y: top,
+                height: h,
+                color: SERIES[s].2,
+                title: format!(
+                    "{}: {} {}",
+                    day_label(first + i as i64),
+                    n,
+                    SERIES[s].0.to_lowercase()
+                ),
+            });
+        }
+    }
+    let denied_bars = denied
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| **n > 0)
+        .map(|(i, n)| {
+            let h = scale(*n).max(1);
+            Bar {
+                x: 40 + i as i64 * 24,
+                y: 180 - h,
+                height: h,
+                color: "#b91c1c",
+                title: format!("{}: {} denied", day_label(first + i as i64), n),
+            }
+        })
+        .collect();
+    render(&Dashboard {
+        layout: Layout::new(&state.settings.name, Some(&audit.who)),
+        bars,
+        denied: denied_bars,
+        legend: SERIES
+            .iter()
+            .enumerate()
+            .map(|(s, (label, _, color))| (*label, *color, counts.iter().map(|c| c[s]).sum()))
+            .collect(),
+        denied_total: denied.iter().sum(),
+        ticks: (0..DAYS)
+            .step_by(5)
+            .map(|i| (40 + i * 24, day_label(first + i)))
+            .collect(),
+        max,
+        top_users: summary
+            .top_users
+            .into_iter()
+            .map(|(u, n, b)| (u, n, human_bytes(b)))
+            .collect(),
+        top_sources: summary
+            .top_sources
+            .into_iter()
+            .map(|(u, n, b)| (u, n, human_bytes(b)))
+            .collect(),
+    })
+}
