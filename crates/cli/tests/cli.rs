@@ -1019,3 +1019,70 @@ fn removed_fields_keep_their_data_until_an_explicit_migrate() {
     let out = ok(run(&["migrate", "--site", site]));
     assert!(!out.contains("credit_limit"), "{out}");
 }
+
+/// `accesslog log-export` writes the log (filtered) as JSON Lines or CSV, and records the
+/// export as a log_export before writing; the log still verifies.
+async fn log_export_writes_and_records(backend: accesslog_testkit::Backend) {
+    let Some((tmp, db)) = log_site(backend, "log_export_writes_and_records").await else {
+        return;
+    };
+    let mut load = site_args(&tmp, &db, "record-load");
+    load.extend(["--count".into(), "5".into(), "--writers".into(), "2".into()]);
+    assert_eq!(receipts(&ok(run_args(&load))).len(), 10);
+
+    let out_file = tmp.path().join("log.csv");
+    let mut csv = site_args(&tmp, &db, "log-export");
+    csv.extend([
+        "--format".into(),
+        "csv".into(),
+        "--user".into(),
+        "load-0@example.com".into(),
+        "--out".into(),
+        out_file.display().to_string(),
+    ]);
+    let said = run_args(&csv);
+    assert!(said.status.success(), "{}", text(&said.stderr));
+    assert!(
+        text(&said.stderr).contains("Wrote 5 entries"),
+        "{}",
+        text(&said.stderr)
+    );
+    let written = std::fs::read_to_string(&out_file).unwrap();
+    assert!(
+        written.starts_with("\u{feff}seq,timestamp,user,activity"),
+        "{written}"
+    );
+    assert_eq!(written.matches("\r\n").count(), 6);
+
+    // To standard output, as JSON Lines: the ten loads and the CSV export, which was recorded.
+    let mut jsonl = site_args(&tmp, &db, "log-export");
+    jsonl.extend(["--format".into(), "jsonl".into()]);
+    let lines: Vec<serde_json::Value> = ok(run_args(&jsonl))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 11);
+    let export = &lines[10];
+    assert_eq!(export["activity"], "log_export");
+    assert_eq!(export["file_type"], "CSV");
+    assert_eq!(export["row_count"], 5);
+    assert_eq!(export["filters"]["user"], "load-0@example.com");
+    assert!(export["user"].as_str().unwrap().starts_with("cli:"));
+
+    let mut bad = site_args(&tmp, &db, "log-export");
+    bad.extend(["--format".into(), "xml".into()]);
+    assert!(failed(run_args(&bad)).contains("--format must be csv or jsonl"));
+    let out = ok(run_args(&site_args(&tmp, &db, "verify")));
+    assert!(out.contains("OK: 12 entries"), "{out}");
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn log_export_writes_and_records_on_sqlite() {
+    log_export_writes_and_records(accesslog_testkit::Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn log_export_writes_and_records_on_postgres() {
+    log_export_writes_and_records(accesslog_testkit::Backend::Postgres).await;
+}

@@ -584,3 +584,141 @@ async fn an_invoice_is_printed_from_the_print_menu() {
     )
     .await;
 }
+
+/// A System Manager reviews the log: filters by user and activity, opens an export entry
+/// and follows Show Report to the report with the same filters, follows Show Document from
+/// a print entry to the invoice; a salesperson is refused the Access Log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_system_manager_reviews_the_access_log() {
+    with_browser(
+        "a_system_manager_reviews_the_access_log",
+        |c, base, _store| async move {
+            let login = |usr: &'static str, pwd: &'static str| {
+                let base = base.clone();
+                async move {
+                    let api = reqwest::Client::builder().cookie_store(true).build().unwrap();
+                    let r = api
+                        .post(format!("{base}/api/method/login"))
+                        .form(&[("usr", usr), ("pwd", pwd)])
+                        .send()
+                        .await
+                        .unwrap();
+                    let token = r.headers()["x-frappe-csrf-token"].to_str().unwrap().to_owned();
+                    (api, token)
+                }
+            };
+            let (admin_api, token) = login("admin@example.com", "admin").await;
+            for body in [
+                json!({"posting_date": "2026-02-01", "account": "Debtors", "party": "Acme", "debit": 50, "credit": 0}),
+                json!({"posting_date": "2026-02-02", "account": "Debtors", "party": "Bolt", "debit": 70, "credit": 0}),
+            ] {
+                let r = admin_api
+                    .post(format!("{base}/api/resource/GL Entry"))
+                    .header("x-frappe-csrf-token", &token)
+                    .json(&body)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+            }
+            let (accounts, token) = login("accounts@example.com", "accounts").await;
+            let r = accounts
+                .post(format!("{base}/api/resource/Sales Invoice"))
+                .header("x-frappe-csrf-token", &token)
+                .json(&json!({"customer": "Acme", "grand_total": 5}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let r = accounts
+                .post(format!("{base}/api/method/frappe.desk.query_report.export_query"))
+                .header("x-frappe-csrf-token", &token)
+                .form(&[("report_name", "General Ledger"), ("file_format_type", "CSV"), ("filters", r#"{"party":"Acme"}"#)])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+            let (sales, _) = login("sales@example.com", "sales").await;
+            let r = sales
+                .get(format!("{base}/printview?doctype=Sales%20Invoice&name=SINV-00001"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 200);
+
+            c.goto(&format!("{base}/login")).await.unwrap();
+            log_in_with(&c, "admin@example.com", "admin").await;
+            wait_for_path(&c, "/app").await;
+            c.goto(&format!("{base}/app/access-log")).await.unwrap();
+            let user = c.wait().at_most(WAIT).for_element(Locator::Css("#log-filters input[name=user]")).await.unwrap();
+            user.send_keys("accounts@example.com").await.unwrap();
+            c.find(Locator::Css("#log-filters select[name=activity]"))
+                .await
+                .unwrap()
+                .select_by_value("export")
+                .await
+                .unwrap();
+            c.find(Locator::XPath("//form[@id='log-filters']//button[normalize-space()='Apply']"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let mut tries = WAIT.as_millis() / POLL.as_millis();
+            while !c.current_url().await.unwrap().as_str().contains("activity=export") {
+                tries -= 1;
+                assert!(tries > 0, "the filters were not applied");
+                tokio::time::sleep(POLL).await;
+            }
+            let rows = c.find_all(Locator::Css("#log tbody tr")).await.unwrap();
+            assert_eq!(rows.len(), 1, "{}", page_text(&c).await);
+            let text = rows[0].text().await.unwrap();
+            assert!(text.contains("accounts@example.com") && text.contains("General Ledger") && text.contains("CSV"), "{text}");
+            rows[0].find(Locator::Css("a")).await.unwrap().click().await.unwrap();
+            c.wait()
+                .at_most(WAIT)
+                .for_element(Locator::Id("show-report"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            wait_for_path(&c, "/app/query-report/General%20Ledger").await;
+            let url = c.current_url().await.unwrap();
+            assert_eq!(url.query(), Some("party=Acme"), "{url}");
+            let party = c.find(Locator::Css("#report-filters input[name=party]")).await.unwrap();
+            assert_eq!(party.prop("value").await.unwrap().as_deref(), Some("Acme"));
+            assert!(page_text(&c).await.contains("1 rows"));
+
+            // Show Document from the print entry.
+            c.goto(&format!("{base}/app/access-log?activity=print")).await.unwrap();
+            c.wait()
+                .at_most(WAIT)
+                .for_element(Locator::Css("#log tbody tr a"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            c.wait()
+                .at_most(WAIT)
+                .for_element(Locator::Id("show-document"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            wait_for_path(&c, "/app/sales-invoice/SINV-00001").await;
+            c.find(LOG_OUT).await.unwrap().click().await.unwrap();
+            wait_for_path(&c, "/login").await;
+
+            // A salesperson is refused.
+            log_in_with(&c, "sales@example.com", "sales").await;
+            wait_for_path(&c, "/app").await;
+            c.goto(&format!("{base}/app/access-log")).await.unwrap();
+            let text = page_text(&c).await;
+            assert!(text.contains("403") && text.contains("Only System Managers"), "{text}");
+        },
+    )
+    .await;
+}
