@@ -37,8 +37,6 @@ pub struct SqliteStore {
     path: std::path::PathBuf,
     /// Appends to the Access Log go through this dedicated connection.
     writer: std::sync::Arc<writer::Writer>,
-    /// Report queries run on read-only connections.
-    reports: SqlitePool,
 }
 
 impl SqliteStore {
@@ -77,23 +75,7 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Other(format!("migrating the SQLite database: {e}")))?;
         let writer = std::sync::Arc::new(writer::Writer::open(&path)?);
-        let reports = SqlitePoolOptions::new()
-            .max_connections(4)
-            .test_before_acquire(false)
-            .acquire_timeout(Duration::from_secs(10))
-            .connect_with(
-                SqliteConnectOptions::new()
-                    .filename(&path)
-                    .read_only(true)
-                    .busy_timeout(Duration::from_secs(5)),
-            )
-            .await?;
-        Ok(Self {
-            pool,
-            path,
-            writer,
-            reports,
-        })
+        Ok(Self { pool, path, writer })
     }
 
     /// The pool, for code in this workspace that needs SQL beyond the trait (tests).
@@ -105,7 +87,6 @@ impl SqliteStore {
     pub async fn close(&self) {
         self.writer.close();
         self.pool.close().await;
-        self.reports.close().await;
     }
 }
 
