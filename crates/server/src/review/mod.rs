@@ -150,7 +150,7 @@ mod tests {
         let from = instant("2026-11-29", false).unwrap();
         let to = instant("2026-11-29", true).unwrap();
         assert_eq!(to.as_micros() - from.as_micros(), 86_400_000_000);
-        assert_eq!(from.to_rfc3339(), "2026-11-29T00:00:00Z");
+        assert_eq!(from.to_rfc3339(), "2026-11-29T00:00:00.000000Z");
         assert!(instant("yesterday", false).is_err());
         let q = entry_query(&BTreeMap::from([
             ("activity".to_owned(), "export".to_owned()),
