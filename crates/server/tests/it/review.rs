@@ -19,7 +19,8 @@ on_both_backends!(
     the_detail_page_shows_the_report_the_document_and_integrity,
     the_log_is_read_over_the_api_and_by_a_frappe_client,
     exports_of_the_log_are_recorded,
-    the_dashboard_draws_the_last_30_days
+    the_dashboard_draws_the_last_30_days,
+    every_activity_of_the_seed_appears_with_its_buttons
 );
 
 async fn session(server: &TestServer, usr: &str, pwd: &str) -> (reqwest::Client, String) {
@@ -623,4 +624,164 @@ async fn the_dashboard_draws_the_last_30_days(server: &TestServer) {
         sources.contains("<td>General Ledger</td><td class=\"num\">1</td>"),
         "{sources}"
     );
+}
+
+/// Each of the seed's activities (print form, print report, private file download, CSV
+/// export, XLSX export) and raw printing appears in the list with its fields, and its
+/// detail page has the right button(s).
+async fn every_activity_of_the_seed_appears_with_its_buttons(server: &TestServer) {
+    activity(server).await; // print (Classic), raw print (label), XLSX export (GL, Acme)
+    let (accounts, token) = session(server, "accounts@example.com", "accounts").await;
+    let r = accounts
+        .post(server.at("/api/method/frappe.desk.query_report.export_query"))
+        .header("x-frappe-csrf-token", &token)
+        .form(&[
+            ("report_name", "General Ledger"),
+            ("file_format_type", "CSV"),
+            ("filters", r#"{"party": "Bolt"}"#),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = accounts
+        .get(server.at("/app/query-report/General%20Ledger/print?party=Bolt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // HR attaches a private contract to an employee and downloads it.
+    let (hr, hr_token) = session(server, "hr@example.com", "hr").await;
+    let r = hr
+        .post(server.at("/api/resource/Employee"))
+        .header("x-frappe-csrf-token", &hr_token)
+        .json(&json!({"employee_name": "Eve"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let form = reqwest::multipart::Form::new()
+        .part(
+            "file",
+            reqwest::multipart::Part::bytes(b"%PDF-1.4 contract".to_vec())
+                .file_name("contract.pdf"),
+        )
+        .text("is_private", "1")
+        .text("doctype", "Employee")
+        .text("docname", "EMP-0001");
+    let r = hr
+        .post(server.at("/api/method/upload_file"))
+        .header("x-frappe-csrf-token", &hr_token)
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        hr.get(server.at("/private/files/contract.pdf"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+
+    let (admin, _) = session(server, "admin@example.com", "admin").await;
+    let all: Value = admin
+        .get(server.at("/api/access-log?limit=100"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let find = |activity: &str, file_type: &str| {
+        all["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["activity"] == activity && e["file_type"] == file_type)
+            .unwrap_or_else(|| panic!("no {activity} {file_type} entry in {all}"))
+            .clone()
+    };
+    // (activity, file type, field that must be set, button(s) the detail page must have)
+    for (activity, file_type, field, value, buttons) in [
+        (
+            "print",
+            "HTML",
+            "print_format",
+            "Classic",
+            vec!["show-document\" href=\"/app/sales-invoice/SINV-00001"],
+        ),
+        (
+            "report_print",
+            "HTML",
+            "report_name",
+            "General Ledger",
+            vec!["show-report\" href=\"/app/query-report/General%20Ledger?party=Bolt"],
+        ),
+        (
+            "file_download",
+            "pdf",
+            "export_from",
+            "File",
+            vec!["show-document\" href=\"/app/employee/EMP-0001"],
+        ),
+        (
+            "export",
+            "CSV",
+            "report_name",
+            "General Ledger",
+            vec!["show-report\" href=\"/app/query-report/General%20Ledger?party=Bolt"],
+        ),
+        (
+            "export",
+            "XLSX",
+            "report_name",
+            "General Ledger",
+            vec!["show-report\" href=\"/app/query-report/General%20Ledger?party=Acme"],
+        ),
+        (
+            "raw_print",
+            "RAW",
+            "print_format",
+            "Shipping Label",
+            vec![
+                "show-document\" href=\"/app/sales-invoice/SINV-00001",
+                "id=\"page\"",
+            ],
+        ),
+    ] {
+        let e = find(activity, file_type);
+        assert_eq!(e[field], value, "{activity} {file_type}: {e}");
+        assert_eq!(e["outcome"], "granted");
+        assert!(
+            e["byte_count"].as_u64().unwrap() > 0
+                && e["content_sha256"].as_str().unwrap().len() == 64
+        );
+        let seq = e["seq"].as_u64().unwrap();
+        let list = admin
+            .get(server.at(&format!("/app/access-log?activity={activity}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        assert!(
+            list.contains(&format!("<a href=\"/app/access-log/{seq}\">{seq}</a>")),
+            "{activity}: {list}"
+        );
+        let page = admin
+            .get(server.at(&format!("/app/access-log/{seq}")))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for b in buttons {
+            assert!(page.contains(b), "{activity} {file_type}: no {b} in {page}");
+        }
+    }
 }
