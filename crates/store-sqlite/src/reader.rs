@@ -9,32 +9,7 @@ use accesslog_store::{LeafCheck, LeafRow, StoreError, StoreResult};
 use rusqlite::{Connection, OpenFlags, params};
 
 /// The names in `ENTRY_COLUMNS`, in order, as SQLite reports them.
-const NAMES: [&str; 24] = [
-    "seq",
-    "timestamp",
-    "user",
-    "activity",
-    "method",
-    "export_from",
-    "reference_document",
-    "report_name",
-    "print_format",
-    "file_type",
-    "filters",
-    "columns",
-    "page",
-    "row_count",
-    "byte_count",
-    "content_sha256",
-    "outcome",
-    "reason",
-    "ip",
-    "user_agent",
-    "request_id",
-    "roles",
-    "auth",
-    "source",
-];
+const NAMES: [&str; 24] = accesslog_store::log::ENTRY_FIELDS;
 
 struct Columns<'a, 'b>(&'a rusqlite::Row<'b>);
 

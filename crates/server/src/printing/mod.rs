@@ -230,3 +230,36 @@ impl PrintMenu {
         }
     }
 }
+
+/// Turns `html` into a PDF with the site's Chromium and releases it as `file_name`, recorded
+/// by `event` (which should say `file_type = PDF`). Without a Chromium the answer is 503,
+/// saying how to enable PDFs, and the refusal is recorded.
+pub async fn release_pdf(
+    state: &AppState,
+    audit: &Audit,
+    event: Event,
+    html: &str,
+    file_name: &str,
+) -> Result<crate::audit::AuditedResponse, WebError> {
+    let renderer = match &state.printing.pdf {
+        Ok(r) => r,
+        Err(why) => {
+            return Err(audit
+                .deny(state, event, WebError::Unavailable(why.clone()))
+                .await);
+        }
+    };
+    let pdf = renderer.render(html).await.map_err(|e| {
+        tracing::error!(error = %e, "PDF failed");
+        WebError::Unavailable(format!(
+            "The PDF could not be made: {e}. Try again; if it persists, tell your administrator."
+        ))
+    })?;
+    audit
+        .release(
+            state,
+            event,
+            crate::audit::Payload::new(pdf, "application/pdf").download_as(file_name),
+        )
+        .await
+}

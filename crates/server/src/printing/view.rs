@@ -109,29 +109,9 @@ pub async fn download_pdf(
 ) -> Result<AuditedResponse, WebError> {
     let (html, mut event) = page_for(&state, &audit, &q, false).await?;
     event.file_type = Some("PDF".to_owned());
-    let renderer = match &state.printing.pdf {
-        Ok(r) => r,
-        Err(why) => {
-            return Err(audit
-                .deny(&state, event, WebError::Unavailable(why.clone()))
-                .await);
-        }
-    };
-    let pdf = renderer.render(&html).await.map_err(|e| {
-        tracing::error!(error = %e, "PDF failed");
-        WebError::Unavailable(format!(
-            "The PDF could not be made: {e}. Try again; if it persists, tell your administrator."
-        ))
-    })?;
     let file_name = format!(
         "{}.pdf",
         event.reference_document.as_deref().unwrap_or("print")
     );
-    audit
-        .release(
-            &state,
-            event,
-            Payload::new(pdf, "application/pdf").download_as(&file_name),
-        )
-        .await
+    super::release_pdf(&state, &audit, event, &html, &file_name).await
 }

@@ -142,26 +142,5 @@ pub async fn pdf(
     Query(given): Query<BTreeMap<String, String>>,
 ) -> Result<AuditedResponse, WebError> {
     let (page, event) = print_page(&state, &audit, &name, &given, "PDF").await?;
-    let renderer = match &state.printing.pdf {
-        Ok(r) => r,
-        Err(why) => {
-            return Err(audit
-                .deny(&state, event, WebError::Unavailable(why.clone()))
-                .await);
-        }
-    };
-    let pdf = renderer.render(&page).await.map_err(|e| {
-        tracing::error!(error = %e, "report PDF failed");
-        WebError::Unavailable(format!(
-            "The PDF could not be made: {e}. Try again; if it persists, tell your administrator."
-        ))
-    })?;
-    let file_name = format!("{name}.pdf");
-    audit
-        .release(
-            &state,
-            event,
-            Payload::new(pdf, "application/pdf").download_as(&file_name),
-        )
-        .await
+    crate::printing::release_pdf(&state, &audit, event, &page, &format!("{name}.pdf")).await
 }

@@ -64,32 +64,7 @@ pub struct LogFile {
     pub sha256: String,
 }
 
-const FIELDS: [&str; 24] = [
-    "seq",
-    "timestamp",
-    "user",
-    "activity",
-    "method",
-    "export_from",
-    "reference_document",
-    "report_name",
-    "print_format",
-    "file_type",
-    "filters",
-    "columns",
-    "page",
-    "row_count",
-    "byte_count",
-    "content_sha256",
-    "outcome",
-    "reason",
-    "ip",
-    "user_agent",
-    "request_id",
-    "roles",
-    "auth",
-    "source",
-];
+const FIELDS: [&str; 24] = accesslog_store::log::ENTRY_FIELDS;
 
 fn csv_row(e: &Entry) -> Vec<SqlValue> {
     let Value::Object(map) = entry_json(e) else {
