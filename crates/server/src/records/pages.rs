@@ -94,6 +94,8 @@ struct ListPage {
     /// For users who may export the type: the filters and fields of this view, as the
     /// export endpoint takes them (JSON).
     export: Option<(String, String)>,
+    /// The fields one may choose to export: (fieldname, label, shown in the list).
+    export_fields: Vec<(String, String, bool)>,
 }
 
 /// Percent-encodes everything but unreserved characters (for a path segment or a query value).
@@ -292,8 +294,22 @@ pub async fn list(
             serde_json::json!(fields).to_string(),
         )
     });
+    let export_fields = if export.is_some() {
+        std::iter::once(("name".to_owned(), "ID".to_owned(), true))
+            .chain(
+                doctype
+                    .fields
+                    .iter()
+                    .filter(|f| f.fieldtype.has_column())
+                    .map(|f| (f.fieldname.clone(), f.label.clone(), f.in_list_view)),
+            )
+            .collect()
+    } else {
+        Vec::new()
+    };
     let page = ListPage {
         export,
+        export_fields,
         layout: Layout::new(&state.settings.name, Some(&who.0)),
         doctype: doctype.name.clone(),
         first: if rows.is_empty() || after.is_some() {

@@ -722,3 +722,90 @@ async fn a_system_manager_reviews_the_access_log() {
     )
     .await;
 }
+
+/// An accountant exports ticked rows of a list with chosen fields; the entry says which.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ticked_rows_are_exported_from_the_list() {
+    with_browser(
+        "ticked_rows_are_exported_from_the_list",
+        |c, base, store| async move {
+            let api = reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .unwrap();
+            let r = api
+                .post(format!("{base}/api/method/login"))
+                .form(&[("usr", "accounts@example.com"), ("pwd", "accounts")])
+                .send()
+                .await
+                .unwrap();
+            let token = r.headers()["x-frappe-csrf-token"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            for customer in ["Acme", "Bolt", "Core"] {
+                let r = api
+                    .post(format!("{base}/api/resource/Sales Invoice"))
+                    .header("x-frappe-csrf-token", &token)
+                    .json(&json!({"customer": customer, "grand_total": 1}))
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 200);
+            }
+            c.goto(&format!("{base}/login")).await.unwrap();
+            log_in_with(&c, "accounts@example.com", "accounts").await;
+            wait_for_path(&c, "/app").await;
+            c.goto(&format!("{base}/app/sales-invoice")).await.unwrap();
+            c.wait()
+                .at_most(WAIT)
+                .for_element(Locator::Css("input.pick[value=SINV-00002]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            c.find(Locator::Css("#list-export summary"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            c.find(Locator::Css(".export-field[value=grand_total]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let before = store.log_head().await.unwrap().size;
+            c.find(Locator::Css("#list-export button[value=CSV]"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let mut tries = WAIT.as_millis() / POLL.as_millis();
+            while store.log_head().await.unwrap().size == before {
+                tries -= 1;
+                assert!(tries > 0, "the export was not recorded");
+                tokio::time::sleep(POLL).await;
+            }
+            let e = store.entry(before + 1).await.unwrap().unwrap().event;
+            assert_eq!(e.activity.as_str(), "export");
+            assert_eq!(e.row_count, Some(1));
+            assert!(
+                e.filters
+                    .unwrap()
+                    .as_str()
+                    .contains(r#""selected_items":["SINV-00002"]"#)
+            );
+            let columns = e.columns.unwrap();
+            assert!(
+                columns.as_str().contains("customer") && !columns.as_str().contains("grand_total"),
+                "{}",
+                columns.as_str()
+            );
+        },
+    )
+    .await;
+}
