@@ -176,14 +176,20 @@ pub async fn list(
         page.next = Some(format!("/app/access-log?{qs}"));
     }
     page.rows = entries.iter().map(row).collect();
-    for (by, key, out) in [
-        (GroupBy::User, "user", &mut page.by_user),
-        (GroupBy::Activity, "activity", &mut page.by_activity),
-    ] {
-        *out = state
+    // The two counts run side by side (each reads up to COUNT_SAMPLE entries).
+    let (by_user, by_activity) = tokio::join!(
+        state
             .store
-            .count_entries(&q, by, COUNT_SAMPLE, 10)
-            .await?
+            .count_entries(&q, GroupBy::User, COUNT_SAMPLE, 10),
+        state
+            .store
+            .count_entries(&q, GroupBy::Activity, COUNT_SAMPLE, 10),
+    );
+    for (counts, key, out) in [
+        (by_user?, "user", &mut page.by_user),
+        (by_activity?, "activity", &mut page.by_activity),
+    ] {
+        *out = counts
             .into_iter()
             .map(|(g, n)| {
                 let url = url_with(&values, key, &g);
