@@ -219,6 +219,45 @@ impl TestServer {
     }
 }
 
+/// A client logged in as `usr`, with its CSRF token.
+pub async fn session(server: &TestServer, usr: &str, pwd: &str) -> (reqwest::Client, String) {
+    let c = server.client();
+    let token = server.login(&c, usr, pwd).await;
+    (c, token)
+}
+
+/// The number of entries in the log.
+pub async fn log_size(server: &TestServer) -> u64 {
+    server.store.log_head().await.unwrap().size
+}
+
+/// The newest entry.
+pub async fn last_entry(server: &TestServer) -> accesslog_core::entry::Entry {
+    let size = log_size(server).await;
+    server.store.entry(size).await.unwrap().unwrap()
+}
+
+/// The newest entry's event.
+pub async fn last_event(server: &TestServer) -> accesslog_core::entry::Event {
+    last_entry(server).await.event
+}
+
+/// The entry a response names in its `x-access-log-seq` header.
+pub async fn entry_of(server: &TestServer, r: &reqwest::Response) -> accesslog_core::entry::Entry {
+    let seq: u64 = r.headers()["x-access-log-seq"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    server.store.entry(seq).await.unwrap().unwrap()
+}
+
+/// Lower-case hex SHA-256.
+pub fn sha256(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    hex::encode(sha2::Sha256::digest(bytes))
+}
+
 /// Declares each case once; runs it against SQLite and PostgreSQL.
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {

@@ -12,9 +12,8 @@ use accesslog_server::accounts;
 use accesslog_store::{Document, NewDocument, SqlValue};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use sha2::{Digest, Sha256};
 
-use crate::common::{TestServer, on_both_backends};
+use crate::common::{TestServer, entry_of as entry, last_entry, on_both_backends, session, sha256};
 
 on_both_backends!(
     general_ledger_exports_match_their_entries,
@@ -78,30 +77,6 @@ async fn seed_ledger(server: &TestServer) {
         })
         .collect();
     server.store.insert_documents(gl, &docs).await.unwrap();
-}
-
-async fn session(server: &TestServer, usr: &str, pwd: &str) -> (reqwest::Client, String) {
-    let c = server.client();
-    let token = server.login(&c, usr, pwd).await;
-    (c, token)
-}
-
-async fn entry(server: &TestServer, r: &reqwest::Response) -> Entry {
-    let seq: u64 = r.headers()["x-access-log-seq"]
-        .to_str()
-        .unwrap()
-        .parse()
-        .unwrap();
-    server.store.entry(seq).await.unwrap().unwrap()
-}
-
-async fn last_entry(server: &TestServer) -> Entry {
-    let head = server.store.log_head().await.unwrap();
-    server.store.entry(head.size).await.unwrap().unwrap()
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 const GL_COLUMNS: &str = r#"["posting_date","account","party","voucher_type","voucher_no","debit","credit","against","remarks","is_cancelled"]"#;

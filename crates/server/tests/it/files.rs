@@ -9,18 +9,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 use accesslog_core::entry::{Activity, Outcome};
 
-use crate::common::{TestServer, on_both_backends};
+use crate::common::{TestServer, last_entry, on_both_backends, session};
 
 on_both_backends!(
     private_files_are_served_to_readers_and_every_attempt_is_recorded,
     uploads_are_checked
 );
-
-async fn session(server: &TestServer, usr: &str, pwd: &str) -> (reqwest::Client, String) {
-    let c = server.client();
-    let token = server.login(&c, usr, pwd).await;
-    (c, token)
-}
 
 async fn upload(
     server: &TestServer,
@@ -54,11 +48,6 @@ async fn raw_get(server: &TestServer, path: &str, cookie: &str) -> u16 {
     s.read_to_end(&mut buf).await.unwrap();
     let text = String::from_utf8_lossy(&buf);
     text.split_whitespace().nth(1).unwrap().parse().unwrap()
-}
-
-async fn last_entry(server: &TestServer) -> accesslog_core::entry::Entry {
-    let head = server.store.log_head().await.unwrap();
-    server.store.entry(head.size).await.unwrap().unwrap()
 }
 
 async fn private_files_are_served_to_readers_and_every_attempt_is_recorded(server: &TestServer) {

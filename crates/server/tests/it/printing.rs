@@ -5,13 +5,15 @@
 use std::io::Write as _;
 use std::path::Path;
 
-use accesslog_core::entry::{Activity, Entry, Outcome};
+use accesslog_core::entry::{Activity, Outcome};
 use reqwest::StatusCode;
 use serde_json::json;
-use sha2::{Digest, Sha256};
 use tokio::io::AsyncReadExt;
 
-use crate::common::{Backend, TestServer, on_both_backends, on_both_backends_with_setup};
+use crate::common::{
+    Backend, TestServer, last_entry, log_size, on_both_backends, on_both_backends_with_setup,
+    session, sha256,
+};
 
 on_both_backends!(
     the_print_view_records_each_format,
@@ -26,12 +28,6 @@ on_both_backends_with_setup!(
     runaway_and_file_reading_templates_are_stopped,
     without_chromium_a_pdf_is_refused_with_a_way_to_enable_it
 );
-
-async fn session(server: &TestServer, usr: &str, pwd: &str) -> (reqwest::Client, String) {
-    let c = server.client();
-    let token = server.login(&c, usr, pwd).await;
-    (c, token)
-}
 
 /// Creates SINV-00001 for Acme Corp (as accounts) and returns its name.
 async fn invoice(server: &TestServer) -> String {
@@ -57,25 +53,12 @@ async fn invoice(server: &TestServer) -> String {
     body["data"]["name"].as_str().unwrap().to_owned()
 }
 
-async fn last_entry(server: &TestServer) -> Entry {
-    let head = server.store.log_head().await.unwrap();
-    server.store.entry(head.size).await.unwrap().unwrap()
-}
-
-async fn log_size(server: &TestServer) -> u64 {
-    server.store.log_head().await.unwrap().size
-}
-
 fn seq_of(r: &reqwest::Response) -> u64 {
     r.headers()["x-access-log-seq"]
         .to_str()
         .unwrap()
         .parse()
         .unwrap()
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 async fn the_print_view_records_each_format(server: &TestServer) {

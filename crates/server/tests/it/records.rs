@@ -4,7 +4,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{TestServer, on_both_backends};
+use crate::common::{TestServer, on_both_backends, session};
 
 on_both_backends!(
     documents_are_created_read_and_listed,
@@ -15,12 +15,6 @@ on_both_backends!(
 );
 
 /// A client logged in with a session, sending the session's CSRF token on writes.
-async fn session(server: &TestServer, usr: &str, pwd: &str) -> (reqwest::Client, String) {
-    let c = server.client();
-    let token = server.login(&c, usr, pwd).await;
-    (c, token)
-}
-
 async fn post(
     server: &TestServer,
     (c, token): &(reqwest::Client, String),

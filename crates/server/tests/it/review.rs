@@ -11,7 +11,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::common::{TestServer, on_both_backends};
+use crate::common::{TestServer, last_event, log_size, on_both_backends, session};
 
 on_both_backends!(
     only_reviewers_read_the_log_and_refusals_are_recorded,
@@ -22,21 +22,6 @@ on_both_backends!(
     the_dashboard_draws_the_last_30_days,
     every_activity_of_the_seed_appears_with_its_buttons
 );
-
-async fn session(server: &TestServer, usr: &str, pwd: &str) -> (reqwest::Client, String) {
-    let c = server.client();
-    let token = server.login(&c, usr, pwd).await;
-    (c, token)
-}
-
-async fn log_size(server: &TestServer) -> u64 {
-    server.store.log_head().await.unwrap().size
-}
-
-async fn last_event(server: &TestServer) -> Event {
-    let head = server.store.log_head().await.unwrap();
-    server.store.entry(head.size).await.unwrap().unwrap().event
-}
 
 /// Some real activity: sales prints SINV-00001 (Classic) and its label; accounts exports
 /// the General Ledger for Acme.
