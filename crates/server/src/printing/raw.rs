@@ -12,7 +12,7 @@ use accesslog_print::{FormatKind, RawKind, printer};
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
@@ -91,11 +91,17 @@ pub async fn download(
 pub async fn send(
     State(state): State<AppState>,
     audit: Audit,
-    Query(query): Query<PrintQuery>,
+    Query(query): Query<std::collections::BTreeMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let q = merge(query, &headers, &body)?;
+    let mut p = crate::request::merged_params(query, &headers, &body)?;
+    let q = PrintQuery {
+        doctype: p.remove("doctype"),
+        name: p.remove("name"),
+        format: p.remove("format"),
+        printer: p.remove("printer"),
+    };
     let printer_name = q
         .printer
         .as_deref()
@@ -154,27 +160,4 @@ pub async fn send(
             .insert(HeaderName::from_static(SEQ_HEADER), v);
     }
     Ok(response)
-}
-
-/// The query, overridden by whatever the body (form or JSON) says.
-fn merge(mut q: PrintQuery, headers: &HeaderMap, body: &[u8]) -> Result<PrintQuery, WebError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(q);
-    }
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("application/json"));
-    let from_body: PrintQuery = if is_json {
-        serde_json::from_slice(body)
-            .map_err(|e| WebError::BadRequest(format!("The JSON body is not valid: {e}.")))?
-    } else {
-        serde_urlencoded::from_bytes(body)
-            .map_err(|e| WebError::BadRequest(format!("The form body is not valid: {e}.")))?
-    };
-    q.doctype = from_body.doctype.or(q.doctype);
-    q.name = from_body.name.or(q.name);
-    q.format = from_body.format.or(q.format);
-    q.printer = from_body.printer.or(q.printer);
-    Ok(q)
 }

@@ -26,9 +26,10 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use serde_json::Value;
 
-use super::{Run, merged_params, report_for};
+use super::{Run, report_for};
 use crate::audit::{Audit, AuditedResponse, Payload};
 use crate::error::WebError;
+use crate::request::merged_params;
 use crate::state::AppState;
 
 fn format_of(params: &BTreeMap<String, String>) -> Result<Format, WebError> {

@@ -11,7 +11,6 @@ use std::ops::ControlFlow;
 
 use accesslog_site::reports::{AppliedFilters, QueryReport};
 use accesslog_store::SqlValue;
-use axum::http::{HeaderMap, header};
 use serde_json::Value;
 
 use crate::auth::Authenticated;
@@ -189,45 +188,4 @@ impl<'a> Run<'a> {
                 }
             })
     }
-}
-
-/// Parameters from the query string, overridden by a form or JSON body. JSON values that
-/// are not strings are kept as JSON text (`filters` may come as an object).
-pub fn merged_params(
-    query: BTreeMap<String, String>,
-    headers: &HeaderMap,
-    body: &[u8],
-) -> Result<BTreeMap<String, String>, WebError> {
-    let mut out = query;
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(out);
-    }
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("application/json"));
-    if is_json {
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|e| WebError::BadRequest(format!("The JSON body is not valid: {e}.")))?;
-        let Value::Object(map) = value else {
-            return Err(WebError::BadRequest(
-                "The JSON body must be an object.".to_owned(),
-            ));
-        };
-        for (k, v) in map {
-            let text = match v {
-                Value::String(s) => s,
-                Value::Null => continue,
-                other => other.to_string(),
-            };
-            out.insert(k, text);
-        }
-    } else {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body)
-            .map_err(|e| WebError::BadRequest(format!("The form body is not valid: {e}.")))?;
-        for (k, v) in pairs {
-            out.insert(k, v);
-        }
-    }
-    Ok(out)
 }
