@@ -85,6 +85,10 @@ pub struct Field {
     /// Shown as a column in the list view.
     #[serde(default)]
     pub in_list_view: bool,
+    /// Indexed (with `name`, so that the order is total): for fields that lists and
+    /// reports filter or sort by, as ERPNext's option of the same name.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub search_index: bool,
 }
 
 impl Field {
@@ -259,6 +263,7 @@ mod tests {
                     options: Some("Customer".into()),
                     reqd: true,
                     in_list_view: true,
+                    search_index: false,
                 },
                 Field {
                     fieldname: "items".into(),
@@ -267,6 +272,7 @@ mod tests {
                     options: Some("Sales Invoice Item".into()),
                     reqd: false,
                     in_list_view: true,
+                    search_index: false,
                 },
             ],
             permissions: [(
@@ -312,6 +318,7 @@ mod tests {
             options: Some("Open\n Paid \n\nCancelled".into()),
             reqd: false,
             in_list_view: false,
+            search_index: false,
         };
         assert_eq!(f.select_options(), ["Open", "Paid", "Cancelled"]);
     }

@@ -718,6 +718,7 @@ mod tests {
             options: options.map(Into::into),
             reqd: false,
             in_list_view: false,
+            search_index: false,
         }
     }
 

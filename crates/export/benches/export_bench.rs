@@ -29,7 +29,7 @@ const DEFAULT_ROWS: u64 = 1_000_000;
 const DEFAULT_OPENPYXL_ROWS: u64 = 100_000;
 const INSERT_BATCH: u64 = 10_000;
 /// Bump when the generated rows change, so a cached database is not reused.
-const DATA_VERSION: u32 = 1;
+const DATA_VERSION: u32 = 2;
 
 /// The General Ledger report's query without its filters (all of them unset).
 const GL_QUERY: &str = "SELECT posting_date, account, party, voucher_type, voucher_no, debit, \

@@ -168,6 +168,8 @@ struct RawField {
     reqd: bool,
     #[serde(default)]
     in_list_view: bool,
+    #[serde(default)]
+    search_index: bool,
 }
 
 /// Where, in its file, each part of a type is written (1-based lines).
@@ -288,6 +290,15 @@ fn parse_file(
                 (Some(options), options_line)
             }
         };
+        if f.search_index && !fieldtype_value.has_column() {
+            return Err((
+                Some(fieldname_line),
+                format!(
+                    "field `{fieldname}` is a table, which has no column to index: remove \
+                     search_index = true"
+                ),
+            ));
+        }
         let label = match f.label {
             Some(l) if !l.trim().is_empty() => l,
             _ => default_label(&fieldname),
@@ -299,6 +310,7 @@ fn parse_file(
             options,
             reqd: f.reqd,
             in_list_view: f.in_list_view,
+            search_index: f.search_index,
         });
         field_lines.push(FieldLines {
             fieldname: fieldname_line,
@@ -820,6 +832,7 @@ write = true
             options: None,
             reqd: false,
             in_list_view: false,
+            search_index: false,
         }
     }
 
@@ -1196,6 +1209,18 @@ write = true
             "sales_invoice.toml",
             "options = 3",
             &["options must be text", "list of strings"],
+        );
+        expect_error(
+            &with(
+                "sales_invoice.toml",
+                &SALES_INVOICE.replace(
+                    "options = \"Sales Invoice Item\"\n",
+                    "options = \"Sales Invoice Item\"\nsearch_index = true\n",
+                ),
+            ),
+            "sales_invoice.toml",
+            "\"items\"",
+            &["`items` is a table", "remove search_index = true"],
         );
     }
 

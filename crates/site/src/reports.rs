@@ -378,6 +378,7 @@ mod tests {
                 options: None,
                 reqd: false,
                 in_list_view: true,
+                search_index: false,
             }],
             permissions: Default::default(),
         }])

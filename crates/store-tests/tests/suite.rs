@@ -815,6 +815,7 @@ fn field(name: &str, fieldtype: FieldType, options: Option<&str>) -> Field {
         options: options.map(Into::into),
         reqd: false,
         in_list_view: false,
+        search_index: false,
     }
 }
 
@@ -855,6 +856,7 @@ fn values(pairs: &[(&str, SqlValue)]) -> BTreeMap<String, SqlValue> {
 
 async fn doctype_tables_are_created_and_grow_without_losing_data(store: &dyn Store) {
     let (mut invoice, item) = invoice_types();
+    invoice.fields[1].search_index = true; // posting_date
     store.sync_doctype(&invoice).await.unwrap();
     store.sync_doctype(&item).await.unwrap();
     store.sync_doctype(&invoice).await.unwrap(); // idempotent
@@ -890,6 +892,22 @@ async fn doctype_tables_are_created_and_grow_without_losing_data(store: &dyn Sto
         SqlValue::Float(10.5),
         "the removed field's data is kept"
     );
+
+    // An indexed field, removed, can be dropped with its index (SQLite refuses to drop an
+    // indexed column).
+    invoice.fields.retain(|f| f.fieldname != "posting_date");
+    store.sync_doctype(&invoice).await.unwrap();
+    let mut removed = store.removed_columns(&invoice).await.unwrap();
+    removed.sort();
+    assert_eq!(removed, ["grand_total", "posting_date"]);
+    store.drop_columns(&invoice, &removed).await.unwrap();
+    assert!(store.removed_columns(&invoice).await.unwrap().is_empty());
+    let got = store
+        .get_document(&invoice, &[], "SINV-00001")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(got.values["customer"], SqlValue::Text("Acme".into()));
 }
 
 async fn documents_round_trip_with_child_rows(store: &dyn Store) {

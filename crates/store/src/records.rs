@@ -107,8 +107,9 @@ pub fn removed_columns(doctype: &DocType, existing: Vec<String>) -> Vec<String> 
         .collect()
 }
 
-/// Indexes that serve the list view: children by parent, records by modification (then
-/// name, the tie-break of every order).
+/// Indexes that serve the list view and reports: children by parent, records by
+/// modification, and each field marked `search_index` (each then by name, the tie-break of
+/// every order).
 pub fn index_sql(doctype: &DocType) -> Vec<String> {
     let t = doctype.table_name();
     if doctype.is_child {
@@ -116,11 +117,27 @@ pub fn index_sql(doctype: &DocType) -> Vec<String> {
             "CREATE INDEX IF NOT EXISTS {t}_parent ON {t} (parent, idx)"
         )]
     } else {
-        // The list view's default order, so that its pages (by keyset) are index seeks.
-        vec![format!(
+        // The list view's default order, so that its pages (by keyset) are index seeks;
+        // then the fields marked `search_index`, each with `name` for a total order.
+        std::iter::once(format!(
             "CREATE INDEX IF NOT EXISTS {t}_modified_name ON {t} (modified, name)"
-        )]
+        ))
+        .chain(
+            column_fields(doctype)
+                .filter(|f| f.search_index)
+                .map(|f| {
+                    let c = &f.fieldname;
+                    format!("CREATE INDEX IF NOT EXISTS {t}_{c}_name ON {t} ({c}, name)")
+                }),
+        )
+        .collect()
     }
+}
+
+/// The index [`index_sql`] makes for a field marked `search_index`: dropped before its
+/// column is (SQLite will not drop an indexed column).
+pub fn drop_field_index_sql(doctype: &DocType, column: &str) -> String {
+    format!("DROP INDEX IF EXISTS {}_{column}_name", doctype.table_name())
 }
 
 /// The column fields of a type, in definition order.
@@ -170,6 +187,7 @@ mod tests {
             options: None,
             reqd: false,
             in_list_view: false,
+            search_index: false,
         };
         DocType {
             name: if is_child {
@@ -202,6 +220,24 @@ mod tests {
             "{child}"
         );
         assert!(child.contains("grand_total REAL"), "{child}");
+    }
+
+    #[test]
+    fn fields_marked_search_index_are_indexed_with_the_name() {
+        let mut invoice = doctype(false);
+        assert_eq!(
+            index_sql(&invoice),
+            ["CREATE INDEX IF NOT EXISTS tab_sales_invoice_modified_name ON tab_sales_invoice (modified, name)"]
+        );
+        invoice.fields[0].search_index = true;
+        assert_eq!(
+            index_sql(&invoice)[1..],
+            ["CREATE INDEX IF NOT EXISTS tab_sales_invoice_customer_name ON tab_sales_invoice (customer, name)"]
+        );
+        assert_eq!(
+            drop_field_index_sql(&invoice, "customer"),
+            "DROP INDEX IF EXISTS tab_sales_invoice_customer_name"
+        );
     }
 
     #[test]

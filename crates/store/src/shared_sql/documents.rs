@@ -82,6 +82,8 @@ macro_rules! impl_document_store {
                                 doctype.name
                             )));
                         }
+                        let drop_index = $crate::records::drop_field_index_sql(doctype, column);
+                        sqlx::query(sqlx::AssertSqlSafe(drop_index)).execute(&mut *tx).await?;
                         let sql = format!("ALTER TABLE {} DROP COLUMN {column}", doctype.table_name());
                         sqlx::query(sqlx::AssertSqlSafe(sql)).execute(&mut *tx).await?;
                     }
