@@ -5,8 +5,11 @@
 //!     cargo bench -p accesslog-export --bench export_bench
 //!     ACCESSLOG_BENCH_ROWS=100000 cargo bench -p accesslog-export --bench export_bench
 //!
-//! A SQLite database of N GL entries is filled once through the product's store (the demo's
-//! `GL Entry` type, loaded with the site's own loader) and kept in `target/bench-data/`.
+//! Two SQLite databases of N GL entries are filled once through the product's store (the
+//! demo's `GL Entry` type, loaded with the site's own loader, `posting_date` indexed) and
+//! kept in `target/bench-data/`: a *ledger* written day by day (some entries back-dated),
+//! as books are, and a *shuffled* one whose posting dates have nothing to do with the
+//! order the rows were written in, the worst case for the report's `ORDER BY`.
 //! Each Rust run is a child process (this binary again, `--child WHAT N DB`) so that its
 //! peak resident memory (`VmHWM`) is its own: it opens the store and runs the General
 //! Ledger query through `ReportStore::query_each_row`, each row straight into the
@@ -14,28 +17,25 @@
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::time::Instant;
 
-use accesslog_core::doctype::DocType;
-use accesslog_export::{Column, Exporter, Format, SqlValue};
-use accesslog_site::doctypes::DocTypes;
+use accesslog_export::{Column, Exporter, Format};
 use accesslog_site::reports::QueryReport;
-use accesslog_store::{Document, DocumentStore, NewDocument, ReportStore, Store};
+use accesslog_store::ReportStore;
 use accesslog_store_sqlite::SqliteStore;
 
 const DEFAULT_ROWS: u64 = 1_000_000;
 const DEFAULT_OPENPYXL_ROWS: u64 = 100_000;
-const INSERT_BATCH: u64 = 10_000;
-/// Bump when the generated rows change, so a cached database is not reused.
-const DATA_VERSION: u32 = 2;
 
 /// The General Ledger report's query without its filters (all of them unset).
 const GL_QUERY: &str = "SELECT posting_date, account, party, voucher_type, voucher_no, debit, \
     credit, against, remarks, is_cancelled FROM tab_gl_entry ORDER BY posting_date, name";
-const GL_ENTRY_TOML: &str = include_str!("../../cli/src/demo/doctypes/gl_entry.toml");
-const GL_REPORT_TOML: &str = include_str!("../../cli/src/demo/reports/general_ledger.toml");
+
+mod gl_data;
+
+use gl_data::{GL_REPORT_TOML, Layout, database};
 
 fn main() {
     let args: Vec<String> = std::env::args()
@@ -54,36 +54,50 @@ fn main() {
         "ACCESSLOG_BENCH_OPENPYXL_ROWS",
         DEFAULT_OPENPYXL_ROWS.min(n),
     );
-    let db = database(n);
+    let (ledger, shuffled) = runtime().block_on(async {
+        (
+            database(n, Layout::Ledger).await,
+            database(n, Layout::Shuffled).await,
+        )
+    });
     println!(
-        "\n{n} GL entries x 10 columns from {} (SQLite), the General Ledger query:\n  {GL_QUERY}\n\
-         release build, one process per run\n",
-        db.display()
+        "\n{n} GL entries x 10 columns (SQLite), the General Ledger query:\n  {GL_QUERY}\n\
+         ledger: {}\n  {}\nshuffled: {}\n  {}\nrelease build, one process per run\n",
+        ledger.display(),
+        Layout::Ledger.describe(),
+        shuffled.display(),
+        Layout::Shuffled.describe(),
     );
 
-    let read = run_child("read", n, &db);
-    let csv = run_child("csv", n, &db);
-    let xlsx = run_child("xlsx", n, &db);
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/python_baseline.py");
-    let py_read = run_python(&script, "read", n, &db);
-    let py_csv = run_python(&script, "csv", n, &db);
-    let py_xlsx = run_python(&script, "openpyxl", n_openpyxl, &db);
+    let read = run_child("read", n, &ledger);
+    let csv = run_child("csv", n, &ledger);
+    let xlsx = run_child("xlsx", n, &ledger);
+    let py_read = run_python(&script, "read", n, &ledger);
+    let py_csv = run_python(&script, "csv", n, &ledger);
+    let py_xlsx = run_python(&script, "openpyxl", n_openpyxl, &ledger);
+    let shuffled_read = run_child("read", n, &shuffled);
+    let shuffled_csv = run_child("csv", n, &shuffled);
+    let py_shuffled_csv = run_python(&script, "csv", n, &shuffled);
 
     println!(
-        "{:<30} {:>9} {:>8} {:>10} {:>9} {:>9} {:>9}",
+        "{:<40} {:>9} {:>8} {:>10} {:>9} {:>9} {:>9}",
         "run", "rows", "secs", "rows/s", "1st row s", "peak MB", "file MB"
     );
     for (name, r) in [
-        ("Rust read only (no export)", Some(&read)),
-        ("Rust CSV", Some(&csv)),
-        ("Rust XLSX", Some(&xlsx)),
-        ("Python sqlite3 read only", py_read.as_ref()),
-        ("Python sqlite3 + csv", py_csv.as_ref()),
-        ("Python sqlite3 + openpyxl", py_xlsx.as_ref()),
+        ("ledger: Rust read only (no export)", Some(&read)),
+        ("ledger: Rust CSV", Some(&csv)),
+        ("ledger: Rust XLSX", Some(&xlsx)),
+        ("ledger: Python sqlite3 read only", py_read.as_ref()),
+        ("ledger: Python sqlite3 + csv", py_csv.as_ref()),
+        ("ledger: Python sqlite3 + openpyxl", py_xlsx.as_ref()),
+        ("shuffled: Rust read only (no export)", Some(&shuffled_read)),
+        ("shuffled: Rust CSV", Some(&shuffled_csv)),
+        ("shuffled: Python sqlite3 + csv", py_shuffled_csv.as_ref()),
     ] {
         match r {
             Some(r) => println!(
-                "{name:<30} {:>9} {:>8.2} {:>10.0} {:>9.2} {:>9.1} {:>9.1}",
+                "{name:<40} {:>9} {:>8.2} {:>10.0} {:>9.2} {:>9.1} {:>9.1}",
                 r.rows,
                 r.secs,
                 r.rows_per_s(),
@@ -91,21 +105,24 @@ fn main() {
                 r.peak_mb(),
                 r.bytes as f64 / 1e6
             ),
-            None => println!("{name:<30} (skipped: python3 or the module is not available)"),
+            None => println!("{name:<40} (skipped: python3 or the module is not available)"),
         }
     }
-    for r in [&csv, &xlsx] {
+    for (data, r) in [
+        ("ledger", &csv),
+        ("ledger", &xlsx),
+        ("shuffled", &shuffled_csv),
+    ] {
         let write = r.get("write_secs");
         println!(
-            "Rust {} split: {:.2} s in write_row + finish ({:.0} rows/s), {:.2} s reading ({:.2} s of it before the first row)",
+            "{data}: Rust {} split: ~{:.2} s in write_row + finish (~{:.0} rows/s), on the sink's thread \
+             beside the reading thread",
             r.extra
                 .get("format")
                 .map_or("?", String::as_str)
                 .to_uppercase(),
             write,
             r.rows as f64 / write,
-            r.secs - write,
-            r.get("first_row_secs"),
         );
     }
     println!(
@@ -118,7 +135,7 @@ fn main() {
     }
 
     println!(
-        "\n{:<26} {:>14} {:>14} {:>8}",
+        "\n{:<34} {:>14} {:>14} {:>8}",
         "figure", "ours", "baseline", "ratio"
     );
     let compare = |figure: &str, ours: f64, base: Option<f64>, higher_is_better: bool| match base {
@@ -128,51 +145,47 @@ fn main() {
             } else {
                 base / ours
             };
-            println!("{figure:<26} {ours:>14.1} {base:>14.1} {ratio:>7.1}x");
+            println!("{figure:<34} {ours:>14.1} {base:>14.1} {ratio:>7.1}x");
         }
-        _ => println!("{figure:<26} {ours:>14.1} {:>14} {:>8}", "-", "-"),
+        _ => println!("{figure:<34} {ours:>14.1} {:>14} {:>8}", "-", "-"),
     };
     let rate = |r: Option<&Run>| r.map(Run::rows_per_s);
     let peak = |r: Option<&Run>| r.map(Run::peak_mb);
     compare(
-        "read rows/s",
+        "ledger: read rows/s",
         read.rows_per_s(),
         rate(py_read.as_ref()),
         true,
     );
     compare(
-        "read peak MB",
-        read.peak_mb(),
-        peak(py_read.as_ref()),
+        "ledger: CSV rows/s",
+        csv.rows_per_s(),
+        rate(py_csv.as_ref()),
+        true,
+    );
+    compare(
+        "ledger: CSV peak MB",
+        csv.peak_mb(),
+        peak(py_csv.as_ref()),
         false,
     );
-    compare("CSV rows/s", csv.rows_per_s(), rate(py_csv.as_ref()), true);
-    compare("CSV peak MB", csv.peak_mb(), peak(py_csv.as_ref()), false);
     compare(
-        "XLSX rows/s",
+        "ledger: XLSX rows/s",
         xlsx.rows_per_s(),
         rate(py_xlsx.as_ref()),
         true,
     );
-    if n_openpyxl != n {
-        // openpyxl's short run pays the whole sort for a fraction of the rows: projected to
-        // all of them, the sort counts once and the writing n / n_openpyxl times.
-        let projected = py_xlsx.as_ref().map(|r| {
-            let first = r.get("first_row_secs");
-            n as f64 / (first + (r.secs - first) * n as f64 / r.rows as f64)
-        });
-        compare(
-            "XLSX rows/s (projected)",
-            xlsx.rows_per_s(),
-            projected,
-            true,
-        );
-    }
     compare(
-        "XLSX peak MB",
+        "ledger: XLSX peak MB",
         xlsx.peak_mb(),
         peak(py_xlsx.as_ref()),
         false,
+    );
+    compare(
+        "shuffled: CSV rows/s",
+        shuffled_csv.rows_per_s(),
+        rate(py_shuffled_csv.as_ref()),
+        true,
     );
     println!(
         "(ours: Rust through the product's store; baseline: Python sqlite3 with csv / openpyxl. \
@@ -181,9 +194,8 @@ fn main() {
     );
     if n_openpyxl != n {
         println!(
-            "(openpyxl ran the same query but stopped after {n_openpyxl} of the {n} rows: it is slow. \
-             Its time still includes sorting all {n} rows before the first one comes; \
-             peak memory is flat in write-only mode)"
+            "(openpyxl ran the same query but stopped after {n_openpyxl} of the {n} rows: it is slow; \
+             its peak memory is flat in write-only mode)"
         );
     }
 }
@@ -193,18 +205,6 @@ fn env_rows(var: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.replace('_', "").parse().ok())
         .unwrap_or(default)
-}
-
-/// The GL Entry type as the product loads it: the demo's definition, through the site's
-/// loader (which checks it).
-fn gl_doctype() -> DocType {
-    let site = tempfile::tempdir().expect("a temporary directory");
-    std::fs::create_dir(site.path().join("doctypes")).expect("a doctypes folder");
-    std::fs::write(site.path().join("doctypes/gl_entry.toml"), GL_ENTRY_TOML)
-        .expect("gl_entry.toml copied");
-    let types = DocTypes::load(site.path(), &["Accounts User".to_owned()])
-        .expect("the demo's GL Entry type loads");
-    types.get("GL Entry").expect("GL Entry").clone()
 }
 
 /// The General Ledger report's columns, as its export writes them.
@@ -221,108 +221,11 @@ fn columns() -> Vec<Column> {
         .collect()
 }
 
-/// The database of `n` GL entries: reused from `target/bench-data/` when a complete one is
-/// there, filled through the store otherwise (into a `.partial` file, renamed when done, so
-/// an interrupted fill is never mistaken for a complete one).
-fn database(n: u64) -> PathBuf {
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(
-        || Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"),
-        PathBuf::from,
-    );
-    let dir = target.join("bench-data");
-    std::fs::create_dir_all(&dir).expect("target/bench-data");
-    let path = dir.join(format!("gl-v{DATA_VERSION}-{n}.sqlite"));
-    let runtime = runtime();
-    if path.exists() {
-        match runtime.block_on(count_rows(&path)) {
-            Ok(count) if count == n => {
-                println!("reusing {} ({n} GL entries)", path.display());
-                return path;
-            }
-            other => println!(
-                "{} is not usable ({other:?}); filling it again",
-                path.display()
-            ),
-        }
-    }
-    let partial = path.with_extension("sqlite.partial");
-    let copy = path.with_extension("sqlite.copy");
-    let start = Instant::now();
-    remove_database(&partial);
-    remove_database(&copy);
-    runtime.block_on(fill(&partial, &copy, n));
-    remove_database(&partial);
-    remove_database(&path);
-    std::fs::rename(&copy, &path).expect("the filled database renamed into place");
-    println!(
-        "filled {} with {n} GL entries through SqliteStore::insert_documents in {:.1} s",
-        path.display(),
-        start.elapsed().as_secs_f64()
-    );
-    path
-}
-
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .expect("a tokio runtime")
-}
-
-async fn count_rows(path: &Path) -> Result<u64, String> {
-    let store = SqliteStore::open(path).await.map_err(|e| e.to_string())?;
-    let mut count = 0;
-    let result = store
-        .query_each_row("SELECT count(*) FROM tab_gl_entry", &[], &mut |row| {
-            if let Some(SqlValue::Int(c)) = row.first() {
-                count = *c as u64;
-            }
-            ControlFlow::Continue(())
-        })
-        .await;
-    store.close().await;
-    result.map_err(|e| e.to_string())?;
-    Ok(count)
-}
-
-/// A database file and its WAL and shared-memory files, if any.
-fn remove_database(path: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.as_os_str().to_owned();
-        p.push(suffix);
-        let _ = std::fs::remove_file(p);
-    }
-}
-
-/// Fills `path` through the store, then writes a consistent single-file copy of it to
-/// `copy` with the store's own backup (`VACUUM INTO`), so no WAL file needs to follow it.
-async fn fill(path: &Path, copy: &Path, n: u64) {
-    let store = SqliteStore::open(path)
-        .await
-        .expect("a new SQLite database");
-    let doctype = gl_doctype();
-    store.sync_doctype(&doctype).await.expect("tab_gl_entry");
-    let mut rows = Rows::new();
-    let mut done = 0;
-    while done < n {
-        let batch = INSERT_BATCH.min(n - done);
-        let docs: Vec<NewDocument<'_>> = (0..batch)
-            .map(|_| NewDocument {
-                doc: rows.next_doc(),
-                children: Vec::new(),
-            })
-            .collect();
-        store
-            .insert_documents(&doctype, &docs)
-            .await
-            .expect("GL entries inserted");
-        done += batch;
-    }
-    store
-        .backup_to(copy)
-        .await
-        .expect("a copy of the filled database");
-    store.close().await;
 }
 
 /// What a run reported: `key=value` pairs on its last line.
@@ -426,15 +329,24 @@ fn child(what: &str, n: u64, db: &Path) {
                 .expect("an exporter");
             let mut failed = None;
             // As the server's export does: each row into the exporter from the sink, then
-            // `finish` on a blocking thread. The time spent writing is clocked apart (two
-            // clock reads a row, ~50 ns) to show how the whole splits.
+            // `finish` on a blocking thread. To show how the whole splits, one row in
+            // SAMPLE has its writing clocked (two clock reads, ~50 ns, on every row would
+            // cost the writer 10 %), and the sum is scaled up.
+            const SAMPLE: u32 = 16;
+            let mut seen = 0u32;
             let file = runtime.block_on(async {
                 let rows = store
                     .query_each_row(GL_QUERY, &[], &mut |row| {
                         first_row.get_or_insert_with(|| start.elapsed().as_secs_f64());
-                        let t = Instant::now();
-                        let written = exporter.write_row(row);
-                        write_time += t.elapsed();
+                        seen = seen.wrapping_add(1);
+                        let written = if seen.is_multiple_of(SAMPLE) {
+                            let t = Instant::now();
+                            let written = exporter.write_row(row);
+                            write_time += t.elapsed() * SAMPLE;
+                            written
+                        } else {
+                            exporter.write_row(row)
+                        };
                         match written {
                             Ok(()) => ControlFlow::Continue(()),
                             Err(e) => {
@@ -494,103 +406,4 @@ fn vm_hwm_kb() -> u64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)
-}
-
-const ACCOUNTS: [&str; 8] = [
-    "Debtors - ACME",
-    "Creditors - ACME",
-    "Sales - ACME",
-    "Cost of Goods Sold - ACME",
-    "Cash - ACME",
-    "Bank Account - ACME",
-    "VAT 20% - ACME",
-    "Stock In Hand - ACME",
-];
-/// The options of GL Entry's `voucher_type`.
-const VOUCHER_TYPES: [&str; 3] = ["Sales Invoice", "Payment Entry", "Journal Entry"];
-
-/// General-Ledger-like documents from xorshift64: dates spread over two years (so the
-/// query's ORDER BY really sorts), amounts on one side, and some remarks that need CSV
-/// quoting or formula defusing.
-struct Rows {
-    state: u64,
-    i: u64,
-}
-
-impl Rows {
-    fn new() -> Self {
-        Rows {
-            state: 0x9E37_79B9_7F4A_7C15,
-            i: 0,
-        }
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.state;
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.state = x;
-        x
-    }
-
-    fn next_doc(&mut self) -> Document {
-        let r = self.next();
-        let i = self.i;
-        self.i += 1;
-        let amount = (r % 10_000_000) as f64 / 100.0;
-        let (debit, credit) = if r & 1 == 0 {
-            (amount, 0.0)
-        } else {
-            (0.0, amount)
-        };
-        let remarks = match i % 50 {
-            0 => "=HYPERLINK(\"http://example.com\",\"click\")".to_string(),
-            1..=5 => format!("Paid, with thanks \"{}\"", r % 1000),
-            _ => format!("Against ACC-SINV-2024-{:06}", r % 100_000),
-        };
-        let text = |s: &str| SqlValue::Text(s.to_owned());
-        let stamp = text("2024-12-31 23:59:59.000000");
-        let values = [
-            ("owner", text("admin@example.com")),
-            ("modified_by", text("admin@example.com")),
-            ("creation", stamp.clone()),
-            ("modified", stamp),
-            (
-                "posting_date",
-                SqlValue::Text(format!(
-                    "{}-{:02}-{:02}",
-                    2023 + (r >> 8) % 2,
-                    1 + (r >> 12) % 12,
-                    1 + (r >> 16) % 28
-                )),
-            ),
-            (
-                "account",
-                text(ACCOUNTS[(r >> 20) as usize % ACCOUNTS.len()]),
-            ),
-            (
-                "party",
-                SqlValue::Text(format!("CUST-{:05}", (r >> 24) % 5000)),
-            ),
-            ("debit", SqlValue::Float(debit)),
-            ("credit", SqlValue::Float(credit)),
-            (
-                "voucher_type",
-                text(VOUCHER_TYPES[(r >> 36) as usize % VOUCHER_TYPES.len()]),
-            ),
-            ("voucher_no", SqlValue::Text(format!("ACC-JV-2024-{i:07}"))),
-            (
-                "against",
-                text(ACCOUNTS[(r >> 40) as usize % ACCOUNTS.len()]),
-            ),
-            ("remarks", SqlValue::Text(remarks)),
-            ("is_cancelled", SqlValue::Int(i64::from(i % 100 == 99))),
-        ];
-        Document {
-            name: format!("ACC-GLE-{:07}", i + 1),
-            values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
-            children: BTreeMap::new(),
-        }
-    }
 }

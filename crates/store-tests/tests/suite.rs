@@ -77,6 +77,7 @@ suite!(
     files_are_kept_by_url_and_by_document,
     a_batch_of_documents_is_stored_whole_or_not_at_all,
     report_queries_stream_typed_rows_and_cannot_write,
+    long_reports_arrive_whole_and_in_order,
 );
 
 async fn add_user(store: &dyn Store, email: &str, at: Timestamp) -> User {
@@ -1403,5 +1404,110 @@ async fn report_queries_stream_typed_rows_and_cannot_write(store: &dyn Store) {
             .unwrap_err()
             .to_string();
         assert!(err.contains("NUMERIC") && err.contains("CAST"), "{err}");
+    }
+}
+
+/// Many rows (more than one hand-over batch of the SQLite reader), values changing type
+/// from row to row, every row whole and in order; a sink that stops in the middle of a
+/// batch; and, on SQLite, text that is not UTF-8.
+async fn long_reports_arrive_whole_and_in_order(store: &dyn Store) {
+    use std::ops::ControlFlow;
+
+    const N: i64 = 5_000;
+    let sql = format!(
+        "WITH RECURSIVE n(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < {N}) \
+         SELECT i, CAST(i AS TEXT) || ' é', \
+                CASE WHEN i % 3 = 0 THEN NULL ELSE CAST(i AS DOUBLE PRECISION) / 2 END, \
+                CASE WHEN i % 2 = 0 THEN 'even ' || CAST(i AS TEXT) END \
+         FROM n ORDER BY i"
+    );
+    let mut rows = Vec::new();
+    let count = store
+        .query_each_row(&sql, &[], &mut |row: &[SqlValue]| {
+            rows.push(row.to_vec());
+            ControlFlow::Continue(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(count, N as u64);
+    assert_eq!(rows.len(), N as usize);
+    for (k, row) in rows.iter().enumerate() {
+        let i = k as i64 + 1;
+        let expected = [
+            SqlValue::Int(i),
+            SqlValue::Text(format!("{i} é")),
+            if i % 3 == 0 {
+                SqlValue::Null
+            } else {
+                SqlValue::Float(i as f64 / 2.0)
+            },
+            if i % 2 == 0 {
+                SqlValue::Text(format!("even {i}"))
+            } else {
+                SqlValue::Null
+            },
+        ];
+        assert_eq!(row, &expected, "row {i}");
+    }
+
+    // Stopping in the middle of a batch: the rows so far, and no error.
+    let mut seen = Vec::new();
+    let count = store
+        .query_each_row(&sql, &[], &mut |row: &[SqlValue]| {
+            seen.push(row[0].clone());
+            if seen.len() == 777 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(count, 777);
+    assert_eq!(seen.last(), Some(&SqlValue::Int(777)));
+
+    // SQLite keeps whatever bytes it is given as text; what is not UTF-8 shows as U+FFFD,
+    // in a batch whose other values are fine.
+    if store.backend() == "sqlite" {
+        let mut got = Vec::new();
+        store
+            .query_each_row(
+                "SELECT 'ok' UNION ALL SELECT CAST(X'FF41' AS TEXT) UNION ALL SELECT 'é'",
+                &[],
+                &mut |row: &[SqlValue]| {
+                    got.push(row[0].clone());
+                    ControlFlow::Continue(())
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            got,
+            [
+                SqlValue::Text("ok".into()),
+                SqlValue::Text("\u{FFFD}A".into()),
+                SqlValue::Text("é".into()),
+            ]
+        );
+        // Two values that are each half of `é`: together UTF-8, apart not.
+        let mut halves = Vec::new();
+        store
+            .query_each_row(
+                "SELECT CAST(X'C3' AS TEXT), CAST(X'A9' AS TEXT)",
+                &[],
+                &mut |row: &[SqlValue]| {
+                    halves = row.to_vec();
+                    ControlFlow::Continue(())
+                },
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            halves,
+            [
+                SqlValue::Text("\u{FFFD}".into()),
+                SqlValue::Text("\u{FFFD}".into())
+            ]
+        );
     }
 }

@@ -122,14 +122,10 @@ pub fn index_sql(doctype: &DocType) -> Vec<String> {
         std::iter::once(format!(
             "CREATE INDEX IF NOT EXISTS {t}_modified_name ON {t} (modified, name)"
         ))
-        .chain(
-            column_fields(doctype)
-                .filter(|f| f.search_index)
-                .map(|f| {
-                    let c = &f.fieldname;
-                    format!("CREATE INDEX IF NOT EXISTS {t}_{c}_name ON {t} ({c}, name)")
-                }),
-        )
+        .chain(column_fields(doctype).filter(|f| f.search_index).map(|f| {
+            let c = &f.fieldname;
+            format!("CREATE INDEX IF NOT EXISTS {t}_{c}_name ON {t} ({c}, name)")
+        }))
         .collect()
     }
 }
@@ -137,7 +133,10 @@ pub fn index_sql(doctype: &DocType) -> Vec<String> {
 /// The index [`index_sql`] makes for a field marked `search_index`: dropped before its
 /// column is (SQLite will not drop an indexed column).
 pub fn drop_field_index_sql(doctype: &DocType, column: &str) -> String {
-    format!("DROP INDEX IF EXISTS {}_{column}_name", doctype.table_name())
+    format!(
+        "DROP INDEX IF EXISTS {}_{column}_name",
+        doctype.table_name()
+    )
 }
 
 /// The column fields of a type, in definition order.
@@ -227,12 +226,16 @@ mod tests {
         let mut invoice = doctype(false);
         assert_eq!(
             index_sql(&invoice),
-            ["CREATE INDEX IF NOT EXISTS tab_sales_invoice_modified_name ON tab_sales_invoice (modified, name)"]
+            [
+                "CREATE INDEX IF NOT EXISTS tab_sales_invoice_modified_name ON tab_sales_invoice (modified, name)"
+            ]
         );
         invoice.fields[0].search_index = true;
         assert_eq!(
             index_sql(&invoice)[1..],
-            ["CREATE INDEX IF NOT EXISTS tab_sales_invoice_customer_name ON tab_sales_invoice (customer, name)"]
+            [
+                "CREATE INDEX IF NOT EXISTS tab_sales_invoice_customer_name ON tab_sales_invoice (customer, name)"
+            ]
         );
         assert_eq!(
             drop_field_index_sql(&invoice, "customer"),

@@ -169,15 +169,17 @@ pub async fn show(
         .filter(|p| *p >= 1)
         .unwrap_or(1);
     let offset = (number - 1) * PAGE;
-    let rows = run
-        .page(
+    // The page and the totals are two queries over the whole result: side by side.
+    let (rows, totals) = tokio::join!(
+        run.page(
             &state,
             sort.as_deref().map(|s| (s, descending)),
             PAGE,
             offset,
-        )
-        .await?;
-    let (count, sums) = run.totals(&state).await?;
+        ),
+        run.totals(&state)
+    );
+    let (rows, (count, sums)) = (rows?, totals?);
 
     let base_query = run.query_string();
     let link = |sort: Option<(&str, bool)>, page_number: u64| {
