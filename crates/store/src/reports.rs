@@ -119,6 +119,67 @@ pub fn check_read_only(sql: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// `sql` without its final top-level `ORDER BY`, for the queries that wrap a report to
+/// count and sum it: an order costs a sort (or an index walk) and changes no total. `None`
+/// when there is none to drop, or when dropping it would change the rows (a `LIMIT`,
+/// `OFFSET` or `FETCH` after it) or the parameters (a `$N` in it).
+pub fn without_final_order_by(sql: &str) -> Option<&str> {
+    let mut depth = 0usize;
+    let mut order_at = None;
+    let mut after_order_by_ok = true;
+    let mut offset = 0;
+    for piece in pieces(sql).ok()? {
+        let code = match piece {
+            Piece::Code(code) => code,
+            Piece::Other(other) => {
+                offset += other.len();
+                continue;
+            }
+        };
+        let bytes = code.as_bytes();
+        let mut i = 0;
+        while i < bytes.len() {
+            let c = bytes[i];
+            if c == b'(' {
+                depth += 1;
+            } else if c == b')' {
+                depth = depth.saturating_sub(1);
+            } else if c == b'$' && order_at.is_some() {
+                after_order_by_ok = false;
+            } else if is_word(c) && (i == 0 || !is_word(bytes[i - 1])) {
+                let end = bytes[i..]
+                    .iter()
+                    .position(|b| !is_word(*b))
+                    .map_or(bytes.len(), |n| i + n);
+                let word = code[i..end].to_ascii_lowercase();
+                if depth == 0 {
+                    match word.as_str() {
+                        "order" => {
+                            let rest = code[end..].trim_start();
+                            let by = rest.get(..2).is_some_and(|w| w.eq_ignore_ascii_case("by"))
+                                && !rest.as_bytes().get(2).copied().is_some_and(is_word);
+                            if by {
+                                order_at = Some(offset + i);
+                                after_order_by_ok = true;
+                            }
+                        }
+                        "limit" | "offset" | "fetch" if order_at.is_some() => {
+                            after_order_by_ok = false;
+                        }
+                        _ => {}
+                    }
+                }
+                i = end;
+                continue;
+            }
+            i += 1;
+        }
+        offset += code.len();
+    }
+    let at = order_at.filter(|_| after_order_by_ok)?;
+    Some(sql[..at].trim_end())
+}
+
 /// `sql` with each `:name` / `%(name)s` replaced by `$N`, and the values in `$N` order.
 /// A parameter that is not in `params` is an error naming it.
 pub fn positional(
@@ -193,6 +254,57 @@ pub fn positional(
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn the_final_order_by_is_dropped_only_when_that_changes_no_row() {
+        let drop = |sql| super::without_final_order_by(sql);
+        assert_eq!(
+            drop("SELECT a FROM t WHERE b = $1 ORDER BY a, name\n"),
+            Some("SELECT a FROM t WHERE b = $1")
+        );
+        assert_eq!(
+            drop("select a from t order  BY a desc;"),
+            Some("select a from t")
+        );
+        // Nothing to drop.
+        assert_eq!(drop("SELECT a FROM t"), None);
+        // Inside parentheses, quotes and comments, ORDER BY is not the query's.
+        assert_eq!(
+            drop("SELECT a, ROW_NUMBER() OVER (ORDER BY a) FROM (SELECT a FROM t ORDER BY a) s"),
+            None
+        );
+        assert_eq!(
+            drop("SELECT 'x ORDER BY a' AS o FROM t -- ORDER BY a"),
+            None
+        );
+        assert_eq!(
+            drop("SELECT a AS \"order by\" FROM t /* ORDER BY a */"),
+            None
+        );
+        assert_eq!(
+            drop("SELECT a FROM (SELECT a FROM t ORDER BY a) s ORDER BY a"),
+            Some("SELECT a FROM (SELECT a FROM t ORDER BY a) s")
+        );
+        // A column called `order_by` or `border` is not the clause.
+        assert_eq!(drop("SELECT order_by FROM t"), None);
+        assert_eq!(drop("SELECT border by_x FROM t"), None);
+        // The rows would change: kept.
+        assert_eq!(drop("SELECT a FROM t ORDER BY a LIMIT 10"), None);
+        assert_eq!(drop("SELECT a FROM t ORDER BY a OFFSET 5"), None);
+        assert_eq!(
+            drop("SELECT a FROM t ORDER BY a FETCH FIRST 3 ROWS ONLY"),
+            None
+        );
+        // The parameters would change: kept.
+        assert_eq!(drop("SELECT a FROM t ORDER BY a = $1"), None);
+        // Of a compound, the final ORDER BY orders the whole; totals do not need it.
+        assert_eq!(
+            drop("SELECT a FROM t UNION ALL SELECT a FROM u ORDER BY 1"),
+            Some("SELECT a FROM t UNION ALL SELECT a FROM u")
+        );
+        // An unclosed quote: left alone (the query itself will fail with its error).
+        assert_eq!(drop("SELECT 'a FROM t ORDER BY a"), None);
+    }
+
     use super::*;
 
     fn params() -> BTreeMap<String, SqlValue> {

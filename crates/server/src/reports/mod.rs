@@ -147,7 +147,12 @@ impl<'a> Run<'a> {
             .iter()
             .map(|(_, c)| format!(", CAST(SUM(r.\"{c}\") AS DOUBLE PRECISION)"))
             .collect();
-        let sql = format!("SELECT COUNT(*){sums} FROM ({}) AS r", self.sql);
+        // The report's order changes no total and can cost as much as the rest.
+        let unordered = accesslog_store::reports::without_final_order_by(&self.sql);
+        let sql = format!(
+            "SELECT COUNT(*){sums} FROM ({}) AS r",
+            unordered.unwrap_or(&self.sql)
+        );
         let mut out = (0, BTreeMap::new());
         self.query(state, &sql, &mut |row: &[SqlValue]| {
             if let Some(SqlValue::Int(n)) = row.first() {
