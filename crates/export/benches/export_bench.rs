@@ -23,8 +23,12 @@ use std::time::Instant;
 
 use accesslog_export::{Column, Exporter, Format};
 use accesslog_site::reports::QueryReport;
-use accesslog_store::ReportStore;
+use accesslog_store::Store;
+use accesslog_store_postgres::PgStore;
 use accesslog_store_sqlite::SqliteStore;
+
+/// Where the PostgreSQL runs go, as for the storage tests; without it they are skipped.
+const POSTGRES_URL_VAR: &str = "ACCESSLOG_TEST_POSTGRES_URL";
 
 const DEFAULT_ROWS: u64 = 1_000_000;
 const DEFAULT_OPENPYXL_ROWS: u64 = 100_000;
@@ -46,7 +50,7 @@ fn main() {
         let [_, what, n, db] = args.as_slice() else {
             panic!("usage: --child read|csv|xlsx N DB");
         };
-        child(what, n.parse().expect("a row count"), Path::new(db));
+        child(what, n.parse().expect("a row count"), db);
         return;
     }
     let n = env_rows("ACCESSLOG_BENCH_ROWS", DEFAULT_ROWS);
@@ -79,6 +83,12 @@ fn main() {
     let shuffled_read = run_child("read", n, &shuffled);
     let shuffled_csv = run_child("csv", n, &shuffled);
     let py_shuffled_csv = run_python(&script, "csv", n, &shuffled);
+    // PostgreSQL, when there is one: our CSV beside PostgreSQL's own COPY … TO CSV (psql).
+    let pg = std::env::var(POSTGRES_URL_VAR).ok().map(|url| {
+        let schema = runtime().block_on(gl_data::postgres(&url, n, Layout::Ledger));
+        let csv = run_child("csv", n, format!("postgres:{schema}"));
+        (csv, psql_copy(&url, &schema))
+    });
 
     println!(
         "{:<40} {:>9} {:>8} {:>10} {:>9} {:>9} {:>9}",
@@ -94,6 +104,11 @@ fn main() {
         ("shuffled: Rust read only (no export)", Some(&shuffled_read)),
         ("shuffled: Rust CSV", Some(&shuffled_csv)),
         ("shuffled: Python sqlite3 + csv", py_shuffled_csv.as_ref()),
+        ("postgres: Rust CSV", pg.as_ref().map(|(csv, _)| csv)),
+        (
+            "postgres: psql \\copy (query) TO csv",
+            pg.as_ref().and_then(|(_, copy)| copy.as_ref()),
+        ),
     ] {
         match r {
             Some(r) => println!(
@@ -105,6 +120,9 @@ fn main() {
                 r.peak_mb(),
                 r.bytes as f64 / 1e6
             ),
+            None if name.starts_with("postgres") => {
+                println!("{name:<40} (skipped: {POSTGRES_URL_VAR} is not set, or psql failed)")
+            }
             None => println!("{name:<40} (skipped: python3 or the module is not available)"),
         }
     }
@@ -187,6 +205,14 @@ fn main() {
         rate(py_shuffled_csv.as_ref()),
         true,
     );
+    if let Some((csv, copy)) = &pg {
+        compare(
+            "postgres: CSV rows/s vs COPY",
+            csv.rows_per_s(),
+            rate(copy.as_ref()),
+            true,
+        );
+    }
     println!(
         "(ours: Rust through the product's store; baseline: Python sqlite3 with csv / openpyxl. \
          ratio: how many times faster, or how many times less memory, ours is; \
@@ -267,7 +293,8 @@ impl Run {
     }
 }
 
-fn run_child(what: &str, n: u64, db: &Path) -> Run {
+/// `db`: a SQLite file, or `postgres:SCHEMA` in the database of `ACCESSLOG_TEST_POSTGRES_URL`.
+fn run_child(what: &str, n: u64, db: impl AsRef<std::ffi::OsStr>) -> Run {
     let exe = std::env::current_exe().expect("the bench binary's path");
     let out = Command::new(exe)
         .args(["--child", what, &n.to_string()])
@@ -300,13 +327,59 @@ fn run_python(script: &Path, what: &str, n: u64, db: &Path) -> Option<Run> {
     Run::parse(&String::from_utf8_lossy(&out.stdout))
 }
 
+/// PostgreSQL's own fastest way out: `\\copy (the query) TO file CSV` in psql, wall clock.
+fn psql_copy(url: &str, schema: &str) -> Option<Run> {
+    let dir = tempfile::tempdir().ok()?;
+    let file = dir.path().join("copy.csv");
+    let query = GL_QUERY.replace('\'', "''");
+    let start = Instant::now();
+    let out = Command::new("psql")
+        .arg(url)
+        .args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-c"])
+        .arg(format!(
+            "\\copy ({query}) TO '{}' WITH (FORMAT csv, HEADER)",
+            file.display()
+        ))
+        .env("PGOPTIONS", format!("-c search_path={schema}"))
+        .output()
+        .ok()?;
+    let secs = start.elapsed().as_secs_f64();
+    if !out.status.success() {
+        eprintln!(
+            "psql did not run: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+        return None;
+    }
+    let text = std::fs::read_to_string(&file).ok()?;
+    Some(Run {
+        rows: text.lines().count().saturating_sub(1) as u64,
+        secs,
+        peak_kb: 0,
+        bytes: text.len() as u64,
+        extra: BTreeMap::new(),
+    })
+}
+
 /// In the child: one run, then its figures on stdout.
-fn child(what: &str, n: u64, db: &Path) {
+fn child(what: &str, n: u64, db: &str) {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let runtime = runtime();
-    let store = runtime
-        .block_on(SqliteStore::open(db))
-        .expect("the bench database");
+    let store: Box<dyn Store> = match db.strip_prefix("postgres:") {
+        Some(schema) => {
+            let url = std::env::var(POSTGRES_URL_VAR).expect("the PostgreSQL URL");
+            Box::new(
+                runtime
+                    .block_on(PgStore::connect_in_schema(&url, schema))
+                    .expect("the PostgreSQL bench schema"),
+            )
+        }
+        None => Box::new(
+            runtime
+                .block_on(SqliteStore::open(Path::new(db)))
+                .expect("the bench database"),
+        ),
+    };
     let start = Instant::now();
     let mut first_row: Option<f64> = None;
     let mut tmp_bytes = 0;

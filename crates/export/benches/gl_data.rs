@@ -10,7 +10,8 @@ use std::time::Instant;
 
 use accesslog_core::doctype::DocType;
 use accesslog_site::doctypes::DocTypes;
-use accesslog_store::{Document, DocumentStore, NewDocument, ReportStore, SqlValue, Store};
+use accesslog_store::{Document, NewDocument, SqlValue, Store};
+use accesslog_store_postgres::PgStore;
 use accesslog_store_sqlite::SqliteStore;
 
 const INSERT_BATCH: u64 = 10_000;
@@ -73,18 +74,53 @@ pub async fn database(n: u64, layout: Layout) -> PathBuf {
 
 async fn count_rows(path: &Path) -> Result<u64, String> {
     let store = SqliteStore::open(path).await.map_err(|e| e.to_string())?;
+    let count = count_in(&store).await;
+    store.close().await;
+    count
+}
+
+/// The GL entries in `store` (an error when it has no GL Entry table).
+async fn count_in(store: &dyn Store) -> Result<u64, String> {
     let mut count = 0;
-    let result = store
+    store
         .query_each_row("SELECT count(*) FROM tab_gl_entry", &[], &mut |row| {
             if let Some(SqlValue::Int(c)) = row.first() {
                 count = *c as u64;
             }
             ControlFlow::Continue(())
         })
-        .await;
-    store.close().await;
-    result.map_err(|e| e.to_string())?;
+        .await
+        .map_err(|e| e.to_string())?;
     Ok(count)
+}
+
+/// The schema of the PostgreSQL database at `url` that holds `n` GL entries laid out as
+/// `layout`: reused when complete, (re)filled through the store otherwise.
+pub async fn postgres(url: &str, n: u64, layout: Layout) -> String {
+    let schema = format!("bench_gl_v{DATA_VERSION}_{}_{n}", layout.name());
+    let store = PgStore::connect_in_schema(url, &schema)
+        .await
+        .expect("the PostgreSQL bench schema");
+    match count_in(&store).await {
+        Ok(count) if count == n => println!("reusing PostgreSQL schema {schema} ({n} GL entries)"),
+        _ => {
+            let start = Instant::now();
+            let _ = sqlx::query("DROP TABLE IF EXISTS tab_gl_entry")
+                .execute(store.pool())
+                .await;
+            fill_store(&store, n, layout).await;
+            sqlx::query("ANALYZE tab_gl_entry")
+                .execute(store.pool())
+                .await
+                .expect("ANALYZE");
+            println!(
+                "filled PostgreSQL schema {schema} with {n} GL entries through PgStore::insert_documents in {:.1} s",
+                start.elapsed().as_secs_f64()
+            );
+        }
+    }
+    store.close().await;
+    schema
 }
 
 /// A database file and its WAL and shared-memory files, if any.
@@ -102,6 +138,16 @@ async fn fill(path: &Path, copy: &Path, n: u64, layout: Layout) {
     let store = SqliteStore::open(path)
         .await
         .expect("a new SQLite database");
+    fill_store(&store, n, layout).await;
+    store
+        .backup_to(copy)
+        .await
+        .expect("a copy of the filled database");
+    store.close().await;
+}
+
+/// Creates the GL Entry table in `store` and writes `n` entries into it.
+async fn fill_store(store: &dyn Store, n: u64, layout: Layout) {
     let doctype = gl_doctype();
     store.sync_doctype(&doctype).await.expect("tab_gl_entry");
     let mut rows = Rows::new(layout, n);
@@ -120,11 +166,6 @@ async fn fill(path: &Path, copy: &Path, n: u64, layout: Layout) {
             .expect("GL entries inserted");
         done += batch;
     }
-    store
-        .backup_to(copy)
-        .await
-        .expect("a copy of the filled database");
-    store.close().await;
 }
 
 const ACCOUNTS: [&str; 8] = [

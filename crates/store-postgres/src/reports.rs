@@ -1,5 +1,6 @@
 //! Report queries on PostgreSQL: each in a READ ONLY transaction with a statement timeout,
-//! so a report can neither write nor hold the database for long, and streamed row by row.
+//! so a report can neither write nor hold the database for long, streamed in batches from
+//! a reading task.
 
 use std::ops::ControlFlow;
 
@@ -14,42 +15,105 @@ use crate::{PgStore, bind_all};
 /// A report query that runs longer than this is cancelled by the server.
 const STATEMENT_TIMEOUT: &str = "SET LOCAL statement_timeout = '120s'";
 
+/// Rows per hand-over from the reading task.
+const BATCH: usize = 512;
+/// Batches read ahead of the sink.
+const AHEAD: usize = 4;
+
+type Rows = Vec<Vec<SqlValue>>;
+
 #[async_trait]
 impl ReportStore for PgStore {
+    /// The rows are read and decoded by a task of their own, in batches, while the caller's
+    /// sink (an export writing its file) works on the previous ones; batches go back to the
+    /// reader to be filled again.
     async fn query_each_row(
         &self,
         sql: &str,
         params: &[SqlValue],
         sink: &mut RowSink<'_>,
     ) -> StoreResult<u64> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query("SET TRANSACTION READ ONLY")
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query(STATEMENT_TIMEOUT).execute(&mut *tx).await?;
-        let mut count = 0;
-        {
-            let query = bind_all(
-                sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())),
-                params,
-                &[],
-            );
-            let mut rows = query.fetch(&mut *tx);
-            let mut values = Vec::new();
-            while let Some(row) = rows.try_next().await? {
-                values.clear();
-                for i in 0..row.len() {
-                    values.push(value(&row, i)?);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<StoreResult<Rows>>(AHEAD);
+        let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Rows>();
+        let reader = {
+            let (pool, sql, params) = (self.pool.clone(), sql.to_owned(), params.to_vec());
+            tokio::spawn(async move {
+                let result = read(&pool, &sql, &params, &tx, spare_rx).await;
+                if let Err(e) = result {
+                    // To the caller, unless it has stopped listening.
+                    let _ = tx.send(Err(e)).await;
                 }
+            })
+        };
+        let mut count = 0;
+        'batches: while let Some(batch) = rx.recv().await {
+            let batch = batch?;
+            for row in &batch {
                 count += 1;
-                if sink(&values) == ControlFlow::Break(()) {
-                    break;
+                if sink(row) == ControlFlow::Break(()) {
+                    break 'batches;
                 }
             }
+            let _ = spare_tx.send(batch);
         }
-        tx.rollback().await?;
+        // Dropping the receiver stops the reader at its next batch; its transaction is
+        // rolled back when it ends.
+        drop(rx);
+        reader
+            .await
+            .map_err(|e| StoreError::Other(format!("the report reader stopped: {e}")))?;
         Ok(count)
     }
+}
+
+/// Runs `sql` in a read-only transaction and sends its rows in batches until done, an
+/// error, or the receiver going away.
+async fn read(
+    pool: &sqlx::PgPool,
+    sql: &str,
+    params: &[SqlValue],
+    tx: &tokio::sync::mpsc::Sender<StoreResult<Rows>>,
+    spare: std::sync::mpsc::Receiver<Rows>,
+) -> StoreResult<()> {
+    let mut conn = pool.begin().await?;
+    sqlx::query("SET TRANSACTION READ ONLY")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(STATEMENT_TIMEOUT).execute(&mut *conn).await?;
+    {
+        let query = bind_all(
+            sqlx::query(sqlx::AssertSqlSafe(sql.to_owned())),
+            params,
+            &[],
+        );
+        let mut rows = query.fetch(&mut *conn);
+        let mut batch: Rows = Vec::with_capacity(BATCH);
+        let mut filled = 0;
+        while let Some(row) = rows.try_next().await? {
+            if filled == batch.len() {
+                batch.push(Vec::with_capacity(row.len()));
+            }
+            let values = &mut batch[filled];
+            values.clear();
+            for i in 0..row.len() {
+                values.push(value(&row, i)?);
+            }
+            filled += 1;
+            if filled == BATCH {
+                if tx.send(Ok(std::mem::take(&mut batch))).await.is_err() {
+                    return Ok(());
+                }
+                batch = spare.try_recv().unwrap_or_default();
+                filled = 0;
+            }
+        }
+        if filled > 0 {
+            batch.truncate(filled);
+            let _ = tx.send(Ok(batch)).await;
+        }
+    }
+    conn.rollback().await?;
+    Ok(())
 }
 
 /// A column's value by its PostgreSQL type.
