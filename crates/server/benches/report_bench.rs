@@ -13,22 +13,18 @@
 #[path = "../../export/benches/gl_data.rs"]
 #[allow(dead_code)]
 mod gl_data;
+mod support;
 
-use std::net::SocketAddr;
 use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
 use accesslog_core::SystemClock;
 use accesslog_server::{AppState, Definitions, accounts};
 use accesslog_site::{Overrides, Settings};
 use accesslog_store::{SqlValue, Store};
 use accesslog_store_sqlite::SqliteStore;
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Request, StatusCode};
-use tower::ServiceExt;
+use support::{cell, env_u64, get, time};
 
 const USER: &str = "bench-accounts@example.com";
 const REPORT_URL: &str = "/app/query-report/General%20Ledger";
@@ -48,13 +44,6 @@ const CASES: [(&str, &str); 6] = [
         "from_date=2024-06-01&to_date=2024-06-28&sort=party",
     ),
 ];
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
 
 fn main() {
     let n = env_u64("ACCESSLOG_BENCH_ROWS", 1_000_000);
@@ -85,6 +74,10 @@ fn main() {
                 format!("{REPORT_URL}?{query}")
             };
             let (stats, body) = time(runs, 1, || get(&router, &auth, &uri)).await;
+            assert!(
+                !body.contains("could not run"),
+                "{uri}: the report failed: {body}"
+            );
             println!(
                 "| {name} | {} | {} | {} KB |",
                 matching(&body),
@@ -143,44 +136,6 @@ async fn whole_result_as_json(store: &dyn Store) -> (usize, usize) {
         .expect("the whole General Ledger");
     let json = serde_json::to_vec(&serde_json::json!({ "result": rows })).expect("JSON");
     (rows.len(), json.len())
-}
-
-struct Stats {
-    median: f64,
-    p95: f64,
-}
-
-/// Runs `f` `warmup` times, then `runs` times timed; the timings and the last answer.
-async fn time<F, Fut, T>(runs: usize, warmup: usize, mut f: F) -> (Stats, T)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = T>,
-{
-    for _ in 0..warmup {
-        f().await;
-    }
-    let mut ms = Vec::with_capacity(runs);
-    let mut last = None;
-    for _ in 0..runs.max(1) {
-        let start = Instant::now();
-        last = Some(f().await);
-        ms.push(start.elapsed().as_secs_f64() * 1000.0);
-    }
-    ms.sort_by(f64::total_cmp);
-    let at = |q: f64| ms[((ms.len() - 1) as f64 * q).round() as usize];
-    let stats = Stats {
-        median: at(0.5),
-        p95: at(0.95),
-    };
-    (stats, last.expect("at least one run"))
-}
-
-fn cell(s: &Stats) -> String {
-    if s.median >= 100.0 {
-        format!("{:.0} / {:.0}", s.median, s.p95)
-    } else {
-        format!("{:.1} / {:.1}", s.median, s.p95)
-    }
 }
 
 /// A server over `store` with the demo's GL Entry type and General Ledger report, and an
@@ -244,26 +199,4 @@ fn write(site: &Path, path: &str, text: &str) {
     let path = site.join(path);
     std::fs::create_dir_all(path.parent().expect("a folder")).expect("the folder");
     std::fs::write(path, text).expect("the definition");
-}
-
-async fn get(router: &axum::Router, auth: &str, uri: &str) -> String {
-    let mut req = Request::builder()
-        .uri(uri)
-        .header("authorization", auth)
-        .body(Body::empty())
-        .expect("a request");
-    req.extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-    let resp = router.clone().oneshot(req).await.expect("a response");
-    let status = resp.status();
-    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .expect("the body");
-    let body = String::from_utf8_lossy(&body).into_owned();
-    assert_eq!(status, StatusCode::OK, "{uri}: {body}");
-    assert!(
-        !body.contains("could not run"),
-        "{uri}: the report failed: {body}"
-    );
-    body
 }

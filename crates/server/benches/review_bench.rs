@@ -9,7 +9,6 @@
 //! PostgreSQL in a fresh schema with `ACCESSLOG_BENCH_PG_ENTRIES` (2,000,000).
 
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
@@ -24,10 +23,9 @@ use accesslog_store::log_search::{EntryPage, EntryQuery, GroupBy};
 use accesslog_store::{LogStore, Store};
 use accesslog_store_sqlite::SqliteStore;
 use accesslog_testkit::TestDb;
-use axum::body::Body;
-use axum::extract::ConnectInfo;
-use axum::http::{Request, StatusCode};
-use tower::ServiceExt;
+use support::{Stats, cell, env_u64, get, time};
+
+mod support;
 
 /// Bump when the generated entries change, so an old cached database is not reused.
 const DATA_VERSION: u32 = 1;
@@ -84,13 +82,6 @@ fn cases() -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
         ("file_type=XLSX + range", with("file_type", "XLSX")),
         ("outcome=denied + range", with("outcome", "denied")),
     ]
-}
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.replace('_', "").parse().ok())
-        .unwrap_or(default)
 }
 
 fn main() {
@@ -387,45 +378,6 @@ async fn without_indexes(path: &Path) -> PathBuf {
 
 // ----- measuring -----
 
-struct Stats {
-    median: f64,
-    p95: f64,
-}
-
-fn stats(mut ms: Vec<f64>) -> Stats {
-    ms.sort_by(f64::total_cmp);
-    let at = |q: f64| ms[((ms.len() as f64 - 1.0) * q).round() as usize];
-    Stats {
-        median: at(0.5),
-        p95: at(0.95),
-    }
-}
-
-async fn time<F, Fut>(runs: usize, warmup: usize, mut f: F) -> Stats
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = ()>,
-{
-    for _ in 0..warmup {
-        f().await;
-    }
-    let mut ms = Vec::with_capacity(runs);
-    for _ in 0..runs {
-        let start = Instant::now();
-        f().await;
-        ms.push(start.elapsed().as_secs_f64() * 1000.0);
-    }
-    stats(ms)
-}
-
-fn cell(s: &Stats) -> String {
-    if s.median >= 100.0 {
-        format!("{:.0} / {:.0}", s.median, s.p95)
-    } else {
-        format!("{:.1} / {:.1}", s.median, s.p95)
-    }
-}
-
 /// A server over `store` as `crates/server/tests/it/common.rs` builds one, and an auditor
 /// key for a System Manager.
 async fn server(store: Arc<dyn Store>) -> (axum::Router, String, tempfile::TempDir) {
@@ -461,28 +413,6 @@ async fn server(store: Arc<dyn Store>) -> (axum::Router, String, tempfile::TempD
     let state = AppState::start(store, clock, settings, signer, Definitions::default());
     let auth = format!("token {}:{}", key.api_key, key.api_secret);
     (accesslog_server::router(state), auth, dir)
-}
-
-async fn get(router: &axum::Router, auth: &str, uri: &str) -> usize {
-    let mut req = Request::builder()
-        .uri(uri)
-        .header("authorization", auth)
-        .body(Body::empty())
-        .expect("a request");
-    req.extensions_mut()
-        .insert(ConnectInfo(SocketAddr::from(([127, 0, 0, 1], 40000))));
-    let resp = router.clone().oneshot(req).await.expect("a response");
-    let status = resp.status();
-    let body = axum::body::to_bytes(resp.into_body(), usize::MAX)
-        .await
-        .expect("the body");
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "{uri}: {}",
-        String::from_utf8_lossy(&body)
-    );
-    body.len()
 }
 
 async fn counts(store: &dyn Store, q: &EntryQuery, sample: u32) -> u64 {
@@ -534,20 +464,24 @@ async fn measure(store: Arc<dyn Store>, runs: usize, samples: bool) {
                 .expect("search_entries");
             assert_eq!(got.len() as u32, PAGE, "{name}: a full first page");
         })
-        .await;
+        .await
+        .0;
         let sampled = &std::cell::Cell::new(0);
         let count = time(runs, warmup.min(1), || async move {
             sampled.set(counts(store, q, COUNT_SAMPLE).await);
         })
-        .await;
+        .await
+        .0;
         let html = time(request_runs, warmup.min(1), || async move {
             get(router, auth, html_uri).await;
         })
-        .await;
+        .await
+        .0;
         let api = time(request_runs, warmup.min(1), || async move {
             get(router, auth, api_uri).await;
         })
-        .await;
+        .await
+        .0;
         let request = |s: &Stats| {
             if samples {
                 cell(s)
@@ -566,7 +500,7 @@ async fn measure(store: Arc<dyn Store>, runs: usize, samples: bool) {
         if samples {
             let mut row = Vec::new();
             for sample in [10_000u32, 20_000, 50_000] {
-                let s = time(runs.min(15), 1, || async move {
+                let (s, _) = time(runs.min(15), 1, || async move {
                     counts(store, q, sample).await;
                 })
                 .await;
