@@ -97,19 +97,25 @@ async fn write_export<'s>(
     let mut exporter = Exporter::new(format, columns, sheet, None).map_err(export_error)?;
     let mut failed: Option<ExportError> = None;
     let mut index = 0u64;
-    let mut picked: Vec<SqlValue> = Vec::with_capacity(pick.len());
+    // Every column in order (the usual case) goes straight through; otherwise the picked
+    // values are copied into one row kept for the purpose, its text buffers reused.
+    let mut picked: Vec<SqlValue> = vec![SqlValue::Null; pick.len()];
+    let in_order = pick.iter().enumerate().all(|(k, &c)| k == c);
     fill(&mut |row: &[SqlValue]| {
         let i = index;
         index += 1;
         if !keep(i) {
             return ControlFlow::Continue(());
         }
-        picked.clear();
-        picked.extend(
-            pick.iter()
-                .map(|&c| row.get(c).cloned().unwrap_or(SqlValue::Null)),
-        );
-        match exporter.write_row(&picked) {
+        let written = if in_order && row.len() == pick.len() {
+            exporter.write_row(row)
+        } else {
+            for (slot, &c) in picked.iter_mut().zip(pick) {
+                copy_into(slot, row.get(c).unwrap_or(&SqlValue::Null));
+            }
+            exporter.write_row(&picked)
+        };
+        match written {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => {
                 failed = Some(e);
@@ -125,6 +131,14 @@ async fn write_export<'s>(
         .await
         .map_err(|e| WebError::Internal(e.into()))?
         .map_err(export_error)
+}
+
+/// `*slot = value.clone()`, but text goes into the slot's own `String` when it has one.
+fn copy_into(slot: &mut SqlValue, value: &SqlValue) {
+    match (slot, value) {
+        (SqlValue::Text(to), SqlValue::Text(from)) => to.clone_from(from),
+        (slot, value) => *slot = value.clone(),
+    }
 }
 
 fn export_error(e: ExportError) -> WebError {

@@ -656,4 +656,34 @@ async fn bad_export_requests_are_named(server: &TestServer) {
         "visible_idx keeps the rows asked for; the table is intact"
     );
     assert_eq!(e.filters.unwrap().as_str(), r#"{"visible_idx":[0,2]}"#);
+
+    // Some columns, in another order: the file has those, in that order, and so does the
+    // entry.
+    let r = accounts
+        .post(server.at("/api/method/frappe.desk.query_report.export_query"))
+        .header("x-frappe-csrf-token", &token)
+        .form(&[
+            ("report_name", "General Ledger"),
+            ("file_format_type", "CSV"),
+            ("filters", r#"{"party": "Bolt"}"#),
+            ("columns", r#"["voucher_no", "debit", "remarks"]"#),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let e = entry(server, &r).await.event;
+    let csv = r.text().await.unwrap();
+    let mut lines = csv.lines();
+    assert_eq!(lines.next(), Some("\u{feff}Voucher No,Debit,Remarks"));
+    assert_eq!(
+        lines.next(),
+        Some("SINV-00002,201,\"Entry 2, with a comma\"")
+    );
+    assert_eq!(lines.count(), 19);
+    assert_eq!(e.row_count, Some(20));
+    assert_eq!(
+        e.columns.unwrap().as_str(),
+        r#"["voucher_no","debit","remarks"]"#
+    );
 }
