@@ -19,6 +19,8 @@ const STATEMENT_TIMEOUT: &str = "SET LOCAL statement_timeout = '120s'";
 const BATCH: usize = 512;
 /// Batches read ahead of the sink.
 const AHEAD: usize = 4;
+/// Batches handed to the sink between two yields to the runtime.
+const YIELD_EVERY: u64 = 8;
 
 type Rows = Vec<Vec<SqlValue>>;
 
@@ -46,6 +48,7 @@ impl ReportStore for PgStore {
             })
         };
         let mut count = 0;
+        let mut handed = 0u64;
         'batches: while let Some(batch) = rx.recv().await {
             let batch = batch?;
             for row in &batch {
@@ -55,6 +58,12 @@ impl ReportStore for PgStore {
                 }
             }
             let _ = spare_tx.send(batch);
+            // A sink that writes a large export keeps this task busy for seconds; letting the
+            // runtime run other requests every few batches keeps the server answering.
+            handed += 1;
+            if handed.is_multiple_of(YIELD_EVERY) {
+                tokio::task::yield_now().await;
+            }
         }
         // Dropping the receiver stops the reader at its next batch; its transaction is
         // rolled back when it ends.

@@ -26,6 +26,8 @@ use crate::SqliteStore;
 const BATCH: usize = 512;
 /// Batches read ahead of the sink.
 const AHEAD: usize = 4;
+/// Batches handed to the sink between two yields to the runtime.
+const YIELD_EVERY: u64 = 8;
 
 /// One value as the reader copied it: text is a range of [`RawBatch::text`].
 #[derive(Clone, Copy)]
@@ -73,6 +75,7 @@ impl ReportStore for SqliteStore {
             tokio::task::spawn_blocking(move || read(path, &sql, &params, &tx, &spare_rx, &stop))
         };
         let mut count = 0;
+        let mut handed = 0u64;
         let mut stopped = false;
         let mut row: Vec<SqlValue> = Vec::new();
         'batches: while let Some((width, batch)) = rx.recv().await {
@@ -97,6 +100,12 @@ impl ReportStore for SqliteStore {
             }
             // Back to the reader to be filled again; if it has finished, dropped here.
             let _ = spare_tx.send(batch);
+            // A sink that writes a large export keeps this task busy for seconds; letting the
+            // runtime run other requests every few batches keeps the server answering.
+            handed += 1;
+            if handed.is_multiple_of(YIELD_EVERY) {
+                tokio::task::yield_now().await;
+            }
         }
         drop(rx);
         let finished = reader

@@ -78,6 +78,7 @@ suite!(
     a_batch_of_documents_is_stored_whole_or_not_at_all,
     report_queries_stream_typed_rows_and_cannot_write,
     long_reports_arrive_whole_and_in_order,
+    a_slow_report_sink_leaves_room_for_other_tasks,
 );
 
 async fn add_user(store: &dyn Store, email: &str, at: Timestamp) -> User {
@@ -1510,4 +1511,46 @@ async fn long_reports_arrive_whole_and_in_order(store: &dyn Store) {
             ]
         );
     }
+}
+
+/// A sink that takes its time (an export writing a large file) must not hold the runtime
+/// for the whole report: other tasks run between batches. The tests' runtime has one
+/// thread, so the other task runs only if the report's task yields. (On PostgreSQL the
+/// reader is itself a task there, so this holds anyway; SQLite's reader is a thread.)
+async fn a_slow_report_sink_leaves_room_for_other_tasks(store: &dyn Store) {
+    use std::ops::ControlFlow;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    const N: u64 = 20_000;
+    let sql = format!(
+        "WITH RECURSIVE n(i) AS (SELECT CAST(1 AS BIGINT) UNION ALL SELECT i + 1 FROM n WHERE i < {N}) \
+         SELECT i FROM n"
+    );
+    let other_ran = Arc::new(AtomicBool::new(false));
+    let mut other = None;
+    let mut rows_before_other = None;
+    let mut seen = 0u64;
+    store
+        .query_each_row(&sql, &[], &mut |_: &[SqlValue]| {
+            seen += 1;
+            if seen == 1 {
+                // Started once the rows flow, so that it cannot slip in before they do.
+                let other_ran = other_ran.clone();
+                other = Some(tokio::spawn(async move {
+                    other_ran.store(true, Ordering::SeqCst)
+                }));
+            }
+            if rows_before_other.is_none() && other_ran.load(Ordering::SeqCst) {
+                rows_before_other = Some(seen);
+            }
+            // Slower than the reader, so its batches are always waiting.
+            std::thread::sleep(std::time::Duration::from_micros(20));
+            ControlFlow::Continue(())
+        })
+        .await
+        .unwrap();
+    other.expect("a first row").await.unwrap();
+    let before = rows_before_other.expect("the other task ran only after the whole report");
+    assert!(before < N, "the other task waited for {before} of {N} rows");
 }
