@@ -39,7 +39,23 @@ OPTIONS:
   --rate N              offered load for latency, entries/s (default 1000)
   --latency-secs N      seconds of offered load (default 5)
   --entries N           entries for fill (default 1000000)
+  --drop-indexes A,B    drop these of migration 0006's review indexes (by the part after
+                        access_log_by_: time, user, activity, export_from, report,
+                        file_type, outcome, document; or all) from each fresh database
+                        before a throughput run, to see what each costs appends
 ";
+
+/// Migration 0006's indexes, by the part of their name after `access_log_by_`.
+const REVIEW_INDEXES: [&str; 8] = [
+    "time",
+    "user",
+    "activity",
+    "export_from",
+    "report",
+    "file_type",
+    "outcome",
+    "document",
+];
 
 #[derive(Debug)]
 struct Args {
@@ -54,6 +70,7 @@ struct Args {
     rate: u64,
     latency_secs: f64,
     entries: u64,
+    drop_indexes: Vec<String>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -72,6 +89,7 @@ fn parse_args() -> Result<Args, String> {
         rate: 1000,
         latency_secs: 5.0,
         entries: 1_000_000,
+        drop_indexes: Vec::new(),
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -90,6 +108,22 @@ fn parse_args() -> Result<Args, String> {
             "--latency-secs" => args.latency_secs = number(&value("--latency-secs")?)?,
             "--rate" => args.rate = number(&value("--rate")?)?,
             "--entries" => args.entries = number(&value("--entries")?)?,
+            "--drop-indexes" => {
+                let list = value("--drop-indexes")?;
+                args.drop_indexes = if list == "all" {
+                    REVIEW_INDEXES.iter().map(|s| (*s).to_owned()).collect()
+                } else {
+                    let names: Vec<String> = list.split(',').map(str::to_owned).collect();
+                    if let Some(bad) = names.iter().find(|n| !REVIEW_INDEXES.contains(&n.as_str()))
+                    {
+                        return Err(format!(
+                            "{bad:?} is not one of the review indexes ({})",
+                            REVIEW_INDEXES.join(", ")
+                        ));
+                    }
+                    names
+                };
+            }
             "--writers" => {
                 args.writers = value("--writers")?
                     .split(',')
@@ -442,8 +476,18 @@ enum Mode {
 }
 
 /// `writers` tasks each record entries back to back until `duration` has passed.
-async fn run_writers(backend: Backend, mode: Mode, writers: usize, duration: Duration) -> Run {
+async fn run_writers(
+    backend: Backend,
+    mode: Mode,
+    writers: usize,
+    duration: Duration,
+    drop_indexes: &[String],
+) -> Run {
     let db = fresh(backend).await;
+    for index in drop_indexes {
+        db.execute(&format!("DROP INDEX IF EXISTS access_log_by_{index}"))
+            .await;
+    }
     let timed = Timed::new(db.store.clone());
     let store: Arc<dyn LogStore> = timed.clone();
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
@@ -495,15 +539,24 @@ async fn run_writers(backend: Backend, mode: Mode, writers: usize, duration: Dur
 async fn throughput(backend: Backend, args: &Args) {
     let duration = Duration::from_secs_f64(args.secs);
     println!(
-        "\n### durable appends, {:.0} s per run, fresh database per run\n",
-        args.secs
+        "\n### durable appends, {:.0} s per run, fresh database per run{}\n",
+        args.secs,
+        if args.drop_indexes.is_empty() {
+            String::new()
+        } else {
+            format!(
+                ", without access_log_by_{{{}}}",
+                args.drop_indexes.join(",")
+            )
+        }
     );
     println!("| writers | group commit entries/s | naive entries/s | ratio |");
     println!("|--:|--:|--:|--:|");
     let mut details = Vec::new();
     for &writers in &args.writers {
-        let group = run_writers(backend, Mode::GroupCommit, writers, duration).await;
-        let naive = run_writers(backend, Mode::Naive, writers, duration).await;
+        let drop = &args.drop_indexes;
+        let group = run_writers(backend, Mode::GroupCommit, writers, duration, drop).await;
+        let naive = run_writers(backend, Mode::Naive, writers, duration, drop).await;
         println!(
             "| {writers} | {:.0} | {:.0} | {:.1}x |",
             group.per_sec(),
