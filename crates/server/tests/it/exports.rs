@@ -598,13 +598,7 @@ async fn bad_export_requests_are_named(server: &TestServer) {
             "\"salary\" is not a column",
         ),
     ] {
-        let r = accounts
-            .post(server.at("/api/method/frappe.desk.query_report.export_query"))
-            .header("x-frappe-csrf-token", &token)
-            .form(&form)
-            .send()
-            .await
-            .unwrap();
+        let r = report_export(server, &accounts, &token, &form).await;
         assert_eq!(r.status().as_u16(), status, "{form:?}");
         let body: Value = r.json().await.unwrap();
         assert!(
@@ -619,17 +613,17 @@ async fn bad_export_requests_are_named(server: &TestServer) {
     );
 
     // A filter value that looks like SQL is data: no rows, and the table is still there.
-    let r = accounts
-        .post(server.at("/api/method/frappe.desk.query_report.export_query"))
-        .header("x-frappe-csrf-token", &token)
-        .form(&[
+    let r = report_export(
+        server,
+        &accounts,
+        &token,
+        &[
             ("report_name", "General Ledger"),
             ("file_format_type", "CSV"),
             ("filters", r#"{"party": "'; DROP TABLE tab_gl_entry; --"}"#),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     let e = entry(server, &r).await.event;
     assert_eq!(e.row_count, Some(0));
@@ -637,17 +631,17 @@ async fn bad_export_requests_are_named(server: &TestServer) {
         e.filters.unwrap().as_str(),
         r#"{"party":"'; DROP TABLE tab_gl_entry; --"}"#
     );
-    let r = accounts
-        .post(server.at("/api/method/frappe.desk.query_report.export_query"))
-        .header("x-frappe-csrf-token", &token)
-        .form(&[
+    let r = report_export(
+        server,
+        &accounts,
+        &token,
+        &[
             ("report_name", "General Ledger"),
             ("file_format_type", "CSV"),
             ("visible_idx", "[0, 2]"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     let e = entry(server, &r).await.event;
     assert_eq!(
@@ -659,18 +653,18 @@ async fn bad_export_requests_are_named(server: &TestServer) {
 
     // Some columns, in another order: the file has those, in that order, and so does the
     // entry.
-    let r = accounts
-        .post(server.at("/api/method/frappe.desk.query_report.export_query"))
-        .header("x-frappe-csrf-token", &token)
-        .form(&[
+    let r = report_export(
+        server,
+        &accounts,
+        &token,
+        &[
             ("report_name", "General Ledger"),
             ("file_format_type", "CSV"),
             ("filters", r#"{"party": "Bolt"}"#),
             ("columns", r#"["voucher_no", "debit", "remarks"]"#),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(r.status(), StatusCode::OK);
     let e = entry(server, &r).await.event;
     let csv = r.text().await.unwrap();
@@ -686,4 +680,20 @@ async fn bad_export_requests_are_named(server: &TestServer) {
         e.columns.unwrap().as_str(),
         r#"["voucher_no","debit","remarks"]"#
     );
+}
+
+/// `POST` ERPNext's query report export URL with `form`, as `client` with its CSRF token.
+async fn report_export<T: serde::Serialize + ?Sized>(
+    server: &TestServer,
+    client: &reqwest::Client,
+    token: &str,
+    form: &T,
+) -> reqwest::Response {
+    client
+        .post(server.at("/api/method/frappe.desk.query_report.export_query"))
+        .header("x-frappe-csrf-token", token)
+        .form(form)
+        .send()
+        .await
+        .unwrap()
 }
