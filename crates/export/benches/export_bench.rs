@@ -4,6 +4,7 @@
 //!
 //!     cargo bench -p accesslog-export --bench export_bench
 //!     ACCESSLOG_BENCH_ROWS=100000 cargo bench -p accesslog-export --bench export_bench
+//!     ACCESSLOG_BENCH_CSV_PAIRS=3 cargo bench -p accesslog-export --bench export_bench
 //!
 //! Two SQLite databases of N GL entries are filled once through the product's store (the
 //! demo's `GL Entry` type, loaded with the site's own loader, `posting_date` indexed) and
@@ -14,6 +15,8 @@
 //! peak resident memory (`VmHWM`) is its own: it opens the store and runs the General
 //! Ledger query through `ReportStore::query_each_row`, each row straight into the
 //! `Exporter`, as the server does. `python_baseline.py` runs the same query with `sqlite3`.
+//! The ledger's CSV figure is the median of alternating pairs (ours, then Python's; nine
+//! unless `ACCESSLOG_BENCH_CSV_PAIRS` says otherwise); the other figures are single runs.
 
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
@@ -32,6 +35,9 @@ const POSTGRES_URL_VAR: &str = "ACCESSLOG_TEST_POSTGRES_URL";
 
 const DEFAULT_ROWS: u64 = 1_000_000;
 const DEFAULT_OPENPYXL_ROWS: u64 = 100_000;
+/// CSV on the ledger is the headline figure and the one a shared machine's noise moves
+/// most, so it is the median of this many alternating pairs: ours, then Python's.
+const DEFAULT_CSV_PAIRS: u64 = 9;
 
 /// The General Ledger report's query without its filters (all of them unset).
 const GL_QUERY: &str = "SELECT posting_date, account, party, voucher_type, voucher_no, debit, \
@@ -74,11 +80,15 @@ fn main() {
     );
 
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("benches/python_baseline.py");
+    let pairs = env_rows("ACCESSLOG_BENCH_CSV_PAIRS", DEFAULT_CSV_PAIRS).max(1);
+    let (mut ours_csv, mut python_csv) = (Vec::new(), Vec::new());
+    for _ in 0..pairs {
+        ours_csv.push(run_child("csv", n, &ledger));
+        python_csv.extend(run_python(&script, "csv", n, &ledger));
+    }
     let read = run_child("read", n, &ledger);
-    let csv = run_child("csv", n, &ledger);
     let xlsx = run_child("xlsx", n, &ledger);
     let py_read = run_python(&script, "read", n, &ledger);
-    let py_csv = run_python(&script, "csv", n, &ledger);
     let py_xlsx = run_python(&script, "openpyxl", n_openpyxl, &ledger);
     let shuffled_read = run_child("read", n, &shuffled);
     let shuffled_csv = run_child("csv", n, &shuffled);
@@ -89,6 +99,22 @@ fn main() {
         let csv = run_child("csv", n, format!("postgres:{schema}"));
         (csv, psql_copy(&url, &schema))
     });
+
+    println!("ledger CSV, {pairs} alternating pairs (ours, then Python's):");
+    summarise_runs("  ours", &ours_csv);
+    summarise_runs("  Python sqlite3 + csv", &python_csv);
+    if ours_csv.len() == python_csv.len() {
+        let ratios: Vec<f64> = ours_csv
+            .iter()
+            .zip(&python_csv)
+            .map(|(ours, py)| py.secs / ours.secs)
+            .collect();
+        let (low, high) = range(&ratios);
+        println!("  ratio within each pair: {low:.1}x to {high:.1}x");
+    }
+    println!("(the table below shows the median run of each)\n");
+    let csv = median_run(ours_csv);
+    let py_csv = (!python_csv.is_empty()).then(|| median_run(python_csv));
 
     println!(
         "{:<40} {:>9} {:>8} {:>10} {:>9} {:>9} {:>9}",
@@ -231,6 +257,36 @@ fn env_rows(var: &str, default: u64) -> u64 {
         .ok()
         .and_then(|v| v.replace('_', "").parse().ok())
         .unwrap_or(default)
+}
+
+/// The run of median time (of an even count, the slower of the middle two).
+fn median_run(mut runs: Vec<Run>) -> Run {
+    runs.sort_by(|a, b| a.secs.total_cmp(&b.secs));
+    runs.swap_remove(runs.len() / 2)
+}
+
+fn range(values: &[f64]) -> (f64, f64) {
+    values
+        .iter()
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(low, high), v| {
+            (low.min(*v), high.max(*v))
+        })
+}
+
+/// One line: the median rows/s of `runs` and their range.
+fn summarise_runs(name: &str, runs: &[Run]) {
+    if runs.is_empty() {
+        println!("{name}: did not run");
+        return;
+    }
+    let mut rates: Vec<f64> = runs.iter().map(Run::rows_per_s).collect();
+    rates.sort_by(f64::total_cmp);
+    let (low, high) = range(&rates);
+    println!(
+        "{name}: median {:.0} rows/s ({low:.0} to {high:.0}, {} runs)",
+        rates[(rates.len() - 1) / 2],
+        rates.len()
+    );
 }
 
 /// The General Ledger report's columns, as its export writes them.
