@@ -156,6 +156,10 @@ impl LogStore for SqliteStore {
         self.read_counts(q, by, sample, top).await
     }
 
+    async fn index_for_review(&self, limit: u32) -> StoreResult<u64> {
+        self.writer.index_for_review(limit).await
+    }
+
     async fn entries_with_leaves_after(
         &self,
         after_seq: u64,

@@ -97,6 +97,12 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
         sample: u32,
         top: u32,
     ) -> StoreResult<Vec<(String, u64)>>;
+    /// Copies up to `limit` of the oldest entries not yet in the review table (whose indexes
+    /// serve `search_entries` and `count_entries`) into it, in one transaction of its own,
+    /// and says how many. Searches are right whether or not this has run (they read newer
+    /// entries from the log itself); it keeps them fast. The recorder calls it after
+    /// commits, in batches, so the review indexes cost appends nothing.
+    async fn index_for_review(&self, limit: u32) -> StoreResult<u64>;
     /// Every stored row with `seq > after_seq` (with `after_seq = 0`, also any row with a
     /// seq below 1), up to `limit`, in `seq` order, each with its stored leaf hash: what
     /// verification walks. A row that cannot be read back as an entry is returned as such,

@@ -1,7 +1,15 @@
 //! Searching the Access Log for review: the standard filters, newest first, a page at a
 //! time by keyset (never `OFFSET`, never `COUNT(*)` over the table), and grouped counts
-//! over a bounded sample. The SQL is the same on both backends; each filter is served by
-//! an index that ends in `(timestamp, seq)` (migration 0006).
+//! over a bounded sample. The SQL is the same on both backends.
+//!
+//! The review indexes are not on `access_log`, where every durable append would have to
+//! write them: the filtered columns are copied into `access_log_review` in large batches
+//! after commit ([`INDEX_FOR_REVIEW_SQL`], migration 0007), and each filter is served by an
+//! index there that ends in `(timestamp, seq)`. That table holds every entry up to its
+//! largest `seq`, the *watermark* ([`WATERMARK_SQL`]); a search reads the indexed part
+//! with `seq <= watermark` and the newer entries, the tail, from `access_log` by `seq`,
+//! and merges the two. Each entry is in exactly one part, whatever the indexer does
+//! meanwhile, because the review table only ever grows by whole `seq` prefixes.
 
 use accesslog_core::Timestamp;
 use accesslog_core::entry::{Activity, Outcome};
@@ -65,8 +73,42 @@ fn escape_like(text: &str) -> String {
     out
 }
 
-/// `WHERE …` (or nothing) and its values, numbered from `$1`.
-pub fn where_clause(q: &EntryQuery) -> (String, Vec<SqlValue>) {
+/// How many of the oldest entries not yet in `access_log_review` to copy there ($1), in
+/// `seq` order, so the table keeps holding a whole prefix of the log. Harmless to run
+/// twice at once (another process's indexer): a row already there is left alone.
+pub const INDEX_FOR_REVIEW_SQL: &str = "INSERT INTO access_log_review (seq, timestamp, \"user\", \
+    activity, export_from, reference_document, report_name, file_type, outcome) \
+    SELECT seq, timestamp, \"user\", activity, export_from, reference_document, report_name, \
+    file_type, outcome FROM access_log \
+    WHERE seq > (SELECT COALESCE(MAX(seq), 0) FROM access_log_review) ORDER BY seq LIMIT $1 \
+    ON CONFLICT (seq) DO NOTHING";
+
+/// The watermark: every entry with `seq` up to it is in `access_log_review`, none above.
+pub const WATERMARK_SQL: &str = "SELECT COALESCE(MAX(seq), 0) AS w FROM access_log_review";
+
+/// Where a part of a search reads from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Part {
+    /// `access_log_review`, through its indexes.
+    Indexed,
+    /// `access_log` above the watermark, by `seq`. Its time conditions are written
+    /// `+timestamp`, which no index serves, so neither backend is tempted to walk
+    /// `access_log`'s time index over a whole date range instead of the short tail.
+    Tail,
+}
+
+impl Part {
+    fn time(self) -> &'static str {
+        match self {
+            Part::Indexed => "timestamp",
+            Part::Tail => "+timestamp",
+        }
+    }
+}
+
+/// A query's conditions for `part`, with their values numbered from `$1`. The same query
+/// gives the same values for either part, so both parts of one statement share them.
+fn conditions(q: &EntryQuery, part: Part) -> (Vec<String>, Vec<SqlValue>) {
     let mut parts: Vec<String> = Vec::new();
     let mut values: Vec<SqlValue> = Vec::new();
     let mut eq = |column: &str, value: Option<String>| {
@@ -82,13 +124,14 @@ pub fn where_clause(q: &EntryQuery) -> (String, Vec<SqlValue>) {
     eq("file_type", q.file_type.clone());
     eq("outcome", q.outcome.map(|o| o.as_str().to_owned()));
     eq("reference_document", q.reference_document.clone());
+    let time = part.time();
     if let Some(from) = q.from {
         values.push(SqlValue::Int(from.as_micros()));
-        parts.push(format!("timestamp >= ${}", values.len()));
+        parts.push(format!("{time} >= ${}", values.len()));
     }
     if let Some(to) = q.to {
         values.push(SqlValue::Int(to.as_micros()));
-        parts.push(format!("timestamp < ${}", values.len()));
+        parts.push(format!("{time} < ${}", values.len()));
     }
     if let Some(text) = q.text.as_deref().map(str::trim).filter(|t| !t.is_empty()) {
         values.push(SqlValue::Text(escape_like(text)));
@@ -97,59 +140,115 @@ pub fn where_clause(q: &EntryQuery) -> (String, Vec<SqlValue>) {
             "(LOWER(reference_document) LIKE ${n} ESCAPE '\\' OR LOWER(report_name) LIKE ${n} ESCAPE '\\')"
         ));
     }
-    if parts.is_empty() {
-        (String::new(), values)
+    (parts, values)
+}
+
+/// `WHERE …` (or nothing) from `conditions`.
+fn where_(conditions: &[String]) -> String {
+    if conditions.is_empty() {
+        String::new()
     } else {
-        (format!(" WHERE {}", parts.join(" AND ")), values)
+        format!(" WHERE {}", conditions.join(" AND "))
     }
 }
 
-/// The SQL for one page of entries.
-pub fn search_sql(q: &EntryQuery, page: EntryPage, limit: u32) -> (String, Vec<SqlValue>) {
-    let (mut where_, mut values) = where_clause(q);
-    let and = |cond: String, where_: &mut String| {
-        if where_.is_empty() {
-            where_.push_str(" WHERE ");
-        } else {
-            where_.push_str(" AND ");
-        }
-        where_.push_str(&cond);
-    };
-    let order = match page {
-        EntryPage::Newest { before } => {
-            if let Some((ts, seq)) = before {
-                values.push(SqlValue::Int(ts.as_micros()));
-                values.push(SqlValue::Int(i64::try_from(seq).unwrap_or(i64::MAX)));
-                let (a, b) = (values.len() - 1, values.len());
-                and(
-                    format!("(timestamp < ${a} OR (timestamp = ${a} AND seq < ${b}))"),
-                    &mut where_,
-                );
-            }
-            "timestamp DESC, seq DESC"
+fn to_param(n: u64) -> SqlValue {
+    SqlValue::Int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+/// One statement's two parts, `(indexed, tail)`: the query's and the page's conditions
+/// for each, the watermark's split, and the values they share. `keyset` adds the page's
+/// own conditions given the time expression and the values so far.
+fn split_at_watermark(
+    q: &EntryQuery,
+    watermark: u64,
+    keyset: impl Fn(&str, &mut Vec<SqlValue>) -> Option<String>,
+) -> (String, String, Vec<SqlValue>) {
+    let (mut indexed, mut values) = conditions(q, Part::Indexed);
+    let (mut tail, _) = conditions(q, Part::Tail);
+    let mut tail_values = values.clone();
+    if let Some(c) = keyset(Part::Indexed.time(), &mut values) {
+        indexed.push(c);
+    }
+    if let Some(c) = keyset(Part::Tail.time(), &mut tail_values) {
+        tail.push(c);
+    }
+    values.push(to_param(watermark));
+    let w = values.len();
+    indexed.push(format!("seq <= ${w}"));
+    tail.push(format!("seq > ${w}"));
+    (where_(&indexed), where_(&tail), values)
+}
+
+/// The SQL for one page of entries, given the current watermark.
+pub fn search_sql(
+    q: &EntryQuery,
+    page: EntryPage,
+    limit: u32,
+    watermark: u64,
+) -> (String, Vec<SqlValue>) {
+    let (indexed, tail, values) = split_at_watermark(q, watermark, |time, values| match page {
+        EntryPage::Newest { before: None } => None,
+        EntryPage::Newest {
+            before: Some((ts, seq)),
+        } => {
+            values.push(SqlValue::Int(ts.as_micros()));
+            values.push(to_param(seq));
+            let (a, b) = (values.len() - 1, values.len());
+            Some(format!("({time} < ${a} OR ({time} = ${a} AND seq < ${b}))"))
         }
         EntryPage::After { after_seq } => {
-            values.push(SqlValue::Int(i64::try_from(after_seq).unwrap_or(i64::MAX)));
-            and(format!("seq > ${}", values.len()), &mut where_);
-            "seq ASC"
+            values.push(to_param(after_seq));
+            Some(format!("seq > ${}", values.len()))
         }
+    });
+    let (indexed_order, tail_order, order) = match page {
+        EntryPage::Newest { .. } => (
+            "timestamp DESC, seq DESC",
+            "+timestamp DESC, seq DESC",
+            "hit_ts DESC, hit_seq DESC",
+        ),
+        EntryPage::After { .. } => ("seq ASC", "seq ASC", "hit_seq ASC"),
     };
+    // The page's seqs from each part, then the entries by primary key; CROSS JOIN keeps
+    // SQLite from driving the join from access_log.
     (
-        format!("SELECT {ENTRY_COLUMNS} FROM access_log{where_} ORDER BY {order} LIMIT {limit}"),
+        format!(
+            "SELECT {ENTRY_COLUMNS} FROM (\
+             SELECT seq AS hit_seq, timestamp AS hit_ts FROM (SELECT seq, timestamp FROM access_log_review{indexed} \
+             ORDER BY {indexed_order} LIMIT {limit}) AS indexed \
+             UNION ALL \
+             SELECT seq, timestamp FROM (SELECT seq, timestamp FROM access_log{tail} \
+             ORDER BY {tail_order} LIMIT {limit}) AS tail\
+             ) AS hit CROSS JOIN access_log WHERE access_log.seq = hit.hit_seq \
+             ORDER BY {order} LIMIT {limit}"
+        ),
         values,
     )
 }
 
 /// Counts by `by` among the newest `sample` matching entries, largest first, at most
-/// `top` groups.
-pub fn count_sql(q: &EntryQuery, by: GroupBy, sample: u32, top: u32) -> (String, Vec<SqlValue>) {
-    let (where_, values) = where_clause(q);
+/// `top` groups, given the current watermark.
+pub fn count_sql(
+    q: &EntryQuery,
+    by: GroupBy,
+    sample: u32,
+    top: u32,
+    watermark: u64,
+) -> (String, Vec<SqlValue>) {
+    let (indexed, tail, values) = split_at_watermark(q, watermark, |_, _| None);
     let column = by.column();
     (
         format!(
-            "SELECT {column} AS grp, COUNT(*) AS n FROM (SELECT {column} FROM access_log{where_} \
-             ORDER BY timestamp DESC, seq DESC LIMIT {sample}) AS recent \
-             GROUP BY {column} ORDER BY n DESC, grp LIMIT {top}"
+            "SELECT grp, COUNT(*) AS n FROM (\
+             SELECT grp FROM (\
+             SELECT grp, hit_ts, hit_seq FROM (SELECT {column} AS grp, timestamp AS hit_ts, seq AS hit_seq \
+             FROM access_log_review{indexed} ORDER BY timestamp DESC, seq DESC LIMIT {sample}) AS indexed \
+             UNION ALL \
+             SELECT grp, hit_ts, hit_seq FROM (SELECT {column} AS grp, timestamp AS hit_ts, seq AS hit_seq \
+             FROM access_log{tail} ORDER BY +timestamp DESC, seq DESC LIMIT {sample}) AS tail\
+             ) AS hit ORDER BY hit_ts DESC, hit_seq DESC LIMIT {sample}\
+             ) AS recent GROUP BY grp ORDER BY n DESC, grp LIMIT {top}"
         ),
         values,
     )
@@ -204,25 +303,41 @@ mod tests {
                 before: Some((Timestamp::from_micros(99), 7)),
             },
             50,
+            1000,
         );
-        assert!(sql.ends_with(
-            "FROM access_log WHERE \"user\" = $1 AND activity = $2 AND timestamp >= $3 AND (LOWER(reference_document) LIKE $4 ESCAPE '\\' OR LOWER(report_name) LIKE $4 ESCAPE '\\') AND (timestamp < $5 OR (timestamp = $5 AND seq < $6)) ORDER BY timestamp DESC, seq DESC LIMIT 50"
-        ), "{sql}");
+        let filters = "\"user\" = $1 AND activity = $2 AND timestamp >= $3 AND (LOWER(reference_document) LIKE $4 ESCAPE '\\' OR LOWER(report_name) LIKE $4 ESCAPE '\\')";
+        assert!(sql.contains(&format!(
+            "FROM access_log_review WHERE {filters} AND (timestamp < $5 OR (timestamp = $5 AND seq < $6)) AND seq <= $7 ORDER BY timestamp DESC, seq DESC LIMIT 50) AS indexed"
+        )), "{sql}");
+        // The tail: the same values, time conditions no index serves, above the watermark.
+        assert!(sql.contains(&format!(
+            "FROM access_log WHERE {} AND (+timestamp < $5 OR (+timestamp = $5 AND seq < $6)) AND seq > $7 ORDER BY +timestamp DESC, seq DESC LIMIT 50) AS tail",
+            filters.replace("timestamp", "+timestamp")
+        )), "{sql}");
+        assert!(sql.ends_with("ORDER BY hit_ts DESC, hit_seq DESC LIMIT 50"), "{sql}");
         assert_eq!(values[3], SqlValue::Text("%50\\%\\_off%".into()));
-        assert_eq!(values.len(), 6);
+        assert_eq!(values[6], SqlValue::Int(1000));
+        assert_eq!(values.len(), 7);
 
         let (sql, values) = search_sql(
             &EntryQuery::default(),
             EntryPage::After { after_seq: 3 },
             10,
+            0,
         );
         assert!(
-            sql.ends_with("FROM access_log WHERE seq > $1 ORDER BY seq ASC LIMIT 10"),
+            sql.contains("FROM access_log_review WHERE seq > $1 AND seq <= $2 ORDER BY seq ASC LIMIT 10) AS indexed"),
             "{sql}"
         );
-        assert_eq!(values, [SqlValue::Int(3)]);
+        assert!(
+            sql.contains("FROM access_log WHERE seq > $1 AND seq > $2 ORDER BY seq ASC LIMIT 10) AS tail"),
+            "{sql}"
+        );
+        assert_eq!(values, [SqlValue::Int(3), SqlValue::Int(0)]);
 
-        let (sql, _) = count_sql(&EntryQuery::default(), GroupBy::User, 1000, 10);
-        assert!(sql.contains("FROM (SELECT \"user\" FROM access_log ORDER BY timestamp DESC, seq DESC LIMIT 1000) AS recent"), "{sql}");
+        let (sql, values) = count_sql(&EntryQuery::default(), GroupBy::User, 1000, 10, 5);
+        assert!(sql.contains("FROM access_log_review WHERE seq <= $1 ORDER BY timestamp DESC, seq DESC LIMIT 1000) AS indexed"), "{sql}");
+        assert!(sql.contains("FROM access_log WHERE seq > $1 ORDER BY +timestamp DESC, seq DESC LIMIT 1000) AS tail"), "{sql}");
+        assert_eq!(values, [SqlValue::Int(5)]);
     }
 }

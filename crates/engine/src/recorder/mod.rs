@@ -3,7 +3,10 @@
 //! Callers hand it an [`Event`] and wait for a [`Receipt`], which exists only once the
 //! entry is durably committed. A single writer task drains every request waiting at that
 //! moment into one transaction (group commit), so throughput grows with concurrency while
-//! each caller still waits only for its own entry. After commits, it signs checkpoints.
+//! each caller still waits only for its own entry. After commits, it signs checkpoints,
+//! and every [`INDEX_BATCH`] entries (and once a second) it copies the new entries into
+//! the review table, whose indexes the review searches use: in large batches, after the
+//! receipts are out, so those indexes cost appends little and callers nothing.
 
 mod checkpointer;
 mod receipt;
@@ -111,6 +114,11 @@ impl Recorder {
     }
 }
 
+/// Entries copied into the review table per `index_for_review` call: large enough that
+/// each index page it writes takes many entries (a commit of a few dozen would scatter
+/// them over as many pages), small enough that a call holds the writer for milliseconds.
+pub const INDEX_BATCH: u32 = 8192;
+
 /// A batch at least this large means many callers are waiting on the log.
 const CONVOY: usize = 2;
 /// How many times the writer yields before taking a batch after a large one.
@@ -133,6 +141,7 @@ async fn writer(
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut batch: Vec<Job> = Vec::with_capacity(config.max_batch);
     let mut last_batch = 0usize;
+    let mut unindexed = 0usize;
     loop {
         tokio::select! {
             job = queue.recv() => {
@@ -157,11 +166,19 @@ async fn writer(
                 if let (Some(c), Some(head)) = (checkpointer.as_mut(), head) {
                     c.after_commit(&*store, &*clock, head).await;
                 }
+                unindexed += last_batch;
+                if unindexed >= INDEX_BATCH as usize {
+                    index_for_review(&*store, &queue).await;
+                    unindexed = 0;
+                }
             }
             _ = tick.tick() => {
                 if let Some(c) = checkpointer.as_mut() {
                     c.on_tick(&*store, &*clock).await;
                 }
+                // What is left below a batch, and anything other processes appended.
+                index_for_review(&*store, &queue).await;
+                unindexed = 0;
             }
             Some(done) = flush_requests.recv() => {
                 if let Some(c) = checkpointer.as_mut() {
@@ -173,6 +190,23 @@ async fn writer(
     }
     if let Some(c) = checkpointer.as_mut() {
         c.flush(&*store, &*clock).await;
+    }
+}
+
+/// Copies new entries into the review table: a batch, then more while nobody is waiting
+/// to record (a backlog, after a restart or another process's appends, is worked off in
+/// idle time). A failure costs only search speed, never an entry: it is logged and left
+/// to the next call.
+async fn index_for_review(store: &dyn LogStore, queue: &mpsc::Receiver<Job>) {
+    loop {
+        match store.index_for_review(INDEX_BATCH).await {
+            Ok(n) if n >= u64::from(INDEX_BATCH) && queue.is_empty() => continue,
+            Ok(_) => return,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not index new entries for review; searches read them from the log until the next try");
+                return;
+            }
+        }
     }
 }
 

@@ -11,7 +11,9 @@ use accesslog_core::entry::{Entry, Event, Outcome};
 use accesslog_core::merkle::{Hash, NodeId, leaf_hash, root_from_leaves};
 use accesslog_core::{Clock, FixedClock, Timestamp};
 use accesslog_engine::verify::{CheckpointOrigin, SignedCheckpoint, split_checkpoints_log, verify};
+use accesslog_engine::recorder::INDEX_BATCH;
 use accesslog_engine::{CheckpointPolicy, Checkpointer, RecordError, Recorder, RecorderConfig};
+use accesslog_store::log_search::{EntryPage, EntryQuery};
 use accesslog_store::{
     Appended, LogHead, LogStore, Store, StoreError, StoreResult, StoredCheckpoint,
 };
@@ -32,6 +34,8 @@ both_backends!(
     checkpoints_are_signed_by_count_and_by_time,
     two_recorders_on_one_database_keep_seq_dense,
     verify_passes_while_the_log_grows,
+    new_entries_reach_the_review_table_in_batches,
+    a_failing_review_index_refuses_nothing,
 );
 
 fn recorder(store: Arc<dyn LogStore>, clock: Arc<FixedClock>) -> Recorder {
@@ -62,7 +66,7 @@ async fn receipts_match_the_stored_entries(db: &TestDb) {
     let mut receipts = Vec::new();
     for i in 1..=20 {
         clock.advance(Duration::from_millis(1));
-        let receipt = rec.record(event(i)).await.expect("recorded");
+        let receipt = rec.record(event(i as u64)).await.expect("recorded");
         assert_eq!(receipt.timestamp(), clock.now(), "stamped when committed");
         receipts.push(receipt);
     }
@@ -84,15 +88,18 @@ async fn receipts_match_the_stored_entries(db: &TestDb) {
     assert_eq!(head.root, root_from_leaves(&leaves));
 }
 
-/// Delegates to a real store, counting the appends and their sizes; can hold the first
-/// append back (so the queue fills behind it) or refuse every append.
+/// Delegates to a real store, counting the appends and their sizes, and what each call to
+/// index for review copied; can hold the first append back (so the queue fills behind
+/// it), refuse every append, or fail every indexing.
 #[derive(Debug)]
 struct Wrapped {
     inner: Arc<dyn Store>,
     hold_first: Option<Duration>,
     refuse: bool,
+    refuse_index: bool,
     calls: AtomicUsize,
     batches: Mutex<Vec<usize>>,
+    indexed: Mutex<Vec<u64>>,
 }
 
 impl Wrapped {
@@ -101,8 +108,10 @@ impl Wrapped {
             inner,
             hold_first: None,
             refuse: false,
+            refuse_index: false,
             calls: AtomicUsize::new(0),
             batches: Mutex::new(Vec::new()),
+            indexed: Mutex::new(Vec::new()),
         }
     }
 }
@@ -155,6 +164,14 @@ impl LogStore for Wrapped {
         top: u32,
     ) -> StoreResult<Vec<(String, u64)>> {
         self.inner.count_entries(q, by, sample, top).await
+    }
+    async fn index_for_review(&self, limit: u32) -> StoreResult<u64> {
+        if self.refuse_index {
+            return Err(StoreError::Unavailable("injected: indexing failed".into()));
+        }
+        let n = self.inner.index_for_review(limit).await?;
+        self.indexed.lock().expect("lock").push(n);
+        Ok(n)
     }
     async fn entries_with_leaves_after(
         &self,
@@ -228,10 +245,89 @@ async fn concurrent_records_share_transactions(db: &TestDb) {
     );
 }
 
+/// Records from 64 callers at once, more than one indexing batch of them.
+async fn record_many(rec: &Recorder, n: usize) {
+    let mut tasks = tokio::task::JoinSet::new();
+    for w in 0..64 {
+        let rec = rec.clone();
+        tasks.spawn(async move {
+            for i in (w..n).step_by(64) {
+                rec.record(event(i as u64)).await.expect("recorded");
+            }
+        });
+    }
+    tasks.join_all().await;
+}
+
+async fn new_entries_reach_the_review_table_in_batches(db: &TestDb) {
+    let wrapped = Arc::new(Wrapped::new(db.store.clone()));
+    let rec = recorder(wrapped.clone(), Arc::new(FixedClock::new(T0)));
+    let total = INDEX_BATCH as usize + 100;
+    record_many(&rec, total).await;
+    // The recorder copies them by itself: a full batch once enough are committed, the rest
+    // on its next tick (within a second). PostgreSQL indexes as it writes: nothing to copy.
+    let to_copy = match db.backend {
+        Backend::Sqlite => total as u64,
+        Backend::Postgres => 0,
+    };
+    wait_until("the recorder has indexed every entry", || async {
+        let calls = wrapped.indexed.lock().expect("lock").clone();
+        calls.len() > 1 && calls.iter().sum::<u64>() == to_copy
+    })
+    .await;
+    let calls = wrapped.indexed.lock().expect("lock").clone();
+    assert!(
+        calls.iter().all(|&n| n <= u64::from(INDEX_BATCH)),
+        "no call copies more than a batch: {calls:?}"
+    );
+    assert_eq!(
+        db.store.index_for_review(INDEX_BATCH).await.expect("index"),
+        0,
+        "nothing is left to index"
+    );
+    let newest = db
+        .store
+        .search_entries(
+            &EntryQuery::default(),
+            EntryPage::Newest { before: None },
+            3,
+        )
+        .await
+        .expect("search");
+    let seqs: Vec<u64> = newest.iter().map(|e| e.seq).collect();
+    let t = total as u64;
+    assert_eq!(seqs, [t, t - 1, t - 2]);
+}
+
+async fn a_failing_review_index_refuses_nothing(db: &TestDb) {
+    let wrapped = Arc::new(Wrapped {
+        refuse_index: true,
+        ..Wrapped::new(db.store.clone())
+    });
+    let rec = recorder(wrapped.clone(), Arc::new(FixedClock::new(T0)));
+    let total = INDEX_BATCH as usize + 10;
+    record_many(&rec, total).await;
+    assert_eq!(size_of(db).await, total as u64, "every entry was recorded");
+    // Searches still find every entry, from the log itself.
+    let mut found = 0;
+    let mut after_seq = 0;
+    loop {
+        let page = db
+            .store
+            .search_entries(&EntryQuery::default(), EntryPage::After { after_seq }, 500)
+            .await
+            .expect("search");
+        let Some(last) = page.last() else { break };
+        after_seq = last.seq;
+        found += page.len();
+    }
+    assert_eq!(found, total);
+}
+
 async fn an_unreachable_database_refuses_and_writes_nothing(db: &TestDb) {
     let rec = recorder(db.store.clone(), Arc::new(FixedClock::new(T0)));
     for i in 1..=3 {
-        rec.record(event(i)).await.expect("recorded");
+        rec.record(event(i as u64)).await.expect("recorded");
     }
     db.close().await;
     for i in 4..=5 {
@@ -250,7 +346,7 @@ async fn an_unreachable_database_refuses_and_writes_nothing(db: &TestDb) {
 async fn refused_writes_leave_no_gap(db: &TestDb) {
     let rec = recorder(db.store.clone(), Arc::new(FixedClock::new(T0)));
     for i in 1..=3 {
-        rec.record(event(i)).await.expect("recorded");
+        rec.record(event(i as u64)).await.expect("recorded");
     }
     match db.backend {
         Backend::Sqlite => {
@@ -366,7 +462,7 @@ async fn checkpoints_are_signed_by_count_and_by_time(db: &TestDb) {
         RecorderConfig::default(),
     );
     for i in 1..=12 {
-        rec.record(event(i)).await.expect("recorded");
+        rec.record(event(i as u64)).await.expect("recorded");
     }
     // The writer signs after answering, but finishes before it takes the next entry: by
     // the time entry 12 is answered, the checkpoints for 1..11 are all written.
@@ -528,13 +624,13 @@ async fn two_recorders_on_one_database_keep_seq_dense(db: &TestDb) {
 async fn verify_passes_while_the_log_grows(db: &TestDb) {
     let rec = recorder(db.store.clone(), Arc::new(FixedClock::new(T0)));
     for i in 1..=50 {
-        rec.record(event(i)).await.expect("recorded");
+        rec.record(event(i as u64)).await.expect("recorded");
     }
     let writer = {
         let rec = rec.clone();
         tokio::spawn(async move {
             for i in 51..=2000 {
-                rec.record(event(i)).await.expect("recorded");
+                rec.record(event(i as u64)).await.expect("recorded");
             }
         })
     };

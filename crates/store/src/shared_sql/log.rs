@@ -43,13 +43,23 @@ macro_rules! impl_log_reads {
                     rows.iter().map(entry_from_row).collect()
                 }
 
+                /// Every entry up to this `seq` is in `access_log_review`, none above.
+                pub(crate) async fn read_review_watermark(&self) -> StoreResult<u64> {
+                    let w: i64 = sqlx::query($crate::log_search::WATERMARK_SQL)
+                        .fetch_one(&self.pool)
+                        .await?
+                        .try_get("w")?;
+                    Ok(u64::try_from(w).unwrap_or(0))
+                }
+
                 pub(crate) async fn read_search(
                     &self,
                     q: &$crate::log_search::EntryQuery,
                     page: $crate::log_search::EntryPage,
                     limit: u32,
                 ) -> StoreResult<Vec<Entry>> {
-                    let (sql, values) = $crate::log_search::search_sql(q, page, limit);
+                    let watermark = self.read_review_watermark().await?;
+                    let (sql, values) = $crate::log_search::search_sql(q, page, limit, watermark);
                     // Not kept prepared: PostgreSQL would soon plan a kept statement once for
                     // any values, and that generic plan sorts every match of a common
                     // `export_from` (0.5 s on 10 M entries) where the plan for the actual
@@ -68,7 +78,8 @@ macro_rules! impl_log_reads {
                     sample: u32,
                     top: u32,
                 ) -> StoreResult<Vec<(String, u64)>> {
-                    let (sql, values) = $crate::log_search::count_sql(q, by, sample, top);
+                    let watermark = self.read_review_watermark().await?;
+                    let (sql, values) = $crate::log_search::count_sql(q, by, sample, top, watermark);
                     // Not kept prepared, as in `read_search`.
                     let rows = super::bind_all(sqlx::query(sqlx::AssertSqlSafe(sql)), &values, &[])
                         .persistent(false)
