@@ -113,7 +113,10 @@ impl Writer {
     }
 
     /// Hands the job `make` builds to the writer thread and waits for its answer.
-    async fn run<T>(&self, make: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Job) -> StoreResult<T> {
+    async fn run<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Job,
+    ) -> StoreResult<T> {
         if self.closed.load(Ordering::SeqCst) {
             return Err(closed_error());
         }

@@ -622,9 +622,15 @@ async fn review_searches_see_every_entry_indexed_or_not(store: &dyn Store) {
         let text = q.text.as_ref().map(|t| t.to_lowercase());
         q.user.as_ref().is_none_or(|u| &ev.user == u)
             && q.activity.is_none_or(|a| ev.activity == a)
-            && q.export_from.as_ref().is_none_or(|x| ev.export_from.as_ref() == Some(x))
-            && q.report_name.as_ref().is_none_or(|x| ev.report_name.as_ref() == Some(x))
-            && q.file_type.as_ref().is_none_or(|x| ev.file_type.as_ref() == Some(x))
+            && q.export_from
+                .as_ref()
+                .is_none_or(|x| ev.export_from.as_ref() == Some(x))
+            && q.report_name
+                .as_ref()
+                .is_none_or(|x| ev.report_name.as_ref() == Some(x))
+            && q.file_type
+                .as_ref()
+                .is_none_or(|x| ev.file_type.as_ref() == Some(x))
             && q.outcome.is_none_or(|o| ev.outcome == o)
             && q.reference_document
                 .as_ref()
@@ -648,7 +654,11 @@ async fn review_searches_see_every_entry_indexed_or_not(store: &dyn Store) {
     {
         if limit > 0 {
             let expected = if copies { indexed } else { 0 };
-            assert_eq!(store.index_for_review(limit).await.unwrap(), expected, "step {step}");
+            assert_eq!(
+                store.index_for_review(limit).await.unwrap(),
+                expected,
+                "step {step}"
+            );
         }
         for q in &queries {
             let mut newest: Vec<&Entry> = all.iter().filter(|e| matches(q, e)).collect();

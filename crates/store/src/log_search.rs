@@ -314,7 +314,10 @@ mod tests {
             "FROM access_log WHERE {} AND (+timestamp < $5 OR (+timestamp = $5 AND seq < $6)) AND seq > $7 ORDER BY +timestamp DESC, seq DESC LIMIT 50) AS tail",
             filters.replace("timestamp", "+timestamp")
         )), "{sql}");
-        assert!(sql.ends_with("ORDER BY hit_ts DESC, hit_seq DESC LIMIT 50"), "{sql}");
+        assert!(
+            sql.ends_with("ORDER BY hit_ts DESC, hit_seq DESC LIMIT 50"),
+            "{sql}"
+        );
         assert_eq!(values[3], SqlValue::Text("%50\\%\\_off%".into()));
         assert_eq!(values[6], SqlValue::Int(1000));
         assert_eq!(values.len(), 7);
@@ -330,7 +333,9 @@ mod tests {
             "{sql}"
         );
         assert!(
-            sql.contains("FROM access_log WHERE seq > $1 AND seq > $2 ORDER BY seq ASC LIMIT 10) AS tail"),
+            sql.contains(
+                "FROM access_log WHERE seq > $1 AND seq > $2 ORDER BY seq ASC LIMIT 10) AS tail"
+            ),
             "{sql}"
         );
         assert_eq!(values, [SqlValue::Int(3), SqlValue::Int(0)]);

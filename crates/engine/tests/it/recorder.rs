@@ -10,8 +10,8 @@ use std::time::Duration;
 use accesslog_core::entry::{Entry, Event, Outcome};
 use accesslog_core::merkle::{Hash, NodeId, leaf_hash, root_from_leaves};
 use accesslog_core::{Clock, FixedClock, Timestamp};
-use accesslog_engine::verify::{CheckpointOrigin, SignedCheckpoint, split_checkpoints_log, verify};
 use accesslog_engine::recorder::INDEX_BATCH;
+use accesslog_engine::verify::{CheckpointOrigin, SignedCheckpoint, split_checkpoints_log, verify};
 use accesslog_engine::{CheckpointPolicy, Checkpointer, RecordError, Recorder, RecorderConfig};
 use accesslog_store::log_search::{EntryPage, EntryQuery};
 use accesslog_store::{
