@@ -11,5 +11,5 @@
 
 CREATE VIEW access_log_review AS
 SELECT seq, timestamp, "user", activity, export_from, reference_document, report_name,
-    file_type, outcome
+    file_type, outcome, byte_count
 FROM access_log;

@@ -6,8 +6,9 @@
 -- and the review indexes live there. access_log_review always holds exactly the entries
 -- with seq up to its largest seq; the review reads the newer ones (the un-indexed
 -- tail) from access_log by seq. The table is derived data: the entries themselves, and
--- their proofs, are only in access_log. access_log keeps its time index, which every
--- commit only appends to, for the dashboard's sums over a period.
+-- their proofs, are only in access_log. The dashboard's sums over a period read it too
+-- (hence byte_count), so access_log loses its time index as well: the log itself is then
+-- indexed by seq alone, which every commit only appends to.
 -- PostgreSQL keeps its indexes on access_log and makes access_log_review a view of it
 -- (crates/store-postgres/migrations/0007_access_log_review_table.sql says why); the
 -- review's SQL is the same on both.
@@ -21,13 +22,14 @@ CREATE TABLE access_log_review (
     reference_document TEXT,
     report_name        TEXT,
     file_type          TEXT,
-    outcome            TEXT    NOT NULL
+    outcome            TEXT    NOT NULL,
+    byte_count         BIGINT
 );
 
 INSERT INTO access_log_review (seq, timestamp, "user", activity, export_from,
-    reference_document, report_name, file_type, outcome)
+    reference_document, report_name, file_type, outcome, byte_count)
 SELECT seq, timestamp, "user", activity, export_from, reference_document, report_name,
-    file_type, outcome
+    file_type, outcome, byte_count
 FROM access_log;
 
 CREATE INDEX access_log_review_by_time ON access_log_review (timestamp, seq);
@@ -39,6 +41,7 @@ CREATE INDEX access_log_review_by_file_type ON access_log_review (file_type, tim
 CREATE INDEX access_log_review_by_outcome ON access_log_review (outcome, timestamp, seq);
 CREATE INDEX access_log_review_by_document ON access_log_review (reference_document, timestamp, seq);
 
+DROP INDEX access_log_by_time;
 DROP INDEX access_log_by_user;
 DROP INDEX access_log_by_activity;
 DROP INDEX access_log_by_export_from;

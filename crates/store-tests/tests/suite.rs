@@ -565,6 +565,7 @@ async fn review_searches_see_every_entry_indexed_or_not(store: &dyn Store) {
                     e.file_type = Some("PDF".into());
                 } else {
                     e.file_type = Some(if n % 2 == 0 { "XLSX" } else { "CSV" }.into());
+                    e.byte_count = Some(n as u64 * 100);
                 }
                 if n % 7 == 0 {
                     e.outcome = Outcome::Denied;
@@ -708,6 +709,39 @@ async fn review_searches_see_every_entry_indexed_or_not(store: &dyn Store) {
                 .collect();
             assert_eq!(counts, want, "counts, step {step}, {q:?}");
         }
+
+        // The dashboard's sums since an instant read both parts too.
+        let since = at(9);
+        let recent: Vec<&Entry> = all.iter().filter(|e| e.timestamp >= since).collect();
+        let mut daily: HashMap<(i64, String, String), u64> = HashMap::new();
+        let mut by_user: HashMap<String, (u64, u64)> = HashMap::new();
+        for e in &recent {
+            let day = e.timestamp.as_micros() / 86_400_000_000;
+            let key = (
+                day,
+                e.event.activity.as_str().to_owned(),
+                e.event.outcome.as_str().to_owned(),
+            );
+            *daily.entry(key).or_default() += 1;
+            if e.event.activity == Activity::Export && e.event.outcome == Outcome::Granted {
+                let u = by_user.entry(e.event.user.clone()).or_default();
+                u.0 += 1;
+                u.1 += e.event.byte_count.unwrap_or(0);
+            }
+        }
+        let summary = store.activity_since(since).await.unwrap();
+        let got_daily: HashMap<(i64, String, String), u64> = summary
+            .daily
+            .into_iter()
+            .map(|(day, activity, outcome, n)| ((day, activity, outcome), n))
+            .collect();
+        assert_eq!(got_daily, daily, "daily, step {step}");
+        let got_users: HashMap<String, (u64, u64)> = summary
+            .top_users
+            .into_iter()
+            .map(|(user, n, bytes)| (user, (n, bytes)))
+            .collect();
+        assert_eq!(got_users, by_user, "top users, step {step}");
     }
 }
 

@@ -77,9 +77,9 @@ fn escape_like(text: &str) -> String {
 /// `seq` order, so the table keeps holding a whole prefix of the log. Harmless to run
 /// twice at once (another process's indexer): a row already there is left alone.
 pub const INDEX_FOR_REVIEW_SQL: &str = "INSERT INTO access_log_review (seq, timestamp, \"user\", \
-    activity, export_from, reference_document, report_name, file_type, outcome) \
+    activity, export_from, reference_document, report_name, file_type, outcome, byte_count) \
     SELECT seq, timestamp, \"user\", activity, export_from, reference_document, report_name, \
-    file_type, outcome FROM access_log \
+    file_type, outcome, byte_count FROM access_log \
     WHERE seq > (SELECT COALESCE(MAX(seq), 0) FROM access_log_review) ORDER BY seq LIMIT $1 \
     ON CONFLICT (seq) DO NOTHING";
 
@@ -267,20 +267,35 @@ pub struct ActivitySummary {
 
 const DAY_MICROS: i64 = 86_400_000_000;
 
-/// Entries per day, activity and outcome since `$1`.
-pub fn daily_sql() -> String {
+/// The entries since `$1`, as the columns `columns` of the review table up to the
+/// watermark `$2` and of the log above it (the tail), with `condition` on both.
+fn since(columns: &str, condition: &str) -> String {
     format!(
-        "SELECT timestamp / {DAY_MICROS} AS day, activity AS grp, outcome AS outcome, COUNT(*) AS n \
-         FROM access_log WHERE timestamp >= $1 GROUP BY timestamp / {DAY_MICROS}, activity, outcome"
+        "SELECT {columns} FROM access_log_review WHERE timestamp >= $1{condition} AND seq <= $2 \
+         UNION ALL \
+         SELECT {columns} FROM access_log WHERE +timestamp >= $1{condition} AND seq > $2"
     )
 }
 
-/// Granted exports since `$1` by `group` (a column expression), largest volume first.
+/// Entries per day, activity and outcome since `$1`, given the watermark `$2`.
+pub fn daily_sql() -> String {
+    format!(
+        "SELECT timestamp / {DAY_MICROS} AS day, activity AS grp, outcome AS outcome, COUNT(*) AS n \
+         FROM ({}) AS e GROUP BY timestamp / {DAY_MICROS}, activity, outcome",
+        since("timestamp, activity, outcome", "")
+    )
+}
+
+/// Granted exports since `$1` by `group` (a column expression), largest volume first,
+/// given the watermark `$2`.
 pub fn top_exports_sql(group: &str) -> String {
     format!(
         "SELECT {group} AS grp, COUNT(*) AS n, CAST(COALESCE(SUM(byte_count), 0) AS BIGINT) AS bytes \
-         FROM access_log WHERE timestamp >= $1 AND activity = 'export' AND outcome = 'granted' \
-         GROUP BY {group} ORDER BY bytes DESC, n DESC LIMIT 10"
+         FROM ({}) AS e GROUP BY {group} ORDER BY bytes DESC, n DESC LIMIT 10",
+        since(
+            "\"user\", report_name, export_from, byte_count",
+            " AND activity = 'export' AND outcome = 'granted'"
+        )
     )
 }
 

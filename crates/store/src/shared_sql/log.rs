@@ -99,8 +99,10 @@ macro_rules! impl_log_reads {
                     from: Timestamp,
                 ) -> StoreResult<$crate::log_search::ActivitySummary> {
                     let mut out = $crate::log_search::ActivitySummary::default();
+                    let watermark = to_i64(self.read_review_watermark().await?)?;
                     let rows = sqlx::query(sqlx::AssertSqlSafe($crate::log_search::daily_sql()))
                         .bind(from.as_micros())
+                        .bind(watermark)
                         .fetch_all(&self.pool)
                         .await?;
                     for r in &rows {
@@ -118,6 +120,7 @@ macro_rules! impl_log_reads {
                     ] {
                         let rows = sqlx::query(sqlx::AssertSqlSafe($crate::log_search::top_exports_sql(group)))
                             .bind(from.as_micros())
+                            .bind(watermark)
                             .fetch_all(&self.pool)
                             .await?;
                         for r in &rows {
