@@ -29,7 +29,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 mod reader;
 mod reports;
+mod review;
 mod writer;
+
+pub use review::review_path;
 
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
@@ -37,6 +40,8 @@ pub struct SqliteStore {
     path: std::path::PathBuf,
     /// Appends to the Access Log go through this dedicated connection.
     writer: std::sync::Arc<writer::Writer>,
+    /// The review table, in a file of its own, is filled through this one.
+    indexer: std::sync::Arc<review::Indexer>,
 }
 
 impl SqliteStore {
@@ -63,11 +68,26 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
+        let review = review::review_path(&path)
+            .to_str()
+            .map(str::to_owned)
+            .ok_or_else(|| StoreError::Other(format!("{} is not a UTF-8 path", path.display())))?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             // A local file: a ping before each use would only add a round trip.
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
+            // Every connection sees the review table (`review.rs`) under its plain name.
+            .after_connect(move |conn, _| {
+                let review = review.clone();
+                Box::pin(async move {
+                    sqlx::query(sqlx::AssertSqlSafe(review::attach_sql()))
+                        .bind(review)
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await?;
         MIGRATOR
@@ -75,7 +95,13 @@ impl SqliteStore {
             .await
             .map_err(|e| StoreError::Other(format!("migrating the SQLite database: {e}")))?;
         let writer = std::sync::Arc::new(writer::Writer::open(&path)?);
-        Ok(Self { pool, path, writer })
+        let indexer = std::sync::Arc::new(review::Indexer::open(&path)?);
+        Ok(Self {
+            pool,
+            path,
+            writer,
+            indexer,
+        })
     }
 
     /// The pool, for code in this workspace that needs SQL beyond the trait (tests).
@@ -86,6 +112,7 @@ impl SqliteStore {
     /// Closes every connection: from now on each call fails as if the database were gone.
     pub async fn close(&self) {
         self.writer.close();
+        self.indexer.close();
         self.pool.close().await;
     }
 }
@@ -157,7 +184,7 @@ impl LogStore for SqliteStore {
     }
 
     async fn index_for_review(&self, limit: u32) -> StoreResult<u64> {
-        self.writer.index_for_review(limit).await
+        self.indexer.index_for_review(limit).await
     }
 
     async fn entries_with_leaves_after(

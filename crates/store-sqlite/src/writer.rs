@@ -16,17 +16,10 @@ use accesslog_store::{Appended, StoreError, StoreResult};
 use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
-enum Job {
-    Append {
-        events: Vec<Event>,
-        at: Timestamp,
-        reply: oneshot::Sender<StoreResult<Appended>>,
-    },
-    /// Copy up to `limit` entries into the review table (`LogStore::index_for_review`).
-    IndexForReview {
-        limit: u32,
-        reply: oneshot::Sender<StoreResult<u64>>,
-    },
+struct Job {
+    events: Vec<Event>,
+    at: Timestamp,
+    reply: oneshot::Sender<StoreResult<Appended>>,
 }
 
 #[derive(Debug)]
@@ -37,16 +30,9 @@ pub(crate) struct Writer {
 
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Job::Append { events, .. } => f
-                .debug_struct("Append")
-                .field("events", &events.len())
-                .finish(),
-            Job::IndexForReview { limit, .. } => f
-                .debug_struct("IndexForReview")
-                .field("limit", limit)
-                .finish(),
-        }
+        f.debug_struct("Job")
+            .field("events", &self.events.len())
+            .finish()
     }
 }
 
@@ -75,24 +61,14 @@ impl Writer {
             .spawn(move || {
                 let mut conn = conn;
                 for job in queue {
-                    match job {
-                        Job::Append { events, at, reply } => {
-                            let result = if closed_here.load(Ordering::SeqCst) {
-                                Err(closed_error())
-                            } else {
-                                append(&mut conn, &events, at)
-                            };
-                            let _ = reply.send(result);
-                        }
-                        Job::IndexForReview { limit, reply } => {
-                            let result = if closed_here.load(Ordering::SeqCst) {
-                                Err(closed_error())
-                            } else {
-                                index_for_review(&conn, limit)
-                            };
-                            let _ = reply.send(result);
-                        }
-                    }
+                    let result = if closed_here.load(Ordering::SeqCst) {
+                        Err(StoreError::Unavailable(
+                            "the database has been closed".into(),
+                        ))
+                    } else {
+                        append(&mut conn, &job.events, job.at)
+                    };
+                    let _ = job.reply.send(result);
                 }
             })
             .map_err(|e| StoreError::Other(format!("could not start the writer thread: {e}")))?;
@@ -100,29 +76,19 @@ impl Writer {
     }
 
     pub(crate) async fn append(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
-        self.run(|reply| Job::Append {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(
+                "the database has been closed".into(),
+            ));
+        }
+        let (reply, result) = oneshot::channel();
+        let job = Job {
             events: events.to_vec(),
             at,
             reply,
-        })
-        .await
-    }
-
-    pub(crate) async fn index_for_review(&self, limit: u32) -> StoreResult<u64> {
-        self.run(|reply| Job::IndexForReview { limit, reply }).await
-    }
-
-    /// Hands the job `make` builds to the writer thread and waits for its answer.
-    async fn run<T>(
-        &self,
-        make: impl FnOnce(oneshot::Sender<StoreResult<T>>) -> Job,
-    ) -> StoreResult<T> {
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(closed_error());
-        }
-        let (reply, result) = oneshot::channel();
+        };
         self.jobs
-            .send(make(reply))
+            .send(job)
             .map_err(|_| StoreError::Unavailable("the writer thread has stopped".into()))?;
         result
             .await
@@ -214,30 +180,9 @@ fn append(conn: &mut Connection, events: &[Event], at: Timestamp) -> StoreResult
     })
 }
 
-fn closed_error() -> StoreError {
-    StoreError::Unavailable("the database has been closed".into())
-}
-
-/// One batch into the review table, in a transaction of its own. It is derived data (a
-/// copy of columns of entries already durable), so it is committed without an fsync of
-/// its own: WAL frames are durable in order, so the next append's commit makes it durable,
-/// and a crash before that loses only the copy, which the next run makes again.
-fn index_for_review(conn: &Connection, limit: u32) -> StoreResult<u64> {
-    conn.execute_batch("PRAGMA synchronous = NORMAL")
-        .map_err(map_err)?;
-    let done = conn
-        .prepare_cached(accesslog_store::log_search::INDEX_FOR_REVIEW_SQL)
-        .and_then(|mut insert| insert.execute(params![i64::from(limit)]))
-        .map_err(map_err);
-    // Appends must stay fully durable whatever happened above.
-    conn.execute_batch("PRAGMA synchronous = FULL")
-        .map_err(map_err)?;
-    Ok(u64::try_from(done?).unwrap_or(0))
-}
-
 /// The same classification as `StoreError::from(sqlx::Error)`: "cannot write now" is
 /// `Unavailable`, so the recorder refuses the action with a 503.
-fn map_err(e: rusqlite::Error) -> StoreError {
+pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
     match &e {
         rusqlite::Error::SqliteFailure(f, _) => match f.code {
             ErrorCode::DatabaseBusy

@@ -480,6 +480,77 @@ async fn login_failures_are_counted_per_account_and_ip(store: &dyn Store) {
 
 // ----- backend-specific durability settings -----
 
+/// SQLite keeps the review table in a file beside the database (`<file>-review`). A
+/// review file that is a copy of another log, as after restoring a backup beside an old
+/// one, is emptied and refilled, so the review never shows entries the log does not hold;
+/// the log's own review file is kept.
+#[tokio::test]
+async fn sqlite_rebuilds_a_review_file_that_belongs_to_another_log() {
+    use accesslog_store::LogStore;
+    use accesslog_store::log_search::{EntryPage, EntryQuery};
+    use accesslog_store_sqlite::review_path;
+
+    async fn users(store: &SqliteStore) -> Vec<String> {
+        store
+            .search_entries(
+                &EntryQuery::default(),
+                EntryPage::Newest { before: None },
+                50,
+            )
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|e| e.event.user)
+            .collect()
+    }
+    let copy_review = |from: &std::path::Path, to: &std::path::Path| {
+        for suffix in ["", "-wal"] {
+            let mut src = review_path(from).into_os_string();
+            src.push(suffix);
+            let mut dst = review_path(to).into_os_string();
+            dst.push(suffix);
+            if std::path::Path::new(&src).exists() {
+                std::fs::copy(&src, &dst).unwrap();
+            }
+        }
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (ours, other, restored) = (
+        dir.path().join("site.db"),
+        dir.path().join("other.db"),
+        dir.path().join("restored.db"),
+    );
+
+    let store = SqliteStore::open(&ours).await.unwrap();
+    let events: Vec<Event> = (0..5).map(|n| event("a@example.com", n)).collect();
+    store.append_entries(&events, at(1)).await.unwrap();
+    assert_eq!(store.index_for_review(100).await.unwrap(), 5);
+    assert!(
+        review_path(&ours).exists(),
+        "the review file sits beside the database"
+    );
+
+    let other_store = SqliteStore::open(&other).await.unwrap();
+    let events: Vec<Event> = (0..3).map(|n| event("b@example.com", n)).collect();
+    other_store.append_entries(&events, at(2)).await.unwrap();
+    other_store.backup_to(&restored).await.unwrap();
+    other_store.close().await;
+    // The other log's backup restored beside our review file.
+    copy_review(&ours, &restored);
+    let restored_store = SqliteStore::open(&restored).await.unwrap();
+    assert_eq!(users(&restored_store).await, ["b@example.com"; 3]);
+    assert_eq!(restored_store.index_for_review(100).await.unwrap(), 3);
+    assert_eq!(users(&restored_store).await, ["b@example.com"; 3]);
+    restored_store.close().await;
+
+    // Our own review file, opened again beside our log, is kept as it is.
+    store.close().await;
+    let store = SqliteStore::open(&ours).await.unwrap();
+    assert_eq!(store.index_for_review(100).await.unwrap(), 0);
+    assert_eq!(users(&store).await, ["a@example.com"; 5]);
+    store.close().await;
+}
+
 #[tokio::test]
 async fn sqlite_runs_in_wal_with_synchronous_full() {
     let dir = tempfile::tempdir().unwrap();

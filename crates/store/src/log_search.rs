@@ -2,14 +2,17 @@
 //! time by keyset (never `OFFSET`, never `COUNT(*)` over the table), and grouped counts
 //! over a bounded sample. The SQL is the same on both backends.
 //!
-//! The review indexes are not on `access_log`, where every durable append would have to
-//! write them: the filtered columns are copied into `access_log_review` in large batches
-//! after commit ([`INDEX_FOR_REVIEW_SQL`], migration 0007), and each filter is served by an
-//! index there that ends in `(timestamp, seq)`. That table holds every entry up to its
-//! largest `seq`, the *watermark* ([`WATERMARK_SQL`]); a search reads the indexed part
-//! with `seq <= watermark` and the newer entries, the tail, from `access_log` by `seq`,
-//! and merges the two. Each entry is in exactly one part, whatever the indexer does
-//! meanwhile, because the review table only ever grows by whole `seq` prefixes.
+//! The review reads `access_log_review`, where each filter is served by an index that
+//! ends in `(timestamp, seq)`. On SQLite that is a copy of the filtered columns, in a file
+//! of its own, filled in large batches after commit ([`INDEX_FOR_REVIEW_SQL`], run by the
+//! recorder; `accesslog-store-sqlite`'s `review.rs`), so no durable append writes those
+//! indexes; on PostgreSQL it is a view of `access_log` and its indexes (migration 0007).
+//!
+//! The review table holds every entry up to its largest `seq`, the *watermark*
+//! ([`WATERMARK_SQL`]); a search reads the indexed part with `seq <= watermark` and the
+//! newer entries, the tail, from `access_log` by `seq`, and merges the two. Each entry is
+//! in exactly one part, whatever the indexer does meanwhile, because the review table
+//! only ever grows by whole `seq` prefixes. (On PostgreSQL the tail is always empty.)
 
 use accesslog_core::Timestamp;
 use accesslog_core::entry::{Activity, Outcome};

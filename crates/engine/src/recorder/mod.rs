@@ -4,9 +4,9 @@
 //! entry is durably committed. A single writer task drains every request waiting at that
 //! moment into one transaction (group commit), so throughput grows with concurrency while
 //! each caller still waits only for its own entry. After commits, it signs checkpoints,
-//! and every [`INDEX_BATCH`] entries (and once a second) it copies the new entries into
-//! the review table, whose indexes the review searches use: in large batches, after the
-//! receipts are out, so those indexes cost appends little and callers nothing.
+//! and every [`INDEX_BATCH`] entries (and once a second) it has the new entries copied
+//! into the review table, whose indexes the review searches use: in large batches, in a
+//! task of its own beside the commits, so those indexes cost callers nothing.
 
 mod checkpointer;
 mod receipt;
@@ -114,9 +114,10 @@ impl Recorder {
     }
 }
 
-/// Entries copied into the review table per `index_for_review` call: large enough that
-/// each index page it writes takes many entries (a commit of a few dozen would scatter
-/// them over as many pages), small enough that a call holds the writer for milliseconds.
+/// Entries copied into the review table per `index_for_review` call, and how many new
+/// ones start a copy: large enough that each index page written takes many entries (a
+/// commit of a few dozen would scatter them over as many pages; 2,048 measured
+/// noticeably slower), small enough that the review's tail stays short.
 pub const INDEX_BATCH: u32 = 8192;
 
 /// A batch at least this large means many callers are waiting on the log.
@@ -142,6 +143,7 @@ async fn writer(
     let mut batch: Vec<Job> = Vec::with_capacity(config.max_batch);
     let mut last_batch = 0usize;
     let mut unindexed = 0usize;
+    let mut indexer = Indexing::default();
     loop {
         tokio::select! {
             job = queue.recv() => {
@@ -167,8 +169,7 @@ async fn writer(
                     c.after_commit(&*store, &*clock, head).await;
                 }
                 unindexed += last_batch;
-                if unindexed >= INDEX_BATCH as usize {
-                    index_for_review(&*store, &queue).await;
+                if unindexed >= INDEX_BATCH as usize && indexer.start(&store) {
                     unindexed = 0;
                 }
             }
@@ -177,8 +178,9 @@ async fn writer(
                     c.on_tick(&*store, &*clock).await;
                 }
                 // What is left below a batch, and anything other processes appended.
-                index_for_review(&*store, &queue).await;
-                unindexed = 0;
+                if indexer.start(&store) {
+                    unindexed = 0;
+                }
             }
             Some(done) = flush_requests.recv() => {
                 if let Some(c) = checkpointer.as_mut() {
@@ -193,14 +195,34 @@ async fn writer(
     }
 }
 
-/// Copies new entries into the review table: a batch, then more while nobody is waiting
-/// to record (a backlog, after a restart or another process's appends, is worked off in
-/// idle time). A failure costs only search speed, never an entry: it is logged and left
-/// to the next call.
-async fn index_for_review(store: &dyn LogStore, queue: &mpsc::Receiver<Job>) {
+/// The copying of new entries into the review table, in a task of its own so that commits
+/// go on meanwhile; one run at a time.
+#[derive(Default)]
+struct Indexing {
+    running: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Indexing {
+    /// Starts a run unless one is still going; says whether it started one.
+    fn start(&mut self, store: &Arc<dyn LogStore>) -> bool {
+        if self.running.as_ref().is_some_and(|run| !run.is_finished()) {
+            return false;
+        }
+        let store = store.clone();
+        self.running = Some(tokio::spawn(async move {
+            index_for_review(&*store).await;
+        }));
+        true
+    }
+}
+
+/// Copies batches until one comes back short (a backlog, after a restart or another
+/// process's appends, is worked off in one run). A failure costs only search speed, never
+/// an entry: it is logged and left to the next run.
+async fn index_for_review(store: &dyn LogStore) {
     loop {
         match store.index_for_review(INDEX_BATCH).await {
-            Ok(n) if n >= u64::from(INDEX_BATCH) && queue.is_empty() => continue,
+            Ok(n) if n >= u64::from(INDEX_BATCH) => continue,
             Ok(_) => return,
             Err(e) => {
                 tracing::warn!(error = %e, "could not index new entries for review; searches read them from the log until the next try");

@@ -1,0 +1,172 @@
+//! The review table on SQLite: a copy of the columns the Access Log's review filters on,
+//! with the eight indexes that serve those filters, kept in a database file of its own
+//! beside the site's (`<database>-review`), attached to every connection as `review`.
+//!
+//! Why a file of its own: SQLite lets one writer at a time into a file. With the indexes
+//! on the log, every durable append wrote them (appends at 64 writers fell to less than
+//! half); with the copy in the same file, copying held the log's writer for the length of
+//! each batch. In a file of its own, the copying runs on its own connection and thread,
+//! beside the appends, on the other core, and never holds up an append.
+//!
+//! It is derived data: the entries and their proofs are only in the log. So it is written
+//! without fsync (`synchronous = NORMAL`), is not part of a backup, and is rebuilt when it
+//! does not match the log it sits beside (a restored backup, a lost file). The review's
+//! SQL (`accesslog_store::log_search`) reads the entries up to this table's largest `seq`
+//! from it and the newer ones from the log, so it is never stale, only slower while the
+//! copy is behind.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use accesslog_store::log_search::INDEX_FOR_REVIEW_SQL;
+use accesslog_store::{StoreError, StoreResult};
+use rusqlite::{Connection, params};
+use tokio::sync::oneshot;
+
+use crate::writer::map_err;
+
+/// The schema name the review file is attached under.
+pub(crate) const SCHEMA: &str = "review";
+
+/// The review file beside the database at `main`.
+pub fn review_path(main: &Path) -> PathBuf {
+    let mut name = main.as_os_str().to_owned();
+    name.push("-review");
+    PathBuf::from(name)
+}
+
+/// `ATTACH` for `path`, for a connection of the database it belongs to.
+pub(crate) fn attach_sql() -> String {
+    format!("ATTACH DATABASE ?1 AS {SCHEMA}")
+}
+
+/// The table and its indexes, each ending in `(timestamp, seq)` so that a filter plus a
+/// date range is one range scan read backwards.
+const SCHEMA_SQL: &str = "
+CREATE TABLE IF NOT EXISTS review.access_log_review (
+    seq                INTEGER PRIMARY KEY,
+    timestamp          INTEGER NOT NULL,
+    \"user\"             TEXT    NOT NULL,
+    activity           TEXT    NOT NULL,
+    export_from        TEXT,
+    reference_document TEXT,
+    report_name        TEXT,
+    file_type          TEXT,
+    outcome            TEXT    NOT NULL,
+    byte_count         INTEGER
+);
+CREATE INDEX IF NOT EXISTS review.access_log_review_by_time ON access_log_review (timestamp, seq);
+CREATE INDEX IF NOT EXISTS review.access_log_review_by_user ON access_log_review (\"user\", timestamp, seq);
+CREATE INDEX IF NOT EXISTS review.access_log_review_by_activity ON access_log_review (activity, timestamp, seq);
+CREATE INDEX IF NOT EXISTS review.access_log_review_by_export_from ON access_log_review (export_from, timestamp, seq);
+CREATE INDEX IF NOT EXISTS review.access_log_review_by_report ON access_log_review (report_name, timestamp, seq);
+CREATE INDEX IF NOT EXISTS review.access_log_review_by_file_type ON access_log_review (file_type, timestamp, seq);
+CREATE INDEX IF NOT EXISTS review.access_log_review_by_outcome ON access_log_review (outcome, timestamp, seq);
+CREATE INDEX IF NOT EXISTS review.access_log_review_by_document ON access_log_review (reference_document, timestamp, seq);
+";
+
+/// Whether the review table's newest row is a copy of the log's entry at that `seq`: if
+/// not (the log was restored from a backup, or replaced), the copy is of another log.
+const MATCHES_THE_LOG_SQL: &str = "
+SELECT COALESCE((
+    SELECT a.seq IS NOT NULL AND r.timestamp = a.timestamp AND r.\"user\" = a.\"user\"
+        AND r.activity = a.activity
+    FROM review.access_log_review AS r LEFT JOIN main.access_log AS a ON a.seq = r.seq
+    ORDER BY r.seq DESC LIMIT 1
+), 1)";
+
+struct Job {
+    limit: u32,
+    reply: oneshot::Sender<StoreResult<u64>>,
+}
+
+/// The connection that fills the review table, on a thread of its own.
+#[derive(Debug)]
+pub(crate) struct Indexer {
+    jobs: mpsc::Sender<Job>,
+    closed: Arc<AtomicBool>,
+}
+
+impl Indexer {
+    /// Opens the review file beside the (already migrated) database at `main`, creating
+    /// its table and indexes if missing, and empties it if it is a copy of another log.
+    pub(crate) fn open(main: &Path) -> StoreResult<Self> {
+        let conn = Connection::open(main).map_err(map_err)?;
+        conn.busy_timeout(Duration::from_secs(5)).map_err(map_err)?;
+        let review = review_path(main);
+        let review = review.to_str().ok_or_else(|| {
+            StoreError::Other(format!("{} is not a UTF-8 path", review.display()))
+        })?;
+        conn.execute(&attach_sql(), params![review])
+            .map_err(map_err)?;
+        conn.execute_batch(&format!(
+            "PRAGMA main.journal_mode = WAL; PRAGMA {SCHEMA}.journal_mode = WAL; \
+             PRAGMA {SCHEMA}.synchronous = NORMAL; {SCHEMA_SQL}"
+        ))
+        .map_err(map_err)?;
+        let matches: bool = conn
+            .query_row(MATCHES_THE_LOG_SQL, [], |r| r.get(0))
+            .map_err(map_err)?;
+        if !matches {
+            tracing::warn!(
+                file = review,
+                "the review table is a copy of another log (a restored backup?); rebuilding it"
+            );
+            conn.execute("DELETE FROM review.access_log_review", [])
+                .map_err(map_err)?;
+        }
+        let (jobs, queue) = mpsc::channel::<Job>();
+        let closed = Arc::new(AtomicBool::new(false));
+        let closed_here = closed.clone();
+        std::thread::Builder::new()
+            .name("accesslog-sqlite-review".into())
+            .spawn(move || {
+                for job in queue {
+                    let result = if closed_here.load(Ordering::SeqCst) {
+                        Err(StoreError::Unavailable(
+                            "the database has been closed".into(),
+                        ))
+                    } else {
+                        copy(&conn, job.limit)
+                    };
+                    let _ = job.reply.send(result);
+                }
+            })
+            .map_err(|e| {
+                StoreError::Other(format!("could not start the review indexer thread: {e}"))
+            })?;
+        Ok(Self { jobs, closed })
+    }
+
+    /// Copies up to `limit` entries into the review table on the indexer's thread.
+    pub(crate) async fn index_for_review(&self, limit: u32) -> StoreResult<u64> {
+        let stopped = || StoreError::Unavailable("the review indexer has stopped".into());
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(StoreError::Unavailable(
+                "the database has been closed".into(),
+            ));
+        }
+        let (reply, result) = oneshot::channel();
+        self.jobs
+            .send(Job { limit, reply })
+            .map_err(|_| stopped())?;
+        result.await.map_err(|_| stopped())?
+    }
+
+    pub(crate) fn close(&self) {
+        self.closed.store(true, Ordering::SeqCst);
+    }
+}
+
+/// One batch: a write transaction on the review file only, reading the log's committed
+/// entries, so the log's writer never waits for it.
+fn copy(conn: &Connection, limit: u32) -> StoreResult<u64> {
+    let copied = conn
+        .prepare_cached(INDEX_FOR_REVIEW_SQL)
+        .and_then(|mut insert| insert.execute(params![i64::from(limit)]))
+        .map_err(map_err)?;
+    Ok(u64::try_from(copied).unwrap_or(0))
+}
