@@ -35,6 +35,7 @@ both_backends!(
     two_recorders_on_one_database_keep_seq_dense,
     verify_passes_while_the_log_grows,
     new_entries_reach_the_review_table_in_batches,
+    a_backlog_is_copied_for_review_when_the_recorder_starts,
     a_failing_review_index_refuses_nothing,
 );
 
@@ -297,6 +298,32 @@ async fn new_entries_reach_the_review_table_in_batches(db: &TestDb) {
     let seqs: Vec<u64> = newest.iter().map(|e| e.seq).collect();
     let t = total as u64;
     assert_eq!(seqs, [t, t - 1, t - 2]);
+}
+
+/// Entries appended before a recorder ran (an upgraded site, another process, a crash
+/// between commit and copy) are copied when it starts, in one run of several batches.
+async fn a_backlog_is_copied_for_review_when_the_recorder_starts(db: &TestDb) {
+    let backlog = INDEX_BATCH as usize * 2 + 5;
+    let events: Vec<Event> = (0..backlog as u64).map(event).collect();
+    db.store
+        .append_entries(&events, T0)
+        .await
+        .expect("append the backlog");
+    let wrapped = Arc::new(Wrapped::new(db.store.clone()));
+    let _rec = recorder(wrapped.clone(), Arc::new(FixedClock::new(T0)));
+    let to_copy = match db.backend {
+        Backend::Sqlite => backlog as u64,
+        Backend::Postgres => 0,
+    };
+    wait_until("the recorder has copied the backlog", || async {
+        let calls = wrapped.indexed.lock().expect("lock").clone();
+        !calls.is_empty() && calls.iter().sum::<u64>() == to_copy
+    })
+    .await;
+    assert_eq!(
+        db.store.index_for_review(INDEX_BATCH).await.expect("index"),
+        0
+    );
 }
 
 async fn a_failing_review_index_refuses_nothing(db: &TestDb) {
