@@ -30,6 +30,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 mod reader;
 mod reports;
 mod review;
+mod worker;
 mod writer;
 
 pub use review::review_path;

@@ -16,16 +16,13 @@
 //! copy is behind.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use accesslog_store::log_search::INDEX_FOR_REVIEW_SQL;
 use accesslog_store::{StoreError, StoreResult};
 use rusqlite::{Connection, params};
-use tokio::sync::oneshot;
 
+use crate::worker::Worker;
 use crate::writer::map_err;
 
 /// The schema name the review file is attached under.
@@ -78,17 +75,9 @@ SELECT COALESCE((
     ORDER BY r.seq DESC LIMIT 1
 ), 1)";
 
-struct Job {
-    limit: u32,
-    reply: oneshot::Sender<StoreResult<u64>>,
-}
-
 /// The connection that fills the review table, on a thread of its own.
 #[derive(Debug)]
-pub(crate) struct Indexer {
-    jobs: mpsc::Sender<Job>,
-    closed: Arc<AtomicBool>,
-}
+pub(crate) struct Indexer(Worker);
 
 impl Indexer {
     /// Opens the review file beside the (already migrated) database at `main`, creating
@@ -118,46 +107,20 @@ impl Indexer {
             conn.execute("DELETE FROM review.access_log_review", [])
                 .map_err(map_err)?;
         }
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let closed = Arc::new(AtomicBool::new(false));
-        let closed_here = closed.clone();
-        std::thread::Builder::new()
-            .name("accesslog-sqlite-review".into())
-            .spawn(move || {
-                for job in queue {
-                    let result = if closed_here.load(Ordering::SeqCst) {
-                        Err(StoreError::Unavailable(
-                            "the database has been closed".into(),
-                        ))
-                    } else {
-                        copy(&conn, job.limit)
-                    };
-                    let _ = job.reply.send(result);
-                }
-            })
-            .map_err(|e| {
-                StoreError::Other(format!("could not start the review indexer thread: {e}"))
-            })?;
-        Ok(Self { jobs, closed })
+        Ok(Self(Worker::spawn(
+            "accesslog-sqlite-review",
+            "review indexer",
+            conn,
+        )?))
     }
 
     /// Copies up to `limit` entries into the review table on the indexer's thread.
     pub(crate) async fn index_for_review(&self, limit: u32) -> StoreResult<u64> {
-        let stopped = || StoreError::Unavailable("the review indexer has stopped".into());
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(StoreError::Unavailable(
-                "the database has been closed".into(),
-            ));
-        }
-        let (reply, result) = oneshot::channel();
-        self.jobs
-            .send(Job { limit, reply })
-            .map_err(|_| stopped())?;
-        result.await.map_err(|_| stopped())?
+        self.0.run(move |conn| copy(conn, limit)).await
     }
 
     pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::SeqCst);
+        self.0.close();
     }
 }
 

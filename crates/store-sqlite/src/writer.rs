@@ -4,9 +4,6 @@
 //! each one as short as SQLite allows, which is what group commit's throughput rests on.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::time::Duration;
 
 use accesslog_core::Timestamp;
@@ -14,27 +11,12 @@ use accesslog_core::entry::Event;
 use accesslog_store::log::{Extension, extend, frontier_from_stored, to_i64};
 use accesslog_store::{Appended, StoreError, StoreResult};
 use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
-use tokio::sync::oneshot;
 
-struct Job {
-    events: Vec<Event>,
-    at: Timestamp,
-    reply: oneshot::Sender<StoreResult<Appended>>,
-}
+use crate::worker::Worker;
 
+/// The writer's connection, on its thread.
 #[derive(Debug)]
-pub(crate) struct Writer {
-    jobs: mpsc::Sender<Job>,
-    closed: Arc<AtomicBool>,
-}
-
-impl std::fmt::Debug for Job {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Job")
-            .field("events", &self.events.len())
-            .finish()
-    }
-}
+pub(crate) struct Writer(Worker);
 
 const INSERT_ENTRY: &str = "INSERT INTO access_log (seq, timestamp, \"user\", activity, method, \
     export_from, reference_document, report_name, print_format, file_type, filters, columns, \
@@ -53,51 +35,21 @@ impl Writer {
              PRAGMA temp_store = MEMORY;",
         )
         .map_err(map_err)?;
-        let (jobs, queue) = mpsc::channel::<Job>();
-        let closed = Arc::new(AtomicBool::new(false));
-        let closed_here = closed.clone();
-        std::thread::Builder::new()
-            .name("accesslog-sqlite-writer".into())
-            .spawn(move || {
-                let mut conn = conn;
-                for job in queue {
-                    let result = if closed_here.load(Ordering::SeqCst) {
-                        Err(StoreError::Unavailable(
-                            "the database has been closed".into(),
-                        ))
-                    } else {
-                        append(&mut conn, &job.events, job.at)
-                    };
-                    let _ = job.reply.send(result);
-                }
-            })
-            .map_err(|e| StoreError::Other(format!("could not start the writer thread: {e}")))?;
-        Ok(Self { jobs, closed })
+        Ok(Self(Worker::spawn(
+            "accesslog-sqlite-writer",
+            "writer",
+            conn,
+        )?))
     }
 
     pub(crate) async fn append(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
-        if self.closed.load(Ordering::SeqCst) {
-            return Err(StoreError::Unavailable(
-                "the database has been closed".into(),
-            ));
-        }
-        let (reply, result) = oneshot::channel();
-        let job = Job {
-            events: events.to_vec(),
-            at,
-            reply,
-        };
-        self.jobs
-            .send(job)
-            .map_err(|_| StoreError::Unavailable("the writer thread has stopped".into()))?;
-        result
-            .await
-            .map_err(|_| StoreError::Unavailable("the writer thread has stopped".into()))?
+        let events = events.to_vec();
+        self.0.run(move |conn| append(conn, &events, at)).await
     }
 
     /// From now on every append fails as if the database were gone.
     pub(crate) fn close(&self) {
-        self.closed.store(true, Ordering::SeqCst);
+        self.0.close();
     }
 }
 
