@@ -42,10 +42,13 @@ pub enum Activity {
     RawPrint,
     BackupDownload,
     LogExport,
+    /// Record data shown or returned: a document, a list, a report page or its data, or
+    /// the Access Log itself (the seed's "document access activities").
+    Read,
 }
 
 impl Activity {
-    pub const ALL: [Activity; 7] = [
+    pub const ALL: [Activity; 8] = [
         Activity::Print,
         Activity::ReportPrint,
         Activity::FileDownload,
@@ -53,6 +56,7 @@ impl Activity {
         Activity::RawPrint,
         Activity::BackupDownload,
         Activity::LogExport,
+        Activity::Read,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -64,6 +68,7 @@ impl Activity {
             Activity::RawPrint => "raw_print",
             Activity::BackupDownload => "backup_download",
             Activity::LogExport => "log_export",
+            Activity::Read => "read",
         }
     }
 }

@@ -158,6 +158,7 @@ fn event(n: u64) -> Event {
         Activity::RawPrint => "POST /api/method/raw_print",
         Activity::LogExport => "GET /app/access-log/export",
         Activity::BackupDownload => "GET /backups",
+        Activity::Read => "GET /api/resource",
     };
     let mut e = Event::new(&format!("user{user:03}@example.com"), activity, method);
     match activity {
@@ -199,6 +200,7 @@ fn event(n: u64) -> Event {
             e.file_type = Some(if r2.is_multiple_of(2) { "CSV" } else { "JSONL" }.to_owned());
         }
         Activity::BackupDownload => e.file_type = Some("sql.gz".to_owned()),
+        Activity::Read => e.export_from = Some(doctype.to_owned()),
     }
     match (r2 >> 20) % 1000 {
         0..25 => {

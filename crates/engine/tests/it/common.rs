@@ -59,7 +59,7 @@ pub fn signer(seed: u8) -> LogSigner {
 pub fn event(i: u64) -> Event {
     let mut e = Event::new(
         &format!("user{}@example.com", i % 7),
-        Activity::ALL[(i % 7) as usize],
+        Activity::ALL[(i % Activity::ALL.len() as u64) as usize],
         "GET /api/export",
     );
     e.export_from = Some("Sales Invoice".into());
