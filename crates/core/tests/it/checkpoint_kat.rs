@@ -1,4 +1,4 @@
-//! The signed-note checkpoint known answer (shared/testdata/checkpoint): the same seed and
+//! The signed-note checkpoint known answer (tests/data/checkpoint): the same seed and
 //! text must give the same key, key id, verifier key and note, byte for byte. The note is
 //! also checked with ed25519-dalek alone, so a bug shared by our signer and our verifier
 //! cannot hide.
@@ -9,31 +9,11 @@ use base64::engine::general_purpose::STANDARD as BASE64;
 use ed25519_dalek::{Signature, VerifyingKey};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// The shared testdata folder: `$ACCESSLOG_TESTDATA` if set, else the nearest
-/// `shared/testdata` above this crate (beside the clone in CI, above the workspace here).
+/// The checkpoint known answer, kept in the crate (see tests/data/README.md).
 fn testdata_dir() -> PathBuf {
-    if let Some(dir) = std::env::var_os("ACCESSLOG_TESTDATA") {
-        let dir = PathBuf::from(dir);
-        assert!(
-            dir.is_dir(),
-            "ACCESSLOG_TESTDATA={} is not a directory",
-            dir.display()
-        );
-        return dir;
-    }
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .ancestors()
-        .map(|dir| dir.join("shared").join("testdata"))
-        .find(|dir| dir.is_dir())
-        .unwrap_or_else(|| {
-            panic!(
-                "no shared/testdata folder found above {}; set ACCESSLOG_TESTDATA to it",
-                manifest.display()
-            )
-        })
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data")
 }
 
 struct Kat {

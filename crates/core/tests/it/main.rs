@@ -1,5 +1,5 @@
-//! Known-answer tests against public data in ../shared/testdata: the RFC 6962 proof
-//! vectors and the signed-note checkpoint.
+//! Known-answer tests against public data kept in tests/data (its README.md names the
+//! sources): the RFC 6962 proof vectors and the signed-note checkpoint.
 
 mod checkpoint_kat;
 mod merkle_vectors;

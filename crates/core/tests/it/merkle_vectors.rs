@@ -1,9 +1,8 @@
-//! The RFC 6962 proof vectors of transparency-dev/merkle (in shared/testdata/rfc6962): every
+//! The RFC 6962 proof vectors of transparency-dev/merkle (in tests/data/rfc6962): every
 //! case must get its expected verdict from our verifiers, and every accepted proof over the
 //! standard 8-leaf test tree must also be the one our proof plans assemble.
 
 use std::collections::HashMap;
-use std::env;
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -32,37 +31,9 @@ const RFC_LEAVES: [&str; 8] = [
 ];
 const RFC_ROOT: &str = "XcnaeacGWamtVZy3Ad7ZoqudgjqtL0lgz+Nw7/RgQyg=";
 
-/// Where the vectors are: $ACCESSLOG_TESTDATA (the testdata folder or the rfc6962 folder
-/// itself), else `shared/testdata/rfc6962` beside some ancestor of the crate, which covers
-/// both this workspace and CI's `<clone>/../shared`.
+/// The vectors, kept in the crate (see tests/data/README.md).
 fn vectors_dir() -> PathBuf {
-    if let Some(dir) = env::var_os("ACCESSLOG_TESTDATA") {
-        let dir = PathBuf::from(dir);
-        for candidate in [dir.join("rfc6962"), dir.clone()] {
-            if candidate.join("inclusion").is_dir() {
-                return candidate;
-            }
-        }
-        panic!(
-            "ACCESSLOG_TESTDATA={} holds neither rfc6962/inclusion nor inclusion/",
-            dir.display()
-        );
-    }
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for ancestor in manifest.ancestors() {
-        for candidate in [
-            ancestor.join("shared/testdata/rfc6962"),
-            ancestor.join("../shared/testdata/rfc6962"),
-        ] {
-            if candidate.join("inclusion").is_dir() {
-                return candidate;
-            }
-        }
-    }
-    panic!(
-        "no shared/testdata/rfc6962 above {}; set ACCESSLOG_TESTDATA to the testdata folder",
-        manifest.display()
-    );
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/rfc6962")
 }
 
 fn json_files(dir: &Path, out: &mut Vec<PathBuf>) {
