@@ -1,6 +1,6 @@
 //! Signed checkpoints: the C2SP `tlog-checkpoint` body, the C2SP `signed-note` envelope
 //! with Ed25519 signatures, and the text forms of the keys (Go `sumdb/note` compatible).
-//! Byte-exact with shared/specs/checkpoints.md, so auditors can check us with Go's tools.
+//! Byte-exact with docs/checkpoints.md, so auditors can check us with Go's tools.
 //!
 //! Choices beyond the spec:
 //! - [`Checkpoint::parse_body`] rejects C2SP extension lines. We never write them, the
