@@ -178,6 +178,14 @@ pub struct DocType {
     /// Role name → what it may do. System Managers may do everything.
     #[serde(default)]
     pub permissions: BTreeMap<String, Permission>,
+    /// Whether reads of this type are recorded (when `log.reads` records them at all);
+    /// `false` for types a site decides are not sensitive.
+    #[serde(default = "recorded")]
+    pub log_reads: bool,
+}
+
+fn recorded() -> bool {
+    true
 }
 
 impl DocType {

@@ -446,6 +446,7 @@ mod tests {
                 field("items", FieldType::Table, Some("Sales Invoice Item")),
             ],
             permissions: Default::default(),
+            log_reads: true,
         };
         let item = DocType {
             name: "Sales Invoice Item".into(),
@@ -453,6 +454,7 @@ mod tests {
             naming: Naming::Hash,
             fields: vec![field("item_code", FieldType::Data, None)],
             permissions: Default::default(),
+            log_reads: true,
         };
         DocTypes::from_types(vec![invoice, item]).unwrap()
     }

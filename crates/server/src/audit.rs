@@ -8,7 +8,7 @@ use accesslog_core::entry::{Activity, Event, Outcome};
 use accesslog_engine::{Receipt, RecordError};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderName, HeaderValue, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
@@ -47,6 +47,16 @@ impl Payload {
             content_type,
             file_name: None,
         }
+    }
+
+    /// A JSON answer.
+    pub fn json(value: &serde_json::Value) -> Self {
+        Self::new(value.to_string(), "application/json")
+    }
+
+    /// An HTML page.
+    pub fn html(page: String) -> Self {
+        Self::new(page, "text/html; charset=utf-8")
     }
 
     /// A file already written and hashed (in the same pass, by the code that wrote it):
@@ -89,15 +99,65 @@ impl Payload {
     }
 }
 
-/// Audited bytes with the receipt of their entry.
+/// Audited bytes with the receipt of their entry; or, for a read that the site's read
+/// settings leave unrecorded (and only then), without one.
 pub struct AuditedResponse {
-    receipt: Receipt,
+    receipt: Option<Receipt>,
     payload: Payload,
 }
 
+/// Put on every response that an egress route may send: it was recorded, it is a recorded
+/// refusal, or it is a read the settings leave unrecorded. Only this module makes one, so
+/// the egress guard ([`crate::egress`]) can tell an accounted answer from any other.
+#[derive(Clone, Copy, Debug)]
+pub struct Accounted(());
+
+/// An error whose refusal (or failure) is already in the Access Log. Only this module
+/// makes one, from the recorder's receipt.
+#[derive(Debug)]
+pub struct Recorded {
+    error: Box<WebError>,
+    seq: u64,
+}
+
+impl Recorded {
+    pub fn error(&self) -> &WebError {
+        &self.error
+    }
+
+    /// The response for the recorded error, marked as accounted for.
+    pub fn into_response(self) -> Response {
+        let mut response = (*self.error).into_response();
+        response.extensions_mut().insert(Accounted(()));
+        if let Ok(v) = HeaderValue::from_str(&self.seq.to_string()) {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static(SEQ_HEADER), v);
+        }
+        response
+    }
+}
+
 impl AuditedResponse {
-    pub fn receipt(&self) -> &Receipt {
-        &self.receipt
+    /// The receipt of the entry that recorded this response (none for a read the site's
+    /// read settings leave unrecorded).
+    pub fn receipt(&self) -> Option<&Receipt> {
+        self.receipt.as_ref()
+    }
+
+    /// Answers with `body` (JSON) instead of the recorded bytes, once they went somewhere
+    /// else (a network printer): the answer carries the entry's number.
+    pub fn confirmation(self, body: &serde_json::Value) -> Response {
+        let mut response = axum::Json(body).into_response();
+        if let Some(receipt) = &self.receipt
+            && let Ok(v) = HeaderValue::from_str(&receipt.seq().to_string())
+        {
+            response
+                .headers_mut()
+                .insert(HeaderName::from_static(SEQ_HEADER), v);
+        }
+        response.extensions_mut().insert(Accounted(()));
+        response
     }
 
     /// The recorded bytes, for a release that goes somewhere other than the response (a
@@ -136,7 +196,9 @@ impl IntoResponse for AuditedResponse {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Ok(v) = HeaderValue::from_str(&self.receipt.seq().to_string()) {
+        if let Some(receipt) = &self.receipt
+            && let Ok(v) = HeaderValue::from_str(&receipt.seq().to_string())
+        {
             headers.insert(HeaderName::from_static(SEQ_HEADER), v);
         }
         if let Some(name) = file_name {
@@ -148,6 +210,7 @@ impl IntoResponse for AuditedResponse {
                 headers.insert(header::CONTENT_DISPOSITION, v);
             }
         }
+        response.extensions_mut().insert(Accounted(()));
         response
     }
 }
@@ -190,19 +253,34 @@ impl<S: Send + Sync> FromRequestParts<S> for Audit {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let CurrentUser(who) = CurrentUser::from_request_parts(parts, state).await?;
-        let client = Client::from_request_parts(parts, state)
-            .await
-            .unwrap_or_else(|never| match never {});
-        let request_id = RequestId::from_request_parts(parts, state)
-            .await
-            .unwrap_or_else(|never| match never {});
-        let method = format!("{} {}", parts.method, parts.uri.path());
-        Ok(Audit {
+        Ok(Audit::of(who, parts))
+    }
+}
+
+impl Audit {
+    /// The caller `who`, with the client, request id and route taken from `parts`.
+    pub fn of(who: Authenticated, parts: &Parts) -> Audit {
+        let ip = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0.ip().to_string())
+            .unwrap_or_default();
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .unwrap_or_default();
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or(RequestId(String::new()));
+        Audit {
             who,
-            client,
+            client: Client { ip, user_agent },
             request_id,
-            method,
-        })
+            method: format!("{} {}", parts.method, parts.uri.path()),
+        }
     }
 }
 
@@ -230,7 +308,30 @@ impl Audit {
         event.byte_count = Some(payload.len());
         event.content_sha256 = Some(payload.sha256());
         let receipt = state.recorder.record(event).await.map_err(refused)?;
-        Ok(AuditedResponse { receipt, payload })
+        Ok(AuditedResponse {
+            receipt: Some(receipt),
+            payload,
+        })
+    }
+
+    /// Releases a read of record data (`event.activity` is `read`): recorded like any
+    /// release, unless the site's read settings (`log.reads`, a type's `log_reads`) leave
+    /// this kind of read unrecorded.
+    pub async fn release_read(
+        &self,
+        state: &AppState,
+        event: Event,
+        payload: Payload,
+        read: Read<'_>,
+    ) -> Result<AuditedResponse, WebError> {
+        if read.is_recorded(&state.settings.log) {
+            self.release(state, event, payload).await
+        } else {
+            Ok(AuditedResponse {
+                receipt: None,
+                payload,
+            })
+        }
     }
 
     /// Records a refused attempt, then returns `error` for the caller to answer with. If
@@ -254,16 +355,92 @@ impl Audit {
         outcome: Outcome,
         error: WebError,
     ) -> WebError {
+        if let WebError::Recorded(_) = error {
+            return error;
+        }
         event.outcome = outcome;
         event.reason = Some(error.to_string());
         match state.recorder.record(event).await {
-            Ok(_) => error,
+            Ok(receipt) => WebError::Recorded(Recorded {
+                error: Box::new(error),
+                seq: receipt.seq(),
+            }),
             Err(e) => refused(e),
+        }
+    }
+
+    /// Records the unrecorded error `response` of an egress route (`reason` its message)
+    /// as `denied`, or `failed` when the fault is ours, and marks it accounted for; if even
+    /// that cannot be recorded, the answer is 503.
+    pub(crate) async fn account_for(
+        &self,
+        state: &AppState,
+        mut event: Event,
+        mut response: Response,
+        reason: String,
+    ) -> Response {
+        let status = response.status();
+        event.outcome = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+            Outcome::Failed
+        } else {
+            Outcome::Denied
+        };
+        event.reason = Some(reason);
+        match state.recorder.record(event).await {
+            Ok(receipt) => {
+                response.extensions_mut().insert(Accounted(()));
+                if let Ok(v) = HeaderValue::from_str(&receipt.seq().to_string()) {
+                    response
+                        .headers_mut()
+                        .insert(HeaderName::from_static(SEQ_HEADER), v);
+                }
+                response
+            }
+            Err(e) => refused(e).into_response(),
+        }
+    }
+
+    /// Records `error` as the refusal (client errors, and a service that is not there) or
+    /// the failure (our errors) of `event`, unless it is already recorded.
+    pub async fn refuse(&self, state: &AppState, event: Event, error: WebError) -> WebError {
+        if error.is_ours() {
+            self.fail(state, event, error).await
+        } else {
+            self.deny(state, event, error).await
         }
     }
 }
 
-fn refused(e: RecordError) -> WebError {
+/// What kind of read a response is, for the read settings.
+#[derive(Clone, Copy, Debug)]
+pub enum Read<'a> {
+    /// One document of this type.
+    Document(&'a accesslog_core::doctype::DocType),
+    /// A list of this type's documents.
+    List(&'a accesslog_core::doctype::DocType),
+    /// A report's page or data, or a list of the Access Log.
+    Report,
+    /// One entry (or proof) of the Access Log.
+    LogEntry,
+}
+
+impl Read<'_> {
+    pub fn is_recorded(self, log: &accesslog_site::LogSettings) -> bool {
+        use accesslog_site::ReadLogging;
+        let type_says = match self {
+            Read::Document(t) | Read::List(t) => t.log_reads,
+            Read::Report | Read::LogEntry => true,
+        };
+        type_says
+            && match log.reads {
+                ReadLogging::All => true,
+                ReadLogging::Lists => matches!(self, Read::List(_) | Read::Report),
+                ReadLogging::Off => false,
+            }
+    }
+}
+
+pub(crate) fn refused(e: RecordError) -> WebError {
     tracing::error!(error = %e, "refusing an action that could not be recorded");
     match e {
         RecordError::Invalid(m) => WebError::Internal(anyhow::anyhow!("invalid Access Log event: {m}")),

@@ -43,6 +43,10 @@ pub enum WebError {
     Template(String),
     #[error("internal error")]
     Internal(#[from] anyhow::Error),
+    /// An error already recorded in the Access Log as a refusal or failure (made only by
+    /// [`crate::audit::Audit`]).
+    #[error("{}", .0.error())]
+    Recorded(crate::audit::Recorded),
 }
 
 /// What an error response carries besides its body, so the HTML layer can render the same
@@ -58,6 +62,7 @@ impl WebError {
     /// Status code, ERPNext's `exc_type` (so Frappe clients recognise the error) and title.
     fn parts(&self) -> (StatusCode, &'static str, &'static str) {
         match self {
+            WebError::Recorded(r) => r.error().parts(),
             WebError::BadRequest(_) => (StatusCode::BAD_REQUEST, "ValidationError", "Bad request"),
             WebError::Unauthorized(_) => (
                 StatusCode::UNAUTHORIZED,
@@ -93,6 +98,24 @@ impl WebError {
     }
 }
 
+impl WebError {
+    /// The status code this error is answered with.
+    pub fn status(&self) -> StatusCode {
+        self.parts().0
+    }
+
+    /// Whether the fault is ours (a failure) rather than a refusal of the request: a
+    /// template, a printer, or the server itself. A missing service (no PDF maker, a
+    /// database that is down) counts as a refusal.
+    pub fn is_ours(&self) -> bool {
+        match self {
+            WebError::Recorded(r) => r.error().is_ours(),
+            WebError::Template(_) | WebError::BadGateway(_) | WebError::Internal(_) => true,
+            _ => false,
+        }
+    }
+}
+
 impl From<StoreError> for WebError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -112,6 +135,9 @@ impl From<StoreError> for WebError {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
+        if let WebError::Recorded(r) = self {
+            return r.into_response();
+        }
         let (status, exc_type, title) = self.parts();
         if let WebError::Internal(e) = &self {
             tracing::error!(error = ?e, "request failed");

@@ -8,6 +8,7 @@ pub mod accounts;
 mod api;
 pub mod audit;
 pub mod auth;
+pub mod egress;
 mod error;
 mod pages;
 mod printing;
@@ -23,10 +24,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
-use axum::routing::{get, post};
+use accesslog_core::entry::Activity;
 use tower::ServiceBuilder;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
+pub use egress::{RouteInfo, RouteKind, Routes};
 pub use error::WebError;
 pub use state::{AppState, Definitions, Printing};
 
@@ -35,56 +37,81 @@ use crate::request::RequestId;
 /// Request bodies larger than this are refused with 413 (file uploads get their own limit).
 const BODY_LIMIT: usize = 2 * 1024 * 1024;
 
+/// Every route of the app, each declared egress (recorded) or exempt (with why), in one
+/// table that a test holds every route against.
+pub fn routes(state: AppState) -> Routes {
+    use Activity::*;
+    use axum::http::Method;
+    const GET: &[Method] = &[Method::GET];
+    const POST: &[Method] = &[Method::POST];
+    const GET_POST: &[Method] = &[Method::GET, Method::POST];
+    const PUT: &[Method] = &[Method::PUT];
+    const NO_DATA_PAGE: &str = "a page with no record data: links, names of reports or types";
+    Routes::new(state)
+        // Records: pages and ERPNext's REST.
+        .egress(GET, "/app/{doctype}", Read, records::pages::list)
+        .egress(GET, "/app/{doctype}/{name}", Read, records::pages::form)
+        .egress(GET, "/api/resource/{doctype}", Read, records::api::list)
+        .egress(POST, "/api/resource/{doctype}", Read, records::api::create)
+        .egress(GET, "/api/resource/{doctype}/{name}", Read, records::api::get)
+        .egress(PUT, "/api/resource/{doctype}/{name}", Read, records::api::update)
+        .egress(GET, "/api/resource/File", Read, records::files::list)
+        // Prints.
+        .egress(GET, "/printview", Print, printing::view::printview)
+        .egress(GET, "/api/method/frappe.utils.print_format.download_pdf", Print, printing::view::download_pdf)
+        .egress(GET, "/api/raw-print", RawPrint, printing::raw::download)
+        .egress(POST, "/api/raw-print", RawPrint, printing::raw::send)
+        // Reports.
+        .egress(GET, "/app/query-report/{name}", Read, reports::page::show)
+        .egress(GET_POST, "/api/method/frappe.desk.query_report.run", Read, reports::data::run)
+        .egress(GET, "/app/query-report/{name}/print", ReportPrint, reports::print::html)
+        .egress(GET, "/app/query-report/{name}/pdf", ReportPrint, reports::print::pdf)
+        .egress(GET_POST, "/api/method/frappe.desk.query_report.export_query", Export, reports::export::query_report)
+        .egress(GET_POST, "/api/method/frappe.desk.reportview.export_query", Export, reports::export::list_view)
+        // Files and backups.
+        .egress(GET, "/private/files/{file_name}", FileDownload, records::files::download_private)
+        .egress(GET, "/api/file/{id}", FileDownload, records::files::download_by_id)
+        .egress(GET, "/app/backups/{file}", BackupDownload, records::backups::download)
+        // The Access Log itself.
+        .egress(GET, "/app/access-log", Read, review::pages::list)
+        .egress(GET, "/app/access-log/dashboard", Read, review::dashboard::show)
+        .egress(GET, "/app/access-log/{seq}", Read, review::pages::show)
+        .egress(GET, "/app/access-log/export", LogExport, review::export::download)
+        .egress(GET, "/api/access-log", Read, review::api::list)
+        .egress(GET, "/api/access-log/{seq}", Read, review::api::get)
+        .egress(GET, "/api/access-log/checkpoint", Read, api::access_log::checkpoint)
+        .egress(GET, "/api/access-log/consistency", Read, api::access_log::consistency)
+        .egress(GET, "/api/access-log/{seq}/proof", Read, api::access_log::inclusion)
+        // No record data.
+        .exempt(GET, "/", "redirects to the login page or the desk; GET /?cmd=logout logs out", api::method::root_get)
+        .exempt(POST, "/", "ERPNext's form login (cmd=login)", api::method::root_post)
+        .exempt(GET, "/login", "the login form", pages::login::form)
+        .exempt(POST, "/login", "logging in", pages::login::submit)
+        .exempt(POST, "/logout", "logging out", pages::login::submit_logout)
+        .exempt(POST, "/api/method/login", "logging in", api::method::api_login)
+        .exempt(GET_POST, "/api/method/logout", "logging out", api::method::api_logout)
+        .exempt(GET, "/api/method/frappe.auth.get_logged_user", "the caller's own email", api::method::get_logged_user)
+        .exempt(GET, "/api/health", "health check: no data", api::health::health)
+        .exempt(GET, "/api/access-log/public-key", "the log's public verifier key", api::access_log::public_key)
+        .exempt(GET, "/app", NO_DATA_PAGE, pages::home::show)
+        .exempt(GET, "/app/query-report", NO_DATA_PAGE, reports::page::index)
+        .exempt(GET, "/app/backups", "System Managers only: backup file names and sizes, no record data (each download is recorded)", records::backups::page)
+        .exempt(GET, "/files/{file_name}", "public files: published to everyone by whoever attached them (ERPNext's /files)", records::files::download_public)
+        .exempt(
+            POST,
+            "/api/method/upload_file",
+            "stores a file; answers with that file's own name, URL and size",
+            axum::handler::Handler::layer(
+                records::files::upload,
+                DefaultBodyLimit::max(records::files::MAX_UPLOAD + 64 * 1024),
+            ),
+        )
+}
+
 pub fn router(state: AppState) -> Router {
     let site_name = state.settings.name.clone();
-    Router::new()
-        .route("/", get(api::method::root_get).post(api::method::root_post))
-        .route("/login", get(pages::login::form).post(pages::login::submit))
-        .route("/logout", post(pages::login::submit_logout))
-        .route("/app", get(pages::home::show))
-        .route("/app/backups", get(records::backups::page))
-        .route("/app/access-log", get(review::pages::list))
-        .route("/app/access-log/export", get(review::export::download))
-        .route("/app/access-log/dashboard", get(review::dashboard::show))
-        .route("/app/access-log/{seq}", get(review::pages::show))
-        .route("/api/access-log", get(review::api::list))
-        .route("/api/access-log/{seq}", get(review::api::get))
-        .route("/app/query-report", get(reports::page::index))
-        .route("/app/query-report/{name}", get(reports::page::show))
-        .route("/app/query-report/{name}/print", get(reports::print::html))
-        .route("/app/query-report/{name}/pdf", get(reports::print::pdf))
-        .route(
-            "/api/method/frappe.desk.query_report.export_query",
-            get(reports::export::query_report).post(reports::export::query_report),
-        )
-        .route(
-            "/api/method/frappe.desk.reportview.export_query",
-            get(reports::export::list_view).post(reports::export::list_view),
-        )
-        .route("/app/backups/{file}", get(records::backups::download))
-        .route("/app/{doctype}", get(records::pages::list))
-        .route("/app/{doctype}/{name}", get(records::pages::form))
-        .route("/printview", get(printing::view::printview))
-        .route("/api/method/frappe.utils.print_format.download_pdf", get(printing::view::download_pdf))
-        .route("/api/raw-print", get(printing::raw::download).post(printing::raw::send))
-        .route("/api/health", get(api::health::health))
-        .route("/api/method/login", post(api::method::api_login))
-        .route("/api/method/logout", get(api::method::api_logout).post(api::method::api_logout))
-        .route("/api/method/frappe.auth.get_logged_user", get(api::method::get_logged_user))
-        .route(
-            "/api/method/upload_file",
-            post(records::files::upload).layer(DefaultBodyLimit::max(records::files::MAX_UPLOAD + 64 * 1024)),
-        )
-        .route("/private/files/{file_name}", get(records::files::download_private))
-        .route("/files/{file_name}", get(records::files::download_public))
-        .route("/api/file/{id}", get(records::files::download_by_id))
-        .route("/api/resource/File", get(records::files::list))
-        .route("/api/resource/{doctype}", get(records::api::list).post(records::api::create))
-        .route("/api/resource/{doctype}/{name}", get(records::api::get).put(records::api::update))
-        .route("/api/access-log/checkpoint", get(api::access_log::checkpoint))
-        .route("/api/access-log/public-key", get(api::access_log::public_key))
-        .route("/api/access-log/consistency", get(api::access_log::consistency))
-        .route("/api/access-log/{seq}/proof", get(api::access_log::inclusion))
+    let (router, _) = routes(state.clone()).into_parts();
+    router
         .fallback(not_found)
         .layer(
             // Outermost first: id, trace, auth + CSRF, then HTML error pages.

@@ -155,6 +155,8 @@ struct RawDocType {
     fields: Vec<Spanned<RawField>>,
     #[serde(default)]
     permissions: BTreeMap<Spanned<String>, Permission>,
+    /// `false`: reads of this type are not recorded.
+    log_reads: Option<bool>,
 }
 
 #[derive(Deserialize)]
@@ -350,6 +352,7 @@ fn parse_file(
         naming,
         fields,
         permissions,
+        log_reads: raw.log_reads.unwrap_or(true),
     };
     Ok((doctype, lines))
 }

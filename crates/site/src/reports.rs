@@ -381,6 +381,7 @@ mod tests {
                 search_index: false,
             }],
             permissions: Default::default(),
+            log_reads: true,
         }])
         .unwrap()
     }

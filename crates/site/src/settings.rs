@@ -116,6 +116,11 @@ pub struct LogSettings {
     pub origin: String,
     pub checkpoint_every_entries: u32,
     pub checkpoint_every_seconds: u32,
+    /// Which reads of record data are recorded (`log.reads`).
+    pub reads: ReadLogging,
+    /// A list or report read records the names of the documents it returned when there
+    /// are at most this many; otherwise the first and the last.
+    pub read_names_max: u32,
 }
 
 impl Default for LogSettings {
@@ -124,6 +129,31 @@ impl Default for LogSettings {
             origin: "site.local/access-log".to_owned(),
             checkpoint_every_entries: 1000,
             checkpoint_every_seconds: 10,
+            reads: ReadLogging::All,
+            read_names_max: 100,
+        }
+    }
+}
+
+/// `log.reads`: which responses that show or return record data are recorded as `read`.
+#[derive(Clone, Copy, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum ReadLogging {
+    /// Documents, lists, report pages and data, and the Access Log itself.
+    #[default]
+    All,
+    /// Lists and report pages and data, not single documents.
+    Lists,
+    /// No reads (prints, exports and every other egress are still recorded).
+    Off,
+}
+
+impl ReadLogging {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReadLogging::All => "all",
+            ReadLogging::Lists => "lists",
+            ReadLogging::Off => "off",
         }
     }
 }

@@ -1111,6 +1111,7 @@ fn invoice_types() -> (DocType, DocType) {
             field("items", FieldType::Table, Some("Sales Invoice Item")),
         ],
         permissions: BTreeMap::new(),
+        log_reads: true,
     };
     let item = DocType {
         name: "Sales Invoice Item".into(),
@@ -1122,6 +1123,7 @@ fn invoice_types() -> (DocType, DocType) {
             field("rate", FieldType::Currency, None),
         ],
         permissions: BTreeMap::new(),
+        log_reads: true,
     };
     (invoice, item)
 }

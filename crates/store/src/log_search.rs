@@ -31,6 +31,10 @@ pub struct EntryQuery {
     pub file_type: Option<String>,
     pub outcome: Option<Outcome>,
     pub reference_document: Option<String>,
+    /// "Who saw this document": entries whose reference document it is, and list reads
+    /// that recorded it among the names they returned. (The second part is not served by
+    /// an index: it reads the reads' recorded filters.)
+    pub seen_document: Option<String>,
     /// From this instant (inclusive).
     pub from: Option<Timestamp>,
     /// Up to this instant (exclusive).
@@ -67,6 +71,21 @@ impl GroupBy {
 fn escape_like(text: &str) -> String {
     let mut out = String::from("%");
     for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// A `LIKE` pattern for a read's recorded filters whose `names` list holds `name` (the
+/// canonical JSON writes `"names":[…]` with each name as a JSON string).
+fn names_pattern(name: &str) -> String {
+    let quoted = serde_json::Value::String(name.to_owned()).to_string();
+    let mut out = String::from("%\"names\":[%");
+    for c in quoted.chars() {
         if matches!(c, '%' | '_' | '\\') {
             out.push('\\');
         }
@@ -127,6 +146,17 @@ fn conditions(q: &EntryQuery, part: Part) -> (Vec<String>, Vec<SqlValue>) {
     eq("file_type", q.file_type.clone());
     eq("outcome", q.outcome.map(|o| o.as_str().to_owned()));
     eq("reference_document", q.reference_document.clone());
+    if let Some(doc) = &q.seen_document {
+        values.push(SqlValue::Text(doc.clone()));
+        let a = values.len();
+        values.push(SqlValue::Text(names_pattern(doc)));
+        let b = values.len();
+        parts.push(format!(
+            "(reference_document = ${a} OR seq IN (SELECT seq FROM access_log \
+             WHERE activity = 'read' AND reference_document IS NULL \
+             AND filters LIKE ${b} ESCAPE '\\'))"
+        ));
+    }
     let time = part.time();
     if let Some(from) = q.from {
         values.push(SqlValue::Int(from.as_micros()));

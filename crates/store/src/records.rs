@@ -203,6 +203,7 @@ mod tests {
                 field("qty", FieldType::Int),
             ],
             permissions: BTreeMap::from([("X".to_owned(), Permission::default())]),
+            log_reads: true,
         }
     }
 

@@ -1,22 +1,25 @@
 //! The Access Log's integrity API, for System Managers and auditor API keys: the latest
 //! signed checkpoint, the verifier key, and inclusion and consistency proofs assembled from
-//! the stored tree, in the formats of ../shared/specs/checkpoints.md.
+//! the stored tree, in the formats of docs/log-format.md. Each answer is recorded as a read of
+//! the Access Log, and each refusal as a denied one.
 
 use std::collections::HashMap;
 
 use accesslog_core::merkle::{
     Hash, NodeId, ProofPlan, consistency_plan, inclusion_plan, leaf_hash, root_plan,
 };
-use axum::Json;
+use accesslog_core::entry::{Activity, CanonicalJson};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use serde::Deserialize;
-use serde_json::{Value, json};
+use serde_json::json;
 
+use crate::audit::{Audit, AuditedResponse, Payload, Read};
 use crate::auth::Auditor;
 use crate::error::WebError;
+use crate::review::require_reviewer;
 use crate::state::AppState;
 
 fn text(body: String) -> Response {
@@ -24,9 +27,26 @@ fn text(body: String) -> Response {
 }
 
 /// `GET /api/access-log/checkpoint`: the latest signed checkpoint, as the signed note.
-pub async fn checkpoint(State(state): State<AppState>, _: Auditor) -> Result<Response, WebError> {
+pub async fn checkpoint(
+    State(state): State<AppState>,
+    audit: Audit,
+) -> Result<AuditedResponse, WebError> {
+    require_reviewer(&state, &audit, Activity::Read).await?;
     match state.store.latest_checkpoint().await? {
-        Some(cp) => Ok(text(cp.note)),
+        Some(cp) => {
+            let mut event = audit.event(Activity::Read);
+            event.export_from = Some("Access Log".to_owned());
+            event.report_name = Some("checkpoint".to_owned());
+            event.filters = Some(CanonicalJson::from_value(&json!({"tree_size": cp.size})));
+            audit
+                .release_read(
+                    &state,
+                    event,
+                    Payload::new(cp.note, "text/plain; charset=utf-8"),
+                    Read::Report,
+                )
+                .await
+        }
         None => Err(WebError::NotFound(
             "No checkpoint has been signed yet: the log is empty.".to_owned(),
         )),
@@ -85,10 +105,11 @@ pub struct ProofQuery {
 /// `GET /api/access-log/{seq}/proof?tree_size=N`.
 pub async fn inclusion(
     State(state): State<AppState>,
-    _: Auditor,
+    audit: Audit,
     Path(seq): Path<String>,
     Query(q): Query<ProofQuery>,
-) -> Result<Json<Value>, WebError> {
+) -> Result<AuditedResponse, WebError> {
+    require_reviewer(&state, &audit, Activity::Read).await?;
     let seq: u64 = seq.parse().ok().filter(|s| *s > 0).ok_or_else(|| {
         WebError::BadRequest(format!("{seq:?} is not an entry number (1, 2, 3, …)."))
     })?;
@@ -107,7 +128,7 @@ pub async fn inclusion(
     let plan = inclusion_plan(seq - 1, size).map_err(|e| WebError::BadRequest(e.to_string()))?;
     let path = assemble(&state, &plan).await?;
     let root = root_at(&state, size).await?;
-    Ok(Json(json!({
+    let body = json!({
         "seq": seq,
         "leaf_index": seq - 1,
         "tree_size": size,
@@ -115,7 +136,8 @@ pub async fn inclusion(
         "audit_path": path.iter().map(hex::encode).collect::<Vec<_>>(),
         "root_hash": hex::encode(root),
         "entry": base64::engine::general_purpose::STANDARD.encode(&bytes),
-    })))
+    });
+    crate::review::api::release_entry_read(&state, &audit, seq, Payload::json(&body)).await
 }
 
 #[derive(Deserialize)]
@@ -127,9 +149,10 @@ pub struct ConsistencyQuery {
 /// `GET /api/access-log/consistency?first=M&second=N` (RFC 9162 §2.1.4).
 pub async fn consistency(
     State(state): State<AppState>,
-    _: Auditor,
+    audit: Audit,
     Query(q): Query<ConsistencyQuery>,
-) -> Result<Json<Value>, WebError> {
+) -> Result<AuditedResponse, WebError> {
+    require_reviewer(&state, &audit, Activity::Read).await?;
     let (Some(first), Some(second)) = (q.first, q.second) else {
         return Err(WebError::BadRequest(
             "Give both sizes: ?first=M&second=N with 0 < M ≤ N.".to_owned(),
@@ -148,11 +171,20 @@ pub async fn consistency(
     }
     let plan = consistency_plan(first, second).map_err(|e| WebError::BadRequest(e.to_string()))?;
     let path = assemble(&state, &plan).await?;
-    Ok(Json(json!({
+    let body = json!({
         "first": first,
         "second": second,
         "first_root": hex::encode(root_at(&state, first).await?),
         "second_root": hex::encode(root_at(&state, second).await?),
         "path": path.iter().map(hex::encode).collect::<Vec<_>>(),
-    })))
+    });
+    let mut event = audit.event(Activity::Read);
+    event.export_from = Some("Access Log".to_owned());
+    event.report_name = Some("consistency proof".to_owned());
+    event.filters = Some(CanonicalJson::from_value(
+        &json!({"first": first, "second": second}),
+    ));
+    audit
+        .release_read(&state, event, Payload::json(&body), Read::Report)
+        .await
 }

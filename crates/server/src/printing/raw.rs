@@ -9,15 +9,14 @@
 
 use accesslog_core::entry::{Activity, Event};
 use accesslog_print::{FormatKind, RawKind, printer};
-use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use axum::response::{IntoResponse, Response};
+use axum::http::HeaderMap;
+use axum::response::Response;
 use serde_json::json;
 
 use super::{PrintQuery, known, printable, render};
-use crate::audit::{Audit, AuditedResponse, Payload, SEQ_HEADER};
+use crate::audit::{Audit, AuditedResponse, Payload};
 use crate::error::WebError;
 use crate::state::AppState;
 
@@ -139,25 +138,19 @@ pub async fn send(
             Payload::new(text, "application/octet-stream"),
         )
         .await?;
-    let seq = audited.receipt().seq();
+    let seq = audited.receipt().map_or(0, |r| r.seq());
     if let Err(e) = connection.send(audited.bytes()).await {
         let error = WebError::BadGateway(format!(
             "{e}. Entry {seq} had recorded the commands as sent; the printer may have printed part of them."
         ));
         return Err(audit.fail(&state, after, error).await);
     }
-    let mut response = Json(json!({
+    let body = json!({
         "message": {
             "printer": printer_name,
             "byte_count": audited.bytes().len(),
             "access_log_seq": seq,
         }
-    }))
-    .into_response();
-    if let Ok(v) = HeaderValue::from_str(&seq.to_string()) {
-        response
-            .headers_mut()
-            .insert(HeaderName::from_static(SEQ_HEADER), v);
-    }
-    Ok(response)
+    });
+    Ok(audited.confirmation(&body))
 }

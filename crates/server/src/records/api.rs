@@ -6,9 +6,9 @@
 use std::collections::BTreeMap;
 
 use accesslog_core::doctype::{Action, DocType};
+use accesslog_core::entry::{Activity, CanonicalJson, Event};
 use accesslog_core::filters::{parse_fields, parse_filters, parse_order_by};
 use accesslog_store::{ChildRows, Document, ListQuery, SqlValue};
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
@@ -16,6 +16,7 @@ use serde_json::{Map, Value, json};
 use super::naming::new_name;
 use super::values::document_values;
 use crate::api::FormOrJson;
+use crate::audit::{Audit, AuditedResponse, Payload, Read};
 use crate::auth::CurrentUser;
 use crate::error::WebError;
 use crate::state::AppState;
@@ -67,7 +68,6 @@ fn json_param(name: &str, raw: Option<&str>) -> Result<Value, WebError> {
     }
 }
 
-#[derive(Deserialize)]
 pub struct ListParams {
     filters: Option<String>,
     fields: Option<String>,
@@ -76,6 +76,20 @@ pub struct ListParams {
     limit_page_length: Option<String>,
     /// Frappe's older name for `limit_page_length`.
     limit: Option<String>,
+}
+
+impl From<&BTreeMap<String, String>> for ListParams {
+    fn from(raw: &BTreeMap<String, String>) -> Self {
+        let get = |k: &str| raw.get(k).cloned();
+        ListParams {
+            filters: get("filters"),
+            fields: get("fields"),
+            order_by: get("order_by"),
+            limit_start: get("limit_start"),
+            limit_page_length: get("limit_page_length"),
+            limit: get("limit"),
+        }
+    }
 }
 
 fn number_param(name: &str, raw: Option<&str>, default: u64) -> Result<u64, WebError> {
@@ -91,15 +105,20 @@ fn number_param(name: &str, raw: Option<&str>, default: u64) -> Result<u64, WebE
 pub async fn list(
     State(state): State<AppState>,
     who: CurrentUser,
-    audit: crate::audit::Audit,
+    audit: Audit,
     Path(doctype): Path<String>,
-    Query(p): Query<ListParams>,
     Query(raw): Query<std::collections::BTreeMap<String, String>>,
-) -> Result<Json<Value>, WebError> {
+) -> Result<AuditedResponse, WebError> {
     if doctype == "Access Log" {
         return crate::review::api::resource_list(&state, &audit, &raw).await;
     }
-    let doctype = doctype_for(&state, &doctype, &who, Action::Read)?;
+    let p = ListParams::from(&raw);
+    let mut event = audit.event(Activity::Read);
+    event.export_from = Some(doctype.clone());
+    let doctype = match doctype_for(&state, &doctype, &who, Action::Read) {
+        Ok(d) => d,
+        Err(e) => return Err(audit.deny(&state, event, e).await),
+    };
     let children: Vec<(&str, &DocType)> = state.doctypes.child_tables(doctype);
     let child_types: Vec<&DocType> = children.iter().map(|(_, d)| *d).collect();
     let bad = |e: accesslog_core::filters::FilterError| WebError::BadRequest(e.to_string());
@@ -130,9 +149,63 @@ pub async fn list(
         .store
         .list_documents(doctype, &children, &query)
         .await?;
-    Ok(Json(
-        json!({ "data": rows.iter().map(row_json).collect::<Vec<_>>() }),
-    ))
+    let body = json!({ "data": rows.iter().map(row_json).collect::<Vec<_>>() });
+    let names: Vec<String> = rows
+        .iter()
+        .filter_map(|r| match r.get("name") {
+            Some(SqlValue::Text(n)) => Some(n.clone()),
+            _ => None,
+        })
+        .collect();
+    let request = ListRead {
+        filters: json_param("filters", p.filters.as_deref())?,
+        order_by: p.order_by.clone(),
+        start: offset,
+        limit: u64::from(limit),
+    };
+    request.describe(&mut event, &fields, &names, &state);
+    audit
+        .release_read(&state, event, Payload::json(&body), Read::List(doctype))
+        .await
+}
+
+/// What a list read asked for, as its entry records it.
+pub struct ListRead {
+    pub filters: Value,
+    pub order_by: Option<String>,
+    pub start: u64,
+    pub limit: u64,
+}
+
+impl ListRead {
+    /// Fills `event` with the request, the fields, the row count and the names returned
+    /// (all of them up to `log.read_names_max`, else the first and the last).
+    pub fn describe(self, event: &mut Event, fields: &[String], names: &[String], state: &AppState) {
+        let mut recorded = Map::new();
+        if !self.filters.is_null() {
+            recorded.insert("filters".into(), self.filters);
+        }
+        if let Some(o) = self.order_by.filter(|o| !o.trim().is_empty()) {
+            recorded.insert("order_by".into(), json!(o));
+        }
+        recorded.insert("start".into(), json!(self.start));
+        recorded.insert("limit".into(), json!(self.limit));
+        returned_names(&mut recorded, names, state.settings.log.read_names_max);
+        event.filters = Some(CanonicalJson::from_value(&Value::Object(recorded)));
+        event.columns = Some(CanonicalJson::from_value(&json!(fields)));
+        event.row_count = Some(names.len() as u64);
+    }
+}
+
+/// Adds the names of the returned documents to a read's recorded filters: `names` when
+/// there are at most `max`, else `first` and `last`.
+pub fn returned_names(recorded: &mut Map<String, Value>, names: &[String], max: u32) {
+    if names.len() <= max as usize {
+        recorded.insert("names".into(), json!(names));
+    } else if let (Some(first), Some(last)) = (names.first(), names.last()) {
+        recorded.insert("first".into(), json!(first));
+        recorded.insert("last".into(), json!(last));
+    }
 }
 
 fn document_json(doctype: &DocType, doc: &Document) -> Value {
@@ -152,20 +225,43 @@ fn document_json(doctype: &DocType, doc: &Document) -> Value {
 pub async fn get(
     State(state): State<AppState>,
     who: CurrentUser,
-    audit: crate::audit::Audit,
+    audit: Audit,
     Path((doctype, name)): Path<(String, String)>,
-) -> Result<Json<Value>, WebError> {
+) -> Result<AuditedResponse, WebError> {
     if doctype == "Access Log" {
         return crate::review::api::resource_get(&state, &audit, &name).await;
     }
-    let doctype = doctype_for(&state, &doctype, &who, Action::Read)?;
+    let mut event = audit.event(Activity::Read);
+    event.export_from = Some(doctype.clone());
+    event.reference_document = Some(name.clone());
+    let doctype = match doctype_for(&state, &doctype, &who, Action::Read) {
+        Ok(d) => d,
+        Err(e) => return Err(audit.deny(&state, event, e).await),
+    };
     let children: Vec<(&str, &DocType)> = state.doctypes.child_tables(doctype);
     let doc = state
         .store
         .get_document(doctype, &children, &name)
         .await?
         .ok_or_else(|| WebError::NotFound(format!("{} {name} not found", doctype.name)))?;
-    Ok(Json(json!({ "data": document_json(doctype, &doc) })))
+    release_document(&state, &audit, event, doctype, &doc).await
+}
+
+/// Releases `doc` as `{"data": …}`, recorded as a read of it.
+async fn release_document(
+    state: &AppState,
+    audit: &Audit,
+    mut event: Event,
+    doctype: &DocType,
+    doc: &Document,
+) -> Result<AuditedResponse, WebError> {
+    event.export_from = Some(doctype.name.clone());
+    event.reference_document = Some(doc.name.clone());
+    event.row_count = Some(1);
+    let body = json!({ "data": document_json(doctype, doc) });
+    audit
+        .release_read(state, event, Payload::json(&body), Read::Document(doctype))
+        .await
 }
 
 /// The body of a create: the document itself, or Frappe's form field `data` holding it.
@@ -180,9 +276,10 @@ pub enum CreateBody {
 pub async fn create(
     State(state): State<AppState>,
     who: CurrentUser,
+    audit: Audit,
     Path(doctype): Path<String>,
     FormOrJson(body): FormOrJson<CreateBody>,
-) -> Result<Json<Value>, WebError> {
+) -> Result<AuditedResponse, WebError> {
     let doctype = doctype_for(&state, &doctype, &who, Action::Create)?;
     let body = match body {
         CreateBody::Json(map) => map,
@@ -230,7 +327,8 @@ pub async fn create(
         .get_document(doctype, &children_of, &name)
         .await?
         .unwrap_or(doc);
-    Ok(Json(json!({ "data": document_json(doctype, &stored) })))
+    let event = audit.event(Activity::Read);
+    release_document(&state, &audit, event, doctype, &stored).await
 }
 
 /// Checks the JSON rows of a document's tables against their child types.
@@ -301,9 +399,10 @@ fn stamp(state: &AppState) -> String {
 pub async fn update(
     State(state): State<AppState>,
     who: CurrentUser,
+    audit: Audit,
     Path((doctype, name)): Path<(String, String)>,
     FormOrJson(body): FormOrJson<CreateBody>,
-) -> Result<Json<Value>, WebError> {
+) -> Result<AuditedResponse, WebError> {
     let doctype = doctype_for(&state, &doctype, &who, Action::Write)?;
     let body = body_object(body)?;
     let bad = |e: super::values::ValueError| WebError::BadRequest(e.to_string());
@@ -324,5 +423,6 @@ pub async fn update(
         .get_document(doctype, &children_of, &name)
         .await?
         .ok_or_else(|| WebError::NotFound(format!("{} {name} not found", doctype.name)))?;
-    Ok(Json(json!({ "data": document_json(doctype, &stored) })))
+    let event = audit.event(Activity::Read);
+    release_document(&state, &audit, event, doctype, &stored).await
 }

@@ -390,8 +390,11 @@ pub struct FileListParams {
 pub async fn list(
     State(state): State<AppState>,
     who: CurrentUser,
+    audit: Audit,
     axum::extract::Query(p): axum::extract::Query<FileListParams>,
-) -> Result<Json<Value>, WebError> {
+) -> Result<AuditedResponse, WebError> {
+    let mut event = audit.event(accesslog_core::entry::Activity::Read);
+    event.export_from = Some("File".to_owned());
     let filters: serde_json::Map<String, Value> = match p.filters.as_deref() {
         None | Some("") => serde_json::Map::new(),
         Some(text) => match serde_json::from_str(text) {
@@ -448,7 +451,20 @@ pub async fn list(
             ));
         }
     };
-    Ok(Json(
-        json!({ "data": files.iter().map(file_json).collect::<Vec<_>>() }),
-    ))
+    let mut recorded = serde_json::Map::new();
+    recorded.insert("filters".into(), Value::Object(filters.clone()));
+    let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
+    crate::records::api::returned_names(
+        &mut recorded,
+        &names,
+        state.settings.log.read_names_max,
+    );
+    event.filters = Some(accesslog_core::entry::CanonicalJson::from_value(
+        &Value::Object(recorded),
+    ));
+    event.row_count = Some(files.len() as u64);
+    let body = json!({ "data": files.iter().map(file_json).collect::<Vec<_>>() });
+    audit
+        .release_read(&state, event, Payload::json(&body), crate::audit::Read::Report)
+        .await
 }

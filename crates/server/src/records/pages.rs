@@ -9,8 +9,9 @@ use accesslog_core::filters::{Condition, Op, OrderBy, Value};
 use accesslog_store::{ListQuery, SqlValue};
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::Html;
+use accesslog_core::entry::Activity;
 
+use crate::audit::{Audit, AuditedResponse, Payload, Read};
 use crate::auth::PageUser;
 use crate::error::WebError;
 use crate::pages::{Layout, render};
@@ -114,10 +115,19 @@ pub(crate) fn percent(s: &str) -> String {
 pub async fn list(
     State(state): State<AppState>,
     who: PageUser,
+    audit: Audit,
     Path(slug_): Path<String>,
     Query(params): Query<BTreeMap<String, String>>,
-) -> Result<Html<String>, WebError> {
-    let doctype = doctype_by_slug(&state, &slug_, &who)?;
+) -> Result<AuditedResponse, WebError> {
+    let mut event = audit.event(Activity::Read);
+    let doctype = match doctype_by_slug(&state, &slug_, &who) {
+        Ok(d) => d,
+        Err(e) => {
+            event.export_from = Some(slug_.clone());
+            return Err(audit.deny(&state, event, e).await);
+        }
+    };
+    event.export_from = Some(doctype.name.clone());
     let shown: Vec<&accesslog_core::doctype::Field> = doctype.list_fields().collect();
     let filterable: Vec<&accesslog_core::doctype::Field> = doctype
         .fields
@@ -285,6 +295,7 @@ pub async fn list(
         }
         format!("{base}?{}", q.join("&"))
     };
+    let filters_json = serde_json::Value::Array(export_filters.clone());
     let export = doctype.allows(&who.0.user.roles, Action::Export).then(|| {
         let fields: Vec<&str> = std::iter::once("name")
             .chain(shown.iter().map(|f| f.fieldname.as_str()))
@@ -307,6 +318,8 @@ pub async fn list(
     } else {
         Vec::new()
     };
+    let names: Vec<String> = rows.iter().map(|r| r.name.clone()).collect();
+    let shown_fields = fields.clone();
     let page = ListPage {
         export,
         export_fields,
@@ -345,10 +358,29 @@ pub async fn list(
         base,
         filters,
         sorts,
-        order_by,
+        order_by: order_by.clone(),
         error: None,
     };
-    render(&page)
+    let html = render(&page)?.0;
+    let start = if after.is_some() { 0 } else { offset };
+    let mut recorded_filters = filters_json;
+    if export_filters_empty(&recorded_filters) {
+        recorded_filters = serde_json::Value::Null;
+    }
+    crate::records::api::ListRead {
+        filters: recorded_filters,
+        order_by: Some(order_by),
+        start,
+        limit: u64::from(PAGE),
+    }
+    .describe(&mut event, &shown_fields, &names, &state);
+    audit
+        .release_read(&state, event, Payload::html(html), Read::List(doctype))
+        .await
+}
+
+fn export_filters_empty(v: &serde_json::Value) -> bool {
+    v.as_array().is_some_and(Vec::is_empty)
 }
 
 struct TableView {
@@ -377,9 +409,19 @@ struct FormPage {
 pub async fn form(
     State(state): State<AppState>,
     who: PageUser,
+    audit: Audit,
     Path((slug_, name)): Path<(String, String)>,
-) -> Result<Html<String>, WebError> {
-    let doctype = doctype_by_slug(&state, &slug_, &who)?;
+) -> Result<AuditedResponse, WebError> {
+    let mut event = audit.event(Activity::Read);
+    event.reference_document = Some(name.clone());
+    let doctype = match doctype_by_slug(&state, &slug_, &who) {
+        Ok(d) => d,
+        Err(e) => {
+            event.export_from = Some(slug_.clone());
+            return Err(audit.deny(&state, event, e).await);
+        }
+    };
+    event.export_from = Some(doctype.name.clone());
     let children: Vec<(&str, &DocType)> = state.doctypes.child_tables(doctype);
     let doc = state
         .store
@@ -459,7 +501,7 @@ pub async fn form(
     let print = doctype
         .allows(&who.0.user.roles, Action::Print)
         .then(|| crate::printing::PrintMenu::new(&state, &doctype.name, &name));
-    render(&FormPage {
+    let html = render(&FormPage {
         layout: Layout::new(&state.settings.name, Some(&who.0)),
         doctype: doctype.name.clone(),
         list_url: format!("/app/{}", slug(&doctype.name)),
@@ -470,5 +512,10 @@ pub async fn form(
         can_attach: doctype.allows(&who.0.user.roles, Action::Write)
             || doctype.allows(&who.0.user.roles, Action::Create),
         print,
-    })
+    })?
+    .0;
+    event.row_count = Some(1);
+    audit
+        .release_read(&state, event, Payload::html(html), Read::Document(doctype))
+        .await
 }

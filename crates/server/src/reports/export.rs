@@ -26,7 +26,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use serde_json::Value;
 
-use super::{Run, report_for};
+use super::{ReportUse, Run, report_for};
 use crate::audit::{Audit, AuditedResponse, Payload};
 use crate::error::WebError;
 use crate::request::merged_params;
@@ -73,6 +73,26 @@ fn string_list(
             .map(Some),
         other => Err(WebError::BadRequest(format!(
             "`{name}` must be a JSON list, not {other}"
+        ))),
+    }
+}
+
+/// A report's filter values from the `filters` parameter (a JSON object).
+pub fn filter_values(
+    params: &BTreeMap<String, String>,
+) -> Result<BTreeMap<String, String>, WebError> {
+    match json_param(params, "filters")? {
+        Value::Null => Ok(BTreeMap::new()),
+        Value::Object(map) => Ok(map
+            .into_iter()
+            .filter_map(|(k, v)| match v {
+                Value::Null => None,
+                Value::String(s) => Some((k, s)),
+                other => Some((k, other.to_string())),
+            })
+            .collect()),
+        other => Err(WebError::BadRequest(format!(
+            "`filters` must be a JSON object of filter values, not {other}"
         ))),
     }
 }
@@ -191,29 +211,13 @@ pub async fn query_report(
         .ok_or_else(|| WebError::BadRequest("report_name is missing".to_owned()))?;
     let mut event = export_event(&audit, format);
     event.report_name = Some(name.clone());
-    let report = match report_for(&state, &name, &audit.who) {
+    let report = match report_for(&state, &name, &audit.who, ReportUse::Export) {
         Ok(r) => r,
-        Err(e @ WebError::Forbidden(_)) => return Err(audit.deny(&state, event, e).await),
-        Err(e) => return Err(e),
+        Err(e) => return Err(audit.deny(&state, event, e).await),
     };
     event.export_from = Some(report.ref_doctype.clone());
 
-    let given: BTreeMap<String, String> = match json_param(&params, "filters")? {
-        Value::Null => BTreeMap::new(),
-        Value::Object(map) => map
-            .into_iter()
-            .filter_map(|(k, v)| match v {
-                Value::Null => None,
-                Value::String(s) => Some((k, s)),
-                other => Some((k, other.to_string())),
-            })
-            .collect(),
-        other => {
-            return Err(WebError::BadRequest(format!(
-                "`filters` must be a JSON object of filter values, not {other}"
-            )));
-        }
-    };
+    let given = filter_values(&params)?;
     let run = Run::new(&state, report, &given)?;
 
     let pick: Vec<usize> = match string_list(&params, "columns")? {

@@ -2,6 +2,7 @@
 //! its totals, or every row for an export), and exporting reports and list views to CSV or
 //! XLSX. Every export is written to a temporary file, hashed, recorded, and only then sent.
 
+pub mod data;
 pub mod export;
 pub mod page;
 pub mod print;
@@ -9,6 +10,7 @@ pub mod print;
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
+use accesslog_core::doctype::Action;
 use accesslog_site::reports::{AppliedFilters, QueryReport};
 use accesslog_store::SqlValue;
 use serde_json::Value;
@@ -22,12 +24,26 @@ pub fn report_url(name: &str) -> String {
     format!("/app/query-report/{}", crate::records::pages::percent(name))
 }
 
-/// The report named `name`, if this user may run it (404 and 403 otherwise; a refusal of
-/// an export is recorded by the caller).
+/// What a report is used for, and so which permission on its `ref_doctype` it needs, as
+/// ERPNext checks them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ReportUse {
+    /// The report page or its data: `report` or `read`.
+    View,
+    /// A print (HTML or PDF): `print`.
+    Print,
+    /// A CSV or XLSX export: `export`.
+    Export,
+}
+
+/// The report named `name`, if this user may use it so: they need one of the report's
+/// roles, and the permission `use_` needs on the report's document type (404 and 403
+/// otherwise; the caller records a refusal).
 pub fn report_for<'a>(
     state: &'a AppState,
     name: &str,
     who: &Authenticated,
+    use_: ReportUse,
 ) -> Result<&'a QueryReport, WebError> {
     let report = state
         .reports
@@ -37,6 +53,23 @@ pub fn report_for<'a>(
         return Err(WebError::Forbidden(format!(
             "You do not have permission to run the report {}.",
             report.name
+        )));
+    }
+    let roles = &who.user.roles;
+    let allowed = state.doctypes.get(&report.ref_doctype).is_some_and(|t| match use_ {
+        ReportUse::View => t.allows(roles, Action::Report) || t.allows(roles, Action::Read),
+        ReportUse::Print => t.allows(roles, Action::Print),
+        ReportUse::Export => t.allows(roles, Action::Export),
+    });
+    if !allowed {
+        let (what, needs) = match use_ {
+            ReportUse::View => ("run", "report or read"),
+            ReportUse::Print => ("print", "print"),
+            ReportUse::Export => ("export", "export"),
+        };
+        return Err(WebError::Forbidden(format!(
+            "You may not {what} the report {}: it needs {needs} permission on {}, which your roles do not give.",
+            report.name, report.ref_doctype
         )));
     }
     Ok(report)

@@ -6,11 +6,13 @@
 use std::collections::BTreeMap;
 
 use accesslog_core::doctype::FieldType;
+use accesslog_core::entry::{Activity, CanonicalJson};
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
 
-use super::{Run, report_for, report_url};
+use super::{ReportUse, Run, report_for, report_url};
+use crate::audit::{Audit, AuditedResponse, Payload, Read};
 use crate::auth::PageUser;
 use crate::error::WebError;
 use crate::pages::{Layout, render};
@@ -92,10 +94,17 @@ fn numeric(t: FieldType) -> bool {
 pub async fn show(
     State(state): State<AppState>,
     who: PageUser,
+    audit: Audit,
     Path(name): Path<String>,
     Query(params): Query<BTreeMap<String, String>>,
-) -> Result<Html<String>, WebError> {
-    let report = report_for(&state, &name, &who.0)?;
+) -> Result<AuditedResponse, WebError> {
+    let mut event = audit.event(Activity::Read);
+    event.report_name = Some(name.clone());
+    let report = match report_for(&state, &name, &who.0, ReportUse::View) {
+        Ok(r) => r,
+        Err(e) => return Err(audit.deny(&state, event, e).await),
+    };
+    event.export_from = Some(report.ref_doctype.clone());
     let given: BTreeMap<String, String> = params
         .iter()
         .filter(|(k, _)| !RESERVED.contains(&k.as_str()))
@@ -154,7 +163,19 @@ pub async fn show(
                     numeric: numeric(c.fieldtype),
                 })
                 .collect();
-            return render(&page);
+            // The form, with what was wrong, and no rows: recorded as a read of none.
+            let html = render(&page)?.0;
+            let given_json: serde_json::Map<String, serde_json::Value> = given
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::json!(v)))
+                .collect();
+            event.filters = Some(CanonicalJson::from_value(&serde_json::json!({
+                "filters": given_json
+            })));
+            event.row_count = Some(0);
+            return audit
+                .release_read(&state, event, Payload::html(html), Read::Report)
+                .await;
         }
         Err(e) => return Err(e),
     };
@@ -268,5 +289,28 @@ pub async fn show(
     page.next = (offset + PAGE < count).then(|| link(current, number + 1));
     page.filters_json = run.filters_json().to_string();
     page.query = base_query;
-    render(&page)
+    let html = render(&page)?.0;
+    let mut recorded = serde_json::Map::new();
+    recorded.insert("filters".into(), run.filters_json());
+    if let Some(s) = &sort {
+        recorded.insert(
+            "order_by".into(),
+            serde_json::json!(format!("{s} {}", if descending { "desc" } else { "asc" })),
+        );
+    }
+    recorded.insert("start".into(), serde_json::json!(offset));
+    recorded.insert("limit".into(), serde_json::json!(PAGE));
+    recorded.insert("total".into(), serde_json::json!(count));
+    event.filters = Some(CanonicalJson::from_value(&serde_json::Value::Object(recorded)));
+    event.columns = Some(CanonicalJson::from_value(&serde_json::json!(
+        report
+            .columns
+            .iter()
+            .map(|c| c.fieldname.as_str())
+            .collect::<Vec<_>>()
+    )));
+    event.row_count = Some(rows.len() as u64);
+    audit
+        .release_read(&state, event, Payload::html(html), Read::Report)
+        .await
 }

@@ -12,7 +12,7 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use serde_json::Value;
 
-use super::{Run, report_for};
+use super::{ReportUse, Run, report_for};
 use crate::audit::{Audit, AuditedResponse, Payload};
 use crate::error::WebError;
 use crate::records::pages::cell;
@@ -46,10 +46,9 @@ async fn print_page(
     let mut event = audit.event(Activity::ReportPrint);
     event.report_name = Some(name.to_owned());
     event.file_type = Some(file_type.to_owned());
-    let report = match report_for(state, name, &audit.who) {
+    let report = match report_for(state, name, &audit.who, ReportUse::Print) {
         Ok(r) => r,
-        Err(e @ WebError::Forbidden(_)) => return Err(audit.deny(state, event, e).await),
-        Err(e) => return Err(e),
+        Err(e) => return Err(audit.deny(state, event, e).await),
     };
     event.export_from = Some(report.ref_doctype.clone());
     let run = Run::new(state, report, given)?;

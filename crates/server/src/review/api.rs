@@ -1,20 +1,19 @@
 //! The Access Log over HTTP: the native `GET /api/access-log` (the list's filters, plus
 //! `after_seq` to follow the log and `before` to page back) and `GET /api/access-log/{seq}`;
 //! and ERPNext's `GET /api/resource/Access Log`, so Frappe clients and scripts that read
-//! Access Logs keep working. Reading is not recorded (it releases no business data); a
-//! refused attempt is.
+//! Access Logs keep working. Each read is recorded (`activity = read`, `export_from =
+//! "Access Log"`), as is a refused attempt: the auditors are audited.
 
 use std::collections::BTreeMap;
 
 use accesslog_core::Timestamp;
-use accesslog_core::entry::Entry;
+use accesslog_core::entry::{Activity, CanonicalJson, Entry};
 use accesslog_store::log_search::{EntryPage, EntryQuery};
-use axum::Json;
 use axum::extract::{Path, Query, State};
 use serde_json::{Map, Value, json};
 
 use super::{entry_json, entry_query, require_reviewer};
-use crate::audit::Audit;
+use crate::audit::{Audit, AuditedResponse, Payload, Read};
 use crate::error::WebError;
 use crate::state::AppState;
 
@@ -56,8 +55,8 @@ pub async fn list(
     State(state): State<AppState>,
     audit: Audit,
     Query(params): Query<BTreeMap<String, String>>,
-) -> Result<Json<Value>, WebError> {
-    require_reviewer(&state, &audit).await?;
+) -> Result<AuditedResponse, WebError> {
+    require_reviewer(&state, &audit, Activity::Read).await?;
     let q = entry_query(&params)?;
     let limit = limit(&params, "limit", 100)?;
     let page = match params
@@ -88,7 +87,49 @@ pub async fn list(
         "data".into(),
         Value::Array(entries.iter().map(entry_json).collect()),
     );
-    Ok(Json(Value::Object(out)))
+    release_log_read(&state, &audit, &params, &entries, Payload::json(&Value::Object(out))).await
+}
+
+/// Records a read of `entries` of the Access Log (with the query's parameters) and
+/// releases `payload`.
+pub async fn release_log_read(
+    state: &AppState,
+    audit: &Audit,
+    params: &BTreeMap<String, String>,
+    entries: &[Entry],
+    payload: Payload,
+) -> Result<AuditedResponse, WebError> {
+    let mut event = audit.event(Activity::Read);
+    event.export_from = Some("Access Log".to_owned());
+    let mut recorded: Map<String, Value> = params
+        .iter()
+        .filter(|(_, v)| !v.trim().is_empty())
+        .map(|(k, v)| (k.clone(), json!(v)))
+        .collect();
+    let seqs: Vec<String> = entries.iter().map(|e| e.seq.to_string()).collect();
+    crate::records::api::returned_names(&mut recorded, &seqs, state.settings.log.read_names_max);
+    event.filters = Some(CanonicalJson::from_value(&Value::Object(recorded)));
+    event.row_count = Some(entries.len() as u64);
+    let read = if entries.len() == 1 && params.is_empty() {
+        Read::LogEntry
+    } else {
+        Read::Report
+    };
+    audit.release_read(state, event, payload, read).await
+}
+
+/// Records a read of the one entry `seq` of the Access Log and releases `payload`.
+pub async fn release_entry_read(
+    state: &AppState,
+    audit: &Audit,
+    seq: u64,
+    payload: Payload,
+) -> Result<AuditedResponse, WebError> {
+    let mut event = audit.event(Activity::Read);
+    event.export_from = Some("Access Log".to_owned());
+    event.reference_document = Some(seq.to_string());
+    event.row_count = Some(1);
+    audit.release_read(state, event, payload, Read::LogEntry).await
 }
 
 /// `GET /api/access-log/{seq}`.
@@ -96,8 +137,8 @@ pub async fn get(
     State(state): State<AppState>,
     audit: Audit,
     Path(seq): Path<String>,
-) -> Result<Json<Value>, WebError> {
-    require_reviewer(&state, &audit).await?;
+) -> Result<AuditedResponse, WebError> {
+    require_reviewer(&state, &audit, Activity::Read).await?;
     let seq: u64 = seq
         .parse()
         .map_err(|_| WebError::BadRequest(format!("{seq:?} is not an entry number")))?;
@@ -106,7 +147,8 @@ pub async fn get(
         .entry(seq)
         .await?
         .ok_or_else(|| WebError::NotFound(format!("There is no entry {seq}.")))?;
-    Ok(Json(json!({ "data": entry_json(&entry) })))
+    let body = json!({ "data": entry_json(&entry) });
+    release_entry_read(&state, &audit, seq, Payload::json(&body)).await
 }
 
 /// An entry as ERPNext's Access Log document: `name`, its fields (filters and columns as
@@ -224,8 +266,8 @@ pub async fn resource_list(
     state: &AppState,
     audit: &Audit,
     params: &BTreeMap<String, String>,
-) -> Result<Json<Value>, WebError> {
-    require_reviewer(state, audit).await?;
+) -> Result<AuditedResponse, WebError> {
+    require_reviewer(state, audit, Activity::Read).await?;
     let parse = |name: &str| -> Result<Value, WebError> {
         match params.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
             None => Ok(Value::Null),
@@ -320,7 +362,8 @@ pub async fn resource_list(
             Value::Object(picked)
         })
         .collect();
-    Ok(Json(json!({ "data": data })))
+    let body = json!({ "data": data });
+    release_log_read(state, audit, params, &rows, Payload::json(&body)).await
 }
 
 /// `GET /api/resource/Access Log/{name}`.
@@ -328,8 +371,8 @@ pub async fn resource_get(
     state: &AppState,
     audit: &Audit,
     name: &str,
-) -> Result<Json<Value>, WebError> {
-    require_reviewer(state, audit).await?;
+) -> Result<AuditedResponse, WebError> {
+    require_reviewer(state, audit, Activity::Read).await?;
     let seq: u64 = name
         .parse()
         .map_err(|_| WebError::NotFound(format!("Access Log {name} not found")))?;
@@ -338,5 +381,6 @@ pub async fn resource_get(
         .entry(seq)
         .await?
         .ok_or_else(|| WebError::NotFound(format!("Access Log {name} not found")))?;
-    Ok(Json(json!({ "data": resource_json(&entry) })))
+    let body = json!({ "data": resource_json(&entry) });
+    release_entry_read(state, audit, seq, Payload::json(&body)).await
 }

@@ -1,14 +1,15 @@
-//! `/app/access-log/dashboard`: prints, exports and downloads per day for the last 30 days
+//! `/app/access-log/dashboard`: prints, exports, downloads and reads per day (`?reads=hide`
+//! leaves reads out) for the last 30 days
 //! (an SVG chart drawn from the data), denied attempts per day, and the largest exporters by
 //! user and by report or document type.
 
 use accesslog_core::Timestamp;
+use accesslog_core::entry::{Activity, CanonicalJson};
 use askama::Template;
-use axum::extract::State;
-use axum::response::Html;
+use axum::extract::{Query, State};
 
 use super::require_reviewer;
-use crate::audit::Audit;
+use crate::audit::{Audit, AuditedResponse, Payload, Read};
 use crate::auth::PageUser;
 use crate::error::WebError;
 use crate::pages::{Layout, render};
@@ -17,7 +18,7 @@ use crate::state::AppState;
 const DAYS: i64 = 30;
 const DAY_MICROS: i64 = 86_400_000_000;
 /// The series, by the activities each counts.
-const SERIES: [(&str, &[&str], &str); 3] = [
+const SERIES: [(&str, &[&str], &str); 4] = [
     ("Prints", &["print", "report_print", "raw_print"], "#2563eb"),
     ("Exports", &["export", "log_export"], "#d97706"),
     (
@@ -25,7 +26,10 @@ const SERIES: [(&str, &[&str], &str); 3] = [
         &["file_download", "backup_download"],
         "#059669",
     ),
+    ("Reads", &["read"], "#7c3aed"),
 ];
+/// The series of reads, which `?reads=hide` leaves out (with their refusals).
+const READS: usize = 3;
 
 pub struct Bar {
     pub x: i64,
@@ -47,6 +51,9 @@ struct Dashboard {
     /// (x, label) of every fifth day.
     ticks: Vec<(i64, String)>,
     max: u64,
+    /// Whether reads are left out, and the link that switches.
+    reads_hidden: bool,
+    toggle_url: &'static str,
     top_users: Vec<(String, u64, String)>,
     top_sources: Vec<(String, u64, String)>,
 }
@@ -72,15 +79,17 @@ pub async fn show(
     State(state): State<AppState>,
     _page: PageUser,
     audit: Audit,
-) -> Result<Html<String>, WebError> {
-    require_reviewer(&state, &audit).await?;
+    Query(params): Query<std::collections::BTreeMap<String, String>>,
+) -> Result<AuditedResponse, WebError> {
+    require_reviewer(&state, &audit, Activity::Read).await?;
+    let reads_hidden = params.get("reads").is_some_and(|v| v == "hide");
     let today = state.clock.now().as_micros().div_euclid(DAY_MICROS);
     let first = today - (DAYS - 1);
     let summary = state
         .store
         .activity_since(Timestamp::from_micros(first * DAY_MICROS))
         .await?;
-    let mut counts = vec![[0u64; 3]; DAYS as usize];
+    let mut counts = vec![[0u64; SERIES.len()]; DAYS as usize];
     let mut denied = vec![0u64; DAYS as usize];
     for (day, activity, outcome, n) in &summary.daily {
         let Some(i) = usize::try_from(day - first)
@@ -89,6 +98,9 @@ pub async fn show(
         else {
             continue;
         };
+        if reads_hidden && activity == "read" {
+            continue;
+        }
         if outcome != "granted" {
             denied[i] += n;
             continue;
@@ -147,15 +159,22 @@ pub async fn show(
             }
         })
         .collect();
-    render(&Dashboard {
+    let html = render(&Dashboard {
         layout: Layout::new(&state.settings.name, Some(&audit.who)),
         bars,
         denied: denied_bars,
         legend: SERIES
             .iter()
             .enumerate()
+            .filter(|(s, _)| !(reads_hidden && *s == READS))
             .map(|(s, (label, _, color))| (*label, *color, counts.iter().map(|c| c[s]).sum()))
             .collect(),
+        reads_hidden,
+        toggle_url: if reads_hidden {
+            "/app/access-log/dashboard"
+        } else {
+            "/app/access-log/dashboard?reads=hide"
+        },
         denied_total: denied.iter().sum(),
         ticks: (0..DAYS)
             .step_by(5)
@@ -172,5 +191,16 @@ pub async fn show(
             .into_iter()
             .map(|(u, n, b)| (u, n, human_bytes(b)))
             .collect(),
-    })
+    })?
+    .0;
+    let mut event = audit.event(Activity::Read);
+    event.export_from = Some("Access Log".to_owned());
+    event.report_name = Some("Access Log Dashboard".to_owned());
+    event.filters = Some(CanonicalJson::from_value(&serde_json::json!({
+        "days": DAYS,
+        "reads": if reads_hidden { "hide" } else { "show" },
+    })));
+    audit
+        .release_read(&state, event, Payload::html(html), Read::Report)
+        .await
 }

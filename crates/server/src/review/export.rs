@@ -201,7 +201,7 @@ pub async fn download(
     audit: Audit,
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<AuditedResponse, WebError> {
-    require_reviewer(&state, &audit).await?;
+    require_reviewer(&state, &audit, Activity::LogExport).await?;
     let format = params
         .get("format")
         .and_then(|f| LogFormat::parse(f))

@@ -24,13 +24,17 @@ use crate::audit::Audit;
 use crate::error::WebError;
 use crate::state::AppState;
 
-/// Lets System Managers and auditor keys through; records anyone else's attempt as denied
-/// (`activity = log_export`, the way data leaves the log) and answers 403.
-pub async fn require_reviewer(state: &AppState, audit: &Audit) -> Result<(), WebError> {
+/// Lets System Managers and auditor keys through; records anyone else's attempt as a
+/// denied `activity` (`read`, or `log_export` for an export) and answers 403.
+pub async fn require_reviewer(
+    state: &AppState,
+    audit: &Audit,
+    activity: Activity,
+) -> Result<(), WebError> {
     if audit.who.is_auditor() {
         return Ok(());
     }
-    let mut event = audit.event(Activity::LogExport);
+    let mut event = audit.event(activity);
     event.export_from = Some("Access Log".to_owned());
     let error = WebError::Forbidden(
         "Only System Managers (or API keys with the auditor scope) may read the Access Log."
@@ -42,7 +46,9 @@ pub async fn require_reviewer(state: &AppState, audit: &Audit) -> Result<(), Web
 /// The standard filters from query parameters: `user`, `activity`, `export_from` (or
 /// `doctype`), `report_name`, `file_type`, `outcome`, `reference_document`, `from` and `to`
 /// (dates `YYYY-MM-DD`, `to` inclusive, or RFC 3339 instants), and `q` (text in the
-/// reference document or report name). Empty values are ignored; bad ones are named.
+/// reference document or report name), and `document` (entries about that document: its
+/// reference, or a list read that returned it). Empty values are ignored; bad ones are
+/// named.
 pub fn entry_query(params: &BTreeMap<String, String>) -> Result<EntryQuery, WebError> {
     let get = |k: &str| {
         params
@@ -73,6 +79,7 @@ pub fn entry_query(params: &BTreeMap<String, String>) -> Result<EntryQuery, WebE
         file_type: get("file_type"),
         outcome,
         reference_document: get("reference_document"),
+        seen_document: get("document"),
         from: get("from").map(|v| instant(&v, false)).transpose()?,
         to: get("to").map(|v| instant(&v, true)).transpose()?,
         text: get("q"),

@@ -12,12 +12,11 @@ use accesslog_store::SqlValue;
 use accesslog_store::log_search::{EntryPage, GroupBy};
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use axum::response::Html;
 use serde_json::Value;
 
-use super::api::{before_token, parse_before};
+use super::api::{before_token, parse_before, release_entry_read, release_log_read};
 use super::{entry_query, require_reviewer};
-use crate::audit::Audit;
+use crate::audit::{Audit, AuditedResponse, Payload};
 use crate::auth::PageUser;
 use crate::error::WebError;
 use crate::pages::{Layout, render};
@@ -28,7 +27,7 @@ use crate::state::AppState;
 const PAGE: u32 = 50;
 /// The sidebar counts look at this many of the newest matching entries.
 pub const COUNT_SAMPLE: u32 = 5_000;
-const FILTERS: [&str; 10] = [
+const FILTERS: [&str; 11] = [
     "user",
     "activity",
     "export_from",
@@ -36,6 +35,7 @@ const FILTERS: [&str; 10] = [
     "file_type",
     "outcome",
     "reference_document",
+    "document",
     "from",
     "to",
     "q",
@@ -117,8 +117,8 @@ pub async fn list(
     _page: PageUser,
     audit: Audit,
     Query(params): Query<BTreeMap<String, String>>,
-) -> Result<Html<String>, WebError> {
-    require_reviewer(&state, &audit).await?;
+) -> Result<AuditedResponse, WebError> {
+    require_reviewer(&state, &audit, Activity::Read).await?;
     let values: BTreeMap<String, String> = FILTERS
         .iter()
         .map(|k| ((*k).to_owned(), params.get(*k).cloned().unwrap_or_default()))
@@ -155,7 +155,8 @@ pub async fn list(
         Ok(q) => q,
         Err(WebError::BadRequest(m)) => {
             page.error = Some(m);
-            return render(&page);
+            let html = render(&page)?.0;
+            return release_log_read(&state, &audit, &params, &[], Payload::html(html)).await;
         }
         Err(e) => return Err(e),
     };
@@ -197,7 +198,8 @@ pub async fn list(
             })
             .collect();
     }
-    render(&page)
+    let html = render(&page)?.0;
+    release_log_read(&state, &audit, &params, &entries, Payload::html(html)).await
 }
 
 #[derive(Template)]
@@ -230,8 +232,8 @@ pub async fn show(
     audit: Audit,
     Path(seq): Path<String>,
     Query(params): Query<BTreeMap<String, String>>,
-) -> Result<Html<String>, WebError> {
-    require_reviewer(&state, &audit).await?;
+) -> Result<AuditedResponse, WebError> {
+    require_reviewer(&state, &audit, Activity::Read).await?;
     let seq: u64 = seq
         .parse()
         .map_err(|_| WebError::NotFound(format!("{seq:?} is not an entry number.")))?;
@@ -321,7 +323,7 @@ pub async fn show(
         ),
         None => "No checkpoint has been signed yet.".to_owned(),
     };
-    render(&EntryPageView {
+    let html = render(&EntryPageView {
         layout: Layout::new(&state.settings.name, Some(&audit.who)),
         seq,
         fields,
@@ -340,7 +342,9 @@ pub async fn show(
         document,
         integrity,
         proof_url: format!("/api/access-log/{seq}/proof"),
-    })
+    })?
+    .0;
+    release_entry_read(&state, &audit, seq, Payload::html(html)).await
 }
 
 /// Show Document: the form of the document (or of the document a downloaded file is

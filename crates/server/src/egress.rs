@@ -1,0 +1,348 @@
+//! The egress surface by construction. Every route of the app is added through [`Routes`],
+//! either as an egress route (it can release record data) or as an exempt one, with the
+//! reason it carries none. The table of both is kept beside the router, so a test can hold
+//! every route against it.
+//!
+//! Each egress route runs behind [`guard`], which, for a logged-in caller:
+//! - refuses a request a browser marks as coming from another site (`Sec-Fetch-Site:
+//!   cross-site`, or an `Origin` that is not this host), GET included: 403, recorded;
+//! - refuses a path segment or query parameter with a NUL or another control character,
+//!   invalid UTF-8, or more than [`MAX_PARAM`] bytes: 400 naming it, recorded;
+//! - lets through only answers that are accounted for (an [`AuditedResponse`] or a
+//!   recorded refusal). Any other refusal (a 404, a bad parameter an extractor rejected)
+//!   is recorded here as `denied` (or `failed` for our own errors) before it is sent; a
+//!   success that was not recorded is a bug, and is answered 500 without its body.
+//!
+//! A caller who is not logged in gets 401 (or the login page) from the handler's
+//! extractor and is not recorded: nothing was released, and anyone on the network could
+//! otherwise grow the log at will.
+//!
+//! [`AuditedResponse`]: crate::audit::AuditedResponse
+
+use std::collections::BTreeMap;
+
+use accesslog_core::entry::{Activity, CanonicalJson};
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::handler::Handler;
+use axum::http::{HeaderMap, Method, header};
+use axum::middleware::{Next, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{MethodFilter, on};
+use serde_json::Value;
+
+use crate::audit::{Accounted, Audit};
+use crate::auth::Authenticated;
+use crate::error::{ErrorInfo, WebError};
+use crate::state::AppState;
+
+/// The longest path segment or query parameter an egress route takes (report filters and
+/// list filters travel in the query string).
+pub const MAX_PARAM: usize = 64 * 1024;
+
+/// What a route is, as far as the Access Log is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RouteKind {
+    /// Releases record data, recorded as this activity (refusals too).
+    Egress(Activity),
+    /// Carries no record data, for this reason.
+    Exempt(&'static str),
+}
+
+/// One route of the app: a path and a method.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RouteInfo {
+    pub path: &'static str,
+    pub method: Method,
+    pub kind: RouteKind,
+}
+
+/// The app's router, built one route at a time, each declared egress or exempt.
+pub struct Routes {
+    router: Router<AppState>,
+    state: AppState,
+    table: Vec<RouteInfo>,
+}
+
+fn filter_of(method: &Method) -> MethodFilter {
+    match *method {
+        Method::POST => MethodFilter::POST,
+        Method::PUT => MethodFilter::PUT,
+        Method::DELETE => MethodFilter::DELETE,
+        Method::PATCH => MethodFilter::PATCH,
+        _ => MethodFilter::GET,
+    }
+}
+
+impl Routes {
+    pub fn new(state: AppState) -> Self {
+        Self {
+            router: Router::new(),
+            state,
+            table: Vec::new(),
+        }
+    }
+
+    /// An egress route: `handler` answers `methods` at `path`, behind [`guard`].
+    pub fn egress<H, T>(
+        mut self,
+        methods: &[Method],
+        path: &'static str,
+        activity: Activity,
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        for method in methods {
+            let layer = from_fn_with_state((self.state.clone(), activity), guard);
+            self.router = self
+                .router
+                .route(path, on(filter_of(method), handler.clone()).layer(layer));
+            self.table.push(RouteInfo {
+                path,
+                method: method.clone(),
+                kind: RouteKind::Egress(activity),
+            });
+        }
+        self
+    }
+
+    /// A route that carries no record data, and why.
+    pub fn exempt<H, T>(
+        mut self,
+        methods: &[Method],
+        path: &'static str,
+        reason: &'static str,
+        handler: H,
+    ) -> Self
+    where
+        H: Handler<T, AppState>,
+        T: 'static,
+    {
+        for method in methods {
+            self.router = self
+                .router
+                .route(path, on(filter_of(method), handler.clone()));
+            self.table.push(RouteInfo {
+                path,
+                method: method.clone(),
+                kind: RouteKind::Exempt(reason),
+            });
+        }
+        self
+    }
+
+    /// Applies `f` to the router being built (a layer on one route, say), keeping the table.
+    pub fn map(mut self, f: impl FnOnce(Router<AppState>) -> Router<AppState>) -> Self {
+        self.router = f(self.router);
+        self
+    }
+
+    pub fn table(&self) -> &[RouteInfo] {
+        &self.table
+    }
+
+    pub fn into_parts(self) -> (Router<AppState>, Vec<RouteInfo>) {
+        (self.router, self.table)
+    }
+}
+
+/// Why a browser's request is from another site, if it is: `Sec-Fetch-Site: cross-site`,
+/// an `Origin` of `null`, or an `Origin` whose host is not this request's `Host`.
+pub fn cross_site(headers: &HeaderMap) -> Option<String> {
+    if headers
+        .get("sec-fetch-site")
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"cross-site"))
+    {
+        return Some("Cross-site request refused: the browser says it came from another site (Sec-Fetch-Site: cross-site). Open the link from this site.".to_owned());
+    }
+    let origin = headers.get(header::ORIGIN)?;
+    let origin = String::from_utf8_lossy(origin.as_bytes());
+    let host = headers
+        .get(header::HOST)
+        .map(|h| String::from_utf8_lossy(h.as_bytes()).into_owned())
+        .unwrap_or_default();
+    let origin_host = origin
+        .split_once("://")
+        .map(|(_, h)| h)
+        .unwrap_or(&origin)
+        .trim_end_matches('/');
+    if origin == "null" || !origin_host.eq_ignore_ascii_case(&host) {
+        let shown: String = origin.chars().take(200).collect();
+        return Some(format!(
+            "Cross-site request refused: it came from {shown:?}, not from this site. Open the link from this site."
+        ));
+    }
+    None
+}
+
+/// `%41` → `A`; bytes as they are, so invalid UTF-8 can be reported rather than guessed.
+fn percent_decode(raw: &str, plus_is_space: bool) -> Vec<u8> {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
+                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                    Some(b) => {
+                        out.push(b);
+                        i += 3;
+                    }
+                    None => {
+                        out.push(b'%');
+                        i += 1;
+                    }
+                }
+            }
+            b'+' if plus_is_space => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// A value's problem, if it has one: invalid UTF-8, a control character, too long.
+fn problem(value: &[u8]) -> Option<String> {
+    if value.len() > MAX_PARAM {
+        return Some(format!(
+            "is {} bytes long; at most {MAX_PARAM} are taken",
+            value.len()
+        ));
+    }
+    let Ok(text) = std::str::from_utf8(value) else {
+        return Some("is not valid UTF-8".to_owned());
+    };
+    if text.contains('\0') {
+        return Some("contains a NUL character".to_owned());
+    }
+    if text
+        .chars()
+        .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+    {
+        return Some("contains a control character".to_owned());
+    }
+    None
+}
+
+/// Text for the record of a refused request: lossy, NUL-free (the recorder bounds it).
+fn shown(value: &[u8]) -> String {
+    String::from_utf8_lossy(value).replace('\0', "\u{FFFD}")
+}
+
+/// The request's path segments and query parameters, checked: `Err` names the first bad
+/// one. `Ok` holds the query parameters, for the record of a refusal.
+pub fn checked_input(uri: &axum::http::Uri) -> Result<BTreeMap<String, String>, (String, BTreeMap<String, String>)> {
+    let mut params = BTreeMap::new();
+    let mut bad: Option<String> = None;
+    for (i, segment) in uri.path().split('/').filter(|s| !s.is_empty()).enumerate() {
+        let value = percent_decode(segment, false);
+        if let Some(p) = problem(&value)
+            && bad.is_none()
+        {
+            bad = Some(format!(
+                "The path segment {} ({:?}) {p}.",
+                i + 1,
+                shown(&value).chars().take(200).collect::<String>()
+            ));
+        }
+    }
+    for pair in uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (key, value) = (percent_decode(k, true), percent_decode(v, true));
+        let name = shown(&key).chars().take(200).collect::<String>();
+        if bad.is_none() {
+            if let Some(p) = problem(&key) {
+                bad = Some(format!("A query parameter's name ({name:?}) {p}."));
+            } else if let Some(p) = problem(&value) {
+                bad = Some(format!("The parameter `{name}` {p}."));
+            }
+        }
+        params.insert(shown(&key), shown(&value));
+    }
+    match bad {
+        None => Ok(params),
+        Some(message) => Err((message, params)),
+    }
+}
+
+/// Middleware on every egress route (module docs).
+pub async fn guard(
+    State((state, activity)): State<(AppState, Activity)>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let Some(who) = req.extensions().get::<Authenticated>().cloned() else {
+        return next.run(req).await;
+    };
+    let (parts, body) = req.into_parts();
+    let audit = Audit::of(who, &parts);
+    let record_of = |params: &BTreeMap<String, String>| {
+        let mut event = audit.event(activity);
+        if !params.is_empty() {
+            let query: serde_json::Map<String, Value> = params
+                .iter()
+                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+                .collect();
+            event.filters = Some(CanonicalJson::from_value(&Value::Object(query)));
+        }
+        event
+    };
+    if let Some(why) = cross_site(&parts.headers) {
+        let params = checked_input(&parts.uri).unwrap_or_else(|(_, p)| p);
+        let error = WebError::Forbidden(why);
+        return audit
+            .deny(&state, record_of(&params), error)
+            .await
+            .into_response();
+    }
+    let params = match checked_input(&parts.uri) {
+        Ok(params) => params,
+        Err((message, params)) => {
+            let error = WebError::BadRequest(message);
+            return audit
+                .deny(&state, record_of(&params), error)
+                .await
+                .into_response();
+        }
+    };
+    let response = next.run(Request::from_parts(parts, body)).await;
+    if response.extensions().get::<Accounted>().is_some() {
+        return response;
+    }
+    let status = response.status();
+    if status.is_success() || status.is_redirection() {
+        tracing::error!(%status, route = %audit_method(&audit), "an egress route answered without recording; the answer was withheld");
+        return WebError::Internal(anyhow::anyhow!(
+            "an egress route answered without an Access Log entry"
+        ))
+        .into_response();
+    }
+    let message = response
+        .extensions()
+        .get::<ErrorInfo>()
+        .map(|i| i.message.clone())
+        .unwrap_or_else(|| {
+            format!(
+                "{} {}",
+                status.as_u16(),
+                status.canonical_reason().unwrap_or("refused")
+            )
+        });
+    audit
+        .account_for(&state, record_of(&params), response, message)
+        .await
+}
+
+fn audit_method(audit: &Audit) -> String {
+    audit.event(Activity::Read).method
+}
