@@ -292,6 +292,7 @@ mod tests {
                 },
             )]
             .into(),
+            log_reads: true,
         }
     }
 

@@ -739,6 +739,7 @@ mod tests {
                 field("items", FieldType::Table, Some("Sales Invoice Item")),
             ],
             permissions: Default::default(),
+            log_reads: true,
         }
     }
 
@@ -752,6 +753,7 @@ mod tests {
                 field("qty", FieldType::Float, None),
             ],
             permissions: Default::default(),
+            log_reads: true,
         }
     }
 
