@@ -213,15 +213,24 @@ fn percent_decode(raw: &str, plus_is_space: bool) -> Vec<u8> {
 
 /// A value's problem, if it has one: invalid UTF-8, a control character, too long.
 fn problem(value: &[u8]) -> Option<String> {
-    if value.len() > MAX_PARAM {
+    match std::str::from_utf8(value) {
+        Ok(text) => text_problem(text, MAX_PARAM),
+        Err(_) if value.len() > MAX_PARAM => {
+            text_problem(&String::from_utf8_lossy(value), MAX_PARAM)
+        }
+        Err(_) => Some("is not valid UTF-8".to_owned()),
+    }
+}
+
+/// A text parameter's problem, if it has one: a NUL or other control character (tab and
+/// line breaks are fine), or more than `max` bytes.
+pub fn text_problem(text: &str, max: usize) -> Option<String> {
+    if text.len() > max {
         return Some(format!(
-            "is {} bytes long; at most {MAX_PARAM} are taken",
-            value.len()
+            "is {} bytes long; at most {max} are taken",
+            text.len()
         ));
     }
-    let Ok(text) = std::str::from_utf8(value) else {
-        return Some("is not valid UTF-8".to_owned());
-    };
     if text.contains('\0') {
         return Some("contains a NUL character".to_owned());
     }

@@ -138,6 +138,11 @@ pub async fn serve(
     state: AppState,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    if let Err(e) = record_read_settings(&state).await {
+        return Err(std::io::Error::other(format!(
+            "the Access Log could not record the read settings, so the server did not start: {e}"
+        )));
+    }
     let sweeper = tokio::spawn(sweep_sessions(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     let result = axum::serve(listener, app)
@@ -145,6 +150,68 @@ pub async fn serve(
         .await;
     sweeper.abort();
     result
+}
+
+/// The read settings (`log.reads`, `log.read_names_max`, and the types with
+/// `log_reads = false`) as the Access Log records them.
+pub fn read_settings(state: &AppState) -> serde_json::Value {
+    let log = &state.settings.log;
+    let unrecorded: Vec<&str> = state
+        .doctypes
+        .iter()
+        .filter(|t| !t.is_child && !t.log_reads)
+        .map(|t| t.name.as_str())
+        .collect();
+    serde_json::json!({
+        "log.reads": log.reads.as_str(),
+        "log.read_names_max": log.read_names_max,
+        "log_reads = false": unrecorded,
+    })
+}
+
+/// The `report_name` of the entries that record a change of the read settings.
+pub const READ_SETTINGS: &str = "Read settings";
+
+/// Records a change of the read settings since the last one recorded (or since the
+/// defaults, for a log that never recorded any), as an entry by `system`: `activity =
+/// read`, `report_name = "Read settings"`, and `filters = {"before": …, "after": …}`.
+pub async fn record_read_settings(state: &AppState) -> Result<(), WebError> {
+    use accesslog_store::log_search::{EntryPage, EntryQuery};
+    let now = read_settings(state);
+    let q = EntryQuery {
+        user: Some("system".to_owned()),
+        report_name: Some(READ_SETTINGS.to_owned()),
+        ..EntryQuery::default()
+    };
+    let last = state
+        .store
+        .search_entries(&q, EntryPage::Newest { before: None }, 1)
+        .await?;
+    let before = match last.first().and_then(|e| e.event.filters.as_ref()) {
+        Some(f) => f.to_value().get("after").cloned().unwrap_or_default(),
+        None => serde_json::json!({
+            "log.reads": "all",
+            "log.read_names_max": 100,
+            "log_reads = false": [],
+        }),
+    };
+    if before == now {
+        return Ok(());
+    }
+    let mut event =
+        accesslog_core::entry::Event::new("system", Activity::Read, "SETTINGS site.toml, doctypes/");
+    event.export_from = Some("Access Log".to_owned());
+    event.report_name = Some(READ_SETTINGS.to_owned());
+    event.filters = Some(accesslog_core::entry::CanonicalJson::from_value(
+        &serde_json::json!({ "before": before, "after": now }),
+    ));
+    event.auth = Some("site".to_owned());
+    state
+        .recorder
+        .record(event)
+        .await
+        .map(|_| ())
+        .map_err(audit::refused)
 }
 
 async fn sweep_sessions(state: AppState) {

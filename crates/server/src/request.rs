@@ -103,5 +103,13 @@ pub fn merged_params(
             out.insert(k, v);
         }
     }
+    for (k, v) in &out {
+        if let Some(problem) = crate::egress::text_problem(v, usize::MAX) {
+            return Err(WebError::BadRequest(format!(
+                "The parameter `{}` {problem}.",
+                k.chars().take(200).collect::<String>()
+            )));
+        }
+    }
     Ok(out)
 }

@@ -26,7 +26,8 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use serde_json::Value;
 
-use super::{ReportUse, Run, report_for};
+use super::job::ExportJob;
+use super::{ReportUse, report_for};
 use crate::audit::{Audit, AuditedResponse, Payload};
 use crate::error::WebError;
 use crate::request::merged_params;
@@ -106,7 +107,7 @@ fn export_event(audit: &Audit, format: Format) -> Event {
 
 /// Writes `columns` and the rows `fill` produces to a file of `format`. `fill` gets a sink
 /// to stream into; the rows are written as they arrive.
-async fn write_export<'s>(
+pub(super) async fn write_export<'s>(
     format: Format,
     columns: Vec<Column>,
     sheet: &str,
@@ -218,23 +219,7 @@ pub async fn query_report(
     event.export_from = Some(report.ref_doctype.clone());
 
     let given = filter_values(&params)?;
-    let run = Run::new(&state, report, &given)?;
-
-    let pick: Vec<usize> = match string_list(&params, "columns")? {
-        None => (0..report.columns.len()).collect(),
-        Some(names) => names
-            .iter()
-            .map(|n| {
-                report
-                    .columns
-                    .iter()
-                    .position(|c| &c.fieldname == n)
-                    .ok_or_else(|| {
-                        WebError::BadRequest(format!("{n:?} is not a column of {}", report.name))
-                    })
-            })
-            .collect::<Result<_, _>>()?,
-    };
+    let columns = string_list(&params, "columns")?;
     let visible: Option<BTreeSet<u64>> = string_list(&params, "visible_idx")?
         .map(|idx| {
             idx.iter()
@@ -248,44 +233,9 @@ pub async fn query_report(
                 .collect::<Result<_, _>>()
         })
         .transpose()?;
-    let columns: Vec<Column> = pick
-        .iter()
-        .map(|&i| {
-            let c = &report.columns[i];
-            Column {
-                label: c.label.clone(),
-                fieldtype: c.fieldtype,
-                width: c.width,
-            }
-        })
-        .collect();
-    event.filters = Some(CanonicalJson::from_value(&run.filters_json()));
-    event.columns = Some(CanonicalJson::from_value(&Value::Array(
-        pick.iter()
-            .map(|&i| Value::String(report.columns[i].fieldname.clone()))
-            .collect(),
-    )));
-    if let Some(v) = &visible {
-        // Which rows were kept is part of what was exported.
-        let mut filters = run.filters_json();
-        if let Value::Object(map) = &mut filters {
-            map.insert(
-                "visible_idx".to_owned(),
-                Value::Array(v.iter().map(|i| Value::from(*i)).collect()),
-            );
-        }
-        event.filters = Some(CanonicalJson::from_value(&filters));
-    }
-
-    let file = write_export(
-        format,
-        columns,
-        &report.name,
-        |i| visible.as_ref().is_none_or(|v| v.contains(&i)),
-        &pick,
-        async |sink| run.each_row(&state, sink).await,
-    )
-    .await?;
+    let job = ExportJob::new(&state, report, &given, columns.as_deref(), visible, format)?;
+    job.describe(&mut event);
+    let file = job.write(&state).await?;
     release(&state, &audit, event, file, format, &report.name).await
 }
 

@@ -4,6 +4,7 @@
 
 pub mod data;
 pub mod export;
+pub mod job;
 pub mod page;
 pub mod print;
 

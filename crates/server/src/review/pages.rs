@@ -5,10 +5,8 @@
 //! whether a signed checkpoint covers the entry.
 
 use std::collections::BTreeMap;
-use std::ops::ControlFlow;
 
 use accesslog_core::entry::{Activity, Entry};
-use accesslog_store::SqlValue;
 use accesslog_store::log_search::{EntryPage, GroupBy};
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -21,7 +19,8 @@ use crate::auth::PageUser;
 use crate::error::WebError;
 use crate::pages::{Layout, render};
 use crate::records::pages::{percent, slug};
-use crate::reports::{Run, report_url};
+use crate::reports::job::ExportJob;
+use crate::reports::report_url;
 use crate::state::AppState;
 
 const PAGE: u32 = 50;
@@ -396,78 +395,12 @@ async fn show_document(
 /// sent. Nothing is released, so nothing is recorded.
 async fn recheck(state: &AppState, e: &Entry, filters: &BTreeMap<String, String>) -> String {
     let ev = &e.event;
-    let (Some(name), Some(file_type)) = (ev.report_name.as_deref(), ev.file_type.as_deref()) else {
-        return "Only report exports can be re-run.".to_owned();
+    let job = match ExportJob::from_entry(state, ev, filters) {
+        Ok(job) => job,
+        Err(why) => return why,
     };
-    let Some(report) = state.reports.get(name) else {
-        return format!("The report {name} no longer exists.");
-    };
-    let Some(format) = accesslog_export::Format::from_name(file_type) else {
-        return format!("{file_type} exports cannot be re-run.");
-    };
-    let visible = matches!(ev.filters.as_ref().map(|f| f.to_value()), Some(Value::Object(m)) if m.contains_key("visible_idx"));
-    if visible {
-        return "This export kept only some rows (visible_idx); compare by hand with the report."
-            .to_owned();
-    }
-    let columns: Vec<String> = match ev.columns.as_ref().map(|c| c.to_value()) {
-        Some(Value::Array(items)) => items
-            .iter()
-            .filter_map(|v| v.as_str().map(str::to_owned))
-            .collect(),
-        _ => report.columns.iter().map(|c| c.fieldname.clone()).collect(),
-    };
-    let pick: Vec<usize> = columns
-        .iter()
-        .filter_map(|c| report.columns.iter().position(|rc| &rc.fieldname == c))
-        .collect();
-    if pick.len() != columns.len() {
-        return "The report's columns have changed since; it cannot be re-run as it was."
-            .to_owned();
-    }
-    let run = match Run::new(state, report, filters) {
-        Ok(r) => r,
-        Err(e) => return format!("The logged filters no longer apply: {e}"),
-    };
-    let cols = pick
-        .iter()
-        .map(|&i| accesslog_export::Column {
-            label: report.columns[i].label.clone(),
-            fieldtype: report.columns[i].fieldtype,
-            width: report.columns[i].width,
-        })
-        .collect();
-    let mut exporter = match accesslog_export::Exporter::new(format, cols, &report.name, None) {
-        Ok(x) => x,
-        Err(e) => return format!("The re-run failed: {e}"),
-    };
-    let mut failed = None;
-    let mut picked = Vec::new();
-    let ran = run
-        .each_row(state, &mut |row: &[SqlValue]| {
-            picked.clear();
-            picked.extend(
-                pick.iter()
-                    .map(|&c| row.get(c).cloned().unwrap_or(SqlValue::Null)),
-            );
-            match exporter.write_row(&picked) {
-                Ok(()) => ControlFlow::Continue(()),
-                Err(e) => {
-                    failed = Some(e);
-                    ControlFlow::Break(())
-                }
-            }
-        })
-        .await;
-    if let Err(e) = ran {
-        return format!("The re-run failed: {e}");
-    }
-    if let Some(e) = failed {
-        return format!("The re-run failed: {e}");
-    }
-    let file = match tokio::task::spawn_blocking(move || exporter.finish()).await {
-        Ok(Ok(f)) => f,
-        Ok(Err(e)) => return format!("The re-run failed: {e}"),
+    let file = match job.write(state).await {
+        Ok(f) => f,
         Err(e) => return format!("The re-run failed: {e}"),
     };
     let then = ev

@@ -606,11 +606,14 @@ async fn bad_export_requests_are_named(server: &TestServer) {
             "{form:?}: {body}"
         );
     }
-    assert_eq!(
-        server.store.log_head().await.unwrap().size,
-        before,
-        "bad requests release nothing"
-    );
+    // Each bad request released nothing, and its refusal is on record, saying why.
+    let after = server.store.log_head().await.unwrap().size;
+    assert_eq!(after, before + 7, "every refusal is recorded");
+    for seq in before + 1..=after {
+        let e = server.store.entry(seq).await.unwrap().unwrap().event;
+        assert_eq!((e.outcome, e.byte_count), (Outcome::Denied, None), "{seq}");
+        assert!(e.reason.is_some_and(|r| !r.is_empty()), "{seq}");
+    }
 
     // A filter value that looks like SQL is data: no rows, and the table is still there.
     let r = report_export(

@@ -125,9 +125,15 @@ async fn private_files_are_served_to_readers_and_every_attempt_is_recorded(serve
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert!(r.headers().get("x-access-log-seq").is_none());
+    // The header names the entry that recorded the refusal.
+    let refusal_seq: u64 = r.headers()["x-access-log-seq"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(!r.text().await.unwrap().contains("employment contract"));
     let e = last_entry(server).await;
+    assert_eq!(e.seq, refusal_seq);
     assert_eq!(
         (e.event.user.as_str(), e.event.outcome),
         ("sales@example.com", Outcome::Denied)

@@ -123,7 +123,7 @@ async fn the_print_view_records_each_format(server: &TestServer) {
         Some("Standard")
     );
 
-    // Mistakes are named and leave no entry.
+    // Mistakes are named, and each refusal is recorded.
     let before = log_size(server).await;
     for (query, status, says) in [
         (
@@ -152,8 +152,13 @@ async fn the_print_view_records_each_format(server: &TestServer) {
         let body: serde_json::Value = r.json().await.unwrap();
         let message = body["message"].as_str().unwrap();
         assert!(message.contains(says), "{query}: {message}");
+        // Nothing was printed, and the refusal is on record with its reason.
+        let e = server.store.entry(log_size(server).await).await.unwrap().unwrap().event;
+        assert_eq!((e.activity, e.outcome), (Activity::Print, Outcome::Denied));
+        assert!(e.reason.as_deref().unwrap_or("").contains(says), "{e:?}");
+        assert_eq!(e.byte_count, None);
     }
-    assert_eq!(log_size(server).await, before);
+    assert_eq!(log_size(server).await, before + 4);
 }
 
 async fn raw_print_returns_the_commands_it_records(server: &TestServer) {
@@ -635,11 +640,13 @@ async fn runaway_and_file_reading_templates_are_stopped(backend: Backend) {
             "{msg}"
         );
     }
-    assert_eq!(
-        log_size(&server).await,
-        before,
-        "nothing was released, so nothing recorded"
-    );
+    // Nothing was released; each failure is on record as failed, with its message.
+    assert_eq!(log_size(&server).await, before + 4);
+    for seq in before + 1..=before + 4 {
+        let e = server.store.entry(seq).await.unwrap().unwrap().event;
+        assert_eq!((e.activity, e.outcome, e.byte_count), (Activity::Print, Outcome::Failed, None));
+        assert!(e.reason.is_some_and(|r| r.contains("print format") || r.contains("could not be rendered")));
+    }
     server.stop().await;
 }
 
