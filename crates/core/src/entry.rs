@@ -20,8 +20,9 @@
 //! Integers (`seq`, `row_count`, `byte_count`) are decimal without leading zeros;
 //! `timestamp` is decimal microseconds since the Unix epoch (UTC); `activity` and `outcome`
 //! are their lower-case names; `filters`, `columns` and `roles` are canonical JSON (see
-//! [`CanonicalJson`]); `content_sha256` is 64 lower-case hex digits. `docs/log-format.md`
-//! says the same for readers outside Rust.
+//! [`CanonicalJson`]); `content_sha256` is 64 lower-case hex digits. Text fields are
+//! bounded and NUL-free ([`Event::bounded`], [`FIELD_BOUNDS`]). `docs/log-format.md` says
+//! the same for readers outside Rust.
 
 use std::fmt;
 use std::str::FromStr;
@@ -30,6 +31,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::Timestamp;
+
+mod bounds;
+
+pub use bounds::{FIELD_BOUNDS, MAX_ROLES, bound_of};
 
 /// The ways data leaves the system (PRODUCT.md's vocabulary).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -271,6 +276,18 @@ impl Event {
             auth: None,
             source: "local".to_owned(),
         }
+    }
+
+    /// The event as it may be recorded: every NUL (which PostgreSQL text cannot hold) in a
+    /// text field or a role becomes U+FFFD, and every text field longer than its bound in
+    /// [`FIELD_BOUNDS`] (and a role list longer than [`MAX_ROLES`]) is cut and marked with
+    /// the length and SHA-256 of the whole value; `filters` and `columns` stay canonical
+    /// JSON. Values within their bounds keep their bytes, and `bounded` of a bounded event
+    /// is the same event. The recorder passes every event through this before
+    /// [`Event::validate`].
+    #[must_use]
+    pub fn bounded(self) -> Event {
+        bounds::bound_event(self)
     }
 
     /// Checks what storage and verification rely on.
