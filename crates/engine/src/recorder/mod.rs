@@ -100,8 +100,11 @@ impl Recorder {
     }
 
     /// Records `event` and returns its receipt once the entry is durable. On any error the
-    /// entry was not written and the caller must refuse the action.
+    /// entry was not written and the caller must refuse the action. The event is bounded
+    /// first ([`Event::bounded`]: NUL replaced, over-long fields cut and marked), so what is
+    /// recorded may differ from what was given, and size or NUL never refuses it.
     pub async fn record(&self, event: Event) -> Result<Receipt, RecordError> {
+        let event = event.bounded();
         event
             .validate()
             .map_err(|e| RecordError::Invalid(e.to_string()))?;

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use accesslog_core::entry::{Entry, Event, Outcome};
 use accesslog_core::merkle::{Hash, NodeId, leaf_hash, root_from_leaves};
+use accesslog_core::secrets::token_digest;
 use accesslog_core::{Clock, FixedClock, Timestamp};
 use accesslog_engine::recorder::INDEX_BATCH;
 use accesslog_engine::verify::{CheckpointOrigin, SignedCheckpoint, split_checkpoints_log, verify};
@@ -31,6 +32,7 @@ both_backends!(
     refused_writes_leave_no_gap,
     a_failing_store_refuses,
     an_invalid_event_is_refused_and_writes_nothing,
+    nul_and_oversized_fields_are_recorded_bounded,
     checkpoints_are_signed_by_count_and_by_time,
     two_recorders_on_one_database_keep_seq_dense,
     verify_passes_while_the_log_grows,
@@ -472,6 +474,55 @@ async fn an_invalid_event_is_refused_and_writes_nothing(db: &TestDb) {
         .await
         .expect("a valid one still goes in");
     assert_eq!(receipt.seq(), 1);
+}
+
+/// A NUL used to refuse the event (PostgreSQL text cannot hold it) and a huge header was
+/// stored whole; now both are recorded, bounded as `Event::bounded` says.
+async fn nul_and_oversized_fields_are_recorded_bounded(db: &TestDb) {
+    let rec = recorder(db.store.clone(), Arc::new(FixedClock::new(T0)));
+    let user_agent = "Mozilla/5.0 (X11; Linux x86_64) ".repeat(9375);
+    assert_eq!(user_agent.len(), 300_000, "300 KB");
+    let mut given = event(1);
+    given.reference_document = Some("SINV-\0-00001".into());
+    given.user_agent = Some(user_agent.clone());
+    given.roles = vec![
+        "Accounts User".into(),
+        "HR\0User".into(),
+        "Sales User".into(),
+    ];
+    assert!(given.validate().is_err(), "NUL alone made it invalid");
+
+    let receipt = rec
+        .record(given.clone())
+        .await
+        .expect("recorded, not refused");
+    let stored = all_entries(&*db.store).await;
+    assert_eq!(stored.len(), 1);
+    let (entry, leaf) = &stored[0];
+    assert_eq!(entry.seq, receipt.seq());
+    assert_eq!(entry.event, given.clone().bounded(), "stored as bounded");
+    assert_eq!(leaf.as_ref(), Some(receipt.leaf_hash()));
+    assert_eq!(*receipt.leaf_hash(), leaf_hash(&entry.canonical_bytes()));
+
+    assert_eq!(
+        entry.event.reference_document.as_deref(),
+        Some("SINV-\u{FFFD}-00001")
+    );
+    assert!(entry.event.roles.iter().any(|r| r == "HR\u{FFFD}User"));
+    let ua = entry.event.user_agent.as_deref().expect("kept");
+    assert!(ua.len() <= 512, "{} bytes", ua.len());
+    assert!(ua.starts_with("Mozilla/5.0 (X11"), "{ua}");
+    let mark = format!(
+        "\u{2026}[cut: 300000 bytes, sha256 {}]",
+        token_digest(&user_agent)
+    );
+    assert!(ua.ends_with(&mark), "{ua}");
+    // Everything else is as given.
+    let mut rest = entry.event.clone();
+    rest.reference_document = given.reference_document.clone();
+    rest.user_agent = given.user_agent.clone();
+    rest.roles = given.roles.clone();
+    assert_eq!(rest, given);
 }
 
 async fn checkpoints_are_signed_by_count_and_by_time(db: &TestDb) {

@@ -150,7 +150,14 @@ async fn only_reviewers_read_the_log_and_refusals_are_recorded(server: &TestServ
             }
         }
     }
-    assert_eq!(log_size(server).await, before, "no route wrote an entry");
+    // Each attempt is at most a refusal on record, in the caller's name: nothing of what
+    // was sent became an entry.
+    for seq in before + 1..=log_size(server).await {
+        let e = server.store.entry(seq).await.unwrap().unwrap().event;
+        assert_eq!(e.outcome, Outcome::Denied, "{seq}");
+        assert!(["sales@example.com", "admin@example.com"].contains(&e.user.as_str()));
+        assert_ne!(e.export_from.as_deref(), Some("Forged"));
+    }
 
     // System Managers and auditor keys may read; other keys may not.
     assert_eq!(
