@@ -22,9 +22,9 @@ use super::{CanonicalJson, Event};
 /// where N and HEX are the byte length and SHA-256 of the whole value; `filters` and
 /// `columns` become the canonical JSON object
 /// `{"bytes":N,"cut":true,"head":"<start of the JSON text>","sha256":"HEX"}`, which fits
-/// the bound. Only where the mark alone is longer than the bound (`file_type` and `ip`,
-/// 64 bytes, against a mark of 89 bytes plus N's digits) is a cut value the mark alone,
-/// longer than the bound: the full SHA-256 is worth more than those few bytes.
+/// the bound. Every bound is larger than the longest mark (89 bytes plus N's digits), so a
+/// cut value always fits; were one smaller, a cut value would be the mark alone, since the
+/// full SHA-256 is worth more than those few bytes.
 pub const FIELD_BOUNDS: &[(&str, usize)] = &[
     ("user", 320),
     ("method", 2048),
@@ -32,12 +32,12 @@ pub const FIELD_BOUNDS: &[(&str, usize)] = &[
     ("reference_document", 1024),
     ("report_name", 256),
     ("print_format", 256),
-    ("file_type", 64),
+    ("file_type", 128),
     ("filters", 65_536),
     ("columns", 65_536),
     ("page", 1_048_576),
     ("reason", 4096),
-    ("ip", 64),
+    ("ip", 128),
     ("user_agent", 512),
     ("request_id", 128),
     ("auth", 256),

@@ -25,6 +25,7 @@ on_both_backends!(
 
 on_both_backends_with_setup!(
     raw_print_reaches_a_network_printer_or_says_it_failed,
+    a_printer_that_drops_the_job_after_it_was_recorded_is_a_second_entry,
     runaway_and_file_reading_templates_are_stopped,
     without_chromium_a_pdf_is_refused_with_a_way_to_enable_it
 );
@@ -594,6 +595,62 @@ async fn raw_print_reaches_a_network_printer_or_says_it_failed(backend: Backend)
             .unwrap()
             .contains("no printer named \\\"lobby\\\" (printers: dock, gone)")
     );
+    server.stop().await;
+}
+
+/// A printer that accepts a connection and resets it at once (SO_LINGER 0), on a thread
+/// of its own blocked in `accept`, so the reset arrives long before the server (which
+/// records first) writes.
+fn resetting_printer() -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        if let Ok((s, _)) = listener.accept() {
+            let s = socket2::SockRef::from(&s);
+            s.set_linger(Some(std::time::Duration::ZERO)).unwrap();
+        }
+    });
+    port
+}
+
+async fn a_printer_that_drops_the_job_after_it_was_recorded_is_a_second_entry(backend: Backend) {
+    let port = resetting_printer();
+    let Some(server) = TestServer::start_with(backend, "raw_print_reset", |site| {
+        append(
+            site,
+            &format!("\n[printers.flaky]\nhost = \"127.0.0.1\"\nport = {port}\ntimeout_seconds = 2\n"),
+        );
+    })
+    .await
+    else {
+        return;
+    };
+    let name = invoice(&server).await;
+    let (sales, token) = session(&server, "sales@example.com", "sales").await;
+    let before = log_size(&server).await;
+    let r = sales
+        .post(server.at("/api/raw-print"))
+        .header("x-frappe-csrf-token", &token)
+        .json(&json!({"doctype": "Sales Invoice", "name": name, "format": "Receipt", "printer": "flaky"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_GATEWAY);
+    let msg = r.text().await.unwrap();
+    // The commands were recorded as sent (the entry came first), then the send failed: a
+    // second entry says so, naming the first.
+    assert_eq!(log_size(&server).await, before + 2, "{msg}");
+    let sent = server.store.entry(before + 1).await.unwrap().unwrap().event;
+    assert_eq!((sent.activity, sent.outcome), (Activity::RawPrint, Outcome::Granted));
+    assert!(sent.page.is_some_and(|p| !p.is_empty()));
+    let failed = server.store.entry(before + 2).await.unwrap().unwrap().event;
+    assert_eq!((failed.activity, failed.outcome), (Activity::RawPrint, Outcome::Failed));
+    let reason = failed.reason.unwrap();
+    assert!(
+        reason.contains(&format!("Entry {} had recorded the commands as sent", before + 1)),
+        "{reason}"
+    );
+    assert!(msg.contains("had recorded the commands as sent"), "{msg}");
     server.stop().await;
 }
 
