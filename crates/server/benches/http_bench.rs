@@ -1,0 +1,268 @@
+//! Staff do not notice: the cost of recording reads, measured over real HTTP with `wrk`
+//! (Debian's `wrk`, which must be on the `PATH`) at 64 connections.
+//!
+//! Two servers run side by side, each a whole `accesslog serve` stack (router, auth,
+//! recorder, SQLite) on its own site and port: one records reads (`log.reads = "all"`,
+//! the default), the other does not (`log.reads = "off"`). For each route the two are
+//! measured in alternation, `ACCESSLOG_BENCH_ROUNDS` times (3) for
+//! `ACCESSLOG_BENCH_SECONDS` each (5), and the medians of requests/s, p50 and p99 are
+//! printed as a Markdown table with the ratio recorded/unrecorded.
+//!
+//! - `GET /api/resource/Sales Invoice/{name}`, a random one of `ACCESSLOG_BENCH_DOCS`
+//!   (2,000) per request;
+//! - `GET /app/sales-invoice`, the list page;
+//! - `GET /printview` of a random invoice (recorded on both servers: prints are always
+//!   recorded; it is the baseline the issue measured against).
+//!
+//! Run: `cargo bench -p accesslog-server --bench http_bench`.
+
+#[allow(dead_code)]
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+use std::sync::Arc;
+
+use accesslog_core::SystemClock;
+use accesslog_server::{AppState, Definitions, accounts};
+use accesslog_site::{Overrides, Settings};
+use accesslog_store::Store;
+use accesslog_store_sqlite::SqliteStore;
+use support::env_u64;
+
+const USER: &str = "bench@example.com";
+const SALES_INVOICE: &str = include_str!("../tests/it/site/sales_invoice.toml");
+const SALES_INVOICE_ITEM: &str = include_str!("../tests/it/site/sales_invoice_item.toml");
+const CUSTOMER: &str = include_str!("../tests/it/site/customer.toml");
+
+struct Server {
+    base: String,
+    auth: String,
+    _dir: tempfile::TempDir,
+}
+
+/// A served site whose `log.reads` is `reads`, with `docs` Sales Invoices.
+async fn start(reads: &str, docs: u64) -> Server {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let site = dir.path();
+    accesslog_site::create_site(site, "Bench Site", &[], Some("bench.example/log"))
+        .expect("create a site");
+    let toml = site.join("site.toml");
+    let mut text = std::fs::read_to_string(&toml).expect("site.toml");
+    text.push_str(&format!("\n[log]\nreads = \"{reads}\"\norigin = \"bench.example/log\"\n"));
+    std::fs::write(&toml, text).expect("site.toml");
+    for (name, body) in [
+        ("sales_invoice.toml", SALES_INVOICE),
+        ("sales_invoice_item.toml", SALES_INVOICE_ITEM),
+        ("customer.toml", CUSTOMER),
+    ] {
+        write(site, &format!("doctypes/{name}"), body);
+    }
+    let settings = Settings::load(site, &|_| None, &Overrides::default()).expect("settings");
+    let roles: Vec<String> = settings
+        .roles
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect();
+    let doctypes = accesslog_site::doctypes::DocTypes::load(site, &roles).expect("doctypes");
+    let formats = accesslog_print::PrintFormats::load(site, &doctypes).expect("print formats");
+    let reports = accesslog_site::reports::Reports::load(site, &doctypes, &roles).expect("reports");
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&site.join("accesslog.db"))
+            .await
+            .expect("a SQLite database"),
+    );
+    let clock = Arc::new(SystemClock);
+    accounts::add_user(
+        &*store,
+        &*clock,
+        &settings,
+        USER,
+        "Bench",
+        None,
+        &[accesslog_core::SYSTEM_MANAGER.to_owned()],
+    )
+    .await
+    .expect("add the user");
+    let key = accounts::create_api_key(&*store, &*clock, USER, "http bench", &[])
+        .await
+        .expect("an API key");
+    let signer = accesslog_site::keys::load_signer(site, &settings.log.origin).expect("signer");
+    let state = AppState::start(
+        store,
+        clock,
+        settings,
+        signer,
+        Definitions {
+            doctypes,
+            formats,
+            reports,
+        },
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a port");
+    let base = format!("http://{}", listener.local_addr().expect("the address"));
+    tokio::spawn(accesslog_server::serve(listener, state, std::future::pending()));
+    let auth = format!("token {}:{}", key.api_key, key.api_secret);
+    let client = reqwest::Client::new();
+    let customer = client
+        .post(format!("{base}/api/resource/Customer"))
+        .header("authorization", &auth)
+        .json(&serde_json::json!({"customer_name": "Acme Corp"}))
+        .send()
+        .await
+        .expect("a customer");
+    assert!(customer.status().is_success(), "{}", customer.text().await.unwrap_or_default());
+    for i in 0..docs {
+        let r = client
+            .post(format!("{base}/api/resource/Sales Invoice"))
+            .header("authorization", &auth)
+            .json(&serde_json::json!({
+                "customer": "Acme Corp",
+                "posting_date": "2026-11-02",
+                "grand_total": 100 + i,
+                "items": [{"item_code": "WIDGET", "qty": 1 + i % 5, "rate": 20}],
+            }))
+            .send()
+            .await
+            .expect("an invoice");
+        assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
+    }
+    Server {
+        base,
+        auth,
+        _dir: dir,
+    }
+}
+
+fn write(site: &Path, path: &str, text: &str) {
+    let path = site.join(path);
+    std::fs::create_dir_all(path.parent().expect("a folder")).expect("the folder");
+    std::fs::write(path, text).expect("write");
+}
+
+/// One wrk run's figures.
+#[derive(Clone, Copy, Debug)]
+struct Run {
+    rps: f64,
+    p50_ms: f64,
+    p99_ms: f64,
+    errors: u64,
+}
+
+fn millis(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let (number, factor) = if let Some(n) = text.strip_suffix("us") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix("ms") {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1000.0)
+    } else {
+        (text, 1.0)
+    };
+    number.trim().parse::<f64>().ok().map(|n| n * factor)
+}
+
+/// Runs wrk against `server` with the request `script` makes, for `seconds`.
+fn wrk(server: &Server, script: &Path, seconds: u64) -> Run {
+    let out = Command::new("wrk")
+        .args(["-t2", "-c64", &format!("-d{seconds}s"), "--latency", "-s"])
+        .arg(script)
+        .args(["-H", &format!("Authorization: {}", server.auth)])
+        .arg(&server.base)
+        .output()
+        .expect("wrk (Debian's package wrk) on the PATH");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut run = Run {
+        rps: 0.0,
+        p50_ms: 0.0,
+        p99_ms: 0.0,
+        errors: 0,
+    };
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            ["Requests/sec:", n] => run.rps = n.parse().unwrap_or(0.0),
+            ["50%", t] => run.p50_ms = millis(t).unwrap_or(0.0),
+            ["99%", t] => run.p99_ms = millis(t).unwrap_or(0.0),
+            ["Non-2xx", "or", "3xx", "responses:", n] => run.errors = n.parse().unwrap_or(0),
+            _ => {}
+        }
+    }
+    assert!(run.rps > 0.0, "wrk printed no figures:\n{text}");
+    run
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    let docs = env_u64("ACCESSLOG_BENCH_DOCS", 2_000);
+    let rounds = env_u64("ACCESSLOG_BENCH_ROUNDS", 3).max(1);
+    let seconds = env_u64("ACCESSLOG_BENCH_SECONDS", 5).max(1);
+    let (recorded, unrecorded) = runtime.block_on(async {
+        let recorded = start("all", docs).await;
+        let unrecorded = start("off", docs).await;
+        (recorded, unrecorded)
+    });
+    let scripts = tempfile::tempdir().expect("a folder for the scripts");
+    let random_invoice = |prefix: &str| {
+        format!(
+            "math.randomseed(os.time())\nrequest = function()\n  local n = math.random(1, {docs})\n  return wrk.format(\"GET\", string.format(\"{prefix}\", n))\nend\n"
+        )
+    };
+    let routes = [
+        (
+            "GET /api/resource/Sales Invoice/{name} (random)",
+            random_invoice("/api/resource/Sales%%20Invoice/SINV-%05d"),
+        ),
+        (
+            "GET /app/sales-invoice (list page)",
+            "request = function()\n  return wrk.format(\"GET\", \"/app/sales-invoice\")\nend\n"
+                .to_owned(),
+        ),
+        (
+            "GET /printview (random invoice)",
+            random_invoice("/printview?doctype=Sales%%20Invoice&name=SINV-%05d&format=Standard"),
+        ),
+    ];
+    println!(
+        "wrk, 2 threads, 64 connections, {seconds} s per run, {rounds} alternating rounds; medians; SQLite; {docs} invoices\n"
+    );
+    println!(
+        "| route | reads recorded: req/s | p50 ms | p99 ms | reads off: req/s | p50 ms | p99 ms | recorded / off |"
+    );
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    for (i, (label, script)) in routes.iter().enumerate() {
+        let path = scripts.path().join(format!("r{i}.lua"));
+        std::fs::write(&path, script).expect("the script");
+        // A short warm-up of each, then alternating measured runs.
+        wrk(&recorded, &path, 1);
+        wrk(&unrecorded, &path, 1);
+        let (mut on, mut off) = (Vec::new(), Vec::new());
+        for _ in 0..rounds {
+            on.push(wrk(&recorded, &path, seconds));
+            off.push(wrk(&unrecorded, &path, seconds));
+        }
+        let errors: u64 = on.iter().chain(&off).map(|r| r.errors).sum();
+        assert_eq!(errors, 0, "{label}: non-2xx answers");
+        let pick = |runs: &[Run], f: fn(&Run) -> f64| median(runs.iter().map(f).collect());
+        let (a, b) = (pick(&on, |r| r.rps), pick(&off, |r| r.rps));
+        println!(
+            "| {label} | {a:.0} | {:.2} | {:.2} | {b:.0} | {:.2} | {:.2} | {:.2} |",
+            pick(&on, |r| r.p50_ms),
+            pick(&on, |r| r.p99_ms),
+            pick(&off, |r| r.p50_ms),
+            pick(&off, |r| r.p99_ms),
+            a / b
+        );
+    }
+}
