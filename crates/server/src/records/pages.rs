@@ -44,6 +44,27 @@ fn doctype_by_slug<'a>(
     Ok(doctype)
 }
 
+/// The type at `/app/{slug_}` if the user may read it (its name goes into `event`); a
+/// refusal is recorded with `event`.
+async fn readable<'a>(
+    state: &'a AppState,
+    audit: &Audit,
+    who: &PageUser,
+    slug_: &str,
+    event: &mut accesslog_core::entry::Event,
+) -> Result<&'a DocType, WebError> {
+    match doctype_by_slug(state, slug_, who) {
+        Ok(d) => {
+            event.export_from = Some(d.name.clone());
+            Ok(d)
+        }
+        Err(e) => {
+            event.export_from = Some(slug_.to_owned());
+            Err(audit.deny(state, event.clone(), e).await)
+        }
+    }
+}
+
 pub fn cell(v: &SqlValue, fieldtype: Option<FieldType>) -> String {
     match (v, fieldtype) {
         (SqlValue::Null, _) => String::new(),
@@ -120,14 +141,7 @@ pub async fn list(
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<AuditedResponse, WebError> {
     let mut event = audit.event(Activity::Read);
-    let doctype = match doctype_by_slug(&state, &slug_, &who) {
-        Ok(d) => d,
-        Err(e) => {
-            event.export_from = Some(slug_.clone());
-            return Err(audit.deny(&state, event, e).await);
-        }
-    };
-    event.export_from = Some(doctype.name.clone());
+    let doctype = readable(&state, &audit, &who, &slug_, &mut event).await?;
     let shown: Vec<&accesslog_core::doctype::Field> = doctype.list_fields().collect();
     let filterable: Vec<&accesslog_core::doctype::Field> = doctype
         .fields
@@ -414,14 +428,7 @@ pub async fn form(
 ) -> Result<AuditedResponse, WebError> {
     let mut event = audit.event(Activity::Read);
     event.reference_document = Some(name.clone());
-    let doctype = match doctype_by_slug(&state, &slug_, &who) {
-        Ok(d) => d,
-        Err(e) => {
-            event.export_from = Some(slug_.clone());
-            return Err(audit.deny(&state, event, e).await);
-        }
-    };
-    event.export_from = Some(doctype.name.clone());
+    let doctype = readable(&state, &audit, &who, &slug_, &mut event).await?;
     let children: Vec<(&str, &DocType)> = state.doctypes.child_tables(doctype);
     let doc = state
         .store

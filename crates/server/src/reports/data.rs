@@ -95,13 +95,7 @@ pub async fn run(
     event.filters = Some(CanonicalJson::from_value(&json!({
         "filters": run.filters_json()
     })));
-    event.columns = Some(CanonicalJson::from_value(&json!(
-        report
-            .columns
-            .iter()
-            .map(|c| c.fieldname.as_str())
-            .collect::<Vec<_>>()
-    )));
+    event.columns = Some(run.columns_json());
     event.row_count = Some(rows.len() as u64);
     let body = json!({ "message": { "result": rows, "columns": columns } });
     audit

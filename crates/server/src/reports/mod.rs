@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
 use accesslog_core::doctype::Action;
+use accesslog_core::entry::CanonicalJson;
 use accesslog_site::reports::{AppliedFilters, QueryReport};
 use accesslog_store::SqlValue;
 use serde_json::Value;
@@ -116,6 +117,17 @@ impl<'a> Run<'a> {
                 .map(|(k, v)| (k.clone(), Value::String(v.clone())))
                 .collect(),
         )
+    }
+
+    /// Every column's fieldname, in order, as the entry of a read or print records them.
+    pub fn columns_json(&self) -> CanonicalJson {
+        CanonicalJson::from_value(&Value::Array(
+            self.report
+                .columns
+                .iter()
+                .map(|c| Value::String(c.fieldname.clone()))
+                .collect(),
+        ))
     }
 
     /// The query string that reproduces this view (`from_date=…&party=…`).

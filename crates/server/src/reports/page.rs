@@ -302,13 +302,7 @@ pub async fn show(
     recorded.insert("limit".into(), serde_json::json!(PAGE));
     recorded.insert("total".into(), serde_json::json!(count));
     event.filters = Some(CanonicalJson::from_value(&serde_json::Value::Object(recorded)));
-    event.columns = Some(CanonicalJson::from_value(&serde_json::json!(
-        report
-            .columns
-            .iter()
-            .map(|c| c.fieldname.as_str())
-            .collect::<Vec<_>>()
-    )));
+    event.columns = Some(run.columns_json());
     event.row_count = Some(rows.len() as u64);
     audit
         .release_read(&state, event, Payload::html(html), Read::Report)

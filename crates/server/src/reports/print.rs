@@ -10,7 +10,6 @@ use accesslog_core::entry::{Activity, CanonicalJson, Event};
 use accesslog_store::SqlValue;
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use serde_json::Value;
 
 use super::{ReportUse, Run, report_for};
 use crate::audit::{Audit, AuditedResponse, Payload};
@@ -105,13 +104,7 @@ async fn print_page(
     .render()
     .map_err(|e| WebError::Internal(e.into()))?;
     event.filters = Some(CanonicalJson::from_value(&run.filters_json()));
-    event.columns = Some(CanonicalJson::from_value(&Value::Array(
-        report
-            .columns
-            .iter()
-            .map(|c| Value::String(c.fieldname.clone()))
-            .collect(),
-    )));
+    event.columns = Some(run.columns_json());
     event.row_count = Some(rows.len() as u64);
     Ok((page, event))
 }
