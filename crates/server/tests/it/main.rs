@@ -8,5 +8,6 @@ mod files;
 mod http;
 mod printing;
 mod proofs;
+mod reads;
 mod records;
 mod review;
