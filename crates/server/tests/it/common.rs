@@ -203,6 +203,36 @@ impl TestServer {
             .to_owned()
     }
 
+    /// Cuts the running server off from its Access Log, as a database that refuses every
+    /// append would: a trigger on `access_log` aborts each insert, so every recording fails
+    /// while sessions, documents and files still work. (`TestDb::close`, which the unit
+    /// tests use, closes the whole store: sessions would fail first, and no request would
+    /// reach a route.)
+    pub async fn cut_off_log(&self) {
+        let db = self.db.as_ref().expect("a running server");
+        match db.backend {
+            Backend::Sqlite => {
+                db.execute(
+                    "CREATE TRIGGER access_log_cut_off BEFORE INSERT ON access_log \
+                     BEGIN SELECT RAISE(ABORT, 'the Access Log is cut off (test)'); END",
+                )
+                .await;
+            }
+            Backend::Postgres => {
+                db.execute(
+                    "CREATE FUNCTION access_log_cut_off() RETURNS trigger LANGUAGE plpgsql \
+                     AS $$ BEGIN RAISE EXCEPTION 'the Access Log is cut off (test)'; END $$",
+                )
+                .await;
+                db.execute(
+                    "CREATE TRIGGER access_log_cut_off BEFORE INSERT ON access_log \
+                     FOR EACH ROW EXECUTE FUNCTION access_log_cut_off()",
+                )
+                .await;
+            }
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Ok(pdf) = &self.state.printing.pdf {
             pdf.shutdown().await;
