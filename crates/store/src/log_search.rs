@@ -151,10 +151,18 @@ fn conditions(q: &EntryQuery, part: Part) -> (Vec<String>, Vec<SqlValue>) {
         let a = values.len();
         values.push(SqlValue::Text(names_pattern(doc)));
         let b = values.len();
+        values.push(SqlValue::Text(
+            serde_json::Value::String(doc.clone()).to_string(),
+        ));
+        let c = values.len();
+        // LIKE finds the name after `"names":[` (ignoring case on SQLite); `replace`, which
+        // never ignores case, checks that it is there exactly. Reads of the Access Log
+        // record entry numbers as names and searches in their filters, so they are left out.
         parts.push(format!(
             "(reference_document = ${a} OR seq IN (SELECT seq FROM access_log \
              WHERE activity = 'read' AND reference_document IS NULL \
-             AND filters LIKE ${b} ESCAPE '\\'))"
+             AND export_from <> 'Access Log' AND filters LIKE ${b} ESCAPE '\\' \
+             AND LENGTH(REPLACE(filters, ${c}, '')) < LENGTH(filters)))"
         ));
     }
     let time = part.time();

@@ -110,12 +110,7 @@ pub async fn release_log_read(
     crate::records::api::returned_names(&mut recorded, &seqs, state.settings.log.read_names_max);
     event.filters = Some(CanonicalJson::from_value(&Value::Object(recorded)));
     event.row_count = Some(entries.len() as u64);
-    let read = if entries.len() == 1 && params.is_empty() {
-        Read::LogEntry
-    } else {
-        Read::Report
-    };
-    audit.release_read(state, event, payload, read).await
+    audit.release_read(state, event, payload, Read::Report).await
 }
 
 /// Records a read of the one entry `seq` of the Access Log and releases `payload`.

@@ -30,55 +30,10 @@ on_both_backends_with_setup!(
     the_dashboard_shows_reads_and_can_hide_them,
     report_permissions_are_erpnexts,
     a_log_of_reads_verifies,
+    who_saw_is_not_fooled_by_searches_of_the_log,
+    who_saw_matches_the_name_exactly,
+    a_short_list_of_the_log_is_still_a_list,
 );
-
-/// Server bugs these tests found, each failing until it is fixed; run them with
-/// `cargo test -p accesslog-server --test it reads::known_bugs -- --ignored`.
-mod known_bugs {
-    use crate::common::Backend;
-
-    // `document=` reads list reads' recorded filters with `LIKE '%"names":[%"EMP-0042"%'`,
-    // which also matches a search of the Access Log whose parameters sort after "names"
-    // (`q`, `reference_document`, `user`, …) and hold the name: `{"names":["1"],"q":"EMP-0042"}`.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "bug: a search of the Access Log naming a document is listed among those who saw it"]
-    async fn who_saw_is_not_fooled_by_searches_of_the_log_sqlite() {
-        super::who_saw_is_not_fooled_by_searches_of_the_log(Backend::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "bug: a search of the Access Log naming a document is listed among those who saw it"]
-    async fn who_saw_is_not_fooled_by_searches_of_the_log_postgres() {
-        super::who_saw_is_not_fooled_by_searches_of_the_log(Backend::Postgres).await;
-    }
-
-    // SQLite's LIKE ignores ASCII case (PRAGMA case_sensitive_like is off).
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "bug: on SQLite, who saw EMP-0042 includes a list read that returned emp-0042"]
-    async fn who_saw_matches_the_name_exactly_sqlite() {
-        super::who_saw_matches_the_name_exactly(Backend::Sqlite).await;
-    }
-
-    /// Passes: PostgreSQL's LIKE is case-sensitive.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn who_saw_matches_the_name_exactly_postgres() {
-        super::who_saw_matches_the_name_exactly(Backend::Postgres).await;
-    }
-
-    // review::api::release_log_read takes a list with exactly one entry and no parameters
-    // for a read of one entry (Read::LogEntry), which "lists" leaves out.
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "bug: with log.reads = \"lists\", a list of the Access Log holding one entry is not recorded"]
-    async fn a_short_list_of_the_log_is_still_a_list_sqlite() {
-        super::a_short_list_of_the_log_is_still_a_list(Backend::Sqlite).await;
-    }
-
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    #[ignore = "bug: with log.reads = \"lists\", a list of the Access Log holding one entry is not recorded"]
-    async fn a_short_list_of_the_log_is_still_a_list_postgres() {
-        super::a_short_list_of_the_log_is_still_a_list(Backend::Postgres).await;
-    }
-}
 
 const SEQ: &str = "x-access-log-seq";
 const HR: (&str, &str) = ("hr@example.com", "hr");
@@ -1393,9 +1348,10 @@ async fn a_short_list_of_the_log_is_still_a_list(backend: Backend) {
             continue;
         }
         let e = server.store.entry(before + 1).await.unwrap().unwrap().event;
+        // Every entry so far is listed: the first list holds the one entry.
         assert_eq!(
             (e.activity, e.row_count, e.reference_document),
-            (Activity::Read, Some(1), None),
+            (Activity::Read, Some(before), None),
             "{path}"
         );
     }
