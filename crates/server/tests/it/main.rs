@@ -3,6 +3,7 @@
 
 mod browser;
 mod common;
+mod egress;
 mod exports;
 mod files;
 mod http;
