@@ -134,12 +134,6 @@ impl Routes {
         self
     }
 
-    /// Applies `f` to the router being built (a layer on one route, say), keeping the table.
-    pub fn map(mut self, f: impl FnOnce(Router<AppState>) -> Router<AppState>) -> Self {
-        self.router = f(self.router);
-        self
-    }
-
     pub fn table(&self) -> &[RouteInfo] {
         &self.table
     }
