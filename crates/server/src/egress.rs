@@ -26,7 +26,7 @@ use axum::Router;
 use axum::extract::{Request, State};
 use axum::handler::Handler;
 use axum::http::{HeaderMap, Method, header};
-use axum::middleware::{Next, from_fn_with_state};
+use axum::middleware::{Next, from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use serde_json::Value;
@@ -37,8 +37,10 @@ use crate::error::{ErrorInfo, WebError};
 use crate::state::AppState;
 
 /// The longest path segment or query parameter an egress route takes (report filters and
-/// list filters travel in the query string).
-pub const MAX_PARAM: usize = 64 * 1024;
+/// list filters travel in the query string; larger ones go in a POST body). Well below
+/// hyper's own limit on a whole URI (64 KiB, answered 414 before any route runs), so an
+/// over-long parameter is named and recorded here.
+pub const MAX_PARAM: usize = 16 * 1024;
 
 /// What a route is, as far as the Access Log is concerned.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -96,10 +98,12 @@ impl Routes {
         T: 'static,
     {
         for method in methods {
-            let layer = from_fn_with_state((self.state.clone(), activity), guard);
-            self.router = self
-                .router
-                .route(path, on(filter_of(method), handler.clone()).layer(layer));
+            // The guard is outermost, so it records what the CSRF check refuses.
+            let guard = from_fn_with_state((self.state.clone(), activity), guard);
+            let route = on(filter_of(method), handler.clone())
+                .layer(from_fn(crate::auth::check_csrf))
+                .layer(guard);
+            self.router = self.router.route(path, route);
             self.table.push(RouteInfo {
                 path,
                 method: method.clone(),
@@ -122,9 +126,9 @@ impl Routes {
         T: 'static,
     {
         for method in methods {
-            self.router = self
-                .router
-                .route(path, on(filter_of(method), handler.clone()));
+            let route =
+                on(filter_of(method), handler.clone()).layer(from_fn(crate::auth::check_csrf));
+            self.router = self.router.route(path, route);
             self.table.push(RouteInfo {
                 path,
                 method: method.clone(),

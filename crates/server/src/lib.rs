@@ -114,7 +114,8 @@ pub fn router(state: AppState) -> Router {
     router
         .fallback(not_found)
         .layer(
-            // Outermost first: id, trace, auth + CSRF, then HTML error pages.
+            // Outermost first: id, trace, auth, then HTML error pages (CSRF is checked per
+            // route, inside the egress guard: see egress::Routes).
             ServiceBuilder::new()
                 .layer(from_fn(request::assign_request_id))
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {

@@ -13,7 +13,7 @@ use axum::http::request::Parts;
 use axum::response::{IntoResponse, Redirect, Response};
 
 pub use csrf::CSRF_HEADER;
-pub use resolve::authenticate;
+pub use resolve::{authenticate, check_csrf};
 
 use crate::error::WebError;
 

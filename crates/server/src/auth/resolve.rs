@@ -32,6 +32,12 @@ pub async fn authenticate(
         Ok(None) => {}
         Err(e) => return e.into_response(),
     }
+    next.run(req).await
+}
+
+/// Middleware on every route (added by [`crate::egress::Routes`], so that on an egress
+/// route the guard around it records a refusal): the CSRF checks of [`csrf::check`].
+pub async fn check_csrf(req: Request, next: Next) -> Response {
     match csrf::check(req).await {
         Ok(req) => next.run(req).await,
         Err(e) => e.into_response(),

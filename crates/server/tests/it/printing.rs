@@ -503,7 +503,8 @@ async fn raw_print_reaches_a_network_printer_or_says_it_failed(backend: Backend)
         ("printer", "dock"),
     ];
 
-    // Without the CSRF token a browser session cannot print.
+    // Without the CSRF token a browser session cannot print, and the refusal is recorded.
+    let before = log_size(&server).await;
     let r = sales
         .post(server.at("/api/raw-print"))
         .form(&form)
@@ -511,6 +512,10 @@ async fn raw_print_reaches_a_network_printer_or_says_it_failed(backend: Backend)
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(log_size(&server).await, before + 1);
+    let e = last_entry(&server).await.event;
+    assert_eq!((e.activity, e.outcome), (Activity::RawPrint, Outcome::Denied));
+    assert!(e.reason.is_some_and(|r| r.contains("CSRF")));
 
     let r = sales
         .post(server.at("/api/raw-print"))
