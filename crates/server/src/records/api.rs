@@ -5,7 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use accesslog_core::doctype::{Action, DocType};
+use accesslog_core::doctype::{Action, DocType, FieldType};
 use accesslog_core::entry::{Activity, CanonicalJson, Event};
 use accesslog_core::filters::{parse_fields, parse_filters, parse_order_by};
 use accesslog_store::{ChildRows, Document, ListQuery, SqlValue};
@@ -295,6 +295,7 @@ pub async fn create(
     let bad = |e: super::values::ValueError| WebError::BadRequest(e.to_string());
     let (mut values, tables) = document_values(doctype, &body, true).map_err(bad)?;
     let children = child_rows(&state, doctype, tables)?;
+    check_links(&state, doctype, &values, &children).await?;
     let given = body.get("name").and_then(Value::as_str);
     let name = new_name(&*state.store, doctype, &values, given).await?;
     let now = state
@@ -329,6 +330,53 @@ pub async fn create(
         .unwrap_or(doc);
     let event = audit.event(Activity::Read);
     release_document(&state, &audit, event, doctype, &stored).await
+}
+
+/// Checks that every link of a document and of its table rows names a document that
+/// exists, as ERPNext does (so a link is a reference, never a place to keep data): 400
+/// naming the field and the missing document otherwise.
+async fn check_links(
+    state: &AppState,
+    doctype: &DocType,
+    values: &BTreeMap<String, SqlValue>,
+    children: &[ChildRows<'_>],
+) -> Result<(), WebError> {
+    let mut checked: std::collections::BTreeSet<(String, String)> = Default::default();
+    // (type, where, values): the document, then each table row.
+    let mut rows: Vec<(&DocType, String, &BTreeMap<String, SqlValue>)> =
+        vec![(doctype, String::new(), values)];
+    for c in children {
+        for (i, r) in c.rows.iter().enumerate() {
+            rows.push((c.doctype, format!("{} row {}: ", c.fieldname, i + 1), r));
+        }
+    }
+    for (dt, at, values) in rows {
+        for field in dt.fields.iter().filter(|f| f.fieldtype == FieldType::Link) {
+            let (Some(SqlValue::Text(name)), Some(target)) =
+                (values.get(&field.fieldname), field.options.as_deref())
+            else {
+                continue;
+            };
+            if !checked.insert((target.to_owned(), name.clone())) {
+                continue;
+            }
+            let Some(target_type) = state.doctypes.get(target) else {
+                continue;
+            };
+            if state
+                .store
+                .get_document(target_type, &[], name)
+                .await?
+                .is_none()
+            {
+                return Err(WebError::BadRequest(format!(
+                    "{at}`{}` links to {target} {name:?}, which does not exist (create it first, or fix the name)",
+                    field.fieldname
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Checks the JSON rows of a document's tables against their child types.
@@ -408,6 +456,7 @@ pub async fn update(
     let bad = |e: super::values::ValueError| WebError::BadRequest(e.to_string());
     let (mut values, tables) = document_values(doctype, &body, false).map_err(bad)?;
     let children = child_rows(&state, doctype, tables)?;
+    check_links(&state, doctype, &values, &children).await?;
     values.insert("modified".to_owned(), SqlValue::Text(stamp(&state)));
     values.insert(
         "modified_by".to_owned(),

@@ -26,6 +26,9 @@ fn bad(field: &Field, why: impl Into<String>) -> ValueError {
     }
 }
 
+/// The longest name a link field takes (ERPNext's `varchar(140)` for names and links).
+pub const MAX_LINK: usize = 140;
+
 /// One field's JSON value as stored; `null` and `""` are absent.
 pub fn coerce(field: &Field, value: &Value) -> Result<SqlValue, ValueError> {
     if value.is_null() || value.as_str() == Some("") {
@@ -82,9 +85,22 @@ pub fn coerce(field: &Field, value: &Value) -> Result<SqlValue, ValueError> {
             }
             SqlValue::Text(s)
         }
-        FieldType::Data | FieldType::Text | FieldType::Link => SqlValue::Text(
+        FieldType::Data | FieldType::Text => SqlValue::Text(
             text_of(value).ok_or_else(|| bad(field, format!("{value} is not text")))?,
         ),
+        FieldType::Link => {
+            let name = text_of(value).ok_or_else(|| bad(field, format!("{value} is not text")))?;
+            if name.chars().count() > MAX_LINK {
+                return Err(bad(
+                    field,
+                    format!(
+                        "a link names one document, in at most {MAX_LINK} characters; this one has {}",
+                        name.chars().count()
+                    ),
+                ));
+            }
+            SqlValue::Text(name)
+        }
         FieldType::Table => {
             return Err(bad(field, "a table's rows are given as a list of objects"));
         }

@@ -208,6 +208,8 @@ where
 {
     let Some(tools) = Tools::find() else { return };
     let server = TestServer::start(Backend::Sqlite, case).await.unwrap();
+    // The customers the cases' invoices link to.
+    crate::common::customers(&server, &["Acme Corp", "Acme", "Bolt", "Core"]).await;
     let driver = Driver::start(&tools.chromedriver).await;
     let client = driver.session(&tools.chromium).await;
 

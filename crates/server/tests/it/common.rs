@@ -233,6 +233,35 @@ impl TestServer {
         }
     }
 
+    /// Slows every append to the Access Log by a third of a second or more (a trigger that
+    /// sleeps on PostgreSQL, and on SQLite one that counts to three million), so a test can
+    /// act between a request's start and its entry's commit.
+    pub async fn slow_log(&self) {
+        let db = self.db.as_ref().expect("a running server");
+        match db.backend {
+            Backend::Sqlite => {
+                db.execute(
+                    "CREATE TRIGGER access_log_slow BEFORE INSERT ON access_log BEGIN \
+                     SELECT COUNT(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL \
+                     SELECT x + 1 FROM c WHERE x < 3000000) SELECT x FROM c); END",
+                )
+                .await;
+            }
+            Backend::Postgres => {
+                db.execute(
+                    "CREATE FUNCTION access_log_slow() RETURNS trigger LANGUAGE plpgsql \
+                     AS $$ BEGIN PERFORM pg_sleep(0.35); RETURN NEW; END $$",
+                )
+                .await;
+                db.execute(
+                    "CREATE TRIGGER access_log_slow BEFORE INSERT ON access_log \
+                     FOR EACH ROW EXECUTE FUNCTION access_log_slow()",
+                )
+                .await;
+            }
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Ok(pdf) = &self.state.printing.pdf {
             pdf.shutdown().await;
@@ -340,3 +369,48 @@ macro_rules! on_both_backends_with_setup {
     };
 }
 pub(crate) use on_both_backends_with_setup;
+
+/// Makes sure a Customer of each name exists (written to the store directly, so the log
+/// does not change): invoices may only link to customers that exist.
+pub async fn customers(server: &TestServer, names: &[&str]) {
+    use accesslog_store::{Document, NewDocument, SqlValue};
+    let customer = server
+        .state
+        .doctypes
+        .get("Customer")
+        .expect("the test site's Customer type");
+    for name in names {
+        if server
+            .store
+            .get_document(customer, &[], name)
+            .await
+            .unwrap()
+            .is_some()
+        {
+            continue;
+        }
+        let values = [
+            ("customer_name", SqlValue::Text((*name).to_owned())),
+            ("owner", SqlValue::Text("admin@example.com".to_owned())),
+            ("creation", SqlValue::Text("2026-01-01 00:00:00".to_owned())),
+            ("modified", SqlValue::Text("2026-01-01 00:00:00".to_owned())),
+            ("modified_by", SqlValue::Text("admin@example.com".to_owned())),
+        ];
+        let doc = NewDocument {
+            doc: Document {
+                name: (*name).to_owned(),
+                values: values
+                    .into_iter()
+                    .map(|(k, v)| (k.to_owned(), v))
+                    .collect(),
+                children: Default::default(),
+            },
+            children: Vec::new(),
+        };
+        server
+            .store
+            .insert_documents(customer, &[doc])
+            .await
+            .unwrap();
+    }
+}

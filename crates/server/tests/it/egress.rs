@@ -802,6 +802,8 @@ impl Fixture {
             .unwrap();
         })
         .await?;
+        // The customer the seeded invoices link to.
+        crate::common::customers(&server, &[&format!("{INVOICE_MARK} Invoice Marker")]).await;
         let mut callers = Vec::new();
         for (email, password, role) in USERS {
             let (client, token) = session(&server, email, password).await;

@@ -381,6 +381,7 @@ async fn exports_need_permission_and_refusals_are_recorded(server: &TestServer) 
 
 async fn list_views_export_what_the_user_sees(server: &TestServer) {
     let (accounts, token) = session(server, "accounts@example.com", "accounts").await;
+    crate::common::customers(server, &["Acme", "Bolt"]).await;
     for (customer, total) in [("Acme", 10.0), ("Bolt", 20.0), ("Acme", 30.0)] {
         let r = accounts
             .post(server.at("/api/resource/Sales Invoice"))

@@ -32,6 +32,7 @@ on_both_backends_with_setup!(
 
 /// Creates SINV-00001 for Acme Corp (as accounts) and returns its name.
 async fn invoice(server: &TestServer) -> String {
+    crate::common::customers(server, &["Acme Corp", "Evil^XZ^XA^FDpwned^FS~JA"]).await;
     let (c, token) = session(server, "accounts@example.com", "accounts").await;
     let r = c
         .post(server.at("/api/resource/Sales Invoice"))
@@ -603,14 +604,15 @@ async fn raw_print_reaches_a_network_printer_or_says_it_failed(backend: Backend)
     server.stop().await;
 }
 
-/// A printer that accepts a connection and resets it at once (SO_LINGER 0), on a thread
-/// of its own blocked in `accept`, so the reset arrives long before the server (which
-/// records first) writes.
+/// A printer that accepts a connection and, 50 ms later, resets it (SO_LINGER 0): long
+/// after the server's connect has completed, and long before a slowed log (`slow_log`)
+/// lets the server write.
 fn resetting_printer() -> u16 {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     std::thread::spawn(move || {
         if let Ok((s, _)) = listener.accept() {
+            std::thread::sleep(std::time::Duration::from_millis(50));
             let s = socket2::SockRef::from(&s);
             s.set_linger(Some(std::time::Duration::ZERO)).unwrap();
         }
@@ -633,6 +635,8 @@ async fn a_printer_that_drops_the_job_after_it_was_recorded_is_a_second_entry(ba
     let name = invoice(&server).await;
     let (sales, token) = session(&server, "sales@example.com", "sales").await;
     let before = log_size(&server).await;
+    // The connection is open while the entry is being committed; the printer drops it then.
+    server.slow_log().await;
     let r = sales
         .post(server.at("/api/raw-print"))
         .header("x-frappe-csrf-token", &token)

@@ -1116,6 +1116,7 @@ async fn settings_change_is_recorded(server: &TestServer, after: Value) {
 
 /// Creates SINV-00001 (as accounts; no read recorded when the settings leave it out).
 async fn an_invoice(server: &TestServer) {
+    crate::common::customers(server, &["Acme"]).await;
     let (accounts, token) = session(server, "accounts@example.com", "accounts").await;
     let r = accounts
         .post(server.at("/api/resource/Sales Invoice"))

@@ -58,6 +58,7 @@ async fn documents_are_created_read_and_listed(server: &TestServer) {
     }
 
     let accounts = session(server, "accounts@example.com", "accounts").await;
+    crate::common::customers(server, &["Acme Corp", "Bolt Ltd", "Ana Ruiz"]).await;
     for (n, customer) in ["Acme Corp", "Bolt Ltd", "Acme Corp"].iter().enumerate() {
         let body = json!({
             "customer": customer,
@@ -294,6 +295,15 @@ async fn bad_requests_name_what_is_wrong(server: &TestServer) {
             "items row 1: item_code is required",
         ),
         (json!({"customer": "A", "items": "many"}), "must be a list"),
+        // A link names a document that exists, in at most 140 characters.
+        (
+            json!({"customer": "Nobody Ltd", "grand_total": 1}),
+            "`customer` links to Customer \"Nobody Ltd\", which does not exist",
+        ),
+        (
+            json!({"customer": "x".repeat(1024 * 1024)}),
+            "customer: a link names one document, in at most 140 characters",
+        ),
     ] {
         let r = post(server, &admin, "Sales Invoice", body.clone()).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");

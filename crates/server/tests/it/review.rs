@@ -27,6 +27,7 @@ on_both_backends!(
 /// the General Ledger for Acme.
 async fn activity(server: &TestServer) {
     let (accounts, token) = session(server, "accounts@example.com", "accounts").await;
+    crate::common::customers(server, &["Acme"]).await;
     let r = accounts
         .post(server.at("/api/resource/Sales Invoice"))
         .header("x-frappe-csrf-token", &token)
