@@ -928,6 +928,7 @@ write = true
                 ),
             ]
             .into(),
+            log_reads: true,
         };
         let invoice = types.get("Sales Invoice").unwrap();
         assert_eq!(invoice, &expected);
@@ -1289,6 +1290,7 @@ write = true
                 ..field("accounts", "Accounts", FieldType::Table)
             }],
             permissions: BTreeMap::new(),
+            log_reads: true,
         };
         let child = DocType {
             name: "Journal Entry Account".into(),
@@ -1296,6 +1298,7 @@ write = true
             naming: Naming::Prompt,
             fields: vec![field("debit", "Debit", FieldType::Currency)],
             permissions: BTreeMap::new(),
+            log_reads: true,
         };
         let types = DocTypes::from_types(vec![parent.clone(), child.clone()]).unwrap();
         let child_loaded = types.get("Journal Entry Account").unwrap();
@@ -1322,6 +1325,7 @@ write = true
             naming: Naming::Hash,
             fields: vec![],
             permissions: BTreeMap::new(),
+            log_reads: true,
         };
         let err = DocTypes::from_types(vec![nameless]).unwrap_err();
         assert!(
