@@ -111,7 +111,11 @@ async fn start(reads: &str, docs: u64) -> Server {
         .await
         .expect("a port");
     let base = format!("http://{}", listener.local_addr().expect("the address"));
-    tokio::spawn(accesslog_server::serve(listener, state, std::future::pending()));
+    tokio::spawn(accesslog_server::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
     let auth = format!("token {}:{}", key.api_key, key.api_secret);
     let client = reqwest::Client::new();
     let customer = client
@@ -121,7 +125,11 @@ async fn start(reads: &str, docs: u64) -> Server {
         .send()
         .await
         .expect("a customer");
-    assert!(customer.status().is_success(), "{}", customer.text().await.unwrap_or_default());
+    assert!(
+        customer.status().is_success(),
+        "{}",
+        customer.text().await.unwrap_or_default()
+    );
     for i in 0..docs {
         let r = client
             .post(format!("{base}/api/resource/Sales Invoice"))
@@ -135,7 +143,11 @@ async fn start(reads: &str, docs: u64) -> Server {
             .send()
             .await
             .expect("an invoice");
-        assert!(r.status().is_success(), "{}", r.text().await.unwrap_or_default());
+        assert!(
+            r.status().is_success(),
+            "{}",
+            r.text().await.unwrap_or_default()
+        );
     }
     Server {
         base,

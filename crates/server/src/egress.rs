@@ -248,7 +248,9 @@ fn shown(value: &[u8]) -> String {
 
 /// The request's path segments and query parameters, checked: `Err` names the first bad
 /// one. `Ok` holds the query parameters, for the record of a refusal.
-pub fn checked_input(uri: &axum::http::Uri) -> Result<BTreeMap<String, String>, (String, BTreeMap<String, String>)> {
+pub fn checked_input(
+    uri: &axum::http::Uri,
+) -> Result<BTreeMap<String, String>, (String, BTreeMap<String, String>)> {
     let mut params = BTreeMap::new();
     let mut bad: Option<String> = None;
     for (i, segment) in uri.path().split('/').filter(|s| !s.is_empty()).enumerate() {
@@ -263,7 +265,12 @@ pub fn checked_input(uri: &axum::http::Uri) -> Result<BTreeMap<String, String>, 
             ));
         }
     }
-    for pair in uri.query().unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+    for pair in uri
+        .query()
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         let (key, value) = (percent_decode(k, true), percent_decode(v, true));
         let name = shown(&key).chars().take(200).collect::<String>();

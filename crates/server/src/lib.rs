@@ -21,10 +21,10 @@ mod state;
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use accesslog_core::entry::Activity;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::middleware::{from_fn, from_fn_with_state};
-use accesslog_core::entry::Activity;
 use tower::ServiceBuilder;
 use tower_http::trace::{DefaultOnResponse, TraceLayer};
 
@@ -199,8 +199,11 @@ pub async fn record_read_settings(state: &AppState) -> Result<(), WebError> {
     if before == now {
         return Ok(());
     }
-    let mut event =
-        accesslog_core::entry::Event::new("system", Activity::Read, "SETTINGS site.toml, doctypes/");
+    let mut event = accesslog_core::entry::Event::new(
+        "system",
+        Activity::Read,
+        "SETTINGS site.toml, doctypes/",
+    );
     event.export_from = Some("Access Log".to_owned());
     event.report_name = Some(READ_SETTINGS.to_owned());
     event.filters = Some(accesslog_core::entry::CanonicalJson::from_value(

@@ -13,6 +13,5 @@ mod settings;
 pub use create::{SUBFOLDERS, create_site};
 pub use settings::{
     Database, LogSettings, LoginSettings, Overrides, PdfSettings, PrintFile, PrinterSettings,
-    ReadLogging,
-    SessionSettings, Settings, SiteError, SiteFile, Source,
+    ReadLogging, SessionSettings, Settings, SiteError, SiteFile, Source,
 };

@@ -5,10 +5,10 @@
 
 use std::collections::HashMap;
 
+use accesslog_core::entry::{Activity, CanonicalJson};
 use accesslog_core::merkle::{
     Hash, NodeId, ProofPlan, consistency_plan, inclusion_plan, leaf_hash, root_plan,
 };
-use accesslog_core::entry::{Activity, CanonicalJson};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};

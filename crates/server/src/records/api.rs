@@ -180,7 +180,13 @@ pub struct ListRead {
 impl ListRead {
     /// Fills `event` with the request, the fields, the row count and the names returned
     /// (all of them up to `log.read_names_max`, else the first and the last).
-    pub fn describe(self, event: &mut Event, fields: &[String], names: &[String], state: &AppState) {
+    pub fn describe(
+        self,
+        event: &mut Event,
+        fields: &[String],
+        names: &[String],
+        state: &AppState,
+    ) {
         let mut recorded = Map::new();
         if !self.filters.is_null() {
             recorded.insert("filters".into(), self.filters);

@@ -454,17 +454,18 @@ pub async fn list(
     let mut recorded = serde_json::Map::new();
     recorded.insert("filters".into(), Value::Object(filters.clone()));
     let names: Vec<String> = files.iter().map(|f| f.name.clone()).collect();
-    crate::records::api::returned_names(
-        &mut recorded,
-        &names,
-        state.settings.log.read_names_max,
-    );
+    crate::records::api::returned_names(&mut recorded, &names, state.settings.log.read_names_max);
     event.filters = Some(accesslog_core::entry::CanonicalJson::from_value(
         &Value::Object(recorded),
     ));
     event.row_count = Some(files.len() as u64);
     let body = json!({ "data": files.iter().map(file_json).collect::<Vec<_>>() });
     audit
-        .release_read(&state, event, Payload::json(&body), crate::audit::Read::Report)
+        .release_read(
+            &state,
+            event,
+            Payload::json(&body),
+            crate::audit::Read::Report,
+        )
         .await
 }

@@ -5,11 +5,11 @@
 use std::collections::BTreeMap;
 
 use accesslog_core::doctype::{Action, DocType, FieldType};
+use accesslog_core::entry::Activity;
 use accesslog_core::filters::{Condition, Op, OrderBy, Value};
 use accesslog_store::{ListQuery, SqlValue};
 use askama::Template;
 use axum::extract::{Path, Query, State};
-use accesslog_core::entry::Activity;
 
 use crate::audit::{Audit, AuditedResponse, Payload, Read};
 use crate::auth::PageUser;

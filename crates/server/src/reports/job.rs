@@ -82,7 +82,9 @@ impl<'a> ExportJob<'a> {
             .ok_or_else(|| format!("{file_type} exports cannot be re-run."))?;
         let visible = match event.filters.as_ref().map(CanonicalJson::to_value) {
             Some(Value::Object(m)) => m.get("visible_idx").and_then(Value::as_array).map(|v| {
-                v.iter().filter_map(Value::as_u64).collect::<BTreeSet<u64>>()
+                v.iter()
+                    .filter_map(Value::as_u64)
+                    .collect::<BTreeSet<u64>>()
             }),
             _ => None,
         };
@@ -99,8 +101,7 @@ impl<'a> ExportJob<'a> {
         given.remove("visible_idx");
         Self::new(state, report, &given, columns.as_deref(), visible, format).map_err(|e| match e {
             WebError::BadRequest(m) if m.contains("is not a column") => {
-                "The report's columns have changed since; it cannot be re-run as it was."
-                    .to_owned()
+                "The report's columns have changed since; it cannot be re-run as it was.".to_owned()
             }
             other => format!("The logged filters no longer apply: {other}"),
         })

@@ -58,11 +58,14 @@ pub fn report_for<'a>(
         )));
     }
     let roles = &who.user.roles;
-    let allowed = state.doctypes.get(&report.ref_doctype).is_some_and(|t| match use_ {
-        ReportUse::View => t.allows(roles, Action::Report) || t.allows(roles, Action::Read),
-        ReportUse::Print => t.allows(roles, Action::Print),
-        ReportUse::Export => t.allows(roles, Action::Export),
-    });
+    let allowed = state
+        .doctypes
+        .get(&report.ref_doctype)
+        .is_some_and(|t| match use_ {
+            ReportUse::View => t.allows(roles, Action::Report) || t.allows(roles, Action::Read),
+            ReportUse::Print => t.allows(roles, Action::Print),
+            ReportUse::Export => t.allows(roles, Action::Export),
+        });
     if !allowed {
         let (what, needs) = match use_ {
             ReportUse::View => ("run", "report or read"),

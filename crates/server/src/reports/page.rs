@@ -301,7 +301,9 @@ pub async fn show(
     recorded.insert("start".into(), serde_json::json!(offset));
     recorded.insert("limit".into(), serde_json::json!(PAGE));
     recorded.insert("total".into(), serde_json::json!(count));
-    event.filters = Some(CanonicalJson::from_value(&serde_json::Value::Object(recorded)));
+    event.filters = Some(CanonicalJson::from_value(&serde_json::Value::Object(
+        recorded,
+    )));
     event.columns = Some(run.columns_json());
     event.row_count = Some(rows.len() as u64);
     audit

@@ -87,7 +87,14 @@ pub async fn list(
         "data".into(),
         Value::Array(entries.iter().map(entry_json).collect()),
     );
-    release_log_read(&state, &audit, &params, &entries, Payload::json(&Value::Object(out))).await
+    release_log_read(
+        &state,
+        &audit,
+        &params,
+        &entries,
+        Payload::json(&Value::Object(out)),
+    )
+    .await
 }
 
 /// Records a read of `entries` of the Access Log (with the query's parameters) and
@@ -110,7 +117,9 @@ pub async fn release_log_read(
     crate::records::api::returned_names(&mut recorded, &seqs, state.settings.log.read_names_max);
     event.filters = Some(CanonicalJson::from_value(&Value::Object(recorded)));
     event.row_count = Some(entries.len() as u64);
-    audit.release_read(state, event, payload, Read::Report).await
+    audit
+        .release_read(state, event, payload, Read::Report)
+        .await
 }
 
 /// Records a read of the one entry `seq` of the Access Log and releases `payload`.
@@ -124,7 +133,9 @@ pub async fn release_entry_read(
     event.export_from = Some("Access Log".to_owned());
     event.reference_document = Some(seq.to_string());
     event.row_count = Some(1);
-    audit.release_read(state, event, payload, Read::LogEntry).await
+    audit
+        .release_read(state, event, payload, Read::LogEntry)
+        .await
 }
 
 /// `GET /api/access-log/{seq}`.

@@ -394,15 +394,15 @@ pub async fn customers(server: &TestServer, names: &[&str]) {
             ("owner", SqlValue::Text("admin@example.com".to_owned())),
             ("creation", SqlValue::Text("2026-01-01 00:00:00".to_owned())),
             ("modified", SqlValue::Text("2026-01-01 00:00:00".to_owned())),
-            ("modified_by", SqlValue::Text("admin@example.com".to_owned())),
+            (
+                "modified_by",
+                SqlValue::Text("admin@example.com".to_owned()),
+            ),
         ];
         let doc = NewDocument {
             doc: Document {
                 name: (*name).to_owned(),
-                values: values
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), v))
-                    .collect(),
+                values: values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
                 children: Default::default(),
             },
             children: Vec::new(),

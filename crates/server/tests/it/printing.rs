@@ -155,7 +155,13 @@ async fn the_print_view_records_each_format(server: &TestServer) {
         let message = body["message"].as_str().unwrap();
         assert!(message.contains(says), "{query}: {message}");
         // Nothing was printed, and the refusal is on record with its reason.
-        let e = server.store.entry(log_size(server).await).await.unwrap().unwrap().event;
+        let e = server
+            .store
+            .entry(log_size(server).await)
+            .await
+            .unwrap()
+            .unwrap()
+            .event;
         assert_eq!((e.activity, e.outcome), (Activity::Print, Outcome::Denied));
         assert!(e.reason.as_deref().unwrap_or("").contains(says), "{e:?}");
         assert_eq!(e.byte_count, None);
@@ -515,7 +521,10 @@ async fn raw_print_reaches_a_network_printer_or_says_it_failed(backend: Backend)
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert_eq!(log_size(&server).await, before + 1);
     let e = last_entry(&server).await.event;
-    assert_eq!((e.activity, e.outcome), (Activity::RawPrint, Outcome::Denied));
+    assert_eq!(
+        (e.activity, e.outcome),
+        (Activity::RawPrint, Outcome::Denied)
+    );
     assert!(e.reason.is_some_and(|r| r.contains("CSRF")));
 
     let r = sales
@@ -625,7 +634,9 @@ async fn a_printer_that_drops_the_job_after_it_was_recorded_is_a_second_entry(ba
     let Some(server) = TestServer::start_with(backend, "raw_print_reset", |site| {
         append(
             site,
-            &format!("\n[printers.flaky]\nhost = \"127.0.0.1\"\nport = {port}\ntimeout_seconds = 2\n"),
+            &format!(
+                "\n[printers.flaky]\nhost = \"127.0.0.1\"\nport = {port}\ntimeout_seconds = 2\n"
+            ),
         );
     })
     .await
@@ -650,13 +661,22 @@ async fn a_printer_that_drops_the_job_after_it_was_recorded_is_a_second_entry(ba
     // second entry says so, naming the first.
     assert_eq!(log_size(&server).await, before + 2, "{msg}");
     let sent = server.store.entry(before + 1).await.unwrap().unwrap().event;
-    assert_eq!((sent.activity, sent.outcome), (Activity::RawPrint, Outcome::Granted));
+    assert_eq!(
+        (sent.activity, sent.outcome),
+        (Activity::RawPrint, Outcome::Granted)
+    );
     assert!(sent.page.is_some_and(|p| !p.is_empty()));
     let failed = server.store.entry(before + 2).await.unwrap().unwrap().event;
-    assert_eq!((failed.activity, failed.outcome), (Activity::RawPrint, Outcome::Failed));
+    assert_eq!(
+        (failed.activity, failed.outcome),
+        (Activity::RawPrint, Outcome::Failed)
+    );
     let reason = failed.reason.unwrap();
     assert!(
-        reason.contains(&format!("Entry {} had recorded the commands as sent", before + 1)),
+        reason.contains(&format!(
+            "Entry {} had recorded the commands as sent",
+            before + 1
+        )),
         "{reason}"
     );
     assert!(msg.contains("had recorded the commands as sent"), "{msg}");
@@ -710,8 +730,14 @@ async fn runaway_and_file_reading_templates_are_stopped(backend: Backend) {
     assert_eq!(log_size(&server).await, before + 4);
     for seq in before + 1..=before + 4 {
         let e = server.store.entry(seq).await.unwrap().unwrap().event;
-        assert_eq!((e.activity, e.outcome, e.byte_count), (Activity::Print, Outcome::Failed, None));
-        assert!(e.reason.is_some_and(|r| r.contains("print format") || r.contains("could not be rendered")));
+        assert_eq!(
+            (e.activity, e.outcome, e.byte_count),
+            (Activity::Print, Outcome::Failed, None)
+        );
+        assert!(
+            e.reason
+                .is_some_and(|r| r.contains("print format") || r.contains("could not be rendered"))
+        );
     }
     server.stop().await;
 }

@@ -120,7 +120,11 @@ async fn only_reviewers_read_the_log_and_refusals_are_recorded(server: &TestServ
         } else {
             Activity::Read
         };
-        assert_eq!((e.activity, e.outcome), (activity, Outcome::Denied), "{path}");
+        assert_eq!(
+            (e.activity, e.outcome),
+            (activity, Outcome::Denied),
+            "{path}"
+        );
         assert_eq!(e.user, "sales@example.com");
         assert_eq!(e.export_from.as_deref(), Some("Access Log"));
     }

@@ -305,7 +305,11 @@ fn a_mark_is_recognised_only_as_cut_text_writes_it() {
     let mut e = sample();
     e.ip = Some(forged.clone());
     let ip = e.bounded().ip.expect("kept");
-    assert!(ip.len() <= 128 && ip.ends_with(&mark(&forged)), "{}", ip.len());
+    assert!(
+        ip.len() <= 128 && ip.ends_with(&mark(&forged)),
+        "{}",
+        ip.len()
+    );
 }
 
 /// The bounds table in docs/log-format.md says what `FIELD_BOUNDS` says.
