@@ -112,6 +112,30 @@ pub struct AuditedResponse {
 #[derive(Clone, Copy, Debug)]
 pub struct Accounted(());
 
+/// The answer to a release that went somewhere other than the response (a network
+/// printer): made only by [`AuditedResponse::confirmation`], so only after the entry.
+pub struct Confirmation(Response);
+
+impl IntoResponse for Confirmation {
+    fn into_response(self) -> Response {
+        self.0
+    }
+}
+
+/// What an egress handler may answer with: audited bytes, or a confirmation made from
+/// them, or an error (which the egress guard records if the handler did not). Sealed, so
+/// [`crate::egress::Routes::egress`] takes no handler that could answer anything else.
+pub trait EgressAnswer: IntoResponse + sealed::Sealed {}
+
+impl EgressAnswer for Result<AuditedResponse, WebError> {}
+impl EgressAnswer for Result<Confirmation, WebError> {}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for Result<super::AuditedResponse, super::WebError> {}
+    impl Sealed for Result<super::Confirmation, super::WebError> {}
+}
+
 /// An error whose refusal (or failure) is already in the Access Log. Only this module
 /// makes one, from the recorder's receipt.
 #[derive(Debug)]
@@ -147,7 +171,7 @@ impl AuditedResponse {
 
     /// Answers with `body` (JSON) instead of the recorded bytes, once they went somewhere
     /// else (a network printer): the answer carries the entry's number.
-    pub fn confirmation(self, body: &serde_json::Value) -> Response {
+    pub fn confirmation(self, body: &serde_json::Value) -> Confirmation {
         let mut response = axum::Json(body).into_response();
         if let Some(receipt) = &self.receipt
             && let Ok(v) = HeaderValue::from_str(&receipt.seq().to_string())
@@ -157,7 +181,7 @@ impl AuditedResponse {
                 .insert(HeaderName::from_static(SEQ_HEADER), v);
         }
         response.extensions_mut().insert(Accounted(()));
-        response
+        Confirmation(response)
     }
 
     /// The recorded bytes, for a release that goes somewhere other than the response (a

@@ -1,7 +1,10 @@
 //! The egress surface by construction. Every route of the app is added through [`Routes`],
 //! either as an egress route (it can release record data) or as an exempt one, with the
 //! reason it carries none. The table of both is kept beside the router, so a test can hold
-//! every route against it.
+//! every route against it. An egress handler must answer with an
+//! [`EgressAnswer`](crate::audit::EgressAnswer) (audited bytes, made only from the
+//! recorder's receipt, or an error): that is checked when the route is added, at compile
+//! time.
 //!
 //! Each egress route runs behind [`guard`], which, for a logged-in caller:
 //! - refuses a request a browser marks as coming from another site (`Sec-Fetch-Site:
@@ -31,7 +34,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{MethodFilter, on};
 use serde_json::Value;
 
-use crate::audit::{Accounted, Audit};
+use crate::audit::{Accounted, Audit, EgressAnswer};
 use crate::auth::Authenticated;
 use crate::error::{ErrorInfo, WebError};
 use crate::state::AppState;
@@ -85,8 +88,25 @@ impl Routes {
         }
     }
 
-    /// An egress route: `handler` answers `methods` at `path`, behind [`guard`].
-    pub fn egress<H, T>(
+    /// An egress route: `handler` answers `methods` at `path`, behind [`guard`]. The
+    /// handler must answer with an [`EgressAnswer`]: audited bytes (made only from a
+    /// receipt), a confirmation made from them, or an error; a handler that answers
+    /// anything else does not compile here:
+    ///
+    /// ```compile_fail
+    /// use accesslog_core::entry::Activity;
+    /// use accesslog_server::{AppState, Routes};
+    ///
+    /// // Record data straight out, with no entry: refused by the compiler.
+    /// async fn leak() -> axum::Json<serde_json::Value> {
+    ///     axum::Json(serde_json::json!({"ctc": 120000}))
+    /// }
+    ///
+    /// fn routes(state: AppState) -> Routes {
+    ///     Routes::new(state).egress(&[axum::http::Method::GET], "/leak", Activity::Read, leak)
+    /// }
+    /// ```
+    pub fn egress<H, T, A>(
         mut self,
         methods: &[Method],
         path: &'static str,
@@ -94,7 +114,7 @@ impl Routes {
         handler: H,
     ) -> Self
     where
-        H: Handler<T, AppState>,
+        H: Handler<T, AppState> + EgressHandler<A>,
         T: 'static,
     {
         for method in methods {
@@ -146,6 +166,32 @@ impl Routes {
         (self.router, self.table)
     }
 }
+
+/// A handler function whose future answers with an [`EgressAnswer`], whatever its
+/// extractors (`A` is their tuple).
+pub trait EgressHandler<A> {}
+
+macro_rules! egress_handler {
+    ($($arg:ident),*) => {
+        impl<F, Fut, $($arg,)*> EgressHandler<($($arg,)*)> for F
+        where
+            F: FnOnce($($arg,)*) -> Fut,
+            Fut: std::future::Future,
+            Fut::Output: EgressAnswer,
+        {
+        }
+    };
+}
+
+egress_handler!();
+egress_handler!(A1);
+egress_handler!(A1, A2);
+egress_handler!(A1, A2, A3);
+egress_handler!(A1, A2, A3, A4);
+egress_handler!(A1, A2, A3, A4, A5);
+egress_handler!(A1, A2, A3, A4, A5, A6);
+egress_handler!(A1, A2, A3, A4, A5, A6, A7);
+egress_handler!(A1, A2, A3, A4, A5, A6, A7, A8);
 
 /// Why a browser's request is from another site, if it is: `Sec-Fetch-Site: cross-site`,
 /// an `Origin` of `null`, or an `Origin` whose host is not this request's `Host`.

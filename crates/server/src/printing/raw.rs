@@ -12,11 +12,10 @@ use accesslog_print::{FormatKind, RawKind, printer};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
 use serde_json::json;
 
 use super::{PrintQuery, known, printable, render};
-use crate::audit::{Audit, AuditedResponse, Payload};
+use crate::audit::{Audit, AuditedResponse, Confirmation, Payload};
 use crate::error::WebError;
 use crate::state::AppState;
 
@@ -93,7 +92,7 @@ pub async fn send(
     Query(query): Query<std::collections::BTreeMap<String, String>>,
     headers: HeaderMap,
     body: Bytes,
-) -> Result<Response, WebError> {
+) -> Result<Confirmation, WebError> {
     let mut p = crate::request::merged_params(query, &headers, &body)?;
     let q = PrintQuery {
         doctype: p.remove("doctype"),
