@@ -65,6 +65,15 @@ impl<S: Send + Sync> FromRequestParts<S> for Client {
     }
 }
 
+/// The parameter `name`, trimmed; 400 "`name` is missing" when absent or blank.
+pub fn required<'a>(params: &'a BTreeMap<String, String>, name: &str) -> Result<&'a str, WebError> {
+    params
+        .get(name)
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| WebError::BadRequest(format!("{name} is missing")))
+}
+
 /// Parameters from the query string, overridden by a form or JSON body. JSON values that
 /// are not strings are kept as JSON text (`filters` may come as an object).
 pub fn merged_params(

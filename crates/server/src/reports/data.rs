@@ -16,7 +16,7 @@ use super::{ReportUse, Run, report_for};
 use crate::audit::{Audit, AuditedResponse, Payload, Read};
 use crate::error::WebError;
 use crate::records::api::to_json;
-use crate::request::merged_params;
+use crate::request::{merged_params, required};
 use crate::state::AppState;
 
 /// At most this many rows in one answer; a larger result is for an export.
@@ -35,13 +35,9 @@ pub async fn run(
         Ok(p) => p,
         Err(e) => return Err(audit.deny(&state, event, e).await),
     };
-    let Some(name) = params
-        .get("report_name")
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-    else {
-        let e = WebError::BadRequest("report_name is missing".to_owned());
-        return Err(audit.deny(&state, event, e).await);
+    let name = match required(&params, "report_name") {
+        Ok(n) => n.to_owned(),
+        Err(e) => return Err(audit.deny(&state, event, e).await),
     };
     event.report_name = Some(name.clone());
     let report = match report_for(&state, &name, &audit.who, ReportUse::View) {

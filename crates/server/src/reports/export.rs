@@ -30,7 +30,7 @@ use super::job::ExportJob;
 use super::{ReportUse, report_for};
 use crate::audit::{Audit, AuditedResponse, Payload};
 use crate::error::WebError;
-use crate::request::merged_params;
+use crate::request::{merged_params, required};
 use crate::state::AppState;
 
 fn format_of(params: &BTreeMap<String, String>) -> Result<Format, WebError> {
@@ -205,11 +205,7 @@ pub async fn query_report(
 ) -> Result<AuditedResponse, WebError> {
     let params = merged_params(query, &headers, &body)?;
     let format = format_of(&params)?;
-    let name = params
-        .get("report_name")
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| WebError::BadRequest("report_name is missing".to_owned()))?;
+    let name = required(&params, "report_name")?.to_owned();
     let mut event = export_event(&audit, format);
     event.report_name = Some(name.clone());
     let report = match report_for(&state, &name, &audit.who, ReportUse::Export) {
@@ -249,11 +245,7 @@ pub async fn list_view(
 ) -> Result<AuditedResponse, WebError> {
     let params = merged_params(query, &headers, &body)?;
     let format = format_of(&params)?;
-    let name = params
-        .get("doctype")
-        .map(|s| s.trim().to_owned())
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| WebError::BadRequest("doctype is missing".to_owned()))?;
+    let name = required(&params, "doctype")?.to_owned();
     let doctype: &DocType = state
         .doctypes
         .get(&name)
