@@ -276,6 +276,10 @@ impl<S: Send + Sync> FromRequestParts<S> for Audit {
     type Rejection = WebError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        // The egress guard has already made it for this request.
+        if let Some(audit) = parts.extensions.get::<Audit>() {
+            return Ok(audit.clone());
+        }
         let CurrentUser(who) = CurrentUser::from_request_parts(parts, state).await?;
         Ok(Audit::of(who, parts))
     }

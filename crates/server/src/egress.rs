@@ -375,6 +375,8 @@ pub async fn guard(
                 .into_response();
         }
     };
+    let mut parts = parts;
+    parts.extensions.insert(audit.clone());
     let response = next.run(Request::from_parts(parts, body)).await;
     if response.extensions().get::<Accounted>().is_some() {
         return response;
