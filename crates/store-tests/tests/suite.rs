@@ -80,6 +80,9 @@ suite!(
     long_reports_arrive_whole_and_in_order,
     a_slow_report_sink_leaves_room_for_other_tasks,
     review_searches_see_every_entry_indexed_or_not,
+    reports_read_documents_with_joins_aggregates_and_dates,
+    reports_are_refused_the_system_tables_by_the_database,
+    reports_are_refused_file_network_and_escape_functions,
 );
 
 async fn add_user(store: &dyn Store, email: &str, at: Timestamp) -> User {
@@ -1832,4 +1835,320 @@ async fn a_slow_report_sink_leaves_room_for_other_tasks(store: &dyn Store) {
     other.expect("a first row").await.unwrap();
     let before = rows_before_other.expect("the other task ran only after the whole report");
     assert!(before < N, "the other task waited for {before} of {N} rows");
+}
+
+/// Whether `e` is the store's refusal of a report (what the server answers with 403), and
+/// says `says`.
+fn assert_refused(sql: &str, e: &StoreError, says: &str) {
+    assert!(
+        matches!(e, StoreError::Refused(_)),
+        "{sql}: not a refusal: {e:?}"
+    );
+    assert!(e.to_string().contains(says), "{sql}: {e}");
+}
+
+/// Runs `sql` straight on the store (no text check first) and expects a refusal.
+async fn refused(store: &dyn Store, sql: &str, says: &str) {
+    let mut rows = 0;
+    let got = store
+        .query_each_row(sql, &[], &mut |_: &[SqlValue]| {
+            rows += 1;
+            std::ops::ControlFlow::Continue(())
+        })
+        .await;
+    match got {
+        Ok(n) => panic!("{sql}: ran and gave {n} rows"),
+        Err(e) => assert_refused(sql, &e, says),
+    }
+    assert_eq!(rows, 0, "{sql}: rows reached the sink");
+}
+
+/// Documents for the report tests, and an account and a log entry that must stay unread.
+async fn seed_report_data(store: &dyn Store) {
+    let (invoice, item) = invoice_types();
+    store.sync_doctype(&invoice).await.unwrap();
+    store.sync_doctype(&item).await.unwrap();
+    for (n, customer, total) in [(1, "Acme", 10.5), (2, "Bolt", 20.0), (3, "Acme", 1.25)] {
+        let doc = Document {
+            name: format!("SINV-0000{n}"),
+            values: values(&[
+                ("customer", SqlValue::Text(customer.into())),
+                ("posting_date", SqlValue::Text(format!("2026-01-0{n}"))),
+                ("grand_total", SqlValue::Float(total)),
+                ("is_return", SqlValue::Int(0)),
+            ]),
+            ..Default::default()
+        };
+        let row = |code: &str, qty: i64| {
+            values(&[
+                ("item_code", SqlValue::Text(code.into())),
+                ("qty", SqlValue::Int(qty)),
+                ("rate", SqlValue::Float(2.5)),
+            ])
+        };
+        let items = vec![row("WIDGET", n), row("BOLT", 10 * n)];
+        store
+            .insert_document(
+                &invoice,
+                &doc,
+                &[ChildRows {
+                    fieldname: "items",
+                    doctype: &item,
+                    rows: items,
+                }],
+            )
+            .await
+            .unwrap();
+    }
+    add_user(store, "secret-holder@example.com", T0).await;
+    store
+        .append_entries(&[event("secret-holder@example.com", 1)], T0)
+        .await
+        .unwrap();
+}
+
+/// A report over the document tables still works under the role / authorizer: a join, a
+/// parameter, aggregates, a window and date functions.
+async fn reports_read_documents_with_joins_aggregates_and_dates(store: &dyn Store) {
+    use std::ops::ControlFlow;
+
+    seed_report_data(store).await;
+    let month = if store.backend() == "postgres" {
+        "to_char(CAST(i.posting_date AS DATE), 'YYYY-MM')"
+    } else {
+        "strftime('%Y-%m', date(i.posting_date))"
+    };
+    let params = BTreeMap::from([("customer".to_owned(), SqlValue::Text("Acme".into()))]);
+    let (sql, binds) = accesslog_store::reports::positional(
+        &format!(
+            "SELECT i.customer, {month} AS month, CAST(COUNT(DISTINCT i.name) AS BIGINT) AS invoices, \
+             CAST(SUM(c.qty) AS BIGINT) AS qty, CAST(ROUND(CAST(MAX(i.grand_total) AS NUMERIC), 2) AS DOUBLE PRECISION) AS top, \
+             CAST(RANK() OVER (ORDER BY SUM(c.qty) DESC) AS BIGINT) AS place, LOWER(MIN(c.item_code)) AS first_item \
+             FROM tab_sales_invoice i JOIN tab_sales_invoice_item c ON c.parent = i.name \
+             WHERE i.customer = :customer OR :customer = 'everyone' \
+             GROUP BY i.customer, {month} ORDER BY i.customer"
+        ),
+        &params,
+    )
+    .unwrap();
+    let mut rows = Vec::new();
+    store
+        .query_each_row(&sql, &binds, &mut |row: &[SqlValue]| {
+            rows.push(row.to_vec());
+            ControlFlow::Continue(())
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        rows,
+        [[
+            SqlValue::Text("Acme".into()),
+            SqlValue::Text("2026-01".into()),
+            SqlValue::Int(2),
+            SqlValue::Int(1 + 10 + 3 + 30),
+            SqlValue::Float(10.5),
+            SqlValue::Int(1),
+            SqlValue::Text("bolt".into()),
+        ]]
+    );
+    // Every kind of value a filter binds, in a query that uses each.
+    let mut got = Vec::new();
+    store
+        .query_each_row(
+            "SELECT name FROM tab_sales_invoice WHERE grand_total > $1 AND is_return = $2 \
+             AND customer <> $3 AND (CAST($4 AS TEXT) IS NULL) ORDER BY name",
+            &[
+                SqlValue::Float(1.5),
+                SqlValue::Int(0),
+                SqlValue::Text("Bolt".into()),
+                SqlValue::Null,
+            ],
+            &mut |row: &[SqlValue]| {
+                got.push(row[0].clone());
+                ControlFlow::Continue(())
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(got, [SqlValue::Text("SINV-00001".into())]);
+}
+
+/// Each way a report might reach the system's tables is refused by the database itself
+/// (the report role on PostgreSQL, the authorizer on SQLite), not by the text check: the
+/// queries go straight to the store.
+async fn reports_are_refused_the_system_tables_by_the_database(store: &dyn Store) {
+    seed_report_data(store).await;
+    let read_users = if store.backend() == "postgres" {
+        "permission denied"
+    } else {
+        "it tried to read users"
+    };
+    for sql in [
+        "SELECT email, password_hash FROM users",
+        "SELECT name FROM tab_sales_invoice WHERE customer IN (SELECT email FROM users)",
+        "SELECT COUNT(*) FROM users",
+    ] {
+        refused(store, sql, read_users).await;
+    }
+    for table in [
+        "access_log",
+        "access_log_review",
+        "merkle_nodes",
+        "log_state",
+        "checkpoints",
+        "sessions",
+        "api_keys",
+        "user_roles",
+        "files",
+        "naming_series",
+        "_sqlx_migrations",
+    ] {
+        if store.backend() == "sqlite" && table == "access_log_review" {
+            // On SQLite the review table is in a file of its own, which the report's
+            // connection does not attach; attaching is refused below.
+            continue;
+        }
+        let says = if store.backend() == "postgres" {
+            format!(
+                "permission denied for {}",
+                if table == "access_log_review" {
+                    "view"
+                } else {
+                    "table"
+                }
+            )
+        } else {
+            format!("it tried to read {table}")
+        };
+        refused(store, &format!("SELECT * FROM {table}"), &says).await;
+    }
+    if store.backend() == "postgres" {
+        // A name spelt in Unicode escapes is still the table.
+        refused(
+            store,
+            r#"SELECT * FROM U&"\0075sers""#,
+            "permission denied for table users",
+        )
+        .await;
+        refused(
+            store,
+            r#"SELECT * FROM U&"!0061ccess_log_review" UESCAPE '!'"#,
+            "permission denied for view access_log_review",
+        )
+        .await;
+        // A query inside a string is checked as the report role too.
+        refused(
+            store,
+            "SELECT CAST(query_to_xml('select password_hash from users', true, false, '') AS TEXT)",
+            "permission denied for table users",
+        )
+        .await;
+    } else {
+        for (sql, says) in [
+            (
+                "SELECT name FROM sqlite_master",
+                "it tried to read sqlite_master",
+            ),
+            (
+                "SELECT sql FROM sqlite_schema",
+                "it tried to read sqlite_master",
+            ),
+            (
+                "SELECT * FROM pragma_table_info('users')",
+                "pragma_table_info",
+            ),
+            ("SELECT * FROM \"USERS\"", "it tried to read users"),
+            ("ATTACH DATABASE 'accesslog.db-review' AS review", "attach"),
+            ("PRAGMA table_info(users)", "PRAGMA"),
+            (
+                "SELECT * FROM tab_sales_invoice t, json_each('[1]')",
+                "json_each",
+            ),
+            ("SELECT * FROM dbstat", "dbstat"),
+            // A name the query makes itself is no way round: what it reads is checked.
+            (
+                "WITH tab_x AS (SELECT email FROM users) SELECT * FROM tab_x",
+                "it tried to read users",
+            ),
+        ] {
+            refused(store, sql, says).await;
+        }
+    }
+    // The documents remain readable after all that.
+    let n = store
+        .query_each_row(
+            "SELECT name FROM tab_sales_invoice_item",
+            &[],
+            &mut |_: &[SqlValue]| std::ops::ControlFlow::Continue(()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(n, 6);
+}
+
+/// Functions that reach files, the network, other roles or loadable code are refused.
+async fn reports_are_refused_file_network_and_escape_functions(store: &dyn Store) {
+    seed_report_data(store).await;
+    if store.backend() == "postgres" {
+        refused(
+            store,
+            "SELECT pg_read_file('/etc/passwd')",
+            "permission denied for function pg_read_file",
+        )
+        .await;
+        refused(
+            store,
+            "SELECT CAST(pg_ls_dir('.') AS TEXT)",
+            "permission denied for function pg_ls_dir",
+        )
+        .await;
+        // dblink is not installed here: refused as a function this database does not have.
+        refused(
+            store,
+            "SELECT * FROM dblink('dbname=postgres', 'select password_hash from users') AS t(x TEXT)",
+            "function dblink",
+        )
+        .await;
+        // SET ROLE alone would be undone by set_config; inside the report function it
+        // cannot be.
+        refused(
+            store,
+            "SELECT set_config('role', 'none', true), CAST(query_to_xml('select password_hash from users', true, false, '') AS TEXT)",
+            "cannot set parameter \"role\"",
+        )
+        .await;
+        refused(
+            store,
+            "SELECT set_config('session_authorization', 'postgres', true)",
+            "session_authorization",
+        )
+        .await;
+        // A large object the connecting user made is not the report's to read.
+        let url = std::env::var(accesslog_testkit::POSTGRES_URL_VAR).unwrap();
+        let pool = &sqlx::PgPool::connect(&url).await.unwrap();
+        let oid: sqlx::postgres::types::Oid =
+            sqlx::query_scalar("SELECT lo_from_bytea(0, CAST('secret' AS BYTEA))")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        refused(
+            store,
+            &format!("SELECT encode(lo_get({}), 'escape')", oid.0),
+            "permission denied for large object",
+        )
+        .await;
+        sqlx::query("SELECT lo_unlink($1)")
+            .bind(oid)
+            .execute(pool)
+            .await
+            .unwrap();
+    } else {
+        for (sql, says) in [
+            ("SELECT load_extension('/tmp/evil.so')", "load_extension"),
+            ("SELECT sqlite_version()", "sqlite_version"),
+            ("SELECT fts3_tokenizer('simple')", "fts3_tokenizer"),
+        ] {
+            refused(store, sql, says).await;
+        }
+    }
 }

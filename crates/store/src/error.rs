@@ -12,6 +12,11 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database error: {0}")]
     Other(String),
+    /// The database refused a report's query because it reached for something other than
+    /// the site's documents (a system table, a file or network function); the message says
+    /// what. The report's fault, not the server's.
+    #[error("{0}")]
+    Refused(String),
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

@@ -15,8 +15,14 @@ pub type RowSink<'a> = dyn FnMut(&[SqlValue]) -> ControlFlow<()> + Send + 'a;
 
 /// Tables of the system itself, which a report may not read (the Access Log is for System
 /// Managers through its own pages; accounts and secrets are for nobody).
-const SYSTEM_TABLES: [&str; 12] = [
+///
+/// This list only gives a friendly error early (when a site's reports are loaded). The
+/// barrier is in each backend: on PostgreSQL the report role, which may read document
+/// tables only; on SQLite an authorizer that allows reading `tab_…` tables and a list of
+/// functions, nothing else.
+const SYSTEM_TABLES: [&str; 13] = [
     "access_log",
+    "access_log_review",
     "merkle_nodes",
     "log_state",
     "checkpoints",
@@ -29,6 +35,12 @@ const SYSTEM_TABLES: [&str; 12] = [
     "files",
     "_sqlx_migrations",
 ];
+
+/// The error for a report query that its backend refused to run because it reached for
+/// something other than the site's documents; `message` says what it tried.
+pub fn refused(message: &str) -> crate::StoreError {
+    crate::StoreError::Refused(message.to_owned())
+}
 
 /// The pieces of a query: text outside quotes and comments (where parameters and table
 /// names count), and everything else kept as it is.
