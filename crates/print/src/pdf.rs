@@ -2,16 +2,32 @@
 //! every one after (each PDF is a new tab, closed when done). If the browser dies it is
 //! started again on the next PDF. JavaScript is off in every tab: a print is a document,
 //! not a program.
+//!
+//! Locked down (see the README, "PDF rendering"):
+//! - a tab loads nothing: every request it makes is intercepted and refused
+//!   ([`intercept`]), `file://` and the server's own address included; the page is written
+//!   into the tab and carries its CSS inline;
+//! - Chromium runs as `nobody` with its sandbox when the server runs as root, and never
+//!   sees the server's environment ([`launch`]).
+
+mod intercept;
+mod launch;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use chromiumoxide::cdp::browser_protocol::browser::CloseParams;
 use chromiumoxide::cdp::browser_protocol::emulation::SetScriptExecutionDisabledParams;
 use chromiumoxide::cdp::browser_protocol::page::PrintToPdfParams;
-use chromiumoxide::{Browser, BrowserConfig, Page};
+use chromiumoxide::handler::HandlerConfig;
+use chromiumoxide::handler::viewport::Viewport;
+use chromiumoxide::{Browser, Page};
 use futures::StreamExt;
 use tokio::sync::{Mutex, Semaphore};
+
+pub use launch::Isolation;
 
 /// At most this many PDFs are rendered at once; others wait their turn.
 const CONCURRENT_PAGES: usize = 4;
@@ -30,8 +46,13 @@ pub enum PdfError {
 }
 
 struct Running {
-    browser: Browser,
+    browser: Arc<Browser>,
+    /// Refuses what the browser fetches outside a tab (see [`intercept`]).
+    _guard: intercept::Guard,
     events: tokio::task::JoinHandle<()>,
+    /// The browser process (killed when dropped).
+    child: tokio::process::Child,
+    isolation: Isolation,
     /// The browser's profile, removed when the browser is dropped.
     _profile: tempfile::TempDir,
 }
@@ -43,6 +64,8 @@ pub struct PdfRenderer {
     executable: PathBuf,
     running: Arc<Mutex<Option<Running>>>,
     slots: Arc<Semaphore>,
+    /// Requests refused by the tabs' guards, since this renderer was made.
+    refused: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for PdfRenderer {
@@ -59,7 +82,23 @@ impl PdfRenderer {
             executable: executable.to_path_buf(),
             running: Arc::new(Mutex::new(None)),
             slots: Arc::new(Semaphore::new(CONCURRENT_PAGES)),
+            refused: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// How many requests PDF tabs have made and been refused (an image, a stylesheet, a
+    /// frame… outside the page), since this renderer was made.
+    pub fn refused_requests(&self) -> u64 {
+        self.refused.load(Ordering::SeqCst)
+    }
+
+    /// How the browser runs (user, sandbox), if it is running.
+    pub async fn isolation(&self) -> Option<Isolation> {
+        self.running
+            .lock()
+            .await
+            .as_ref()
+            .map(|r| r.isolation.clone())
     }
 
     pub fn executable(&self) -> &Path {
@@ -74,7 +113,8 @@ impl PdfRenderer {
             .await
             .map_err(|e| PdfError::Render(e.to_string()))?;
         let page = self.open_tab().await?;
-        let result = tokio::time::timeout(RENDER_TIMEOUT, print(&page, html)).await;
+        let refused = Arc::clone(&self.refused);
+        let result = tokio::time::timeout(RENDER_TIMEOUT, print(&page, html, refused)).await;
         if let Err(e) = page.close().await {
             tracing::debug!(error = %e, "closing a PDF tab");
         }
@@ -91,7 +131,7 @@ impl PdfRenderer {
                     tracing::warn!(error = %e, "Chromium stopped answering; starting it again");
                     if let Some(mut old) = running.take() {
                         old.events.abort();
-                        let _ = old.browser.kill().await;
+                        let _ = old.child.kill().await;
                     }
                 }
             }
@@ -108,26 +148,25 @@ impl PdfRenderer {
 
     async fn launch(&self) -> Result<Running, PdfError> {
         let fail = |m: String| PdfError::Launch(self.executable.clone(), m);
-        let profile = tempfile::Builder::new()
-            .prefix("accesslog-chromium-")
-            .tempdir()
-            .map_err(|e| fail(e.to_string()))?;
-        let mut config = BrowserConfig::builder()
-            .chrome_executable(&self.executable)
-            .user_data_dir(profile.path())
-            .launch_timeout(LAUNCH_TIMEOUT)
-            .request_timeout(RENDER_TIMEOUT)
-            .arg("--disable-gpu")
-            .arg("--disable-dev-shm-usage");
-        if running_as_root() {
-            // Chromium's sandbox refuses to run as root (as in containers and CI); the
-            // pages it renders here are our own, with JavaScript off.
-            config = config.no_sandbox();
-        }
-        let config = config.build().map_err(fail)?;
-        let (browser, mut handler) = Browser::launch(config)
+        let mut started = launch::launch(&self.executable, LAUNCH_TIMEOUT)
             .await
-            .map_err(|e| fail(e.to_string()))?;
+            .map_err(fail)?;
+        let config = HandlerConfig {
+            ignore_https_errors: false,
+            viewport: Some(Viewport::default()),
+            request_timeout: RENDER_TIMEOUT,
+            // Nothing chromiumoxide does on its own continues a paused request.
+            request_intercept: true,
+            ..HandlerConfig::default()
+        };
+        let (browser, mut handler) =
+            match Browser::connect_with_config(started.ws_url.clone(), config).await {
+                Ok(connected) => connected,
+                Err(e) => {
+                    let _ = started.child.kill().await;
+                    return Err(fail(e.to_string()));
+                }
+            };
         let events = tokio::spawn(async move {
             while let Some(event) = handler.next().await {
                 if let Err(e) = event {
@@ -135,26 +174,51 @@ impl PdfRenderer {
                 }
             }
         });
-        tracing::info!(executable = %self.executable.display(), "started Chromium for PDFs");
+        let browser = Arc::new(browser);
+        let guard = intercept::guard(
+            intercept::Scope::Browser(Arc::clone(&browser)),
+            Arc::clone(&self.refused),
+        )
+        .await;
+        let guard = match guard {
+            Ok(guard) => guard,
+            Err(e) => {
+                events.abort();
+                let _ = started.child.kill().await;
+                return Err(fail(format!("intercepting its requests: {e}")));
+            }
+        };
         Ok(Running {
             browser,
+            _guard: guard,
             events,
-            _profile: profile,
+            child: started.child,
+            isolation: started.isolation,
+            _profile: started.profile,
         })
     }
 
     /// Closes the browser, if it was started.
     pub async fn shutdown(&self) {
         if let Some(mut r) = self.running.lock().await.take() {
-            let _ = r.browser.close().await;
-            let _ = r.browser.wait().await;
+            let _ = r.browser.execute(CloseParams::default()).await;
+            if tokio::time::timeout(Duration::from_secs(5), r.child.wait())
+                .await
+                .is_err()
+            {
+                let _ = r.child.kill().await;
+            }
             r.events.abort();
         }
     }
 }
 
-async fn print(page: &Page, html: &str) -> Result<Vec<u8>, PdfError> {
+async fn print(page: &Page, html: &str, refused: Arc<AtomicU64>) -> Result<Vec<u8>, PdfError> {
     let render = |e: chromiumoxide::error::CdpError| PdfError::Render(e.to_string());
+    // The guard is up before the content is written, and lives until the PDF is made.
+    let _guard = intercept::guard(intercept::Scope::Tab(page.clone()), refused)
+        .await
+        .map_err(render)?;
     page.execute(SetScriptExecutionDisabledParams::new(true))
         .await
         .map_err(render)?;
@@ -165,17 +229,6 @@ async fn print(page: &Page, html: &str) -> Result<Vec<u8>, PdfError> {
         ..Default::default()
     };
     page.pdf(params).await.map_err(render)
-}
-
-fn running_as_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("Uid:"))
-                .and_then(|l| l.split_whitespace().nth(1).map(|uid| uid == "0"))
-        })
-        .unwrap_or(false)
 }
 
 #[cfg(test)]
