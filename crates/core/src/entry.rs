@@ -33,6 +33,7 @@ use serde_json::Value;
 use crate::Timestamp;
 
 mod bounds;
+mod json;
 
 pub use bounds::{FIELD_BOUNDS, MAX_ROLES, bound_of};
 
@@ -162,8 +163,7 @@ impl CanonicalJson {
 
     /// Parses JSON text and re-writes it canonically.
     pub fn parse(text: &str) -> Result<Self, EntryError> {
-        let value: Value =
-            serde_json::from_str(text).map_err(|e| EntryError::Invalid("JSON", e.to_string()))?;
+        let value = json::parse(text).map_err(|e| EntryError::Invalid("JSON", e.to_string()))?;
         Ok(Self::from_value(&value))
     }
 
@@ -178,7 +178,7 @@ impl CanonicalJson {
     }
 
     pub fn to_value(&self) -> Value {
-        serde_json::from_str(&self.0).unwrap_or(Value::Null)
+        json::parse(&self.0).unwrap_or(Value::Null)
     }
 }
 
@@ -472,6 +472,26 @@ mod tests {
             r#"{"a":2,"b":1}"#
         );
         assert!(CanonicalJson::parse("{nope").is_err());
+    }
+
+    /// Found by fuzz/fuzz_targets/entry.rs: serde_json read the shortest form of a double
+    /// one unit off, so canonical JSON was not a fixed point.
+    #[test]
+    fn canonical_json_is_a_fixed_point_for_every_float() {
+        for text in [
+            "1.6042676166944893e-154",
+            "[0.30000000000000004,1e-320,-1.7976931348623157e308]",
+        ] {
+            let once = CanonicalJson::parse(text).unwrap();
+            assert_eq!(CanonicalJson::parse(once.as_str()).unwrap(), once, "{text}");
+            assert_eq!(CanonicalJson::from_value(&once.to_value()), once, "{text}");
+        }
+        assert_eq!(
+            CanonicalJson::parse("1.6042676166944893e-154")
+                .unwrap()
+                .as_str(),
+            "1.6042676166944893e-154"
+        );
     }
 
     #[test]

@@ -228,16 +228,18 @@ pub(crate) fn sheet_name_for_excel(name: &str) -> String {
             }
         })
         .collect();
+    let quote_or_space = |c: char| c == '\'' || c.is_whitespace();
     let mut out = String::new();
     let mut units = 0;
-    for c in cleaned.trim().trim_start_matches('\'').chars() {
+    for c in cleaned.trim_start_matches(quote_or_space).chars() {
         units += c.len_utf16();
         if units > 31 {
             break;
         }
         out.push(c);
     }
-    let out = out.trim_end().trim_end_matches('\'').trim_end();
+    // Spaces and quotes together: trimming each once could leave a `'` at the end.
+    let out = out.trim_end_matches(quote_or_space);
     if out.is_empty() {
         "Sheet1".to_string()
     } else if out.eq_ignore_ascii_case("history") {

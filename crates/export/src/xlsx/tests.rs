@@ -307,3 +307,18 @@ fn widths_come_from_the_column_or_its_label() {
     assert_eq!(width("Qty", Some(4)), 4);
     assert_eq!(width("Qty", Some(1_000)), 255);
 }
+
+/// Excel (and rust_xlsxwriter) refuse a sheet name that starts or ends with `'`; trimming
+/// spaces and quotes once each left one behind in `a' '` (found while writing the
+/// export_xlsx fuzz target's "any sheet name gives a workbook" property).
+#[test]
+fn sheet_names_never_end_or_start_with_a_quote() {
+    for name in ["a' '", "a ' ' '", "' 'a", "'' ''", "x'\t'", "' ' ' ' '"] {
+        let fixed = sheet_name_for_excel(name);
+        assert!(
+            !fixed.starts_with('\'') && !fixed.ends_with('\''),
+            "{name:?} gave {fixed:?}"
+        );
+        rust_xlsxwriter::utility::check_sheet_name(&fixed).unwrap();
+    }
+}
