@@ -1092,3 +1092,121 @@ async fn log_export_writes_and_records_on_sqlite() {
 async fn log_export_writes_and_records_on_postgres() {
     log_export_writes_and_records(accesslog_testkit::Backend::Postgres).await;
 }
+
+// ----- logins under attack -----
+
+/// The peak resident memory of process `pid`, in bytes (`VmHWM`).
+fn peak_memory(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap();
+    kb * 1024
+}
+
+/// 2,000 logins at once, each for a different account so that no throttle turns them
+/// away before the password check: the checks queue behind a bound the size of the
+/// machine, the rest are told to come back (503), and meanwhile the server answers its
+/// health check and stays small.
+async fn logins_under_attack_keep_the_server_answering_and_small(database: Option<&str>) {
+    let tmp = tempfile::tempdir().unwrap();
+    let site = tmp.path().to_str().unwrap();
+    ok(run(&["new-site", site]));
+    let toml = tmp.path().join("site.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let text = text
+        .replace("max_failures_per_ip = 30", "max_failures_per_ip = 1000000")
+        .replace(
+            "max_failures_per_account_and_address = 5",
+            "max_failures_per_account_and_address = 1000000",
+        );
+    assert!(text.contains("max_failures_per_ip = 1000000"), "{text}");
+    std::fs::write(&toml, text).unwrap();
+    let mut args = vec!["serve", "--site", site, "--bind", "127.0.0.1:0"];
+    if let Some(url) = database {
+        args.extend(["--database", url]);
+    }
+    let server = start(&args);
+    let pid = server.child.id();
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(300))
+        .build()
+        .unwrap();
+    let url = server.url.clone();
+    let attempts = (0..2000).map(|n| {
+        let (client, url) = (client.clone(), url.clone());
+        tokio::spawn(async move {
+            client
+                .post(format!("{url}/api/method/login"))
+                .form(&[
+                    ("usr", format!("guess{n}@example.com")),
+                    ("pwd", "x".to_owned()),
+                ])
+                .send()
+                .await
+                .map(|r| r.status().as_u16())
+                .unwrap_or(0)
+        })
+    });
+    let attempts: Vec<_> = attempts.collect();
+    let mut health_checks = 0;
+    while !attempts.iter().all(|a| a.is_finished()) {
+        let r = reqwest::Client::new()
+            .get(format!("{url}/api/health"))
+            .timeout(Duration::from_secs(60))
+            .send()
+            .await
+            .expect("the health check is answered during the flood");
+        assert_eq!(r.status(), 200);
+        health_checks += 1;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut statuses = std::collections::BTreeMap::<u16, usize>::new();
+    for a in attempts {
+        *statuses.entry(a.await.unwrap()).or_default() += 1;
+    }
+    assert!(health_checks >= 1);
+    assert!(
+        statuses.keys().all(|s| [401, 503].contains(s)),
+        "only wrong passwords and 'come back': {statuses:?}"
+    );
+    assert!(
+        statuses.get(&503).is_some_and(|n| *n > 0),
+        "the bound turned some away: {statuses:?}"
+    );
+    let peak = peak_memory(pid);
+    assert!(
+        peak < 300 * 1024 * 1024,
+        "peak memory {} MB: {statuses:?}",
+        peak / (1024 * 1024)
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_under_attack_keep_the_server_answering_and_small_on_sqlite() {
+    logins_under_attack_keep_the_server_answering_and_small(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logins_under_attack_keep_the_server_answering_and_small_on_postgres() {
+    let Ok(base) = std::env::var("ACCESSLOG_TEST_POSTGRES_URL") else {
+        eprintln!("skipped: ACCESSLOG_TEST_POSTGRES_URL is not set");
+        return;
+    };
+    let db = format!("accesslog_cli_{}", accesslog_core::secrets::random_hex(6));
+    let admin = sqlx::PgPool::connect(&base).await.unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {db}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let (prefix, _) = base.rsplit_once('/').unwrap();
+    logins_under_attack_keep_the_server_answering_and_small(Some(&format!("{prefix}/{db}"))).await;
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "DROP DATABASE {db} WITH (FORCE)"
+    )))
+    .execute(&admin)
+    .await
+    .unwrap();
+}

@@ -27,7 +27,17 @@ pub const SEQ_HEADER: &str = "x-access-log-seq";
 pub struct Payload {
     body: Body,
     content_type: &'static str,
-    file_name: Option<String>,
+    /// A file, with its name: sent with `Content-Disposition` and the file CSP.
+    file: Option<(Disposition, String)>,
+}
+
+/// How a browser is told to treat a released file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// Saved, never shown on the site's origin.
+    Attachment,
+    /// Shown in the browser: only for types that cannot run script (PDF, images, text).
+    Inline,
 }
 
 enum Body {
@@ -45,7 +55,7 @@ impl Payload {
         Self {
             body: Body::Bytes(bytes.into()),
             content_type,
-            file_name: None,
+            file: None,
         }
     }
 
@@ -70,13 +80,19 @@ impl Payload {
         Self {
             body: Body::File { path, len, sha256 },
             content_type,
-            file_name: None,
+            file: None,
         }
     }
 
     /// Sent as an attachment with this file name.
     pub fn download_as(mut self, file_name: &str) -> Self {
-        self.file_name = Some(file_name.to_owned());
+        self.file = Some((Disposition::Attachment, file_name.to_owned()));
+        self
+    }
+
+    /// Sent as a file with this name, shown inline when `disposition` says so.
+    pub fn file_named(mut self, file_name: &str, disposition: Disposition) -> Self {
+        self.file = Some((disposition, file_name.to_owned()));
         self
     }
 
@@ -199,7 +215,7 @@ impl IntoResponse for AuditedResponse {
         let Payload {
             body,
             content_type,
-            file_name,
+            file,
         } = self.payload;
         let mut response = match body {
             Body::Bytes(bytes) => bytes.into_response(),
@@ -225,17 +241,66 @@ impl IntoResponse for AuditedResponse {
         {
             headers.insert(HeaderName::from_static(SEQ_HEADER), v);
         }
-        if let Some(name) = file_name {
-            let safe: String = name
-                .chars()
-                .filter(|c| !c.is_control() && *c != '"' && *c != '\\')
-                .collect();
-            if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{safe}\"")) {
+        if let Some((disposition, name)) = file {
+            if let Ok(v) = HeaderValue::from_str(&content_disposition(disposition, &name)) {
                 headers.insert(header::CONTENT_DISPOSITION, v);
             }
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(crate::headers::FILE_CSP),
+            );
         }
         response.extensions_mut().insert(Accounted(()));
         response
+    }
+}
+
+/// `Content-Disposition` per RFC 6266: a plain `filename` for old clients (non-ASCII and
+/// quoting characters replaced by `_`) and `filename*` with the name exactly, in UTF-8.
+pub fn content_disposition(disposition: Disposition, name: &str) -> String {
+    let kind = match disposition {
+        Disposition::Attachment => "attachment",
+        Disposition::Inline => "inline",
+    };
+    let fallback: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut encoded = String::with_capacity(name.len() * 3);
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b"!#$&+-.^_`|~".contains(&b) {
+            encoded.push(char::from(b));
+        } else {
+            encoded.push_str(&format!("%{b:02X}"));
+        }
+    }
+    format!("{kind}; filename=\"{fallback}\"; filename*=UTF-8''{encoded}")
+}
+
+#[cfg(test)]
+mod disposition_tests {
+    use super::{Disposition, content_disposition};
+
+    #[test]
+    fn names_are_sent_plain_and_exactly_in_utf8() {
+        assert_eq!(
+            content_disposition(Disposition::Attachment, "é.pdf"),
+            "attachment; filename=\"_.pdf\"; filename*=UTF-8''%C3%A9.pdf"
+        );
+        assert_eq!(
+            content_disposition(Disposition::Inline, "Q3 report.pdf"),
+            "inline; filename=\"Q3 report.pdf\"; filename*=UTF-8''Q3%20report.pdf"
+        );
+        assert_eq!(
+            content_disposition(Disposition::Attachment, "a\"b\\c\r\n.txt"),
+            "attachment; filename=\"a_b_c__.txt\"; filename*=UTF-8''a%22b%5Cc%0D%0A.txt"
+        );
     }
 }
 
@@ -288,16 +353,6 @@ impl<S: Send + Sync> FromRequestParts<S> for Audit {
 impl Audit {
     /// The caller `who`, with the client, request id and route taken from `parts`.
     pub fn of(who: Authenticated, parts: &Parts) -> Audit {
-        let ip = parts
-            .extensions
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|c| c.0.ip().to_string())
-            .unwrap_or_default();
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-            .unwrap_or_default();
         let request_id = parts
             .extensions
             .get::<RequestId>()
@@ -305,7 +360,7 @@ impl Audit {
             .unwrap_or(RequestId(String::new()));
         Audit {
             who,
-            client: Client { ip, user_agent },
+            client: Client::of(parts),
             request_id,
             method: format!("{} {}", parts.method, parts.uri.path()),
         }
@@ -318,7 +373,7 @@ impl Audit {
         let mut e = Event::new(&self.who.user.email, activity, &self.method);
         e.roles = self.who.user.roles.clone();
         e.auth = Some(self.who.auth_label());
-        e.ip = Some(self.client.ip.clone()).filter(|s| !s.is_empty());
+        e.ip = Some(self.client.for_entry()).filter(|s| !s.is_empty());
         e.user_agent = Some(self.client.user_agent.clone()).filter(|s| !s.is_empty());
         e.request_id = Some(self.request_id.0.clone()).filter(|s| !s.is_empty());
         e
@@ -584,7 +639,7 @@ mod tests {
         assert_eq!(r.headers()[SEQ_HEADER], "1");
         assert_eq!(
             r.headers()[header::CONTENT_DISPOSITION],
-            "attachment; filename=\"ab.txt\""
+            "attachment; filename=\"a_b.txt\"; filename*=UTF-8''a%22b.txt"
         );
         assert_eq!(to_bytes(r.into_body(), 100).await.unwrap(), "hello");
 

@@ -35,6 +35,13 @@ pub enum WebError {
     /// The database (or another part we need) cannot serve the request right now.
     #[error("{0}")]
     Unavailable(String),
+    /// Too much of this work is under way (password checks, exports): 503 with a time to
+    /// come back after.
+    #[error("{message}")]
+    Busy {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// A device we pass data on to (a network printer) could not take it.
     #[error("{0}")]
     BadGateway(String),
@@ -83,6 +90,11 @@ impl WebError {
                 "ServiceUnavailable",
                 "Unavailable",
             ),
+            WebError::Busy { .. } => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "ServiceUnavailable",
+                "Busy",
+            ),
             WebError::BadGateway(_) => (StatusCode::BAD_GATEWAY, "PrinterError", "Printer error"),
             WebError::Template(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
@@ -121,6 +133,7 @@ impl From<StoreError> for WebError {
         match e {
             StoreError::NotFound(m) => WebError::NotFound(m),
             StoreError::Conflict(m) => WebError::Conflict(m),
+            StoreError::Refused(m) => WebError::Forbidden(m),
             StoreError::Unavailable(m) => {
                 tracing::error!(error = %m, "database unavailable");
                 WebError::Unavailable(
@@ -149,6 +162,9 @@ impl IntoResponse for WebError {
         )
             .into_response();
         if let WebError::TooManyRequests {
+            retry_after_secs, ..
+        }
+        | WebError::Busy {
             retry_after_secs, ..
         } = self
             && let Ok(v) = HeaderValue::from_str(&retry_after_secs.to_string())
@@ -216,6 +232,7 @@ mod tests {
         let cases = [
             (StoreError::NotFound("n".into()), StatusCode::NOT_FOUND),
             (StoreError::Conflict("c".into()), StatusCode::CONFLICT),
+            (StoreError::Refused("r".into()), StatusCode::FORBIDDEN),
             (
                 StoreError::Unavailable("u".into()),
                 StatusCode::SERVICE_UNAVAILABLE,

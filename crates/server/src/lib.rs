@@ -10,6 +10,8 @@ pub mod audit;
 pub mod auth;
 pub mod egress;
 mod error;
+pub mod headers;
+mod limits;
 mod pages;
 mod printing;
 pub mod records;
@@ -33,6 +35,9 @@ pub use error::WebError;
 pub use state::{AppState, Definitions, Printing};
 
 use crate::request::RequestId;
+
+/// How long failed and throttled logins are kept for the login attempts page.
+pub const LOGIN_ATTEMPTS_KEPT: Duration = Duration::from_secs(7 * 24 * 3600);
 
 /// Request bodies larger than this are refused with 413 (file uploads get their own limit).
 const BODY_LIMIT: usize = 2 * 1024 * 1024;
@@ -91,10 +96,12 @@ pub fn routes(state: AppState) -> Routes {
         .exempt(POST, "/api/method/login", "logging in", api::method::api_login)
         .exempt(GET_POST, "/api/method/logout", "logging out", api::method::api_logout)
         .exempt(GET, "/api/method/frappe.auth.get_logged_user", "the caller's own email", api::method::get_logged_user)
+        .exempt(GET, "/assets/app.js", "the desk's static script: no data", headers::app_js)
         .exempt(GET, "/api/health", "health check: no data", api::health::health)
         .exempt(GET, "/api/access-log/public-key", "the log's public verifier key", api::access_log::public_key)
         .exempt(GET, "/app", NO_DATA_PAGE, pages::home::show)
         .exempt(GET, "/app/query-report", NO_DATA_PAGE, reports::page::index)
+        .exempt(GET, "/app/login-attempts", "System Managers only: failed logins by account and address (security telemetry, no record data)", pages::login_attempts::show)
         .exempt(GET, "/app/backups", "System Managers only: backup file names and sizes, no record data (each download is recorded)", records::backups::page)
         .exempt(GET, "/files/{file_name}", "public files: published to everyone by whoever attached them (ERPNext's /files)", records::files::download_public)
         .exempt(
@@ -118,6 +125,8 @@ pub fn router(state: AppState) -> Router {
             // route, inside the egress guard: see egress::Routes).
             ServiceBuilder::new()
                 .layer(from_fn(request::assign_request_id))
+                .layer(from_fn_with_state(state.clone(), headers::security_headers))
+                .layer(from_fn_with_state(state.clone(), request::identify_client))
                 .layer(TraceLayer::new_for_http().make_span_with(|req: &axum::extract::Request| {
                     let id = req.extensions().get::<RequestId>().map(|r| r.0.as_str()).unwrap_or("");
                     tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
@@ -226,7 +235,10 @@ async fn sweep_sessions(state: AppState) {
         let limits = state.settings.sessions;
         let idle = Duration::from_secs(u64::from(limits.idle_minutes) * 60);
         let absolute = Duration::from_secs(u64::from(limits.absolute_hours) * 3600);
-        let window = Duration::from_secs(u64::from(state.settings.login.window_minutes) * 60);
+        // Failed logins stay visible to System Managers for a week (or the throttle's
+        // window, if longer).
+        let window = Duration::from_secs(u64::from(state.settings.login.window_minutes) * 60)
+            .max(LOGIN_ATTEMPTS_KEPT);
         if let Err(e) = state
             .store
             .purge_sessions(now.minus(idle), now.minus(absolute))
@@ -234,11 +246,7 @@ async fn sweep_sessions(state: AppState) {
         {
             tracing::warn!(error = %e, "could not purge expired sessions");
         }
-        if let Err(e) = state
-            .store
-            .clear_login_failures("", now.minus(window))
-            .await
-        {
+        if let Err(e) = state.store.forget_login_attempts(now.minus(window)).await {
             tracing::warn!(error = %e, "could not forget old login failures");
         }
     }

@@ -26,6 +26,8 @@ pub struct AppState {
     pub printing: Arc<Printing>,
     /// The site's query reports.
     pub reports: Arc<Reports>,
+    /// Bounds on password checks and exports.
+    pub limits: Arc<crate::limits::Limits>,
 }
 
 /// What a site defines in its folder: document types, print formats, query reports.
@@ -63,6 +65,7 @@ impl AppState {
             every: std::time::Duration::from_secs(u64::from(settings.log.checkpoint_every_seconds)),
         };
         let verifier_key: Arc<str> = signer.verifier_key().into();
+        let limits = Arc::new(crate::limits::Limits::new(&settings.exports));
         let settings_pdf = settings.pdf.clone();
         let log_file = settings.site_dir.join("checkpoints.log");
         let checkpointer = Checkpointer::new(signer, policy, Some(log_file));
@@ -80,6 +83,7 @@ impl AppState {
             verifier_key,
             doctypes: Arc::new(doctypes),
             reports: Arc::new(reports),
+            limits,
             printing: Arc::new(Printing {
                 formats,
                 pdf: match &settings_pdf {

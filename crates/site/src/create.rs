@@ -59,8 +59,13 @@ database_url = "sqlite://accesslog.db"
 # Address the server listens on.
 bind = "127.0.0.1:8000"
 
-# Set to true when the site is served over HTTPS, so session cookies are marked Secure.
+# Set to true when the site is served over HTTPS, so session cookies are marked Secure
+# (and browsers are told to use HTTPS only).
 secure_cookies = false
+
+# Reverse proxies (addresses or CIDR blocks) whose Forwarded / X-Forwarded-For headers
+# name the client. Leave empty when clients connect directly.
+trusted_proxies = []
 
 # Roles of this site, besides the built-in "System Manager".
 roles = [{roles}]
@@ -80,10 +85,23 @@ checkpoint_every_entries = 1000
 checkpoint_every_seconds = 10
 
 [login]
-# Failed logins allowed within the window before further attempts get 429.
-max_failures_per_account = 5
+# Within the window, failed logins allowed for one account from one address before that
+# pair gets 429 (the account stays open from everywhere else)...
+max_failures_per_account_and_address = 5
+# ...from one address, over all accounts, before that address gets 429...
 max_failures_per_ip = 30
+# ...and for one account from anywhere, before each further attempt is slowed (1 s,
+# doubling every 10 failures, at most max_delay_seconds; never refused).
+max_failures_per_account = 50
+max_delay_seconds = 10
 window_minutes = 15
+
+[exports]
+# Exports one user, and everyone, may run at once.
+per_user = 2
+in_total = 8
+# Free temporary disk (TMPDIR) an Excel export needs before it starts.
+xlsx_min_free_mb = 1024
 "#
     );
     fs::write(&toml_path, text).map_err(|e| SiteError::Io(toml_path.clone(), e.to_string()))?;

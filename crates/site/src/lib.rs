@@ -12,6 +12,6 @@ mod settings;
 
 pub use create::{SUBFOLDERS, create_site};
 pub use settings::{
-    Database, LogSettings, LoginSettings, Overrides, PdfSettings, PrintFile, PrinterSettings,
-    ReadLogging, SessionSettings, Settings, SiteError, SiteFile, Source,
+    Database, ExportSettings, LogSettings, LoginSettings, Overrides, PdfSettings, PrintFile,
+    PrinterSettings, ReadLogging, SessionSettings, Settings, SiteError, SiteFile, Source,
 };

@@ -52,6 +52,10 @@ pub struct SiteFile {
     pub bind: Option<String>,
     #[serde(default)]
     pub secure_cookies: bool,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers are believed:
+    /// addresses or CIDR blocks, e.g. `["127.0.0.1", "10.0.0.0/8"]`.
+    #[serde(default)]
+    pub trusted_proxies: Vec<String>,
     #[serde(default)]
     pub roles: Vec<String>,
     #[serde(default)]
@@ -60,6 +64,8 @@ pub struct SiteFile {
     pub login: LoginSettings,
     #[serde(default)]
     pub log: LogSettings,
+    #[serde(default)]
+    pub exports: ExportSettings,
     #[serde(default)]
     pub print: PrintFile,
     /// Network printers for raw printing, by name.
@@ -107,6 +113,27 @@ fn default_printer_port() -> u16 {
 
 fn default_printer_timeout() -> u32 {
     5
+}
+
+/// The `[exports]` table: how many exports may run at once, and how much free temporary
+/// disk an XLSX needs before it starts (a million rows take about 600 MB while written).
+/// Exports are written to the system's temporary directory (`TMPDIR`).
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExportSettings {
+    pub per_user: u32,
+    pub in_total: u32,
+    pub xlsx_min_free_mb: u64,
+}
+
+impl Default for ExportSettings {
+    fn default() -> Self {
+        Self {
+            per_user: 2,
+            in_total: 8,
+            xlsx_min_free_mb: 1024,
+        }
+    }
 }
 
 /// The `[log]` table: the log's name and how often checkpoints are signed.
@@ -174,20 +201,31 @@ impl Default for SessionSettings {
     }
 }
 
+/// The login throttle. Failures are counted over the last `window_minutes`:
+/// - `max_failures_per_account_and_address` from one address for one account lock that
+///   pair (429) until the window passes: the account stays open from everywhere else;
+/// - `max_failures_per_ip` from one address, over all accounts, lock that address;
+/// - beyond `max_failures_per_account` for one account, from anywhere, every further
+///   attempt on it waits first (one second, doubling every ten failures, at most
+///   `max_delay_seconds`): it slows a distributed guess without locking the owner out.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq, Eq)]
 #[serde(deny_unknown_fields, default)]
 pub struct LoginSettings {
+    pub max_failures_per_account_and_address: u32,
     pub max_failures_per_account: u32,
     pub max_failures_per_ip: u32,
     pub window_minutes: u32,
+    pub max_delay_seconds: u32,
 }
 
 impl Default for LoginSettings {
     fn default() -> Self {
         Self {
-            max_failures_per_account: 5,
+            max_failures_per_account_and_address: 5,
+            max_failures_per_account: 50,
             max_failures_per_ip: 30,
             window_minutes: 15,
+            max_delay_seconds: 10,
         }
     }
 }
@@ -277,11 +315,14 @@ pub struct Settings {
     pub database: Database,
     pub bind: SocketAddr,
     pub secure_cookies: bool,
+    /// Proxies whose forwarding headers name the client (`trusted_proxies`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// The site's own roles plus `System Manager`, sorted.
     pub roles: Vec<Role>,
     pub sessions: SessionSettings,
     pub login: LoginSettings,
     pub log: LogSettings,
+    pub exports: ExportSettings,
     pub pdf: PdfSettings,
     pub printers: BTreeMap<String, PrinterSettings>,
 }
@@ -373,11 +414,17 @@ impl Settings {
                 "login.max_failures_per_account",
             ),
             (file.login.max_failures_per_ip, "login.max_failures_per_ip"),
+            (
+                file.login.max_failures_per_account_and_address,
+                "login.max_failures_per_account_and_address",
+            ),
             (file.login.window_minutes, "login.window_minutes"),
             (
                 file.log.checkpoint_every_entries,
                 "log.checkpoint_every_entries",
             ),
+            (file.exports.per_user, "exports.per_user"),
+            (file.exports.in_total, "exports.in_total"),
             (
                 file.log.checkpoint_every_seconds,
                 "log.checkpoint_every_seconds",
@@ -429,6 +476,16 @@ impl Settings {
             }
         }
         let pdf = pdf_settings(&file.print, env, &toml_path)?;
+        let trusted_proxies = match env("ACCESSLOG_TRUSTED_PROXIES") {
+            Some(v) => parse_proxies(
+                v.split(',').map(str::trim).filter(|s| !s.is_empty()),
+                Source::Env("ACCESSLOG_TRUSTED_PROXIES"),
+            )?,
+            None => parse_proxies(
+                file.trusted_proxies.iter().map(String::as_str),
+                in_toml("trusted_proxies"),
+            )?,
+        };
 
         Ok(Settings {
             site_dir: site_dir.to_path_buf(),
@@ -436,10 +493,12 @@ impl Settings {
             database,
             bind,
             secure_cookies,
+            trusted_proxies,
             roles,
             sessions,
             login: file.login,
             log: file.log,
+            exports: file.exports,
             pdf,
             printers: file.printers,
         })
@@ -449,6 +508,25 @@ impl Settings {
     pub fn knows_role(&self, name: &str) -> bool {
         self.roles.iter().any(|r| r.as_str() == name)
     }
+}
+
+/// Addresses (`10.0.0.5`, `::1`) or blocks (`10.0.0.0/8`), as networks.
+fn parse_proxies<'a>(
+    items: impl Iterator<Item = &'a str>,
+    origin: Source,
+) -> Result<Vec<ipnet::IpNet>, SiteError> {
+    items
+        .map(|item| {
+            item.parse::<ipnet::IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+                .map_err(|_| SiteError::Invalid {
+                    origin: origin.clone(),
+                    problem: format!(
+                        "{item:?} is not an IP address or CIDR block (write 10.0.0.5 or 10.0.0.0/8)"
+                    ),
+                })
+        })
+        .collect()
 }
 
 /// `ACCESSLOG_PDF=off` or `[print] pdf = false` turn PDFs off; `ACCESSLOG_CHROMIUM` or

@@ -63,6 +63,7 @@ suite!(
     api_keys_round_trip_and_revoke_once,
     api_keys_are_listed_per_user_newest_first,
     login_failures_are_counted_per_account_and_ip,
+    concurrent_login_attempts_are_counted_exactly,
     appends_get_dense_seqs_and_extend_the_tree,
     entries_round_trip_every_field,
     stored_nodes_prove_inclusion_and_consistency,
@@ -426,58 +427,101 @@ async fn api_keys_are_listed_per_user_newest_first(store: &dyn Store) {
 }
 
 async fn login_failures_are_counted_per_account_and_ip(store: &dyn Store) {
-    for s in 0..3 {
+    use accesslog_store::LoginOutcome::{Failed, Succeeded, Throttled, Withdrawn};
+    let attempt = |account: &'static str, ip: &'static str, s: u64| async move {
         store
-            .record_login_failure("a@example.com", "10.0.0.1", at(s))
+            .begin_login_attempt(account, ip, at(s), at(0))
             .await
-            .unwrap();
+            .unwrap()
+    };
+    let mut a1 = Vec::new();
+    for s in 0..3 {
+        let (id, counts) = attempt("a@example.com", "10.0.0.1", s).await;
+        assert_eq!(
+            counts.pair,
+            s + 1,
+            "each attempt counts itself and those before"
+        );
+        a1.push(id);
     }
-    store
-        .record_login_failure("b@example.com", "10.0.0.1", at(5))
-        .await
-        .unwrap();
-    store
-        .record_login_failure("a@example.com", "10.0.0.2", at(6))
-        .await
-        .unwrap();
+    for id in &a1 {
+        store.settle_login_attempt(*id, Failed).await.unwrap();
+    }
+    let (b, _) = attempt("b@example.com", "10.0.0.1", 5).await;
+    store.settle_login_attempt(b, Throttled).await.unwrap();
+    let (a2, c) = attempt("a@example.com", "10.0.0.2", 6).await;
+    assert_eq!((c.pair, c.account, c.ip), (1, 4, 1));
+    store.settle_login_attempt(a2, Failed).await.unwrap();
 
-    let c = store
-        .login_failures_since("a@example.com", "10.0.0.1", at(0))
-        .await
-        .unwrap();
-    assert_eq!((c.account, c.ip), (4, 4));
-    let c = store
-        .login_failures_since("a@example.com", "10.0.0.1", at(2))
+    let (probe, c) = store
+        .begin_login_attempt("a@example.com", "10.0.0.1", at(7), at(2))
         .await
         .unwrap();
     assert_eq!(
-        (c.account, c.ip),
-        (2, 2),
-        "failures before the window do not count"
+        (c.pair, c.account, c.ip),
+        (2, 3, 3),
+        "attempts before the window do not count"
     );
 
-    store
-        .clear_login_failures("a@example.com", at(0))
-        .await
-        .unwrap();
-    let c = store
-        .login_failures_since("a@example.com", "10.0.0.1", at(0))
-        .await
-        .unwrap();
+    let seen = store.login_attempts_since(at(0), 100).await.unwrap();
+    let row = |account: &str, ip: &str| {
+        seen.iter()
+            .find(|r| r.account == account && r.ip == ip)
+            .map(|r| (r.failed, r.throttled))
+    };
     assert_eq!(
-        (c.account, c.ip),
-        (0, 1),
-        "b's failure from the same IP is kept"
+        row("a@example.com", "10.0.0.1"),
+        Some((3, 0)),
+        "a pending attempt is not shown"
     );
+    assert_eq!(row("b@example.com", "10.0.0.1"), Some((0, 1)));
+    assert_eq!(row("a@example.com", "10.0.0.2"), Some((1, 0)));
+    assert_eq!(seen[0].account, "a@example.com", "latest first");
 
-    store.clear_login_failures("nobody", at(6)).await.unwrap();
-    let c = store
-        .login_failures_since("b@example.com", "10.0.0.1", at(0))
+    // A withdrawn attempt (never checked) is forgotten alone.
+    let (w, c) = store
+        .begin_login_attempt("a@example.com", "10.0.0.1", at(7), at(0))
         .await
         .unwrap();
+    assert_eq!(c.pair, 5);
+    store.settle_login_attempt(w, Withdrawn).await.unwrap();
+    // A success forgets its pair's failures, and only those.
+    store.settle_login_attempt(probe, Succeeded).await.unwrap();
+    let (p, c) = store
+        .begin_login_attempt("a@example.com", "10.0.0.1", at(8), at(0))
+        .await
+        .unwrap();
+    assert_eq!((c.pair, c.account, c.ip), (1, 2, 2));
+    store.settle_login_attempt(p, Succeeded).await.unwrap();
+
+    store.forget_login_attempts(at(6)).await.unwrap();
+    let seen = store.login_attempts_since(at(0), 100).await.unwrap();
     assert_eq!(
-        c.account, 0,
-        "failures older than the cut-off are forgotten"
+        seen.len(),
+        1,
+        "attempts older than the cut-off are forgotten: {seen:?}"
+    );
+    assert_eq!(seen[0].ip, "10.0.0.2");
+}
+
+/// Many attempts at once: each counts all stored before it, so no more than the limit can
+/// see a count within it.
+async fn concurrent_login_attempts_are_counted_exactly(store: &dyn Store) {
+    let attempts =
+        (0..40).map(|_| store.begin_login_attempt("c@example.com", "10.9.9.9", at(1), at(0)));
+    let counts: Vec<u64> = futures::future::join_all(attempts)
+        .await
+        .into_iter()
+        .map(|r| r.unwrap().1.pair)
+        .collect();
+    assert!(
+        counts.iter().filter(|&&n| n <= 5).count() <= 5,
+        "{counts:?}"
+    );
+    assert_eq!(
+        counts.iter().max(),
+        Some(&40),
+        "the last one stored sees them all"
     );
 }
 

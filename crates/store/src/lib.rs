@@ -25,7 +25,8 @@ pub use reports::RowSink;
 pub use error::{StoreError, StoreResult};
 pub use log::{Appended, LeafCheck, LeafRow, LogHead, StoredCheckpoint};
 pub use models::{
-    ApiKey, FileRecord, LoginFailureCounts, NewApiKey, NewSession, NewUser, Session, User,
+    ApiKey, FileRecord, LoginAttempts, LoginFailureCounts, LoginOutcome, NewApiKey, NewSession,
+    NewUser, Session, User,
 };
 
 /// Everything the server persists. Each method is one transaction: it either happens
@@ -287,16 +288,33 @@ pub trait AccountStore: Send + Sync + std::fmt::Debug + 'static {
 
     // ----- login throttling -----
 
-    async fn record_login_failure(&self, account: &str, ip: &str, at: Timestamp)
-    -> StoreResult<()>;
-    /// Failures since `since` for this account and, separately, from this IP.
-    async fn login_failures_since(
+    /// Reserves a login attempt before its password is checked: stores it as pending,
+    /// then counts the attempts not known to have succeeded since `since` (this one
+    /// included). The two are separate statements, so that of many concurrent attempts each
+    /// counts every one stored before it: at most `n` of them can see a count of `n` or less.
+    async fn begin_login_attempt(
+        &self,
+        account: &str,
+        ip: &str,
+        at: Timestamp,
+        since: Timestamp,
+    ) -> StoreResult<(i64, LoginFailureCounts)>;
+    /// The same counts as [`AccountStore::begin_login_attempt`], without storing anything:
+    /// a throttled client is turned away before it costs a write.
+    async fn count_login_attempts(
         &self,
         account: &str,
         ip: &str,
         since: Timestamp,
     ) -> StoreResult<LoginFailureCounts>;
-    /// Forgets an account's failures (after a successful login) and every failure older
-    /// than `older_than`.
-    async fn clear_login_failures(&self, account: &str, older_than: Timestamp) -> StoreResult<()>;
+    /// Settles attempt `id` (see [`LoginOutcome`] for what each outcome keeps).
+    async fn settle_login_attempt(&self, id: i64, outcome: LoginOutcome) -> StoreResult<()>;
+    /// Failed and throttled attempts since `since`, by account and address, latest first.
+    async fn login_attempts_since(
+        &self,
+        since: Timestamp,
+        limit: u32,
+    ) -> StoreResult<Vec<LoginAttempts>>;
+    /// Forgets every attempt older than `older_than`.
+    async fn forget_login_attempts(&self, older_than: Timestamp) -> StoreResult<()>;
 }

@@ -75,10 +75,38 @@ pub struct ApiKey {
     pub last_used_at: Option<Timestamp>,
 }
 
+/// Unsettled and failed login attempts in a window, counted three ways.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct LoginFailureCounts {
+    /// For this account from this address.
+    pub pair: u64,
+    /// For this account from anywhere.
     pub account: u64,
+    /// From this address, for any account.
     pub ip: u64,
+}
+
+/// How a login attempt ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginOutcome {
+    /// The password was right: the attempt and its pair's earlier failures are forgotten.
+    Succeeded,
+    /// The password was never checked (the server was busy): only the attempt is forgotten.
+    Withdrawn,
+    /// The password was checked and was wrong (or the account is unknown).
+    Failed,
+    /// Refused before the password was looked at: a throttle was reached.
+    Throttled,
+}
+
+/// Failed or throttled logins of one account from one address, for System Managers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LoginAttempts {
+    pub account: String,
+    pub ip: String,
+    pub failed: u64,
+    pub throttled: u64,
+    pub last: crate::Timestamp,
 }
 
 /// A file attached to a document (ERPNext's `File`). The bytes are stored apart, named by

@@ -7,7 +7,7 @@ use accesslog_core::accounts::normalize_email;
 use accesslog_core::secrets::{
     random_token, token_digest, verify_password, verify_password_against_nothing,
 };
-use accesslog_store::{NewSession, User};
+use accesslog_store::{LoginOutcome, NewSession, User};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 
 use super::{Authenticated, Credential, SESSION_COOKIE};
@@ -17,8 +17,22 @@ use crate::state::AppState;
 /// Where the request came from, for the session record and throttling.
 #[derive(Clone, Debug)]
 pub struct Client {
+    /// The client's address (behind a trusted proxy, the one the proxy named).
     pub ip: String,
+    /// The trusted proxy the request came through, if any.
+    pub via: Option<String>,
     pub user_agent: String,
+}
+
+impl Client {
+    /// The address as entries store it: `203.0.113.9`, or `203.0.113.9 via 10.0.0.2`
+    /// when a trusted proxy named the client.
+    pub fn for_entry(&self) -> String {
+        match &self.via {
+            Some(proxy) => format!("{} via {proxy}", self.ip),
+            None => self.ip.clone(),
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -31,8 +45,14 @@ pub struct LoggedIn {
 
 const INVALID: &str = "Invalid login credentials";
 
-/// Checks the password and opens a session. Refuses with 429 once an account or an IP
-/// address has used up its failed attempts in the window, before looking at the password.
+/// Checks the password and opens a session.
+///
+/// The attempt is stored before anything else, then counted with the others in the window
+/// (`LoginSettings`): an account and address pair, or an address, that has used up its
+/// failures is refused with 429 before the password is looked at, and concurrent attempts
+/// cannot slip past the count. Beyond the per-account limit, attempts from anywhere are
+/// slowed, never refused, so nobody can lock an account's owner out. The password check
+/// itself waits its turn ([`crate::limits`]).
 pub async fn login(
     state: &AppState,
     usr: &str,
@@ -46,64 +66,84 @@ pub async fn login(
             "{INVALID}: enter your email and password."
         )));
     }
+    // Stored bounded: the throttle's table must not grow by megabytes per request.
+    let account: String = account.chars().take(254).collect();
     let now = state.clock.now();
     let window = Duration::from_secs(u64::from(limits.window_minutes) * 60);
-    let failures = state
+    let since = now.minus(window);
+    // Read first: a client that is already throttled is refused without a write, so a
+    // flood of refused logins never queues at the database beside the Access Log.
+    let before = state
         .store
-        .login_failures_since(&account, &client.ip, now.minus(window))
+        .count_login_attempts(&account, &client.ip, since)
         .await?;
-    if failures.account >= u64::from(limits.max_failures_per_account) {
-        return Err(throttled(
-            format!(
-                "Too many failed logins for {account}. The account is locked for {} minutes; try again later or ask a System Manager to reset the password.",
-                limits.window_minutes
-            ),
-            window,
-        ));
-    }
-    if failures.ip >= u64::from(limits.max_failures_per_ip) {
-        return Err(throttled(
-            format!(
-                "Too many failed logins from your address. Try again in {} minutes.",
-                limits.window_minutes
-            ),
-            window,
-        ));
-    }
-
-    let user = state.store.user_by_email(&account).await?;
-    let hash = match &user {
-        Some(u) => state.store.password_hash(u.id).await?,
-        None => None,
-    };
-    let password = pwd.to_owned();
-    let ok = tokio::task::spawn_blocking(move || match hash {
-        Some(h) => verify_password(&password, &h),
-        None => {
-            verify_password_against_nothing(&password);
-            false
+    if let Some(message) = over_limit(&limits, &account, before, 0) {
+        // The first refusal after a limit is reached is kept for the failed-logins page;
+        // the rest are not, so that a flood stays off the disk.
+        if before.pair == u64::from(limits.max_failures_per_account_and_address)
+            || before.ip == u64::from(limits.max_failures_per_ip)
+        {
+            let (attempt, _) = state
+                .store
+                .begin_login_attempt(&account, &client.ip, now, since)
+                .await?;
+            state
+                .store
+                .settle_login_attempt(attempt, LoginOutcome::Throttled)
+                .await?;
         }
-    })
-    .await
-    .map_err(|e| WebError::Internal(e.into()))?;
-
-    let Some(user) = user.filter(|_| ok) else {
+        tracing::warn!(account = %account, ip = %client.ip, "login throttled");
+        return Err(throttled(message, window));
+    }
+    let (attempt, counts) = state
+        .store
+        .begin_login_attempt(&account, &client.ip, now, since)
+        .await?;
+    if let Some(message) = over_limit(&limits, &account, counts, 1) {
         state
             .store
-            .record_login_failure(&account, &client.ip, now)
+            .settle_login_attempt(attempt, LoginOutcome::Throttled)
             .await?;
+        tracing::warn!(account = %account, ip = %client.ip, "login throttled");
+        return Err(throttled(message, window));
+    }
+    let over = counts
+        .account
+        .saturating_sub(u64::from(limits.max_failures_per_account));
+    if over > 0 {
+        tokio::time::sleep(slowdown(over, limits.max_delay_seconds)).await;
+    }
+
+    let checked = check_password(state, &account, pwd).await;
+    let user = match checked {
+        Ok(user) => user,
+        Err(e) => {
+            // The password was never checked: the attempt counts against nobody.
+            state
+                .store
+                .settle_login_attempt(attempt, LoginOutcome::Withdrawn)
+                .await?;
+            return Err(e);
+        }
+    };
+    let Some(user) = user else {
+        state
+            .store
+            .settle_login_attempt(attempt, LoginOutcome::Failed)
+            .await?;
+        tracing::warn!(account = %account, ip = %client.ip, "login failed");
         return Err(WebError::Unauthorized(INVALID.to_owned()));
     };
+    state
+        .store
+        .settle_login_attempt(attempt, LoginOutcome::Succeeded)
+        .await?;
     if !user.enabled {
         return Err(WebError::Unauthorized(format!(
             "The account {} is disabled; ask a System Manager to enable it.",
             user.email
         )));
     }
-    state
-        .store
-        .clear_login_failures(&account, now.minus(window))
-        .await?;
 
     let token = random_token();
     let csrf_token = random_token();
@@ -114,7 +154,7 @@ pub async fn login(
             user_id: user.id,
             csrf_token: csrf_token.clone(),
             created_at: now,
-            ip: client.ip.clone(),
+            ip: client.for_entry(),
             user_agent: client.user_agent.chars().take(512).collect(),
         })
         .await?;
@@ -125,6 +165,66 @@ pub async fn login(
         cookie,
         csrf_token,
     })
+}
+
+/// Why an attempt is refused before its password is checked, if it is: `counts` are the
+/// attempts in the window, `own` of them this one.
+fn over_limit(
+    limits: &accesslog_site::LoginSettings,
+    account: &str,
+    counts: accesslog_store::LoginFailureCounts,
+    own: u64,
+) -> Option<String> {
+    let earlier = |n: u64| n.saturating_sub(own);
+    if earlier(counts.pair) >= u64::from(limits.max_failures_per_account_and_address) {
+        Some(format!(
+            "Too many failed logins for {account} from your address. Try again in {} minutes, or ask a System Manager to reset the password.",
+            limits.window_minutes
+        ))
+    } else if earlier(counts.ip) >= u64::from(limits.max_failures_per_ip) {
+        Some(format!(
+            "Too many failed logins from your address. Try again in {} minutes.",
+            limits.window_minutes
+        ))
+    } else {
+        None
+    }
+}
+
+/// The user whose password `pwd` is, or `None`; the hash is computed under the server's
+/// bound on password checks (an unknown account costs the same, so timing tells nothing).
+async fn check_password(
+    state: &AppState,
+    account: &str,
+    pwd: &str,
+) -> Result<Option<User>, WebError> {
+    let user = state.store.user_by_email(account).await?;
+    let hash = match &user {
+        Some(u) => state.store.password_hash(u.id).await?,
+        None => None,
+    };
+    let turn = state.limits.hashing.enter().await?;
+    let password = pwd.to_owned();
+    let ok = tokio::task::spawn_blocking(move || {
+        let _turn = turn;
+        match hash {
+            Some(h) => verify_password(&password, &h),
+            None => {
+                verify_password_against_nothing(&password);
+                false
+            }
+        }
+    })
+    .await
+    .map_err(|e| WebError::Internal(e.into()))?;
+    Ok(user.filter(|_| ok))
+}
+
+/// The wait before an attempt on an account with `over` failures beyond its soft limit:
+/// one second, doubling every ten more, at most `max_secs`.
+fn slowdown(over: u64, max_secs: u32) -> Duration {
+    let doublings = u32::try_from((over - 1) / 10).unwrap_or(u32::MAX).min(16);
+    Duration::from_secs((1u64 << doublings).min(u64::from(max_secs)))
 }
 
 fn throttled(message: String, window: Duration) -> WebError {
@@ -166,4 +266,20 @@ pub fn cleared_cookie() -> Cookie<'static> {
         .same_site(SameSite::Lax)
         .max_age(time::Duration::ZERO)
         .build()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_slowdown_doubles_every_ten_failures_up_to_its_cap() {
+        let secs = |over| slowdown(over, 10).as_secs();
+        assert_eq!(
+            [secs(1), secs(10), secs(11), secs(21), secs(31), secs(41)],
+            [1, 1, 2, 4, 8, 10]
+        );
+        assert_eq!(secs(u64::MAX), 10);
+        assert_eq!(slowdown(5, 0).as_secs(), 0);
+    }
 }

@@ -148,11 +148,20 @@ fn percent_encode(s: &str) -> String {
 /// (`//evil.example` or `https://…` fall back to the home page).
 pub fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\") => {
-            n.to_owned()
-        }
+        Some(n) if is_same_site_path(n) => n.to_owned(),
         _ => "/app".to_owned(),
     }
+}
+
+/// A path on this site and nothing else: it starts with one `/` (not `//` or `/\`, which
+/// browsers read as another host), and holds only visible ASCII, since browsers drop tabs
+/// and line breaks before reading a URL (`/<TAB>/evil.example` is `//evil.example`) and a
+/// header cannot carry them.
+fn is_same_site_path(n: &str) -> bool {
+    n.starts_with('/')
+        && !n.starts_with("//")
+        && !n.starts_with("/\\")
+        && n.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// A caller allowed to read the Access Log: 403 for everyone else.
@@ -185,6 +194,25 @@ mod tests {
         assert_eq!(safe_next(Some("/\\evil.example/")), "/app");
         assert_eq!(safe_next(Some("https://evil.example/")), "/app");
         assert_eq!(safe_next(None), "/app");
+    }
+
+    #[test]
+    fn next_with_control_characters_or_spaces_goes_to_the_desk() {
+        for bad in [
+            "/\t/evil.example",
+            "/\n",
+            "/\r\n/x",
+            "/ /evil.example",
+            "/\u{7f}",
+            "/\u{0}",
+            "/é",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/app", "{bad:?}");
+        }
+        assert_eq!(
+            safe_next(Some("/app/Employee%20List")),
+            "/app/Employee%20List"
+        );
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 pub mod home;
 pub mod login;
+pub mod login_attempts;
 
 use askama::Template;
 use axum::extract::Request;

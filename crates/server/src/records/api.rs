@@ -93,12 +93,7 @@ impl From<&BTreeMap<String, String>> for ListParams {
 }
 
 fn number_param(name: &str, raw: Option<&str>, default: u64) -> Result<u64, WebError> {
-    match raw.map(str::trim) {
-        None | Some("") => Ok(default),
-        Some(v) => v.parse().map_err(|_| {
-            WebError::BadRequest(format!("`{name}` must be a whole number, not {v:?}"))
-        }),
-    }
+    crate::request::whole_number_in(name, raw, default, crate::request::MAX_OFFSET)
 }
 
 /// `GET /api/resource/{DocType}`.

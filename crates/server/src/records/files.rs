@@ -9,13 +9,13 @@ use accesslog_core::doctype::Action;
 use accesslog_core::entry::{Activity, CanonicalJson};
 use accesslog_store::{FileRecord, StoreError};
 use axum::Json;
-use axum::extract::{Multipart, Path, State};
+use axum::extract::{Multipart, Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::audit::{Audit, AuditedResponse, Payload};
+use crate::audit::{Audit, AuditedResponse, Disposition, Payload, content_disposition};
 use crate::auth::CurrentUser;
 use crate::error::WebError;
 use crate::state::AppState;
@@ -82,6 +82,17 @@ fn content_type(file_name: &str) -> &'static str {
     }
 }
 
+/// Inline only for types a browser shows without running anything on the site's origin;
+/// everything else (HTML, SVG, unknown types) is a download.
+fn disposition_of(content_type: &str) -> Disposition {
+    let safe = ["application/pdf", "image/png", "image/jpeg", "text/plain"];
+    if safe.iter().any(|t| content_type.starts_with(t)) {
+        Disposition::Inline
+    } else {
+        Disposition::Attachment
+    }
+}
+
 pub fn file_json(f: &FileRecord) -> Value {
     json!({
         "name": f.name,
@@ -97,13 +108,122 @@ pub fn file_json(f: &FileRecord) -> Value {
     })
 }
 
-/// `POST /api/method/upload_file` (multipart: `file`, `is_private`, `doctype`, `docname`).
-/// The caller must be allowed to write (or create) documents of the type, and the document
-/// must exist. Files are private unless `is_private=0`.
+/// Where an upload is attached, as the query string or the form names it.
+#[derive(Debug, Default, serde::Deserialize)]
+pub struct AttachTo {
+    doctype: Option<String>,
+    docname: Option<String>,
+}
+
+/// The document type `doctype`, when `who` may attach files to its document `docname` and
+/// that document exists.
+async fn check_attach<'a>(
+    state: &'a AppState,
+    who: &CurrentUser,
+    doctype: &str,
+    docname: &str,
+) -> Result<&'a accesslog_core::doctype::DocType, WebError> {
+    let dt = state
+        .doctypes
+        .get(doctype)
+        .filter(|d| !d.is_child)
+        .ok_or_else(|| WebError::NotFound(format!("DocType {doctype} not found")))?;
+    let roles = &who.0.user.roles;
+    if !(dt.allows(roles, Action::Write) || dt.allows(roles, Action::Create)) {
+        return Err(WebError::Forbidden(format!(
+            "You do not have permission to attach files to {doctype}"
+        )));
+    }
+    if state.store.get_document(dt, &[], docname).await?.is_none() {
+        return Err(WebError::NotFound(format!("{doctype} {docname} not found")));
+    }
+    Ok(dt)
+}
+
+/// An upload on its way to disk: written to a temporary file beside the blobs, hashed as
+/// it comes, and refused as soon as it passes the limit.
+struct Incoming {
+    tmp: tempfile::NamedTempFile,
+    len: usize,
+    sha: Sha256,
+}
+
+async fn receive_file(
+    site_dir: &FsPath,
+    field: &mut axum::extract::multipart::Field<'_>,
+    too_large: impl Fn() -> WebError,
+) -> Result<Incoming, WebError> {
+    use tokio::io::AsyncWriteExt;
+    let dir = site_dir.join("files");
+    tokio::fs::create_dir_all(&dir)
+        .await
+        .map_err(|e| WebError::Internal(anyhow::anyhow!("creating {}: {e}", dir.display())))?;
+    let tmp = tempfile::Builder::new()
+        .prefix(".upload-")
+        .tempfile_in(&dir)
+        .map_err(|e| WebError::Internal(anyhow::anyhow!("a temporary file for an upload: {e}")))?;
+    let mut out = tokio::fs::File::from_std(
+        tmp.reopen()
+            .map_err(|e| WebError::Internal(anyhow::anyhow!("reopening an upload: {e}")))?,
+    );
+    let mut incoming = Incoming {
+        tmp,
+        len: 0,
+        sha: Sha256::new(),
+    };
+    while let Some(chunk) = field.chunk().await.map_err(|e| {
+        if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            too_large()
+        } else {
+            WebError::BadRequest(format!("reading the file: {e}"))
+        }
+    })? {
+        incoming.len += chunk.len();
+        if incoming.len > MAX_UPLOAD {
+            return Err(too_large());
+        }
+        incoming.sha.update(&chunk);
+        out.write_all(&chunk)
+            .await
+            .map_err(|e| WebError::Unavailable(format!("The upload could not be stored: {e}.")))?;
+    }
+    out.sync_all()
+        .await
+        .map_err(|e| WebError::Unavailable(format!("The upload could not be stored: {e}.")))?;
+    Ok(incoming)
+}
+
+/// Moves a received upload to its place under its SHA-256; returns the digest.
+async fn keep_file(site_dir: &FsPath, incoming: Incoming) -> Result<String, WebError> {
+    let sha = hex::encode(incoming.sha.finalize());
+    let path = blob_path(site_dir, &sha);
+    let result = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        if path.exists() {
+            return Ok(());
+        }
+        std::fs::create_dir_all(path.parent().unwrap_or(FsPath::new(".")))?;
+        incoming.tmp.persist(&path).map_err(|e| e.error)?;
+        Ok(())
+    })
+    .await
+    .map_err(|e| WebError::Internal(e.into()))?;
+    result.map_err(|e| WebError::Internal(anyhow::anyhow!("storing an upload: {e}")))?;
+    Ok(sha)
+}
+
+/// `POST /api/method/upload_file` (multipart: `file`, `is_private`, `doctype`, `docname`;
+/// `doctype` and `docname` may also come in the query string). The caller must be allowed
+/// to write (or create) documents of the type, and the document must exist. That is
+/// checked before the file's bytes are read whenever the type and name come first (in the
+/// query, or as fields before `file`, as browsers and ERPNext's clients send them); a
+/// caller who may attach to nothing is refused before any of the body is read. The file
+/// goes to disk as it arrives, never whole into memory, and is cut off at [`MAX_UPLOAD`].
+/// Files are private unless `is_private=0`.
 pub async fn upload(
     State(state): State<AppState>,
     who: CurrentUser,
     headers: axum::http::HeaderMap,
+    Query(target): Query<AttachTo>,
     mut form: Multipart,
 ) -> Result<Json<Value>, WebError> {
     let too_large = || {
@@ -112,6 +232,15 @@ pub async fn upload(
             MAX_UPLOAD / (1024 * 1024)
         ))
     };
+    let roles = &who.0.user.roles;
+    let may_attach_somewhere = state.doctypes.iter().any(|d| {
+        !d.is_child && (d.allows(roles, Action::Write) || d.allows(roles, Action::Create))
+    });
+    if !may_attach_somewhere {
+        return Err(WebError::Forbidden(
+            "You do not have permission to attach files to any document.".to_owned(),
+        ));
+    }
     // Refuse an announced oversize body at once, rather than after reading 25 MiB of it.
     let announced = headers
         .get(header::CONTENT_LENGTH)
@@ -120,8 +249,17 @@ pub async fn upload(
     if announced.is_some_and(|n| n > MAX_UPLOAD + 64 * 1024) {
         return Err(too_large());
     }
-    let (mut file, mut is_private, mut doctype, mut docname) = (None, true, None, None);
-    while let Some(field) = form.next_field().await.map_err(|e| {
+    let AttachTo {
+        mut doctype,
+        mut docname,
+    } = target;
+    let mut checked = false;
+    if let (Some(dt), Some(dn)) = (&doctype, &docname) {
+        check_attach(&state, &who, dt, dn).await?;
+        checked = true;
+    }
+    let (mut file, mut is_private) = (None, true);
+    while let Some(mut field) = form.next_field().await.map_err(|e| {
         if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
             too_large()
         } else {
@@ -131,34 +269,41 @@ pub async fn upload(
         let name = field.name().unwrap_or_default().to_owned();
         match name.as_str() {
             "file" => {
-                let file_name = field.file_name().map(str::to_owned).unwrap_or_default();
-                let bytes = field.bytes().await.map_err(|e| {
-                    if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                        too_large()
-                    } else {
-                        WebError::BadRequest(format!("reading the file: {e}"))
-                    }
-                })?;
-                if bytes.len() > MAX_UPLOAD {
-                    return Err(too_large());
+                if file.is_some() {
+                    return Err(WebError::BadRequest(
+                        "Send one file per upload (the field `file` came twice).".to_owned(),
+                    ));
                 }
-                file = Some((file_name, bytes.to_vec()));
+                if !checked && let (Some(dt), Some(dn)) = (&doctype, &docname) {
+                    check_attach(&state, &who, dt, dn).await?;
+                    checked = true;
+                }
+                let file_name = field.file_name().map(str::to_owned).unwrap_or_default();
+                let incoming =
+                    receive_file(&state.settings.site_dir, &mut field, too_large).await?;
+                file = Some((file_name, incoming));
             }
             other => {
                 let text = field
                     .text()
                     .await
                     .map_err(|e| WebError::BadRequest(format!("reading {other}: {e}")))?;
+                if text.len() > 1024 {
+                    return Err(WebError::BadRequest(format!(
+                        "The field `{}` is longer than 1024 bytes.",
+                        other.chars().take(100).collect::<String>()
+                    )));
+                }
                 match other {
                     "is_private" => is_private = !matches!(text.trim(), "0" | "false" | "False"),
-                    "doctype" => doctype = Some(text),
-                    "docname" => docname = Some(text),
+                    "doctype" if !checked => doctype = Some(text),
+                    "docname" if !checked => docname = Some(text),
                     _ => {}
                 }
             }
         }
     }
-    let (raw_name, bytes) = file.ok_or_else(|| {
+    let (raw_name, incoming) = file.ok_or_else(|| {
         WebError::BadRequest("No file: send it in the multipart field `file`.".to_owned())
     })?;
     let file_name = clean_file_name(&raw_name)
@@ -168,22 +313,11 @@ pub async fn upload(
             "Say which document the file belongs to: `doctype` and `docname`.".to_owned(),
         ));
     };
-    let dt = state
-        .doctypes
-        .get(&doctype)
-        .filter(|d| !d.is_child)
-        .ok_or_else(|| WebError::NotFound(format!("DocType {doctype} not found")))?;
-    let roles = &who.0.user.roles;
-    if !(dt.allows(roles, Action::Write) || dt.allows(roles, Action::Create)) {
-        return Err(WebError::Forbidden(format!(
-            "You do not have permission to attach files to {doctype}"
-        )));
+    if !checked {
+        check_attach(&state, &who, &doctype, &docname).await?;
     }
-    if state.store.get_document(dt, &[], &docname).await?.is_none() {
-        return Err(WebError::NotFound(format!("{doctype} {docname} not found")));
-    }
-    let size = bytes.len() as u64;
-    let sha = store_blob(&state.settings.site_dir, bytes).await?;
+    let size = incoming.len as u64;
+    let sha = keep_file(&state.settings.site_dir, incoming).await?;
     let mut record = FileRecord {
         name: accesslog_core::secrets::random_hex(5),
         file_name: file_name.clone(),
@@ -314,7 +448,9 @@ async fn send_file(
             file.name
         )));
     }
-    let payload = Payload::new(bytes, content_type(&file.file_name)).download_as(&file.file_name);
+    let content_type = content_type(&file.file_name);
+    let payload =
+        Payload::new(bytes, content_type).file_named(&file.file_name, disposition_of(content_type));
     audit.release(state, event, payload).await
 }
 
@@ -335,14 +471,22 @@ pub async fn download_public(
     let bytes = tokio::fs::read(blob_path(&state.settings.site_dir, &file.content_sha256))
         .await
         .map_err(|e| WebError::Internal(e.into()))?;
-    Ok((
+    let content_type = content_type(&file.file_name);
+    let disposition = content_disposition(disposition_of(content_type), &file.file_name);
+    let mut response = (
         [
-            (header::CONTENT_TYPE, content_type(&file.file_name)),
-            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::CONTENT_TYPE, content_type),
+            (header::CONTENT_SECURITY_POLICY, crate::headers::FILE_CSP),
         ],
         bytes,
     )
-        .into_response())
+        .into_response();
+    if let Ok(v) = header::HeaderValue::from_str(&disposition) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
 }
 
 #[cfg(test)]
@@ -381,8 +525,8 @@ mod tests {
 #[derive(serde::Deserialize)]
 pub struct FileListParams {
     filters: Option<String>,
-    limit_start: Option<u64>,
-    limit_page_length: Option<u32>,
+    limit_start: Option<String>,
+    limit_page_length: Option<String>,
 }
 
 /// `GET /api/resource/File`: the files of one document (filter on `attached_to_doctype`
@@ -434,14 +578,20 @@ pub async fn list(
             state.store.files_of(&doctype, &name).await?
         }
         _ if who.0.user.has_role(accesslog_core::SYSTEM_MANAGER) => {
-            let limit = p
-                .limit_page_length
-                .filter(|n| *n > 0)
-                .unwrap_or(20)
-                .min(10_000);
+            use crate::request::{MAX_OFFSET, whole_number_in};
+            let limit = match whole_number_in(
+                "limit_page_length",
+                p.limit_page_length.as_deref(),
+                20,
+                u64::MAX,
+            )? {
+                0 => 20,
+                n => n.min(10_000),
+            };
+            let start = whole_number_in("limit_start", p.limit_start.as_deref(), 0, MAX_OFFSET)?;
             state
                 .store
-                .list_files(limit, p.limit_start.unwrap_or(0))
+                .list_files(u32::try_from(limit).unwrap_or(10_000), start)
                 .await?
         }
         _ => {

@@ -225,10 +225,7 @@ pub async fn list(
         })
         .unwrap_or_default();
 
-    let offset: u64 = params
-        .get("start")
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
+    let offset = crate::request::whole_number(&params, "start", 0, crate::request::MAX_OFFSET)?;
     // The default orders (by modification or name, never null) page by keyset, which stays
     // fast however deep; others page by offset.
     let sort_field = order.first().map(|o| o.field.clone()).unwrap_or_default();

@@ -105,6 +105,58 @@ fn export_event(audit: &Audit, format: Format) -> Event {
     event
 }
 
+/// Lets an export start, or refuses it (recorded): at most `[exports] per_user` at once
+/// for one user (429) and `in_total` for everyone (503), and an XLSX only with
+/// `xlsx_min_free_mb` of temporary disk free (503, recorded as `failed`: allowed, but not
+/// carried out). The slot is held until the export has been sent or dropped.
+pub(crate) async fn admit(
+    state: &AppState,
+    audit: &Audit,
+    event: &Event,
+    format: Format,
+) -> Result<crate::limits::Slot, WebError> {
+    let slot = state
+        .limits
+        .exports
+        .try_enter(&audit.who.user.email)
+        .map_err(|e| match e {
+            crate::limits::Refusal::Mine(message) => WebError::TooManyRequests {
+                message,
+                retry_after_secs: 5,
+            },
+            crate::limits::Refusal::Everyone(message) => WebError::Busy {
+                message,
+                retry_after_secs: 5,
+            },
+        });
+    let slot = match slot {
+        Ok(slot) => slot,
+        Err(e) => return Err(audit.deny(state, event.clone(), e).await),
+    };
+    if format == Format::Xlsx {
+        let need = state
+            .settings
+            .exports
+            .xlsx_min_free_mb
+            .saturating_mul(1024 * 1024);
+        let dir = std::env::temp_dir();
+        let free = crate::limits::free_bytes(&dir).unwrap_or(0);
+        if free < need {
+            let e = WebError::Busy {
+                message: format!(
+                    "The server has {} MB of temporary disk free and an Excel export needs {} MB; try CSV, narrow the filters, or ask the administrator to free space in {}.",
+                    free / (1024 * 1024),
+                    need / (1024 * 1024),
+                    dir.display()
+                ),
+                retry_after_secs: 60,
+            };
+            return Err(audit.fail(state, event.clone(), e).await);
+        }
+    }
+    Ok(slot)
+}
+
 /// Writes `columns` and the rows `fill` produces to a file of `format`. `fill` gets a sink
 /// to stream into; the rows are written as they arrive.
 pub(super) async fn write_export<'s>(
@@ -128,14 +180,21 @@ pub(super) async fn write_export<'s>(
         if !keep(i) {
             return ControlFlow::Continue(());
         }
-        let written = if in_order && row.len() == pick.len() {
-            exporter.write_row(row)
-        } else {
+        if !in_order || row.len() != pick.len() {
             for (slot, &c) in picked.iter_mut().zip(pick) {
                 copy_into(slot, row.get(c).unwrap_or(&SqlValue::Null));
             }
-            exporter.write_row(&picked)
+        }
+        let row = if in_order && row.len() == pick.len() {
+            row
+        } else {
+            &picked[..]
         };
+        // rust_xlsxwriter panics when its temporary file cannot be written (a full disk):
+        // caught here, the export fails with a message and the server goes on.
+        let written =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exporter.write_row(row)))
+                .unwrap_or_else(|_| Err(disk_full()));
         match written {
             Ok(()) => ControlFlow::Continue(()),
             Err(e) => {
@@ -148,10 +207,17 @@ pub(super) async fn write_export<'s>(
     if let Some(e) = failed {
         return Err(export_error(e));
     }
-    tokio::task::spawn_blocking(move || exporter.finish())
-        .await
-        .map_err(|e| WebError::Internal(e.into()))?
-        .map_err(export_error)
+    match tokio::task::spawn_blocking(move || exporter.finish()).await {
+        Ok(finished) => finished.map_err(export_error),
+        Err(e) if e.is_panic() => Err(export_error(disk_full())),
+        Err(e) => Err(WebError::Internal(e.into())),
+    }
+}
+
+fn disk_full() -> ExportError {
+    ExportError::Io(std::io::Error::other(
+        "the export's temporary file could not be written (is the disk full?)",
+    ))
 }
 
 /// `*slot = value.clone()`, but text goes into the slot's own `String` when it has one.
@@ -165,6 +231,9 @@ fn copy_into(slot: &mut SqlValue, value: &SqlValue) {
 fn export_error(e: ExportError) -> WebError {
     match e {
         ExportError::TooManyRows { .. } => WebError::BadRequest(e.to_string()),
+        ExportError::Io(_) => {
+            WebError::Unavailable(format!("The export could not be written: {e}."))
+        }
         other => WebError::Internal(anyhow::anyhow!("export failed: {other}")),
     }
 }
@@ -213,6 +282,7 @@ pub async fn query_report(
         Err(e) => return Err(audit.deny(&state, event, e).await),
     };
     event.export_from = Some(report.ref_doctype.clone());
+    let _slot = admit(&state, &audit, &event, format).await?;
 
     let given = filter_values(&params)?;
     let columns = string_list(&params, "columns")?;
@@ -260,6 +330,7 @@ pub async fn list_view(
         ));
         return Err(audit.deny(&state, event, e).await);
     }
+    let _slot = admit(&state, &audit, &event, format).await?;
 
     let children = state.doctypes.child_tables(doctype);
     let child_types: Vec<&DocType> = children.iter().map(|(_, d)| *d).collect();

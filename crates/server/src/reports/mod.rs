@@ -235,6 +235,10 @@ impl<'a> Run<'a> {
                 tracing::warn!(report = %self.report.name, error = %e, "report query failed");
                 match e {
                     accesslog_store::StoreError::Unavailable(_) => WebError::from(e),
+                    accesslog_store::StoreError::Refused(m) => WebError::Forbidden(format!(
+                        "The report {} could not run: {m}",
+                        self.report.name
+                    )),
                     other => WebError::Template(format!(
                         "The report {} could not run: {other}",
                         self.report.name

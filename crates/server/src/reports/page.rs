@@ -184,11 +184,8 @@ pub async fn show(
         .filter(|s| report.column(s).is_some())
         .cloned();
     let descending = params.get("order").is_some_and(|o| o == "desc");
-    let number: u64 = params
-        .get("page")
-        .and_then(|p| p.parse().ok())
-        .filter(|p| *p >= 1)
-        .unwrap_or(1);
+    let number =
+        crate::request::whole_number(&params, "page", 1, crate::request::MAX_OFFSET / PAGE)?.max(1);
     let offset = (number - 1) * PAGE;
     // The page and the totals are two queries over the whole result: side by side.
     let (rows, totals) = tokio::join!(

@@ -307,10 +307,7 @@ pub async fn resource_list(
             ));
         }
     };
-    let start: u64 = params
-        .get("limit_start")
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(0);
+    let start = crate::request::whole_number(params, "limit_start", 0, crate::request::MAX_OFFSET)?;
     let length = limit(params, "limit_page_length", 20)?;
     let oldest_first = params
         .get("order_by")

@@ -207,6 +207,10 @@ pub async fn download(
         .and_then(|f| LogFormat::parse(f))
         .ok_or_else(|| WebError::BadRequest("format must be csv or jsonl".to_owned()))?;
     let q = entry_query(&params)?;
+    let admission = audit.event(Activity::LogExport);
+    let _slot =
+        crate::reports::export::admit(&state, &audit, &admission, accesslog_export::Format::Csv)
+            .await?;
     let file = write_log(&*state.store, &q, format)
         .await
         .map_err(WebError::Internal)?;

@@ -198,7 +198,7 @@ async fn general_ledger_exports_match_their_entries(server: &TestServer) {
     assert_eq!(r.headers()["content-type"], "text/csv; charset=utf-8");
     assert_eq!(
         r.headers()["content-disposition"],
-        "attachment; filename=\"General Ledger.csv\""
+        "attachment; filename=\"General Ledger.csv\"; filename*=UTF-8''General%20Ledger.csv"
     );
     let e = entry(server, &r).await;
     let csv = r.bytes().await.unwrap();

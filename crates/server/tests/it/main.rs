@@ -6,6 +6,7 @@ mod common;
 mod egress;
 mod exports;
 mod files;
+mod hardening;
 mod http;
 mod printing;
 mod proofs;

@@ -31,7 +31,7 @@ on_both_backends_with_setup!(
 );
 
 /// Creates SINV-00001 for Acme Corp (as accounts) and returns its name.
-async fn invoice(server: &TestServer) -> String {
+pub(crate) async fn invoice(server: &TestServer) -> String {
     crate::common::customers(server, &["Acme Corp", "Evil^XZ^XA^FDpwned^FS~JA"]).await;
     let (c, token) = session(server, "accounts@example.com", "accounts").await;
     let r = c
@@ -183,7 +183,7 @@ async fn raw_print_returns_the_commands_it_records(server: &TestServer) {
     assert_eq!(r.headers()["content-type"], "application/octet-stream");
     assert_eq!(
         r.headers()["content-disposition"],
-        "attachment; filename=\"SINV-00001-Shipping Label.zpl\""
+        "attachment; filename=\"SINV-00001-Shipping Label.zpl\"; filename*=UTF-8''SINV-00001-Shipping%20Label.zpl"
     );
     let seq = seq_of(&r);
     let body = r.bytes().await.unwrap();
@@ -360,7 +360,7 @@ async fn pdfs_are_made_by_chromium_and_recorded(server: &TestServer) {
     assert_eq!(r.headers()["content-type"], "application/pdf");
     assert_eq!(
         r.headers()["content-disposition"],
-        "attachment; filename=\"SINV-00001.pdf\""
+        "attachment; filename=\"SINV-00001.pdf\"; filename*=UTF-8''SINV-00001.pdf"
     );
     let seq = seq_of(&r);
     let pdf = r.bytes().await.unwrap();

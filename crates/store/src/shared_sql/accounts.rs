@@ -14,7 +14,7 @@ macro_rules! impl_account_store {
             use async_trait::async_trait;
             use sqlx::Row;
             use $crate::{
-                AccountStore, ApiKey, LoginFailureCounts, NewApiKey, NewSession, NewUser, Session,
+                AccountStore, ApiKey, LoginAttempts, LoginFailureCounts, LoginOutcome, NewApiKey, NewSession, NewUser, Session,
                 StoreError, StoreResult, User,
             };
 
@@ -374,22 +374,27 @@ macro_rules! impl_account_store {
                     Ok(())
                 }
 
-                async fn record_login_failure(
+                async fn begin_login_attempt(
                     &self,
                     account: &str,
                     ip: &str,
                     at: Timestamp,
-                ) -> StoreResult<()> {
-                    sqlx::query("INSERT INTO login_failures (account, ip, at) VALUES ($1, $2, $3)")
-                        .bind(account)
-                        .bind(ip)
-                        .bind(at.as_micros())
-                        .execute(&self.pool)
-                        .await?;
-                    Ok(())
+                    since: Timestamp,
+                ) -> StoreResult<(i64, LoginFailureCounts)> {
+                    let id: i64 = sqlx::query_scalar(
+                        "INSERT INTO login_failures (account, ip, at, outcome) \
+                         VALUES ($1, $2, $3, 'pending') RETURNING id",
+                    )
+                    .bind(account)
+                    .bind(ip)
+                    .bind(at.as_micros())
+                    .fetch_one(&self.pool)
+                    .await?;
+                    let counts = self.count_login_attempts(account, ip, since).await?;
+                    Ok((id, counts))
                 }
 
-                async fn login_failures_since(
+                async fn count_login_attempts(
                     &self,
                     account: &str,
                     ip: &str,
@@ -397,6 +402,7 @@ macro_rules! impl_account_store {
                 ) -> StoreResult<LoginFailureCounts> {
                     let row = sqlx::query(
                         "SELECT
+                           (SELECT COUNT(*) FROM login_failures WHERE account = $1 AND ip = $2 AND at >= $3) AS by_pair,
                            (SELECT COUNT(*) FROM login_failures WHERE account = $1 AND at >= $3) AS by_account,
                            (SELECT COUNT(*) FROM login_failures WHERE ip = $2 AND at >= $3) AS by_ip",
                     )
@@ -409,14 +415,69 @@ macro_rules! impl_account_store {
                         Ok(u64::try_from(row.try_get::<i64, _>(col)?).unwrap_or(0))
                     };
                     Ok(LoginFailureCounts {
+                        pair: count("by_pair")?,
                         account: count("by_account")?,
                         ip: count("by_ip")?,
                     })
                 }
 
-                async fn clear_login_failures(&self, account: &str, older_than: Timestamp) -> StoreResult<()> {
-                    sqlx::query("DELETE FROM login_failures WHERE account = $1 OR at < $2")
-                        .bind(account)
+                async fn settle_login_attempt(
+                    &self,
+                    id: i64,
+                    outcome: LoginOutcome,
+                ) -> StoreResult<()> {
+                    let sql = match outcome {
+                        LoginOutcome::Failed => {
+                            "UPDATE login_failures SET outcome = 'failed' WHERE id = $1"
+                        }
+                        LoginOutcome::Throttled => {
+                            "UPDATE login_failures SET outcome = 'throttled' WHERE id = $1"
+                        }
+                        LoginOutcome::Withdrawn => "DELETE FROM login_failures WHERE id = $1",
+                        LoginOutcome::Succeeded => {
+                            "DELETE FROM login_failures WHERE id = $1 OR (account, ip) IN \
+                             (SELECT account, ip FROM login_failures WHERE id = $1)"
+                        }
+                    };
+                    sqlx::query(sql).bind(id).execute(&self.pool).await?;
+                    Ok(())
+                }
+
+                async fn login_attempts_since(
+                    &self,
+                    since: Timestamp,
+                    limit: u32,
+                ) -> StoreResult<Vec<LoginAttempts>> {
+                    let rows = sqlx::query(
+                        "SELECT account, ip,
+                                SUM(CASE WHEN outcome = 'throttled' THEN 0 ELSE 1 END) AS failed,
+                                SUM(CASE WHEN outcome = 'throttled' THEN 1 ELSE 0 END) AS throttled,
+                                MAX(at) AS last
+                         FROM login_failures WHERE at >= $1 AND outcome <> 'pending'
+                         GROUP BY account, ip ORDER BY MAX(at) DESC, account, ip LIMIT $2",
+                    )
+                    .bind(since.as_micros())
+                    .bind(i64::from(limit))
+                    .fetch_all(&self.pool)
+                    .await?;
+                    rows.iter()
+                        .map(|r| {
+                            let n = |col: &str| -> StoreResult<u64> {
+                                Ok(u64::try_from(r.try_get::<i64, _>(col)?).unwrap_or(0))
+                            };
+                            Ok(LoginAttempts {
+                                account: r.try_get("account")?,
+                                ip: r.try_get("ip")?,
+                                failed: n("failed")?,
+                                throttled: n("throttled")?,
+                                last: Timestamp::from_micros(r.try_get("last")?),
+                            })
+                        })
+                        .collect()
+                }
+
+                async fn forget_login_attempts(&self, older_than: Timestamp) -> StoreResult<()> {
+                    sqlx::query("DELETE FROM login_failures WHERE at < $1")
                         .bind(older_than.as_micros())
                         .execute(&self.pool)
                         .await?;

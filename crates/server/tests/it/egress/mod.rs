@@ -77,6 +77,9 @@ const EXEMPT: &[(&str, &str, Exempt)] = &[
     ("GET", "/app/query-report", Exempt::NoRecordData),
     ("GET", "/app/backups", Exempt::NoRecordData),
     ("POST", "/api/method/upload_file", Exempt::NoRecordData),
+    ("GET", "/assets/app.js", Exempt::StaticOrPublic),
+    // Failed logins: accounts and addresses, security telemetry for System Managers.
+    ("GET", "/app/login-attempts", Exempt::Login),
 ];
 
 async fn every_route_is_declared_and_every_egress_route_is_recorded(backend: Backend) {

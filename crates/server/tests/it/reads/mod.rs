@@ -98,7 +98,7 @@ create = true
 
 /// Gives `site` the Employee above (with `employee_top`), the demo's Salary Register, and
 /// `log` (lines) in site.toml's `[log]` table.
-fn hr_site(site: &Path, employee_top: &str, log: &str) {
+pub(crate) fn hr_site(site: &Path, employee_top: &str, log: &str) {
     std::fs::write(
         site.join("doctypes/employee.toml"),
         employee_toml(employee_top),

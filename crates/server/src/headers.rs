@@ -1,0 +1,81 @@
+//! Security headers on every response, and the desk's one script.
+//!
+//! - `Content-Security-Policy`: scripts, styles, images and connections from the site
+//!   itself only; no inline script (the desk's behaviour is in `/assets/app.js`); no
+//!   plugins; no `<base>`; forms post only to the site; never framed.
+//! - `X-Content-Type-Options: nosniff`: a file is never run as something its type is not.
+//! - `Referrer-Policy: same-origin`: record names in URLs do not leak to other sites.
+//! - `X-Frame-Options: DENY`: the CSP's `frame-ancestors` for older browsers.
+//! - `Cross-Origin-Opener-Policy` and `Cross-Origin-Resource-Policy: same-origin`: another
+//!   site can neither script a window of ours nor embed our responses.
+//! - `Cache-Control: no-store` on everything but the static script: pages and released
+//!   files hold record data, which must not stay in shared or browser caches.
+//! - `Strict-Transport-Security` when the site runs behind HTTPS (`secure_cookies`).
+//!
+//! A handler that sets one of these itself (a released file's stricter CSP) keeps its own.
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::state::AppState;
+
+/// The policy of every page.
+pub const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+     img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The policy of a released file: nothing in it may run or load anything, even when a
+/// browser shows it inline (a PDF, an image, plain text).
+/// (No `sandbox`: Chromium's PDF viewer refuses to open in a sandboxed document.)
+pub const FILE_CSP: &str = "default-src 'none'; img-src 'self' data:; style-src 'unsafe-inline'; \
+     object-src 'self'; frame-ancestors 'none'";
+
+const HSTS: &str = "max-age=31536000; includeSubDomains";
+
+/// Middleware: adds the headers above to every response that does not carry its own.
+pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let headers = response.headers_mut();
+    set_default(headers, header::CONTENT_SECURITY_POLICY, PAGE_CSP);
+    set_default(headers, header::X_CONTENT_TYPE_OPTIONS, "nosniff");
+    set_default(headers, header::REFERRER_POLICY, "same-origin");
+    set_default(headers, header::X_FRAME_OPTIONS, "DENY");
+    set_default(
+        headers,
+        HeaderName::from_static("cross-origin-opener-policy"),
+        "same-origin",
+    );
+    set_default(
+        headers,
+        HeaderName::from_static("cross-origin-resource-policy"),
+        "same-origin",
+    );
+    set_default(headers, header::CACHE_CONTROL, "no-store");
+    if state.settings.secure_cookies {
+        set_default(headers, header::STRICT_TRANSPORT_SECURITY, HSTS);
+    }
+    response
+}
+
+fn set_default(headers: &mut HeaderMap, name: HeaderName, value: &'static str) {
+    headers
+        .entry(name)
+        .or_insert(HeaderValue::from_static(value));
+}
+
+/// The desk's script (list export, uploads, raw prints, the print button).
+pub const APP_JS: &str = include_str!("../static/app.js");
+
+/// `GET /assets/app.js`.
+pub async fn app_js() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        APP_JS,
+    )
+        .into_response()
+}
