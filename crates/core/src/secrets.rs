@@ -20,10 +20,13 @@ pub enum SecretError {
     Hash(String),
 }
 
-fn argon2id() -> Argon2<'static> {
+fn params() -> Params {
     // OWASP's first Argon2id recommendation: 19 MiB, 2 passes, 1 lane.
-    let params = Params::new(19 * 1024, 2, 1, None).unwrap_or_default();
-    Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+    Params::new(19 * 1024, 2, 1, None).unwrap_or_default()
+}
+
+fn argon2id() -> Argon2<'static> {
+    Argon2::new(Algorithm::Argon2id, Version::V0x13, params())
 }
 
 /// Hashes a password into a PHC string (`$argon2id$v=19$...`).
@@ -51,9 +54,77 @@ pub fn verify_password(password: &str, phc: &str) -> bool {
 /// Spends the same work as [`verify_password`] on a wrong password, so a login for an
 /// unknown account takes as long as one for a known account.
 pub fn verify_password_against_nothing(password: &str) {
+    let _ = verify_password(password, dummy_hash());
+}
+
+/// The working memory of one password check (Argon2's blocks: 19 MiB), kept and handed
+/// from check to check. Allocating it afresh each time leaves the allocator holding tens of
+/// megabytes per check under load (glibc raises its mmap threshold after the first free);
+/// a server keeps one per concurrent check instead.
+pub struct HashMemory(Vec<argon2::Block>);
+
+impl HashMemory {
+    /// Room for a check with this crate's parameters.
+    pub fn new() -> Self {
+        HashMemory(vec![argon2::Block::default(); params().block_count()])
+    }
+}
+
+impl Default for HashMemory {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl std::fmt::Debug for HashMemory {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "HashMemory({} blocks)", self.0.len())
+    }
+}
+
+/// [`verify_password`] in `memory`, which is grown if the stored hash asks for more.
+pub fn verify_password_in(password: &str, phc: &str, memory: &mut HashMemory) -> bool {
+    let Ok(parsed) = PasswordHash::new(phc) else {
+        return false;
+    };
+    let (Ok(algorithm), Ok(params), Some(salt), Some(expected)) = (
+        Algorithm::try_from(parsed.algorithm),
+        Params::try_from(&parsed),
+        parsed.salt,
+        parsed.hash,
+    ) else {
+        return false;
+    };
+    let version = parsed
+        .version
+        .map_or(Ok(Version::V0x13), Version::try_from)
+        .unwrap_or(Version::V0x13);
+    let mut salt_buf = [0u8; 64];
+    let Ok(salt) = salt.decode_b64(&mut salt_buf) else {
+        return false;
+    };
+    let blocks = params.block_count();
+    if memory.0.len() < blocks {
+        memory.0.resize(blocks, argon2::Block::default());
+    }
+    let mut out = vec![0u8; expected.len()];
+    let hashed = Argon2::new(algorithm, version, params).hash_password_into_with_memory(
+        password.as_bytes(),
+        salt,
+        &mut out,
+        &mut memory.0[..blocks],
+    );
+    hashed.is_ok() && bool::from(out.ct_eq(expected.as_bytes()))
+}
+
+/// [`verify_password_against_nothing`] in `memory`.
+pub fn verify_password_against_nothing_in(password: &str, memory: &mut HashMemory) {
+    let _ = verify_password_in(password, dummy_hash(), memory);
+}
+
+fn dummy_hash() -> &'static str {
     static DUMMY: OnceLock<String> = OnceLock::new();
-    let dummy = DUMMY.get_or_init(|| hash_password("no such account").unwrap_or_default());
-    let _ = verify_password(password, dummy);
+    DUMMY.get_or_init(|| hash_password("no such account").unwrap_or_default())
 }
 
 /// 32 random bytes as 64 lowercase hex characters.
@@ -83,6 +154,30 @@ pub fn digests_match(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checks_in_kept_memory_agree_with_the_plain_check() {
+        let mut memory = HashMemory::new();
+        let phc = hash_password("correct horse").unwrap();
+        assert!(verify_password_in("correct horse", &phc, &mut memory));
+        assert!(!verify_password_in("correct hors", &phc, &mut memory));
+        assert!(
+            verify_password_in("correct horse", &phc, &mut memory),
+            "memory reused"
+        );
+        assert!(!verify_password_in("x", "not a hash", &mut memory));
+        // A hash made with other (larger) parameters grows the memory and still checks.
+        let bigger = Argon2::new(
+            Algorithm::Argon2id,
+            Version::V0x13,
+            Params::new(32 * 1024, 1, 1, None).unwrap(),
+        );
+        let salt = SaltString::generate(&mut OsRng);
+        let phc = bigger.hash_password(b"pw", &salt).unwrap().to_string();
+        assert!(verify_password_in("pw", &phc, &mut memory));
+        assert!(verify_password("pw", &phc));
+        verify_password_against_nothing_in("pw", &mut memory);
+    }
 
     #[test]
     fn password_round_trip() -> Result<(), SecretError> {

@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
+use accesslog_core::secrets::{HashMemory, verify_password_against_nothing_in, verify_password_in};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::error::WebError;
@@ -19,7 +20,7 @@ pub const HASHING_QUEUE_PER_CORE: usize = 8;
 
 #[derive(Debug)]
 pub struct Limits {
-    pub hashing: WorkLimit,
+    pub passwords: PasswordChecks,
     pub exports: PerUserLimit,
 }
 
@@ -28,7 +29,10 @@ impl Limits {
         let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
         let count = |n: u32| usize::try_from(n).unwrap_or(usize::MAX);
         Limits {
-            hashing: WorkLimit::new(cores, cores * HASHING_QUEUE_PER_CORE, "password checks"),
+            passwords: PasswordChecks {
+                turns: WorkLimit::new(cores, cores * HASHING_QUEUE_PER_CORE, "password checks"),
+                memory: Mutex::default(),
+            },
             exports: PerUserLimit::new(count(exports.per_user), count(exports.in_total)),
         }
     }
@@ -38,6 +42,47 @@ impl Limits {
 pub fn free_bytes(dir: &std::path::Path) -> std::io::Result<u64> {
     let stat = rustix::fs::statvfs(dir).map_err(std::io::Error::from)?;
     Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+/// Password checks: one per core at a time, each in working memory kept from the last
+/// (so the server holds at most one check's 19 MiB per core, whatever the load).
+#[derive(Debug)]
+pub struct PasswordChecks {
+    turns: WorkLimit,
+    memory: Mutex<Vec<HashMemory>>,
+}
+
+impl PasswordChecks {
+    /// Whether `password` matches `hash`; with no hash (no such account), the same work is
+    /// spent on nothing, so timing tells nothing. 503 when too many are waiting.
+    pub async fn check(&self, password: &str, hash: Option<String>) -> Result<bool, WebError> {
+        let turn = self.turns.enter().await?;
+        let mut memory = self
+            .memory
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .pop()
+            .unwrap_or_default();
+        let password = password.to_owned();
+        let (ok, memory) = tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            let ok = match hash {
+                Some(h) => verify_password_in(&password, &h, &mut memory),
+                None => {
+                    verify_password_against_nothing_in(&password, &mut memory);
+                    false
+                }
+            };
+            (ok, memory)
+        })
+        .await
+        .map_err(|e| WebError::Internal(e.into()))?;
+        self.memory
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(memory);
+        Ok(ok)
+    }
 }
 
 /// At most `running` at once, and at most `queue` more waiting; the rest are turned away.

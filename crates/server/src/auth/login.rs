@@ -4,9 +4,7 @@
 use std::time::Duration;
 
 use accesslog_core::accounts::normalize_email;
-use accesslog_core::secrets::{
-    random_token, token_digest, verify_password, verify_password_against_nothing,
-};
+use accesslog_core::secrets::{random_token, token_digest};
 use accesslog_store::{LoginOutcome, NewSession, User};
 use axum_extra::extract::cookie::{Cookie, SameSite};
 
@@ -203,20 +201,7 @@ async fn check_password(
         Some(u) => state.store.password_hash(u.id).await?,
         None => None,
     };
-    let turn = state.limits.hashing.enter().await?;
-    let password = pwd.to_owned();
-    let ok = tokio::task::spawn_blocking(move || {
-        let _turn = turn;
-        match hash {
-            Some(h) => verify_password(&password, &h),
-            None => {
-                verify_password_against_nothing(&password);
-                false
-            }
-        }
-    })
-    .await
-    .map_err(|e| WebError::Internal(e.into()))?;
+    let ok = state.limits.passwords.check(pwd, hash).await?;
     Ok(user.filter(|_| ok))
 }
 
