@@ -362,7 +362,15 @@ impl Audit {
             who,
             client: Client::of(parts),
             request_id,
-            method: format!("{} {}", parts.method, parts.uri.path()),
+            // What the client called (an alias is recorded as itself: see `aliases`).
+            method: format!(
+                "{} {}",
+                parts.method,
+                parts
+                    .extensions
+                    .get::<axum::extract::OriginalUri>()
+                    .map_or(parts.uri.path(), |o| o.0.path())
+            ),
         }
     }
 }

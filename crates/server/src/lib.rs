@@ -5,6 +5,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod accounts;
+mod aliases;
 mod api;
 pub mod audit;
 pub mod auth;
@@ -154,7 +155,14 @@ pub async fn serve(
         )));
     }
     let sweeper = tokio::spawn(sweep_sessions(state.clone()));
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Aliases are rewritten before routing, so the route table has each route once.
+    let app = tower::Layer::layer(
+        &tower::util::MapRequestLayer::new(aliases::rewrite),
+        router(state),
+    );
+    let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
+        SocketAddr,
+    >(app);
     let result = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await;

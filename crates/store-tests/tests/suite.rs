@@ -104,6 +104,7 @@ fn new_session(user_id: i64, token: &str, created: Timestamp) -> NewSession {
         created_at: created,
         ip: "127.0.0.1".into(),
         user_agent: "suite".into(),
+        script: false,
     }
 }
 
@@ -283,8 +284,21 @@ async fn sessions_round_trip_and_touch_only_forward(store: &dyn Store) {
     );
     assert_eq!(s.csrf_token, "csrf-tok");
     assert_eq!(
-        (s.ip.as_str(), s.user_agent.as_str()),
-        ("127.0.0.1", "suite")
+        (s.ip.as_str(), s.user_agent.as_str(), s.script),
+        ("127.0.0.1", "suite", false)
+    );
+    let scripted = NewSession {
+        script: true,
+        ..new_session(a.id, "script-tok", at(10))
+    };
+    store.create_session(&scripted).await.unwrap();
+    assert!(
+        store
+            .session(&scripted.id_digest)
+            .await
+            .unwrap()
+            .unwrap()
+            .script
     );
 
     store.touch_session(&new.id_digest, at(50)).await.unwrap();

@@ -37,6 +37,8 @@ pub struct NewSession {
     pub created_at: Timestamp,
     pub ip: String,
     pub user_agent: String,
+    /// Opened by a script (no browser markers at login): writes need no CSRF token.
+    pub script: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -48,6 +50,7 @@ pub struct Session {
     pub last_seen_at: Timestamp,
     pub ip: String,
     pub user_agent: String,
+    pub script: bool,
 }
 
 #[derive(Clone, Debug)]

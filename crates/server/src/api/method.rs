@@ -4,14 +4,14 @@
 
 use axum::Json;
 use axum::extract::{Query, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 use serde_json::json;
 
 use super::FormOrJson;
-use crate::auth::login::{Client, cleared_cookie, login, logout};
+use crate::auth::login::{Client, OpenedBy, cleared_cookie, login, logout};
 use crate::auth::{CSRF_HEADER, CurrentUser};
 use crate::error::WebError;
 use crate::state::AppState;
@@ -27,12 +27,13 @@ pub struct LoginArgs {
 pub async fn api_login(
     State(state): State<AppState>,
     client: Client,
+    headers: HeaderMap,
     jar: CookieJar,
     FormOrJson(args): FormOrJson<LoginArgs>,
 ) -> Result<Response, WebError> {
     let usr = args.usr.unwrap_or_default();
     let pwd = args.pwd.unwrap_or_default();
-    let done = login(&state, &usr, &pwd, &client).await?;
+    let done = login(&state, &usr, &pwd, &client, OpenedBy::of(&headers)).await?;
     let body = Json(json!({
         "message": "Logged In",
         "home_page": "/app",
@@ -50,11 +51,12 @@ pub async fn api_login(
 pub async fn root_post(
     state: State<AppState>,
     client: Client,
+    headers: HeaderMap,
     jar: CookieJar,
     FormOrJson(args): FormOrJson<LoginArgs>,
 ) -> Result<Response, WebError> {
     match args.cmd.as_deref() {
-        Some("login") => api_login(state, client, jar, FormOrJson(args)).await,
+        Some("login") => api_login(state, client, headers, jar, FormOrJson(args)).await,
         Some(other) => Err(WebError::BadRequest(format!(
             "Unknown cmd {other:?}; POST / accepts cmd=login."
         ))),

@@ -5,6 +5,11 @@
 //! the session's token, in the `X-Frappe-CSRF-Token` header (ERPNext's name, which its
 //! JavaScript and htmx send) or a `csrf_token` form field. API-key requests carry no
 //! cookie, so they cannot be forged by a browser and need no token.
+//!
+//! As in ERPNext, a session opened by a script (a login call with none of a browser's
+//! markers: `Origin`, `Referer`, `Sec-Fetch-*`) needs no token either, so unmodified
+//! Frappe clients can write; any request on it that does carry a browser's markers is
+//! checked like a browser's, and the cross-site check applies to everyone.
 
 use axum::body::{Body, to_bytes};
 use axum::extract::Request;
@@ -35,6 +40,9 @@ pub async fn check(req: Request) -> Result<Request, WebError> {
         .get::<Authenticated>()
         .map(|a| &a.credential)
     {
+        Some(Credential::Session { script: true, .. }) if !has_browser_markers(req.headers()) => {
+            return Ok(req);
+        }
         Some(Credential::Session { csrf_token, .. }) => csrf_token.clone(),
         _ => return Ok(req),
     };
@@ -77,6 +85,20 @@ pub async fn check(req: Request) -> Result<Request, WebError> {
         }
         _ => Err(refused()),
     }
+}
+
+/// Whether a request carries any header that browsers send and scripts' HTTP libraries do
+/// not.
+pub fn has_browser_markers(headers: &axum::http::HeaderMap) -> bool {
+    [
+        "origin",
+        "referer",
+        "sec-fetch-site",
+        "sec-fetch-mode",
+        "sec-fetch-dest",
+    ]
+    .iter()
+    .any(|h| headers.contains_key(*h))
 }
 
 fn refuse_cross_site(req: &Request) -> Result<(), WebError> {

@@ -43,6 +43,26 @@ pub struct LoggedIn {
 
 const INVALID: &str = "Invalid login credentials";
 
+/// Who opens a session: a browser (the login page, or a login call carrying a browser's
+/// markers), or a script. As in ERPNext, where a session has a CSRF token only once the
+/// desk has loaded, a script's session may write without one ([`super::csrf`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OpenedBy {
+    Browser,
+    Script,
+}
+
+impl OpenedBy {
+    /// A login call is a browser's when it carries any header only browsers send.
+    pub fn of(headers: &axum::http::HeaderMap) -> Self {
+        if super::csrf::has_browser_markers(headers) {
+            OpenedBy::Browser
+        } else {
+            OpenedBy::Script
+        }
+    }
+}
+
 /// Checks the password and opens a session.
 ///
 /// The attempt is stored before anything else, then counted with the others in the window
@@ -56,6 +76,7 @@ pub async fn login(
     usr: &str,
     pwd: &str,
     client: &Client,
+    opened_by: OpenedBy,
 ) -> Result<LoggedIn, WebError> {
     let limits = state.settings.login;
     let account = normalize_email(usr).unwrap_or_else(|_| usr.trim().to_lowercase());
@@ -154,6 +175,7 @@ pub async fn login(
             created_at: now,
             ip: client.for_entry(),
             user_agent: client.user_agent.chars().take(512).collect(),
+            script: opened_by == OpenedBy::Script,
         })
         .await?;
     tracing::info!(user = %user.email, ip = %client.ip, "logged in");

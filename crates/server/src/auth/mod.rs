@@ -26,6 +26,8 @@ pub enum Credential {
     Session {
         id_digest: String,
         csrf_token: String,
+        /// Opened by a script: see [`csrf`] for what that spares it.
+        script: bool,
     },
     ApiKey {
         api_key: String,

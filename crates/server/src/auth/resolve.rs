@@ -130,6 +130,7 @@ async fn by_session(state: &AppState, token: &str) -> Result<Option<Authenticate
         credential: Credential::Session {
             id_digest: digest,
             csrf_token: session.csrf_token,
+            script: session.script,
         },
     }))
 }

@@ -9,7 +9,7 @@ use axum_extra::extract::CookieJar;
 use serde::Deserialize;
 
 use super::{Layout, render};
-use crate::auth::login::{Client, cleared_cookie, login, logout};
+use crate::auth::login::{Client, OpenedBy, cleared_cookie, login, logout};
 use crate::auth::{CurrentUser, safe_next};
 use crate::error::WebError;
 use crate::state::AppState;
@@ -60,7 +60,7 @@ pub async fn submit(
     Form(f): Form<LoginForm>,
 ) -> Result<Response, WebError> {
     let next = safe_next(f.next.as_deref());
-    match login(&state, &f.usr, &f.pwd, &client).await {
+    match login(&state, &f.usr, &f.pwd, &client, OpenedBy::Browser).await {
         Ok(done) => Ok((jar.add(done.cookie), Redirect::to(&next)).into_response()),
         Err(e @ (WebError::Unauthorized(_) | WebError::TooManyRequests { .. })) => {
             let status = match e {

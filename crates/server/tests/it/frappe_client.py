@@ -26,5 +26,28 @@ big = client.get_list(
     order_by="grand_total desc",
 )
 doc = client.get_doc("Sales Invoice", "SINV-00002")
+
+# Writes: the session a script opens has no CSRF token to send, as in ERPNext.
+inserted = client.insert({"doctype": "Sales Invoice", "customer": "Acme Corp", "grand_total": 42, "status": "Draft"})
+updated = client.update({"doctype": "Sales Invoice", "name": inserted["name"], "status": "Unpaid"})
+# get_api adds a trailing slash to the method's path.
+me = client.get_api("frappe.auth.get_logged_user")
+
+
+def file_stream(call):
+    """get_pdf and get_html write bytes into a StringIO, which Python 3 refuses after the
+    server has answered; what the server sent is checked in its log instead."""
+    try:
+        out = call()
+        return {"ok": True, "text": out.getvalue()[:200] if hasattr(out, "getvalue") else str(out)}
+    except TypeError as e:
+        return {"ok": False, "client_error": str(e)}
+
+
+pdf = file_stream(lambda: client.get_pdf("Sales Invoice", "SINV-00002"))
+html = file_stream(lambda: client.get_html("Sales Invoice", "SINV-00002"))
 client.logout()
-print(json.dumps({"login": login, "acme": acme, "big": big, "doc_customer": doc["customer"], "items": len(doc["items"])}))
+print(json.dumps({
+    "login": login, "acme": acme, "big": big, "doc_customer": doc["customer"], "items": len(doc["items"]),
+    "inserted": inserted, "updated": updated, "me": me, "pdf": pdf, "html": html,
+}))

@@ -22,6 +22,7 @@ on_both_backends!(
     sessions_expire_when_idle_and_absolutely,
     disabled_users_cannot_log_in_and_lose_sessions,
     session_posts_need_the_csrf_token,
+    script_sessions_write_without_a_token_but_browsers_never_do,
     cross_site_posts_are_refused,
     health_reports_the_backend,
     login_page_logs_in_and_returns_to_next,
@@ -419,9 +420,31 @@ async fn disabled_users_cannot_log_in_and_lose_sessions(server: &TestServer) {
     assert!(r.text().await.unwrap().contains("disabled"));
 }
 
+/// Logs `client` in as a browser's `fetch` does (with `Sec-Fetch-*`); returns the token.
+async fn browser_login(
+    server: &TestServer,
+    client: &reqwest::Client,
+    usr: &str,
+    pwd: &str,
+) -> String {
+    let r = client
+        .post(server.at("/api/method/login"))
+        .header("sec-fetch-site", "same-origin")
+        .header("sec-fetch-mode", "cors")
+        .form(&[("usr", usr), ("pwd", pwd)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    r.headers()["x-frappe-csrf-token"]
+        .to_str()
+        .unwrap()
+        .to_owned()
+}
+
 async fn session_posts_need_the_csrf_token(server: &TestServer) {
     let client = server.client();
-    let csrf = server.login(&client, "admin@example.com", "admin").await;
+    let csrf = browser_login(server, &client, "admin@example.com", "admin").await;
 
     let r = client
         .post(server.at("/logout"))
@@ -462,6 +485,70 @@ async fn session_posts_need_the_csrf_token(server: &TestServer) {
         logged_user(server, &client).await.status(),
         StatusCode::UNAUTHORIZED
     );
+}
+
+/// As in ERPNext: a session opened by a script's login has no CSRF token to send, so its
+/// writes need none; a request on it that carries a browser's markers is checked as a
+/// browser's, and a cross-site one is refused whatever the session.
+async fn script_sessions_write_without_a_token_but_browsers_never_do(server: &TestServer) {
+    let script = server.client();
+    server.login(&script, "sales@example.com", "sales").await;
+    let r = script
+        .post(server.at("/api/resource/Customer"))
+        .json(&json!({"customer_name": "Scripted Ltd"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{}", r.text().await.unwrap());
+    for (name, value) in [
+        ("sec-fetch-site", "same-origin"),
+        ("referer", "http://x/app"),
+    ] {
+        let r = script
+            .post(server.at("/api/resource/Customer"))
+            .header(name, value)
+            .json(&json!({"customer_name": "Marked Ltd"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{name}");
+        assert!(r.text().await.unwrap().contains("CSRF"));
+    }
+    let r = script
+        .post(server.at("/api/resource/Customer"))
+        .header("origin", "https://evil.example")
+        .json(&json!({"customer_name": "Evil Ltd"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert!(r.text().await.unwrap().contains("Cross-site"));
+
+    // A browser's session (the login page, or a login call a browser made) keeps the check.
+    let browser = server.client();
+    browser_login(server, &browser, "sales@example.com", "sales").await;
+    let r = browser
+        .post(server.at("/api/resource/Customer"))
+        .json(&json!({"customer_name": "Browser Ltd"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let page = server.client();
+    let r = page
+        .post(server.at("/login"))
+        .form(&[("usr", "sales@example.com"), ("pwd", "sales")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let r = page
+        .post(server.at("/api/resource/Customer"))
+        .json(&json!({"customer_name": "Page Ltd"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 
 async fn cross_site_posts_are_refused(server: &TestServer) {

@@ -510,10 +510,12 @@ async fn raw_print_reaches_a_network_printer_or_says_it_failed(backend: Backend)
         ("printer", "dock"),
     ];
 
-    // Without the CSRF token a browser session cannot print, and the refusal is recorded.
+    // Without the CSRF token a browser cannot print, and the refusal is recorded. (A
+    // browser's request carries Sec-Fetch-*; a script's session needs no token.)
     let before = log_size(&server).await;
     let r = sales
         .post(server.at("/api/raw-print"))
+        .header("sec-fetch-site", "same-origin")
         .form(&form)
         .send()
         .await

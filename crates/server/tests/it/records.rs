@@ -398,6 +398,31 @@ async fn an_unmodified_frappe_client_logs_in_and_lists() {
         (seen["doc_customer"].as_str(), seen["items"].as_u64()),
         (Some("Bolt Ltd"), Some(1))
     );
+    // Writes without a CSRF token, on the session the script's login opened.
+    assert_eq!(seen["inserted"]["name"], "SINV-00004", "{seen}");
+    assert_eq!(seen["updated"]["status"], "Unpaid", "{seen}");
+    // The trailing slash get_api adds.
+    assert_eq!(seen["me"], "accounts@example.com");
+    // get_pdf's older path and get_html's /print reach the print routes and are recorded
+    // under the path called (the client itself then fails on Python 3: bytes into StringIO).
+    let size = server.store.log_head().await.unwrap().size;
+    let mut methods = Vec::new();
+    for seq in 1..=size {
+        let e = server.store.entry(seq).await.unwrap().unwrap().event;
+        if e.activity == accesslog_core::entry::Activity::Print {
+            methods.push((e.method.clone(), e.reference_document.clone(), e.byte_count));
+        }
+    }
+    let called = |m: &str| {
+        methods.iter().any(|(method, doc, bytes)| {
+            method == m && doc.as_deref() == Some("SINV-00002") && bytes.is_some_and(|b| b > 0)
+        })
+    };
+    assert!(
+        called("GET /api/method/frappe.templates.pages.print.download_pdf"),
+        "{methods:?} {seen}"
+    );
+    assert!(called("GET /print"), "{methods:?} {seen}");
     server.stop().await;
 }
 

@@ -74,6 +74,7 @@ macro_rules! impl_account_store {
                     last_seen_at: Timestamp::from_micros(row.try_get("last_seen_at")?),
                     ip: row.try_get("ip")?,
                     user_agent: row.try_get("user_agent")?,
+                    script: row.try_get("script")?,
                 })
             }
 
@@ -248,8 +249,8 @@ macro_rules! impl_account_store {
 
                 async fn create_session(&self, s: &NewSession) -> StoreResult<()> {
                     sqlx::query(
-                        "INSERT INTO sessions (id_digest, user_id, csrf_token, created_at, last_seen_at, ip, user_agent)
-                         VALUES ($1, $2, $3, $4, $4, $5, $6)",
+                        "INSERT INTO sessions (id_digest, user_id, csrf_token, created_at, last_seen_at, ip, user_agent, script)
+                         VALUES ($1, $2, $3, $4, $4, $5, $6, $7)",
                     )
                     .bind(&s.id_digest)
                     .bind(s.user_id)
@@ -257,6 +258,7 @@ macro_rules! impl_account_store {
                     .bind(s.created_at.as_micros())
                     .bind(&s.ip)
                     .bind(&s.user_agent)
+                    .bind(s.script)
                     .execute(&self.pool)
                     .await?;
                     Ok(())
@@ -264,7 +266,7 @@ macro_rules! impl_account_store {
 
                 async fn session(&self, id_digest: &str) -> StoreResult<Option<Session>> {
                     let row = sqlx::query(
-                        "SELECT id_digest, user_id, csrf_token, created_at, last_seen_at, ip, user_agent
+                        "SELECT id_digest, user_id, csrf_token, created_at, last_seen_at, ip, user_agent, script
                          FROM sessions WHERE id_digest = $1",
                     )
                     .bind(id_digest)
