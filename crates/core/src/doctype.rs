@@ -111,6 +111,7 @@ pub struct Permission {
     pub print: bool,
     pub export: bool,
     pub report: bool,
+    pub delete: bool,
 }
 
 /// The things a permission can allow.
@@ -122,6 +123,7 @@ pub enum Action {
     Print,
     Export,
     Report,
+    Delete,
 }
 
 impl Action {
@@ -133,6 +135,7 @@ impl Action {
             Action::Print => "print",
             Action::Export => "export",
             Action::Report => "report",
+            Action::Delete => "delete",
         }
     }
 }
@@ -146,6 +149,7 @@ impl Permission {
             Action::Print => self.print,
             Action::Export => self.export,
             Action::Report => self.report,
+            Action::Delete => self.delete,
         }
     }
 }

@@ -146,6 +146,29 @@ impl From<StoreError> for WebError {
     }
 }
 
+/// An error as ERPNext's API answers one, so Frappe clients read it as they would there:
+/// `message`, `exc_type`; `exception` and `exc` (ERPNext's last traceback line, and the list
+/// of tracebacks: here, just that line; `frappe-client` raises on `exc`); and
+/// `_server_messages`, a JSON string of a list of JSON strings of `{message, title,
+/// indicator, raise_exception}`, which the desk shows.
+fn frappe_error_body(message: &str, exc_type: &str, title: &str) -> serde_json::Value {
+    let exception = format!("frappe.exceptions.{exc_type}: {message}");
+    let server_message = json!({
+        "message": message,
+        "title": title,
+        "indicator": "red",
+        "raise_exception": 1,
+    })
+    .to_string();
+    json!({
+        "message": message,
+        "exc_type": exc_type,
+        "exception": exception,
+        "exc": json!([exception]).to_string(),
+        "_server_messages": json!([server_message]).to_string(),
+    })
+}
+
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
         if let WebError::Recorded(r) = self {
@@ -156,11 +179,8 @@ impl IntoResponse for WebError {
             tracing::error!(error = ?e, "request failed");
         }
         let message = self.to_string();
-        let mut response = (
-            status,
-            Json(json!({ "message": message, "exc_type": exc_type })),
-        )
-            .into_response();
+        let mut response =
+            (status, Json(frappe_error_body(&message, exc_type, title))).into_response();
         if let WebError::TooManyRequests {
             retry_after_secs, ..
         }

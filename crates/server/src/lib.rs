@@ -62,6 +62,17 @@ pub fn routes(state: AppState) -> Routes {
         .egress(GET, "/api/resource/{doctype}/{name}", Read, records::api::get)
         .egress(PUT, "/api/resource/{doctype}/{name}", Read, records::api::update)
         .egress(GET, "/api/resource/File", Read, records::files::list)
+        // ERPNext's frappe.client methods: each answers record data (a write answers with
+        // the document written), recorded as a read of it.
+        .egress(GET_POST, "/api/method/frappe.client.get_list", Read, api::client::get_list)
+        .egress(GET_POST, "/api/method/frappe.client.get_count", Read, api::client::get_count)
+        .egress(GET_POST, "/api/method/frappe.client.get", Read, api::client::get)
+        .egress(GET_POST, "/api/method/frappe.client.get_value", Read, api::client::get_value)
+        .egress(POST, "/api/method/frappe.client.insert", Read, api::client::insert)
+        .egress(POST, "/api/method/frappe.client.insert_many", Read, api::client::insert_many)
+        .egress(POST, "/api/method/frappe.client.save", Read, api::client::save)
+        .egress(POST, "/api/method/frappe.client.set_value", Read, api::client::set_value)
+        .egress(POST, "/api/method/frappe.client.bulk_update", Read, api::client::bulk_update)
         // Prints.
         .egress(GET, "/printview", Print, printing::view::printview)
         .egress(GET, "/api/method/frappe.utils.print_format.download_pdf", Print, printing::view::download_pdf)
@@ -98,6 +109,9 @@ pub fn routes(state: AppState) -> Routes {
         .exempt(GET_POST, "/api/method/logout", "logging out", api::method::api_logout)
         .exempt(GET, "/api/method/frappe.auth.get_logged_user", "the caller's own email", api::method::get_logged_user)
         .exempt(GET, "/assets/app.js", "the desk's static script: no data", headers::app_js)
+        .exempt(POST, "/api/method/frappe.client.delete", "deletes a document; answers {}", api::client::delete)
+        .exempt(POST, "/api/method/frappe.client.rename_doc", "refused with why: no data", api::client::rename_doc)
+        .exempt(GET_POST, "/api/method/frappe.client.get_single_value", "refused with why (no Single types here): no data", api::client::get_single_value)
         .exempt(GET, "/api/health", "health check: no data", api::health::health)
         .exempt(GET, "/api/access-log/public-key", "the log's public verifier key", api::access_log::public_key)
         .exempt(GET, "/app", NO_DATA_PAGE, pages::home::show)

@@ -1015,11 +1015,11 @@ write = true
         expect_error(
             &with(
                 "employee.toml",
-                &EMPLOYEE.replace("write = true", "delete = true"),
+                &EMPLOYEE.replace("write = true", "remove = true"),
             ),
             "employee.toml",
-            "delete",
-            &["unknown field `delete`", "read", "report"],
+            "remove",
+            &["unknown field `remove`", "read", "delete"],
         );
         expect_error(
             &with(

@@ -200,6 +200,14 @@ pub trait DocumentStore: Send + Sync + std::fmt::Debug + 'static {
         values: &BTreeMap<String, SqlValue>,
         children: &[ChildRows<'_>],
     ) -> StoreResult<()>;
+    /// Deletes a document and its child rows, in one transaction; `NotFound` if there is
+    /// no such document.
+    async fn delete_document(
+        &self,
+        doctype: &DocType,
+        children: &[(&str, &DocType)],
+        name: &str,
+    ) -> StoreResult<()>;
     /// A document with its child rows (in `idx` order), or `None`.
     async fn get_document(
         &self,

@@ -1,6 +1,7 @@
 //! ERPNext's login and logout calls, so Frappe clients work unmodified:
 //! `POST /api/method/login`, `POST /` with `cmd=login`, `POST|GET /api/method/logout`,
-//! `GET /?cmd=logout`, and `GET /api/method/frappe.auth.get_logged_user`.
+//! `GET /?cmd=logout`, and `GET /api/method/frappe.auth.get_logged_user`; and `POST /`
+//! with any other `cmd=<method>`, sent on to `/api/method/<method>`.
 
 use axum::Json;
 use axum::extract::{Query, State};
@@ -57,8 +58,21 @@ pub async fn root_post(
 ) -> Result<Response, WebError> {
     match args.cmd.as_deref() {
         Some("login") => api_login(state, client, headers, jar, FormOrJson(args)).await,
+        // ERPNext runs any whitelisted method posted to `/` with `cmd=`. Here each method
+        // has its own route (declared, and recorded, once): the post is sent on to it with
+        // 307, which keeps the method and the body.
+        Some(method)
+            if !method.is_empty()
+                && method.len() <= 140
+                && method
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'.') =>
+        {
+            Ok(Redirect::temporary(&format!("/api/method/{method}")).into_response())
+        }
         Some(other) => Err(WebError::BadRequest(format!(
-            "Unknown cmd {other:?}; POST / accepts cmd=login."
+            "cmd {:?} is not a method name (letters, digits, '_' and '.').",
+            other.chars().take(140).collect::<String>()
         ))),
         None => Err(WebError::BadRequest(
             "POST / needs cmd=login, usr and pwd.".to_owned(),

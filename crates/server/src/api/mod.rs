@@ -1,6 +1,7 @@
 //! The JSON API: ERPNext-compatible `/api/method/*` calls and the health check.
 
 pub mod access_log;
+pub mod client;
 pub mod health;
 pub mod method;
 

@@ -107,12 +107,35 @@ pub async fn list(
     if doctype == "Access Log" {
         return crate::review::api::resource_list(&state, &audit, &raw).await;
     }
-    let p = ListParams::from(&raw);
+    read_list(
+        &state,
+        &who,
+        &audit,
+        &doctype,
+        &raw,
+        |rows| json!({ "data": rows }),
+    )
+    .await
+}
+
+/// A list read of `doctype` with Frappe's parameters (`filters`, `fields`, `order_by`,
+/// `limit_start`, `limit_page_length` or `limit`), answered as `shape` makes the rows into
+/// a body (`{"data": rows}` for REST, `{"message": rows}` for `frappe.client.get_list`),
+/// recorded as a read of the rows returned.
+pub(crate) async fn read_list(
+    state: &AppState,
+    who: &CurrentUser,
+    audit: &Audit,
+    doctype: &str,
+    raw: &BTreeMap<String, String>,
+    shape: impl FnOnce(Vec<Value>) -> Value,
+) -> Result<AuditedResponse, WebError> {
+    let p = ListParams::from(raw);
     let mut event = audit.event(Activity::Read);
-    event.export_from = Some(doctype.clone());
-    let doctype = match doctype_for(&state, &doctype, &who, Action::Read) {
+    event.export_from = Some(doctype.to_owned());
+    let doctype = match doctype_for(state, doctype, who, Action::Read) {
         Ok(d) => d,
-        Err(e) => return Err(audit.deny(&state, event, e).await),
+        Err(e) => return Err(audit.deny(state, event, e).await),
     };
     let children: Vec<(&str, &DocType)> = state.doctypes.child_tables(doctype);
     let child_types: Vec<&DocType> = children.iter().map(|(_, d)| *d).collect();
@@ -144,7 +167,6 @@ pub async fn list(
         .store
         .list_documents(doctype, &children, &query)
         .await?;
-    let body = json!({ "data": rows.iter().map(row_json).collect::<Vec<_>>() });
     let names: Vec<String> = rows
         .iter()
         .filter_map(|r| match r.get("name") {
@@ -152,15 +174,16 @@ pub async fn list(
             _ => None,
         })
         .collect();
+    let body = shape(rows.iter().map(|r| Value::Object(row_json(r))).collect());
     let request = ListRead {
         filters: json_param("filters", p.filters.as_deref())?,
         order_by: p.order_by.clone(),
         start: offset,
         limit: u64::from(limit),
     };
-    request.describe(&mut event, &fields, &names, &state);
+    request.describe(&mut event, &fields, &names, state);
     audit
-        .release_read(&state, event, Payload::json(&body), Read::List(doctype))
+        .release_read(state, event, Payload::json(&body), Read::List(doctype))
         .await
 }
 
@@ -232,34 +255,63 @@ pub async fn get(
     if doctype == "Access Log" {
         return crate::review::api::resource_get(&state, &audit, &name).await;
     }
+    read_document(&state, &who, &audit, &doctype, &name, Envelope::Data).await
+}
+
+/// The key a document is answered under: `data` (REST) or `message` (`frappe.client`).
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Envelope {
+    Data,
+    Message,
+}
+
+impl Envelope {
+    fn wrap(self, value: Value) -> Value {
+        match self {
+            Envelope::Data => json!({ "data": value }),
+            Envelope::Message => json!({ "message": value }),
+        }
+    }
+}
+
+/// A read of one document, recorded.
+pub(crate) async fn read_document(
+    state: &AppState,
+    who: &CurrentUser,
+    audit: &Audit,
+    doctype: &str,
+    name: &str,
+    envelope: Envelope,
+) -> Result<AuditedResponse, WebError> {
     let mut event = audit.event(Activity::Read);
-    event.export_from = Some(doctype.clone());
-    event.reference_document = Some(name.clone());
-    let doctype = match doctype_for(&state, &doctype, &who, Action::Read) {
+    event.export_from = Some(doctype.to_owned());
+    event.reference_document = Some(name.to_owned());
+    let doctype = match doctype_for(state, doctype, who, Action::Read) {
         Ok(d) => d,
-        Err(e) => return Err(audit.deny(&state, event, e).await),
+        Err(e) => return Err(audit.deny(state, event, e).await),
     };
     let children: Vec<(&str, &DocType)> = state.doctypes.child_tables(doctype);
     let doc = state
         .store
-        .get_document(doctype, &children, &name)
+        .get_document(doctype, &children, name)
         .await?
         .ok_or_else(|| WebError::NotFound(format!("{} {name} not found", doctype.name)))?;
-    release_document(&state, &audit, event, doctype, &doc).await
+    release_document(state, audit, event, doctype, &doc, envelope).await
 }
 
-/// Releases `doc` as `{"data": …}`, recorded as a read of it.
-async fn release_document(
+/// Releases `doc` under `envelope`, recorded as a read of it.
+pub(crate) async fn release_document(
     state: &AppState,
     audit: &Audit,
     mut event: Event,
     doctype: &DocType,
     doc: &Document,
+    envelope: Envelope,
 ) -> Result<AuditedResponse, WebError> {
     event.export_from = Some(doctype.name.clone());
     event.reference_document = Some(doc.name.clone());
     event.row_count = Some(1);
-    let body = json!({ "data": document_json(doctype, doc) });
+    let body = envelope.wrap(document_json(doctype, doc));
     audit
         .release_read(state, event, Payload::json(&body), Read::Document(doctype))
         .await
@@ -281,31 +333,28 @@ pub async fn create(
     Path(doctype): Path<String>,
     FormOrJson(body): FormOrJson<CreateBody>,
 ) -> Result<AuditedResponse, WebError> {
-    let doctype = doctype_for(&state, &doctype, &who, Action::Create)?;
-    let body = match body {
-        CreateBody::Json(map) => map,
-        CreateBody::Form { data } => match serde_json::from_str(&data) {
-            Ok(Value::Object(map)) => map,
-            _ => {
-                return Err(WebError::BadRequest(
-                    "`data` must be a JSON object".to_owned(),
-                ));
-            }
-        },
-    };
+    let body = body_object(body)?;
+    let (doctype, stored) = create_document(&state, &who, &doctype, &body).await?;
+    let event = audit.event(Activity::Read);
+    release_document(&state, &audit, event, doctype, &stored, Envelope::Data).await
+}
+
+/// Creates a document of `doctype` from `body` (checked, linked documents existing,
+/// named) and returns it as stored.
+pub(crate) async fn create_document<'a>(
+    state: &'a AppState,
+    who: &CurrentUser,
+    doctype: &str,
+    body: &Map<String, Value>,
+) -> Result<(&'a DocType, Document), WebError> {
+    let doctype = doctype_for(state, doctype, who, Action::Create)?;
     let bad = |e: super::values::ValueError| WebError::BadRequest(e.to_string());
-    let (mut values, tables) = document_values(doctype, &body, true).map_err(bad)?;
-    let children = child_rows(&state, doctype, tables)?;
-    check_links(&state, doctype, &values, &children).await?;
+    let (mut values, tables) = document_values(doctype, body, true).map_err(bad)?;
+    let children = child_rows(state, doctype, tables)?;
+    check_links(state, doctype, &values, &children).await?;
     let given = body.get("name").and_then(Value::as_str);
     let name = new_name(&*state.store, doctype, &values, given).await?;
-    let now = state
-        .clock
-        .now()
-        .to_rfc3339()
-        .replace('T', " ")
-        .trim_end_matches('Z')
-        .to_owned();
+    let now = stamp(state);
     for (k, v) in [
         ("owner", who.0.user.email.clone()),
         ("modified_by", who.0.user.email.clone()),
@@ -329,8 +378,7 @@ pub async fn create(
         .get_document(doctype, &children_of, &name)
         .await?
         .unwrap_or(doc);
-    let event = audit.event(Activity::Read);
-    release_document(&state, &audit, event, doctype, &stored).await
+    Ok((doctype, stored))
 }
 
 /// Checks that every link of a document and of its table rows names a document that
@@ -421,7 +469,7 @@ fn child_rows<'a>(
     Ok(children)
 }
 
-fn body_object(body: CreateBody) -> Result<Map<String, Value>, WebError> {
+pub(crate) fn body_object(body: CreateBody) -> Result<Map<String, Value>, WebError> {
     match body {
         CreateBody::Json(map) => Ok(map),
         CreateBody::Form { data } => match serde_json::from_str(&data) {
@@ -452,27 +500,40 @@ pub async fn update(
     Path((doctype, name)): Path<(String, String)>,
     FormOrJson(body): FormOrJson<CreateBody>,
 ) -> Result<AuditedResponse, WebError> {
-    let doctype = doctype_for(&state, &doctype, &who, Action::Write)?;
     let body = body_object(body)?;
+    let (doctype, stored) = change_document(&state, &who, &doctype, &name, &body).await?;
+    let event = audit.event(Activity::Read);
+    release_document(&state, &audit, event, doctype, &stored, Envelope::Data).await
+}
+
+/// Changes the fields of `doctype` `name` that `body` gives (a table given replaces that
+/// table's rows) and returns the document as stored.
+pub(crate) async fn change_document<'a>(
+    state: &'a AppState,
+    who: &CurrentUser,
+    doctype: &str,
+    name: &str,
+    body: &Map<String, Value>,
+) -> Result<(&'a DocType, Document), WebError> {
+    let doctype = doctype_for(state, doctype, who, Action::Write)?;
     let bad = |e: super::values::ValueError| WebError::BadRequest(e.to_string());
-    let (mut values, tables) = document_values(doctype, &body, false).map_err(bad)?;
-    let children = child_rows(&state, doctype, tables)?;
-    check_links(&state, doctype, &values, &children).await?;
-    values.insert("modified".to_owned(), SqlValue::Text(stamp(&state)));
+    let (mut values, tables) = document_values(doctype, body, false).map_err(bad)?;
+    let children = child_rows(state, doctype, tables)?;
+    check_links(state, doctype, &values, &children).await?;
+    values.insert("modified".to_owned(), SqlValue::Text(stamp(state)));
     values.insert(
         "modified_by".to_owned(),
         SqlValue::Text(who.0.user.email.clone()),
     );
     state
         .store
-        .update_document(doctype, &name, &values, &children)
+        .update_document(doctype, name, &values, &children)
         .await?;
     let children_of: Vec<(&str, &DocType)> = state.doctypes.child_tables(doctype);
     let stored = state
         .store
-        .get_document(doctype, &children_of, &name)
+        .get_document(doctype, &children_of, name)
         .await?
         .ok_or_else(|| WebError::NotFound(format!("{} {name} not found", doctype.name)))?;
-    let event = audit.event(Activity::Read);
-    release_document(&state, &audit, event, doctype, &stored).await
+    Ok((doctype, stored))
 }

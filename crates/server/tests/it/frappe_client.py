@@ -44,10 +44,18 @@ def file_stream(call):
         return {"ok": False, "client_error": str(e)}
 
 
+# delete and bulk_update post to / with cmd=, which the server sends on to the method.
+bulk = client.bulk_update([{"doctype": "Sales Invoice", "name": inserted["name"], "status": "Paid"}])
+try:
+    client.delete("Sales Invoice", inserted["name"])
+    deleted = "deleted"
+except Exception as e:  # the client raises on ERPNext's error shape
+    deleted = "refused: " + str(e)
+
 pdf = file_stream(lambda: client.get_pdf("Sales Invoice", "SINV-00002"))
 html = file_stream(lambda: client.get_html("Sales Invoice", "SINV-00002"))
 client.logout()
 print(json.dumps({
     "login": login, "acme": acme, "big": big, "doc_customer": doc["customer"], "items": len(doc["items"]),
-    "inserted": inserted, "updated": updated, "me": me, "pdf": pdf, "html": html,
+    "inserted": inserted, "updated": updated, "me": me, "bulk": bulk, "deleted": deleted, "pdf": pdf, "html": html,
 }))

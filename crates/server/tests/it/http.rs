@@ -94,14 +94,26 @@ async fn json_and_root_form_logins_work(server: &TestServer) {
         "hr@example.com"
     );
 
+    // Any other cmd is sent on to its method (307 keeps the method and the body).
     let r = client
         .post(server.at("/"))
-        .form(&[("cmd", "fly")])
+        .form(&[("cmd", "frappe.client.get_count"), ("doctype", "Customer")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::TEMPORARY_REDIRECT);
+    assert_eq!(
+        r.headers()["location"],
+        "/api/method/frappe.client.get_count"
+    );
+    let r = client
+        .post(server.at("/"))
+        .form(&[("cmd", "no such/thing")])
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
-    assert!(r.text().await.unwrap().contains("cmd=login"));
+    assert!(r.text().await.unwrap().contains("not a method name"));
 }
 
 async fn wrong_password_gets_401_with_a_clear_message(server: &TestServer) {

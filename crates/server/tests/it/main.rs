@@ -6,6 +6,7 @@ mod common;
 mod egress;
 mod exports;
 mod files;
+mod frappe_methods;
 mod hardening;
 mod http;
 mod printing;

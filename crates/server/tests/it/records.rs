@@ -403,6 +403,14 @@ async fn an_unmodified_frappe_client_logs_in_and_lists() {
     assert_eq!(seen["updated"]["status"], "Unpaid", "{seen}");
     // The trailing slash get_api adds.
     assert_eq!(seen["me"], "accounts@example.com");
+    // bulk_update and delete go through POST / with cmd=. Accounts may write invoices but
+    // not delete them: the client raises on the error, as it does against ERPNext.
+    assert_eq!(seen["bulk"], json!({"failed_docs": []}), "{seen}");
+    let deleted = seen["deleted"].as_str().unwrap();
+    assert!(
+        deleted.starts_with("refused") && deleted.contains("permission to delete Sales Invoice"),
+        "{seen}"
+    );
     // get_pdf's older path and get_html's /print reach the print routes and are recorded
     // under the path called (the client itself then fails on Python 3: bytes into StringIO).
     let size = server.store.log_head().await.unwrap().size;

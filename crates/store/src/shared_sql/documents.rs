@@ -182,6 +182,39 @@ macro_rules! impl_document_store {
                     Ok(())
                 }
 
+                async fn delete_document(
+                    &self,
+                    doctype: &DocType,
+                    children: &[(&str, &DocType)],
+                    name: &str,
+                ) -> StoreResult<()> {
+                    let mut tx = self.pool.begin().await?;
+                    for (_, child) in children {
+                        let sql = format!(
+                            "DELETE FROM {} WHERE parent = $1 AND parenttype = $2",
+                            child.table_name()
+                        );
+                        sqlx::query(sqlx::AssertSqlSafe(sql))
+                            .bind(name)
+                            .bind(&doctype.name)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    let sql = format!("DELETE FROM {} WHERE name = $1", doctype.table_name());
+                    let done = sqlx::query(sqlx::AssertSqlSafe(sql))
+                        .bind(name)
+                        .execute(&mut *tx)
+                        .await?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound(format!(
+                            "{} {name} not found",
+                            doctype.name
+                        )));
+                    }
+                    tx.commit().await?;
+                    Ok(())
+                }
+
                 async fn get_document(
                     &self,
                     doctype: &DocType,

@@ -78,6 +78,27 @@ const EXEMPT: &[(&str, &str, Exempt)] = &[
     ("GET", "/app/backups", Exempt::NoRecordData),
     ("POST", "/api/method/upload_file", Exempt::NoRecordData),
     ("GET", "/assets/app.js", Exempt::StaticOrPublic),
+    // frappe.client: a delete answers {}; the other two are refused with why.
+    (
+        "POST",
+        "/api/method/frappe.client.delete",
+        Exempt::NoRecordData,
+    ),
+    (
+        "POST",
+        "/api/method/frappe.client.rename_doc",
+        Exempt::NoRecordData,
+    ),
+    (
+        "GET",
+        "/api/method/frappe.client.get_single_value",
+        Exempt::NoRecordData,
+    ),
+    (
+        "POST",
+        "/api/method/frappe.client.get_single_value",
+        Exempt::NoRecordData,
+    ),
     // Failed logins: accounts and addresses, security telemetry for System Managers.
     ("GET", "/app/login-attempts", Exempt::Login),
 ];

@@ -173,6 +173,201 @@ pub(super) fn samples() -> Vec<Sample> {
                 ))
             },
         ),
+        // frappe.client: the reads by GET and POST, the writes by POST.
+        sample(
+            M::GET,
+            "/api/method/frappe.client.get_list",
+            Needs::Doc("read"),
+            DOCS,
+            Mark,
+            |_, t| {
+                Req::get(format!(
+                    "/api/method/frappe.client.get_list?doctype={}&fields={}",
+                    enc(t.doctype()),
+                    enc(r#"["*"]"#)
+                ))
+            },
+        ),
+        sample(
+            M::POST,
+            "/api/method/frappe.client.get_list",
+            Needs::Doc("read"),
+            DOCS,
+            Mark,
+            |_, t| {
+                let form = vec![
+                    ("doctype", t.doctype().to_owned()),
+                    ("fields", r#"["*"]"#.to_owned()),
+                ];
+                Req::with(
+                    M::POST,
+                    "/api/method/frappe.client.get_list".to_owned(),
+                    Body::Form(form),
+                )
+            },
+        ),
+        sample(
+            M::GET,
+            "/api/method/frappe.client.get_count",
+            Needs::Doc("read"),
+            DOCS,
+            Opaque,
+            |_, t| {
+                Req::get(format!(
+                    "/api/method/frappe.client.get_count?doctype={}",
+                    enc(t.doctype())
+                ))
+            },
+        ),
+        sample(
+            M::POST,
+            "/api/method/frappe.client.get_count",
+            Needs::Doc("read"),
+            DOCS,
+            Opaque,
+            |_, t| {
+                let body = json!({"doctype": t.doctype(), "filters": {}});
+                Req::with(
+                    M::POST,
+                    "/api/method/frappe.client.get_count".to_owned(),
+                    Body::Json(body),
+                )
+            },
+        ),
+        sample(
+            M::GET,
+            "/api/method/frappe.client.get",
+            Needs::Doc("read"),
+            DOCS,
+            Mark,
+            |f, t| Req::get(format!("/api/method/frappe.client.get?{}", doc_query(f, t))),
+        ),
+        sample(
+            M::POST,
+            "/api/method/frappe.client.get",
+            Needs::Doc("read"),
+            DOCS,
+            Mark,
+            |f, t| {
+                let body = json!({"doctype": t.doctype(), "name": f.doc(t)});
+                Req::with(
+                    M::POST,
+                    "/api/method/frappe.client.get".to_owned(),
+                    Body::Json(body),
+                )
+            },
+        ),
+        sample(
+            M::GET,
+            "/api/method/frappe.client.get_value",
+            Needs::Doc("read"),
+            DOCS,
+            Opaque,
+            |f, t| {
+                Req::get(format!(
+                    "/api/method/frappe.client.get_value?doctype={}&fieldname=name&filters={}",
+                    enc(t.doctype()),
+                    enc(f.doc(t))
+                ))
+            },
+        ),
+        sample(
+            M::POST,
+            "/api/method/frappe.client.get_value",
+            Needs::Doc("read"),
+            DOCS,
+            Opaque,
+            |f, t| {
+                let body = json!({"doctype": t.doctype(), "fieldname": ["name"], "filters": {"name": f.doc(t)}});
+                Req::with(
+                    M::POST,
+                    "/api/method/frappe.client.get_value".to_owned(),
+                    Body::Json(body),
+                )
+            },
+        ),
+        sample(
+            M::POST,
+            "/api/method/frappe.client.insert",
+            Needs::Doc("create"),
+            DOCS,
+            Mark,
+            |_, t| {
+                let mut doc = new_document(t.doctype());
+                doc["doctype"] = json!(t.doctype());
+                Req::with(
+                    M::POST,
+                    "/api/method/frappe.client.insert".to_owned(),
+                    Body::Json(json!({"doc": doc})),
+                )
+            },
+        ),
+        sample(
+            M::POST,
+            "/api/method/frappe.client.insert_many",
+            Needs::Doc("create"),
+            DOCS,
+            Opaque,
+            |_, t| {
+                let mut doc = new_document(t.doctype());
+                doc["doctype"] = json!(t.doctype());
+                let body = json!({"docs": [doc]});
+                Req::with(
+                    M::POST,
+                    "/api/method/frappe.client.insert_many".to_owned(),
+                    Body::Json(body),
+                )
+            },
+        ),
+        sample(
+            M::POST,
+            "/api/method/frappe.client.save",
+            Needs::Doc("write"),
+            DOCS,
+            Mark,
+            |f, t| {
+                let mut doc = change(t.doctype());
+                doc["doctype"] = json!(t.doctype());
+                doc["name"] = json!(f.doc(t));
+                Req::with(
+                    M::POST,
+                    "/api/method/frappe.client.save".to_owned(),
+                    Body::Json(json!({"doc": doc})),
+                )
+            },
+        ),
+        sample(
+            M::POST,
+            "/api/method/frappe.client.bulk_update",
+            Needs::Doc("write"),
+            DOCS,
+            Opaque,
+            |f, t| {
+                let mut doc = change(t.doctype());
+                doc["doctype"] = json!(t.doctype());
+                doc["name"] = json!(f.doc(t));
+                Req::with(
+                    M::POST,
+                    "/api/method/frappe.client.bulk_update".to_owned(),
+                    Body::Json(json!({"docs": [doc]})),
+                )
+            },
+        ),
+        sample(
+            M::POST,
+            "/api/method/frappe.client.set_value",
+            Needs::Doc("write"),
+            DOCS,
+            Mark,
+            |f, t| {
+                let body = json!({"doctype": t.doctype(), "name": f.doc(t), "fieldname": change(t.doctype())});
+                Req::with(
+                    M::POST,
+                    "/api/method/frappe.client.set_value".to_owned(),
+                    Body::Json(body),
+                )
+            },
+        ),
         // Prints.
         sample(
             M::GET,

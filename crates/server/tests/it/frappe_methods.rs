@@ -1,0 +1,411 @@
+//! ERPNext's `frappe.client` methods: each one's answer in ERPNext's shape, its error shape
+//! for a missing document, a refused permission and a bad filter, and what it records.
+
+use accesslog_core::entry::{Activity, Outcome};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::common::{TestServer, last_event, log_size, on_both_backends, session};
+
+on_both_backends!(
+    reads_answer_in_erpnexts_shape_and_are_recorded,
+    writes_answer_the_document_and_are_recorded_as_reads_of_it,
+    errors_have_erpnexts_shape,
+    delete_needs_its_permission_and_rename_is_refused_with_why,
+    posts_to_root_with_cmd_reach_the_method,
+);
+
+async fn call(
+    server: &TestServer,
+    c: &reqwest::Client,
+    method: &str,
+    body: Value,
+) -> (StatusCode, Value) {
+    let r = c
+        .post(server.at(&format!("/api/method/frappe.client.{method}")))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let status = r.status();
+    (status, r.json().await.unwrap_or(Value::Null))
+}
+
+async fn seed(server: &TestServer) -> reqwest::Client {
+    let (sales, _) = session(server, "sales@example.com", "sales").await;
+    for (name, territory) in [
+        ("Acme Corp", "North"),
+        ("Bolt Ltd", "South"),
+        ("Crane Co", "North"),
+    ] {
+        let (status, body) = call(
+            server,
+            &sales,
+            "insert",
+            json!({"doc": {"doctype": "Customer", "customer_name": name, "territory": territory}}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    sales
+}
+
+async fn reads_answer_in_erpnexts_shape_and_are_recorded(server: &TestServer) {
+    let sales = seed(server).await;
+    let (status, body) = call(
+        server,
+        &sales,
+        "get_list",
+        json!({"doctype": "Customer", "fields": ["name", "territory"], "filters": {"territory": "North"}, "order_by": "name asc"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        body,
+        json!({"message": [{"name": "Acme Corp", "territory": "North"}, {"name": "Crane Co", "territory": "North"}]})
+    );
+    let e = last_event(server).await;
+    assert_eq!((e.activity, e.row_count), (Activity::Read, Some(2)));
+    assert_eq!(e.method, "POST /api/method/frappe.client.get_list");
+    assert!(
+        e.filters
+            .unwrap()
+            .as_str()
+            .contains(r#""names":["Acme Corp","Crane Co"]"#)
+    );
+
+    // GET, with the parameters in the query string.
+    let r = sales
+        .get(server.at("/api/method/frappe.client.get_count?doctype=Customer&filters=%7B%22territory%22%3A%22North%22%7D"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"message": 2}));
+    let e = last_event(server).await;
+    assert_eq!(
+        (e.activity, e.export_from.as_deref()),
+        (Activity::Read, Some("Customer"))
+    );
+
+    let (_, body) = call(
+        server,
+        &sales,
+        "get",
+        json!({"doctype": "Customer", "name": "Bolt Ltd"}),
+    )
+    .await;
+    assert_eq!(body["message"]["territory"], "South");
+    assert_eq!(body["message"]["doctype"], "Customer");
+    assert_eq!(
+        last_event(server).await.reference_document.as_deref(),
+        Some("Bolt Ltd")
+    );
+
+    let (_, body) = call(
+        server,
+        &sales,
+        "get_value",
+        json!({"doctype": "Customer", "fieldname": "territory", "filters": "Bolt Ltd"}),
+    )
+    .await;
+    assert_eq!(body, json!({"message": {"territory": "South"}}));
+    let (_, body) = call(
+        server,
+        &sales,
+        "get_value",
+        json!({"doctype": "Customer", "fieldname": ["name", "territory"], "filters": {"territory": "Nowhere"}}),
+    )
+    .await;
+    assert_eq!(body, json!({"message": {}}), "no match: an empty object");
+}
+
+async fn writes_answer_the_document_and_are_recorded_as_reads_of_it(server: &TestServer) {
+    let sales = seed(server).await;
+    let before = log_size(server).await;
+    let (status, body) = call(
+        server,
+        &sales,
+        "insert_many",
+        json!({"docs": [
+            {"doctype": "Customer", "customer_name": "Delta AG"},
+            {"doctype": "Customer", "customer_name": "Echo SA"}
+        ]}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body, json!({"message": ["Delta AG", "Echo SA"]}));
+    assert_eq!(log_size(server).await, before + 1);
+    let e = last_event(server).await;
+    assert_eq!((e.activity, e.row_count), (Activity::Read, Some(2)));
+
+    let too_many: Vec<Value> = (0..201)
+        .map(|i| json!({"doctype": "Customer", "customer_name": format!("N{i}")}))
+        .collect();
+    let (status, body) = call(server, &sales, "insert_many", json!({"docs": too_many})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["message"].as_str().unwrap().contains("at most 200"));
+
+    // Accounts may write invoices; sales may not (only create).
+    let (accounts, _) = session(server, "accounts@example.com", "accounts").await;
+    let (_, inv) = call(
+        server,
+        &accounts,
+        "insert",
+        json!({"doc": {"doctype": "Sales Invoice", "customer": "Acme Corp", "grand_total": 10, "status": "Draft"}}),
+    )
+    .await;
+    let name = inv["message"]["name"].as_str().unwrap().to_owned();
+    let (status, body) = call(
+        server,
+        &accounts,
+        "set_value",
+        json!({"doctype": "Sales Invoice", "name": name, "fieldname": "grand_total", "value": 12.5}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["message"]["grand_total"], 12.5);
+    let (_, body) = call(
+        server,
+        &accounts,
+        "set_value",
+        json!({"doctype": "Sales Invoice", "name": name, "fieldname": {"status": "Unpaid", "grand_total": 13}}),
+    )
+    .await;
+    assert_eq!(
+        (
+            body["message"]["status"].as_str(),
+            body["message"]["grand_total"].as_f64()
+        ),
+        (Some("Unpaid"), Some(13.0))
+    );
+    let mut doc = body["message"].clone();
+    doc["status"] = json!("Paid");
+    let (status, body) = call(server, &accounts, "save", json!({"doc": doc})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["message"]["status"], "Paid");
+    let e = last_event(server).await;
+    assert_eq!(
+        (
+            e.activity,
+            e.method.as_str(),
+            e.reference_document.as_deref()
+        ),
+        (
+            Activity::Read,
+            "POST /api/method/frappe.client.save",
+            Some(name.as_str())
+        )
+    );
+}
+
+async fn errors_have_erpnexts_shape(server: &TestServer) {
+    let sales = seed(server).await;
+    let check = |status: StatusCode, body: &Value, want: StatusCode, exc_type: &str, says: &str| {
+        assert_eq!(status, want, "{body}");
+        assert_eq!(body["exc_type"], exc_type, "{body}");
+        let message = body["message"].as_str().unwrap();
+        assert!(message.contains(says), "{body}");
+        assert_eq!(
+            body["exception"],
+            format!("frappe.exceptions.{exc_type}: {message}")
+        );
+        let exc: Vec<String> = serde_json::from_str(body["exc"].as_str().unwrap()).unwrap();
+        assert_eq!(exc.len(), 1);
+        let messages: Vec<String> =
+            serde_json::from_str(body["_server_messages"].as_str().unwrap()).unwrap();
+        let first: Value = serde_json::from_str(&messages[0]).unwrap();
+        assert_eq!(
+            (first["message"].as_str(), first["indicator"].as_str()),
+            (Some(message), Some("red"))
+        );
+    };
+    // A missing document.
+    let (s, b) = call(
+        server,
+        &sales,
+        "get",
+        json!({"doctype": "Customer", "name": "Nobody"}),
+    )
+    .await;
+    check(
+        s,
+        &b,
+        StatusCode::NOT_FOUND,
+        "DoesNotExistError",
+        "Customer Nobody not found",
+    );
+    let (s, b) = call(
+        server,
+        &sales,
+        "set_value",
+        json!({"doctype": "Customer", "name": "Nobody", "fieldname": "territory", "value": "X"}),
+    )
+    .await;
+    check(
+        s,
+        &b,
+        StatusCode::FORBIDDEN,
+        "PermissionError",
+        "permission to write Customer",
+    );
+    // A refused permission (HR may not read customers), recorded as denied.
+    let (hr, _) = session(server, "hr@example.com", "hr").await;
+    for method in ["get_list", "get_count", "get", "get_value"] {
+        let (s, b) = call(
+            server,
+            &hr,
+            method,
+            json!({"doctype": "Customer", "name": "Acme Corp", "fieldname": "name"}),
+        )
+        .await;
+        check(
+            s,
+            &b,
+            StatusCode::FORBIDDEN,
+            "PermissionError",
+            "permission to read Customer",
+        );
+        let e = last_event(server).await;
+        assert_eq!(
+            (e.outcome, e.method),
+            (
+                Outcome::Denied,
+                format!("POST /api/method/frappe.client.{method}")
+            )
+        );
+    }
+    // A bad filter.
+    for method in ["get_list", "get_count", "get_value"] {
+        let (s, b) = call(
+            server,
+            &sales,
+            method,
+            json!({"doctype": "Customer", "fieldname": "name", "filters": {"no_such_field": 1}}),
+        )
+        .await;
+        check(
+            s,
+            &b,
+            StatusCode::BAD_REQUEST,
+            "ValidationError",
+            "no_such_field",
+        );
+    }
+    let (s, b) = call(
+        server,
+        &sales,
+        "get_list",
+        json!({"doctype": "Customer", "or_filters": {"territory": "North"}}),
+    )
+    .await;
+    check(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "ValidationError",
+        "or_filters",
+    );
+    let (s, b) = call(
+        server,
+        &sales,
+        "get_single_value",
+        json!({"doctype": "Customer", "field": "territory"}),
+    )
+    .await;
+    check(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "ValidationError",
+        "not a Single",
+    );
+}
+
+async fn delete_needs_its_permission_and_rename_is_refused_with_why(server: &TestServer) {
+    let sales = seed(server).await;
+    let (s, b) = call(
+        server,
+        &sales,
+        "delete",
+        json!({"doctype": "Customer", "name": "Acme Corp"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::FORBIDDEN, "{b}");
+    assert!(
+        b["message"]
+            .as_str()
+            .unwrap()
+            .contains("permission to delete Customer")
+    );
+    let (admin, _) = session(server, "admin@example.com", "admin").await;
+    let before = log_size(server).await;
+    let (s, b) = call(
+        server,
+        &admin,
+        "delete",
+        json!({"doctype": "Customer", "name": "Acme Corp"}),
+    )
+    .await;
+    assert_eq!((s, b), (StatusCode::OK, json!({})));
+    assert_eq!(
+        log_size(server).await,
+        before,
+        "a delete releases no record data"
+    );
+    let (s, b) = call(
+        server,
+        &admin,
+        "get",
+        json!({"doctype": "Customer", "name": "Acme Corp"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+    let (s, _) = call(
+        server,
+        &admin,
+        "delete",
+        json!({"doctype": "Customer", "name": "Acme Corp"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, b) = call(
+        server,
+        &admin,
+        "rename_doc",
+        json!({"doctype": "Customer", "old_name": "Bolt Ltd", "new_name": "B"}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(b["message"].as_str().unwrap().contains("history"), "{b}");
+}
+
+async fn posts_to_root_with_cmd_reach_the_method(server: &TestServer) {
+    seed(server).await;
+    // A client that follows redirects, as Frappe clients (requests) do.
+    let c = reqwest::Client::builder()
+        .cookie_store(true)
+        .referer(false)
+        .build()
+        .unwrap();
+    server.login(&c, "sales@example.com", "sales").await;
+    let r = c
+        .post(server.at("/"))
+        .form(&[
+            ("cmd", "frappe.client.get_value"),
+            ("doctype", "Customer"),
+            ("fieldname", "territory"),
+            ("filters", "Bolt Ltd"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"message": {"territory": "South"}})
+    );
+    assert_eq!(
+        last_event(server).await.method,
+        "POST /api/method/frappe.client.get_value"
+    );
+}
