@@ -73,6 +73,8 @@ pub fn routes(state: AppState) -> Routes {
         .egress(POST, "/api/method/frappe.client.save", Read, api::client::save)
         .egress(POST, "/api/method/frappe.client.set_value", Read, api::client::set_value)
         .egress(POST, "/api/method/frappe.client.bulk_update", Read, api::client::bulk_update)
+        .egress(GET_POST, "/api/method/frappe.desk.reportview.get", Read, api::reportview::get)
+        .egress(GET_POST, "/api/method/frappe.desk.reportview.get_list", Read, api::reportview::get_list)
         // Prints.
         .egress(GET, "/printview", Print, printing::view::printview)
         .egress(GET, "/api/method/frappe.utils.print_format.download_pdf", Print, printing::view::download_pdf)

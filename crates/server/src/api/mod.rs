@@ -4,6 +4,7 @@ pub mod access_log;
 pub mod client;
 pub mod health;
 pub mod method;
+pub mod reportview;
 
 use axum::Json;
 use axum::extract::{Form, FromRequest, Request};

@@ -13,6 +13,7 @@ on_both_backends!(
     errors_have_erpnexts_shape,
     delete_needs_its_permission_and_rename_is_refused_with_why,
     posts_to_root_with_cmd_reach_the_method,
+    the_desks_list_calls_answer_and_are_recorded,
 );
 
 async fn call(
@@ -408,4 +409,44 @@ async fn posts_to_root_with_cmd_reach_the_method(server: &TestServer) {
         last_event(server).await.method,
         "POST /api/method/frappe.client.get_value"
     );
+}
+
+async fn the_desks_list_calls_answer_and_are_recorded(server: &TestServer) {
+    let sales = seed(server).await;
+    let r = sales
+        .post(server.at("/api/method/frappe.desk.reportview.get"))
+        .form(&[
+            ("doctype", "Customer"),
+            (
+                "fields",
+                r#"["`tabCustomer`.`name`", "`tabCustomer`.`territory`"]"#,
+            ),
+            ("filters", r#"[["Customer", "territory", "=", "North"]]"#),
+            ("order_by", "name desc"),
+            ("start", "0"),
+            ("page_length", "20"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["message"]["keys"], json!(["name", "territory"]));
+    assert_eq!(
+        body["message"]["values"],
+        json!([["Crane Co", "North"], ["Acme Corp", "North"]])
+    );
+    let e = last_event(server).await;
+    assert_eq!((e.activity, e.row_count), (Activity::Read, Some(2)));
+    assert_eq!(e.method, "POST /api/method/frappe.desk.reportview.get");
+
+    let (_, body) = {
+        let r = sales
+            .get(server.at("/api/method/frappe.desk.reportview.get_list?doctype=Customer&fields=%5B%22name%22%5D&order_by=name%20asc&start=1&page_length=1"))
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json::<Value>().await.unwrap())
+    };
+    assert_eq!(body, json!({"message": [{"name": "Bolt Ltd"}]}));
 }

@@ -368,6 +368,68 @@ pub(super) fn samples() -> Vec<Sample> {
                 )
             },
         ),
+        sample(
+            M::GET,
+            "/api/method/frappe.desk.reportview.get",
+            Needs::Doc("read"),
+            DOCS,
+            Mark,
+            |_, t| {
+                Req::get(format!(
+                    "/api/method/frappe.desk.reportview.get?doctype={}&fields={}",
+                    enc(t.doctype()),
+                    enc(r#"["*"]"#)
+                ))
+            },
+        ),
+        sample(
+            M::POST,
+            "/api/method/frappe.desk.reportview.get",
+            Needs::Doc("read"),
+            DOCS,
+            Mark,
+            |_, t| {
+                let form = vec![
+                    ("doctype", t.doctype().to_owned()),
+                    ("fields", r#"["*"]"#.to_owned()),
+                ];
+                Req::with(
+                    M::POST,
+                    "/api/method/frappe.desk.reportview.get".to_owned(),
+                    Body::Form(form),
+                )
+            },
+        ),
+        sample(
+            M::GET,
+            "/api/method/frappe.desk.reportview.get_list",
+            Needs::Doc("read"),
+            DOCS,
+            Mark,
+            |_, t| {
+                Req::get(format!(
+                    "/api/method/frappe.desk.reportview.get_list?doctype={}&fields={}",
+                    enc(t.doctype()),
+                    enc(r#"["*"]"#)
+                ))
+            },
+        ),
+        sample(
+            M::POST,
+            "/api/method/frappe.desk.reportview.get_list",
+            Needs::Doc("read"),
+            DOCS,
+            Mark,
+            |_, t| {
+                let body =
+                    json!({"doctype": t.doctype(), "fields": ["*"], "start": 0, "page_length": 20});
+                Req::with(
+                    M::POST,
+                    "/api/method/frappe.desk.reportview.get_list".to_owned(),
+                    Body::Json(body),
+                )
+            },
+        ),
         // Prints.
         sample(
             M::GET,
