@@ -513,24 +513,8 @@ pub async fn delete(
     body: Bytes,
 ) -> Result<Response, WebError> {
     let p = params(query, &headers, &body)?;
-    let name = required(&p, "doctype")?.to_owned();
-    let docname = required(&p, "name")?.to_owned();
-    let doctype = state
-        .doctypes
-        .get(&name)
-        .filter(|d| !d.is_child)
-        .ok_or_else(|| WebError::NotFound(format!("DocType {name} not found")))?;
-    if !doctype.allows(&who.0.user.roles, Action::Delete) {
-        return Err(WebError::Forbidden(format!(
-            "You do not have permission to delete {}",
-            doctype.name
-        )));
-    }
-    let children = state.doctypes.child_tables(doctype);
-    state
-        .store
-        .delete_document(doctype, &children, &docname)
-        .await?;
-    tracing::info!(user = %who.0.user.email, doctype = %doctype.name, name = %docname, "document deleted");
+    let doctype = required(&p, "doctype")?;
+    let name = required(&p, "name")?;
+    crate::records::api::remove_document(&state, &who, doctype, name).await?;
     Ok(axum::Json(json!({})).into_response())
 }

@@ -5,6 +5,7 @@ pub mod client;
 pub mod health;
 pub mod method;
 pub mod reportview;
+pub mod v2;
 
 use axum::Json;
 use axum::extract::{Form, FromRequest, Request};

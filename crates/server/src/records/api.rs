@@ -537,3 +537,34 @@ pub(crate) async fn change_document<'a>(
         .ok_or_else(|| WebError::NotFound(format!("{} {name} not found", doctype.name)))?;
     Ok((doctype, stored))
 }
+
+/// Deletes `doctype` `name` and its table rows, if `who` may delete documents of the type.
+/// Not an egress: nothing of the document is answered.
+pub(crate) async fn remove_document(
+    state: &AppState,
+    who: &CurrentUser,
+    doctype: &str,
+    name: &str,
+) -> Result<(), WebError> {
+    let doctype = doctype_for(state, doctype, who, Action::Delete)?;
+    let children = state.doctypes.child_tables(doctype);
+    state
+        .store
+        .delete_document(doctype, &children, name)
+        .await?;
+    tracing::info!(user = %who.0.user.email, doctype = %doctype.name, name, "document deleted");
+    Ok(())
+}
+
+/// `DELETE /api/resource/{DocType}/{name}`: 202 `{"data": "ok"}`, as ERPNext answers.
+pub async fn delete(
+    State(state): State<AppState>,
+    who: CurrentUser,
+    Path((doctype, name)): Path<(String, String)>,
+) -> Result<(axum::http::StatusCode, axum::Json<Value>), WebError> {
+    remove_document(&state, &who, &doctype, &name).await?;
+    Ok((
+        axum::http::StatusCode::ACCEPTED,
+        axum::Json(json!({ "data": "ok" })),
+    ))
+}

@@ -14,6 +14,7 @@ on_both_backends!(
     delete_needs_its_permission_and_rename_is_refused_with_why,
     posts_to_root_with_cmd_reach_the_method,
     the_desks_list_calls_answer_and_are_recorded,
+    the_v2_document_api_and_rest_delete_work,
 );
 
 async fn call(
@@ -449,4 +450,70 @@ async fn the_desks_list_calls_answer_and_are_recorded(server: &TestServer) {
         (r.status(), r.json::<Value>().await.unwrap())
     };
     assert_eq!(body, json!({"message": [{"name": "Bolt Ltd"}]}));
+}
+
+async fn the_v2_document_api_and_rest_delete_work(server: &TestServer) {
+    let sales = seed(server).await;
+    let r = sales
+        .get(server.at(
+            "/api/v2/document/Customer?fields=%5B%22name%22%5D&order_by=name%20asc&limit=2&start=1",
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"data": [{"name": "Bolt Ltd"}, {"name": "Crane Co"}]})
+    );
+    assert_eq!(
+        last_event(server).await.method,
+        "GET /api/v2/document/Customer"
+    );
+    let r = sales
+        .post(server.at("/api/v2/document/Customer"))
+        .json(&json!({"customer_name": "Fox Ltd", "territory": "East"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["data"]["territory"],
+        "East"
+    );
+    let r = sales
+        .get(server.at("/api/v2/document/Customer/Fox%20Ltd"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["data"]["name"], "Fox Ltd");
+    // Sales may not write customers, only create them.
+    let r = sales
+        .patch(server.at("/api/v2/document/Customer/Fox%20Ltd"))
+        .json(&json!({"territory": "West"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let (admin, _) = session(server, "admin@example.com", "admin").await;
+    let r = admin
+        .patch(server.at("/api/v2/document/Customer/Fox%20Ltd"))
+        .json(&json!({"territory": "West"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["data"]["territory"],
+        "West"
+    );
+    for path in [
+        "/api/v2/document/Customer/Fox%20Ltd",
+        "/api/resource/Customer/Crane%20Co",
+    ] {
+        let r = sales.delete(server.at(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+        let r = admin.delete(server.at(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::ACCEPTED, "{path}");
+        assert_eq!(r.json::<Value>().await.unwrap(), json!({"data": "ok"}));
+        let r = admin.get(server.at(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+    }
 }

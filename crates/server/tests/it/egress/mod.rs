@@ -85,6 +85,16 @@ const EXEMPT: &[(&str, &str, Exempt)] = &[
         Exempt::NoRecordData,
     ),
     (
+        "DELETE",
+        "/api/resource/{doctype}/{name}",
+        Exempt::NoRecordData,
+    ),
+    (
+        "DELETE",
+        "/api/v2/document/{doctype}/{name}",
+        Exempt::NoRecordData,
+    ),
+    (
         "POST",
         "/api/method/frappe.client.rename_doc",
         Exempt::NoRecordData,

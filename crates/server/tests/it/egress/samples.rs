@@ -173,6 +173,68 @@ pub(super) fn samples() -> Vec<Sample> {
                 ))
             },
         ),
+        // The v2 document API.
+        sample(
+            M::GET,
+            "/api/v2/document/{doctype}",
+            Needs::Doc("read"),
+            DOCS,
+            Mark,
+            |_, t| {
+                Req::get(format!(
+                    "/api/v2/document/{}?fields={}",
+                    enc(t.doctype()),
+                    enc(r#"["*"]"#)
+                ))
+            },
+        ),
+        sample(
+            M::POST,
+            "/api/v2/document/{doctype}",
+            Needs::Doc("create"),
+            DOCS,
+            Mark,
+            |_, t| {
+                let url = format!("/api/v2/document/{}", enc(t.doctype()));
+                Req::with(M::POST, url, Body::Json(new_document(t.doctype())))
+            },
+        ),
+        sample(
+            M::GET,
+            "/api/v2/document/{doctype}/{name}",
+            Needs::Doc("read"),
+            DOCS,
+            Mark,
+            |f, t| {
+                Req::get(format!(
+                    "/api/v2/document/{}/{}",
+                    enc(t.doctype()),
+                    enc(f.doc(t))
+                ))
+            },
+        ),
+        sample(
+            M::PUT,
+            "/api/v2/document/{doctype}/{name}",
+            Needs::Doc("write"),
+            DOCS,
+            Mark,
+            |f, t| {
+                let url = format!("/api/v2/document/{}/{}", enc(t.doctype()), enc(f.doc(t)));
+                Req::with(M::PUT, url, Body::Json(change(t.doctype())))
+            },
+        ),
+        sample(
+            M::PATCH,
+            "/api/v2/document/{doctype}/{name}",
+            Needs::Doc("write"),
+            DOCS,
+            Mark,
+            |f, t| {
+                let url = format!("/api/v2/document/{}/{}", enc(t.doctype()), enc(f.doc(t)));
+                Req::with(M::PATCH, url, Body::Json(change(t.doctype())))
+            },
+        ),
         // frappe.client: the reads by GET and POST, the writes by POST.
         sample(
             M::GET,
