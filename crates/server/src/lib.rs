@@ -94,6 +94,7 @@ pub fn routes(state: AppState) -> Routes {
         .egress(GET, "/app/query-report/{name}/pdf", ReportPrint, reports::print::pdf)
         .egress(GET_POST, "/api/method/frappe.desk.query_report.export_query", Export, reports::export::query_report)
         .egress(GET_POST, "/api/method/frappe.desk.reportview.export_query", Export, reports::export::list_view)
+        .egress(GET_POST, "/api/method/frappe.core.doctype.data_export.exporter.export_data", Export, reports::export::data_export)
         // Files and backups.
         .egress(GET, "/private/files/{file_name}", FileDownload, records::files::download_private)
         .egress(GET, "/api/file/{id}", FileDownload, records::files::download_by_id)

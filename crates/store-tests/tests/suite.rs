@@ -1398,6 +1398,7 @@ async fn lists_filter_sort_and_page_like_erpnext(store: &dyn Store) {
         let invoice = &invoice;
         async move {
             let q = ListQuery {
+                any_of: &[],
                 conditions: &conditions,
                 fields: &fields,
                 order_by: &order_by,

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use accesslog_core::doctype::{DocType, Field, FieldType};
+use accesslog_core::filters::Condition;
 
 /// Which SQL to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -351,13 +352,15 @@ pub fn row_columns<'a>(
 /// What a list asks for, already parsed and checked against the type.
 #[derive(Debug)]
 pub struct ListQuery<'a> {
-    pub conditions: &'a [accesslog_core::filters::Condition],
+    pub conditions: &'a [Condition],
     /// Columns to return, validated (see `accesslog_core::filters::parse_fields`).
     pub fields: &'a [String],
     /// Empty: most recently modified first.
     pub order_by: &'a [accesslog_core::filters::OrderBy],
     pub limit: u32,
     pub offset: u64,
+    /// Frappe's `or_filters`: when not empty, at least one of these must match too.
+    pub any_of: &'a [Condition],
     /// Keyset paging: the `order_by` values of the last row already shown; rows after it
     /// come next. Needs every `order_by` column non-null and one direction for all.
     pub after: Option<&'a [SqlValue]>,
@@ -382,14 +385,12 @@ pub fn list_sql(
         format!("${}", binds.len())
     };
     let mut wheres = Vec::new();
-    for c in q.conditions {
+    let render = |c: &Condition, binds: &mut Vec<SqlValue>| -> Option<String> {
         let (alias, child) = if c.doctype == doctype.name {
             ("t", None)
         } else {
-            match children.iter().find(|(_, d)| d.name == c.doctype) {
-                Some((_, d)) => ("c", Some(*d)),
-                None => continue,
-            }
+            let (_, d) = children.iter().find(|(_, d)| d.name == c.doctype)?;
+            ("c", Some(*d))
         };
         let col = format!("{alias}.{}", c.field);
         let numeric = c.fieldtype.is_numeric();
@@ -404,26 +405,26 @@ pub fn list_sql(
         };
         let sql = match c.op {
             Op::Eq | Op::Lt | Op::Gt | Op::Le | Op::Ge => match c.values.first() {
-                Some(v) => format!("{col} {} {}", c.op.as_str(), param(v, &mut binds)),
+                Some(v) => format!("{col} {} {}", c.op.as_str(), param(v, binds)),
                 None => "1 = 0".to_owned(),
             },
             Op::Ne => match c.values.first() {
-                Some(v) => format!("({col} <> {} OR {col} IS NULL)", param(v, &mut binds)),
+                Some(v) => format!("({col} <> {} OR {col} IS NULL)", param(v, binds)),
                 None => "1 = 1".to_owned(),
             },
             Op::Like => match c.values.first() {
-                Some(v) => format!("{text_col} {like} {}", param(v, &mut binds)),
+                Some(v) => format!("{text_col} {like} {}", param(v, binds)),
                 None => "1 = 0".to_owned(),
             },
             Op::NotLike => match c.values.first() {
                 Some(v) => format!(
                     "({text_col} NOT {like} {} OR {col} IS NULL)",
-                    param(v, &mut binds)
+                    param(v, binds)
                 ),
                 None => "1 = 1".to_owned(),
             },
             Op::In | Op::NotIn => {
-                let list: Vec<String> = c.values.iter().map(|v| param(v, &mut binds)).collect();
+                let list: Vec<String> = c.values.iter().map(|v| param(v, binds)).collect();
                 match (c.op, list.is_empty()) {
                     (Op::In, true) => "1 = 0".to_owned(),
                     (Op::In, false) => format!("{col} IN ({})", list.join(", ")),
@@ -433,7 +434,7 @@ pub fn list_sql(
             }
             Op::Between => match (c.values.first(), c.values.get(1)) {
                 (Some(a), Some(b)) => {
-                    let (a, b) = (param(a, &mut binds), param(b, &mut binds));
+                    let (a, b) = (param(a, binds), param(b, binds));
                     format!("{col} BETWEEN {a} AND {b}")
                 }
                 _ => "1 = 0".to_owned(),
@@ -443,7 +444,7 @@ pub fn list_sql(
             Op::IsNotSet if numeric => format!("{col} IS NULL"),
             Op::IsNotSet => format!("({col} IS NULL OR {col} = '')"),
         };
-        wheres.push(match child {
+        Some(match child {
             None => sql,
             Some(child) => {
                 binds.push(SqlValue::Text(doctype.name.clone()));
@@ -453,7 +454,20 @@ pub fn list_sql(
                     binds.len()
                 )
             }
-        });
+        })
+    };
+    for c in q.conditions {
+        if let Some(sql) = render(c, &mut binds) {
+            wheres.push(sql);
+        }
+    }
+    let any: Vec<String> = q
+        .any_of
+        .iter()
+        .filter_map(|c| render(c, &mut binds))
+        .collect();
+    if !any.is_empty() {
+        wheres.push(format!("({})", any.join(" OR ")));
     }
     if let Some(after) = q
         .after

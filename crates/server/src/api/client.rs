@@ -80,10 +80,10 @@ pub async fn get_list(
     .await
 }
 
-/// `or_filters` and `group_by` are not served: said, rather than ignored (ignoring them
-/// would answer more rows, or other rows, than were asked for).
+/// `group_by` is not served: said, rather than ignored (ignoring it would answer other
+/// rows than were asked for).
 fn refuse_unsupported(p: &Params) -> Result<(), WebError> {
-    for name in ["or_filters", "group_by"] {
+    for name in ["group_by"] {
         if p.get(name)
             .is_some_and(|v| !v.trim().is_empty() && v != "[]" && v != "{}")
         {
@@ -117,8 +117,12 @@ pub async fn get_count(
     let filters = json_value(&p, "filters")?;
     let conditions = parse_filters(&filters, doctype, &child_types)
         .map_err(|e| WebError::BadRequest(e.to_string()))?;
+    let or_filters = json_value(&p, "or_filters")?;
+    let any_of = parse_filters(&or_filters, doctype, &child_types)
+        .map_err(|e| WebError::BadRequest(e.to_string()))?;
     let fields = vec!["name".to_owned()];
     let list = ListQuery {
+        any_of: &any_of,
         conditions: &conditions,
         fields: &fields,
         order_by: &[],
@@ -146,6 +150,9 @@ pub async fn get_count(
     let mut recorded = Map::new();
     if !filters.is_null() {
         recorded.insert("filters".into(), filters);
+    }
+    if !or_filters.is_null() {
+        recorded.insert("or_filters".into(), or_filters);
     }
     recorded.insert("count".into(), json!(count));
     event.filters = Some(CanonicalJson::from_value(&Value::Object(recorded)));

@@ -70,6 +70,8 @@ fn json_param(name: &str, raw: Option<&str>) -> Result<Value, WebError> {
 
 pub struct ListParams {
     filters: Option<String>,
+    /// At least one of these must match too (Frappe's `or_filters`).
+    or_filters: Option<String>,
     fields: Option<String>,
     order_by: Option<String>,
     limit_start: Option<String>,
@@ -83,6 +85,7 @@ impl From<&BTreeMap<String, String>> for ListParams {
         let get = |k: &str| raw.get(k).cloned();
         ListParams {
             filters: get("filters"),
+            or_filters: get("or_filters"),
             fields: get("fields"),
             order_by: get("order_by"),
             limit_start: get("limit_start"),
@@ -146,6 +149,8 @@ pub(crate) async fn read_list(
         &child_types,
     )
     .map_err(bad)?;
+    let or_filters = json_param("or_filters", p.or_filters.as_deref())?;
+    let any_of = parse_filters(&or_filters, doctype, &child_types).map_err(bad)?;
     let fields = parse_fields(&json_param("fields", p.fields.as_deref())?, doctype).map_err(bad)?;
     let order_by = parse_order_by(p.order_by.as_deref().unwrap_or(""), doctype).map_err(bad)?;
     let offset = number_param("limit_start", p.limit_start.as_deref(), 0)?;
@@ -156,6 +161,7 @@ pub(crate) async fn read_list(
         n => u32::try_from(n).unwrap_or(MAX_PAGE).min(MAX_PAGE),
     };
     let query = ListQuery {
+        any_of: &any_of,
         conditions: &conditions,
         fields: &fields,
         order_by: &order_by,
@@ -175,8 +181,12 @@ pub(crate) async fn read_list(
         })
         .collect();
     let body = shape(rows.iter().map(|r| Value::Object(row_json(r))).collect());
+    let mut recorded_filters = json_param("filters", p.filters.as_deref())?;
+    if !or_filters.is_null() {
+        recorded_filters = json!({ "filters": recorded_filters, "or_filters": or_filters });
+    }
     let request = ListRead {
-        filters: json_param("filters", p.filters.as_deref())?,
+        filters: recorded_filters,
         order_by: p.order_by.clone(),
         start: offset,
         limit: u64::from(limit),

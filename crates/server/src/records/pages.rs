@@ -248,6 +248,7 @@ pub async fn list(
     let children: Vec<(&str, &DocType)> = state.doctypes.child_tables(doctype);
     // One row more than a page tells whether there is a next page, without counting.
     let query = ListQuery {
+        any_of: &[],
         conditions: &conditions,
         fields: &fields,
         order_by: &order,

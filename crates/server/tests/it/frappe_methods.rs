@@ -15,6 +15,7 @@ on_both_backends!(
     posts_to_root_with_cmd_reach_the_method,
     the_desks_list_calls_answer_and_are_recorded,
     the_v2_document_api_and_rest_delete_work,
+    the_data_export_tool_is_recorded_as_an_export,
 );
 
 async fn call(
@@ -75,6 +76,35 @@ async fn reads_answer_in_erpnexts_shape_and_are_recorded(server: &TestServer) {
             .as_str()
             .contains(r#""names":["Acme Corp","Crane Co"]"#)
     );
+
+    // or_filters: at least one of them, besides every filter.
+    let (_, body) = call(
+        server,
+        &sales,
+        "get_list",
+        json!({"doctype": "Customer", "filters": {"territory": ["!=", "East"]}, "or_filters": [["Customer", "name", "=", "Bolt Ltd"], ["Customer", "name", "=", "Crane Co"]], "order_by": "name asc"}),
+    )
+    .await;
+    assert_eq!(
+        body,
+        json!({"message": [{"name": "Bolt Ltd"}, {"name": "Crane Co"}]})
+    );
+    assert!(
+        last_event(server)
+            .await
+            .filters
+            .unwrap()
+            .as_str()
+            .contains("or_filters")
+    );
+    let (_, body) = call(
+        server,
+        &sales,
+        "get_count",
+        json!({"doctype": "Customer", "or_filters": {"territory": "South", "name": "Acme Corp"}}),
+    )
+    .await;
+    assert_eq!(body, json!({"message": 2}));
 
     // GET, with the parameters in the query string.
     let r = sales
@@ -297,7 +327,7 @@ async fn errors_have_erpnexts_shape(server: &TestServer) {
         server,
         &sales,
         "get_list",
-        json!({"doctype": "Customer", "or_filters": {"territory": "North"}}),
+        json!({"doctype": "Customer", "group_by": "territory"}),
     )
     .await;
     check(
@@ -305,7 +335,7 @@ async fn errors_have_erpnexts_shape(server: &TestServer) {
         &b,
         StatusCode::BAD_REQUEST,
         "ValidationError",
-        "or_filters",
+        "group_by",
     );
     let (s, b) = call(
         server,
@@ -516,4 +546,95 @@ async fn the_v2_document_api_and_rest_delete_work(server: &TestServer) {
         let r = admin.get(server.at(path)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
     }
+}
+
+async fn the_data_export_tool_is_recorded_as_an_export(server: &TestServer) {
+    seed(server).await;
+    let (accounts, _) = session(server, "accounts@example.com", "accounts").await;
+    for total in [10, 20] {
+        let (status, body) = call(
+            server,
+            &accounts,
+            "insert",
+            json!({"doc": {"doctype": "Sales Invoice", "customer": "Acme Corp", "grand_total": total}}),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let export = |with_data: &'static str, columns: Value| {
+        let accounts = accounts.clone();
+        let url = server.at("/api/method/frappe.core.doctype.data_export.exporter.export_data");
+        async move {
+            accounts
+                .post(url)
+                .form(&[
+                    ("doctype", "Sales Invoice"),
+                    ("select_columns", &columns.to_string()),
+                    ("file_type", "CSV"),
+                    ("with_data", with_data),
+                    ("filters", r#"{"customer": "Acme Corp"}"#),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let r = export("1", json!({"Sales Invoice": ["name", "grand_total"]})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-disposition"]
+            .to_str()
+            .unwrap()
+            .contains("Sales Invoice.csv")
+    );
+    let text = r.text().await.unwrap();
+    assert_eq!(text.lines().count(), 3, "{text}");
+    let e = last_event(server).await;
+    assert_eq!(
+        (
+            e.activity,
+            e.file_type.as_deref(),
+            e.row_count,
+            e.export_from.as_deref()
+        ),
+        (
+            Activity::Export,
+            Some("CSV"),
+            Some(2),
+            Some("Sales Invoice")
+        )
+    );
+    assert_eq!(
+        e.method,
+        "POST /api/method/frappe.core.doctype.data_export.exporter.export_data"
+    );
+
+    let r = export("0", json!({"Sales Invoice": ["name"]})).await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.text().await.unwrap().lines().count(),
+        1,
+        "the header alone"
+    );
+    assert_eq!(last_event(server).await.row_count, Some(0));
+
+    let r = export(
+        "1",
+        json!({"Sales Invoice": ["name"], "Sales Invoice Item": ["item_code"]}),
+    )
+    .await;
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(r.text().await.unwrap().contains("Sales Invoice Item"));
+
+    // Sales may not export invoices: refused, and the refusal recorded.
+    let (sales, _) = session(server, "sales@example.com", "sales").await;
+    let r = sales
+        .post(server.at("/api/method/frappe.core.doctype.data_export.exporter.export_data"))
+        .form(&[("doctype", "Sales Invoice"), ("file_type", "CSV")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let e = last_event(server).await;
+    assert_eq!((e.activity, e.outcome), (Activity::Export, Outcome::Denied));
 }

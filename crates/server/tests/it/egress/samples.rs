@@ -173,6 +173,42 @@ pub(super) fn samples() -> Vec<Sample> {
                 ))
             },
         ),
+        // ERPNext's Data Export tool.
+        sample(
+            M::GET,
+            "/api/method/frappe.core.doctype.data_export.exporter.export_data",
+            Needs::Doc("export"),
+            DOCS,
+            Mark,
+            |_, t| {
+                let columns = json!({ t.doctype(): ["*"] }).to_string();
+                Req::get(format!(
+                    "/api/method/frappe.core.doctype.data_export.exporter.export_data?doctype={}&select_columns={}&file_type=CSV&with_data=1",
+                    enc(t.doctype()),
+                    enc(&columns)
+                ))
+            },
+        ),
+        sample(
+            M::POST,
+            "/api/method/frappe.core.doctype.data_export.exporter.export_data",
+            Needs::Doc("export"),
+            DOCS,
+            Mark,
+            |_, t| {
+                let form = vec![
+                    ("doctype", t.doctype().to_owned()),
+                    ("select_columns", json!({ t.doctype(): ["*"] }).to_string()),
+                    ("file_type", "CSV".to_owned()),
+                    ("with_data", "1".to_owned()),
+                ];
+                Req::with(
+                    M::POST,
+                    "/api/method/frappe.core.doctype.data_export.exporter.export_data".to_owned(),
+                    Body::Form(form),
+                )
+            },
+        ),
         // The v2 document API.
         sample(
             M::GET,
