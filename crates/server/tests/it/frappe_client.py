@@ -30,8 +30,15 @@ doc = client.get_doc("Sales Invoice", "SINV-00002")
 # Writes: the session a script opens has no CSRF token to send, as in ERPNext.
 inserted = client.insert({"doctype": "Sales Invoice", "customer": "Acme Corp", "grand_total": 42, "status": "Draft"})
 updated = client.update({"doctype": "Sales Invoice", "name": inserted["name"], "status": "Unpaid"})
-# get_api adds a trailing slash to the method's path.
+# get_api and post_api add a trailing slash to the method's path; post_api sends its
+# parameters in the query string.
 me = client.get_api("frappe.auth.get_logged_user")
+count = client.post_api("frappe.client.get_count", {"doctype": "Sales Invoice", "filters": json.dumps({"customer": "Acme Corp"})})
+try:
+    client.insert_many([{"doctype": "Sales Invoice", "customer": "Acme Corp"}])
+    many = "inserted"
+except NameError as e:  # this client version calls frappe.as_json without importing frappe
+    many = "client error: " + str(e)
 
 
 def file_stream(call):
@@ -57,5 +64,5 @@ html = file_stream(lambda: client.get_html("Sales Invoice", "SINV-00002"))
 client.logout()
 print(json.dumps({
     "login": login, "acme": acme, "big": big, "doc_customer": doc["customer"], "items": len(doc["items"]),
-    "inserted": inserted, "updated": updated, "me": me, "bulk": bulk, "deleted": deleted, "pdf": pdf, "html": html,
+    "inserted": inserted, "updated": updated, "me": me, "count": count, "many": many, "bulk": bulk, "deleted": deleted, "pdf": pdf, "html": html,
 }))
