@@ -2,6 +2,7 @@
 
 pub mod access_log;
 pub mod client;
+mod grouped;
 pub mod health;
 pub mod method;
 pub mod reportview;

@@ -106,6 +106,31 @@ async fn reads_answer_in_erpnexts_shape_and_are_recorded(server: &TestServer) {
     .await;
     assert_eq!(body, json!({"message": 2}));
 
+    // group_by, with aggregates, as ERPNext answers it.
+    let (status, body) = call(
+        server,
+        &sales,
+        "get_list",
+        json!({"doctype": "Customer", "fields": ["territory", "count(name) as count", "max(customer_name)"], "group_by": "territory", "order_by": "territory desc"}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(
+        body,
+        json!({"message": [
+            {"territory": "South", "count": 1, "max(customer_name)": "Bolt Ltd"},
+            {"territory": "North", "count": 2, "max(customer_name)": "Crane Co"}
+        ]})
+    );
+    let e = last_event(server).await;
+    assert_eq!(e.row_count, Some(2));
+    assert!(
+        e.filters
+            .unwrap()
+            .as_str()
+            .contains(r#""group_by":"territory""#)
+    );
+
     // GET, with the parameters in the query string.
     let r = sales
         .get(server.at("/api/method/frappe.client.get_count?doctype=Customer&filters=%7B%22territory%22%3A%22North%22%7D"))
@@ -327,7 +352,7 @@ async fn errors_have_erpnexts_shape(server: &TestServer) {
         server,
         &sales,
         "get_list",
-        json!({"doctype": "Customer", "group_by": "territory"}),
+        json!({"doctype": "Customer", "group_by": "territory", "fields": ["territory", "customer_name"]}),
     )
     .await;
     check(
@@ -335,7 +360,21 @@ async fn errors_have_erpnexts_shape(server: &TestServer) {
         &b,
         StatusCode::BAD_REQUEST,
         "ValidationError",
-        "group_by",
+        "neither the grouped column",
+    );
+    let (s, b) = call(
+        server,
+        &sales,
+        "get_list",
+        json!({"doctype": "Customer", "group_by": "territory", "fields": ["territory", "group_concat(name)"]}),
+    )
+    .await;
+    check(
+        s,
+        &b,
+        StatusCode::BAD_REQUEST,
+        "ValidationError",
+        "group_concat",
     );
     let (s, b) = call(
         server,

@@ -406,7 +406,10 @@ async fn an_unmodified_frappe_client_logs_in_and_lists() {
     assert_eq!(seen["count"], 3, "{seen}");
     // insert_many cannot run in this client version (it calls frappe.as_json without
     // importing frappe); the server's insert_many is tested directly (frappe_methods).
-    assert!(seen["many"].as_str().unwrap().starts_with("client error"), "{seen}");
+    assert!(
+        seen["many"].as_str().unwrap().starts_with("client error"),
+        "{seen}"
+    );
     // bulk_update and delete go through POST / with cmd=. Accounts may write invoices but
     // not delete them: the client raises on the error, as it does against ERPNext.
     assert_eq!(seen["bulk"], json!({"failed_docs": []}), "{seen}");
