@@ -63,6 +63,8 @@ pub struct ErrorInfo {
     pub status: StatusCode,
     pub title: &'static str,
     pub message: String,
+    /// ERPNext's exception class name.
+    pub exc_type: &'static str,
 }
 
 impl WebError {
@@ -195,6 +197,7 @@ impl IntoResponse for WebError {
             status,
             title,
             message,
+            exc_type,
         });
         response
     }

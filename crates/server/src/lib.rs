@@ -159,6 +159,7 @@ pub fn router(state: AppState) -> Router {
                     tracing::info_span!("request", request_id = %id, method = %req.method(), path = %req.uri().path())
                 }).on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
                 .layer(from_fn_with_state(state.clone(), auth::authenticate))
+                .layer(from_fn(aliases::v2_errors))
                 .layer(from_fn(move |req, next| pages::html_errors(site_name.clone(), req, next)))
                 .layer(DefaultBodyLimit::max(BODY_LIMIT)),
         )

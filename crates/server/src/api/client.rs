@@ -1,5 +1,6 @@
 //! ERPNext's `frappe.client` methods at `/api/method/frappe.client.<method>`, answered in
-//! ERPNext's shape, `{"message": …}`. Parameters come from the query string, a form or a
+//! ERPNext's shape, `{"message": …}` (or `{"data": …}` when called as Frappe v15's
+//! `/api/v2/method/…`: see [`ApiVersion`]). Parameters come from the query string, a form or a
 //! JSON body, as Frappe reads them; JSON-valued ones (`doc`, `filters`, `fields`) may be
 //! JSON text or JSON.
 //!
@@ -21,6 +22,7 @@ use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
+use crate::aliases::ApiVersion;
 use crate::audit::{Audit, AuditedResponse, Payload, Read};
 use crate::auth::CurrentUser;
 use crate::error::WebError;
@@ -29,6 +31,14 @@ use crate::records::api::{
 };
 use crate::request::{merged_params, required};
 use crate::state::AppState;
+
+/// A document answered under the key of `api`'s shape.
+fn envelope_of(api: ApiVersion) -> Envelope {
+    match api {
+        ApiVersion::V1 => Envelope::Message,
+        ApiVersion::V2 => Envelope::Data,
+    }
+}
 
 /// `insert_many` takes at most this many documents, as ERPNext does.
 const INSERT_MANY_MAX: usize = 200;
@@ -62,6 +72,7 @@ pub async fn get_list(
     State(state): State<AppState>,
     who: CurrentUser,
     audit: Audit,
+    api: ApiVersion,
     Query(query): Query<Params>,
     headers: HeaderMap,
     body: Bytes,
@@ -73,16 +84,11 @@ pub async fn get_list(
         .map(|g| g.trim())
         .filter(|g| !g.is_empty())
     {
-        Some(group_by) => grouped_list(&state, &who, &audit, &doctype, &p, group_by).await,
+        Some(group_by) => grouped_list(&state, &who, &audit, api, &doctype, &p, group_by).await,
         None => {
-            read_list(
-                &state,
-                &who,
-                &audit,
-                &doctype,
-                &p,
-                |rows| json!({ "message": rows }),
-            )
+            read_list(&state, &who, &audit, &doctype, &p, |rows| {
+                api.wrap(json!(rows))
+            })
             .await
         }
     }
@@ -94,6 +100,7 @@ async fn grouped_list(
     state: &AppState,
     who: &CurrentUser,
     audit: &Audit,
+    api: ApiVersion,
     name: &str,
     p: &Params,
     group_by: &str,
@@ -151,7 +158,7 @@ async fn grouped_list(
     event.filters = Some(CanonicalJson::from_value(&Value::Object(recorded)));
     event.columns = Some(CanonicalJson::from_value(&fields));
     event.row_count = Some(rows.len() as u64);
-    let body = json!({ "message": rows });
+    let body = api.wrap(json!(rows));
     audit
         .release_read(state, event, Payload::json(&body), Read::List(doctype))
         .await
@@ -162,6 +169,7 @@ pub async fn get_count(
     State(state): State<AppState>,
     who: CurrentUser,
     audit: Audit,
+    api: ApiVersion,
     Query(query): Query<Params>,
     headers: HeaderMap,
     body: Bytes,
@@ -223,7 +231,7 @@ pub async fn get_count(
         .release_read(
             &state,
             event,
-            Payload::json(&json!({ "message": count })),
+            Payload::json(&api.wrap(json!(count))),
             Read::List(doctype),
         )
         .await
@@ -262,6 +270,7 @@ pub async fn get(
     State(state): State<AppState>,
     who: CurrentUser,
     audit: Audit,
+    api: ApiVersion,
     Query(query): Query<Params>,
     headers: HeaderMap,
     body: Bytes,
@@ -276,7 +285,7 @@ pub async fn get(
             ));
         }
     };
-    read_document(&state, &who, &audit, &doctype, &name, Envelope::Message).await
+    read_document(&state, &who, &audit, &doctype, &name, envelope_of(api)).await
 }
 
 /// `frappe.client.get_value`: `{"message": {field: value, …}}` of the first document that
@@ -285,6 +294,7 @@ pub async fn get_value(
     State(state): State<AppState>,
     who: CurrentUser,
     audit: Audit,
+    api: ApiVersion,
     Query(query): Query<Params>,
     headers: HeaderMap,
     body: Bytes,
@@ -311,14 +321,9 @@ pub async fn get_value(
     p.insert("limit_page_length".into(), "1".into());
     p.remove("limit");
     p.remove("limit_start");
-    read_list(
-        &state,
-        &who,
-        &audit,
-        &doctype,
-        &p,
-        |rows| json!({ "message": rows.into_iter().next().unwrap_or_else(|| json!({})) }),
-    )
+    read_list(&state, &who, &audit, &doctype, &p, |rows| {
+        api.wrap(rows.into_iter().next().unwrap_or_else(|| json!({})))
+    })
     .await
 }
 
@@ -344,6 +349,7 @@ pub async fn insert(
     State(state): State<AppState>,
     who: CurrentUser,
     audit: Audit,
+    api: ApiVersion,
     Query(query): Query<Params>,
     headers: HeaderMap,
     body: Bytes,
@@ -352,7 +358,7 @@ pub async fn insert(
     let doc = object_param(&p, "doc")?;
     let (doctype, stored) = create_document(&state, &who, &doctype_of(&doc)?, &doc).await?;
     let event = audit.event(Activity::Read);
-    release_document(&state, &audit, event, doctype, &stored, Envelope::Message).await
+    release_document(&state, &audit, event, doctype, &stored, envelope_of(api)).await
 }
 
 /// `frappe.client.insert_many`: `{"message": [names]}`, at most 200 documents, each
@@ -361,6 +367,7 @@ pub async fn insert_many(
     State(state): State<AppState>,
     who: CurrentUser,
     audit: Audit,
+    api: ApiVersion,
     Query(query): Query<Params>,
     headers: HeaderMap,
     body: Bytes,
@@ -400,7 +407,7 @@ pub async fn insert_many(
         .release_read(
             &state,
             event,
-            Payload::json(&json!({ "message": names })),
+            Payload::json(&api.wrap(json!(names))),
             Read::Report,
         )
         .await
@@ -412,6 +419,7 @@ pub async fn save(
     State(state): State<AppState>,
     who: CurrentUser,
     audit: Audit,
+    api: ApiVersion,
     Query(query): Query<Params>,
     headers: HeaderMap,
     body: Bytes,
@@ -440,7 +448,7 @@ pub async fn save(
     }
     let (doctype, stored) = change_document(&state, &who, &doctype, &name, &doc).await?;
     let event = audit.event(Activity::Read);
-    release_document(&state, &audit, event, doctype, &stored, Envelope::Message).await
+    release_document(&state, &audit, event, doctype, &stored, envelope_of(api)).await
 }
 
 /// `frappe.client.bulk_update`: each of `docs` (at most 200, each with `doctype` and
@@ -450,6 +458,7 @@ pub async fn bulk_update(
     State(state): State<AppState>,
     who: CurrentUser,
     audit: Audit,
+    api: ApiVersion,
     Query(query): Query<Params>,
     headers: HeaderMap,
     body: Bytes,
@@ -526,7 +535,7 @@ pub async fn bulk_update(
     let mut recorded = Map::new();
     crate::records::api::returned_names(&mut recorded, &saved, state.settings.log.read_names_max);
     event.filters = Some(CanonicalJson::from_value(&Value::Object(recorded)));
-    let body = json!({ "message": { "failed_docs": failed } });
+    let body = api.wrap(json!({ "failed_docs": failed }));
     audit
         .release_read(&state, event, Payload::json(&body), Read::Report)
         .await
@@ -538,6 +547,7 @@ pub async fn set_value(
     State(state): State<AppState>,
     who: CurrentUser,
     audit: Audit,
+    api: ApiVersion,
     Query(query): Query<Params>,
     headers: HeaderMap,
     body: Bytes,
@@ -562,7 +572,7 @@ pub async fn set_value(
     };
     let (doctype, stored) = change_document(&state, &who, &doctype, &name, &values).await?;
     let event = audit.event(Activity::Read);
-    release_document(&state, &audit, event, doctype, &stored, Envelope::Message).await
+    release_document(&state, &audit, event, doctype, &stored, envelope_of(api)).await
 }
 
 /// `frappe.client.rename_doc`: refused, with why.

@@ -110,6 +110,9 @@ pub async fn root_get(
 }
 
 /// `GET /api/method/frappe.auth.get_logged_user`: `{"message": "<email>"}`.
-pub async fn get_logged_user(CurrentUser(auth): CurrentUser) -> Json<serde_json::Value> {
-    Json(json!({ "message": auth.user.email }))
+pub async fn get_logged_user(
+    CurrentUser(auth): CurrentUser,
+    api: crate::aliases::ApiVersion,
+) -> Json<serde_json::Value> {
+    Json(api.wrap(json!(auth.user.email)))
 }

@@ -10,6 +10,7 @@ use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use serde_json::{Value, json};
 
+use crate::aliases::ApiVersion;
 use crate::audit::{Audit, AuditedResponse};
 use crate::auth::CurrentUser;
 use crate::error::WebError;
@@ -55,6 +56,7 @@ pub async fn get(
     State(state): State<AppState>,
     who: CurrentUser,
     audit: Audit,
+    api: ApiVersion,
     Query(query): Query<Params>,
     headers: HeaderMap,
     body: Bytes,
@@ -74,7 +76,7 @@ pub async fn get(
                     .collect()
             })
             .collect();
-        json!({ "message": { "keys": keys, "values": values, "user_info": {} } })
+        api.wrap(json!({ "keys": keys, "values": values, "user_info": {} }))
     })
     .await
 }
@@ -84,19 +86,15 @@ pub async fn get_list(
     State(state): State<AppState>,
     who: CurrentUser,
     audit: Audit,
+    api: ApiVersion,
     Query(query): Query<Params>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<AuditedResponse, WebError> {
     let (doctype, p) = as_list_params(merged_params(query, &headers, &body)?)?;
-    read_list(
-        &state,
-        &who,
-        &audit,
-        &doctype,
-        &p,
-        |rows| json!({ "message": rows }),
-    )
+    read_list(&state, &who, &audit, &doctype, &p, |rows| {
+        api.wrap(json!(rows))
+    })
     .await
 }
 

@@ -16,6 +16,7 @@ on_both_backends!(
     the_desks_list_calls_answer_and_are_recorded,
     the_v2_document_api_and_rest_delete_work,
     the_data_export_tool_is_recorded_as_an_export,
+    v2_methods_answer_under_data_and_err_as_a_list,
 );
 
 async fn call(
@@ -676,4 +677,56 @@ async fn the_data_export_tool_is_recorded_as_an_export(server: &TestServer) {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     let e = last_event(server).await;
     assert_eq!((e.activity, e.outcome), (Activity::Export, Outcome::Denied));
+}
+
+async fn v2_methods_answer_under_data_and_err_as_a_list(server: &TestServer) {
+    let sales = seed(server).await;
+    let r = sales
+        .post(server.at("/api/v2/method/frappe.client.get_value"))
+        .json(&json!({"doctype": "Customer", "fieldname": "territory", "filters": "Bolt Ltd"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"data": {"territory": "South"}})
+    );
+    let e = last_event(server).await;
+    assert_eq!(e.method, "POST /api/v2/method/frappe.client.get_value");
+    let r = sales
+        .get(server.at("/api/v2/method/frappe.auth.get_logged_user"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap(),
+        json!({"data": "sales@example.com"})
+    );
+
+    let (hr, _) = session(server, "hr@example.com", "hr").await;
+    let r = hr
+        .post(server.at("/api/v2/method/frappe.client.get_list"))
+        .json(&json!({"doctype": "Customer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["errors"][0]["type"], "PermissionError", "{body}");
+    assert!(
+        body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("permission to read Customer")
+    );
+    assert!(body.get("exc_type").is_none(), "v2 has no exc_type: {body}");
+    let e = last_event(server).await;
+    assert_eq!(
+        (e.outcome, e.method.as_str()),
+        (
+            Outcome::Denied,
+            "POST /api/v2/method/frappe.client.get_list"
+        )
+    );
 }
