@@ -17,6 +17,7 @@ on_both_backends!(
     the_v2_document_api_and_rest_delete_work,
     the_data_export_tool_is_recorded_as_an_export,
     v2_methods_answer_under_data_and_err_as_a_list,
+    every_method_errs_in_erpnexts_shape,
 );
 
 async fn call(
@@ -729,4 +730,121 @@ async fn v2_methods_answer_under_data_and_err_as_a_list(server: &TestServer) {
             "POST /api/v2/method/frappe.client.get_list"
         )
     );
+}
+
+/// Every frappe.client method against each error that applies to it: a missing document,
+/// a refused permission, a bad filter; each answered in ERPNext's error shape.
+async fn every_method_errs_in_erpnexts_shape(server: &TestServer) {
+    let sales = seed(server).await;
+    let (hr, _) = session(server, "hr@example.com", "hr").await;
+    let shape = |what: &str, status: StatusCode, body: &Value, want: StatusCode, exc_type: &str| {
+        assert_eq!(status, want, "{what}: {body}");
+        assert_eq!(body["exc_type"], exc_type, "{what}: {body}");
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(!message.is_empty(), "{what}: {body}");
+        assert_eq!(
+            body["exception"],
+            format!("frappe.exceptions.{exc_type}: {message}"),
+            "{what}"
+        );
+        assert!(
+            body["exc"].as_str().is_some() && body["_server_messages"].as_str().is_some(),
+            "{what}: {body}"
+        );
+    };
+    let nobody = "No Such Customer";
+    let missing: Vec<(&str, Value)> = vec![
+        ("get", json!({"doctype": "Customer", "name": nobody})),
+        (
+            "set_value",
+            json!({"doctype": "Sales Invoice", "name": nobody, "fieldname": "status", "value": "Paid"}),
+        ),
+        (
+            "save",
+            json!({"doc": {"doctype": "Sales Invoice", "name": nobody, "status": "Paid"}}),
+        ),
+        ("delete", json!({"doctype": "Customer", "name": nobody})),
+    ];
+    let (admin, _) = session(server, "admin@example.com", "admin").await;
+    for (method, body) in missing {
+        let (s, b) = call(server, &admin, method, body).await;
+        shape(
+            &format!("{method}, missing"),
+            s,
+            &b,
+            StatusCode::NOT_FOUND,
+            "DoesNotExistError",
+        );
+    }
+    let refused: Vec<(&str, &reqwest::Client, Value)> = vec![
+        ("get_list", &hr, json!({"doctype": "Customer"})),
+        ("get_count", &hr, json!({"doctype": "Customer"})),
+        (
+            "get",
+            &hr,
+            json!({"doctype": "Customer", "name": "Acme Corp"}),
+        ),
+        (
+            "get_value",
+            &hr,
+            json!({"doctype": "Customer", "fieldname": "name", "filters": "Acme Corp"}),
+        ),
+        (
+            "insert",
+            &hr,
+            json!({"doc": {"doctype": "Customer", "customer_name": "X"}}),
+        ),
+        (
+            "insert_many",
+            &hr,
+            json!({"docs": [{"doctype": "Customer", "customer_name": "X"}]}),
+        ),
+        (
+            "save",
+            &sales,
+            json!({"doc": {"doctype": "Customer", "name": "Acme Corp", "territory": "X"}}),
+        ),
+        (
+            "set_value",
+            &sales,
+            json!({"doctype": "Customer", "name": "Acme Corp", "fieldname": "territory", "value": "X"}),
+        ),
+        (
+            "bulk_update",
+            &sales,
+            json!({"docs": [{"doctype": "Customer", "name": "Acme Corp", "territory": "X"}]}),
+        ),
+        (
+            "delete",
+            &sales,
+            json!({"doctype": "Customer", "name": "Acme Corp"}),
+        ),
+    ];
+    for (method, who, body) in refused {
+        let (s, b) = call(server, who, method, body).await;
+        shape(
+            &format!("{method}, refused"),
+            s,
+            &b,
+            StatusCode::FORBIDDEN,
+            "PermissionError",
+        );
+    }
+    let bad_filter = json!({"no_such_field": 1});
+    for method in ["get_list", "get_count", "get_value"] {
+        let (s, b) = call(
+            server,
+            &sales,
+            method,
+            json!({"doctype": "Customer", "fieldname": "name", "filters": bad_filter}),
+        )
+        .await;
+        shape(
+            &format!("{method}, bad filter"),
+            s,
+            &b,
+            StatusCode::BAD_REQUEST,
+            "ValidationError",
+        );
+    }
 }
