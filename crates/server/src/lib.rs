@@ -66,9 +66,9 @@ pub fn routes(state: AppState) -> Routes {
         .egress(GET, "/api/resource/File", Read, records::files::list)
         // Frappe v15's v2 document API.
         .egress(GET, "/api/v2/document/{doctype}", Read, api::v2::list)
-        .egress(POST, "/api/v2/document/{doctype}", Read, api::v2::create)
-        .egress(GET, "/api/v2/document/{doctype}/{name}", Read, api::v2::get)
-        .egress(PUT_PATCH, "/api/v2/document/{doctype}/{name}", Read, api::v2::update)
+        .egress(POST, "/api/v2/document/{doctype}", Read, records::api::create)
+        .egress(GET, "/api/v2/document/{doctype}/{name}", Read, records::api::get)
+        .egress(PUT_PATCH, "/api/v2/document/{doctype}/{name}", Read, records::api::update)
         // ERPNext's frappe.client methods: each answers record data (a write answers with
         // the document written), recorded as a read of it.
         .egress(GET_POST, "/api/method/frappe.client.get_list", Read, api::client::get_list)
@@ -120,7 +120,7 @@ pub fn routes(state: AppState) -> Routes {
         .exempt(GET, "/api/method/frappe.auth.get_logged_user", "the caller's own email", api::method::get_logged_user)
         .exempt(GET, "/assets/app.js", "the desk's static script: no data", headers::app_js)
         .exempt(DELETE, "/api/resource/{doctype}/{name}", "deletes a document; answers {\"data\": \"ok\"}", records::api::delete)
-        .exempt(DELETE, "/api/v2/document/{doctype}/{name}", "deletes a document; answers {\"data\": \"ok\"}", api::v2::delete)
+        .exempt(DELETE, "/api/v2/document/{doctype}/{name}", "deletes a document; answers {\"data\": \"ok\"}", records::api::delete)
         .exempt(POST, "/api/method/frappe.client.delete", "deletes a document; answers {}", api::client::delete)
         .exempt(POST, "/api/method/frappe.client.rename_doc", "refused with why: no data", api::client::rename_doc)
         .exempt(GET_POST, "/api/method/frappe.client.get_single_value", "refused with why (no Single types here): no data", api::client::get_single_value)

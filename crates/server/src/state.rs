@@ -46,6 +46,15 @@ pub struct Printing {
 }
 
 impl AppState {
+    /// The SQL dialect of the site's database, for the queries the server builds.
+    pub fn dialect(&self) -> accesslog_store::Dialect {
+        if self.store.backend() == "postgres" {
+            accesslog_store::Dialect::Postgres
+        } else {
+            accesslog_store::Dialect::Sqlite
+        }
+    }
+
     /// Starts the recorder, which signs checkpoints with `signer` into the database and the
     /// site's `checkpoints.log`.
     pub fn start(

@@ -15,7 +15,7 @@ use std::collections::BTreeMap;
 use accesslog_core::doctype::{Action, DocType};
 use accesslog_core::entry::{Activity, CanonicalJson};
 use accesslog_core::filters::parse_filters;
-use accesslog_store::{Dialect, ListQuery, SqlValue};
+use accesslog_store::{ListQuery, SqlValue};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -27,7 +27,8 @@ use crate::audit::{Audit, AuditedResponse, Payload, Read};
 use crate::auth::CurrentUser;
 use crate::error::WebError;
 use crate::records::api::{
-    Envelope, change_document, create_document, read_document, read_list, release_document,
+    Envelope, change_document, create_document, doctype_for, read_document, read_list,
+    release_document,
 };
 use crate::request::{merged_params, required};
 use crate::state::AppState;
@@ -57,6 +58,25 @@ fn object_param(p: &Params, name: &str) -> Result<Map<String, Value>, WebError> 
             "`{name}` must be a JSON object"
         ))),
     }
+}
+
+/// The parameter `docs`: a JSON list of at most [`INSERT_MANY_MAX`] documents, for `method`.
+fn docs_param(p: &Params, method: &str) -> Result<Vec<Value>, WebError> {
+    let docs = match serde_json::from_str::<Value>(required(p, "docs")?) {
+        Ok(Value::Array(docs)) => docs,
+        _ => {
+            return Err(WebError::BadRequest(
+                "`docs` must be a JSON list of documents".to_owned(),
+            ));
+        }
+    };
+    if docs.len() > INSERT_MANY_MAX {
+        return Err(WebError::BadRequest(format!(
+            "`docs` holds {} documents; {method} takes at most {INSERT_MANY_MAX}",
+            docs.len()
+        )));
+    }
+    Ok(docs)
 }
 
 /// `doc["doctype"]`.
@@ -107,7 +127,7 @@ async fn grouped_list(
 ) -> Result<AuditedResponse, WebError> {
     let mut event = audit.event(Activity::Read);
     event.export_from = Some(name.to_owned());
-    let doctype = match readable(state, who, name) {
+    let doctype = match doctype_for(state, name, who, Action::Read) {
         Ok(d) => d,
         Err(e) => return Err(audit.deny(state, event, e).await),
     };
@@ -178,7 +198,7 @@ pub async fn get_count(
     let name = required(&p, "doctype")?.to_owned();
     let mut event = audit.event(Activity::Read);
     event.export_from = Some(name.clone());
-    let doctype = match readable(&state, &who, &name) {
+    let doctype = match doctype_for(&state, &name, &who, Action::Read) {
         Ok(d) => d,
         Err(e) => return Err(audit.deny(&state, event, e).await),
     };
@@ -200,11 +220,7 @@ pub async fn get_count(
         offset: 0,
         after: None,
     };
-    let dialect = if state.store.backend() == "postgres" {
-        Dialect::Postgres
-    } else {
-        Dialect::Sqlite
-    };
+    let dialect = state.dialect();
     let (sql, binds) = accesslog_store::records::list_sql(doctype, &children, &list, dialect);
     let counted = format!("SELECT COUNT(*) FROM ({sql}) AS counted");
     let mut count = 0i64;
@@ -235,25 +251,6 @@ pub async fn get_count(
             Read::List(doctype),
         )
         .await
-}
-
-fn readable<'a>(
-    state: &'a AppState,
-    who: &CurrentUser,
-    name: &str,
-) -> Result<&'a DocType, WebError> {
-    let doctype = state
-        .doctypes
-        .get(name)
-        .filter(|d| !d.is_child)
-        .ok_or_else(|| WebError::NotFound(format!("DocType {name} not found")))?;
-    if !doctype.allows(&who.0.user.roles, Action::Read) {
-        return Err(WebError::Forbidden(format!(
-            "You do not have permission to read {}",
-            doctype.name
-        )));
-    }
-    Ok(doctype)
 }
 
 /// A parameter holding JSON (absent: `null`).
@@ -373,20 +370,7 @@ pub async fn insert_many(
     body: Bytes,
 ) -> Result<AuditedResponse, WebError> {
     let p = params(query, &headers, &body)?;
-    let docs = match serde_json::from_str::<Value>(required(&p, "docs")?) {
-        Ok(Value::Array(docs)) => docs,
-        _ => {
-            return Err(WebError::BadRequest(
-                "`docs` must be a JSON list of documents".to_owned(),
-            ));
-        }
-    };
-    if docs.len() > INSERT_MANY_MAX {
-        return Err(WebError::BadRequest(format!(
-            "`docs` holds {} documents; insert_many takes at most {INSERT_MANY_MAX}",
-            docs.len()
-        )));
-    }
+    let docs = docs_param(&p, "insert_many")?;
     let mut names = Vec::with_capacity(docs.len());
     let mut doctypes = std::collections::BTreeSet::new();
     for (i, doc) in docs.iter().enumerate() {
@@ -464,20 +448,7 @@ pub async fn bulk_update(
     body: Bytes,
 ) -> Result<AuditedResponse, WebError> {
     let p = params(query, &headers, &body)?;
-    let docs = match serde_json::from_str::<Value>(required(&p, "docs")?) {
-        Ok(Value::Array(docs)) => docs,
-        _ => {
-            return Err(WebError::BadRequest(
-                "`docs` must be a JSON list of documents".to_owned(),
-            ));
-        }
-    };
-    if docs.len() > INSERT_MANY_MAX {
-        return Err(WebError::BadRequest(format!(
-            "`docs` holds {} documents; bulk_update takes at most {INSERT_MANY_MAX}",
-            docs.len()
-        )));
-    }
+    let docs = docs_param(&p, "bulk_update")?;
     // Permission first, for every type named: a caller who may not write one of them is
     // refused (and the refusal recorded) before anything is changed.
     let mut event = audit.event(Activity::Read);

@@ -9,7 +9,7 @@
 
 use accesslog_core::doctype::DocType;
 use accesslog_core::filters::{Condition, parse_fields};
-use accesslog_store::{Dialect, ListQuery, SqlValue};
+use accesslog_store::{ListQuery, SqlValue};
 use serde_json::{Map, Value, json};
 
 use crate::error::WebError;
@@ -136,11 +136,7 @@ pub(crate) async fn rows(
         offset: 0,
         after: None,
     };
-    let dialect = if state.store.backend() == "postgres" {
-        Dialect::Postgres
-    } else {
-        Dialect::Sqlite
-    };
+    let dialect = state.dialect();
     let (inner_sql, binds) =
         accesslog_store::records::list_sql(doctype, &children, &inner, dialect);
     let select: Vec<&str> = selected.iter().map(|s| s.sql.as_str()).collect();

@@ -25,7 +25,7 @@ use crate::state::AppState;
 const MAX_PAGE: u32 = 10_000;
 
 /// The document type named in the path, if the caller may `action` on it.
-fn doctype_for<'a>(
+pub(crate) fn doctype_for<'a>(
     state: &'a AppState,
     name: &str,
     who: &CurrentUser,

@@ -20,7 +20,7 @@ use accesslog_core::entry::{Activity, CanonicalJson, Event};
 use accesslog_core::filters::{column_type, parse_fields, parse_filters};
 use accesslog_export::{Column, ExportError, ExportFile, Exporter, Format};
 use accesslog_store::records::list_sql;
-use accesslog_store::{Dialect, ListQuery, SqlValue};
+use accesslog_store::{ListQuery, SqlValue};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -426,11 +426,7 @@ async fn list_export(
         fields.iter().map(|f| Value::String(f.clone())).collect(),
     )));
 
-    let dialect = if state.store.backend() == "postgres" {
-        Dialect::Postgres
-    } else {
-        Dialect::Sqlite
-    };
+    let dialect = state.dialect();
     let list = ListQuery {
         any_of: &[],
         conditions: &conditions,
