@@ -46,10 +46,6 @@ const INSERT_MANY_MAX: usize = 200;
 
 type Params = BTreeMap<String, String>;
 
-fn params(query: Params, headers: &HeaderMap, body: &Bytes) -> Result<Params, WebError> {
-    merged_params(query, headers, body)
-}
-
 /// The parameter `name` as a JSON object (given as JSON text, or as JSON in a JSON body).
 fn object_param(p: &Params, name: &str) -> Result<Map<String, Value>, WebError> {
     match serde_json::from_str::<Value>(required(p, name)?) {
@@ -79,6 +75,42 @@ fn docs_param(p: &Params, method: &str) -> Result<Vec<Value>, WebError> {
     Ok(docs)
 }
 
+/// A document to save, split into its type, its name, and the fields to change (the
+/// standard ones, which the server keeps, left out).
+fn saved_fields(
+    mut doc: Map<String, Value>,
+) -> Result<(String, String, Map<String, Value>), WebError> {
+    let doctype = doctype_of(&doc)?;
+    let name = doc
+        .get("name")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| {
+            WebError::BadRequest("the document has no `name`: use insert for a new one".to_owned())
+        })?;
+    for key in [
+        "doctype",
+        "name",
+        "owner",
+        "creation",
+        "modified",
+        "modified_by",
+        "docstatus",
+        "idx",
+    ] {
+        doc.remove(key);
+    }
+    Ok((doctype, name, doc))
+}
+
+/// Records, on a write's event, how many documents it answered with and their names.
+fn record_names(state: &AppState, event: &mut accesslog_core::entry::Event, names: &[String]) {
+    event.row_count = Some(names.len() as u64);
+    let mut recorded = Map::new();
+    crate::records::api::returned_names(&mut recorded, names, state.settings.log.read_names_max);
+    event.filters = Some(CanonicalJson::from_value(&Value::Object(recorded)));
+}
+
 /// `doc["doctype"]`.
 fn doctype_of(doc: &Map<String, Value>) -> Result<String, WebError> {
     doc.get("doctype")
@@ -97,7 +129,7 @@ pub async fn get_list(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<AuditedResponse, WebError> {
-    let p = params(query, &headers, &body)?;
+    let p = merged_params(query, &headers, &body)?;
     let doctype = required(&p, "doctype")?.to_owned();
     match p
         .get("group_by")
@@ -194,7 +226,7 @@ pub async fn get_count(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<AuditedResponse, WebError> {
-    let p = params(query, &headers, &body)?;
+    let p = merged_params(query, &headers, &body)?;
     let name = required(&p, "doctype")?.to_owned();
     let mut event = audit.event(Activity::Read);
     event.export_from = Some(name.clone());
@@ -272,7 +304,7 @@ pub async fn get(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<AuditedResponse, WebError> {
-    let p = params(query, &headers, &body)?;
+    let p = merged_params(query, &headers, &body)?;
     let doctype = required(&p, "doctype")?.to_owned();
     let name = match p.get("name").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         Some(n) => n.to_owned(),
@@ -296,7 +328,7 @@ pub async fn get_value(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<AuditedResponse, WebError> {
-    let mut p = params(query, &headers, &body)?;
+    let mut p = merged_params(query, &headers, &body)?;
     let doctype = required(&p, "doctype")?.to_owned();
     let field = required(&p, "fieldname")?.to_owned();
     let fields = match serde_json::from_str::<Value>(&field) {
@@ -331,7 +363,7 @@ pub async fn get_single_value(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let p = params(query, &headers, &body)?;
+    let p = merged_params(query, &headers, &body)?;
     let doctype = required(&p, "doctype")?;
     if state.doctypes.get(doctype).is_none() {
         return Err(WebError::NotFound(format!("DocType {doctype} not found")));
@@ -351,7 +383,7 @@ pub async fn insert(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<AuditedResponse, WebError> {
-    let p = params(query, &headers, &body)?;
+    let p = merged_params(query, &headers, &body)?;
     let doc = object_param(&p, "doc")?;
     let (doctype, stored) = create_document(&state, &who, &doctype_of(&doc)?, &doc).await?;
     let event = audit.event(Activity::Read);
@@ -369,7 +401,7 @@ pub async fn insert_many(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<AuditedResponse, WebError> {
-    let p = params(query, &headers, &body)?;
+    let p = merged_params(query, &headers, &body)?;
     let docs = docs_param(&p, "insert_many")?;
     let mut names = Vec::with_capacity(docs.len());
     let mut doctypes = std::collections::BTreeSet::new();
@@ -383,10 +415,7 @@ pub async fn insert_many(
     }
     let mut event = audit.event(Activity::Read);
     event.export_from = Some(doctypes.into_iter().collect::<Vec<_>>().join(", "));
-    event.row_count = Some(names.len() as u64);
-    let mut recorded = Map::new();
-    crate::records::api::returned_names(&mut recorded, &names, state.settings.log.read_names_max);
-    event.filters = Some(CanonicalJson::from_value(&Value::Object(recorded)));
+    record_names(&state, &mut event, &names);
     audit
         .release_read(
             &state,
@@ -408,28 +437,8 @@ pub async fn save(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<AuditedResponse, WebError> {
-    let p = params(query, &headers, &body)?;
-    let mut doc = object_param(&p, "doc")?;
-    let doctype = doctype_of(&doc)?;
-    let name = doc
-        .get("name")
-        .and_then(Value::as_str)
-        .map(str::to_owned)
-        .ok_or_else(|| {
-            WebError::BadRequest("the document has no `name`: use insert for a new one".to_owned())
-        })?;
-    for key in [
-        "doctype",
-        "name",
-        "owner",
-        "creation",
-        "modified",
-        "modified_by",
-        "docstatus",
-        "idx",
-    ] {
-        doc.remove(key);
-    }
+    let p = merged_params(query, &headers, &body)?;
+    let (doctype, name, doc) = saved_fields(object_param(&p, "doc")?)?;
     let (doctype, stored) = change_document(&state, &who, &doctype, &name, &doc).await?;
     let event = audit.event(Activity::Read);
     release_document(&state, &audit, event, doctype, &stored, envelope_of(api)).await
@@ -447,7 +456,7 @@ pub async fn bulk_update(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<AuditedResponse, WebError> {
-    let p = params(query, &headers, &body)?;
+    let p = merged_params(query, &headers, &body)?;
     let docs = docs_param(&p, "bulk_update")?;
     // Permission first, for every type named: a caller who may not write one of them is
     // refused (and the refusal recorded) before anything is changed.
@@ -471,27 +480,10 @@ pub async fn bulk_update(
     let (mut saved, mut failed) = (Vec::new(), Vec::new());
     for doc in docs {
         let outcome = async {
-            let Value::Object(mut fields) = doc.clone() else {
+            let Value::Object(fields) = doc.clone() else {
                 return Err(WebError::BadRequest("not a document".to_owned()));
             };
-            let doctype = doctype_of(&fields)?;
-            let name = fields
-                .get("name")
-                .and_then(Value::as_str)
-                .map(str::to_owned)
-                .ok_or_else(|| WebError::BadRequest("the document has no `name`".to_owned()))?;
-            for key in [
-                "doctype",
-                "name",
-                "owner",
-                "creation",
-                "modified",
-                "modified_by",
-                "docstatus",
-                "idx",
-            ] {
-                fields.remove(key);
-            }
+            let (doctype, name, fields) = saved_fields(fields)?;
             change_document(&state, &who, &doctype, &name, &fields)
                 .await
                 .map(|(_, d)| d.name)
@@ -502,10 +494,7 @@ pub async fn bulk_update(
             Err(e) => failed.push(json!({ "doc": doc, "exc": e.to_string() })),
         }
     }
-    event.row_count = Some(saved.len() as u64);
-    let mut recorded = Map::new();
-    crate::records::api::returned_names(&mut recorded, &saved, state.settings.log.read_names_max);
-    event.filters = Some(CanonicalJson::from_value(&Value::Object(recorded)));
+    record_names(&state, &mut event, &saved);
     let body = api.wrap(json!({ "failed_docs": failed }));
     audit
         .release_read(&state, event, Payload::json(&body), Read::Report)
@@ -523,7 +512,7 @@ pub async fn set_value(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<AuditedResponse, WebError> {
-    let p = params(query, &headers, &body)?;
+    let p = merged_params(query, &headers, &body)?;
     let doctype = required(&p, "doctype")?.to_owned();
     let name = required(&p, "name")?.to_owned();
     let field = required(&p, "fieldname")?;
@@ -562,7 +551,7 @@ pub async fn delete(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, WebError> {
-    let p = params(query, &headers, &body)?;
+    let p = merged_params(query, &headers, &body)?;
     let doctype = required(&p, "doctype")?;
     let name = required(&p, "name")?;
     crate::records::api::remove_document(&state, &who, doctype, name).await?;
