@@ -13,7 +13,8 @@ use accesslog_core::entry::{Entry, Event};
 use accesslog_core::merkle::{Hash, NodeId};
 use accesslog_store::log::{hash_from_bytes, seq_bound, split_node_ids};
 use accesslog_store::{
-    Appended, LeafCheck, LeafRow, LogHead, Store, StoreError, StoreResult, StoredCheckpoint,
+    Appended, BlockingAppend, LeafCheck, LeafRow, LogHead, Store, StoreError, StoreResult,
+    StoredCheckpoint,
 };
 use accesslog_store::{Dialect, LogStore, SqlValue};
 use async_trait::async_trait;
@@ -145,6 +146,10 @@ impl Store for SqliteStore {
 impl LogStore for SqliteStore {
     async fn append_entries(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
         self.writer.append(events, at).await
+    }
+
+    fn blocking_appender(&self) -> StoreResult<Option<Box<dyn BlockingAppend>>> {
+        Ok(Some(Box::new(self.writer.appender(&self.path)?)))
     }
 
     async fn log_head(&self) -> StoreResult<LogHead> {

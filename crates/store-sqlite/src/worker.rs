@@ -21,7 +21,7 @@ pub(crate) struct Worker {
     what: &'static str,
 }
 
-fn closed_error() -> StoreError {
+pub(crate) fn closed_error() -> StoreError {
     StoreError::Unavailable("the database has been closed".into())
 }
 
@@ -62,6 +62,11 @@ impl Worker {
         });
         self.jobs.send(job).map_err(|_| stopped())?;
         result.await.map_err(|_| stopped())?
+    }
+
+    /// The flag [`Worker::close`] sets, for connections that close with this one.
+    pub(crate) fn closed_flag(&self) -> Arc<AtomicBool> {
+        self.closed.clone()
     }
 
     /// From now on every job fails as if the database were gone.

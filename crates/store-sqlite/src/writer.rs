@@ -4,15 +4,17 @@
 //! each one as short as SQLite allows, which is what group commit's throughput rests on.
 
 use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use accesslog_core::Timestamp;
 use accesslog_core::entry::Event;
 use accesslog_store::log::{Extension, extend, frontier_from_stored, to_i64};
-use accesslog_store::{Appended, StoreError, StoreResult};
+use accesslog_store::{Appended, BlockingAppend, StoreError, StoreResult};
 use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
 
-use crate::worker::Worker;
+use crate::worker::{Worker, closed_error};
 
 /// The writer's connection, on its thread.
 #[derive(Debug)]
@@ -28,18 +30,19 @@ const INSERT_ENTRY: &str = "INSERT INTO access_log (seq, timestamp, \"user\", ac
 impl Writer {
     /// Opens the writer's connection to the (already migrated) database at `path`.
     pub(crate) fn open(path: &Path) -> StoreResult<Self> {
-        let conn = Connection::open(path).map_err(map_err)?;
-        conn.busy_timeout(Duration::from_secs(5)).map_err(map_err)?;
-        conn.execute_batch(
-            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-             PRAGMA temp_store = MEMORY;",
-        )
-        .map_err(map_err)?;
         Ok(Self(Worker::spawn(
             "accesslog-sqlite-writer",
             "writer",
-            conn,
+            open_connection(path)?,
         )?))
+    }
+
+    /// The same appends on a connection of the caller's own, closed with this writer.
+    pub(crate) fn appender(&self, path: &Path) -> StoreResult<Appender> {
+        Ok(Appender {
+            conn: open_connection(path)?,
+            closed: self.0.closed_flag(),
+        })
     }
 
     pub(crate) async fn append(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
@@ -51,6 +54,32 @@ impl Writer {
     pub(crate) fn close(&self) {
         self.0.close();
     }
+}
+
+/// A writer's connection owned by the thread that appends (the recorder's, on SQLite).
+pub(crate) struct Appender {
+    conn: Connection,
+    closed: Arc<AtomicBool>,
+}
+
+impl BlockingAppend for Appender {
+    fn append(&mut self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Err(closed_error());
+        }
+        append(&mut self.conn, events, at)
+    }
+}
+
+fn open_connection(path: &Path) -> StoreResult<Connection> {
+    let conn = Connection::open(path).map_err(map_err)?;
+    conn.busy_timeout(Duration::from_secs(5)).map_err(map_err)?;
+    conn.execute_batch(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
+         PRAGMA temp_store = MEMORY;",
+    )
+    .map_err(map_err)?;
+    Ok(conn)
 }
 
 fn append(conn: &mut Connection, events: &[Event], at: Timestamp) -> StoreResult<Appended> {

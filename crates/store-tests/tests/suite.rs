@@ -52,6 +52,7 @@ macro_rules! suite {
 
 suite!(
     ping_names_the_backend,
+    the_blocking_appender_extends_the_same_log,
     users_are_created_and_found,
     duplicate_email_is_a_conflict,
     roles_are_added_idempotently_and_removed,
@@ -925,6 +926,38 @@ async fn appends_get_dense_seqs_and_extend_the_tree(store: &dyn Store) {
     );
     assert!(store.entry(9).await.unwrap().is_none());
     assert!(store.entries_after(8, 10).await.unwrap().is_empty());
+}
+
+/// A backend's own-thread appender (SQLite has one, PostgreSQL none) appends exactly as
+/// `append_entries` does, interleaved with it on one database, and the tree is one.
+async fn the_blocking_appender_extends_the_same_log(store: &dyn Store) {
+    // Called here on the test's own thread: a short local write, as on the recorder's.
+    let Some(mut appender) = store.blocking_appender().unwrap() else {
+        assert_eq!(store.backend(), "postgres", "only PostgreSQL has none");
+        return;
+    };
+    let first: Vec<Event> = (0..3).map(|n| event("a@example.com", n)).collect();
+    let a = appender.append(&first, at(1)).unwrap();
+    assert_eq!(
+        a.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [1, 2, 3]
+    );
+    let second: Vec<Event> = (3..5).map(|n| event("b@example.com", n)).collect();
+    let b = store.append_entries(&second, at(2)).await.unwrap();
+    assert_eq!(b.entries.first().map(|e| e.seq), Some(4));
+    let third: Vec<Event> = (5..6).map(|n| event("c@example.com", n)).collect();
+    let c = appender.append(&third, at(3)).unwrap();
+    assert_eq!((c.entries[0].seq, c.size), (6, 6));
+
+    let stored = all_entries(store).await;
+    assert_eq!(
+        [a.entries, b.entries, c.entries.clone()].concat(),
+        stored,
+        "what was appended is what is read"
+    );
+    let head = store.log_head().await.unwrap();
+    assert_eq!(head.root, root_from_leaves(&leaves_of(&stored)));
+    assert_eq!(head.root, c.root);
 }
 
 async fn entries_round_trip_every_field(store: &dyn Store) {

@@ -70,6 +70,14 @@ pub struct NewDocument<'a> {
     pub children: Vec<ChildRows<'a>>,
 }
 
+/// An append that runs on the calling thread, for a backend whose append is in-process
+/// work (SQLite): the recorder then commits on a thread of its own and answers its callers
+/// from there, two thread hand-offs fewer per commit than through the async trait.
+pub trait BlockingAppend: Send {
+    /// As [`LogStore::append_entries`], on this appender's own connection.
+    fn append(&mut self, events: &[Event], at: Timestamp) -> StoreResult<Appended>;
+}
+
 /// The Access Log's storage: append-only, with the Merkle tree beside the entries.
 #[async_trait]
 pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
@@ -77,6 +85,12 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     /// together with the tree nodes they complete and the new tree state. Dense `seq` is
     /// guaranteed even when several processes append to one database.
     async fn append_entries(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended>;
+    /// A [`BlockingAppend`] on a connection of its own, when this backend has one; it
+    /// fails as `append_entries` does once the store is closed. The default (PostgreSQL,
+    /// whose driver is async) has none: the recorder commits through `append_entries`.
+    fn blocking_appender(&self) -> StoreResult<Option<Box<dyn BlockingAppend>>> {
+        Ok(None)
+    }
     async fn log_head(&self) -> StoreResult<LogHead>;
     /// Up to `limit` entries with `seq > after_seq`, in `seq` order.
     async fn entries_after(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<Entry>>;

@@ -4,6 +4,8 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
 use accesslog_core::checkpoint::{Checkpoint, LogSigner};
@@ -27,13 +29,59 @@ impl Default for CheckpointPolicy {
     }
 }
 
+/// When a checkpoint is due: the policy and the last checkpoint signed. Shared between
+/// the checkpointer, which signs, and the recorder's committer, which tells it of every
+/// head at which one is due (and of no other), so that each checkpoint covers exactly the
+/// head that made it due while the committer never waits for a signature.
+#[derive(Debug)]
+pub(crate) struct Cadence {
+    policy: CheckpointPolicy,
+    last_size: AtomicU64,
+    /// In microseconds; `NEVER` before the first checkpoint.
+    last_at: AtomicI64,
+}
+
+const NEVER: i64 = i64::MIN;
+
+impl Cadence {
+    fn new(policy: CheckpointPolicy) -> Self {
+        Self {
+            policy,
+            last_size: AtomicU64::new(0),
+            last_at: AtomicI64::new(NEVER),
+        }
+    }
+
+    fn last_size(&self) -> u64 {
+        self.last_size.load(Ordering::Acquire)
+    }
+
+    fn signed(&self, size: u64, at: Timestamp) {
+        self.last_at.store(at.as_micros(), Ordering::Release);
+        self.last_size.store(size, Ordering::Release);
+    }
+
+    /// Whether enough time has passed since the last checkpoint (or there was none).
+    fn due_by_time(&self, now: Timestamp) -> bool {
+        let last_at = self.last_at.load(Ordering::Acquire);
+        last_at == NEVER || Timestamp::from_micros(last_at) <= now.minus(self.policy.every)
+    }
+
+    /// Whether a log of `size` entries is due a checkpoint at `now`: it has entries no
+    /// checkpoint covers, and enough of them or enough time since the last one. Read by
+    /// another thread, a stale answer is only ever "due" too early, never missed: the
+    /// checkpointer decides again with the current state.
+    pub(crate) fn is_due(&self, size: u64, now: Timestamp) -> bool {
+        let last_size = self.last_size();
+        size > last_size && (size - last_size >= self.policy.every_entries || self.due_by_time(now))
+    }
+}
+
 #[derive(Debug)]
 pub struct Checkpointer {
     signer: LogSigner,
-    policy: CheckpointPolicy,
+    cadence: Arc<Cadence>,
     log_file: Option<PathBuf>,
-    last_size: u64,
-    last_at: Option<Timestamp>,
     /// The newest head this process committed that no checkpoint covers yet.
     pending: Option<LogHead>,
 }
@@ -43,54 +91,51 @@ impl Checkpointer {
     pub fn new(signer: LogSigner, policy: CheckpointPolicy, log_file: Option<PathBuf>) -> Self {
         Self {
             signer,
-            policy,
+            cadence: Arc::new(Cadence::new(policy)),
             log_file,
-            last_size: 0,
-            last_at: None,
             pending: None,
         }
+    }
+
+    pub(crate) fn cadence(&self) -> Arc<Cadence> {
+        self.cadence.clone()
     }
 
     /// Picks up where the stored checkpoints left off.
     pub(crate) async fn resume(&mut self, store: &dyn LogStore) -> StoreResult<()> {
         if let Some(latest) = store.latest_checkpoint().await? {
-            self.last_size = latest.size;
-            self.last_at = Some(latest.created_at);
+            self.cadence.signed(latest.size, latest.created_at);
         }
         let head = store.log_head().await?;
-        if head.size > self.last_size {
-            self.pending = Some(head);
-        }
+        self.saw(head);
         Ok(())
     }
 
+    /// Takes note of a head that may not be covered yet, without signing.
+    pub(crate) fn saw(&mut self, head: LogHead) {
+        if head.size > self.cadence.last_size() && self.pending.is_none_or(|p| p.size < head.size) {
+            self.pending = Some(head);
+        }
+    }
+
+    /// Takes note of a committed head, and signs that very head if a checkpoint is due at
+    /// it (a newer head seen meanwhile, such as the log's head at start, waits its turn).
     pub(crate) async fn after_commit(
         &mut self,
         store: &dyn LogStore,
         clock: &dyn Clock,
         head: LogHead,
     ) {
-        if head.size <= self.last_size {
-            return;
-        }
-        self.pending = Some(head);
+        self.saw(head);
         let now = clock.now();
-        let due_by_count = head.size - self.last_size >= self.policy.every_entries;
-        let due_by_time = self
-            .last_at
-            .is_none_or(|t| t <= now.minus(self.policy.every));
-        if due_by_count || due_by_time {
-            self.sign_pending(store, now).await;
+        if self.cadence.is_due(head.size, now) {
+            self.sign_head(store, head, now).await;
         }
     }
 
     pub(crate) async fn on_tick(&mut self, store: &dyn LogStore, clock: &dyn Clock) {
         let now = clock.now();
-        if self.pending.is_some()
-            && self
-                .last_at
-                .is_none_or(|t| t <= now.minus(self.policy.every))
-        {
+        if self.pending.is_some() && self.cadence.due_by_time(now) {
             self.sign_pending(store, now).await;
         }
     }
@@ -101,18 +146,24 @@ impl Checkpointer {
     }
 
     async fn sign_pending(&mut self, store: &dyn LogStore, now: Timestamp) {
-        let Some(head) = self.pending.take() else {
-            return;
-        };
+        if let Some(head) = self.pending {
+            self.sign_head(store, head, now).await;
+        }
+    }
+
+    /// Signs `head`, which [`Checkpointer::saw`] has seen; what it covers is no longer
+    /// pending. On failure it stays pending, to be tried again.
+    async fn sign_head(&mut self, store: &dyn LogStore, head: LogHead, now: Timestamp) {
         match self.sign(store, head, now).await {
             Ok(()) => {
-                self.last_size = head.size;
-                self.last_at = Some(now);
+                self.cadence.signed(head.size, now);
+                if self.pending.is_some_and(|p| p.size <= head.size) {
+                    self.pending = None;
+                }
             }
             Err(e) => {
                 // The entries are durable already; a missed checkpoint is retried later.
                 tracing::error!(error = %e, size = head.size, "could not write a checkpoint");
-                self.pending = Some(head);
             }
         }
     }

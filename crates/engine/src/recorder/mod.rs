@@ -1,22 +1,27 @@
 //! The recorder: the one way anything is written to the Access Log.
 //!
 //! Callers hand it an [`Event`] and wait for a [`Receipt`], which exists only once the
-//! entry is durably committed. A single writer task drains every request waiting at that
+//! entry is durably committed. A single committer drains every request waiting at that
 //! moment into one transaction (group commit), so throughput grows with concurrency while
-//! each caller still waits only for its own entry. After commits, it signs checkpoints,
-//! and every [`INDEX_BATCH`] entries (and once a second) it has the new entries copied
-//! into the review table, whose indexes the review searches use: in large batches, in a
-//! task of its own beside the commits, so those indexes cost callers nothing.
+//! each caller still waits only for its own entry ([`commit`]). The committer answers the
+//! callers itself: on SQLite it is a thread that owns the log's connection, so a commit
+//! costs two thread hand-offs (caller to committer and back), not four.
+//!
+//! Everything else happens beside the commits, in a task of its own ([`housekeeping`]):
+//! signing checkpoints (the committer tells it of each head at which one is due) and,
+//! every [`INDEX_BATCH`] entries and once a second, copying new entries into the review
+//! table, whose indexes the review searches use. So neither costs callers anything.
 
 mod checkpointer;
+mod commit;
+mod housekeeping;
 mod receipt;
 
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
 
 use accesslog_core::Clock;
 use accesslog_core::entry::Event;
-use accesslog_store::{LogHead, LogStore, StoreError};
+use accesslog_store::{LogHead, LogStore};
 use tokio::sync::{mpsc, oneshot};
 
 pub use checkpointer::{CheckpointPolicy, Checkpointer};
@@ -69,7 +74,9 @@ impl std::fmt::Debug for Job {
 }
 
 impl Recorder {
-    /// Starts the writer task. `checkpointer` signs checkpoints as the log grows.
+    /// Starts the committer and the housekeeping task. `checkpointer` signs checkpoints as
+    /// the log grows. The committer is a thread of its own when the store offers a
+    /// [`BlockingAppend`](accesslog_store::BlockingAppend) (SQLite), else a task.
     pub fn start(
         store: Arc<dyn LogStore>,
         clock: Arc<dyn Clock>,
@@ -78,12 +85,35 @@ impl Recorder {
     ) -> Self {
         let (jobs, queue) = mpsc::channel(config.queue.max(1));
         let (flushes, flush_requests) = mpsc::unbounded_channel();
-        tokio::spawn(writer(
+        let (heads, due_heads) = mpsc::unbounded_channel();
+        let latest = Arc::new(Mutex::new(None::<LogHead>));
+        let announcer = commit::Announcer::new(
+            heads,
+            latest.clone(),
+            checkpointer.as_ref().map(Checkpointer::cadence),
+        );
+        let committer = commit::Committer {
+            clock: clock.clone(),
+            max_batch: config.max_batch.max(1),
+            queue,
+            announcer,
+        };
+        match store.blocking_appender() {
+            Ok(Some(appender)) => committer.spawn_thread(appender),
+            Ok(None) => {
+                tokio::spawn(committer.run_task(store.clone()));
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no connection of the recorder's own; committing through the store's pool");
+                tokio::spawn(committer.run_task(store.clone()));
+            }
+        }
+        tokio::spawn(housekeeping::run(
             store,
             clock,
             checkpointer,
-            config,
-            queue,
+            due_heads,
+            latest,
             flush_requests,
         ));
         Self { jobs, flushes }
@@ -124,148 +154,3 @@ impl Recorder {
 /// 8,192 77,000/s, 16,384 no more), small enough that the review's tail stays short (up
 /// to ~1 ms a query).
 pub const INDEX_BATCH: u32 = 8192;
-
-/// A batch at least this large means many callers are waiting on the log.
-const CONVOY: usize = 2;
-/// How many times the writer yields before taking a batch after a large one.
-const YIELDS: usize = 4;
-
-async fn writer(
-    store: Arc<dyn LogStore>,
-    clock: Arc<dyn Clock>,
-    mut checkpointer: Option<Checkpointer>,
-    config: RecorderConfig,
-    mut queue: mpsc::Receiver<Job>,
-    mut flush_requests: mpsc::UnboundedReceiver<oneshot::Sender<()>>,
-) {
-    if let Some(c) = checkpointer.as_mut()
-        && let Err(e) = c.resume(&*store).await
-    {
-        tracing::error!(error = %e, "could not read the latest checkpoint; checkpoints restart from the log head");
-    }
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut batch: Vec<Job> = Vec::with_capacity(config.max_batch);
-    let mut last_batch = 0usize;
-    let mut unindexed = 0usize;
-    let mut indexer = Indexing::default();
-    loop {
-        tokio::select! {
-            job = queue.recv() => {
-                let Some(job) = job else { break };
-                batch.push(job);
-                // After a large commit, the callers it just answered are about to come back:
-                // let them queue up for this batch rather than wait a whole commit for the
-                // next (otherwise closed-loop writers split into two half-size convoys).
-                if last_batch >= CONVOY {
-                    for _ in 0..YIELDS {
-                        tokio::task::yield_now().await;
-                    }
-                }
-                while batch.len() < config.max_batch {
-                    match queue.try_recv() {
-                        Ok(job) => batch.push(job),
-                        Err(_) => break,
-                    }
-                }
-                last_batch = batch.len();
-                let head = commit(&*store, &*clock, &mut batch).await;
-                if let (Some(c), Some(head)) = (checkpointer.as_mut(), head) {
-                    c.after_commit(&*store, &*clock, head).await;
-                }
-                unindexed += last_batch;
-                if unindexed >= INDEX_BATCH as usize && indexer.start(&store) {
-                    unindexed = 0;
-                }
-            }
-            _ = tick.tick() => {
-                if let Some(c) = checkpointer.as_mut() {
-                    c.on_tick(&*store, &*clock).await;
-                }
-                // What is left below a batch, and anything other processes appended.
-                if indexer.start(&store) {
-                    unindexed = 0;
-                }
-            }
-            Some(done) = flush_requests.recv() => {
-                if let Some(c) = checkpointer.as_mut() {
-                    c.flush(&*store, &*clock).await;
-                }
-                let _ = done.send(());
-            }
-        }
-    }
-    if let Some(c) = checkpointer.as_mut() {
-        c.flush(&*store, &*clock).await;
-    }
-}
-
-/// The copying of new entries into the review table, in a task of its own so that commits
-/// go on meanwhile; one run at a time.
-#[derive(Default)]
-struct Indexing {
-    running: Option<tokio::task::JoinHandle<()>>,
-}
-
-impl Indexing {
-    /// Starts a run unless one is still going; says whether it started one.
-    fn start(&mut self, store: &Arc<dyn LogStore>) -> bool {
-        if self.running.as_ref().is_some_and(|run| !run.is_finished()) {
-            return false;
-        }
-        let store = store.clone();
-        self.running = Some(tokio::spawn(async move {
-            index_for_review(&*store).await;
-        }));
-        true
-    }
-}
-
-/// Copies batches until one comes back short (a backlog, after a restart or another
-/// process's appends, is worked off in one run). A failure costs only search speed, never
-/// an entry: it is logged and left to the next run.
-async fn index_for_review(store: &dyn LogStore) {
-    loop {
-        match store.index_for_review(INDEX_BATCH).await {
-            Ok(n) if n >= u64::from(INDEX_BATCH) => continue,
-            Ok(_) => return,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not index new entries for review; searches read them from the log until the next try");
-                return;
-            }
-        }
-    }
-}
-
-/// Commits one batch and answers every caller in it; returns the new tree head.
-async fn commit(store: &dyn LogStore, clock: &dyn Clock, batch: &mut Vec<Job>) -> Option<LogHead> {
-    let events: Vec<Event> = batch.iter().map(|j| j.event.clone()).collect();
-    let result = store.append_entries(&events, clock.now()).await;
-    match result {
-        Ok(appended) => {
-            for (job, (entry, leaf)) in batch
-                .drain(..)
-                .zip(appended.entries.iter().zip(&appended.leaf_hashes))
-            {
-                let _ = job
-                    .reply
-                    .send(Ok(Receipt::new(entry.seq, entry.timestamp, *leaf)));
-            }
-            Some(LogHead {
-                size: appended.size,
-                root: appended.root,
-            })
-        }
-        Err(e) => {
-            let error = match e {
-                StoreError::Unavailable(m) => RecordError::Unavailable(m),
-                other => RecordError::Unavailable(other.to_string()),
-            };
-            tracing::error!(error = %error, entries = batch.len(), "could not record; refusing the actions");
-            for job in batch.drain(..) {
-                let _ = job.reply.send(Err(error.clone()));
-            }
-            None
-        }
-    }
-}

@@ -542,10 +542,22 @@ async fn checkpoints_are_signed_by_count_and_by_time(db: &TestDb) {
     for i in 1..=12 {
         rec.record(event(i as u64)).await.expect("recorded");
     }
-    // The writer signs after answering, but finishes before it takes the next entry: by
-    // the time entry 12 is answered, the checkpoints for 1..11 are all written.
-    // 1: the first ever (no previous time); 6 and 11: five entries since the last one.
-    // The clock stands still, so neither the tick nor entry 12 signs by time.
+    // Housekeeping signs beside the commits, each at the head that made it due: 1, the
+    // first ever (no previous time); 6 and 11, five entries since the last one. The clock
+    // stands still, so neither the tick nor entry 12 signs by time.
+    let file_notes = |path: &std::path::Path| {
+        split_checkpoints_log(&std::fs::read_to_string(path).unwrap_or_default())
+    };
+    wait_until("the checkpoint at 11 is signed", || async {
+        db.store
+            .latest_checkpoint()
+            .await
+            .expect("read")
+            .map(|c| c.size)
+            == Some(11)
+            && file_notes(&log_file).len() == 3
+    })
+    .await;
     let verifier = signer(1).verifier();
     let leaves: Vec<Hash> = all_entries(&*db.store)
         .await
@@ -566,9 +578,6 @@ async fn checkpoints_are_signed_by_count_and_by_time(db: &TestDb) {
     let cps = db.store.checkpoints().await.expect("checkpoints");
     check(&cps, &[1, 6, 11]);
     assert!(cps.iter().all(|c| c.created_at == T0));
-    let file_notes = |path: &std::path::Path| {
-        split_checkpoints_log(&std::fs::read_to_string(path).expect("checkpoints.log"))
-    };
     let notes: Vec<String> = cps.iter().map(|c| c.note.clone()).collect();
     assert_eq!(
         file_notes(&log_file),

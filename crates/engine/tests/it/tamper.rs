@@ -72,8 +72,13 @@ async fn build(db: &TestDb) -> Log {
     );
     let log = Log { recorder, log_file };
     log.record(1..=SIZE).await;
-    // Each checkpoint is written before the writer takes the next entry, and entry 30 is
-    // not due one, so the log is complete and quiet once entry 30 is answered.
+    // Checkpoints are signed beside the commits, each at the head that made it due; entry
+    // 30 is not due one (the clock stands still), so once 21 is signed the log is quiet.
+    crate::common::wait_until("the checkpoint at 21 is signed", || async {
+        let notes = std::fs::read_to_string(&log.log_file).unwrap_or_default();
+        sizes(&*db.store).await.last() == Some(&21) && split_checkpoints_log(&notes).len() == 3
+    })
+    .await;
     assert_eq!(sizes(&*db.store).await, [1, 11, 21]);
     log
 }
@@ -274,6 +279,10 @@ async fn a_restored_older_copy_is_caught_by_checkpoints_log(db: &TestDb) {
     }
     log.record(SIZE + 1..=40).await;
     // Ten entries after the backup; the checkpoint at 31 is the first the backup lacks.
+    crate::common::wait_until("the checkpoint at 31 is signed", || async {
+        sizes(&*db.store).await.last() == Some(&31) && log.outside().len() == 4
+    })
+    .await;
     assert_eq!(sizes(&*db.store).await, [1, 11, 21, 31]);
     let outside = log.outside();
     assert_eq!(outside.len(), 4, "checkpoints.log outlives the database");

@@ -1,0 +1,189 @@
+//! Group commit: the committer takes every request waiting, appends them in one
+//! transaction, answers each caller, and tells housekeeping of heads that call for work.
+//! The same loop runs on a thread of its own over a [`BlockingAppend`] (SQLite) or as a
+//! task over the async [`LogStore`] (PostgreSQL).
+
+use std::sync::{Arc, Mutex, PoisonError};
+
+use accesslog_core::Clock;
+use accesslog_core::entry::Event;
+use accesslog_store::{Appended, BlockingAppend, LogHead, LogStore, StoreError, StoreResult};
+use tokio::sync::{mpsc, oneshot};
+
+use super::checkpointer::Cadence;
+use super::{INDEX_BATCH, Job, Receipt, RecordError};
+
+/// A batch at least this large means many callers are waiting on the log.
+const CONVOY: usize = 2;
+/// How many times the committer yields before taking a batch after a large one.
+const YIELDS: usize = 4;
+
+type Reply = oneshot::Sender<Result<Receipt, RecordError>>;
+
+pub(super) struct Committer {
+    pub(super) clock: Arc<dyn Clock>,
+    pub(super) max_batch: usize,
+    pub(super) queue: mpsc::Receiver<Job>,
+    pub(super) announcer: Announcer,
+}
+
+impl Committer {
+    /// Commits on a thread of its own, which ends when every `Recorder` is gone. If the
+    /// thread cannot start, the queue is dropped with it and every record is refused.
+    pub(super) fn spawn_thread(self, appender: Box<dyn BlockingAppend>) {
+        let started = std::thread::Builder::new()
+            .name("accesslog-recorder".into())
+            .spawn(move || self.run_blocking(appender));
+        if let Err(e) = started {
+            tracing::error!(error = %e, "could not start the recorder's thread; refusing every action");
+        }
+    }
+
+    fn run_blocking(mut self, mut appender: Box<dyn BlockingAppend>) {
+        let mut batch = Batch::with_capacity(self.max_batch);
+        while let Some(job) = self.queue.blocking_recv() {
+            batch.push(job);
+            // After a large commit, the callers it just answered are about to come back:
+            // let them queue up for this batch rather than wait a whole commit for the
+            // next (otherwise closed-loop callers split into two half-size convoys).
+            if batch.last >= CONVOY {
+                for _ in 0..YIELDS {
+                    std::thread::yield_now();
+                }
+            }
+            batch.fill(&mut self.queue, self.max_batch);
+            let result = appender.append(&batch.events, self.clock.now());
+            batch.settle(result, &mut self.announcer, &*self.clock);
+        }
+    }
+
+    pub(super) async fn run_task(mut self, store: Arc<dyn LogStore>) {
+        let mut batch = Batch::with_capacity(self.max_batch);
+        while let Some(job) = self.queue.recv().await {
+            batch.push(job);
+            if batch.last >= CONVOY {
+                for _ in 0..YIELDS {
+                    tokio::task::yield_now().await;
+                }
+            }
+            batch.fill(&mut self.queue, self.max_batch);
+            let result = store.append_entries(&batch.events, self.clock.now()).await;
+            batch.settle(result, &mut self.announcer, &*self.clock);
+        }
+    }
+}
+
+/// The requests of one transaction: their events (appended as they are, not copied) and
+/// where each caller waits for its answer.
+struct Batch {
+    events: Vec<Event>,
+    replies: Vec<Reply>,
+    /// The size of the batch committed before this one.
+    last: usize,
+}
+
+impl Batch {
+    fn with_capacity(n: usize) -> Self {
+        Self {
+            events: Vec::with_capacity(n),
+            replies: Vec::with_capacity(n),
+            last: 0,
+        }
+    }
+
+    fn push(&mut self, job: Job) {
+        self.events.push(job.event);
+        self.replies.push(job.reply);
+    }
+
+    /// Takes whatever else is waiting, up to `max` in all.
+    fn fill(&mut self, queue: &mut mpsc::Receiver<Job>, max: usize) {
+        while self.events.len() < max {
+            match queue.try_recv() {
+                Ok(job) => self.push(job),
+                Err(_) => break,
+            }
+        }
+    }
+
+    /// Answers every caller in the batch from the append's result (the new head is known
+    /// to housekeeping before any caller hears), and empties it for the next.
+    fn settle(
+        &mut self,
+        result: StoreResult<Appended>,
+        announcer: &mut Announcer,
+        clock: &dyn Clock,
+    ) {
+        self.last = self.events.len();
+        self.events.clear();
+        match result {
+            Ok(appended) => {
+                announcer.committed(
+                    LogHead {
+                        size: appended.size,
+                        root: appended.root,
+                    },
+                    clock,
+                );
+                for (reply, (entry, leaf)) in self
+                    .replies
+                    .drain(..)
+                    .zip(appended.entries.iter().zip(&appended.leaf_hashes))
+                {
+                    let _ = reply.send(Ok(Receipt::new(entry.seq, entry.timestamp, *leaf)));
+                }
+            }
+            Err(e) => {
+                let error = match e {
+                    StoreError::Unavailable(m) => RecordError::Unavailable(m),
+                    other => RecordError::Unavailable(other.to_string()),
+                };
+                tracing::error!(error = %error, entries = self.replies.len(), "could not record; refusing the actions");
+                for reply in self.replies.drain(..) {
+                    let _ = reply.send(Err(error.clone()));
+                }
+            }
+        }
+    }
+}
+
+/// Tells housekeeping of the heads that call for work: one due a checkpoint (by the
+/// checkpointer's own rule, [`Cadence::is_due`]), or [`INDEX_BATCH`] entries since the
+/// last head it was told of. Every other head is only kept as the latest, which
+/// housekeeping reads on its tick and before a flush. So under load it wakes once per
+/// checkpoint, not once per commit.
+pub(super) struct Announcer {
+    heads: mpsc::UnboundedSender<LogHead>,
+    latest: Arc<Mutex<Option<LogHead>>>,
+    cadence: Option<Arc<Cadence>>,
+    announced: u64,
+}
+
+impl Announcer {
+    pub(super) fn new(
+        heads: mpsc::UnboundedSender<LogHead>,
+        latest: Arc<Mutex<Option<LogHead>>>,
+        cadence: Option<Arc<Cadence>>,
+    ) -> Self {
+        Self {
+            heads,
+            latest,
+            cadence,
+            announced: 0,
+        }
+    }
+
+    fn committed(&mut self, head: LogHead, clock: &dyn Clock) {
+        *self.latest.lock().unwrap_or_else(PoisonError::into_inner) = Some(head);
+        let checkpoint_due = head.size > self.announced
+            && self
+                .cadence
+                .as_ref()
+                .is_some_and(|c| c.is_due(head.size, clock.now()));
+        let index_due = head.size >= self.announced + u64::from(INDEX_BATCH);
+        if checkpoint_due || index_due {
+            self.announced = head.size;
+            let _ = self.heads.send(head);
+        }
+    }
+}
