@@ -21,6 +21,10 @@
 #[allow(dead_code)]
 mod support;
 
+/// The allocator `accesslog serve` runs with (crates/cli/src/main.rs).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;

@@ -89,11 +89,8 @@ fn append(conn: &mut Connection, events: &[Event], at: Timestamp) -> StoreResult
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(map_err)?;
     let (size, bytes): (i64, Vec<u8>) = tx
-        .query_row(
-            "SELECT size, frontier FROM log_state WHERE id = 1",
-            [],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
+        .prepare_cached("SELECT size, frontier FROM log_state WHERE id = 1")
+        .and_then(|mut q| q.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
         .map_err(map_err)?;
     let Extension {
         entries,
@@ -147,11 +144,10 @@ fn append(conn: &mut Connection, events: &[Event], at: Timestamp) -> StoreResult
                 .map_err(map_err)?;
         }
     }
-    tx.execute(
-        "UPDATE log_state SET size = ?1, frontier = ?2 WHERE id = 1",
-        params![to_i64(frontier.size())?, frontier.to_bytes()],
-    )
-    .map_err(map_err)?;
+    let new_size = to_i64(frontier.size())?;
+    tx.prepare_cached("UPDATE log_state SET size = ?1, frontier = ?2 WHERE id = 1")
+        .and_then(|mut q| q.execute(params![new_size, frontier.to_bytes()]))
+        .map_err(map_err)?;
     tx.commit().map_err(map_err)?;
     Ok(Appended {
         entries,
