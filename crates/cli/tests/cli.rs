@@ -473,9 +473,7 @@ async fn demo_serves_a_login_page_and_the_demo_users() {
 #[tokio::test]
 async fn serve_uses_postgres_when_the_url_says_so() {
     let Ok(base) = std::env::var("ACCESSLOG_TEST_POSTGRES_URL") else {
-        eprintln!(
-            "skipped serve_uses_postgres_when_the_url_says_so: ACCESSLOG_TEST_POSTGRES_URL is not set"
-        );
+        accesslog_testkit::skip_postgres();
         return;
     };
     // A database of its own, so this run cannot collide with any other.
@@ -1192,7 +1190,7 @@ async fn logins_under_attack_keep_the_server_answering_and_small_on_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logins_under_attack_keep_the_server_answering_and_small_on_postgres() {
     let Ok(base) = std::env::var("ACCESSLOG_TEST_POSTGRES_URL") else {
-        eprintln!("skipped: ACCESSLOG_TEST_POSTGRES_URL is not set");
+        accesslog_testkit::skip_postgres();
         return;
     };
     let db = format!("accesslog_cli_{}", accesslog_core::secrets::random_hex(6));

@@ -248,7 +248,7 @@ mod tests {
     async fn one_browser_makes_many_pdfs() {
         let chromium = Path::new("/usr/bin/chromium");
         if !chromium.is_file() {
-            eprintln!("skipped: no /usr/bin/chromium");
+            accesslog_testkit::skip("chromium", "apt-get install chromium");
             return;
         }
         let r = PdfRenderer::new(chromium);

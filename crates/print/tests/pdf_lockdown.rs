@@ -29,7 +29,7 @@ fn chromium() -> Option<PdfRenderer> {
     if path.is_file() {
         Some(PdfRenderer::new(path))
     } else {
-        eprintln!("skipped: no {CHROMIUM}");
+        accesslog_testkit::skip(CHROMIUM, "apt-get install chromium");
         None
     }
 }
@@ -66,7 +66,7 @@ fn pdf_text(pdf: &[u8]) -> Option<String> {
     {
         Ok(c) => c,
         Err(e) => {
-            eprintln!("skipped the text checks: no pdftotext ({e})");
+            accesslog_testkit::skip("pdftotext", &format!("apt-get install poppler-utils ({e})"));
             return None;
         }
     };

@@ -632,7 +632,7 @@ async fn sqlite_runs_in_wal_with_synchronous_full() {
 #[tokio::test]
 async fn postgres_commits_synchronously() {
     let Ok(url) = std::env::var(accesslog_testkit::POSTGRES_URL_VAR) else {
-        eprintln!("skipped postgres_commits_synchronously: ACCESSLOG_TEST_POSTGRES_URL is not set");
+        accesslog_testkit::skip_postgres();
         return;
     };
     let schema = format!("t_{}", random_hex(8));

@@ -1,6 +1,6 @@
 //! A fresh database per test, on either backend: SQLite in a temporary folder, always;
 //! PostgreSQL in a new schema of the database named by `ACCESSLOG_TEST_POSTGRES_URL`, when
-//! that is set (otherwise the case says it was skipped). Test code only.
+//! that is set (otherwise the case is skipped, see [`skip`]). Test code only.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -10,6 +10,36 @@ use accesslog_store_postgres::PgStore;
 use accesslog_store_sqlite::SqliteStore;
 
 pub const POSTGRES_URL_VAR: &str = "ACCESSLOG_TEST_POSTGRES_URL";
+
+/// A test cannot run because `what` is missing (`how`: how to get it). Under CI (`CI` set,
+/// as `.ci/run` does) that fails the test, naming both: CI runs every test or fails. Anywhere
+/// else the caller skips, and the first skip for each `what` in this test binary says so on
+/// the terminal (written past the harness's capture, so it shows among passing tests).
+pub fn skip(what: &str, how: &str) {
+    if std::env::var_os("CI").is_some() {
+        panic!("{what} is missing, and CI must run every test: {how}");
+    }
+    static SAID: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+    let mut said = SAID
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if !said.iter().any(|w| w == what) {
+        said.push(what.to_owned());
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "note: skipping the tests in this binary that need {what} ({how})"
+        );
+    }
+}
+
+/// What [`skip`] says for PostgreSQL.
+pub fn skip_postgres() {
+    skip(
+        &format!("PostgreSQL ({POSTGRES_URL_VAR})"),
+        &format!("set {POSTGRES_URL_VAR} to a database URL, as .ci/run does"),
+    );
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
@@ -46,10 +76,10 @@ impl TestDb {
         }
     }
 
-    /// `None` (after saying so on stderr) when the PostgreSQL URL is not set.
-    pub async fn postgres(case: &str) -> Option<Self> {
+    /// `None` when the PostgreSQL URL is not set ([`skip`]: a failure under CI).
+    pub async fn postgres(_case: &str) -> Option<Self> {
         let Ok(base) = std::env::var(POSTGRES_URL_VAR) else {
-            eprintln!("skipped {case} on PostgreSQL: {POSTGRES_URL_VAR} is not set");
+            skip_postgres();
             return None;
         };
         let schema = format!("t_{}", accesslog_core::secrets::random_hex(8));

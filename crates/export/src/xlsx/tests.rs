@@ -40,7 +40,7 @@ fn openpyxl_checks(path: &Path, checks: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success());
     if !available {
-        eprintln!("skipped: python3 with openpyxl is not installed (pip install openpyxl)");
+        accesslog_testkit::skip("openpyxl", "pip install openpyxl");
         return false;
     }
     let script = format!(

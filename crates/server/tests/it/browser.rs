@@ -253,15 +253,7 @@ impl Tools {
                 } else {
                     "chromium"
                 };
-                if std::env::var_os("CI").is_some() {
-                    panic!(
-                        "{missing} is not installed, and CI must run the browser tests \
-                         (apt-get install chromium chromium-driver)"
-                    );
-                }
-                eprintln!(
-                    "skipped browser tests: {missing} not installed (apt-get install chromium chromium-driver)"
-                );
+                accesslog_testkit::skip(missing, "apt-get install chromium chromium-driver");
                 None
             }
         }

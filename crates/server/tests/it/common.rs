@@ -57,7 +57,7 @@ pub struct TestServer {
 }
 
 impl TestServer {
-    /// Starts a server, or returns `None` (saying so) for PostgreSQL when
+    /// Starts a server, or returns `None` (`accesslog_testkit::skip`) for PostgreSQL when
     /// `ACCESSLOG_TEST_POSTGRES_URL` is not set.
     pub async fn start(backend: Backend, case: &str) -> Option<Self> {
         Self::start_with(backend, case, |_| {}).await
