@@ -123,17 +123,15 @@ pub async fn postgres(url: &str, n: u64, layout: Layout) -> String {
     schema
 }
 
-/// A database file and its WAL and shared-memory files, if any.
+/// A database and every file beside it (the log's, the review's, their WAL files).
 fn remove_database(path: &Path) {
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.as_os_str().to_owned();
-        p.push(suffix);
-        let _ = std::fs::remove_file(p);
+    for file in accesslog_store_sqlite::database_files(path) {
+        let _ = std::fs::remove_file(file);
     }
 }
 
 /// Fills `path` through the store, then writes a consistent single-file copy of it to
-/// `copy` with the store's own backup (`VACUUM INTO`), so no WAL file needs to follow it.
+/// `copy` with the store's own backup (one file holding the records and the log).
 async fn fill(path: &Path, copy: &Path, n: u64, layout: Layout) {
     let store = SqliteStore::open(path)
         .await

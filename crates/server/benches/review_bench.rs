@@ -21,7 +21,7 @@ use accesslog_server::{AppState, Definitions, accounts};
 use accesslog_site::{Overrides, Settings};
 use accesslog_store::log_search::{EntryPage, EntryQuery, GroupBy};
 use accesslog_store::{LogStore, Store};
-use accesslog_store_sqlite::{SqliteStore, review_path};
+use accesslog_store_sqlite::{Sidecars, SqliteStore, database_files};
 use accesslog_testkit::TestDb;
 use support::{Stats, cell, env_u64, get, time};
 
@@ -273,15 +273,12 @@ fn bench_dir() -> PathBuf {
     dir
 }
 
-/// Removes a bench database, its review file, and their WAL, index and marker files.
+/// Removes a bench database, the files beside it (log, review, WAL) and its marker.
 fn remove_database(path: &Path) {
-    for file in [path.to_path_buf(), review_path(path)] {
-        for suffix in ["", "-wal", "-shm", ".complete"] {
-            let mut p = file.as_os_str().to_owned();
-            p.push(suffix);
-            let _ = std::fs::remove_file(p);
-        }
+    for file in database_files(path) {
+        let _ = std::fs::remove_file(file);
     }
+    let _ = std::fs::remove_file(marker(path));
 }
 
 fn marker(path: &Path) -> PathBuf {
@@ -553,18 +550,12 @@ async fn with_a_tail(path: &Path, entries: u64, runs: usize) {
 
     let tail = u64::from(accesslog_engine::recorder::INDEX_BATCH);
     let watermark = entries.saturating_sub(tail);
-    let review = review_path(path).display().to_string();
+    let sidecars = Sidecars::beside(path).expect("a UTF-8 path");
     let pool = &SqlitePoolOptions::new()
         .max_connections(1)
         .after_connect(move |conn, _| {
-            let review = review.clone();
-            Box::pin(async move {
-                sqlx::query("ATTACH DATABASE ?1 AS review")
-                    .bind(review)
-                    .execute(conn)
-                    .await?;
-                Ok(())
-            })
+            let sidecars = sidecars.clone();
+            Box::pin(async move { sidecars.attach(conn).await })
         })
         .connect(&format!("sqlite://{}?mode=ro", path.display()))
         .await

@@ -28,13 +28,72 @@ use sqlx::sqlite::{
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+mod log_file;
 mod reader;
 mod reports;
 mod review;
 mod worker;
 mod writer;
 
+pub use log_file::{SCHEMA as LOG_SCHEMA, log_path};
 pub use review::review_path;
+
+/// Every file a site's SQLite database at `main` may consist of: itself, the log's and
+/// the review's files, and the write-ahead log and shared-memory file of each.
+pub fn database_files(main: &Path) -> Vec<std::path::PathBuf> {
+    [main.to_path_buf(), log_path(main), review_path(main)]
+        .into_iter()
+        .flat_map(|file| {
+            ["", "-wal", "-shm"].map(|suffix| {
+                let mut p = file.as_os_str().to_owned();
+                p.push(suffix);
+                std::path::PathBuf::from(p)
+            })
+        })
+        .collect()
+}
+
+/// The files attached to every connection of a site's database: the Access Log's and the
+/// review table's.
+#[derive(Clone, Debug)]
+pub struct Sidecars {
+    log: String,
+    review: String,
+}
+
+impl Sidecars {
+    /// The files beside the database at `main`.
+    pub fn beside(main: &Path) -> StoreResult<Self> {
+        let utf8 = |p: std::path::PathBuf| {
+            p.to_str()
+                .map(str::to_owned)
+                .ok_or_else(|| StoreError::Other(format!("{} is not a UTF-8 path", p.display())))
+        };
+        Ok(Self {
+            log: utf8(log_file::log_path(main))?,
+            review: utf8(review::review_path(main))?,
+        })
+    }
+
+    /// Attaches both to `conn`, the log with its durability settings.
+    pub async fn attach(&self, conn: &mut sqlx::SqliteConnection) -> sqlx::Result<()> {
+        for (file, schema) in [
+            (&self.log, log_file::SCHEMA),
+            (&self.review, review::SCHEMA),
+        ] {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "ATTACH DATABASE ?1 AS {schema}"
+            )))
+            .bind(file.as_str())
+            .execute(&mut *conn)
+            .await?;
+        }
+        sqlx::raw_sql(sqlx::AssertSqlSafe(log_file::pragmas()))
+            .execute(&mut *conn)
+            .await?;
+        Ok(())
+    }
+}
 
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
@@ -70,25 +129,17 @@ impl SqliteStore {
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
-        let review = review::review_path(&path)
-            .to_str()
-            .map(str::to_owned)
-            .ok_or_else(|| StoreError::Other(format!("{} is not a UTF-8 path", path.display())))?;
+        let sidecars = Sidecars::beside(&path)?;
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
             // A local file: a ping before each use would only add a round trip.
             .test_before_acquire(false)
             .acquire_timeout(Duration::from_secs(10))
-            // Every connection sees the review table (`review.rs`) under its plain name.
+            // Every connection sees the log (`log_file.rs`) and the review table
+            // (`review.rs`) under their plain names.
             .after_connect(move |conn, _| {
-                let review = review.clone();
-                Box::pin(async move {
-                    sqlx::query(sqlx::AssertSqlSafe(review::attach_sql()))
-                        .bind(review)
-                        .execute(conn)
-                        .await?;
-                    Ok(())
-                })
+                let sidecars = sidecars.clone();
+                Box::pin(async move { sidecars.attach(conn).await })
             })
             .connect_with(options)
             .await?;
@@ -96,6 +147,7 @@ impl SqliteStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Other(format!("migrating the SQLite database: {e}")))?;
+        log_file::adopt(&path)?;
         let writer = std::sync::Arc::new(writer::Writer::open(&path)?);
         let indexer = std::sync::Arc::new(review::Indexer::open(&path)?);
         Ok(Self {
@@ -129,11 +181,38 @@ impl Store for SqliteStore {
         let target = path
             .to_str()
             .ok_or_else(|| StoreError::Other(format!("{} is not a UTF-8 path", path.display())))?;
-        sqlx::query("VACUUM INTO $1")
+        // The site's file, then the log's, each a consistent copy; then one file holding
+        // both, as a backup always was (`log_file::merge_into_backup`).
+        let mut snapshot = path.as_os_str().to_owned();
+        snapshot.push(".log-snapshot");
+        let snapshot = std::path::PathBuf::from(snapshot);
+        let _ = std::fs::remove_file(&snapshot);
+        let snapshot_name = snapshot.to_str().ok_or_else(|| {
+            StoreError::Other(format!("{} is not a UTF-8 path", snapshot.display()))
+        })?;
+        sqlx::query("VACUUM main INTO $1")
             .bind(target)
             .execute(&self.pool)
             .await?;
-        Ok(())
+        let merged = async {
+            sqlx::query(sqlx::AssertSqlSafe(format!(
+                "VACUUM {} INTO $1",
+                log_file::SCHEMA
+            )))
+            .bind(snapshot_name)
+            .execute(&self.pool)
+            .await?;
+            let (target, snapshot) = (path.to_path_buf(), snapshot.clone());
+            tokio::task::spawn_blocking(move || log_file::merge_into_backup(&target, &snapshot))
+                .await
+                .map_err(|e| StoreError::Other(format!("the backup thread failed: {e}")))?
+        }
+        .await;
+        let _ = std::fs::remove_file(&snapshot);
+        if merged.is_err() {
+            let _ = std::fs::remove_file(path);
+        }
+        merged
     }
 
     async fn ping(&self) -> StoreResult<()> {

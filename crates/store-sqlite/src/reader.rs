@@ -63,7 +63,7 @@ fn walk<T>(
 ) -> StoreResult<Vec<T>> {
     let unavailable = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
     let conn = Connection::open_with_flags(
-        path,
+        crate::log_file::log_path(path),
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(unavailable)?;

@@ -16,7 +16,6 @@
 //! copy is behind.
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use accesslog_store::log_search::INDEX_FOR_REVIEW_SQL;
 use accesslog_store::{StoreError, StoreResult};
@@ -33,11 +32,6 @@ pub fn review_path(main: &Path) -> PathBuf {
     let mut name = main.as_os_str().to_owned();
     name.push("-review");
     PathBuf::from(name)
-}
-
-/// `ATTACH` for `path`, for a connection of the database it belongs to.
-pub(crate) fn attach_sql() -> String {
-    format!("ATTACH DATABASE ?1 AS {SCHEMA}")
 }
 
 /// The table and its indexes, each ending in `(timestamp, seq)` so that a filter plus a
@@ -80,20 +74,20 @@ SELECT COALESCE((
 pub(crate) struct Indexer(Worker);
 
 impl Indexer {
-    /// Opens the review file beside the (already migrated) database at `main`, creating
+    /// Opens the review file beside the (already migrated) database at `main`, on a
+    /// connection to the log file (`log_file.rs`), creating
     /// its table and indexes if missing, and empties it if it is a copy of another log.
     pub(crate) fn open(main: &Path) -> StoreResult<Self> {
-        let conn = Connection::open(main).map_err(map_err)?;
-        conn.busy_timeout(Duration::from_secs(5)).map_err(map_err)?;
+        // The log file is this connection's `main`: the copy reads the log and nothing else.
+        let conn = crate::log_file::open_alone(main)?;
         let review = review_path(main);
         let review = review.to_str().ok_or_else(|| {
             StoreError::Other(format!("{} is not a UTF-8 path", review.display()))
         })?;
-        conn.execute(&attach_sql(), params![review])
+        conn.execute(&format!("ATTACH DATABASE ?1 AS {SCHEMA}"), params![review])
             .map_err(map_err)?;
         conn.execute_batch(&format!(
-            "PRAGMA main.journal_mode = WAL; PRAGMA {SCHEMA}.journal_mode = WAL; \
-             PRAGMA {SCHEMA}.synchronous = NORMAL; {SCHEMA_SQL}"
+            "PRAGMA {SCHEMA}.journal_mode = WAL; PRAGMA {SCHEMA}.synchronous = NORMAL; {SCHEMA_SQL}"
         ))
         .map_err(map_err)?;
         let matches: bool = conn

@@ -6,7 +6,6 @@
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
 
 use accesslog_core::Timestamp;
 use accesslog_core::entry::Event;
@@ -71,14 +70,12 @@ impl BlockingAppend for Appender {
     }
 }
 
+/// A connection to the log file alone (`log_file.rs`): a commit there leaves the site's
+/// file, and the page caches of the connections reading records from it, untouched.
 fn open_connection(path: &Path) -> StoreResult<Connection> {
-    let conn = Connection::open(path).map_err(map_err)?;
-    conn.busy_timeout(Duration::from_secs(5)).map_err(map_err)?;
-    conn.execute_batch(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-         PRAGMA temp_store = MEMORY;",
-    )
-    .map_err(map_err)?;
+    let conn = crate::log_file::open_alone(path)?;
+    conn.execute_batch("PRAGMA temp_store = MEMORY;")
+        .map_err(map_err)?;
     Ok(conn)
 }
 

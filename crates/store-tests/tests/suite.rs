@@ -627,6 +627,162 @@ async fn sqlite_runs_in_wal_with_synchronous_full() {
         .unwrap();
     assert_eq!(mode, "wal");
     assert_eq!(sync, 2, "2 is FULL");
+    // The log's own file, too, on every connection.
+    let mode: String = sqlx::query_scalar("PRAGMA log.journal_mode")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    let sync: i64 = sqlx::query_scalar("PRAGMA log.synchronous")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+    assert_eq!(sync, 2, "2 is FULL");
+}
+
+/// How many rows `table` has in the SQLite file at `path` opened alone (no attachments),
+/// or None when the file has no such table.
+async fn rows_in_file(path: &std::path::Path, table: &str) -> Option<i64> {
+    use sqlx::Connection;
+    let mut conn = sqlx::SqliteConnection::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    let exists: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM sqlite_schema WHERE type = 'table' AND name = $1")
+            .bind(table)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    let rows = if exists == 1 {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        Some(
+            sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&mut conn)
+                .await
+                .unwrap(),
+        )
+    } else {
+        None
+    };
+    conn.close().await.unwrap();
+    rows
+}
+
+/// SQLite keeps the Access Log in a file of its own beside the site's (`<file>-log`), so a
+/// log commit leaves the record pages other connections have cached; a backup is still one
+/// file holding both, and opening it (or a database from before this layout) moves the
+/// log out again, with every entry, tree node, checkpoint and the head unchanged.
+#[tokio::test]
+async fn sqlite_keeps_the_log_in_a_file_of_its_own_and_backups_whole() {
+    use accesslog_store::LogStore;
+    use accesslog_store_sqlite::log_path;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (site, backup) = (dir.path().join("site.db"), dir.path().join("backup.db"));
+    let store = SqliteStore::open(&site).await.unwrap();
+    let events: Vec<Event> = (0..7).map(|n| event("a@example.com", n)).collect();
+    store.append_entries(&events, at(1)).await.unwrap();
+    let head = store.log_head().await.unwrap();
+    store
+        .add_checkpoint(&StoredCheckpoint {
+            size: head.size,
+            root: head.root,
+            created_at: at(2),
+            note: "a note".into(),
+        })
+        .await
+        .unwrap();
+    store.backup_to(&backup).await.unwrap();
+    store.close().await;
+
+    assert_eq!(rows_in_file(&site, "access_log").await, None);
+    assert_eq!(rows_in_file(&site, "log_state").await, None);
+    assert_eq!(rows_in_file(&log_path(&site), "access_log").await, Some(7));
+    assert_eq!(rows_in_file(&log_path(&site), "checkpoints").await, Some(1));
+    // The backup: one file, the log inside it, nothing beside it.
+    assert_eq!(rows_in_file(&backup, "access_log").await, Some(7));
+    // 7 leaves: 4 perfect subtrees above them ([0,2), [2,4), [4,6), [0,4)).
+    assert_eq!(rows_in_file(&backup, "merkle_nodes").await, Some(4));
+    assert_eq!(rows_in_file(&backup, "checkpoints").await, Some(1));
+    assert!(!log_path(&backup).exists());
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.contains("snapshot"))
+        .collect();
+    assert!(leftovers.is_empty(), "{leftovers:?}");
+
+    // Opened as a database, the backup's log moves into its own file, whole.
+    let restored = SqliteStore::open(&backup).await.unwrap();
+    assert_eq!(restored.log_head().await.unwrap(), head);
+    assert_eq!(restored.checkpoints().await.unwrap().len(), 1);
+    assert_eq!(restored.entries_after(0, 100).await.unwrap().len(), 7);
+    restored
+        .append_entries(&[event("b@example.com", 8)], at(3))
+        .await
+        .unwrap();
+    restored.close().await;
+    assert_eq!(rows_in_file(&backup, "access_log").await, None);
+    assert_eq!(
+        rows_in_file(&log_path(&backup), "access_log").await,
+        Some(8)
+    );
+}
+
+/// A database whose own file holds a log beside a log file holding another (a backup
+/// copied over the site's file) is refused, naming both files; beside the same log (a
+/// move interrupted between the two files' commits) it finishes the move.
+#[tokio::test]
+async fn sqlite_refuses_a_log_beside_another_and_finishes_an_interrupted_move() {
+    use accesslog_store::LogStore;
+    use accesslog_store_sqlite::log_path;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (site, other, backup) = (
+        dir.path().join("site.db"),
+        dir.path().join("other.db"),
+        dir.path().join("backup.db"),
+    );
+    let store = SqliteStore::open(&site).await.unwrap();
+    let events: Vec<Event> = (0..4).map(|n| event("a@example.com", n)).collect();
+    store.append_entries(&events, at(1)).await.unwrap();
+    let head = store.log_head().await.unwrap();
+    // The same log, as a single file: what an interrupted move leaves in the site's file.
+    store.backup_to(&backup).await.unwrap();
+    store.close().await;
+    let other_store = SqliteStore::open(&other).await.unwrap();
+    other_store
+        .append_entries(&[event("b@example.com", 1)], at(2))
+        .await
+        .unwrap();
+    other_store.close().await;
+
+    std::fs::copy(&backup, &site).unwrap();
+    for stale in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{stale}", site.display()));
+    }
+    let store = SqliteStore::open(&site).await.unwrap();
+    assert_eq!(store.log_head().await.unwrap(), head);
+    store.close().await;
+    assert_eq!(rows_in_file(&site, "access_log").await, None);
+
+    // Another log's file beside this log, as after copying files about by hand.
+    std::fs::copy(&backup, &other).unwrap();
+    for stale in ["-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{stale}", other.display()));
+    }
+    let err = SqliteStore::open(&other).await.expect_err("two logs");
+    let message = err.to_string();
+    assert!(
+        message.contains(&other.display().to_string())
+            && message.contains(&log_path(&other).display().to_string())
+            && message.contains("4 entries")
+            && message.contains("another of 1"),
+        "{message}"
+    );
+    // Nothing was changed: both logs are still there.
+    assert_eq!(rows_in_file(&other, "access_log").await, Some(4));
+    assert_eq!(rows_in_file(&log_path(&other), "access_log").await, Some(1));
 }
 
 #[tokio::test]
@@ -2095,9 +2251,28 @@ async fn reports_are_refused_the_system_tables_by_the_database(store: &dyn Store
         "naming_series",
         "_sqlx_migrations",
     ] {
-        if store.backend() == "sqlite" && table == "access_log_review" {
-            // On SQLite the review table is in a file of its own, which the report's
-            // connection does not attach; attaching is refused below.
+        let elsewhere = [
+            "access_log",
+            "access_log_review",
+            "merkle_nodes",
+            "log_state",
+            "checkpoints",
+        ];
+        if store.backend() == "sqlite" && elsewhere.contains(&table) {
+            // On SQLite the log and the review table are in files of their own, which the
+            // report's connection does not attach (attaching is refused below): to a
+            // report they do not exist.
+            let sql = format!("SELECT * FROM {table}");
+            let mut rows = 0;
+            let got = store
+                .query_each_row(&sql, &[], &mut |_: &[SqlValue]| {
+                    rows += 1;
+                    std::ops::ControlFlow::Continue(())
+                })
+                .await;
+            let e = got.expect_err(&sql);
+            assert!(e.to_string().contains("no such table"), "{sql}: {e}");
+            assert_eq!(rows, 0);
             continue;
         }
         let says = if store.backend() == "postgres" {

@@ -379,10 +379,12 @@ async fn refused_writes_leave_no_gap(db: &TestDb) {
     }
     match db.backend {
         Backend::Sqlite => {
-            db.execute(
-                "CREATE TRIGGER refuse BEFORE INSERT ON access_log \
+            // The log's tables are in the log's file, attached as LOG_SCHEMA.
+            db.execute(&format!(
+                "CREATE TRIGGER {}.refuse BEFORE INSERT ON access_log \
                  BEGIN SELECT RAISE(ABORT, 'disk full'); END",
-            )
+                accesslog_store_sqlite::LOG_SCHEMA
+            ))
             .await;
         }
         Backend::Postgres => {

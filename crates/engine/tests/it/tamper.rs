@@ -266,10 +266,7 @@ async fn a_restored_older_copy_is_caught_by_checkpoints_log(db: &TestDb) {
     // The backup, taken at 30 entries.
     let backup = db.dir.path().join("backup.db");
     match db.backend {
-        Backend::Sqlite => {
-            db.execute(&format!("VACUUM INTO '{}'", backup.display()))
-                .await;
-        }
+        Backend::Sqlite => db.store.backup_to(&backup).await.expect("a backup"),
         Backend::Postgres => {
             for t in TABLES {
                 db.execute(&format!("CREATE TABLE old_{t} AS SELECT * FROM {t}"))

@@ -8,6 +8,7 @@ use accesslog_core::{FixedClock, Timestamp};
 use accesslog_server::{AppState, accounts};
 use accesslog_site::{Overrides, Settings};
 use accesslog_store::Store;
+use accesslog_store_sqlite::LOG_SCHEMA;
 pub use accesslog_testkit::Backend;
 use accesslog_testkit::TestDb;
 use tokio::sync::oneshot;
@@ -212,10 +213,11 @@ impl TestServer {
         let db = self.db.as_ref().expect("a running server");
         match db.backend {
             Backend::Sqlite => {
-                db.execute(
-                    "CREATE TRIGGER access_log_cut_off BEFORE INSERT ON access_log \
-                     BEGIN SELECT RAISE(ABORT, 'the Access Log is cut off (test)'); END",
-                )
+                // The log's tables are in the log's file, attached as LOG_SCHEMA.
+                db.execute(&format!(
+                    "CREATE TRIGGER {LOG_SCHEMA}.access_log_cut_off BEFORE INSERT ON access_log \
+                     BEGIN SELECT RAISE(ABORT, 'the Access Log is cut off (test)'); END"
+                ))
                 .await;
             }
             Backend::Postgres => {
@@ -240,11 +242,11 @@ impl TestServer {
         let db = self.db.as_ref().expect("a running server");
         match db.backend {
             Backend::Sqlite => {
-                db.execute(
-                    "CREATE TRIGGER access_log_slow BEFORE INSERT ON access_log BEGIN \
+                db.execute(&format!(
+                    "CREATE TRIGGER {LOG_SCHEMA}.access_log_slow BEFORE INSERT ON access_log BEGIN \
                      SELECT COUNT(*) FROM (WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL \
-                     SELECT x + 1 FROM c WHERE x < 3000000) SELECT x FROM c); END",
-                )
+                     SELECT x + 1 FROM c WHERE x < 3000000) SELECT x FROM c); END"
+                ))
                 .await;
             }
             Backend::Postgres => {
