@@ -144,6 +144,9 @@ impl From<StoreError> for WebError {
                 )
             }
             StoreError::Other(m) => WebError::Internal(anyhow::anyhow!(m)),
+            StoreError::Database(source) => {
+                WebError::Internal(anyhow::Error::from_boxed(source).context("database error"))
+            }
         }
     }
 }
@@ -264,10 +267,24 @@ mod tests {
                 StoreError::Other("o".into()),
                 StatusCode::INTERNAL_SERVER_ERROR,
             ),
+            (
+                StoreError::Database("d".into()),
+                StatusCode::INTERNAL_SERVER_ERROR,
+            ),
         ];
         for (e, status) in cases {
             assert_eq!(status_of(WebError::from(e)), status);
         }
+    }
+
+    #[test]
+    fn a_database_error_keeps_its_chain_for_the_log() {
+        let driver: Box<dyn std::error::Error + Send + Sync> = "disk I/O error".into();
+        let WebError::Internal(e) = WebError::from(StoreError::Database(driver)) else {
+            panic!("not internal");
+        };
+        let chain: Vec<String> = e.chain().map(ToString::to_string).collect();
+        assert_eq!(chain, ["database error", "disk I/O error"]);
     }
 
     #[test]

@@ -74,12 +74,12 @@ fn walk<T>(
     );
     let mut stmt = conn
         .prepare(&sql)
-        .map_err(|e| StoreError::Other(e.to_string()))?;
+        .map_err(|e| StoreError::Database(Box::new(e)))?;
     let mut rows = stmt
         .query(params![after, i64::from(limit)])
-        .map_err(|e| StoreError::Other(e.to_string()))?;
+        .map_err(|e| StoreError::Database(Box::new(e)))?;
     let mut out = Vec::with_capacity(limit as usize);
-    while let Some(row) = rows.next().map_err(|e| StoreError::Other(e.to_string()))? {
+    while let Some(row) = rows.next().map_err(|e| StoreError::Database(Box::new(e)))? {
         out.push(each(row)?);
     }
     Ok(out)

@@ -166,8 +166,8 @@ pub(crate) fn map_err(e: rusqlite::Error) -> StoreError {
             | ErrorCode::DiskFull
             | ErrorCode::CannotOpen => StoreError::Unavailable(e.to_string()),
             ErrorCode::ConstraintViolation => StoreError::Conflict(e.to_string()),
-            _ => StoreError::Other(e.to_string()),
+            _ => StoreError::Database(Box::new(e)),
         },
-        _ => StoreError::Other(e.to_string()),
+        _ => StoreError::Database(Box::new(e)),
     }
 }

@@ -10,8 +10,14 @@ pub enum StoreError {
     /// The database cannot be reached or cannot take writes (down, read-only, full).
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// Something this crate found wrong (a bad value read back, a path that is not
+    /// UTF-8), in words.
     #[error("database error: {0}")]
     Other(String),
+    /// The database or its driver failed in a way none of the above covers. The driver's
+    /// error is kept as the source, so logs can show its whole chain.
+    #[error("database error: {0}")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync + 'static>),
     /// The database refused a report's query because it reached for something other than
     /// the site's documents (a system table, a file or network function); the message says
     /// what. The report's fault, not the server's.
@@ -56,7 +62,7 @@ impl From<sqlx::Error> for StoreError {
                 if code_means_unavailable(&code) {
                     Self::Unavailable(db.message().to_owned())
                 } else {
-                    Self::Other(e.to_string())
+                    Self::Database(Box::new(e))
                 }
             }
             sqlx::Error::Io(_)
@@ -64,7 +70,7 @@ impl From<sqlx::Error> for StoreError {
             | sqlx::Error::PoolTimedOut
             | sqlx::Error::PoolClosed
             | sqlx::Error::WorkerCrashed => Self::Unavailable(e.to_string()),
-            _ => Self::Other(e.to_string()),
+            _ => Self::Database(Box::new(e)),
         }
     }
 }
@@ -83,6 +89,15 @@ mod tests {
             StoreError::from(sqlx::Error::PoolClosed),
             StoreError::Unavailable(_)
         ));
+    }
+
+    #[test]
+    fn other_driver_errors_keep_their_source() {
+        let e = StoreError::from(sqlx::Error::Protocol("a bad frame".into()));
+        assert!(matches!(e, StoreError::Database(_)), "{e:?}");
+        let source = std::error::Error::source(&e).expect("the driver's error");
+        assert!(source.to_string().contains("a bad frame"), "{source}");
+        assert!(e.to_string().contains("a bad frame"), "{e}");
     }
 
     #[test]
