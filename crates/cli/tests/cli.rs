@@ -988,6 +988,59 @@ async fn backups_are_made_and_downloaded_only_through_the_log() {
         out.contains("OK: 3 entries"),
         "granted, not found and refused are all recorded: {out}"
     );
+    // What each entry says: the file sent, by whom, its size and digest; the refusals.
+    let bytes = std::fs::read(dir.join("backups").join(&file)).unwrap();
+    let store = accesslog_store_sqlite::SqliteStore::open(&dir.join("accesslog.db"))
+        .await
+        .unwrap();
+    let entries = accesslog_store::LogStore::entries_after(&store, 0, 10)
+        .await
+        .unwrap();
+    store.close().await;
+    let seen: Vec<_> = entries
+        .iter()
+        .map(|e| {
+            let e = &e.event;
+            (
+                e.user.as_str(),
+                e.activity,
+                e.outcome,
+                e.reference_document.as_deref(),
+                e.byte_count,
+            )
+        })
+        .collect();
+    use accesslog_core::entry::{Activity::BackupDownload, Outcome};
+    assert_eq!(
+        seen,
+        [
+            (
+                "admin@example.com",
+                BackupDownload,
+                Outcome::Granted,
+                Some(file.as_str()),
+                Some(bytes.len() as u64)
+            ),
+            (
+                "admin@example.com",
+                BackupDownload,
+                Outcome::Denied,
+                Some("nope.sqlite3"),
+                None
+            ),
+            (
+                "hr@example.com",
+                BackupDownload,
+                Outcome::Denied,
+                Some(file.as_str()),
+                None
+            ),
+        ]
+    );
+    assert_eq!(
+        entries[0].event.content_sha256.as_deref(),
+        Some(hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&bytes)).as_str())
+    );
 }
 
 #[test]

@@ -115,9 +115,10 @@ mod tests {
 
     #[tokio::test]
     async fn an_unreachable_printer_is_named() {
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let port = listener.local_addr().unwrap().port();
-        drop(listener);
+        // Bound but not listening: the port stays ours, and connections are refused.
+        let refusing = tokio::net::TcpSocket::new_v4().unwrap();
+        refusing.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let port = refusing.local_addr().unwrap().port();
         let err = connect("label", &settings(port)).await.err().unwrap();
         assert!(matches!(err, PrinterError::Unreachable { .. }));
         assert!(

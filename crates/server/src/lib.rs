@@ -96,7 +96,7 @@ pub fn routes(state: AppState) -> Routes {
         .egress(GET_POST, "/api/method/frappe.desk.reportview.export_query", Export, reports::export::list_view)
         .egress(GET_POST, "/api/method/frappe.core.doctype.data_export.exporter.export_data", Export, reports::export::data_export)
         // Files and backups.
-        .egress(GET, "/private/files/{file_name}", FileDownload, records::files::download_private)
+        .egress(GET, "/private/files/{*file_name}", FileDownload, records::files::download_private)
         .egress(GET, "/api/file/{id}", FileDownload, records::files::download_by_id)
         .egress(GET, "/app/backups/{file}", BackupDownload, records::backups::download)
         // The Access Log itself.

@@ -25,32 +25,23 @@ fn at(secs: u64) -> Timestamp {
     T0.plus(Duration::from_secs(secs))
 }
 
-/// Declares each case once; runs it in `mod sqlite` and `mod postgres`.
-macro_rules! suite {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let db = accesslog_testkit::TestDb::sqlite().await;
-                    super::$case(&*db.store).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    let Some(db) = accesslog_testkit::TestDb::postgres(stringify!($case)).await else { return };
-                    super::$case(&*db.store).await;
-                    db.drop().await;
-                }
-            )*
-        }
-    };
+/// Every case is given the store alone: `&dyn Store`, as the server holds it. One thread
+/// per test, as some cases check that long work yields to other tasks.
+async fn with_store(
+    backend: accesslog_testkit::Backend,
+    case_name: &str,
+    case: impl AsyncFn(&dyn Store),
+) {
+    accesslog_testkit::with_db(
+        backend,
+        case_name,
+        async |db: &accesslog_testkit::TestDb| case(&*db.store).await,
+    )
+    .await;
 }
 
-suite!(
+accesslog_testkit::on_both_backends!(
+    run: crate::with_store, current_thread;
     ping_names_the_backend,
     the_blocking_appender_extends_the_same_log,
     users_are_created_and_found,

@@ -41,6 +41,65 @@ pub fn skip_postgres() {
     );
 }
 
+/// Declares each case once and runs it on SQLite and on PostgreSQL, as `mod sqlite` and
+/// `mod postgres` (or the two names after `mods:`). A case is an `async fn` in the invoking
+/// module; `run` is what runs it: an `async fn(Backend, &str, case)` that sets up what the
+/// case is given (a [`TestDb`] with [`with_db`], a server, …), calls it and cleans up, and
+/// skips when the backend is missing ([`skip`]). Attributes before a case's name (such as
+/// `#[ignore = "…"]`) go on both tests. Tests run on a two-thread runtime, or on one
+/// thread with `current_thread` after `run` (for cases that test yielding).
+///
+/// ```ignore
+/// accesslog_testkit::on_both_backends!(run: accesslog_testkit::with_db; a_case, another);
+/// ```
+#[macro_export]
+macro_rules! on_both_backends {
+    (run: $run:path; $($cases:tt)*) => {
+        $crate::on_both_backends!(@emit (flavor = "multi_thread", worker_threads = 2)
+            sqlite, postgres; $run; $($cases)*);
+    };
+    (run: $run:path, current_thread; $($cases:tt)*) => {
+        $crate::on_both_backends!(@emit (flavor = "current_thread")
+            sqlite, postgres; $run; $($cases)*);
+    };
+    (mods: $sqlite:ident, $postgres:ident; run: $run:path; $($cases:tt)*) => {
+        $crate::on_both_backends!(@emit (flavor = "multi_thread", worker_threads = 2)
+            $sqlite, $postgres; $run; $($cases)*);
+    };
+    (@emit $flavor:tt $sqlite:ident, $postgres:ident; $run:path;
+     $($(#[$attr:meta])* $case:ident),* $(,)?) => {
+        mod $sqlite {
+            $(
+                #[::tokio::test $flavor]
+                $(#[$attr])*
+                async fn $case() {
+                    $run($crate::Backend::Sqlite, stringify!($case), super::$case).await;
+                }
+            )*
+        }
+        mod $postgres {
+            $(
+                #[::tokio::test $flavor]
+                $(#[$attr])*
+                async fn $case() {
+                    $run($crate::Backend::Postgres, stringify!($case), super::$case).await;
+                }
+            )*
+        }
+    };
+}
+
+/// Runs `case` on a fresh database of `backend` (skipping when PostgreSQL is missing,
+/// see [`skip`]), then drops the database: the runner for [`on_both_backends!`] of cases
+/// that take a `&TestDb`.
+pub async fn with_db(backend: Backend, case_name: &str, case: impl AsyncFn(&TestDb)) {
+    let Some(db) = TestDb::open(backend, case_name).await else {
+        return;
+    };
+    case(&db).await;
+    db.drop().await;
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,

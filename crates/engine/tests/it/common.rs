@@ -15,39 +15,6 @@ pub const ORIGIN: &str = "test.example/access-log";
 /// Where the fixed clocks start.
 pub const T0: Timestamp = Timestamp::from_micros(1_764_406_800_123_456);
 
-/// Declares each case once and runs it on SQLite and on PostgreSQL (when
-/// `ACCESSLOG_TEST_POSTGRES_URL` is set), each in a fresh database. A case is an
-/// `async fn(&TestDb)` in the invoking module; attributes before its name (such as
-/// `#[ignore = "…"]`) go on both tests.
-macro_rules! both_backends {
-    ($($(#[$attr:meta])* $case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                $(#[$attr])*
-                async fn $case() {
-                    let db = accesslog_testkit::TestDb::sqlite().await;
-                    super::$case(&db).await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                $(#[$attr])*
-                async fn $case() {
-                    let Some(db) = accesslog_testkit::TestDb::postgres(stringify!($case)).await
-                    else {
-                        return;
-                    };
-                    super::$case(&db).await;
-                    db.drop().await;
-                }
-            )*
-        }
-    };
-}
-
 /// The signing key of a test log. `LogSigner` is not `Clone` (it holds the secret), so a
 /// test that needs the key twice asks for it twice with the same seed.
 pub fn signer(seed: u8) -> LogSigner {

@@ -25,7 +25,8 @@ use async_trait::async_trait;
 
 use crate::common::{T0, event, signer, size_of, wait_until};
 
-both_backends!(
+accesslog_testkit::on_both_backends!(
+    run: accesslog_testkit::with_db;
     receipts_match_the_stored_entries,
     concurrent_records_share_transactions,
     an_unreachable_database_refuses_and_writes_nothing,

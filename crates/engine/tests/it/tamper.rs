@@ -23,7 +23,8 @@ use accesslog_testkit::{Backend, TestDb};
 
 use crate::common::{ORIGIN, T0, blob, event, signer};
 
-both_backends!(
+accesslog_testkit::on_both_backends!(
+    run: accesslog_testkit::with_db;
     an_untouched_log_verifies,
     an_edited_entry_is_named,
     a_deleted_entry_is_named,
@@ -35,7 +36,6 @@ both_backends!(
     a_forged_checkpoint_is_a_bad_signature,
     a_consistently_rewritten_leaf_breaks_the_signed_root,
     an_external_checkpoint_proves_extension_or_fork,
-    an_unreadable_edit_still_fails_verification,
     an_unreadable_edit_is_named_as_an_altered_entry,
     random_edits_are_always_named,
     tampering_is_found_across_page_boundaries,
@@ -486,13 +486,6 @@ async fn each_unreadable_edit(
     results
 }
 
-async fn an_unreadable_edit_still_fails_verification(db: &TestDb) {
-    let log = build(db).await;
-    for (edit, result) in each_unreadable_edit(db, &log).await {
-        assert!(result.is_err(), "{edit}: {result:?}");
-    }
-}
-
 async fn an_unreadable_edit_is_named_as_an_altered_entry(db: &TestDb) {
     let log = build(db).await;
     let wrong: Vec<_> = each_unreadable_edit(db, &log)
@@ -543,8 +536,19 @@ const EDITS: [&str; 16] = [
     "source = 'erpnext'",
 ];
 
+/// Set to rerun a failure: the panic message names the seed of the run that failed.
+const SEED_VAR: &str = "ACCESSLOG_TAMPER_SEED";
+
 async fn random_edits_are_always_named(db: &TestDb) {
-    let seed = RandomState::new().hash_one(0u64) | 1;
+    let seed = match std::env::var(SEED_VAR) {
+        Ok(s) => {
+            s.trim()
+                .parse::<u64>()
+                .unwrap_or_else(|e| panic!("{SEED_VAR}={s:?} is not a whole number: {e}"))
+                | 1
+        }
+        Err(_) => RandomState::new().hash_one(0u64) | 1,
+    };
     let mut rng = Rng(seed);
     let empty = blob(db.backend, &[]);
     let mut next = 1u64;
@@ -571,7 +575,10 @@ async fn random_edits_are_always_named(db: &TestDb) {
         }
         let seq = 1 + rng.below(size);
         let edit = EDITS[rng.below(EDITS.len() as u64) as usize];
-        let case = format!("seed {seed}, round {round}: {size} entries, entry {seq}: {edit}");
+        let case = format!(
+            "seed {seed} (rerun with {SEED_VAR}={seed}), round {round}: {size} entries, \
+             entry {seq}: {edit}"
+        );
         check(&*db.store, Vec::new())
             .await
             .unwrap_or_else(|p| panic!("{case}: the untouched log failed: {p}"));

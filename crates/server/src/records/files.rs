@@ -349,8 +349,9 @@ pub async fn upload(
     )))
 }
 
-/// `GET /private/files/{file_name}`: only for users who may read the document the file is
-/// attached to; every attempt is recorded.
+/// `GET /private/files/{*file_name}`: only for users who may read the document the file is
+/// attached to; every attempt is recorded, including paths of several segments (`../…`),
+/// which name no file and are refused as probes.
 pub async fn download_private(
     State(state): State<AppState>,
     audit: Audit,

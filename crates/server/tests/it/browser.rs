@@ -281,35 +281,53 @@ struct Driver {
 }
 
 impl Driver {
+    /// Starts chromedriver on a free port. A port cannot be reserved for another process:
+    /// one found free may be taken before chromedriver binds it (by a test running beside
+    /// this one). So a chromedriver that exits before answering is started again, on
+    /// another port, a few times.
     async fn start(chromedriver: &Path) -> Driver {
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            listener.local_addr().unwrap().port()
-        };
-        let dir = tempfile::tempdir().unwrap();
-        let child = Command::new(chromedriver)
-            .arg(format!("--port={port}"))
-            .arg(format!(
-                "--log-path={}",
-                dir.path().join("chromedriver.log").display()
-            ))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", chromedriver.display()));
-        let mut driver = Driver {
-            child,
-            port,
-            url: format!("http://127.0.0.1:{port}"),
-            dir,
-        };
-        driver.wait_until_ready().await;
-        driver
+        const ATTEMPTS: u32 = 5;
+        for attempt in 1..=ATTEMPTS {
+            let port = {
+                let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+                listener.local_addr().unwrap().port()
+            };
+            let dir = tempfile::tempdir().unwrap();
+            let child = Command::new(chromedriver)
+                .arg(format!("--port={port}"))
+                .arg(format!(
+                    "--log-path={}",
+                    dir.path().join("chromedriver.log").display()
+                ))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {}: {e}", chromedriver.display()));
+            let mut driver = Driver {
+                child,
+                port,
+                url: format!("http://127.0.0.1:{port}"),
+                dir,
+            };
+            match driver.wait_until_ready().await {
+                Ok(()) => return driver,
+                Err(exit) if attempt < ATTEMPTS => {
+                    eprintln!("chromedriver on port {port} exited ({exit}); trying another port");
+                }
+                Err(exit) => {
+                    driver.print_log_tail();
+                    panic!("chromedriver exited before answering, {ATTEMPTS} times: {exit}");
+                }
+            }
+        }
+        unreachable!("the last attempt returns or panics")
     }
 
-    /// Polls `/status` until chromedriver says it is ready, a bounded number of times.
-    async fn wait_until_ready(&mut self) {
+    /// Polls `/status` until chromedriver says it is ready, a bounded number of times; an
+    /// error if it exited first (its port was taken). Only our own child's answer counts:
+    /// it must still be running once `/status` answered.
+    async fn wait_until_ready(&mut self) -> Result<(), std::process::ExitStatus> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(2))
             .build()
@@ -317,14 +335,16 @@ impl Driver {
         let status = format!("{}/status", self.url);
         for _ in 0..(WAIT.as_millis() / POLL.as_millis()) {
             if let Some(exit) = self.child.try_wait().unwrap() {
-                self.print_log_tail();
-                panic!("chromedriver exited before answering: {exit}");
+                return Err(exit);
             }
             if let Ok(r) = http.get(&status).send().await
                 && let Ok(v) = r.json::<serde_json::Value>().await
                 && v["value"]["ready"] == true
             {
-                return;
+                return match self.child.try_wait().unwrap() {
+                    Some(exit) => Err(exit),
+                    None => Ok(()),
+                };
             }
             tokio::time::sleep(POLL).await;
         }
@@ -383,6 +403,10 @@ impl Drop for Driver {
     /// Asks chromedriver to shut down, which also quits any browser still open (killing
     /// it outright would orphan Chromium); kills it if it has not exited within `WAIT`.
     fn drop(&mut self) {
+        // One that has exited has nothing to shut down, and its port may be another's.
+        if !matches!(self.child.try_wait(), Ok(None)) {
+            return;
+        }
         let _ = request_shutdown(self.port);
         for _ in 0..(WAIT.as_millis() / POLL.as_millis()) {
             if !matches!(self.child.try_wait(), Ok(None)) {

@@ -319,58 +319,28 @@ pub fn sha256(bytes: &[u8]) -> String {
     hex::encode(sha2::Sha256::digest(bytes))
 }
 
-/// Declares each case once; runs it against SQLite and PostgreSQL.
-macro_rules! on_both_backends {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let server = $crate::common::TestServer::start(
-                        $crate::common::Backend::Sqlite, stringify!($case)).await.unwrap();
-                    super::$case(&server).await;
-                    server.stop().await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    let Some(server) = $crate::common::TestServer::start(
-                        $crate::common::Backend::Postgres, stringify!($case)).await else { return };
-                    super::$case(&server).await;
-                    server.stop().await;
-                }
-            )*
-        }
-    };
-}
-pub(crate) use on_both_backends;
+/// Server tests declare each case once, on both backends, with testkit's
+/// `on_both_backends!` and one of these runners.
+pub(crate) use accesslog_testkit::on_both_backends;
 
-/// Like `on_both_backends!`, for tests that start their own server (with
-/// [`TestServer::start_with`]): each case is called with the backend.
-macro_rules! on_both_backends_with_setup {
-    ($($case:ident),* $(,)?) => {
-        mod sqlite_with_setup {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case($crate::common::Backend::Sqlite).await;
-                }
-            )*
-        }
-        mod postgres_with_setup {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn $case() {
-                    super::$case($crate::common::Backend::Postgres).await;
-                }
-            )*
-        }
+/// Runs `case` against a server started on `backend` for it, then stops the server.
+pub(crate) async fn with_server(
+    backend: Backend,
+    case_name: &str,
+    case: impl AsyncFn(&TestServer),
+) {
+    let Some(server) = TestServer::start(backend, case_name).await else {
+        return;
     };
+    case(&server).await;
+    server.stop().await;
 }
-pub(crate) use on_both_backends_with_setup;
+
+/// For cases that start their own server ([`TestServer::start_with`]): `case` gets the
+/// backend.
+pub(crate) async fn with_backend(backend: Backend, _case_name: &str, case: impl AsyncFn(Backend)) {
+    case(backend).await;
+}
 
 /// Makes sure a Customer of each name exists (written to the store directly, so the log
 /// does not change): invoices may only link to customers that exist.

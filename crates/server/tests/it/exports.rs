@@ -16,6 +16,7 @@ use serde_json::{Value, json};
 use crate::common::{TestServer, entry_of as entry, last_entry, on_both_backends, session, sha256};
 
 on_both_backends!(
+    run: crate::common::with_server;
     general_ledger_exports_match_their_entries,
     exports_need_permission_and_refusals_are_recorded,
     list_views_export_what_the_user_sees,

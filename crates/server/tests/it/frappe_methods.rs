@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::common::{TestServer, last_event, log_size, on_both_backends, session};
 
 on_both_backends!(
+    run: crate::common::with_server;
     reads_answer_in_erpnexts_shape_and_are_recorded,
     writes_answer_the_document_and_are_recorded_as_reads_of_it,
     errors_have_erpnexts_shape,
@@ -564,6 +565,16 @@ async fn the_v2_document_api_and_rest_delete_work(server: &TestServer) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let r = sales
+        .get(server.at("/api/v2/document/Customer/Fox%20Ltd"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<Value>().await.unwrap()["data"]["territory"],
+        "East",
+        "the refused write changed nothing"
+    );
     let (admin, _) = session(server, "admin@example.com", "admin").await;
     let r = admin
         .patch(server.at("/api/v2/document/Customer/Fox%20Ltd"))
@@ -581,6 +592,12 @@ async fn the_v2_document_api_and_rest_delete_work(server: &TestServer) {
     ] {
         let r = sales.delete(server.at(path)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+        let r = admin.get(server.at(path)).send().await.unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::OK,
+            "{path}: still there after the refusal"
+        );
         let r = admin.delete(server.at(path)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::ACCEPTED, "{path}");
         assert_eq!(r.json::<Value>().await.unwrap(), json!({"data": "ok"}));

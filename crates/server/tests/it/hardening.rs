@@ -8,12 +8,10 @@ use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-use crate::common::{
-    Backend, TestServer, last_event, log_size, on_both_backends, on_both_backends_with_setup,
-    session,
-};
+use crate::common::{Backend, TestServer, last_event, log_size, on_both_backends, session};
 
 on_both_backends!(
+    run: crate::common::with_server;
     concurrent_wrong_passwords_get_at_most_five_401s,
     failed_logins_are_shown_to_system_managers_only,
     next_goes_only_to_a_same_site_path,
@@ -23,7 +21,9 @@ on_both_backends!(
     forwarding_headers_from_an_untrusted_peer_are_ignored,
 );
 
-on_both_backends_with_setup!(
+on_both_backends!(
+    mods: sqlite_with_setup, postgres_with_setup;
+    run: crate::common::with_backend;
     a_lockout_from_one_address_leaves_the_account_open_elsewhere,
     behind_a_trusted_proxy_the_entry_names_client_and_proxy,
     integer_parameters_are_checked_not_wrapped,

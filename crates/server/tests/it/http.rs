@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 use crate::common::{TestServer, USERS, on_both_backends};
 
 on_both_backends!(
+    run: crate::common::with_server;
     every_demo_user_logs_in_with_erpnext_login_call,
     json_and_root_form_logins_work,
     wrong_password_gets_401_with_a_clear_message,
@@ -561,6 +562,24 @@ async fn script_sessions_write_without_a_token_but_browsers_never_do(server: &Te
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+
+    // What was refused was not written; what was allowed was.
+    let admin = server.client();
+    server.login(&admin, "admin@example.com", "admin").await;
+    for (name, status) in [
+        ("Scripted%20Ltd", StatusCode::OK),
+        ("Marked%20Ltd", StatusCode::NOT_FOUND),
+        ("Evil%20Ltd", StatusCode::NOT_FOUND),
+        ("Browser%20Ltd", StatusCode::NOT_FOUND),
+        ("Page%20Ltd", StatusCode::NOT_FOUND),
+    ] {
+        let r = admin
+            .get(server.at(&format!("/api/resource/Customer/{name}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{name}");
+    }
 }
 
 async fn cross_site_posts_are_refused(server: &TestServer) {

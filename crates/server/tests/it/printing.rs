@@ -10,12 +10,10 @@ use reqwest::StatusCode;
 use serde_json::json;
 use tokio::io::AsyncReadExt;
 
-use crate::common::{
-    Backend, TestServer, last_entry, log_size, on_both_backends, on_both_backends_with_setup,
-    session, sha256,
-};
+use crate::common::{Backend, TestServer, last_entry, log_size, on_both_backends, session, sha256};
 
 on_both_backends!(
+    run: crate::common::with_server;
     the_print_view_records_each_format,
     raw_print_returns_the_commands_it_records,
     printing_needs_print_permission,
@@ -23,7 +21,9 @@ on_both_backends!(
     the_form_has_a_print_menu
 );
 
-on_both_backends_with_setup!(
+on_both_backends!(
+    mods: sqlite_with_setup, postgres_with_setup;
+    run: crate::common::with_backend;
     raw_print_reaches_a_network_printer_or_says_it_failed,
     a_printer_that_drops_the_job_after_it_was_recorded_is_a_second_entry,
     runaway_and_file_reading_templates_are_stopped,
@@ -445,23 +445,37 @@ async fn the_form_has_a_print_menu(server: &TestServer) {
     ));
     assert!(html.contains("(ZPL)") && html.contains("(ESC/POS)"));
 
-    // Customers: Sales Users may print them too, but they have no raw formats.
-    let (admin, _) = session(server, "admin@example.com", "admin").await;
-    let r = admin
-        .get(server.at("/app/sales-invoice"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
-    let html = admin
-        .get(server.at(&format!("/app/sales-invoice/{name}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    assert!(html.contains("Raw printing"));
+    assert!(html.contains("Raw printing"), "{html}");
+
+    // Customers: Sales Users may print them too, but the type has no raw formats, so the
+    // menu has no raw-printing part.
+    let form = |client: reqwest::Client| async move {
+        let r = client
+            .get(server.at("/app/customer/Acme%20Corp"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+        r.text().await.unwrap()
+    };
+    let html = form(sales).await;
+    assert!(html.contains("<summary>Print</summary>"), "{html}");
+    assert!(
+        html.contains("/printview?doctype=Customer&#38;name=Acme%20Corp&#38;format="),
+        "{html}"
+    );
+    assert!(
+        !html.contains("Raw printing") && !html.contains("/api/raw-print"),
+        "{html}"
+    );
+    // Accounts Users may read customers but not print them: no menu at all.
+    let (accounts, _) = session(server, "accounts@example.com", "accounts").await;
+    let html = form(accounts).await;
+    assert!(html.contains("Acme Corp"), "{html}");
+    assert!(
+        !html.contains("<summary>Print</summary>") && !html.contains("/printview"),
+        "{html}"
+    );
 }
 
 /// A TCP listener playing a printer: accepts one job and returns its bytes.
@@ -489,10 +503,11 @@ fn append(site: &Path, text: &str) {
 
 async fn raw_print_reaches_a_network_printer_or_says_it_failed(backend: Backend) {
     let (port, job) = printer();
-    let closed = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        l.local_addr().unwrap().port()
-    };
+    // A port bound but not listening: held for the whole test (nothing else can take
+    // it), and every connection to it is refused.
+    let refusing = tokio::net::TcpSocket::new_v4().unwrap();
+    refusing.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let closed = refusing.local_addr().unwrap().port();
     let Some(server) = TestServer::start_with(backend, "raw_print_network", |site| {
         append(
             site,

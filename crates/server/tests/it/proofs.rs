@@ -17,6 +17,7 @@ use sha2::{Digest, Sha256};
 use crate::common::{TestServer, on_both_backends};
 
 on_both_backends!(
+    run: crate::common::with_server;
     only_auditors_may_read_the_integrity_api,
     checkpoint_and_proofs_verify_independently,
     bad_proof_requests_get_clear_errors,

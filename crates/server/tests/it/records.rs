@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 use crate::common::{TestServer, on_both_backends, session};
 
 on_both_backends!(
+    run: crate::common::with_server;
     documents_are_created_read_and_listed,
     permissions_apply_to_every_call,
     bad_requests_name_what_is_wrong,
@@ -569,13 +570,34 @@ async fn documents_are_updated_with_put(server: &TestServer) {
     );
     assert_eq!(d["data"]["items"][0]["item_code"], "C");
 
-    let r = put(&accounts, json!({"status": "Lost"})).await;
+    let r = put(&accounts, json!({"status": "Lost", "grand_total": 11})).await;
     assert_eq!(r.status(), StatusCode::BAD_REQUEST);
     let sales = session(server, "sales@example.com", "sales").await;
     assert_eq!(
-        put(&sales, json!({"status": "Paid"})).await.status(),
+        put(&sales, json!({"status": "Draft", "grand_total": 12}))
+            .await
+            .status(),
         StatusCode::FORBIDDEN,
         "Sales User may not write invoices"
+    );
+    // Neither refused write changed anything, not even its valid fields.
+    let d: Value = admin
+        .0
+        .get(server.at("/api/resource/Sales%20Invoice/SINV-00001"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            d["data"]["status"].as_str(),
+            d["data"]["grand_total"].as_f64(),
+            d["data"]["modified_by"].as_str()
+        ),
+        (Some("Paid"), Some(10.0), Some("accounts@example.com")),
+        "{d}"
     );
     let r = admin
         .0

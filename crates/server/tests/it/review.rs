@@ -14,6 +14,7 @@ use sha2::{Digest, Sha256};
 use crate::common::{TestServer, last_event, log_size, on_both_backends, session};
 
 on_both_backends!(
+    run: crate::common::with_server;
     only_reviewers_read_the_log_and_refusals_are_recorded,
     the_list_filters_counts_and_pages,
     the_detail_page_shows_the_report_the_document_and_integrity,

@@ -18,9 +18,11 @@ use accesslog_core::entry::{Activity, Outcome};
 use reqwest::{Method, StatusCode};
 use tokio::io::AsyncReadExt;
 
-use crate::common::{Backend, TestServer, log_size, on_both_backends_with_setup, sha256};
+use crate::common::{Backend, TestServer, log_size, on_both_backends, sha256};
 
-on_both_backends_with_setup!(
+on_both_backends!(
+    mods: sqlite_with_setup, postgres_with_setup;
+    run: crate::common::with_backend;
     every_route_is_declared_and_every_egress_route_is_recorded,
     the_authorization_matrix_holds_for_every_egress_route,
     cross_site_requests_for_an_export_are_refused_and_recorded,

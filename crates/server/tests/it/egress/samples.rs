@@ -684,7 +684,7 @@ pub(super) fn samples() -> Vec<Sample> {
         // Files and backups.
         sample(
             M::GET,
-            "/private/files/{file_name}",
+            "/private/files/{*file_name}",
             FileRead,
             FILES,
             Mark,

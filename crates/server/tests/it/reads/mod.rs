@@ -17,9 +17,11 @@ use accesslog_store::{Document, NewDocument, SqlValue};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::common::{Backend, TestServer, log_size, on_both_backends_with_setup, sha256};
+use crate::common::{Backend, TestServer, log_size, on_both_backends, sha256};
 
-on_both_backends_with_setup!(
+on_both_backends!(
+    mods: sqlite_with_setup, postgres_with_setup;
+    run: crate::common::with_backend;
     rest_reads_record_the_names_they_returned,
     every_kind_of_read_is_recorded_with_what_it_showed,
     read_names_max_records_first_and_last,
