@@ -12,7 +12,8 @@
 //!         | 0x01 u32be(len) bytes[len]    ; present, `len` bytes of UTF-8
 //! ```
 //!
-//! The 24 fields, in this order: `seq`, `timestamp`, `user`, `activity`, `method`,
+//! The 24 fields, in the order of [`schema::FIELDS`] (the one list of them): `seq`,
+//! `timestamp`, `user`, `activity`, `method`,
 //! `export_from`, `reference_document`, `report_name`, `print_format`, `file_type`,
 //! `filters`, `columns`, `page`, `row_count`, `byte_count`, `content_sha256`, `outcome`,
 //! `reason`, `ip`, `user_agent`, `request_id`, `roles`, `auth`, `source`.
@@ -34,6 +35,7 @@ use crate::Timestamp;
 
 mod bounds;
 mod json;
+pub mod schema;
 
 pub use bounds::{FIELD_BOUNDS, MAX_ROLES, bound_of};
 
@@ -615,5 +617,98 @@ mod tests {
         }
         assert!("download".parse::<Activity>().is_err());
         assert_eq!("denied".parse::<Outcome>(), Ok(Outcome::Denied));
+    }
+
+    /// An entry whose every field is present and says which field it is.
+    fn every_field_named() -> Entry {
+        let mut e = Event::new("u@example.com", Activity::Export, "GET /x");
+        for (slot, name) in [
+            (&mut e.export_from, "export_from"),
+            (&mut e.reference_document, "reference_document"),
+            (&mut e.report_name, "report_name"),
+            (&mut e.print_format, "print_format"),
+            (&mut e.file_type, "file_type"),
+            (&mut e.page, "page"),
+            (&mut e.content_sha256, "content_sha256"),
+            (&mut e.reason, "reason"),
+            (&mut e.ip, "ip"),
+            (&mut e.user_agent, "user_agent"),
+            (&mut e.request_id, "request_id"),
+            (&mut e.auth, "auth"),
+        ] {
+            *slot = Some(name.to_owned());
+        }
+        e.filters = Some(CanonicalJson::from_value(&json!({"f": 1})));
+        e.columns = Some(CanonicalJson::from_value(&json!(["c"])));
+        e.row_count = Some(13);
+        e.byte_count = Some(14);
+        e.outcome = Outcome::Denied;
+        e.roles = vec!["r".into()];
+        e.source = "source".into();
+        Entry {
+            seq: 1,
+            timestamp: Timestamp::from_micros(2),
+            event: e,
+        }
+    }
+
+    /// The canonical bytes hold the fields in the schema's order: decoded by position,
+    /// each is the value of the field the schema names there.
+    #[test]
+    fn canonical_bytes_follow_the_schema() {
+        let bytes = every_field_named().canonical_bytes();
+        assert_eq!(bytes[0], 1, "version");
+        let mut rest = &bytes[1..];
+        for name in schema::NAMES {
+            assert_eq!(rest[0], 1, "{name} is present");
+            let len = u32::from_be_bytes(rest[1..5].try_into().unwrap()) as usize;
+            let value = std::str::from_utf8(&rest[5..5 + len]).unwrap();
+            rest = &rest[5 + len..];
+            let expected = match name {
+                "seq" => "1",
+                "timestamp" => "2",
+                "user" => "u@example.com",
+                "activity" => "export",
+                "method" => "GET /x",
+                "filters" => r#"{"f":1}"#,
+                "columns" => r#"["c"]"#,
+                "row_count" => "13",
+                "byte_count" => "14",
+                "outcome" => "denied",
+                "roles" => r#"["r"]"#,
+                other => other,
+            };
+            assert_eq!(value, expected, "field {name}");
+        }
+        assert!(rest.is_empty(), "24 fields and nothing after");
+    }
+
+    /// An entry's JSON has exactly the schema's fields, in its order.
+    #[test]
+    fn json_keys_follow_the_schema() {
+        let entry = every_field_named();
+        let text = serde_json::to_string(&entry).unwrap();
+        let keys: Vec<String> = serde_json::to_value(&entry)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        let mut names: Vec<String> = schema::NAMES.iter().map(|n| (*n).to_owned()).collect();
+        names.sort();
+        assert_eq!(keys, names, "the same fields");
+        let at: Vec<usize> = schema::NAMES
+            .iter()
+            .map(|n| text.find(&format!("\"{n}\":")).unwrap())
+            .collect();
+        assert!(at.windows(2).all(|w| w[0] < w[1]), "in order: {text}");
+    }
+
+    #[test]
+    fn the_schema_drives_the_bounds() {
+        for field in schema::FIELDS {
+            assert_eq!(bound_of(field.name), field.bound, "{}", field.name);
+        }
     }
 }

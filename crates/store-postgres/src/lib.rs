@@ -32,6 +32,16 @@ const INSERT_ENTRIES: &str = "INSERT INTO access_log (seq, timestamp, \"user\", 
     $13::TEXT[], $14::BIGINT[], $15::BIGINT[], $16::TEXT[], $17::TEXT[], $18::TEXT[], \
     $19::TEXT[], $20::TEXT[], $21::TEXT[], $22::TEXT[], $23::TEXT[], $24::TEXT[], $25::BYTEA[])";
 
+/// The SQL here that names an entry's columns, for the test that holds every such list
+/// against core's entry schema (`crates/store-tests/tests/entry_schema.rs`).
+#[doc(hidden)]
+pub mod entry_sql {
+    /// The batch insert (one array per column).
+    pub const INSERT: &str = super::INSERT_ENTRIES;
+    /// The migration that made `access_log`.
+    pub const MIGRATION: &str = include_str!("../migrations/0002_access_log.sql");
+}
+
 /// A batch of entries as one array per column, for `INSERT_ENTRIES`.
 #[derive(Default)]
 struct Columns {

@@ -36,6 +36,20 @@ mod worker;
 mod writer;
 
 pub use log_file::{SCHEMA as LOG_SCHEMA, log_path};
+
+/// The SQL here that names an entry's columns, for the test that holds every such list
+/// against core's entry schema (`crates/store-tests/tests/entry_schema.rs`).
+#[doc(hidden)]
+pub mod entry_sql {
+    /// The writer's insert.
+    pub const INSERT: &str = crate::writer::INSERT_ENTRY;
+    /// The migration that first made `access_log`.
+    pub const MIGRATION: &str = include_str!("../migrations/0002_access_log.sql");
+    /// The log file's tables, as a database is given them today.
+    pub fn log_tables() -> String {
+        crate::log_file::tables_sql(crate::log_file::SCHEMA)
+    }
+}
 pub use review::review_path;
 
 /// Every file a site's SQLite database at `main` may consist of: itself, the log's and

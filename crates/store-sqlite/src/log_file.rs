@@ -51,7 +51,7 @@ pub(crate) fn pragmas() -> String {
 
 /// The log's tables in `schema`, as migration 0002 made them in the site's file (and
 /// crates/store-postgres keeps in step), with the empty tree's state.
-fn tables_sql(schema: &str) -> String {
+pub(crate) fn tables_sql(schema: &str) -> String {
     format!(
         "CREATE TABLE IF NOT EXISTS {schema}.access_log (
     seq                INTEGER PRIMARY KEY,

@@ -19,7 +19,7 @@ use crate::worker::{Worker, closed_error};
 #[derive(Debug)]
 pub(crate) struct Writer(Worker);
 
-const INSERT_ENTRY: &str = "INSERT INTO access_log (seq, timestamp, \"user\", activity, method, \
+pub(crate) const INSERT_ENTRY: &str = "INSERT INTO access_log (seq, timestamp, \"user\", activity, method, \
     export_from, reference_document, report_name, print_format, file_type, filters, columns, \
     page, row_count, byte_count, content_sha256, outcome, reason, ip, user_agent, request_id, \
     roles, auth, source, leaf_hash) \

@@ -135,35 +135,12 @@ pub fn to_i64(v: u64) -> StoreResult<i64> {
     i64::try_from(v).map_err(|_| StoreError::Other(format!("{v} does not fit in a BIGINT")))
 }
 
-/// The names of an entry's 24 fields (and `access_log`'s columns), in canonical order.
-pub const ENTRY_FIELDS: [&str; 24] = [
-    "seq",
-    "timestamp",
-    "user",
-    "activity",
-    "method",
-    "export_from",
-    "reference_document",
-    "report_name",
-    "print_format",
-    "file_type",
-    "filters",
-    "columns",
-    "page",
-    "row_count",
-    "byte_count",
-    "content_sha256",
-    "outcome",
-    "reason",
-    "ip",
-    "user_agent",
-    "request_id",
-    "roles",
-    "auth",
-    "source",
-];
+/// The names of an entry's 24 fields (and `access_log`'s columns), in canonical order:
+/// core's entry schema.
+pub const ENTRY_FIELDS: [&str; 24] = accesslog_core::entry::schema::NAMES;
 
-/// The columns of `access_log`, in the order `entry_from_row` and the inserts use.
+/// The columns of `access_log`, in the order `entry_from_row` and the inserts use: core's
+/// `schema::column_list()`, as a constant for `format!` (a test holds the two together).
 pub const ENTRY_COLUMNS: &str = "seq, timestamp, \"user\", activity, method, export_from, reference_document, \
      report_name, print_format, file_type, filters, columns, page, row_count, byte_count, \
      content_sha256, outcome, reason, ip, user_agent, request_id, roles, auth, source";

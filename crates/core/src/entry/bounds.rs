@@ -15,7 +15,8 @@ use sha2::{Digest, Sha256};
 use super::{CanonicalJson, Event};
 
 /// The most bytes (of UTF-8) each text field of an [`Event`] keeps, by field name as in
-/// the canonical encoding. `roles` bounds each role; [`MAX_ROLES`] bounds how many.
+/// the canonical encoding (from [`super::schema::FIELDS`]). `roles` bounds each role;
+/// [`MAX_ROLES`] bounds how many.
 ///
 /// A longer value is cut: a plain text field keeps its longest prefix (ending at a
 /// character boundary) that fits together with the mark `…[cut: N bytes, sha256 HEX]`,
@@ -25,25 +26,7 @@ use super::{CanonicalJson, Event};
 /// the bound. Every bound is larger than the longest mark (89 bytes plus N's digits), so a
 /// cut value always fits; were one smaller, a cut value would be the mark alone, since the
 /// full SHA-256 is worth more than those few bytes.
-pub const FIELD_BOUNDS: &[(&str, usize)] = &[
-    ("user", 320),
-    ("method", 2048),
-    ("export_from", 256),
-    ("reference_document", 1024),
-    ("report_name", 256),
-    ("print_format", 256),
-    ("file_type", 128),
-    ("filters", 65_536),
-    ("columns", 65_536),
-    ("page", 1_048_576),
-    ("reason", 4096),
-    ("ip", 128),
-    ("user_agent", 512),
-    ("request_id", 128),
-    ("auth", 256),
-    ("source", 256),
-    ("roles", 256),
-];
+pub const FIELD_BOUNDS: &[(&str, usize)] = &super::schema::BOUNDS;
 
 /// The most roles an entry keeps. With more, the first 255 (in sorted order) are kept and
 /// the 256th is the mark `…[cut: R roles, N bytes, sha256 HEX]`, where R is how many roles

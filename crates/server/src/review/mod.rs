@@ -153,6 +153,30 @@ mod tests {
     use super::*;
 
     #[test]
+    fn entry_json_has_every_field_of_the_schema_once() {
+        let e = Entry {
+            seq: 1,
+            timestamp: Timestamp::from_micros(0),
+            event: accesslog_core::entry::Event::new(
+                "u@example.com",
+                accesslog_core::entry::Activity::Print,
+                "GET /printview",
+            ),
+        };
+        let json = entry_json(&e);
+        let mut keys: Vec<&str> = json
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        let mut names = accesslog_core::entry::schema::NAMES.to_vec();
+        keys.sort_unstable();
+        names.sort_unstable();
+        assert_eq!(keys, names);
+    }
+
+    #[test]
     fn dates_cover_whole_days() {
         let from = instant("2026-11-29", false).unwrap();
         let to = instant("2026-11-29", true).unwrap();
