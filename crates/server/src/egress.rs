@@ -222,39 +222,6 @@ pub fn cross_site(headers: &HeaderMap) -> Option<String> {
     None
 }
 
-/// `%41` → `A`; bytes as they are, so invalid UTF-8 can be reported rather than guessed.
-fn percent_decode(raw: &str, plus_is_space: bool) -> Vec<u8> {
-    let bytes = raw.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 3;
-                    }
-                    None => {
-                        out.push(b'%');
-                        i += 1;
-                    }
-                }
-            }
-            b'+' if plus_is_space => {
-                out.push(b' ');
-                i += 1;
-            }
-            b => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    out
-}
-
 /// A value's problem, if it has one: invalid UTF-8, a control character, too long.
 fn problem(value: &[u8]) -> Option<String> {
     match std::str::from_utf8(value) {
@@ -300,7 +267,7 @@ pub fn checked_input(
     let mut params = BTreeMap::new();
     let mut bad: Option<String> = None;
     for (i, segment) in uri.path().split('/').filter(|s| !s.is_empty()).enumerate() {
-        let value = percent_decode(segment, false);
+        let value = crate::percent::percent_decode(segment, false);
         if let Some(p) = problem(&value)
             && bad.is_none()
         {
@@ -318,7 +285,10 @@ pub fn checked_input(
         .filter(|p| !p.is_empty())
     {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let (key, value) = (percent_decode(k, true), percent_decode(v, true));
+        let (key, value) = (
+            crate::percent::percent_decode(k, true),
+            crate::percent::percent_decode(v, true),
+        );
         let name = shown(&key).chars().take(200).collect::<String>();
         if bad.is_none() {
             if let Some(p) = problem(&key) {

@@ -14,6 +14,7 @@ mod error;
 pub mod headers;
 mod limits;
 mod pages;
+mod percent;
 mod printing;
 pub mod records;
 mod reports;

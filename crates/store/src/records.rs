@@ -173,108 +173,6 @@ pub fn insert_sql(table: &str, columns: &[(&str, &str)], dialect: Dialect) -> St
     )
 }
 
-#[cfg(test)]
-mod tests {
-    use accesslog_core::doctype::{Naming, Permission};
-
-    use super::*;
-
-    fn doctype(is_child: bool) -> DocType {
-        let field = |n: &str, t| Field {
-            fieldname: n.into(),
-            label: n.into(),
-            fieldtype: t,
-            options: None,
-            reqd: false,
-            in_list_view: false,
-            search_index: false,
-        };
-        DocType {
-            name: if is_child {
-                "Sales Invoice Item".into()
-            } else {
-                "Sales Invoice".into()
-            },
-            is_child,
-            naming: Naming::Hash,
-            fields: vec![
-                field("customer", FieldType::Link),
-                field("grand_total", FieldType::Currency),
-                field("items", FieldType::Table),
-                field("qty", FieldType::Int),
-            ],
-            permissions: BTreeMap::from([("X".to_owned(), Permission::default())]),
-            log_reads: true,
-        }
-    }
-
-    #[test]
-    fn tables_have_standard_and_typed_columns() {
-        let sql = create_table_sql(&doctype(false), Dialect::Postgres);
-        assert_eq!(
-            sql,
-            "CREATE TABLE IF NOT EXISTS tab_sales_invoice (name TEXT PRIMARY KEY, owner TEXT, creation TEXT, modified TEXT, modified_by TEXT, customer TEXT, grand_total DOUBLE PRECISION, qty BIGINT)"
-        );
-        let child = create_table_sql(&doctype(true), Dialect::Sqlite);
-        assert!(
-            child.contains("parent TEXT, parenttype TEXT, parentfield TEXT, idx INTEGER"),
-            "{child}"
-        );
-        assert!(child.contains("grand_total REAL"), "{child}");
-    }
-
-    #[test]
-    fn fields_marked_search_index_are_indexed_with_the_name() {
-        let mut invoice = doctype(false);
-        assert_eq!(
-            index_sql(&invoice),
-            [
-                "CREATE INDEX IF NOT EXISTS tab_sales_invoice_modified_name ON tab_sales_invoice (modified, name)"
-            ]
-        );
-        invoice.fields[0].search_index = true;
-        assert_eq!(
-            index_sql(&invoice)[1..],
-            [
-                "CREATE INDEX IF NOT EXISTS tab_sales_invoice_customer_name ON tab_sales_invoice (customer, name)"
-            ]
-        );
-        assert_eq!(
-            drop_field_index_sql(&invoice, "customer"),
-            "DROP INDEX IF EXISTS tab_sales_invoice_customer_name"
-        );
-    }
-
-    #[test]
-    fn only_new_fields_are_added() {
-        let existing = vec![
-            "name".to_owned(),
-            "customer".to_owned(),
-            "old_field".to_owned(),
-        ];
-        assert_eq!(
-            add_columns_sql(&doctype(false), &existing, Dialect::Sqlite),
-            [
-                "ALTER TABLE tab_sales_invoice ADD COLUMN grand_total REAL",
-                "ALTER TABLE tab_sales_invoice ADD COLUMN qty INTEGER"
-            ]
-        );
-    }
-
-    #[test]
-    fn inserts_bind_every_value() {
-        let cols = [("name", "TEXT"), ("a", "BIGINT")];
-        assert_eq!(
-            insert_sql("tab_x", &cols, Dialect::Sqlite),
-            "INSERT INTO tab_x (name, a) VALUES ($1, $2)"
-        );
-        assert_eq!(
-            insert_sql("tab_x", &cols, Dialect::Postgres),
-            "INSERT INTO tab_x (name, a) VALUES ($1::TEXT, $2::BIGINT)"
-        );
-    }
-}
-
 /// Reads the known columns of a document row (standard ones and the type's fields) from a
 /// row of either backend, typed by the field definitions.
 pub fn document_values<'r, R>(
@@ -593,4 +491,106 @@ pub fn update_columns<'a>(
         vals.push(v.clone());
     }
     (cols, vals)
+}
+
+#[cfg(test)]
+mod tests {
+    use accesslog_core::doctype::{Naming, Permission};
+
+    use super::*;
+
+    fn doctype(is_child: bool) -> DocType {
+        let field = |n: &str, t| Field {
+            fieldname: n.into(),
+            label: n.into(),
+            fieldtype: t,
+            options: None,
+            reqd: false,
+            in_list_view: false,
+            search_index: false,
+        };
+        DocType {
+            name: if is_child {
+                "Sales Invoice Item".into()
+            } else {
+                "Sales Invoice".into()
+            },
+            is_child,
+            naming: Naming::Hash,
+            fields: vec![
+                field("customer", FieldType::Link),
+                field("grand_total", FieldType::Currency),
+                field("items", FieldType::Table),
+                field("qty", FieldType::Int),
+            ],
+            permissions: BTreeMap::from([("X".to_owned(), Permission::default())]),
+            log_reads: true,
+        }
+    }
+
+    #[test]
+    fn tables_have_standard_and_typed_columns() {
+        let sql = create_table_sql(&doctype(false), Dialect::Postgres);
+        assert_eq!(
+            sql,
+            "CREATE TABLE IF NOT EXISTS tab_sales_invoice (name TEXT PRIMARY KEY, owner TEXT, creation TEXT, modified TEXT, modified_by TEXT, customer TEXT, grand_total DOUBLE PRECISION, qty BIGINT)"
+        );
+        let child = create_table_sql(&doctype(true), Dialect::Sqlite);
+        assert!(
+            child.contains("parent TEXT, parenttype TEXT, parentfield TEXT, idx INTEGER"),
+            "{child}"
+        );
+        assert!(child.contains("grand_total REAL"), "{child}");
+    }
+
+    #[test]
+    fn fields_marked_search_index_are_indexed_with_the_name() {
+        let mut invoice = doctype(false);
+        assert_eq!(
+            index_sql(&invoice),
+            [
+                "CREATE INDEX IF NOT EXISTS tab_sales_invoice_modified_name ON tab_sales_invoice (modified, name)"
+            ]
+        );
+        invoice.fields[0].search_index = true;
+        assert_eq!(
+            index_sql(&invoice)[1..],
+            [
+                "CREATE INDEX IF NOT EXISTS tab_sales_invoice_customer_name ON tab_sales_invoice (customer, name)"
+            ]
+        );
+        assert_eq!(
+            drop_field_index_sql(&invoice, "customer"),
+            "DROP INDEX IF EXISTS tab_sales_invoice_customer_name"
+        );
+    }
+
+    #[test]
+    fn only_new_fields_are_added() {
+        let existing = vec![
+            "name".to_owned(),
+            "customer".to_owned(),
+            "old_field".to_owned(),
+        ];
+        assert_eq!(
+            add_columns_sql(&doctype(false), &existing, Dialect::Sqlite),
+            [
+                "ALTER TABLE tab_sales_invoice ADD COLUMN grand_total REAL",
+                "ALTER TABLE tab_sales_invoice ADD COLUMN qty INTEGER"
+            ]
+        );
+    }
+
+    #[test]
+    fn inserts_bind_every_value() {
+        let cols = [("name", "TEXT"), ("a", "BIGINT")];
+        assert_eq!(
+            insert_sql("tab_x", &cols, Dialect::Sqlite),
+            "INSERT INTO tab_x (name, a) VALUES ($1, $2)"
+        );
+        assert_eq!(
+            insert_sql("tab_x", &cols, Dialect::Postgres),
+            "INSERT INTO tab_x (name, a) VALUES ($1::TEXT, $2::BIGINT)"
+        );
+    }
 }

@@ -6,9 +6,6 @@ mod frontier;
 mod plan;
 mod verify;
 
-#[cfg(test)]
-mod tests;
-
 pub use frontier::{Frontier, FrontierError};
 pub use plan::{ProofPlan, consistency_plan, inclusion_plan, root_plan};
 pub use verify::{verify_consistency, verify_inclusion};
@@ -163,3 +160,6 @@ pub enum ProofError {
     )]
     MissingNode(NodeId),
 }
+
+#[cfg(test)]
+mod tests;

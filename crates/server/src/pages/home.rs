@@ -4,7 +4,7 @@ use askama::Template;
 use axum::extract::State;
 use axum::response::Html;
 
-use super::{Layout, render};
+use super::{Layout, Link, render};
 use crate::auth::PageUser;
 use crate::error::WebError;
 use crate::state::AppState;
@@ -15,10 +15,10 @@ struct HomePage {
     layout: Layout,
     user: accesslog_store::User,
     is_system_manager: bool,
-    /// (url slug, name) of the types this user may read.
-    doctypes: Vec<(String, String)>,
-    /// (url, name) of the reports this user may run.
-    reports: Vec<(String, String)>,
+    /// The types this user may read.
+    doctypes: Vec<Link>,
+    /// The reports this user may run.
+    reports: Vec<Link>,
 }
 
 pub async fn show(
@@ -34,13 +34,18 @@ pub async fn show(
             .filter(|d| {
                 !d.is_child && d.allows(&auth.user.roles, accesslog_core::doctype::Action::Read)
             })
-            .map(|d| (crate::records::pages::slug(&d.name), d.name.clone()))
+            .map(|d| {
+                Link::new(
+                    format!("/app/{}", crate::records::pages::slug(&d.name)),
+                    d.name.clone(),
+                )
+            })
             .collect(),
         reports: state
             .reports
             .iter()
             .filter(|r| r.allows(&auth.user.roles))
-            .map(|r| (crate::reports::report_url(&r.name), r.name.clone()))
+            .map(|r| Link::new(crate::reports::report_url(&r.name), r.name.clone()))
             .collect(),
         user: auth.user,
     })

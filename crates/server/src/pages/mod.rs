@@ -21,6 +21,54 @@ pub struct Layout {
     pub csrf_token: String,
 }
 
+/// A link and its text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Link {
+    pub url: String,
+    pub text: String,
+}
+
+impl Link {
+    pub fn new(url: impl Into<String>, text: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            text: text.into(),
+        }
+    }
+}
+
+/// An option of a `<select>`: what it sends, and what it says.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+}
+
+impl Choice {
+    pub fn new(value: impl Into<String>, label: impl Into<String>) -> Self {
+        Self {
+            value: value.into(),
+            label: label.into(),
+        }
+    }
+}
+
+/// A label and its value: a row of a two-column table (a form's fields, an entry's).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LabelledValue {
+    pub label: String,
+    pub value: String,
+}
+
+impl LabelledValue {
+    pub fn new(label: impl Into<String>, value: impl Into<String>) -> Self {
+        Self {
+            label: label.into(),
+            value: value.into(),
+        }
+    }
+}
+
 #[derive(Clone, Debug)]
 pub struct LayoutUser {
     pub email: String,

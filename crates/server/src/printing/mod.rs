@@ -154,23 +154,44 @@ fn known(formats: impl IntoIterator<Item = String>) -> String {
     }
 }
 
+/// A print format in the menu: its print view and its PDF.
+#[derive(Clone, Debug)]
+pub struct PrintFormatLink {
+    pub name: String,
+    pub view_url: String,
+    pub pdf_url: String,
+}
+
+/// A raw format in the menu: the printer language and where to download the commands.
+#[derive(Clone, Debug)]
+pub struct RawFormatLink {
+    pub name: String,
+    pub language: &'static str,
+    pub url: String,
+}
+
+/// A network printer raw formats can be sent to.
+#[derive(Clone, Debug)]
+pub struct PrinterChoice {
+    pub name: String,
+    /// Its description, or its address.
+    pub about: String,
+}
+
 /// The Print menu of a form: the print formats (each as a print view and a PDF), the raw
 /// formats, and the network printers they can be sent to.
 #[derive(Clone, Debug)]
 pub struct PrintMenu {
-    /// (format name, print view URL, PDF URL)
-    pub formats: Vec<(String, String, String)>,
-    /// (format name, printer language, download URL)
-    pub raw: Vec<(String, &'static str, String)>,
-    /// (printer name, description)
-    pub printers: Vec<(String, String)>,
+    pub formats: Vec<PrintFormatLink>,
+    pub raw: Vec<RawFormatLink>,
+    pub printers: Vec<PrinterChoice>,
     /// Why PDFs are off, if they are.
     pub pdf_off: Option<String>,
 }
 
 impl PrintMenu {
     pub fn new(state: &AppState, doctype: &str, name: &str) -> Self {
-        use crate::records::pages::percent;
+        use crate::percent::percent;
         let q = |format: &str| {
             format!(
                 "doctype={}&name={}&format={}",
@@ -186,11 +207,11 @@ impl PrintMenu {
             .into_iter()
             .map(|f| {
                 let query = q(&f.name);
-                (
-                    f.name,
-                    format!("/printview?{query}"),
-                    format!("/api/method/frappe.utils.print_format.download_pdf?{query}"),
-                )
+                PrintFormatLink {
+                    name: f.name,
+                    view_url: format!("/printview?{query}"),
+                    pdf_url: format!("/api/method/frappe.utils.print_format.download_pdf?{query}"),
+                }
             })
             .collect();
         let raw = state
@@ -203,11 +224,11 @@ impl PrintMenu {
                     accesslog_print::FormatKind::Raw(k) => k.label(),
                     accesslog_print::FormatKind::Html => "HTML",
                 };
-                (
-                    f.name.clone(),
-                    label,
-                    format!("/api/raw-print?{}", q(&f.name)),
-                )
+                RawFormatLink {
+                    name: f.name.clone(),
+                    language: label,
+                    url: format!("/api/raw-print?{}", q(&f.name)),
+                }
             })
             .collect();
         let printers = state
@@ -219,7 +240,10 @@ impl PrintMenu {
                     .description
                     .clone()
                     .unwrap_or_else(|| format!("{}:{}", p.host, p.port));
-                (n.clone(), about)
+                PrinterChoice {
+                    name: n.clone(),
+                    about,
+                }
             })
             .collect();
         Self {

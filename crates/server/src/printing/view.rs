@@ -10,7 +10,8 @@ use super::{PrintQuery, known, printable, render};
 use crate::audit::{Audit, AuditedResponse, Payload};
 use crate::auth::PageUser;
 use crate::error::WebError;
-use crate::records::pages::{percent, slug};
+use crate::percent::percent;
+use crate::records::pages::slug;
 use crate::state::AppState;
 
 /// The printable page around a rendered format: A4 print CSS, and on screen a toolbar with

@@ -490,39 +490,6 @@ pub async fn download_public(
     Ok(response)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn file_names_are_cleaned() {
-        assert_eq!(
-            clean_file_name("contract.pdf").as_deref(),
-            Some("contract.pdf")
-        );
-        assert_eq!(
-            clean_file_name(r"C:\Users\x\cv.pdf").as_deref(),
-            Some("cv.pdf")
-        );
-        assert_eq!(
-            clean_file_name("../../etc/passwd").as_deref(),
-            Some("passwd")
-        );
-        assert_eq!(clean_file_name("a\u{0}b.txt").as_deref(), Some("ab.txt"));
-        for bad in ["", "..", ".env", "a/", "   "] {
-            assert!(clean_file_name(bad).is_none(), "{bad:?}");
-        }
-    }
-
-    #[test]
-    fn url_names_that_are_not_plain_are_refused() {
-        assert!(plausible_file_name("contract.pdf"));
-        for probe in ["../x", "a/b", "..", "a..b", ".hidden", r"a\b", "a\u{0}b"] {
-            assert!(!plausible_file_name(probe), "{probe:?}");
-        }
-    }
-}
-
 #[derive(serde::Deserialize)]
 pub struct FileListParams {
     filters: Option<String>,
@@ -619,4 +586,37 @@ pub async fn list(
             crate::audit::Read::Report,
         )
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_are_cleaned() {
+        assert_eq!(
+            clean_file_name("contract.pdf").as_deref(),
+            Some("contract.pdf")
+        );
+        assert_eq!(
+            clean_file_name(r"C:\Users\x\cv.pdf").as_deref(),
+            Some("cv.pdf")
+        );
+        assert_eq!(
+            clean_file_name("../../etc/passwd").as_deref(),
+            Some("passwd")
+        );
+        assert_eq!(clean_file_name("a\u{0}b.txt").as_deref(), Some("ab.txt"));
+        for bad in ["", "..", ".env", "a/", "   "] {
+            assert!(clean_file_name(bad).is_none(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn url_names_that_are_not_plain_are_refused() {
+        assert!(plausible_file_name("contract.pdf"));
+        for probe in ["../x", "a/b", "..", "a..b", ".hidden", r"a\b", "a\u{0}b"] {
+            assert!(!plausible_file_name(probe), "{probe:?}");
+        }
+    }
 }

@@ -14,7 +14,8 @@ use axum::extract::{Path, Query, State};
 use crate::audit::{Audit, AuditedResponse, Payload, Read};
 use crate::auth::PageUser;
 use crate::error::WebError;
-use crate::pages::{Layout, render};
+use crate::pages::{Choice, LabelledValue, Layout, render};
+use crate::percent::percent;
 use crate::state::AppState;
 
 /// Rows per page of a list view.
@@ -97,6 +98,19 @@ struct ListRow {
     cells: Vec<String>,
 }
 
+/// A list's export form: its filters and fields, as JSON the export endpoint takes.
+struct ExportForm {
+    filters_json: String,
+    fields_json: String,
+}
+
+/// A field one may tick for an export; ticked at first if the list shows it.
+struct ExportField {
+    fieldname: String,
+    label: String,
+    ticked: bool,
+}
+
 #[derive(Template)]
 #[template(path = "list.html")]
 struct ListPage {
@@ -104,7 +118,8 @@ struct ListPage {
     doctype: String,
     base: String,
     filters: Vec<FilterInput>,
-    sorts: Vec<(String, String)>,
+    /// The orders one may choose (`order_by` values).
+    sorts: Vec<Choice>,
     order_by: String,
     columns: Vec<ListColumn>,
     rows: Vec<ListRow>,
@@ -113,23 +128,10 @@ struct ListPage {
     last: u64,
     prev: Option<String>,
     next: Option<String>,
-    /// For users who may export the type: the filters and fields of this view, as the
-    /// export endpoint takes them (JSON).
-    export: Option<(String, String)>,
-    /// The fields one may choose to export: (fieldname, label, shown in the list).
-    export_fields: Vec<(String, String, bool)>,
-}
-
-/// Percent-encodes everything but unreserved characters (for a path segment or a query value).
-pub(crate) fn percent(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
+    /// For users who may export the type: this view as the export endpoint takes it.
+    export: Option<ExportForm>,
+    /// The fields one may choose to export.
+    export_fields: Vec<ExportField>,
 }
 
 /// `GET /app/{doctype}`: filters are `?field=value` (a `%` in the value means "like").
@@ -197,16 +199,22 @@ pub async fn list(
     }
 
     let mut sorts = vec![
-        ("modified desc".to_owned(), "Last modified".to_owned()),
-        ("name asc".to_owned(), "Name".to_owned()),
+        Choice::new("modified desc", "Last modified"),
+        Choice::new("name asc", "Name"),
     ];
     for f in &shown {
-        sorts.push((format!("{} asc", f.fieldname), format!("{} ↑", f.label)));
-        sorts.push((format!("{} desc", f.fieldname), format!("{} ↓", f.label)));
+        sorts.push(Choice::new(
+            format!("{} asc", f.fieldname),
+            format!("{} ↑", f.label),
+        ));
+        sorts.push(Choice::new(
+            format!("{} desc", f.fieldname),
+            format!("{} ↓", f.label),
+        ));
     }
     let order_by = params
         .get("order_by")
-        .filter(|o| sorts.iter().any(|(k, _)| k == *o))
+        .filter(|o| sorts.iter().any(|s| s.value == **o))
         .cloned()
         .unwrap_or_else(|| "modified desc".to_owned());
     let order: Vec<OrderBy> = order_by
@@ -312,19 +320,24 @@ pub async fn list(
         let fields: Vec<&str> = std::iter::once("name")
             .chain(shown.iter().map(|f| f.fieldname.as_str()))
             .collect();
-        (
-            serde_json::Value::Array(export_filters).to_string(),
-            serde_json::json!(fields).to_string(),
-        )
+        ExportForm {
+            filters_json: serde_json::Value::Array(export_filters).to_string(),
+            fields_json: serde_json::json!(fields).to_string(),
+        }
     });
     let export_fields = if export.is_some() {
-        std::iter::once(("name".to_owned(), "ID".to_owned(), true))
+        let field = |fieldname: &str, label: &str, ticked: bool| ExportField {
+            fieldname: fieldname.to_owned(),
+            label: label.to_owned(),
+            ticked,
+        };
+        std::iter::once(field("name", "ID", true))
             .chain(
                 doctype
                     .fields
                     .iter()
                     .filter(|f| f.fieldtype.has_column())
-                    .map(|f| (f.fieldname.clone(), f.label.clone(), f.in_list_view)),
+                    .map(|f| field(&f.fieldname, &f.label, f.in_list_view)),
             )
             .collect()
     } else {
@@ -401,6 +414,14 @@ struct TableView {
     rows: Vec<Vec<String>>,
 }
 
+/// A file attached to a document, as its form lists it.
+struct AttachmentLink {
+    url: String,
+    file_name: String,
+    /// Its size, and whether it is private.
+    about: String,
+}
+
 #[derive(Template)]
 #[template(path = "form.html")]
 struct FormPage {
@@ -408,10 +429,9 @@ struct FormPage {
     doctype: String,
     list_url: String,
     name: String,
-    fields: Vec<(String, String)>,
+    fields: Vec<LabelledValue>,
     tables: Vec<TableView>,
-    /// (url, file name, size)
-    attachments: Vec<(String, String, String)>,
+    attachments: Vec<AttachmentLink>,
     can_attach: bool,
     /// The Print menu, for users who may print this type.
     print: Option<crate::printing::PrintMenu>,
@@ -443,7 +463,7 @@ pub async fn form(
         .iter()
         .filter(|f| f.fieldtype.has_column())
         .map(|f| {
-            (
+            LabelledValue::new(
                 f.label.clone(),
                 cell(
                     doc.values.get(&f.fieldname).unwrap_or(&SqlValue::Null),
@@ -491,16 +511,14 @@ pub async fn form(
         .files_of(&doctype.name, &name)
         .await?
         .iter()
-        .map(|f| {
-            (
-                f.file_url(),
-                f.file_name.clone(),
-                format!(
-                    "{} bytes{}",
-                    f.file_size,
-                    if f.is_private { ", private" } else { "" }
-                ),
-            )
+        .map(|f| AttachmentLink {
+            url: f.file_url(),
+            file_name: f.file_name.clone(),
+            about: format!(
+                "{} bytes{}",
+                f.file_size,
+                if f.is_private { ", private" } else { "" }
+            ),
         })
         .collect();
     let print = doctype

@@ -23,7 +23,7 @@ use crate::state::AppState;
 
 /// `General Ledger` → `/app/query-report/General%20Ledger`.
 pub fn report_url(name: &str) -> String {
-    format!("/app/query-report/{}", crate::records::pages::percent(name))
+    format!("/app/query-report/{}", crate::percent::percent(name))
 }
 
 /// What a report is used for, and so which permission on its `ref_doctype` it needs, as

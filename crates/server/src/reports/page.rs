@@ -28,8 +28,14 @@ const RESERVED: [&str; 3] = ["sort", "order", "page"];
 #[template(path = "reports.html")]
 struct IndexPage {
     layout: Layout,
-    /// (name, url, reference document type)
-    reports: Vec<(String, String, String)>,
+    reports: Vec<ReportLink>,
+}
+
+/// A report in the index: its page, and the document type it reports on.
+struct ReportLink {
+    name: String,
+    url: String,
+    doctype: String,
 }
 
 /// `GET /app/query-report`.
@@ -38,7 +44,11 @@ pub async fn index(State(state): State<AppState>, who: PageUser) -> Result<Html<
         .reports
         .iter()
         .filter(|r| r.allows(&who.0.user.roles))
-        .map(|r| (r.name.clone(), report_url(&r.name), r.ref_doctype.clone()))
+        .map(|r| ReportLink {
+            name: r.name.clone(),
+            url: report_url(&r.name),
+            doctype: r.ref_doctype.clone(),
+        })
         .collect();
     render(&IndexPage {
         layout: Layout::new(&state.settings.name, Some(&who.0)),

@@ -17,8 +17,9 @@ use super::{entry_query, require_reviewer};
 use crate::audit::{Audit, AuditedResponse, Payload};
 use crate::auth::PageUser;
 use crate::error::WebError;
-use crate::pages::{Layout, render};
-use crate::records::pages::{percent, slug};
+use crate::pages::{LabelledValue, Layout, render};
+use crate::percent::percent;
+use crate::records::pages::slug;
 use crate::reports::job::ExportJob;
 use crate::reports::report_url;
 use crate::state::AppState;
@@ -39,6 +40,13 @@ const FILTERS: [&str; 11] = [
     "to",
     "q",
 ];
+
+/// A count beside the link that filters on what was counted (by user, by activity).
+pub struct CountLink {
+    pub label: String,
+    pub count: u64,
+    pub url: String,
+}
 
 pub struct Row {
     pub seq: u64,
@@ -61,8 +69,8 @@ struct ListPage {
     outcomes: Vec<(&'static str, bool)>,
     rows: Vec<Row>,
     /// (label, count, url that adds the filter)
-    by_user: Vec<(String, u64, String)>,
-    by_activity: Vec<(String, u64, String)>,
+    by_user: Vec<CountLink>,
+    by_activity: Vec<CountLink>,
     sample: u32,
     next: Option<String>,
     export_query: String,
@@ -191,9 +199,10 @@ pub async fn list(
     ] {
         *out = counts
             .into_iter()
-            .map(|(g, n)| {
-                let url = url_with(&values, key, &g);
-                (g, n, url)
+            .map(|(label, count)| CountLink {
+                url: url_with(&values, key, &label),
+                label,
+                count,
             })
             .collect();
     }
@@ -206,10 +215,10 @@ pub async fn list(
 struct EntryPageView {
     layout: Layout,
     seq: u64,
-    /// (label, value) of every field but the long ones.
-    fields: Vec<(&'static str, String)>,
-    /// The filters as (name, value) and as JSON.
-    filters: Vec<(String, String)>,
+    /// Every field but the long ones.
+    fields: Vec<LabelledValue>,
+    /// The filters by name (an array's items without one), and as JSON.
+    filters: Vec<LabelledValue>,
     filters_json: Option<String>,
     columns: Vec<String>,
     page: Option<String>,
@@ -244,7 +253,7 @@ pub async fn show(
     let ev = &e.event;
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let num = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
-    let fields = vec![
+    let fields = [
         ("Time", e.timestamp.to_rfc3339()),
         ("User", ev.user.clone()),
         ("Roles", ev.roles.join(", ")),
@@ -265,13 +274,16 @@ pub async fn show(
         ("User agent", opt(&ev.user_agent)),
         ("Request id", opt(&ev.request_id)),
         ("Source", ev.source.clone()),
-    ];
+    ]
+    .into_iter()
+    .map(|(label, value)| LabelledValue::new(label, value))
+    .collect();
     let filters_value = ev.filters.as_ref().map(|f| f.to_value());
-    let filters: Vec<(String, String)> = match &filters_value {
+    let filters: Vec<LabelledValue> = match &filters_value {
         Some(Value::Object(map)) => map
             .iter()
             .map(|(k, v)| {
-                (
+                LabelledValue::new(
                     k.clone(),
                     v.as_str().map_or_else(|| v.to_string(), str::to_owned),
                 )
@@ -279,7 +291,7 @@ pub async fn show(
             .collect(),
         Some(Value::Array(items)) => items
             .iter()
-            .map(|v| (String::new(), v.to_string()))
+            .map(|v| LabelledValue::new(String::new(), v.to_string()))
             .collect(),
         _ => Vec::new(),
     };
