@@ -43,21 +43,30 @@ pub async fn make_backup(
     Ok(path)
 }
 
-/// The backups on disk, newest first: (file name, size).
-pub fn list_backups(site_dir: &FsPath) -> Vec<(String, u64)> {
-    let mut out: Vec<(String, u64)> = std::fs::read_dir(backups_dir(site_dir))
+/// A backup on disk: its file name and size in bytes.
+pub struct BackupFile {
+    pub name: String,
+    pub size: u64,
+}
+
+/// The backups on disk, newest first.
+pub fn list_backups(site_dir: &FsPath) -> Vec<BackupFile> {
+    let mut out: Vec<BackupFile> = std::fs::read_dir(backups_dir(site_dir))
         .map(|rd| {
             rd.filter_map(Result::ok)
                 .filter_map(|e| {
                     let name = e.file_name().into_string().ok()?;
                     let meta = e.metadata().ok()?;
                     (meta.is_file() && name.starts_with("backup-") && !name.starts_with('.'))
-                        .then_some((name, meta.len()))
+                        .then_some(BackupFile {
+                            name,
+                            size: meta.len(),
+                        })
                 })
                 .collect()
         })
         .unwrap_or_default();
-    out.sort_by(|a, b| b.0.cmp(&a.0));
+    out.sort_by(|a, b| b.name.cmp(&a.name));
     out
 }
 
@@ -65,7 +74,7 @@ pub fn list_backups(site_dir: &FsPath) -> Vec<(String, u64)> {
 #[template(path = "backups.html")]
 struct BackupsPage {
     layout: Layout,
-    backups: Vec<(String, u64)>,
+    backups: Vec<BackupFile>,
 }
 
 fn only_system_managers(who: &crate::auth::Authenticated) -> Result<(), WebError> {
@@ -101,9 +110,9 @@ pub async fn download(
         return Err(audit.deny(&state, event, e).await);
     }
     // Only names from the listing: nothing typed in a URL reaches the file system.
-    let Some((name, _)) = list_backups(&state.settings.site_dir)
+    let Some(BackupFile { name, .. }) = list_backups(&state.settings.site_dir)
         .into_iter()
-        .find(|(n, _)| *n == file)
+        .find(|b| b.name == file)
     else {
         return Err(audit
             .deny(

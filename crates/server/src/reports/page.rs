@@ -83,8 +83,8 @@ struct ReportPage {
     filters: Vec<FilterInput>,
     error: Option<String>,
     headers: Vec<HeaderCell>,
-    rows: Vec<Vec<(String, bool)>>,
-    totals: Option<Vec<(String, bool)>>,
+    rows: Vec<Vec<Cell>>,
+    totals: Option<Vec<Cell>>,
     count: u64,
     first: u64,
     last: u64,
@@ -98,6 +98,38 @@ struct ReportPage {
 
 fn numeric(t: FieldType) -> bool {
     matches!(t, FieldType::Currency | FieldType::Float | FieldType::Int)
+}
+
+/// A report's cell (or column heading) as shown: its text, and whether it is a number
+/// (right-aligned).
+pub(super) struct Cell {
+    pub text: String,
+    pub numeric: bool,
+}
+
+impl Cell {
+    /// The value of a column of type `t`, formatted as the desk does.
+    pub(super) fn of(value: &accesslog_store::SqlValue, t: FieldType) -> Self {
+        Self {
+            text: cell(value, Some(t)),
+            numeric: numeric(t),
+        }
+    }
+
+    /// A column's heading, aligned like its values.
+    pub(super) fn heading(label: &str, t: FieldType) -> Self {
+        Self {
+            text: label.to_owned(),
+            numeric: numeric(t),
+        }
+    }
+
+    fn text(text: impl Into<String>, numeric: bool) -> Self {
+        Self {
+            text: text.into(),
+            numeric,
+        }
+    }
 }
 
 /// `GET /app/query-report/{name}`.
@@ -263,7 +295,7 @@ pub async fn show(
                         .get(i)
                         .cloned()
                         .unwrap_or(accesslog_store::SqlValue::Null);
-                    (cell(&v, Some(c.fieldtype)), numeric(c.fieldtype))
+                    Cell::of(&v, c.fieldtype)
                 })
                 .collect()
         })
@@ -275,16 +307,10 @@ pub async fn show(
                 .iter()
                 .enumerate()
                 .map(|(i, c)| match sums.get(&i) {
-                    Some(v) if c.fieldtype == FieldType::Int => (format!("{v:.0}"), true),
-                    Some(v) => (
-                        cell(
-                            &accesslog_store::SqlValue::Float(*v),
-                            Some(FieldType::Currency),
-                        ),
-                        true,
-                    ),
-                    None if i == 0 => ("Total".to_owned(), false),
-                    None => (String::new(), false),
+                    Some(v) if c.fieldtype == FieldType::Int => Cell::text(format!("{v:.0}"), true),
+                    Some(v) => Cell::of(&accesslog_store::SqlValue::Float(*v), FieldType::Currency),
+                    None if i == 0 => Cell::text("Total", false),
+                    None => Cell::text("", false),
                 })
                 .collect(),
         );

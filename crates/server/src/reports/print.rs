@@ -5,16 +5,16 @@
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
-use accesslog_core::doctype::FieldType;
 use accesslog_core::entry::{Activity, CanonicalJson, Event};
 use accesslog_store::SqlValue;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 
+use super::page::Cell;
 use super::{ReportUse, Run, report_for};
 use crate::audit::{Audit, AuditedResponse, Payload};
 use crate::error::WebError;
-use crate::records::pages::cell;
+use crate::pages::LabelledValue;
 use crate::state::AppState;
 
 /// A print holds at most this many rows; exports hold them all.
@@ -27,9 +27,9 @@ struct PrintPage<'a> {
     site_name: &'a str,
     printed_at: String,
     user: &'a str,
-    filters: Vec<(String, String)>,
-    headers: Vec<(String, bool)>,
-    rows: Vec<Vec<(String, bool)>>,
+    filters: Vec<LabelledValue>,
+    headers: Vec<Cell>,
+    rows: Vec<Vec<Cell>>,
     shown: u64,
     count: u64,
 }
@@ -61,8 +61,6 @@ async fn print_page(
         ControlFlow::Continue(())
     })
     .await?;
-    let numeric =
-        |t: FieldType| matches!(t, FieldType::Currency | FieldType::Float | FieldType::Int);
     let filters = report
         .filters
         .iter()
@@ -70,7 +68,7 @@ async fn print_page(
             run.filters
                 .applied
                 .get(&f.fieldname)
-                .map(|v| (f.label.clone(), v.clone()))
+                .map(|v| LabelledValue::new(f.label.clone(), v.clone()))
         })
         .collect();
     let page = PrintPage {
@@ -82,7 +80,7 @@ async fn print_page(
         headers: report
             .columns
             .iter()
-            .map(|c| (c.label.clone(), numeric(c.fieldtype)))
+            .map(|c| Cell::heading(&c.label, c.fieldtype))
             .collect(),
         rows: rows
             .iter()
@@ -91,10 +89,7 @@ async fn print_page(
                     .columns
                     .iter()
                     .enumerate()
-                    .map(|(i, c)| {
-                        let v = row.get(i).cloned().unwrap_or(SqlValue::Null);
-                        (cell(&v, Some(c.fieldtype)), numeric(c.fieldtype))
-                    })
+                    .map(|(i, c)| Cell::of(row.get(i).unwrap_or(&SqlValue::Null), c.fieldtype))
                     .collect()
             })
             .collect(),

@@ -45,17 +45,46 @@ struct Dashboard {
     layout: Layout,
     bars: Vec<Bar>,
     denied: Vec<Bar>,
-    /// (label, color, total over the period)
-    legend: Vec<(&'static str, &'static str, u64)>,
+    legend: Vec<LegendItem>,
     denied_total: u64,
-    /// (x, label) of every fifth day.
-    ticks: Vec<(i64, String)>,
+    /// Every fifth day, under the bars.
+    ticks: Vec<Tick>,
     max: u64,
     /// Whether reads are left out, and the link that switches.
     reads_hidden: bool,
     toggle_url: &'static str,
-    top_users: Vec<(String, u64, String)>,
-    top_sources: Vec<(String, u64, String)>,
+    top_users: Vec<TopExporter>,
+    top_sources: Vec<TopExporter>,
+}
+
+/// A series of the chart: its name, its color, and its total over the period.
+struct LegendItem {
+    label: &'static str,
+    color: &'static str,
+    total: u64,
+}
+
+/// A day's label at `x` on the chart.
+struct Tick {
+    x: i64,
+    label: String,
+}
+
+/// A user (or a document type or report) among the top exporters: exports and bytes.
+struct TopExporter {
+    name: String,
+    exports: u64,
+    bytes: String,
+}
+
+impl TopExporter {
+    fn from_summary((name, exports, bytes): (String, u64, u64)) -> Self {
+        Self {
+            name,
+            exports,
+            bytes: human_bytes(bytes),
+        }
+    }
 }
 
 fn day_label(day: i64) -> String {
@@ -167,7 +196,11 @@ pub async fn show(
             .iter()
             .enumerate()
             .filter(|(s, _)| !(reads_hidden && *s == READS))
-            .map(|(s, (label, _, color))| (*label, *color, counts.iter().map(|c| c[s]).sum()))
+            .map(|(s, (label, _, color))| LegendItem {
+                label,
+                color,
+                total: counts.iter().map(|c| c[s]).sum(),
+            })
             .collect(),
         reads_hidden,
         toggle_url: if reads_hidden {
@@ -178,18 +211,21 @@ pub async fn show(
         denied_total: denied.iter().sum(),
         ticks: (0..DAYS)
             .step_by(5)
-            .map(|i| (40 + i * 24, day_label(first + i)))
+            .map(|i| Tick {
+                x: 40 + i * 24,
+                label: day_label(first + i),
+            })
             .collect(),
         max,
         top_users: summary
             .top_users
             .into_iter()
-            .map(|(u, n, b)| (u, n, human_bytes(b)))
+            .map(TopExporter::from_summary)
             .collect(),
         top_sources: summary
             .top_sources
             .into_iter()
-            .map(|(u, n, b)| (u, n, human_bytes(b)))
+            .map(TopExporter::from_summary)
             .collect(),
     })?
     .0;

@@ -41,6 +41,22 @@ const FILTERS: [&str; 11] = [
     "q",
 ];
 
+/// An option of a filter's `<select>`, and whether it is the one chosen.
+#[derive(Clone)]
+pub struct Selectable {
+    pub value: &'static str,
+    pub selected: bool,
+}
+
+impl Selectable {
+    fn of(value: &'static str, chosen: Option<&String>) -> Self {
+        Self {
+            value,
+            selected: chosen.is_some_and(|c| c == value),
+        }
+    }
+}
+
 /// A count beside the link that filters on what was counted (by user, by activity).
 pub struct CountLink {
     pub label: String,
@@ -64,9 +80,8 @@ pub struct Row {
 struct ListPage {
     layout: Layout,
     values: BTreeMap<String, String>,
-    /// (name, selected)
-    activities: Vec<(&'static str, bool)>,
-    outcomes: Vec<(&'static str, bool)>,
+    activities: Vec<Selectable>,
+    outcomes: Vec<Selectable>,
     rows: Vec<Row>,
     /// (label, count, url that adds the filter)
     by_user: Vec<CountLink>,
@@ -134,15 +149,10 @@ pub async fn list(
         layout: Layout::new(&state.settings.name, Some(&audit.who)),
         values: values.clone(),
         activities: Activity::ALL
-            .map(|a| {
-                (
-                    a.as_str(),
-                    values.get("activity").is_some_and(|v| v == a.as_str()),
-                )
-            })
+            .map(|a| Selectable::of(a.as_str(), values.get("activity")))
             .to_vec(),
         outcomes: ["granted", "denied", "failed"]
-            .map(|o| (o, values.get("outcome").is_some_and(|v| v == o)))
+            .map(|o| Selectable::of(o, values.get("outcome")))
             .to_vec(),
         rows: Vec::new(),
         by_user: Vec::new(),
