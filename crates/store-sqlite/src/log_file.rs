@@ -191,6 +191,11 @@ pub(crate) fn adopt(main: &Path) -> StoreResult<()> {
         // Nothing to move: a fresh database's empty tables (from migration 0002), or a
         // site's file made again beside the log it had.
     } else if empty(&there, entries_there) {
+        tracing::info!(
+            entries = here.0,
+            file = %log.display(),
+            "moving the Access Log into a file of its own (once; a large log takes a while)"
+        );
         for table in TABLES {
             let cols = columns(table);
             tx.execute_batch(&format!(

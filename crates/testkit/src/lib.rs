@@ -49,9 +49,8 @@ pub fn skip_postgres() {
 /// `#[ignore = "…"]`) go on both tests. Tests run on a two-thread runtime, or on one
 /// thread with `current_thread` after `run` (for cases that test yielding).
 ///
-/// ```ignore
-/// accesslog_testkit::on_both_backends!(run: accesslog_testkit::with_db; a_case, another);
-/// ```
+/// For example, `on_both_backends!(run: accesslog_testkit::with_db; a_case, another);`
+/// makes `sqlite::a_case`, `postgres::a_case` and the same for `another`.
 #[macro_export]
 macro_rules! on_both_backends {
     (run: $run:path; $($cases:tt)*) => {
