@@ -251,6 +251,83 @@ pub struct Event {
     pub source: String,
 }
 
+/// Who acted, how and from where: what every event of one request carries, whatever it
+/// is about. The server makes one per request; the typed constructors below take it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Actor {
+    pub user: String,
+    pub roles: Vec<String>,
+    /// `GET /path` as the client called it.
+    pub method: String,
+    pub auth: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// A file's type as entries name it: its name's extension, in lower case.
+pub fn file_type_of(file_name: &str) -> Option<String> {
+    file_name
+        .rsplit_once('.')
+        .map(|(_, ext)| ext.to_ascii_lowercase())
+}
+
+/// Events by what they are about: each sets the fields its activity is read by, so a
+/// caller does not fill them in one by one (and cannot forget one).
+impl Event {
+    /// A granted event of `activity` by `actor`, about nothing yet.
+    pub fn by(actor: &Actor, activity: Activity) -> Self {
+        let mut e = Event::new(&actor.user, activity, &actor.method);
+        e.roles = actor.roles.clone();
+        e.auth = actor.auth.clone();
+        e.ip = actor.ip.clone();
+        e.user_agent = actor.user_agent.clone();
+        e.request_id = actor.request_id.clone();
+        e
+    }
+
+    /// A print (`Print`) or raw print (`RawPrint`) of document `name` of `doctype` in
+    /// `format`.
+    pub fn print(
+        actor: &Actor,
+        activity: Activity,
+        doctype: &str,
+        name: &str,
+        format: &str,
+    ) -> Self {
+        let mut e = Event::by(actor, activity);
+        e.export_from = Some(doctype.to_owned());
+        e.reference_document = Some(name.to_owned());
+        e.print_format = Some(format.to_owned());
+        e
+    }
+
+    /// A read of documents of `doctype`: one (`name`), or a list of them.
+    pub fn read(actor: &Actor, doctype: &str, name: Option<&str>) -> Self {
+        let mut e = Event::by(actor, Activity::Read);
+        e.export_from = Some(doctype.to_owned());
+        e.reference_document = name.map(str::to_owned);
+        e
+    }
+
+    /// A download of a stored file, asked for as `asked` (its URL name or id). Its type
+    /// is set once known ([`file_type_of`] its name).
+    pub fn file_download(actor: &Actor, asked: &str) -> Self {
+        let mut e = Event::by(actor, Activity::FileDownload);
+        e.export_from = Some("File".to_owned());
+        e.reference_document = Some(asked.to_owned());
+        e
+    }
+
+    /// A download of the backup `file`.
+    pub fn backup_download(actor: &Actor, file: &str) -> Self {
+        let mut e = Event::by(actor, Activity::BackupDownload);
+        e.reference_document = Some(file.to_owned());
+        e.file_type = Some("sqlite3".to_owned());
+        e
+    }
+}
+
 impl Event {
     /// A minimal granted event; set the other fields as the activity needs.
     pub fn new(user: &str, activity: Activity, method: &str) -> Self {
@@ -710,5 +787,67 @@ mod tests {
         for field in schema::FIELDS {
             assert_eq!(bound_of(field.name), field.bound, "{}", field.name);
         }
+    }
+
+    #[test]
+    fn typed_constructors_set_who_and_what() {
+        let actor = Actor {
+            user: "hr@example.com".into(),
+            roles: vec!["HR User".into()],
+            method: "GET /printview".into(),
+            auth: Some("session".into()),
+            ip: Some("10.0.0.1".into()),
+            user_agent: Some("curl".into()),
+            request_id: Some("r-1".into()),
+        };
+        let e = Event::print(&actor, Activity::Print, "Employee", "EMP-0001", "Standard");
+        assert_eq!(
+            (e.user.as_str(), e.activity, e.method.as_str(), e.outcome),
+            (
+                "hr@example.com",
+                Activity::Print,
+                "GET /printview",
+                Outcome::Granted
+            )
+        );
+        assert_eq!(
+            (e.auth, e.ip, e.user_agent, e.request_id, e.roles),
+            (
+                actor.auth.clone(),
+                actor.ip.clone(),
+                actor.user_agent.clone(),
+                actor.request_id.clone(),
+                actor.roles.clone()
+            )
+        );
+        assert_eq!(
+            (e.export_from, e.reference_document, e.print_format),
+            (
+                Some("Employee".into()),
+                Some("EMP-0001".into()),
+                Some("Standard".into())
+            )
+        );
+        let f = Event::file_download(&actor, "Contract.PDF");
+        assert_eq!(
+            (
+                f.activity,
+                f.export_from.as_deref(),
+                f.reference_document.as_deref()
+            ),
+            (Activity::FileDownload, Some("File"), Some("Contract.PDF"))
+        );
+        assert_eq!(file_type_of("Contract.PDF").as_deref(), Some("pdf"));
+        assert_eq!(file_type_of("README"), None);
+        let r = Event::read(&actor, "Employee", None);
+        assert_eq!(
+            (r.activity, r.export_from.as_deref(), r.reference_document),
+            (Activity::Read, Some("Employee"), None)
+        );
+        let b = Event::backup_download(&actor, "backup-1.sqlite3");
+        assert_eq!(
+            (b.activity, b.file_type.as_deref()),
+            (Activity::BackupDownload, Some("sqlite3"))
+        );
     }
 }

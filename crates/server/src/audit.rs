@@ -4,7 +4,7 @@
 //! cannot send audited bytes without a durable entry, and if recording fails the handler
 //! gets a 503 instead of a response.
 
-use accesslog_core::entry::{Activity, Event, Outcome};
+use accesslog_core::entry::{Activity, Actor, Event, Outcome};
 use accesslog_engine::{Receipt, RecordError};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -376,15 +376,23 @@ impl Audit {
 }
 
 impl Audit {
+    /// Who this request is, how it came and from where: for `Event`'s typed constructors.
+    pub fn actor(&self) -> Actor {
+        let known = |s: String| Some(s).filter(|s| !s.is_empty());
+        Actor {
+            user: self.who.user.email.clone(),
+            roles: self.who.user.roles.clone(),
+            method: self.method.clone(),
+            auth: Some(self.who.auth_label()),
+            ip: known(self.client.for_entry()),
+            user_agent: known(self.client.user_agent.clone()),
+            request_id: known(self.request_id.0.clone()),
+        }
+    }
+
     /// An event for `activity`, filled in with who, from where and how.
     pub fn event(&self, activity: Activity) -> Event {
-        let mut e = Event::new(&self.who.user.email, activity, &self.method);
-        e.roles = self.who.user.roles.clone();
-        e.auth = Some(self.who.auth_label());
-        e.ip = Some(self.client.for_entry()).filter(|s| !s.is_empty());
-        e.user_agent = Some(self.client.user_agent.clone()).filter(|s| !s.is_empty());
-        e.request_id = Some(self.request_id.0.clone()).filter(|s| !s.is_empty());
-        e
+        Event::by(&self.actor(), activity)
     }
 
     /// Records the release of `payload` (its size and SHA-256 are added to `event`) and,

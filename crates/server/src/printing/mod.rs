@@ -81,10 +81,7 @@ pub async fn printable<'a>(
         .ok_or_else(|| {
             WebError::NotFound(format!("There is no document type named {doctype_name:?}."))
         })?;
-    let mut event = audit.event(activity);
-    event.export_from = Some(doctype.name.clone());
-    event.reference_document = Some(name.clone());
-    event.print_format = Some(format.to_owned());
+    let event = Event::print(&audit.actor(), activity, &doctype.name, &name, format);
     if !doctype.allows(&audit.who.user.roles, Action::Print) {
         let error = WebError::Forbidden(format!(
             "You do not have permission to print {}.",

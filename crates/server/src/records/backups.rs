@@ -3,7 +3,7 @@
 
 use std::path::{Path as FsPath, PathBuf};
 
-use accesslog_core::entry::Activity;
+use accesslog_core::entry::Event;
 use accesslog_core::{SYSTEM_MANAGER, Timestamp};
 use accesslog_store::Store;
 use askama::Template;
@@ -103,9 +103,8 @@ pub async fn download(
     audit: Audit,
     Path(file): Path<String>,
 ) -> Result<AuditedResponse, WebError> {
-    let mut event = audit.event(Activity::BackupDownload);
-    event.reference_document = Some(file.chars().take(140).collect());
-    event.file_type = Some("sqlite3".to_owned());
+    let asked: String = file.chars().take(140).collect();
+    let event = Event::backup_download(&audit.actor(), &asked);
     if let Err(e) = only_system_managers(&audit.who) {
         return Err(audit.deny(&state, event, e).await);
     }

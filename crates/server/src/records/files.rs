@@ -6,7 +6,7 @@
 use std::path::{Path as FsPath, PathBuf};
 
 use accesslog_core::doctype::Action;
-use accesslog_core::entry::{Activity, CanonicalJson};
+use accesslog_core::entry::{Activity, CanonicalJson, Event, file_type_of};
 use accesslog_store::{FileRecord, StoreError};
 use axum::Json;
 use axum::extract::{Multipart, Path, Query, State};
@@ -357,19 +357,15 @@ pub async fn download_private(
     audit: Audit,
     Path(file_name): Path<String>,
 ) -> Result<AuditedResponse, WebError> {
-    let mut event = audit.event(Activity::FileDownload);
-    event.export_from = Some("File".to_owned());
-    event.file_type = file_name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase());
     let not_found = || WebError::NotFound(format!("There is no private file {file_name}."));
     if !plausible_file_name(&file_name) {
-        event.reference_document = Some(file_name.chars().take(140).collect());
-        event.file_type = None;
+        let asked: String = file_name.chars().take(140).collect();
+        let event = Event::file_download(&audit.actor(), &asked);
         return Err(audit.deny(&state, event, not_found()).await);
     }
+    let mut event = Event::file_download(&audit.actor(), &file_name);
+    event.file_type = file_type_of(&file_name);
     let Some(file) = state.store.file_by_url(true, &file_name).await? else {
-        event.reference_document = Some(file_name.clone());
         return Err(audit.deny(&state, event, not_found()).await);
     };
     send_file(&state, &audit, event, file).await
@@ -382,9 +378,8 @@ pub async fn download_by_id(
     audit: Audit,
     Path(id): Path<String>,
 ) -> Result<AuditedResponse, WebError> {
-    let mut event = audit.event(Activity::FileDownload);
-    event.export_from = Some("File".to_owned());
-    event.reference_document = Some(id.chars().take(140).collect());
+    let asked: String = id.chars().take(140).collect();
+    let mut event = Event::file_download(&audit.actor(), &asked);
     let file = match state.store.file_by_id(&id).await? {
         Some(f) if id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') => f,
         _ => {
@@ -397,10 +392,7 @@ pub async fn download_by_id(
                 .await);
         }
     };
-    event.file_type = file
-        .file_name
-        .rsplit_once('.')
-        .map(|(_, e)| e.to_ascii_lowercase());
+    event.file_type = file_type_of(&file.file_name);
     send_file(&state, &audit, event, file).await
 }
 
@@ -505,7 +497,7 @@ pub async fn list(
     audit: Audit,
     axum::extract::Query(p): axum::extract::Query<FileListParams>,
 ) -> Result<AuditedResponse, WebError> {
-    let mut event = audit.event(accesslog_core::entry::Activity::Read);
+    let mut event = audit.event(Activity::Read);
     event.export_from = Some("File".to_owned());
     let filters: serde_json::Map<String, Value> = match p.filters.as_deref() {
         None | Some("") => serde_json::Map::new(),
