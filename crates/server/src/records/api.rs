@@ -134,8 +134,7 @@ pub(crate) async fn read_list(
     shape: impl FnOnce(Vec<Value>) -> Value,
 ) -> Result<AuditedResponse, WebError> {
     let p = ListParams::from(raw);
-    let mut event = audit.event(Activity::Read);
-    event.export_from = Some(doctype.to_owned());
+    let mut event = Event::read(&audit.actor(), doctype, None);
     let doctype = match doctype_for(state, doctype, who, Action::Read) {
         Ok(d) => d,
         Err(e) => return Err(audit.deny(state, event, e).await),
@@ -293,9 +292,7 @@ pub(crate) async fn read_document(
     name: &str,
     envelope: Envelope,
 ) -> Result<AuditedResponse, WebError> {
-    let mut event = audit.event(Activity::Read);
-    event.export_from = Some(doctype.to_owned());
-    event.reference_document = Some(name.to_owned());
+    let event = Event::read(&audit.actor(), doctype, Some(name));
     let doctype = match doctype_for(state, doctype, who, Action::Read) {
         Ok(d) => d,
         Err(e) => return Err(audit.deny(state, event, e).await),
