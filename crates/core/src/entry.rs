@@ -265,6 +265,9 @@ pub struct Actor {
     pub request_id: Option<String>,
 }
 
+/// The Access Log's own name in `export_from`, when it is itself read or exported.
+pub const ACCESS_LOG: &str = "Access Log";
+
 /// A file's type as entries name it: its name's extension, in lower case.
 pub fn file_type_of(file_name: &str) -> Option<String> {
     file_name
@@ -316,6 +319,30 @@ impl Event {
         let mut e = Event::by(actor, Activity::FileDownload);
         e.export_from = Some("File".to_owned());
         e.reference_document = Some(asked.to_owned());
+        e
+    }
+
+    /// An export of a list or a report, as `file_type` (`CSV`, `XLSX`).
+    pub fn export(actor: &Actor, file_type: &str) -> Self {
+        let mut e = Event::by(actor, Activity::Export);
+        e.file_type = Some(file_type.to_owned());
+        e
+    }
+
+    /// A print of report `report`, as `file_type` (`HTML`, `PDF`).
+    pub fn report_print(actor: &Actor, report: &str, file_type: &str) -> Self {
+        let mut e = Event::by(actor, Activity::ReportPrint);
+        e.report_name = Some(report.to_owned());
+        e.file_type = Some(file_type.to_owned());
+        e
+    }
+
+    /// A read (`Read`) or export (`LogExport`) of the Access Log itself: `view` names
+    /// which one (the dashboard, a proof), if it is not the entries themselves.
+    pub fn log_access(actor: &Actor, activity: Activity, view: Option<&str>) -> Self {
+        let mut e = Event::by(actor, activity);
+        e.export_from = Some(ACCESS_LOG.to_owned());
+        e.report_name = view.map(str::to_owned);
         e
     }
 
@@ -843,6 +870,21 @@ mod tests {
         assert_eq!(
             (r.activity, r.export_from.as_deref(), r.reference_document),
             (Activity::Read, Some("Employee"), None)
+        );
+        let x = Event::export(&actor, "CSV");
+        assert_eq!(
+            (x.activity, x.file_type.as_deref()),
+            (Activity::Export, Some("CSV"))
+        );
+        let p = Event::report_print(&actor, "Salary Register", "PDF");
+        assert_eq!(
+            (p.activity, p.report_name.as_deref(), p.file_type.as_deref()),
+            (Activity::ReportPrint, Some("Salary Register"), Some("PDF"))
+        );
+        let l = Event::log_access(&actor, Activity::Read, Some("checkpoint"));
+        assert_eq!(
+            (l.export_from.as_deref(), l.report_name.as_deref()),
+            (Some(ACCESS_LOG), Some("checkpoint"))
         );
         let b = Event::backup_download(&actor, "backup-1.sqlite3");
         assert_eq!(

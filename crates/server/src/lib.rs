@@ -249,7 +249,7 @@ pub async fn record_read_settings(state: &AppState) -> Result<(), WebError> {
         Activity::Read,
         "SETTINGS site.toml, doctypes/",
     );
-    event.export_from = Some("Access Log".to_owned());
+    event.export_from = Some(accesslog_core::entry::ACCESS_LOG.to_owned());
     event.report_name = Some(READ_SETTINGS.to_owned());
     event.filters = Some(accesslog_core::entry::CanonicalJson::from_value(
         &serde_json::json!({ "before": before, "after": now }),

@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use accesslog_core::entry::{Activity, CanonicalJson};
+use accesslog_core::entry::{Activity, CanonicalJson, Event};
 use accesslog_core::merkle::{
     Hash, NodeId, ProofPlan, consistency_plan, inclusion_plan, leaf_hash, root_plan,
 };
@@ -34,9 +34,7 @@ pub async fn checkpoint(
     require_reviewer(&state, &audit, Activity::Read).await?;
     match state.store.latest_checkpoint().await? {
         Some(cp) => {
-            let mut event = audit.event(Activity::Read);
-            event.export_from = Some("Access Log".to_owned());
-            event.report_name = Some("checkpoint".to_owned());
+            let mut event = Event::log_access(&audit.actor(), Activity::Read, Some("checkpoint"));
             event.filters = Some(CanonicalJson::from_value(&json!({"tree_size": cp.size})));
             audit
                 .release_read(
@@ -178,9 +176,7 @@ pub async fn consistency(
         "second_root": hex::encode(root_at(&state, second).await?),
         "path": path.iter().map(hex::encode).collect::<Vec<_>>(),
     });
-    let mut event = audit.event(Activity::Read);
-    event.export_from = Some("Access Log".to_owned());
-    event.report_name = Some("consistency proof".to_owned());
+    let mut event = Event::log_access(&audit.actor(), Activity::Read, Some("consistency proof"));
     event.filters = Some(CanonicalJson::from_value(
         &json!({"first": first, "second": second}),
     ));

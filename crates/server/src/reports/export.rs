@@ -16,7 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::ops::ControlFlow;
 
 use accesslog_core::doctype::{Action, DocType, FieldType};
-use accesslog_core::entry::{Activity, CanonicalJson, Event};
+use accesslog_core::entry::{CanonicalJson, Event};
 use accesslog_core::filters::{column_type, parse_fields, parse_filters};
 use accesslog_export::{Column, ExportError, ExportFile, Exporter, Format};
 use accesslog_store::records::list_sql;
@@ -100,9 +100,7 @@ pub fn filter_values(
 
 /// The event for an export: what, how, and (filled in later) how much.
 fn export_event(audit: &Audit, format: Format) -> Event {
-    let mut event = audit.event(Activity::Export);
-    event.file_type = Some(format.file_type().to_owned());
-    event
+    Event::export(&audit.actor(), format.file_type())
 }
 
 /// Lets an export start, or refuses it (recorded): at most `[exports] per_user` at once

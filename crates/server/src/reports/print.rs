@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::ops::ControlFlow;
 
-use accesslog_core::entry::{Activity, CanonicalJson, Event};
+use accesslog_core::entry::{CanonicalJson, Event};
 use accesslog_store::SqlValue;
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -42,9 +42,7 @@ async fn print_page(
     given: &BTreeMap<String, String>,
     file_type: &str,
 ) -> Result<(String, Event), WebError> {
-    let mut event = audit.event(Activity::ReportPrint);
-    event.report_name = Some(name.to_owned());
-    event.file_type = Some(file_type.to_owned());
+    let mut event = Event::report_print(&audit.actor(), name, file_type);
     let report = match report_for(state, name, &audit.who, ReportUse::Print) {
         Ok(r) => r,
         Err(e) => return Err(audit.deny(state, event, e).await),

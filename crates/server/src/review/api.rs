@@ -7,7 +7,7 @@
 use std::collections::BTreeMap;
 
 use accesslog_core::Timestamp;
-use accesslog_core::entry::{Activity, CanonicalJson, Entry};
+use accesslog_core::entry::{Activity, CanonicalJson, Entry, Event};
 use accesslog_store::log_search::{EntryPage, EntryQuery};
 use axum::extract::{Path, Query, State};
 use serde_json::{Map, Value, json};
@@ -106,8 +106,7 @@ pub async fn release_log_read(
     entries: &[Entry],
     payload: Payload,
 ) -> Result<AuditedResponse, WebError> {
-    let mut event = audit.event(Activity::Read);
-    event.export_from = Some("Access Log".to_owned());
+    let mut event = Event::log_access(&audit.actor(), Activity::Read, None);
     let mut recorded: Map<String, Value> = params
         .iter()
         .filter(|(_, v)| !v.trim().is_empty())
@@ -129,8 +128,7 @@ pub async fn release_entry_read(
     seq: u64,
     payload: Payload,
 ) -> Result<AuditedResponse, WebError> {
-    let mut event = audit.event(Activity::Read);
-    event.export_from = Some("Access Log".to_owned());
+    let mut event = Event::log_access(&audit.actor(), Activity::Read, None);
     event.reference_document = Some(seq.to_string());
     event.row_count = Some(1);
     audit

@@ -4,7 +4,7 @@
 //! user and by report or document type.
 
 use accesslog_core::Timestamp;
-use accesslog_core::entry::{Activity, CanonicalJson};
+use accesslog_core::entry::{Activity, CanonicalJson, Event};
 use askama::Template;
 use axum::extract::{Query, State};
 
@@ -229,9 +229,7 @@ pub async fn show(
             .collect(),
     })?
     .0;
-    let mut event = audit.event(Activity::Read);
-    event.export_from = Some("Access Log".to_owned());
-    event.report_name = Some("Access Log Dashboard".to_owned());
+    let mut event = Event::log_access(&audit.actor(), Activity::Read, Some("Access Log Dashboard"));
     event.filters = Some(CanonicalJson::from_value(&serde_json::json!({
         "days": DAYS,
         "reads": if reads_hidden { "hide" } else { "show" },

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use accesslog_core::entry::{Activity, CanonicalJson, Entry, Event};
+use accesslog_core::entry::{ACCESS_LOG, Activity, CanonicalJson, Entry, Event};
 use accesslog_export::{Column, Exporter, FieldType, Format};
 use accesslog_store::log_search::{EntryPage, EntryQuery};
 use accesslog_store::{SqlValue, Store};
@@ -177,7 +177,7 @@ pub fn log_export_event(
     format: LogFormat,
     rows: u64,
 ) -> Event {
-    event.export_from = Some("Access Log".to_owned());
+    event.export_from = Some(ACCESS_LOG.to_owned());
     event.file_type = Some(format.file_type().to_owned());
     let applied: serde_json::Map<String, Value> = params
         .iter()

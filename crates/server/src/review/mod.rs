@@ -16,7 +16,7 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use accesslog_core::Timestamp;
-use accesslog_core::entry::{Activity, Entry, Outcome};
+use accesslog_core::entry::{Activity, Entry, Event, Outcome};
 use accesslog_store::log_search::EntryQuery;
 use serde_json::{Value, json};
 
@@ -34,8 +34,7 @@ pub async fn require_reviewer(
     if audit.who.is_auditor() {
         return Ok(());
     }
-    let mut event = audit.event(activity);
-    event.export_from = Some("Access Log".to_owned());
+    let event = Event::log_access(&audit.actor(), activity, None);
     let error = WebError::Forbidden(
         "Only System Managers (or API keys with the auditor scope) may read the Access Log."
             .to_owned(),
