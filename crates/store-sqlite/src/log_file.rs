@@ -19,7 +19,8 @@
 //! Migrations run before the move, so a fresh database gets the log's tables from
 //! migration 0002 in the site's file and has them moved at once. A later migration that
 //! changes a log table must name its schema for statements that default to `main`
-//! (`CREATE INDEX log.…`, `CREATE TRIGGER log.…`), and change [`tables_sql`] to match.
+//! (`CREATE INDEX log.…`, `CREATE TRIGGER log.…`); a fresh log file gets its tables from
+//! migration 0002 ([`tables_sql`]), so such a change must also apply to it there.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -49,54 +50,23 @@ pub(crate) fn pragmas() -> String {
     format!("PRAGMA {SCHEMA}.journal_mode = WAL; PRAGMA {SCHEMA}.synchronous = FULL;")
 }
 
-/// The log's tables in `schema`, as migration 0002 made them in the site's file (and
-/// crates/store-postgres keeps in step), with the empty tree's state.
+/// The migration that made the log's tables (in the site's file, before this layout).
+const MIGRATION_0002: &str = include_str!("../migrations/0002_access_log.sql");
+
+/// The log's tables in `schema`, with the empty tree's state: migration 0002 itself, each
+/// table created only if missing and named in `schema`, so the two can never differ.
 pub(crate) fn tables_sql(schema: &str) -> String {
-    format!(
-        "CREATE TABLE IF NOT EXISTS {schema}.access_log (
-    seq                INTEGER PRIMARY KEY,
-    timestamp          INTEGER NOT NULL,
-    \"user\"             TEXT    NOT NULL,
-    activity           TEXT    NOT NULL,
-    method             TEXT    NOT NULL,
-    export_from        TEXT,
-    reference_document TEXT,
-    report_name        TEXT,
-    print_format       TEXT,
-    file_type          TEXT,
-    filters            TEXT,
-    columns            TEXT,
-    page               TEXT,
-    row_count          INTEGER,
-    byte_count         INTEGER,
-    content_sha256     TEXT,
-    outcome            TEXT    NOT NULL,
-    reason             TEXT,
-    ip                 TEXT,
-    user_agent         TEXT,
-    request_id         TEXT,
-    roles              TEXT    NOT NULL,
-    auth               TEXT,
-    source             TEXT    NOT NULL,
-    leaf_hash          BLOB    NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {schema}.merkle_nodes (
-    id   INTEGER PRIMARY KEY,
-    hash BLOB    NOT NULL
-);
-CREATE TABLE IF NOT EXISTS {schema}.log_state (
-    id       INTEGER PRIMARY KEY CHECK (id = 1),
-    size     INTEGER NOT NULL,
-    frontier BLOB    NOT NULL
-);
-INSERT OR IGNORE INTO {schema}.log_state (id, size, frontier) VALUES (1, 0, x'');
-CREATE TABLE IF NOT EXISTS {schema}.checkpoints (
-    size       INTEGER PRIMARY KEY,
-    root       BLOB    NOT NULL,
-    created_at INTEGER NOT NULL,
-    note       TEXT    NOT NULL
-);"
-    )
+    let sql = MIGRATION_0002
+        .replace(
+            "CREATE TABLE ",
+            &format!("CREATE TABLE IF NOT EXISTS {schema}."),
+        )
+        .replace(
+            "INSERT INTO log_state",
+            &format!("INSERT OR IGNORE INTO {schema}.log_state"),
+        );
+    debug_assert_eq!(sql.matches("IF NOT EXISTS").count(), TABLES.len());
+    sql
 }
 
 /// The columns of `table`, for copies that must not depend on column order.

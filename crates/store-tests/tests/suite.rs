@@ -608,27 +608,21 @@ async fn sqlite_rebuilds_a_review_file_that_belongs_to_another_log() {
 async fn sqlite_runs_in_wal_with_synchronous_full() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join("wal.db")).await.unwrap();
-    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    assert_eq!(mode, "wal");
-    assert_eq!(sync, 2, "2 is FULL");
-    // The log's own file, too, on every connection.
-    let mode: String = sqlx::query_scalar("PRAGMA log.journal_mode")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    let sync: i64 = sqlx::query_scalar("PRAGMA log.synchronous")
-        .fetch_one(store.pool())
-        .await
-        .unwrap();
-    assert_eq!(mode, "wal");
-    assert_eq!(sync, 2, "2 is FULL");
+    // The site's file and the log's own file, on every connection.
+    for schema in ["main", "log"] {
+        let mode: String =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("PRAGMA {schema}.journal_mode")))
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        let sync: i64 =
+            sqlx::query_scalar(sqlx::AssertSqlSafe(format!("PRAGMA {schema}.synchronous")))
+                .fetch_one(store.pool())
+                .await
+                .unwrap();
+        assert_eq!(mode, "wal", "{schema}");
+        assert_eq!(sync, 2, "{schema}: 2 is FULL");
+    }
 }
 
 /// How many rows `table` has in the SQLite file at `path` opened alone (no attachments),
