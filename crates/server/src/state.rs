@@ -48,11 +48,7 @@ pub struct Printing {
 impl AppState {
     /// The SQL dialect of the site's database, for the queries the server builds.
     pub fn dialect(&self) -> accesslog_store::Dialect {
-        if self.store.backend() == "postgres" {
-            accesslog_store::Dialect::Postgres
-        } else {
-            accesslog_store::Dialect::Sqlite
-        }
+        self.store.dialect()
     }
 
     /// Starts the recorder, which signs checkpoints with `signer` into the database and the

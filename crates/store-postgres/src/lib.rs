@@ -19,9 +19,9 @@ use accesslog_store::log::{
 use accesslog_store::{
     Appended, LeafRow, LogHead, Store, StoreError, StoreResult, StoredCheckpoint,
 };
-use accesslog_store::{Dialect, LogStore, SqlValue};
+use accesslog_store::{Dialect, LogStore, SqlBacked, SqlStore};
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::{Postgres, Row};
 
 const INSERT_ENTRIES: &str = "INSERT INTO access_log (seq, timestamp, \"user\", activity, method, \
     export_from, reference_document, report_name, print_format, file_type, filters, columns, \
@@ -115,7 +115,8 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 #[derive(Clone, Debug)]
 pub struct PgStore {
-    pool: PgPool,
+    /// The pool, through which accounts, documents and the log's reads run the shared SQL.
+    sql: SqlStore<Postgres>,
     /// One long-lived connection for Access Log appends: warm, and never pinged.
     writer: PgPool,
 }
@@ -150,7 +151,7 @@ impl PgStore {
     /// Closes every connection: from now on each call fails as if the database were gone.
     pub async fn close(&self) {
         self.writer.close().await;
-        self.pool.close().await;
+        self.pool().close().await;
     }
 
     /// Drops a schema made by [`PgStore::connect_in_schema`], with everything in it, and
@@ -164,9 +165,9 @@ impl PgStore {
         }
         let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
         sqlx::query(sqlx::AssertSqlSafe(sql))
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
-        self.pool.close().await;
+        self.pool().close().await;
         self.writer.close().await;
         Ok(())
     }
@@ -195,19 +196,29 @@ impl PgStore {
             .acquire_timeout(Duration::from_secs(10))
             .connect_with(options_for_writer)
             .await?;
-        Ok(Self { pool, writer })
+        Ok(Self {
+            sql: SqlStore::new(pool, Dialect::Postgres),
+            writer,
+        })
     }
 
     /// The pool, for code in this workspace that needs SQL beyond the trait (tests).
     pub fn pool(&self) -> &PgPool {
-        &self.pool
+        self.sql.pool()
+    }
+}
+
+impl SqlBacked for PgStore {
+    type Db = Postgres;
+    fn sql(&self) -> &SqlStore<Postgres> {
+        &self.sql
     }
 }
 
 #[async_trait]
 impl Store for PgStore {
-    fn backend(&self) -> &'static str {
-        "postgres"
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
     }
 
     async fn backup_to(&self, _path: &std::path::Path) -> StoreResult<()> {
@@ -217,7 +228,7 @@ impl Store for PgStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(self.pool()).await?;
         Ok(())
     }
 }
@@ -303,15 +314,15 @@ impl LogStore for PgStore {
     }
 
     async fn log_head(&self) -> StoreResult<LogHead> {
-        self.read_log_head().await
+        self.sql.log_head().await
     }
 
     async fn entries_after(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<Entry>> {
-        self.read_entries_after(after_seq, limit).await
+        self.sql.entries_after(after_seq, limit).await
     }
 
     async fn entry(&self, seq: u64) -> StoreResult<Option<Entry>> {
-        self.read_entry(seq).await
+        self.sql.entry(seq).await
     }
 
     async fn search_entries(
@@ -320,14 +331,14 @@ impl LogStore for PgStore {
         page: accesslog_store::log_search::EntryPage,
         limit: u32,
     ) -> StoreResult<Vec<Entry>> {
-        self.read_search(q, page, limit).await
+        self.sql.search_entries(q, page, limit).await
     }
 
     async fn activity_since(
         &self,
         from: Timestamp,
     ) -> StoreResult<accesslog_store::log_search::ActivitySummary> {
-        self.read_summary(from).await
+        self.sql.activity_since(from).await
     }
     async fn count_entries(
         &self,
@@ -336,7 +347,7 @@ impl LogStore for PgStore {
         sample: u32,
         top: u32,
     ) -> StoreResult<Vec<(String, u64)>> {
-        self.read_counts(q, by, sample, top).await
+        self.sql.count_entries(q, by, sample, top).await
     }
 
     /// Nothing to do: here the review table is a view of the log, indexed as it is written
@@ -356,7 +367,7 @@ impl LogStore for PgStore {
         let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(seq_bound(after_seq)?)
             .bind(i64::from(limit))
-            .fetch_all(&self.pool)
+            .fetch_all(self.pool())
             .await?;
         rows.iter()
             .map(|row| {
@@ -379,7 +390,7 @@ impl LogStore for PgStore {
         let mut found = Vec::with_capacity(ids.len());
         let rows = sqlx::query("SELECT seq, leaf_hash FROM access_log WHERE seq = ANY($1)")
             .bind(&leaf_seqs)
-            .fetch_all(&self.pool)
+            .fetch_all(self.pool())
             .await?;
         for row in rows {
             let seq: i64 = row.try_get("seq")?;
@@ -394,7 +405,7 @@ impl LogStore for PgStore {
         let keys: Vec<i64> = inner.iter().map(|(k, _)| *k).collect();
         let rows = sqlx::query("SELECT id, hash FROM merkle_nodes WHERE id = ANY($1)")
             .bind(&keys)
-            .fetch_all(&self.pool)
+            .fetch_all(self.pool())
             .await?;
         for row in rows {
             let key: i64 = row.try_get("id")?;
@@ -406,44 +417,14 @@ impl LogStore for PgStore {
     }
 
     async fn add_checkpoint(&self, c: &StoredCheckpoint) -> StoreResult<()> {
-        self.read_add_checkpoint(c).await
+        self.sql.add_checkpoint(c).await
     }
 
     async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
-        self.read_latest_checkpoint().await
+        self.sql.latest_checkpoint().await
     }
 
     async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
-        self.read_checkpoints().await
+        self.sql.checkpoints().await
     }
-}
-
-accesslog_store::impl_log_reads!(PgStore, sqlx::postgres::PgRow);
-accesslog_store::impl_account_store!(PgStore, sqlx::postgres::PgRow);
-accesslog_store::impl_document_store!(PgStore, sqlx::PgConnection, sqlx::postgres::PgRow);
-
-const DIALECT: Dialect = Dialect::Postgres;
-const EXISTING_COLUMNS: &str = "SELECT column_name::TEXT FROM information_schema.columns WHERE table_schema = current_schema() AND table_name = $1";
-
-/// Binds document values in order. A NULL is bound with its column's type (from `columns`,
-/// when known): a statement prepared with one parameter type must not later receive
-/// another, which PostgreSQL would misread.
-fn bind_all<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-    values: &'q [SqlValue],
-    columns: &[(&str, &str)],
-) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-    for (i, v) in values.iter().enumerate() {
-        q = match v {
-            SqlValue::Null => match columns.get(i).map(|(_, ty)| *ty) {
-                Some("BIGINT" | "INTEGER") => q.bind(None::<i64>),
-                Some("DOUBLE PRECISION" | "REAL") => q.bind(None::<f64>),
-                _ => q.bind(None::<String>),
-            },
-            SqlValue::Int(i) => q.bind(*i),
-            SqlValue::Float(f) => q.bind(*f),
-            SqlValue::Text(t) => q.bind(t.as_str()),
-        };
-    }
-    q
 }

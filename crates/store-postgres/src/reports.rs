@@ -56,7 +56,7 @@ impl ReportStore for PgStore {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<StoreResult<Rows>>(AHEAD);
         let (spare_tx, spare_rx) = std::sync::mpsc::channel::<Rows>();
         let reader = {
-            let (pool, sql, params) = (self.pool.clone(), sql.to_owned(), params.to_vec());
+            let (pool, sql, params) = (self.pool().clone(), sql.to_owned(), params.to_vec());
             tokio::spawn(async move {
                 let result = read(&pool, &sql, &params, &tx, spare_rx).await;
                 if let Err(e) = result {
@@ -259,7 +259,7 @@ fn refusal(e: sqlx::Error) -> StoreError {
 
 /// `sql` with each `$N` (outside quotes and comments) replaced by the N-th element of one
 /// text array, `$1`, cast to the type the value is bound as (BIGINT, DOUBLE PRECISION or
-/// TEXT, as `bind_all` binds it); and that array.
+/// TEXT, as `Stmt::bind_values` binds it); and that array.
 fn array_parameters(sql: &str, params: &[SqlValue]) -> (String, Vec<Option<String>>) {
     let b = sql.as_bytes();
     let mut out = String::with_capacity(sql.len() + params.len() * 32);

@@ -16,7 +16,7 @@ use accesslog_store::{
     Appended, BlockingAppend, LeafCheck, LeafRow, LogHead, Store, StoreError, StoreResult,
     StoredCheckpoint,
 };
-use accesslog_store::{Dialect, LogStore, SqlValue};
+use accesslog_store::{Dialect, LogStore, SqlBacked, SqlStore};
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
@@ -111,7 +111,8 @@ impl Sidecars {
 
 #[derive(Clone, Debug)]
 pub struct SqliteStore {
-    pool: SqlitePool,
+    /// The pool, through which accounts, documents and the log's reads run the shared SQL.
+    sql: SqlStore<Sqlite>,
     path: std::path::PathBuf,
     /// Appends to the Access Log go through this dedicated connection.
     writer: std::sync::Arc<writer::Writer>,
@@ -165,7 +166,7 @@ impl SqliteStore {
         let writer = std::sync::Arc::new(writer::Writer::open(&path)?);
         let indexer = std::sync::Arc::new(review::Indexer::open(&path)?);
         Ok(Self {
-            pool,
+            sql: SqlStore::new(pool, Dialect::Sqlite),
             path,
             writer,
             indexer,
@@ -174,21 +175,28 @@ impl SqliteStore {
 
     /// The pool, for code in this workspace that needs SQL beyond the trait (tests).
     pub fn pool(&self) -> &SqlitePool {
-        &self.pool
+        self.sql.pool()
     }
 
     /// Closes every connection: from now on each call fails as if the database were gone.
     pub async fn close(&self) {
         self.writer.close();
         self.indexer.close();
-        self.pool.close().await;
+        self.pool().close().await;
+    }
+}
+
+impl SqlBacked for SqliteStore {
+    type Db = Sqlite;
+    fn sql(&self) -> &SqlStore<Sqlite> {
+        &self.sql
     }
 }
 
 #[async_trait]
 impl Store for SqliteStore {
-    fn backend(&self) -> &'static str {
-        "sqlite"
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
     }
 
     async fn backup_to(&self, path: &std::path::Path) -> StoreResult<()> {
@@ -206,7 +214,7 @@ impl Store for SqliteStore {
         })?;
         sqlx::query("VACUUM main INTO $1")
             .bind(target)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
         let merged = async {
             sqlx::query(sqlx::AssertSqlSafe(format!(
@@ -214,7 +222,7 @@ impl Store for SqliteStore {
                 log_file::SCHEMA
             )))
             .bind(snapshot_name)
-            .execute(&self.pool)
+            .execute(self.pool())
             .await?;
             let (target, snapshot) = (path.to_path_buf(), snapshot.clone());
             tokio::task::spawn_blocking(move || log_file::merge_into_backup(&target, &snapshot))
@@ -230,7 +238,7 @@ impl Store for SqliteStore {
     }
 
     async fn ping(&self) -> StoreResult<()> {
-        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        sqlx::query("SELECT 1").execute(self.pool()).await?;
         Ok(())
     }
 }
@@ -246,15 +254,15 @@ impl LogStore for SqliteStore {
     }
 
     async fn log_head(&self) -> StoreResult<LogHead> {
-        self.read_log_head().await
+        self.sql.log_head().await
     }
 
     async fn entries_after(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<Entry>> {
-        self.read_entries_after(after_seq, limit).await
+        self.sql.entries_after(after_seq, limit).await
     }
 
     async fn entry(&self, seq: u64) -> StoreResult<Option<Entry>> {
-        self.read_entry(seq).await
+        self.sql.entry(seq).await
     }
 
     async fn search_entries(
@@ -263,14 +271,14 @@ impl LogStore for SqliteStore {
         page: accesslog_store::log_search::EntryPage,
         limit: u32,
     ) -> StoreResult<Vec<Entry>> {
-        self.read_search(q, page, limit).await
+        self.sql.search_entries(q, page, limit).await
     }
 
     async fn activity_since(
         &self,
         from: Timestamp,
     ) -> StoreResult<accesslog_store::log_search::ActivitySummary> {
-        self.read_summary(from).await
+        self.sql.activity_since(from).await
     }
     async fn count_entries(
         &self,
@@ -279,7 +287,7 @@ impl LogStore for SqliteStore {
         sample: u32,
         top: u32,
     ) -> StoreResult<Vec<(String, u64)>> {
-        self.read_counts(q, by, sample, top).await
+        self.sql.count_entries(q, by, sample, top).await
     }
 
     async fn index_for_review(&self, limit: u32) -> StoreResult<u64> {
@@ -291,7 +299,7 @@ impl LogStore for SqliteStore {
         after_seq: u64,
         limit: u32,
     ) -> StoreResult<Vec<LeafRow>> {
-        if self.pool.is_closed() {
+        if self.pool().is_closed() {
             return Err(StoreError::Unavailable(
                 "the database has been closed".into(),
             ));
@@ -307,7 +315,7 @@ impl LogStore for SqliteStore {
         after_seq: u64,
         limit: u32,
     ) -> StoreResult<Vec<LeafCheck>> {
-        if self.pool.is_closed() {
+        if self.pool().is_closed() {
             return Err(StoreError::Unavailable(
                 "the database has been closed".into(),
             ));
@@ -327,7 +335,7 @@ impl LogStore for SqliteStore {
             q.push_tuples(chunk, |mut b, seq| {
                 b.push_bind(*seq);
             });
-            for row in q.build().fetch_all(&self.pool).await? {
+            for row in q.build().fetch_all(self.pool()).await? {
                 let seq: i64 = row.try_get("seq")?;
                 let index = u64::try_from(seq - 1)
                     .map_err(|_| StoreError::Other(format!("bad seq {seq}")))?;
@@ -344,7 +352,7 @@ impl LogStore for SqliteStore {
             q.push_tuples(chunk, |mut b, (key, _)| {
                 b.push_bind(*key);
             });
-            for row in q.build().fetch_all(&self.pool).await? {
+            for row in q.build().fetch_all(self.pool()).await? {
                 let key: i64 = row.try_get("id")?;
                 if let Some(id) = by_key.get(&key) {
                     found.push((*id, hash_from_bytes(&row.try_get::<Vec<u8>, _>("hash")?)?));
@@ -355,44 +363,14 @@ impl LogStore for SqliteStore {
     }
 
     async fn add_checkpoint(&self, c: &StoredCheckpoint) -> StoreResult<()> {
-        self.read_add_checkpoint(c).await
+        self.sql.add_checkpoint(c).await
     }
 
     async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
-        self.read_latest_checkpoint().await
+        self.sql.latest_checkpoint().await
     }
 
     async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
-        self.read_checkpoints().await
+        self.sql.checkpoints().await
     }
-}
-
-accesslog_store::impl_log_reads!(SqliteStore, sqlx::sqlite::SqliteRow);
-accesslog_store::impl_account_store!(SqliteStore, sqlx::sqlite::SqliteRow);
-accesslog_store::impl_document_store!(SqliteStore, sqlx::SqliteConnection, sqlx::sqlite::SqliteRow);
-
-const DIALECT: Dialect = Dialect::Sqlite;
-const EXISTING_COLUMNS: &str = "SELECT name FROM pragma_table_info($1)";
-
-/// Binds document values in order. A NULL is bound with its column's type (from `columns`,
-/// when known): a statement prepared with one parameter type must not later receive
-/// another, which PostgreSQL would misread.
-fn bind_all<'q>(
-    mut q: sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments>,
-    values: &'q [SqlValue],
-    columns: &[(&str, &str)],
-) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments> {
-    for (i, v) in values.iter().enumerate() {
-        q = match v {
-            SqlValue::Null => match columns.get(i).map(|(_, ty)| *ty) {
-                Some("BIGINT" | "INTEGER") => q.bind(None::<i64>),
-                Some("DOUBLE PRECISION" | "REAL") => q.bind(None::<f64>),
-                _ => q.bind(None::<String>),
-            },
-            SqlValue::Int(i) => q.bind(*i),
-            SqlValue::Float(f) => q.bind(*f),
-            SqlValue::Text(t) => q.bind(t.as_str()),
-        };
-    }
-    q
 }

@@ -15,7 +15,7 @@ use accesslog_core::merkle::{
 };
 use accesslog_core::secrets::{random_hex, token_digest};
 use accesslog_store::StoredCheckpoint;
-use accesslog_store::{NewApiKey, NewSession, NewUser, Store, StoreError, User};
+use accesslog_store::{Dialect, NewApiKey, NewSession, NewUser, Store, StoreError, User};
 use accesslog_store_postgres::PgStore;
 use accesslog_store_sqlite::SqliteStore;
 
@@ -102,7 +102,7 @@ fn new_session(user_id: i64, token: &str, created: Timestamp) -> NewSession {
 
 async fn ping_names_the_backend(store: &dyn Store) {
     store.ping().await.unwrap();
-    assert!(["sqlite", "postgres"].contains(&store.backend()));
+    assert!(["sqlite", "postgres"].contains(&store.dialect().name()));
 }
 
 async fn users_are_created_and_found(store: &dyn Store) {
@@ -922,7 +922,7 @@ async fn review_searches_see_every_entry_indexed_or_not(store: &dyn Store) {
     // None indexed, then 7, 8 more (a page boundary inside a batch), then all, then a no-op.
     // (On PostgreSQL the review table is a view of the log, indexed as it is written:
     // there is never anything to copy.)
-    let copies = store.backend() == "sqlite";
+    let copies = store.dialect() == Dialect::Sqlite;
     for (step, (limit, indexed)) in [(0, 0), (7, 7), (8, 8), (1000, 30), (1000, 0)]
         .into_iter()
         .enumerate()
@@ -1074,7 +1074,11 @@ async fn appends_get_dense_seqs_and_extend_the_tree(store: &dyn Store) {
 async fn the_blocking_appender_extends_the_same_log(store: &dyn Store) {
     // Called here on the test's own thread: a short local write, as on the recorder's.
     let Some(mut appender) = store.blocking_appender().unwrap() else {
-        assert_eq!(store.backend(), "postgres", "only PostgreSQL has none");
+        assert_eq!(
+            store.dialect(),
+            Dialect::Postgres,
+            "only PostgreSQL has none"
+        );
         return;
     };
     let first: Vec<Event> = (0..3).map(|n| event("a@example.com", n)).collect();
@@ -1909,7 +1913,7 @@ async fn report_queries_stream_typed_rows_and_cannot_write(store: &dyn Store) {
     assert_eq!(left, 3);
 
     // A type a report cannot show is named, with what to do (PostgreSQL's NUMERIC).
-    if store.backend() == "postgres" {
+    if store.dialect() == Dialect::Postgres {
         let err = store
             .query_each_row(
                 "SELECT SUM(is_return) FROM tab_sales_invoice",
@@ -1984,7 +1988,7 @@ async fn long_reports_arrive_whole_and_in_order(store: &dyn Store) {
 
     // SQLite keeps whatever bytes it is given as text; what is not UTF-8 shows as U+FFFD,
     // in a batch whose other values are fine.
-    if store.backend() == "sqlite" {
+    if store.dialect() == Dialect::Sqlite {
         let mut got = Vec::new();
         store
             .query_each_row(
@@ -2146,7 +2150,7 @@ async fn reports_read_documents_with_joins_aggregates_and_dates(store: &dyn Stor
     use std::ops::ControlFlow;
 
     seed_report_data(store).await;
-    let month = if store.backend() == "postgres" {
+    let month = if store.dialect() == Dialect::Postgres {
         "to_char(CAST(i.posting_date AS DATE), 'YYYY-MM')"
     } else {
         "strftime('%Y-%m', date(i.posting_date))"
@@ -2211,7 +2215,7 @@ async fn reports_read_documents_with_joins_aggregates_and_dates(store: &dyn Stor
 /// queries go straight to the store.
 async fn reports_are_refused_the_system_tables_by_the_database(store: &dyn Store) {
     seed_report_data(store).await;
-    let read_users = if store.backend() == "postgres" {
+    let read_users = if store.dialect() == Dialect::Postgres {
         "permission denied"
     } else {
         "it tried to read users"
@@ -2243,7 +2247,7 @@ async fn reports_are_refused_the_system_tables_by_the_database(store: &dyn Store
             "log_state",
             "checkpoints",
         ];
-        if store.backend() == "sqlite" && elsewhere.contains(&table) {
+        if store.dialect() == Dialect::Sqlite && elsewhere.contains(&table) {
             // On SQLite the log and the review table are in files of their own, which the
             // report's connection does not attach (attaching is refused below): to a
             // report they do not exist.
@@ -2260,7 +2264,7 @@ async fn reports_are_refused_the_system_tables_by_the_database(store: &dyn Store
             assert_eq!(rows, 0);
             continue;
         }
-        let says = if store.backend() == "postgres" {
+        let says = if store.dialect() == Dialect::Postgres {
             format!(
                 "permission denied for {}",
                 if table == "access_log_review" {
@@ -2274,7 +2278,7 @@ async fn reports_are_refused_the_system_tables_by_the_database(store: &dyn Store
         };
         refused(store, &format!("SELECT * FROM {table}"), &says).await;
     }
-    if store.backend() == "postgres" {
+    if store.dialect() == Dialect::Postgres {
         // A name spelt in Unicode escapes is still the table.
         refused(
             store,
@@ -2341,7 +2345,7 @@ async fn reports_are_refused_the_system_tables_by_the_database(store: &dyn Store
 /// Functions that reach files, the network, other roles or loadable code are refused.
 async fn reports_are_refused_file_network_and_escape_functions(store: &dyn Store) {
     seed_report_data(store).await;
-    if store.backend() == "postgres" {
+    if store.dialect() == Dialect::Postgres {
         refused(
             store,
             "SELECT pg_read_file('/etc/passwd')",

@@ -4,8 +4,8 @@
 use accesslog_core::Timestamp;
 use accesslog_core::entry::{CanonicalJson, Entry, EntryError, Event};
 use accesslog_core::merkle::{Frontier, Hash, NodeId, leaf_hash};
-use sqlx::{ColumnIndex, Decode, Row, Type};
 
+use crate::sql::SqlRow;
 use crate::{StoreError, StoreResult};
 
 /// What an append committed.
@@ -207,33 +207,21 @@ pub fn entry_from_columns(row: &impl EntryColumns) -> StoreResult<Entry> {
     })
 }
 
-struct SqlxRow<'a, R>(&'a R);
+struct ViaSqlRow<'a, R>(&'a R);
 
-impl<'a, R> EntryColumns for SqlxRow<'a, R>
-where
-    R: Row,
-    &'static str: ColumnIndex<R>,
-    Option<String>: Decode<'a, R::Database> + Type<R::Database>,
-    Option<i64>: Decode<'a, R::Database> + Type<R::Database>,
-{
+impl<R: SqlRow> EntryColumns for ViaSqlRow<'_, R> {
     fn text(&self, column: &'static str) -> StoreResult<Option<String>> {
-        Ok(self.0.try_get::<Option<String>, _>(column)?)
+        self.0.get(column)
     }
 
     fn int(&self, column: &'static str) -> StoreResult<Option<i64>> {
-        Ok(self.0.try_get::<Option<i64>, _>(column)?)
+        self.0.get(column)
     }
 }
 
-/// Reads an entry from a sqlx row of either backend.
-pub fn entry_from_row<'r, R>(row: &'r R) -> StoreResult<Entry>
-where
-    R: Row,
-    &'static str: ColumnIndex<R>,
-    Option<String>: Decode<'r, R::Database> + Type<R::Database>,
-    Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
-{
-    entry_from_columns(&SqlxRow(row))
+/// Reads an entry from a row of either backend.
+pub fn entry_from_row(row: &impl SqlRow) -> StoreResult<Entry> {
+    entry_from_columns(&ViaSqlRow(row))
 }
 
 /// Which of `ids` are leaves (answered from `access_log.leaf_hash`, by seq) and which are

@@ -7,11 +7,40 @@ use std::collections::BTreeMap;
 use accesslog_core::doctype::{DocType, Field, FieldType};
 use accesslog_core::filters::Condition;
 
-/// Which SQL to write.
+use crate::sql::SqlRow;
+
+/// Which database a store is, and so which SQL to write.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Dialect {
     Sqlite,
     Postgres,
+}
+
+impl Dialect {
+    /// `"sqlite"` or `"postgres"`, as logs and the health endpoint name it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "sqlite",
+            Dialect::Postgres => "postgres",
+        }
+    }
+
+    /// The names of a table's columns (`$1`: the table), one per row.
+    pub fn existing_columns_sql(self) -> &'static str {
+        match self {
+            Dialect::Sqlite => "SELECT name FROM pragma_table_info($1)",
+            Dialect::Postgres => {
+                "SELECT column_name::TEXT FROM information_schema.columns \
+                 WHERE table_schema = current_schema() AND table_name = $1"
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Dialect {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
 }
 
 /// A value as stored in a document column.
@@ -175,17 +204,10 @@ pub fn insert_sql(table: &str, columns: &[(&str, &str)], dialect: Dialect) -> St
 
 /// Reads the known columns of a document row (standard ones and the type's fields) from a
 /// row of either backend, typed by the field definitions.
-pub fn document_values<'r, R>(
-    row: &'r R,
+pub fn document_values(
+    row: &impl SqlRow,
     doctype: &DocType,
-) -> crate::StoreResult<BTreeMap<String, SqlValue>>
-where
-    R: sqlx::Row,
-    for<'c> &'c str: sqlx::ColumnIndex<R>,
-    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
+) -> crate::StoreResult<BTreeMap<String, SqlValue>> {
     let mut values = BTreeMap::new();
     let text = |v: Option<String>| v.map_or(SqlValue::Null, SqlValue::Text);
     // Text standard columns (name is the document's own; idx is a number, read below).
@@ -193,15 +215,12 @@ where
         .iter()
         .filter(|c| !["name", "idx"].contains(c));
     for col in standard {
-        values.insert(
-            (*col).to_owned(),
-            text(row.try_get::<Option<String>, _>(*col)?),
-        );
+        values.insert((*col).to_owned(), text(row.get::<Option<String>>(*col)?));
     }
     if doctype.is_child {
         values.insert(
             "idx".to_owned(),
-            row.try_get::<Option<i64>, _>("idx")?
+            row.get::<Option<i64>>("idx")?
                 .map_or(SqlValue::Null, SqlValue::Int),
         );
     }
@@ -209,12 +228,12 @@ where
         let name = f.fieldname.as_str();
         let value = match f.fieldtype {
             FieldType::Int | FieldType::Check => row
-                .try_get::<Option<i64>, _>(name)?
+                .get::<Option<i64>>(name)?
                 .map_or(SqlValue::Null, SqlValue::Int),
             FieldType::Float | FieldType::Currency => row
-                .try_get::<Option<f64>, _>(name)?
+                .get::<Option<f64>>(name)?
                 .map_or(SqlValue::Null, SqlValue::Float),
-            _ => text(row.try_get::<Option<String>, _>(name)?),
+            _ => text(row.get::<Option<String>>(name)?),
         };
         values.insert(name.to_owned(), value);
     }
@@ -424,29 +443,22 @@ pub fn list_sql(
 }
 
 /// Reads the selected columns of a list row, typed by the document type.
-pub fn selected_values<'r, R>(
-    row: &'r R,
+pub fn selected_values(
+    row: &impl SqlRow,
     doctype: &DocType,
     fields: &[String],
-) -> crate::StoreResult<BTreeMap<String, SqlValue>>
-where
-    R: sqlx::Row,
-    usize: sqlx::ColumnIndex<R>,
-    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    Option<i64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-    Option<f64>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
-{
+) -> crate::StoreResult<BTreeMap<String, SqlValue>> {
     let mut values = BTreeMap::new();
     for (i, f) in fields.iter().enumerate() {
         let value = match accesslog_core::filters::column_type(doctype, f) {
             Some(FieldType::Int | FieldType::Check) => row
-                .try_get::<Option<i64>, _>(i)?
+                .get::<Option<i64>>(i)?
                 .map_or(SqlValue::Null, SqlValue::Int),
             Some(FieldType::Float | FieldType::Currency) => row
-                .try_get::<Option<f64>, _>(i)?
+                .get::<Option<f64>>(i)?
                 .map_or(SqlValue::Null, SqlValue::Float),
             _ => row
-                .try_get::<Option<String>, _>(i)?
+                .get::<Option<String>>(i)?
                 .map_or(SqlValue::Null, SqlValue::Text),
         };
         values.insert(f.clone(), value);

@@ -42,7 +42,7 @@ pub async fn serve(
         .with_context(|| format!("cannot listen on {}: is another server using it? Choose another with --bind or --port", settings.bind))?;
     let addr = listener.local_addr()?;
     let url = format!("http://{addr}/");
-    tracing::info!(%url, database = %settings.database, backend = store.backend(), "serving");
+    tracing::info!(%url, database = %settings.database, backend = %store.dialect(), "serving");
     println!("Access Log is serving {} at {url}", settings.name);
     announce(&url);
     let signer = crate::open::signer(&settings, &*store).await?;

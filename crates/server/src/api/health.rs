@@ -10,6 +10,6 @@ use crate::state::AppState;
 pub async fn health(State(state): State<AppState>) -> Result<Json<Value>, WebError> {
     state.store.ping().await?;
     Ok(Json(
-        json!({ "status": "ok", "database": state.store.backend() }),
+        json!({ "status": "ok", "database": state.store.dialect().name() }),
     ))
 }

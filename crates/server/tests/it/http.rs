@@ -619,7 +619,7 @@ async fn health_reports_the_backend(server: &TestServer) {
     assert_eq!(r.status(), StatusCode::OK);
     let body: Value = r.json().await.unwrap();
     assert_eq!(body["status"], "ok");
-    assert_eq!(body["database"], server.store.backend());
+    assert_eq!(body["database"], server.store.dialect().name());
 }
 
 async fn login_page_logs_in_and_returns_to_next(server: &TestServer) {
