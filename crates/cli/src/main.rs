@@ -1,4 +1,8 @@
 //! `accesslog`: create a site, serve it, manage its users.
+//!
+//! The second front end over the application layer (`accesslog-app`): each command opens
+//! the site, calls the app, and reports in words. Only `serve` (which `demo` runs) reaches
+//! the web crate (`tests/layering.rs` holds that).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod commands;

@@ -85,28 +85,6 @@ pub async fn signer(
     )?)
 }
 
-/// Everything the site defines: document types (their tables created or brought up to
-/// date), print formats and query reports, each checked now so that a mistake is reported
-/// at start-up with its file.
-pub async fn definitions(
-    settings: &Settings,
-    store: &dyn Store,
-) -> anyhow::Result<accesslog_server::Definitions> {
-    let doctypes = doctypes(settings, store).await?;
-    let roles: Vec<String> = settings
-        .roles
-        .iter()
-        .map(|r| r.as_str().to_owned())
-        .collect();
-    let formats = accesslog_print::PrintFormats::load(&settings.site_dir, &doctypes)?;
-    let reports = accesslog_site::reports::Reports::load(&settings.site_dir, &doctypes, &roles)?;
-    Ok(accesslog_server::Definitions {
-        doctypes,
-        formats,
-        reports,
-    })
-}
-
 /// The site's document types, with their tables created or brought up to date.
 pub async fn doctypes(
     settings: &Settings,

@@ -29,8 +29,9 @@ use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 
+use accesslog_app::accounts;
 use accesslog_core::SystemClock;
-use accesslog_server::{AppState, Definitions, accounts};
+use accesslog_server::{AppState, Definitions};
 use accesslog_site::{Overrides, Settings};
 use accesslog_store::Store;
 use accesslog_store_sqlite::SqliteStore;

@@ -19,8 +19,9 @@ use std::ops::ControlFlow;
 use std::path::Path;
 use std::sync::Arc;
 
+use accesslog_app::accounts;
 use accesslog_core::SystemClock;
-use accesslog_server::{AppState, Definitions, accounts};
+use accesslog_server::{AppState, Definitions};
 use accesslog_site::{Overrides, Settings};
 use accesslog_store::{SqlValue, Store};
 use accesslog_store_sqlite::SqliteStore;

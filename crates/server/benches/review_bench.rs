@@ -13,11 +13,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+use accesslog_app::accounts;
+use accesslog_app::log_query::entry_query;
 use accesslog_core::entry::{Activity, CanonicalJson, Event, Outcome};
 use accesslog_core::{SystemClock, Timestamp};
-use accesslog_server::review::entry_query;
 use accesslog_server::review::pages::COUNT_SAMPLE;
-use accesslog_server::{AppState, Definitions, accounts};
+use accesslog_server::{AppState, Definitions};
 use accesslog_site::{Overrides, Settings};
 use accesslog_store::log_search::{EntryPage, EntryQuery, GroupBy};
 use accesslog_store::{LogStore, Store};

@@ -5,6 +5,7 @@
 //! `WebError::Internal`) for failures that are ours: those are logged with the request id
 //! and answered with a plain 500, without internals.
 
+use accesslog_app::AppError;
 use accesslog_store::StoreError;
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -126,6 +127,18 @@ impl WebError {
             WebError::Recorded(r) => r.error().is_ours(),
             WebError::Template(_) | WebError::BadGateway(_) | WebError::Internal(_) => true,
             _ => false,
+        }
+    }
+}
+
+/// The one place an application error becomes a status.
+impl From<AppError> for WebError {
+    fn from(e: AppError) -> Self {
+        match e {
+            AppError::Invalid(m) => WebError::BadRequest(m),
+            AppError::NotFound(m) => WebError::NotFound(m),
+            AppError::Store(e) => e.into(),
+            e @ (AppError::Io { .. } | AppError::Internal(_)) => WebError::Internal(e.into()),
         }
     }
 }

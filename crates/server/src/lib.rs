@@ -1,10 +1,14 @@
 //! The Access Log web server: accounts and sessions, the web shell, and the API.
 //!
+//! A front end over the application layer (`accesslog-app`): handlers parse the request,
+//! call the app (or the store, for a plain read), and map the result; an `AppError`
+//! becomes a status in one place (`error.rs`). What only the web has stays here: sessions
+//! and CSRF, pages, the router and the egress guard that holds every route to the log.
+//!
 //! A request flows one way: request id → who is asking (and CSRF) → handler → response.
 //! The router is built by [`router`]; [`serve`] runs it on a listener until shutdown.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
-pub mod accounts;
 mod aliases;
 mod api;
 pub mod audit;

@@ -16,12 +16,8 @@ pub struct Opts {
 
 pub async fn run(opts: Opts) -> anyhow::Result<()> {
     let (settings, store) = opts.site.open().await?;
-    let path = accesslog_server::records::backups::make_backup(
-        &*store,
-        &settings.site_dir,
-        SystemClock.now(),
-    )
-    .await?;
+    let path =
+        accesslog_app::backups::make_backup(&*store, &settings.site_dir, SystemClock.now()).await?;
     let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
     println!("Backed up to {} ({size} bytes).", path.display());
     Ok(())

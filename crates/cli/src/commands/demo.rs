@@ -101,7 +101,7 @@ pub async fn seed(store: &dyn Store, settings: &accesslog_site::Settings) -> any
     for (email, password, name, role) in DEMO_USERS {
         if store.user_by_email(email).await?.is_none() {
             let roles = [role.to_owned()];
-            accesslog_server::accounts::add_user(
+            accesslog_app::accounts::add_user(
                 store,
                 &SystemClock,
                 settings,

@@ -3,10 +3,10 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
+use accesslog_app::naming::new_name;
+use accesslog_app::values::document_values;
 use accesslog_core::Clock;
 use accesslog_core::SystemClock;
-use accesslog_server::records::naming::new_name;
-use accesslog_server::records::values::document_values;
 use accesslog_store::{ChildRows, Document, NewDocument, SqlValue};
 use anyhow::{Context, bail};
 use clap::Args;

@@ -7,10 +7,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use accesslog_app::log_export::{LogFormat, log_export_event, write_log};
 use accesslog_core::SystemClock;
 use accesslog_core::entry::{Activity, Event};
 use accesslog_engine::{CheckpointPolicy, Checkpointer, Recorder, RecorderConfig};
-use accesslog_server::review::export::{LogFormat, log_export_event, write_log};
 use anyhow::Context;
 use clap::Args;
 
@@ -53,8 +53,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
             params.insert(key.to_owned(), v.clone());
         }
     }
-    let query =
-        accesslog_server::review::entry_query(&params).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let query = accesslog_app::log_query::entry_query(&params)?;
     let (settings, store) = opts.site.open().await?;
     let file = write_log(&*store, &query, format).await?;
 

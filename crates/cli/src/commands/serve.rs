@@ -46,7 +46,7 @@ pub async fn serve(
     println!("Access Log is serving {} at {url}", settings.name);
     announce(&url);
     let signer = crate::open::signer(&settings, &*store).await?;
-    let definitions = crate::open::definitions(&settings, &*store).await?;
+    let definitions = definitions(&settings, &*store).await?;
     let state = accesslog_server::AppState::start(
         store,
         Arc::new(SystemClock),
@@ -64,4 +64,26 @@ pub async fn serve(
         pdf.shutdown().await;
     }
     Ok(())
+}
+
+/// Everything the site defines: document types (their tables created or brought up to
+/// date), print formats and query reports, each checked now so that a mistake is reported
+/// at start-up with its file.
+async fn definitions(
+    settings: &Settings,
+    store: &dyn Store,
+) -> anyhow::Result<accesslog_server::Definitions> {
+    let doctypes = crate::open::doctypes(settings, store).await?;
+    let roles: Vec<String> = settings
+        .roles
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect();
+    let formats = accesslog_print::PrintFormats::load(&settings.site_dir, &doctypes)?;
+    let reports = accesslog_site::reports::Reports::load(&settings.site_dir, &doctypes, &roles)?;
+    Ok(accesslog_server::Definitions {
+        doctypes,
+        formats,
+        reports,
+    })
 }

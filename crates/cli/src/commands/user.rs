@@ -3,8 +3,8 @@
 use std::io::Read;
 use std::path::PathBuf;
 
+use accesslog_app::accounts;
 use accesslog_core::SystemClock;
-use accesslog_server::accounts;
 use accesslog_site::Overrides;
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand};

@@ -461,7 +461,7 @@ async fn attach(
     bytes: Vec<u8>,
 ) -> anyhow::Result<usize> {
     let size = bytes.len() as u64;
-    let sha = accesslog_server::records::files::store_blob(site_dir, bytes)
+    let sha = accesslog_app::blobs::store_blob(site_dir, bytes)
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     store

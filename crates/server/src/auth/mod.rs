@@ -56,7 +56,9 @@ impl Authenticated {
     pub fn is_auditor(&self) -> bool {
         match &self.credential {
             Credential::ApiKey { scopes, .. }
-                if scopes.iter().any(|s| s == crate::accounts::AUDITOR_SCOPE) =>
+                if scopes
+                    .iter()
+                    .any(|s| s == accesslog_app::accounts::AUDITOR_SCOPE) =>
             {
                 true
             }

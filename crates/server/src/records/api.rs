@@ -13,13 +13,13 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::naming::new_name;
-use super::values::document_values;
 use crate::api::FormOrJson;
 use crate::audit::{Audit, AuditedResponse, Payload, Read};
 use crate::auth::CurrentUser;
 use crate::error::WebError;
 use crate::state::AppState;
+use accesslog_app::naming::new_name;
+use accesslog_app::values::{ValueError, document_values};
 
 /// At most this many rows per list call (ERPNext's default page is 20).
 const MAX_PAGE: u32 = 10_000;
@@ -355,7 +355,7 @@ pub(crate) async fn create_document<'a>(
     body: &Map<String, Value>,
 ) -> Result<(&'a DocType, Document), WebError> {
     let doctype = doctype_for(state, doctype, who, Action::Create)?;
-    let bad = |e: super::values::ValueError| WebError::BadRequest(e.to_string());
+    let bad = |e: ValueError| WebError::BadRequest(e.to_string());
     let (mut values, tables) = document_values(doctype, body, true).map_err(bad)?;
     let children = child_rows(state, doctype, tables)?;
     check_links(state, doctype, &values, &children).await?;
@@ -523,7 +523,7 @@ pub(crate) async fn change_document<'a>(
     body: &Map<String, Value>,
 ) -> Result<(&'a DocType, Document), WebError> {
     let doctype = doctype_for(state, doctype, who, Action::Write)?;
-    let bad = |e: super::values::ValueError| WebError::BadRequest(e.to_string());
+    let bad = |e: ValueError| WebError::BadRequest(e.to_string());
     let (mut values, tables) = document_values(doctype, body, false).map_err(bad)?;
     let children = child_rows(state, doctype, tables)?;
     check_links(state, doctype, &values, &children).await?;

@@ -3,7 +3,7 @@
 //! traversal is impossible by construction), and served at ERPNext's URLs. Every private
 //! download or view is recorded before a byte leaves; refusals are recorded as denied.
 
-use std::path::{Path as FsPath, PathBuf};
+use std::path::Path as FsPath;
 
 use accesslog_core::doctype::Action;
 use accesslog_core::entry::{Activity, CanonicalJson, Event, file_type_of};
@@ -15,6 +15,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use accesslog_app::blobs::blob_path;
+
 use crate::audit::{Audit, AuditedResponse, Disposition, Payload, content_disposition};
 use crate::auth::CurrentUser;
 use crate::error::WebError;
@@ -22,32 +24,6 @@ use crate::state::AppState;
 
 /// Uploads larger than this are refused with 413.
 pub const MAX_UPLOAD: usize = 25 * 1024 * 1024;
-
-/// Where a file's bytes live: `files/ab/abcdef…` under the site.
-fn blob_path(site_dir: &FsPath, sha: &str) -> PathBuf {
-    site_dir.join("files").join(&sha[..2]).join(sha)
-}
-
-/// Writes bytes under their SHA-256 (atomically, synced); returns the digest.
-pub async fn store_blob(site_dir: &FsPath, bytes: Vec<u8>) -> Result<String, WebError> {
-    let sha = hex::encode(Sha256::digest(&bytes));
-    let path = blob_path(site_dir, &sha);
-    let result = tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        if path.exists() {
-            return Ok(());
-        }
-        let dir = path.parent().unwrap_or(FsPath::new("."));
-        std::fs::create_dir_all(dir)?;
-        let tmp = dir.join(format!(".tmp-{}", accesslog_core::secrets::random_hex(8)));
-        std::fs::write(&tmp, &bytes)?;
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, &path)
-    })
-    .await
-    .map_err(|e| WebError::Internal(e.into()))?;
-    result.map_err(|e| WebError::Internal(anyhow::anyhow!("storing an upload: {e}")))?;
-    Ok(sha)
-}
 
 /// A file name as the client gave it, made safe to show and to use as a URL segment: the
 /// last path component, no control characters, not hidden, at most 140 characters.

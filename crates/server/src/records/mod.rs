@@ -3,6 +3,4 @@
 pub mod api;
 pub mod backups;
 pub mod files;
-pub mod naming;
 pub mod pages;
-pub mod values;

@@ -261,7 +261,7 @@ fn frappe_filters(json: &Value) -> Result<EntryQuery, WebError> {
             }
         }
     }
-    entry_query(&params)
+    Ok(entry_query(&params)?)
 }
 
 /// `GET /api/resource/Access Log` (ERPNext's REST): `filters`, `fields`,

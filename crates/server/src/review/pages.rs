@@ -13,6 +13,8 @@ use axum::extract::{Path, Query, State};
 use serde_json::Value;
 
 use super::api::{before_token, parse_before, release_entry_read, release_log_read};
+use accesslog_app::AppError;
+
 use super::{entry_query, require_reviewer};
 use crate::audit::{Audit, AuditedResponse, Payload};
 use crate::auth::PageUser;
@@ -170,12 +172,12 @@ pub async fn list(
     };
     let q = match entry_query(&params) {
         Ok(q) => q,
-        Err(WebError::BadRequest(m)) => {
+        Err(AppError::Invalid(m)) => {
             page.error = Some(m);
             let html = render(&page)?.0;
             return release_log_read(&state, &audit, &params, &[], Payload::html(html)).await;
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let before = parse_before(params.get("before"))?;
     let entries = state

@@ -4,8 +4,9 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use accesslog_app::accounts;
 use accesslog_core::{FixedClock, Timestamp};
-use accesslog_server::{AppState, accounts};
+use accesslog_server::AppState;
 use accesslog_site::{Overrides, Settings};
 use accesslog_store::Store;
 use accesslog_store_sqlite::LOG_SCHEMA;

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
+use accesslog_app::accounts;
 use accesslog_core::entry::{Activity, Entry, Outcome};
-use accesslog_server::accounts;
 use accesslog_store::{Document, NewDocument, SqlValue};
 use reqwest::StatusCode;
 use serde_json::{Value, json};

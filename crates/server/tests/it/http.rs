@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use accesslog_server::accounts;
+use accesslog_app::accounts;
 use base64::Engine;
 use reqwest::StatusCode;
 use reqwest::header::{ACCEPT, AUTHORIZATION, COOKIE, SET_COOKIE};

@@ -5,8 +5,8 @@
 
 use std::time::Duration;
 
+use accesslog_app::accounts;
 use accesslog_core::entry::{Activity, Event};
-use accesslog_server::accounts;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as B64;
 use reqwest::StatusCode;

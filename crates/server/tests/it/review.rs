@@ -4,8 +4,8 @@
 //! and ERPNext's `/api/resource/Access Log` (read by an unmodified Frappe client); exports
 //! of the log recorded as `log_export`.
 
+use accesslog_app::accounts;
 use accesslog_core::entry::{Activity, Event, Outcome};
-use accesslog_server::accounts;
 use accesslog_store::{Document, NewDocument, SqlValue};
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -573,7 +573,7 @@ async fn an_over_long_query_parameter_is_refused_with_400_and_recorded(backend: 
     let Some(f) = Fixture::start(backend, "egress_long_param").await else {
         return;
     };
-    let key = accesslog_server::accounts::create_api_key(
+    let key = accesslog_app::accounts::create_api_key(
         &*f.server.store,
         &*f.server.clock,
         "hr@example.com",

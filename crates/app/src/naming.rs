@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use accesslog_core::doctype::{DocType, Naming};
 use accesslog_store::{SqlValue, Store};
 
-use crate::error::WebError;
+use crate::{AppError, AppResult};
 
 /// Splits `SINV-.#####` into the prefix `SINV-` and the width 5.
 pub fn parse_series(series: &str) -> Option<(&str, usize)> {
@@ -20,7 +20,7 @@ pub fn parse_series(series: &str) -> Option<(&str, usize)> {
 
 /// A document name must be printable, without `/` (it is a URL segment), at most 140
 /// characters (ERPNext's limit).
-pub fn check_name(name: &str) -> Result<(), WebError> {
+pub fn check_name(name: &str) -> AppResult<()> {
     let ok = !name.trim().is_empty()
         && name.chars().count() <= 140
         && !name.chars().any(|c| c.is_control() || c == '/')
@@ -28,7 +28,7 @@ pub fn check_name(name: &str) -> Result<(), WebError> {
     if ok {
         Ok(())
     } else {
-        Err(WebError::BadRequest(format!(
+        Err(AppError::Invalid(format!(
             "{name:?} cannot be a document name: use 1 to 140 printable characters, no '/', no surrounding spaces"
         )))
     }
@@ -40,14 +40,11 @@ pub async fn new_name(
     doctype: &DocType,
     values: &BTreeMap<String, SqlValue>,
     given: Option<&str>,
-) -> Result<String, WebError> {
+) -> AppResult<String> {
     let name = match &doctype.naming {
         Naming::Series(series) => {
             let (prefix, width) = parse_series(series).ok_or_else(|| {
-                WebError::Internal(anyhow::anyhow!(
-                    "{}: bad naming series {series:?}",
-                    doctype.name
-                ))
+                AppError::Internal(format!("{}: bad naming series {series:?}", doctype.name))
             })?;
             let n = store.next_in_series(prefix).await?;
             format!("{prefix}{n:0width$}")
@@ -56,14 +53,14 @@ pub async fn new_name(
             Some(SqlValue::Text(t)) => t.clone(),
             Some(SqlValue::Int(i)) => i.to_string(),
             _ => {
-                return Err(WebError::BadRequest(format!(
+                return Err(AppError::Invalid(format!(
                     "{} is named by its {field}, which is missing",
                     doctype.name
                 )));
             }
         },
         Naming::Prompt => given.map(str::to_owned).ok_or_else(|| {
-            WebError::BadRequest(format!("give the new {}'s name in \"name\"", doctype.name))
+            AppError::Invalid(format!("give the new {}'s name in \"name\"", doctype.name))
         })?,
         Naming::Hash => accesslog_core::secrets::random_hex(5),
     };
