@@ -3,6 +3,8 @@
 //! in here, and say what came back in their own terms (a status code, a line on the
 //! terminal). Nothing here knows axum.
 //!
+//! - [`gate`]: the Access Log gate's core: what is recorded when data leaves, and
+//!   [`gate::Released`], made only from the recorder's receipt;
 //! - [`accounts`]: users, passwords, roles and API keys, each input checked once;
 //! - [`naming`] and [`values`]: a new document's name, and a client's JSON as stored values;
 //! - [`blobs`]: the site's file store, by SHA-256;
@@ -19,6 +21,7 @@ pub mod accounts;
 pub mod backups;
 pub mod blobs;
 mod error;
+pub mod gate;
 pub mod log_export;
 pub mod log_query;
 pub mod naming;

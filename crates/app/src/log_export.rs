@@ -66,6 +66,16 @@ pub struct LogFile {
 /// What a failed write of the export file was doing.
 const TEMP: &str = "writing the log export to a temporary file";
 
+impl crate::gate::Content for LogFile {
+    fn byte_count(&self) -> u64 {
+        self.bytes
+    }
+
+    fn sha256(&self) -> String {
+        self.sha256.clone()
+    }
+}
+
 const FIELDS: [&str; 24] = accesslog_store::log::ENTRY_FIELDS;
 
 fn csv_row(e: &Entry) -> Vec<SqlValue> {

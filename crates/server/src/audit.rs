@@ -1,9 +1,11 @@
 //! How an egress handler releases data: it builds the bytes as a [`Payload`] (which cannot
 //! be sent as it is), records the access through [`Audit::release`], and gets back an
-//! [`AuditedResponse`], which can only be made from the recorder's receipt. So a handler
-//! cannot send audited bytes without a durable entry, and if recording fails the handler
-//! gets a 503 instead of a response.
+//! [`AuditedResponse`], which wraps the application's `gate::Released`: that can only be
+//! made from the recorder's receipt. So a handler cannot send audited bytes without a
+//! durable entry, and if recording fails the handler gets a 503 instead of a response.
+//! What is recorded is the gate's (`accesslog_app::gate`); this module adds HTTP.
 
+use accesslog_app::gate::{self, Content, Released};
 use accesslog_core::entry::{Activity, Actor, Event, Outcome};
 use accesslog_engine::{Receipt, RecordError};
 use axum::extract::FromRequestParts;
@@ -106,6 +108,12 @@ impl Payload {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+}
+
+impl Content for Payload {
+    fn byte_count(&self) -> u64 {
+        self.len()
+    }
 
     fn sha256(&self) -> String {
         match &self.body {
@@ -117,10 +125,7 @@ impl Payload {
 
 /// Audited bytes with the receipt of their entry; or, for a read that the site's read
 /// settings leave unrecorded (and only then), without one.
-pub struct AuditedResponse {
-    receipt: Option<Receipt>,
-    payload: Payload,
-}
+pub struct AuditedResponse(Released<Payload>);
 
 /// Put on every response that an egress route may send: it was recorded, it is a recorded
 /// refusal, or it is a read the settings leave unrecorded. Only this module makes one, so
@@ -182,14 +187,14 @@ impl AuditedResponse {
     /// The receipt of the entry that recorded this response (none for a read the site's
     /// read settings leave unrecorded).
     pub fn receipt(&self) -> Option<&Receipt> {
-        self.receipt.as_ref()
+        self.0.receipt()
     }
 
     /// Answers with `body` (JSON) instead of the recorded bytes, once they went somewhere
     /// else (a network printer): the answer carries the entry's number.
     pub fn confirmation(self, body: &serde_json::Value) -> Confirmation {
         let mut response = axum::Json(body).into_response();
-        if let Some(receipt) = &self.receipt
+        if let Some(receipt) = self.receipt()
             && let Ok(v) = HeaderValue::from_str(&receipt.seq().to_string())
         {
             response
@@ -203,7 +208,7 @@ impl AuditedResponse {
     /// The recorded bytes, for a release that goes somewhere other than the response (a
     /// network printer): only reachable once their entry is durable. Empty for a file.
     pub fn bytes(&self) -> &[u8] {
-        match &self.payload.body {
+        match &self.0.payload().body {
             Body::Bytes(b) => b,
             Body::File { .. } => &[],
         }
@@ -212,11 +217,12 @@ impl AuditedResponse {
 
 impl IntoResponse for AuditedResponse {
     fn into_response(self) -> Response {
+        let (receipt, payload) = self.0.into_parts();
         let Payload {
             body,
             content_type,
             file,
-        } = self.payload;
+        } = payload;
         let mut response = match body {
             Body::Bytes(bytes) => bytes.into_response(),
             Body::File { path, len, .. } => match stream_file(path) {
@@ -236,7 +242,7 @@ impl IntoResponse for AuditedResponse {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(receipt) = &self.receipt
+        if let Some(receipt) = &receipt
             && let Ok(v) = HeaderValue::from_str(&receipt.seq().to_string())
         {
             headers.insert(HeaderName::from_static(SEQ_HEADER), v);
@@ -400,17 +406,11 @@ impl Audit {
     pub async fn release(
         &self,
         state: &AppState,
-        mut event: Event,
+        event: Event,
         payload: Payload,
     ) -> Result<AuditedResponse, WebError> {
-        event.outcome = Outcome::Granted;
-        event.byte_count = Some(payload.len());
-        event.content_sha256 = Some(payload.sha256());
-        let receipt = state.recorder.record(event).await.map_err(refused)?;
-        Ok(AuditedResponse {
-            receipt: Some(receipt),
-            payload,
-        })
+        let released = gate::release(&state.recorder, event, payload).await;
+        Ok(AuditedResponse(released.map_err(refused)?))
     }
 
     /// Releases a read of record data (`event.activity` is `read`): recorded like any
@@ -423,14 +423,9 @@ impl Audit {
         payload: Payload,
         read: Read<'_>,
     ) -> Result<AuditedResponse, WebError> {
-        if read.is_recorded(&state.settings.log) {
-            self.release(state, event, payload).await
-        } else {
-            Ok(AuditedResponse {
-                receipt: None,
-                payload,
-            })
-        }
+        let released =
+            gate::release_read(&state.recorder, &state.settings.log, event, payload, read).await;
+        Ok(AuditedResponse(released.map_err(refused)?))
     }
 
     /// Records a refused attempt, then returns `error` for the caller to answer with. If
@@ -450,16 +445,15 @@ impl Audit {
     async fn record_outcome(
         &self,
         state: &AppState,
-        mut event: Event,
+        event: Event,
         outcome: Outcome,
         error: WebError,
     ) -> WebError {
         if let WebError::Recorded(_) = error {
             return error;
         }
-        event.outcome = outcome;
-        event.reason = Some(error.to_string());
-        match state.recorder.record(event).await {
+        let reason = error.to_string();
+        match gate::record_outcome(&state.recorder, event, outcome, reason).await {
             Ok(receipt) => WebError::Recorded(Recorded {
                 error: Box::new(error),
                 seq: receipt.seq(),
@@ -474,18 +468,17 @@ impl Audit {
     pub(crate) async fn account_for(
         &self,
         state: &AppState,
-        mut event: Event,
+        event: Event,
         mut response: Response,
         reason: String,
     ) -> Response {
         let status = response.status();
-        event.outcome = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+        let outcome = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
             Outcome::Failed
         } else {
             Outcome::Denied
         };
-        event.reason = Some(reason);
-        match state.recorder.record(event).await {
+        match gate::record_outcome(&state.recorder, event, outcome, reason).await {
             Ok(receipt) => {
                 response.extensions_mut().insert(Accounted(()));
                 if let Ok(v) = HeaderValue::from_str(&receipt.seq().to_string()) {
@@ -510,34 +503,8 @@ impl Audit {
     }
 }
 
-/// What kind of read a response is, for the read settings.
-#[derive(Clone, Copy, Debug)]
-pub enum Read<'a> {
-    /// One document of this type.
-    Document(&'a accesslog_core::doctype::DocType),
-    /// A list of this type's documents.
-    List(&'a accesslog_core::doctype::DocType),
-    /// A report's page or data, or a list of the Access Log.
-    Report,
-    /// One entry (or proof) of the Access Log.
-    LogEntry,
-}
-
-impl Read<'_> {
-    pub fn is_recorded(self, log: &accesslog_site::LogSettings) -> bool {
-        use accesslog_site::ReadLogging;
-        let type_says = match self {
-            Read::Document(t) | Read::List(t) => t.log_reads,
-            Read::Report | Read::LogEntry => true,
-        };
-        type_says
-            && match log.reads {
-                ReadLogging::All => true,
-                ReadLogging::Lists => matches!(self, Read::List(_) | Read::Report),
-                ReadLogging::Off => false,
-            }
-    }
-}
+/// What kind of read a response is, for the read settings (the gate's).
+pub use accesslog_app::gate::Read;
 
 pub(crate) fn refused(e: RecordError) -> WebError {
     tracing::error!(error = %e, "refusing an action that could not be recorded");

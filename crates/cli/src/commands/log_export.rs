@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use accesslog_app::gate;
 use accesslog_app::log_export::{LogFormat, log_export_event, write_log};
 use accesslog_core::SystemClock;
 use accesslog_core::entry::{Activity, Event};
@@ -64,8 +65,6 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
         "accesslog log-export",
     );
     event.auth = Some("cli".to_owned());
-    event.byte_count = Some(file.bytes);
-    event.content_sha256 = Some(file.sha256.clone());
     params.insert("format".to_owned(), opts.format.clone());
     let event = log_export_event(event, &params, format, file.rows);
 
@@ -85,11 +84,12 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
         Some(checkpointer),
         RecorderConfig::default(),
     );
-    let receipt = recorder
-        .record(event)
+    let released = gate::release(&recorder, event, file)
         .await
         .context("the export could not be recorded in the Access Log, so nothing was written")?;
     recorder.checkpoint_now().await;
+    let seq = released.receipt().map_or(0, |r| r.seq());
+    let file = released.payload();
 
     match &opts.out {
         Some(path) => {
@@ -101,7 +101,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
                 file.bytes,
                 file.sha256,
                 path.display(),
-                receipt.seq()
+                seq
             );
         }
         None => {
@@ -110,11 +110,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
             let mut out = stdout.lock();
             std::io::copy(&mut input, &mut out)?;
             out.flush()?;
-            eprintln!(
-                "{} entries; recorded as entry {}.",
-                file.rows,
-                receipt.seq()
-            );
+            eprintln!("{} entries; recorded as entry {}.", file.rows, seq);
         }
     }
     Ok(())
