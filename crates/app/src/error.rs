@@ -11,6 +11,16 @@ pub enum AppError {
     Invalid(String),
     #[error("{0}")]
     NotFound(String),
+    /// The caller may not do this; the message says what permission it needs.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Not now: a resource the action needs is short (temporary disk); try again later.
+    #[error("{0}")]
+    Unavailable(String),
+    /// Something the site defines failed as it ran (a report's query); the message is for
+    /// whoever may see the report.
+    #[error("{0}")]
+    Definition(String),
     #[error(transparent)]
     Store(#[from] StoreError),
     /// A file of the site (or a temporary one) could not be read or written.

@@ -8,6 +8,8 @@
 //! - [`accounts`]: users, passwords, roles and API keys, each input checked once;
 //! - [`naming`] and [`values`]: a new document's name, and a client's JSON as stored values;
 //! - [`blobs`]: the site's file store, by SHA-256;
+//! - [`reports`]: who may use a query report, a run of one with its filters checked, and
+//!   exports of reports and lists (`reports::job::ExportJob`, `reports::export`);
 //! - [`backups`]: consistent copies of the database in the site's `backups/`;
 //! - [`log_query`] and [`log_export`]: the Access Log read back with the review's filters,
 //!   and written out as CSV or JSON Lines.
@@ -25,6 +27,7 @@ pub mod gate;
 pub mod log_export;
 pub mod log_query;
 pub mod naming;
+pub mod reports;
 pub mod values;
 
 pub use error::{AppError, AppResult};

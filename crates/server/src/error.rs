@@ -137,6 +137,9 @@ impl From<AppError> for WebError {
         match e {
             AppError::Invalid(m) => WebError::BadRequest(m),
             AppError::NotFound(m) => WebError::NotFound(m),
+            AppError::Forbidden(m) => WebError::Forbidden(m),
+            AppError::Unavailable(m) => WebError::Unavailable(m),
+            AppError::Definition(m) => WebError::Template(m),
             AppError::Store(e) => e.into(),
             e @ (AppError::Io { .. } | AppError::Internal(_)) => WebError::Internal(e.into()),
         }

@@ -49,13 +49,13 @@ pub async fn run(
         Ok(g) => g,
         Err(e) => return Err(audit.deny(&state, event, e).await),
     };
-    let run = match Run::new(&state, report, &given) {
+    let run = match Run::new(&*state.clock, report, &given) {
         Ok(r) => r,
-        Err(e) => return Err(audit.deny(&state, event, e).await),
+        Err(e) => return Err(audit.deny(&state, event, e.into()).await),
     };
     let mut rows: Vec<Value> = Vec::new();
     let mut too_many = false;
-    run.each_row(&state, &mut |row: &[SqlValue]| {
+    run.each_row(&*state.store, &mut |row: &[SqlValue]| {
         if rows.len() == MAX_ROWS {
             too_many = true;
             return ControlFlow::Break(());

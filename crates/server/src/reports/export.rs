@@ -13,25 +13,26 @@
 //! recorded; then the file is sent. A user without permission gets 403, and a denied entry.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::ops::ControlFlow;
 
 use accesslog_core::doctype::{Action, DocType, FieldType};
 use accesslog_core::entry::{CanonicalJson, Event};
 use accesslog_core::filters::{column_type, parse_fields, parse_filters};
-use accesslog_export::{Column, ExportError, ExportFile, Exporter, Format};
+use accesslog_export::{Column, ExportFile, Format};
+use accesslog_store::ListQuery;
 use accesslog_store::records::list_sql;
-use accesslog_store::{ListQuery, SqlValue};
 use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
 use serde_json::Value;
 
-use super::job::ExportJob;
 use super::{ReportUse, report_for};
 use crate::audit::{Audit, AuditedResponse, Payload};
 use crate::error::WebError;
 use crate::request::{merged_params, required};
 use crate::state::AppState;
+use accesslog_app::AppError;
+use accesslog_app::reports::export::write_export;
+use accesslog_app::reports::job::ExportJob;
 
 fn format_of(params: &BTreeMap<String, String>) -> Result<Format, WebError> {
     let raw = params
@@ -155,87 +156,6 @@ pub(crate) async fn admit(
     Ok(slot)
 }
 
-/// Writes `columns` and the rows `fill` produces to a file of `format`. `fill` gets a sink
-/// to stream into; the rows are written as they arrive.
-pub(super) async fn write_export<'s>(
-    format: Format,
-    columns: Vec<Column>,
-    sheet: &str,
-    keep: impl Fn(u64) -> bool + Sync,
-    pick: &[usize],
-    fill: impl AsyncFnOnce(&mut accesslog_store::RowSink<'_>) -> Result<u64, WebError>,
-) -> Result<ExportFile, WebError> {
-    let mut exporter = Exporter::new(format, columns, sheet, None).map_err(export_error)?;
-    let mut failed: Option<ExportError> = None;
-    let mut index = 0u64;
-    // Every column in order (the usual case) goes straight through; otherwise the picked
-    // values are copied into one row kept for the purpose, its text buffers reused.
-    let mut picked: Vec<SqlValue> = vec![SqlValue::Null; pick.len()];
-    let in_order = pick.iter().enumerate().all(|(k, &c)| k == c);
-    fill(&mut |row: &[SqlValue]| {
-        let i = index;
-        index += 1;
-        if !keep(i) {
-            return ControlFlow::Continue(());
-        }
-        if !in_order || row.len() != pick.len() {
-            for (slot, &c) in picked.iter_mut().zip(pick) {
-                copy_into(slot, row.get(c).unwrap_or(&SqlValue::Null));
-            }
-        }
-        let row = if in_order && row.len() == pick.len() {
-            row
-        } else {
-            &picked[..]
-        };
-        // rust_xlsxwriter panics when its temporary file cannot be written (a full disk):
-        // caught here, the export fails with a message and the server goes on.
-        let written =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| exporter.write_row(row)))
-                .unwrap_or_else(|_| Err(disk_full()));
-        match written {
-            Ok(()) => ControlFlow::Continue(()),
-            Err(e) => {
-                failed = Some(e);
-                ControlFlow::Break(())
-            }
-        }
-    })
-    .await?;
-    if let Some(e) = failed {
-        return Err(export_error(e));
-    }
-    match tokio::task::spawn_blocking(move || exporter.finish()).await {
-        Ok(finished) => finished.map_err(export_error),
-        Err(e) if e.is_panic() => Err(export_error(disk_full())),
-        Err(e) => Err(WebError::Internal(e.into())),
-    }
-}
-
-fn disk_full() -> ExportError {
-    ExportError::Io(std::io::Error::other(
-        "the export's temporary file could not be written (is the disk full?)",
-    ))
-}
-
-/// `*slot = value.clone()`, but text goes into the slot's own `String` when it has one.
-fn copy_into(slot: &mut SqlValue, value: &SqlValue) {
-    match (slot, value) {
-        (SqlValue::Text(to), SqlValue::Text(from)) => to.clone_from(from),
-        (slot, value) => *slot = value.clone(),
-    }
-}
-
-fn export_error(e: ExportError) -> WebError {
-    match e {
-        ExportError::TooManyRows { .. } => WebError::BadRequest(e.to_string()),
-        ExportError::Io(_) => {
-            WebError::Unavailable(format!("The export could not be written: {e}."))
-        }
-        other => WebError::Internal(anyhow::anyhow!("export failed: {other}")),
-    }
-}
-
 /// Records `event` (with the file's rows, size and hash) and sends the file.
 async fn release(
     state: &AppState,
@@ -297,9 +217,16 @@ pub async fn query_report(
                 .collect::<Result<_, _>>()
         })
         .transpose()?;
-    let job = ExportJob::new(&state, report, &given, columns.as_deref(), visible, format)?;
+    let job = ExportJob::new(
+        &*state.clock,
+        report,
+        &given,
+        columns.as_deref(),
+        visible,
+        format,
+    )?;
     job.describe(&mut event);
-    let file = job.write(&state).await?;
+    let file = job.write(&*state.store).await?;
     release(&state, &audit, event, file, format, &report.name).await
 }
 
@@ -451,7 +378,7 @@ async fn list_export(
                 .store
                 .query_each_row(&sql, &binds, sink)
                 .await
-                .map_err(WebError::from)
+                .map_err(AppError::from)
         },
     )
     .await?;

@@ -12,6 +12,8 @@ use axum::extract::{Path, Query, State};
 use axum::response::Html;
 
 use super::{ReportUse, Run, report_for, report_url};
+use accesslog_app::AppError;
+
 use crate::audit::{Audit, AuditedResponse, Payload, Read};
 use crate::auth::PageUser;
 use crate::error::WebError;
@@ -191,9 +193,9 @@ pub async fn show(
         filters_json: "{}".to_owned(),
         query: String::new(),
     };
-    let run = match Run::new(&state, report, &given) {
+    let run = match Run::new(&*state.clock, report, &given) {
         Ok(run) => run,
-        Err(WebError::BadRequest(message)) => {
+        Err(AppError::Invalid(message)) => {
             page.error = Some(message);
             page.headers = report
                 .columns
@@ -219,7 +221,7 @@ pub async fn show(
                 .release_read(&state, event, Payload::html(html), Read::Report)
                 .await;
         }
-        Err(e) => return Err(e),
+        Err(e) => return Err(e.into()),
     };
     let sort = params
         .get("sort")
@@ -232,12 +234,12 @@ pub async fn show(
     // The page and the totals are two queries over the whole result: side by side.
     let (rows, totals) = tokio::join!(
         run.page(
-            &state,
+            &*state.store,
             sort.as_deref().map(|s| (s, descending)),
             PAGE,
             offset,
         ),
-        run.totals(&state)
+        run.totals(&*state.store)
     );
     let (rows, (count, sums)) = (rows?, totals?);
 

@@ -48,10 +48,10 @@ async fn print_page(
         Err(e) => return Err(audit.deny(state, event, e).await),
     };
     event.export_from = Some(report.ref_doctype.clone());
-    let run = Run::new(state, report, given)?;
+    let run = Run::new(&*state.clock, report, given)?;
     let mut rows = Vec::new();
     let mut count = 0u64;
-    run.each_row(state, &mut |row: &[SqlValue]| {
+    run.each_row(&*state.store, &mut |row: &[SqlValue]| {
         count += 1;
         if count <= PRINT_ROWS {
             rows.push(row.to_vec());

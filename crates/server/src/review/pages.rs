@@ -22,9 +22,9 @@ use crate::error::WebError;
 use crate::pages::{LabelledValue, Layout, render};
 use crate::percent::percent;
 use crate::records::pages::slug;
-use crate::reports::job::ExportJob;
 use crate::reports::report_url;
 use crate::state::AppState;
+use accesslog_app::reports::job::ExportJob;
 
 const PAGE: u32 = 50;
 /// The sidebar counts look at this many of the newest matching entries.
@@ -419,11 +419,11 @@ async fn show_document(
 /// sent. Nothing is released, so nothing is recorded.
 async fn recheck(state: &AppState, e: &Entry, filters: &BTreeMap<String, String>) -> String {
     let ev = &e.event;
-    let job = match ExportJob::from_entry(state, ev, filters) {
+    let job = match ExportJob::from_entry(&state.reports, &*state.clock, ev, filters) {
         Ok(job) => job,
         Err(why) => return why,
     };
-    let file = match job.write(state).await {
+    let file = match job.write(&*state.store).await {
         Ok(f) => f,
         Err(e) => return format!("The re-run failed: {e}"),
     };

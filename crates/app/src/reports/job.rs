@@ -10,10 +10,13 @@ use accesslog_export::{Column, ExportFile, Format};
 use accesslog_site::reports::QueryReport;
 use serde_json::Value;
 
+use accesslog_core::Clock;
+use accesslog_site::reports::Reports;
+use accesslog_store::Store;
+
 use super::Run;
 use super::export::write_export;
-use crate::error::WebError;
-use crate::state::AppState;
+use crate::{AppError, AppResult};
 
 pub struct ExportJob<'a> {
     pub run: Run<'a>,
@@ -26,16 +29,17 @@ pub struct ExportJob<'a> {
 
 impl<'a> ExportJob<'a> {
     /// A job for `report` with `filters`, the columns named in `columns` (all when
-    /// `None`) and the rows in `visible`. 400 names a filter or column that does not fit.
+    /// `None`) and the rows in `visible`. `Invalid` names a filter or column that does not
+    /// fit.
     pub fn new(
-        state: &AppState,
+        clock: &dyn Clock,
         report: &'a QueryReport,
         filters: &BTreeMap<String, String>,
         columns: Option<&[String]>,
         visible: Option<BTreeSet<u64>>,
         format: Format,
-    ) -> Result<Self, WebError> {
-        let run = Run::new(state, report, filters)?;
+    ) -> AppResult<Self> {
+        let run = Run::new(clock, report, filters)?;
         let pick = match columns {
             None => (0..report.columns.len()).collect(),
             Some(names) => names
@@ -46,10 +50,7 @@ impl<'a> ExportJob<'a> {
                         .iter()
                         .position(|c| &c.fieldname == n)
                         .ok_or_else(|| {
-                            WebError::BadRequest(format!(
-                                "{n:?} is not a column of {}",
-                                report.name
-                            ))
+                            AppError::Invalid(format!("{n:?} is not a column of {}", report.name))
                         })
                 })
                 .collect::<Result<_, _>>()?,
@@ -65,7 +66,8 @@ impl<'a> ExportJob<'a> {
     /// The job an export entry recorded: its report, filters (without `visible_idx`),
     /// columns, kept rows and file type. `Err` says why it cannot be re-run.
     pub fn from_entry(
-        state: &'a AppState,
+        reports: &'a Reports,
+        clock: &dyn Clock,
         event: &Event,
         filters: &BTreeMap<String, String>,
     ) -> Result<Self, String> {
@@ -74,8 +76,7 @@ impl<'a> ExportJob<'a> {
         else {
             return Err("Only report exports can be re-run.".to_owned());
         };
-        let report = state
-            .reports
+        let report = reports
             .get(name)
             .ok_or_else(|| format!("The report {name} no longer exists."))?;
         let format = Format::from_name(file_type)
@@ -99,8 +100,8 @@ impl<'a> ExportJob<'a> {
         };
         let mut given = filters.clone();
         given.remove("visible_idx");
-        Self::new(state, report, &given, columns.as_deref(), visible, format).map_err(|e| match e {
-            WebError::BadRequest(m) if m.contains("is not a column") => {
+        Self::new(clock, report, &given, columns.as_deref(), visible, format).map_err(|e| match e {
+            AppError::Invalid(m) if m.contains("is not a column") => {
                 "The report's columns have changed since; it cannot be re-run as it was.".to_owned()
             }
             other => format!("The logged filters no longer apply: {other}"),
@@ -148,7 +149,7 @@ impl<'a> ExportJob<'a> {
     }
 
     /// Writes the file: every row of the run, the kept ones, the picked columns.
-    pub async fn write(&self, state: &AppState) -> Result<ExportFile, WebError> {
+    pub async fn write(&self, store: &dyn Store) -> AppResult<ExportFile> {
         let visible = self.visible.as_ref();
         write_export(
             self.format,
@@ -156,7 +157,7 @@ impl<'a> ExportJob<'a> {
             &self.run.report.name,
             |i| visible.is_none_or(|v| v.contains(&i)),
             &self.pick,
-            async |sink| self.run.each_row(state, sink).await,
+            async |sink| self.run.each_row(store, sink).await,
         )
         .await
     }
