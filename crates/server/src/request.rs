@@ -232,6 +232,30 @@ pub fn whole_number_in(
     Ok(n)
 }
 
+/// A method's parameters as Frappe's `frappe.form_dict` has them: the query string,
+/// overridden by a form or JSON body ([`merged_params`]). An extractor that reads the
+/// body, so it comes last among a handler's arguments; a query or body that cannot be
+/// read is answered as axum's own extractors answer it.
+pub struct FormDict(pub BTreeMap<String, String>);
+
+impl<S: Send + Sync> axum::extract::FromRequest<S> for FormDict {
+    type Rejection = Response;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Response> {
+        use axum::response::IntoResponse;
+        let axum::extract::Query(query) =
+            axum::extract::Query::<BTreeMap<String, String>>::try_from_uri(req.uri())
+                .map_err(IntoResponse::into_response)?;
+        let headers = req.headers().clone();
+        let body = bytes::Bytes::from_request(req, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        merged_params(query, &headers, &body)
+            .map(FormDict)
+            .map_err(IntoResponse::into_response)
+    }
+}
+
 /// Parameters from the query string, overridden by a form or JSON body. JSON values that
 /// are not strings are kept as JSON text (`filters` may come as an object).
 pub fn merged_params(

@@ -16,9 +16,7 @@ use accesslog_core::doctype::{Action, DocType};
 use accesslog_core::entry::{Activity, CanonicalJson};
 use accesslog_core::filters::parse_filters;
 use accesslog_store::{ListQuery, SqlValue};
-use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Map, Value, json};
 
@@ -30,7 +28,7 @@ use crate::records::api::{
     Envelope, change_document, create_document, doctype_for, read_document, read_list,
     release_document,
 };
-use crate::request::{merged_params, required};
+use crate::request::{FormDict, required};
 use crate::state::AppState;
 
 /// A document answered under the key of `api`'s shape.
@@ -125,11 +123,8 @@ pub async fn get_list(
     who: CurrentUser,
     audit: Audit,
     api: ApiVersion,
-    Query(query): Query<Params>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(p): FormDict,
 ) -> Result<AuditedResponse, WebError> {
-    let p = merged_params(query, &headers, &body)?;
     let doctype = required(&p, "doctype")?.to_owned();
     match p
         .get("group_by")
@@ -222,11 +217,8 @@ pub async fn get_count(
     who: CurrentUser,
     audit: Audit,
     api: ApiVersion,
-    Query(query): Query<Params>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(p): FormDict,
 ) -> Result<AuditedResponse, WebError> {
-    let p = merged_params(query, &headers, &body)?;
     let name = required(&p, "doctype")?.to_owned();
     let mut event = audit.event(Activity::Read);
     event.export_from = Some(name.clone());
@@ -300,11 +292,8 @@ pub async fn get(
     who: CurrentUser,
     audit: Audit,
     api: ApiVersion,
-    Query(query): Query<Params>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(p): FormDict,
 ) -> Result<AuditedResponse, WebError> {
-    let p = merged_params(query, &headers, &body)?;
     let doctype = required(&p, "doctype")?.to_owned();
     let name = match p.get("name").map(|s| s.trim()).filter(|s| !s.is_empty()) {
         Some(n) => n.to_owned(),
@@ -324,11 +313,8 @@ pub async fn get_value(
     who: CurrentUser,
     audit: Audit,
     api: ApiVersion,
-    Query(query): Query<Params>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(mut p): FormDict,
 ) -> Result<AuditedResponse, WebError> {
-    let mut p = merged_params(query, &headers, &body)?;
     let doctype = required(&p, "doctype")?.to_owned();
     let field = required(&p, "fieldname")?.to_owned();
     let fields = match serde_json::from_str::<Value>(&field) {
@@ -359,11 +345,8 @@ pub async fn get_value(
 /// `frappe.client.get_single_value`: refused; there are no Single document types here.
 pub async fn get_single_value(
     State(state): State<AppState>,
-    Query(query): Query<Params>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(p): FormDict,
 ) -> Result<Response, WebError> {
-    let p = merged_params(query, &headers, &body)?;
     let doctype = required(&p, "doctype")?;
     if state.doctypes.get(doctype).is_none() {
         return Err(WebError::NotFound(format!("DocType {doctype} not found")));
@@ -379,11 +362,8 @@ pub async fn insert(
     who: CurrentUser,
     audit: Audit,
     api: ApiVersion,
-    Query(query): Query<Params>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(p): FormDict,
 ) -> Result<AuditedResponse, WebError> {
-    let p = merged_params(query, &headers, &body)?;
     let doc = object_param(&p, "doc")?;
     let (doctype, stored) = create_document(&state, &who, &doctype_of(&doc)?, &doc).await?;
     let event = audit.event(Activity::Read);
@@ -397,11 +377,8 @@ pub async fn insert_many(
     who: CurrentUser,
     audit: Audit,
     api: ApiVersion,
-    Query(query): Query<Params>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(p): FormDict,
 ) -> Result<AuditedResponse, WebError> {
-    let p = merged_params(query, &headers, &body)?;
     let docs = docs_param(&p, "insert_many")?;
     let mut names = Vec::with_capacity(docs.len());
     let mut doctypes = std::collections::BTreeSet::new();
@@ -433,11 +410,8 @@ pub async fn save(
     who: CurrentUser,
     audit: Audit,
     api: ApiVersion,
-    Query(query): Query<Params>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(p): FormDict,
 ) -> Result<AuditedResponse, WebError> {
-    let p = merged_params(query, &headers, &body)?;
     let (doctype, name, doc) = saved_fields(object_param(&p, "doc")?)?;
     let (doctype, stored) = change_document(&state, &who, &doctype, &name, &doc).await?;
     let event = audit.event(Activity::Read);
@@ -452,11 +426,8 @@ pub async fn bulk_update(
     who: CurrentUser,
     audit: Audit,
     api: ApiVersion,
-    Query(query): Query<Params>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(p): FormDict,
 ) -> Result<AuditedResponse, WebError> {
-    let p = merged_params(query, &headers, &body)?;
     let docs = docs_param(&p, "bulk_update")?;
     // Permission first, for every type named: a caller who may not write one of them is
     // refused (and the refusal recorded) before anything is changed.
@@ -508,11 +479,8 @@ pub async fn set_value(
     who: CurrentUser,
     audit: Audit,
     api: ApiVersion,
-    Query(query): Query<Params>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(p): FormDict,
 ) -> Result<AuditedResponse, WebError> {
-    let p = merged_params(query, &headers, &body)?;
     let doctype = required(&p, "doctype")?.to_owned();
     let name = required(&p, "name")?.to_owned();
     let field = required(&p, "fieldname")?;
@@ -547,11 +515,8 @@ pub async fn rename_doc() -> WebError {
 pub async fn delete(
     State(state): State<AppState>,
     who: CurrentUser,
-    Query(query): Query<Params>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(p): FormDict,
 ) -> Result<Response, WebError> {
-    let p = merged_params(query, &headers, &body)?;
     let doctype = required(&p, "doctype")?;
     let name = required(&p, "name")?;
     crate::records::api::remove_document(&state, &who, doctype, name).await?;

@@ -5,9 +5,7 @@
 
 use std::collections::BTreeMap;
 
-use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use serde_json::{Value, json};
 
 use crate::aliases::ApiVersion;
@@ -15,7 +13,7 @@ use crate::audit::{Audit, AuditedResponse};
 use crate::auth::CurrentUser;
 use crate::error::WebError;
 use crate::records::api::read_list;
-use crate::request::{merged_params, required};
+use crate::request::{FormDict, required};
 use crate::state::AppState;
 
 type Params = BTreeMap<String, String>;
@@ -57,11 +55,9 @@ pub async fn get(
     who: CurrentUser,
     audit: Audit,
     api: ApiVersion,
-    Query(query): Query<Params>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(p): FormDict,
 ) -> Result<AuditedResponse, WebError> {
-    let (doctype, p) = as_list_params(merged_params(query, &headers, &body)?)?;
+    let (doctype, p) = as_list_params(p)?;
     read_list(&state, &who, &audit, &doctype, &p, |rows| {
         let keys: Vec<String> = rows
             .first()
@@ -87,11 +83,9 @@ pub async fn get_list(
     who: CurrentUser,
     audit: Audit,
     api: ApiVersion,
-    Query(query): Query<Params>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(p): FormDict,
 ) -> Result<AuditedResponse, WebError> {
-    let (doctype, p) = as_list_params(merged_params(query, &headers, &body)?)?;
+    let (doctype, p) = as_list_params(p)?;
     read_list(&state, &who, &audit, &doctype, &p, |rows| {
         api.wrap(json!(rows))
     })

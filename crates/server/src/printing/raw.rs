@@ -9,14 +9,13 @@
 
 use accesslog_core::entry::{Activity, Event};
 use accesslog_print::{FormatKind, RawKind, printer};
-use axum::body::Bytes;
 use axum::extract::{Query, State};
-use axum::http::HeaderMap;
 use serde_json::json;
 
 use super::{PrintQuery, known, printable, render};
 use crate::audit::{Audit, AuditedResponse, Confirmation, Payload};
 use crate::error::WebError;
+use crate::request::FormDict;
 use crate::state::AppState;
 
 /// The commands of the raw format named in `q`, and the event that will record them.
@@ -89,11 +88,8 @@ pub async fn download(
 pub async fn send(
     State(state): State<AppState>,
     audit: Audit,
-    Query(query): Query<std::collections::BTreeMap<String, String>>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(mut p): FormDict,
 ) -> Result<Confirmation, WebError> {
-    let mut p = crate::request::merged_params(query, &headers, &body)?;
     let q = PrintQuery {
         doctype: p.remove("doctype"),
         name: p.remove("name"),

@@ -20,15 +20,13 @@ use accesslog_core::filters::{column_type, parse_fields, parse_filters};
 use accesslog_export::{Column, ExportFile, Format};
 use accesslog_store::ListQuery;
 use accesslog_store::records::list_sql;
-use axum::body::Bytes;
-use axum::extract::{Query, State};
-use axum::http::HeaderMap;
+use axum::extract::State;
 use serde_json::Value;
 
 use super::{ReportUse, report_for};
 use crate::audit::{Audit, AuditedResponse, Payload};
 use crate::error::WebError;
-use crate::request::{merged_params, required};
+use crate::request::{FormDict, required};
 use crate::state::AppState;
 use accesslog_app::AppError;
 use accesslog_app::reports::export::write_export;
@@ -186,11 +184,8 @@ async fn release(
 pub async fn query_report(
     State(state): State<AppState>,
     audit: Audit,
-    Query(query): Query<BTreeMap<String, String>>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(params): FormDict,
 ) -> Result<AuditedResponse, WebError> {
-    let params = merged_params(query, &headers, &body)?;
     let format = format_of(&params)?;
     let name = required(&params, "report_name")?.to_owned();
     let mut event = export_event(&audit, format);
@@ -234,11 +229,8 @@ pub async fn query_report(
 pub async fn list_view(
     State(state): State<AppState>,
     audit: Audit,
-    Query(query): Query<BTreeMap<String, String>>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(params): FormDict,
 ) -> Result<AuditedResponse, WebError> {
-    let params = merged_params(query, &headers, &body)?;
     list_export(&state, &audit, &params, None).await
 }
 
@@ -251,11 +243,8 @@ pub async fn list_view(
 pub async fn data_export(
     State(state): State<AppState>,
     audit: Audit,
-    Query(query): Query<BTreeMap<String, String>>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(mut params): FormDict,
 ) -> Result<AuditedResponse, WebError> {
-    let mut params = merged_params(query, &headers, &body)?;
     let doctype = required(&params, "doctype")?.to_owned();
     if let Some(kind) = params.remove("file_type") {
         params.insert("file_format_type".into(), kind);
