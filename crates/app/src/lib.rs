@@ -14,12 +14,15 @@
 //! - [`log_query`] and [`log_export`]: the Access Log read back with the review's filters,
 //!   and written out as CSV or JSON Lines.
 //!
+//! - [`alerts`]: the arithmetic of the alert rules (issue 17, begun).
+//!
 //! Errors are typed ([`AppError`], and [`accounts::AccountError`] and
 //! [`values::ValueError`] where a caller tells their cases apart); the server maps them to
 //! statuses in one place.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod accounts;
+pub mod alerts;
 pub mod backups;
 pub mod blobs;
 mod error;
