@@ -1,5 +1,8 @@
-//! Alerts on unusual egress (issue 17). So far only the arithmetic the statistical rules
-//! share ([`baseline`]): published, deterministic, and shown in each alert. The rules, their
-//! evaluation beside the recorder, the inbox and delivery are still to come.
+//! Alerts on unusual egress (issue 17), begun: the arithmetic the statistical rules share
+//! ([`baseline`], with rule R2's test) and the rules that count within a sliding window
+//! ([`window`]: R1 burst, R8 probing). Each reads committed entries and judges by their
+//! own timestamps, so a history always gives the same alerts. Not yet built: the other
+//! rules, evaluation beside the recorder, the lifecycle, the inbox and delivery.
 
 pub mod baseline;
+pub mod window;
