@@ -41,6 +41,7 @@ enum Command {
     Verify(commands::verify::Opts),
     Checkpoint(commands::checkpoint::Opts),
     LogExport(commands::log_export::Opts),
+    Alerts(commands::alerts::Opts),
     #[command(hide = true)]
     RecordLoad(commands::record_load::Opts),
 }
@@ -70,6 +71,7 @@ fn main() -> std::process::ExitCode {
             Command::Verify(opts) => commands::verify::run(opts).await,
             Command::Checkpoint(opts) => commands::checkpoint::run(opts).await,
             Command::LogExport(opts) => commands::log_export::run(opts).await,
+            Command::Alerts(opts) => commands::alerts::run(opts).await,
             Command::RecordLoad(opts) => commands::record_load::run(opts).await,
         }
     });

@@ -1144,6 +1144,64 @@ async fn log_export_writes_and_records_on_postgres() {
     log_export_writes_and_records(accesslog_testkit::Backend::Postgres).await;
 }
 
+/// `alerts replay`: two users each take 25 documents out at once; R1 (15 distinct
+/// documents in 10 minutes) would have fired once for each, and nothing else.
+async fn alerts_replay_prints_what_would_fire(backend: accesslog_testkit::Backend) {
+    let Some((tmp, db)) = log_site(backend, "alerts_replay_prints_what_would_fire").await else {
+        return;
+    };
+    let mut load = site_args(&tmp, &db, "record-load");
+    load.extend([
+        "--count".into(),
+        "25".into(),
+        "--writers".into(),
+        "2".into(),
+    ]);
+    assert_eq!(receipts(&ok(run_args(&load))).len(), 50);
+
+    let mut replay = site_args(&tmp, &db, "alerts");
+    replay.insert(1, "replay".into());
+    let said = run_args(&replay);
+    let out = ok(said.clone());
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    for user in ["load-0@example.com", "load-1@example.com"] {
+        let line = lines.iter().find(|l| l.contains(user)).expect(user);
+        assert!(line.contains(" R1 "), "{line}");
+        assert!(
+            line.contains("15 distinct documents in 10 minutes"),
+            "{line}"
+        );
+    }
+    assert!(text(&said.stderr).contains("2 alert(s) would have fired; nothing was delivered"));
+
+    // Only R8 (probing): nobody was refused.
+    let mut only = replay.clone();
+    only.extend(["--rules".into(), "R8".into()]);
+    assert_eq!(ok(run_args(&only)).lines().count(), 0);
+    // A rule that does not exist is named.
+    let mut bad = replay.clone();
+    bad.extend(["--rules".into(), "R1,R42".into()]);
+    let refused = run_args(&bad);
+    assert!(!refused.status.success());
+    assert!(
+        text(&refused.stderr).contains("no rule \"R42\""),
+        "{}",
+        text(&refused.stderr)
+    );
+    db.drop().await;
+}
+
+#[tokio::test]
+async fn alerts_replay_prints_what_would_fire_on_sqlite() {
+    alerts_replay_prints_what_would_fire(accesslog_testkit::Backend::Sqlite).await;
+}
+
+#[tokio::test]
+async fn alerts_replay_prints_what_would_fire_on_postgres() {
+    alerts_replay_prints_what_would_fire(accesslog_testkit::Backend::Postgres).await;
+}
+
 // ----- logins under attack -----
 
 /// The peak resident memory of process `pid`, in bytes (`VmHWM`).

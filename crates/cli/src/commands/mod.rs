@@ -1,5 +1,6 @@
 //! One file per subcommand: its options (`Opts`) and what it does (`run`).
 
+pub mod alerts;
 pub mod backup;
 pub mod checkpoint;
 pub mod demo;
