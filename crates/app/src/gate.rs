@@ -16,6 +16,18 @@ pub trait Content {
     fn sha256(&self) -> String;
 }
 
+/// Text, as a command prints it.
+impl Content for String {
+    fn byte_count(&self) -> u64 {
+        self.len() as u64
+    }
+
+    fn sha256(&self) -> String {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(self.as_bytes()))
+    }
+}
+
 /// Data past the gate, with the receipt of its entry; or, for a read that the site's read
 /// settings leave unrecorded (and only then), without one.
 #[derive(Debug)]

@@ -104,3 +104,39 @@ pub async fn doctypes(
     }
     Ok(doctypes)
 }
+
+/// The recorder of a command that records its own action, signing checkpoints into the
+/// database and `checkpoints.log` as the server does.
+pub async fn recorder(
+    settings: &Settings,
+    store: Arc<dyn Store>,
+) -> anyhow::Result<accesslog_engine::Recorder> {
+    use accesslog_engine::{CheckpointPolicy, Checkpointer, Recorder, RecorderConfig};
+    let signer = signer(settings, &*store).await?;
+    let policy = CheckpointPolicy {
+        every_entries: u64::from(settings.log.checkpoint_every_entries),
+        every: std::time::Duration::from_secs(u64::from(settings.log.checkpoint_every_seconds)),
+    };
+    let checkpointer = Checkpointer::new(
+        signer,
+        policy,
+        Some(settings.site_dir.join("checkpoints.log")),
+    );
+    Ok(Recorder::start(
+        store,
+        Arc::new(accesslog_core::SystemClock),
+        Some(checkpointer),
+        RecorderConfig::default(),
+    ))
+}
+
+/// An event by the operator at the terminal (`cli:$USER`, `auth = cli`).
+pub fn operator_event(
+    activity: accesslog_core::entry::Activity,
+    method: &str,
+) -> accesslog_core::entry::Event {
+    let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
+    let mut event = accesslog_core::entry::Event::new(&format!("cli:{operator}"), activity, method);
+    event.auth = Some("cli".to_owned());
+    event
+}

@@ -1174,6 +1174,25 @@ async fn alerts_replay_prints_what_would_fire(backend: accesslog_testkit::Backen
         );
     }
     assert!(text(&said.stderr).contains("2 alert(s) would have fired; nothing was delivered"));
+    // What it showed came from the Access Log: the replay is itself an entry, a read of
+    // the log by the operator, with the size and digest of what was printed.
+    let mut jsonl = site_args(&tmp, &db, "log-export");
+    jsonl.extend([
+        "--format".into(),
+        "jsonl".into(),
+        "--activity".into(),
+        "read".into(),
+    ]);
+    let reads: Vec<serde_json::Value> = ok(run_args(&jsonl))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(reads.len(), 1, "{reads:?}");
+    assert_eq!(reads[0]["export_from"], "Access Log");
+    assert_eq!(reads[0]["method"], "accesslog alerts replay");
+    assert_eq!(reads[0]["row_count"], 2);
+    assert_eq!(reads[0]["byte_count"], out.len());
+    assert!(reads[0]["user"].as_str().unwrap().starts_with("cli:"));
 
     // Only R8 (probing): nobody was refused.
     let mut only = replay.clone();

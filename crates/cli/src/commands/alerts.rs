@@ -1,10 +1,15 @@
 //! `accesslog alerts replay`: the alert rules over a stretch of the site's history,
-//! delivering nothing, printing what would have fired (one line each, oldest first).
+//! delivering nothing, printing what would have fired (one line each, oldest first). What
+//! it prints is read from the Access Log, so it is recorded first, as a read of the log by
+//! the operator (`cli:$USER`), as `log-export` is.
 
 use std::collections::BTreeMap;
 
 use accesslog_app::alerts::content::Sensitive;
 use accesslog_app::alerts::replay::{RuleSet, replay};
+use accesslog_app::gate;
+use accesslog_core::entry::{ACCESS_LOG, Activity, CanonicalJson};
+use anyhow::Context;
 use clap::{Args, Subcommand};
 
 /// Alerts on unusual egress
@@ -68,19 +73,36 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
             reports: names,
         },
     };
-    let (_settings, store) = opts.site.open().await?;
+    let (settings, store) = opts.site.open().await?;
     let fired = replay(&*store, range.from, range.to, &rules).await?;
+    let mut out = String::new();
     for f in &fired {
         let first = f.seqs.first().copied().unwrap_or(0);
         let last = f.seqs.last().copied().unwrap_or(0);
-        println!(
-            "{} {} {}: {} (entries {first}–{last})",
+        out.push_str(&format!(
+            "{} {} {}: {} (entries {first}–{last})\n",
             f.at.to_rfc3339(),
             f.rule,
             f.user,
             f.arithmetic
-        );
+        ));
     }
+
+    let mut event = crate::open::operator_event(Activity::Read, "accesslog alerts replay");
+    event.export_from = Some(ACCESS_LOG.to_owned());
+    let mut asked: serde_json::Map<String, serde_json::Value> = params
+        .into_iter()
+        .map(|(k, v)| (k, serde_json::Value::String(v)))
+        .collect();
+    asked.insert("rules".into(), serde_json::json!(rules.only));
+    event.filters = Some(CanonicalJson::from_value(&serde_json::Value::Object(asked)));
+    event.row_count = Some(fired.len() as u64);
+    let recorder = crate::open::recorder(&settings, store).await?;
+    let released = gate::release(&recorder, event, out)
+        .await
+        .context("the replay could not be recorded in the Access Log, so nothing is shown")?;
+    recorder.checkpoint_now().await;
+    print!("{}", released.payload());
     eprintln!(
         "{} alert(s) would have fired; nothing was delivered.",
         fired.len()

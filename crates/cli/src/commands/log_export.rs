@@ -5,13 +5,10 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use accesslog_app::gate;
 use accesslog_app::log_export::{LogFormat, log_export_event, write_log};
-use accesslog_core::SystemClock;
-use accesslog_core::entry::{Activity, Event};
-use accesslog_engine::{CheckpointPolicy, Checkpointer, Recorder, RecorderConfig};
+use accesslog_core::entry::Activity;
 use anyhow::Context;
 use clap::Args;
 
@@ -58,32 +55,11 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
     let (settings, store) = opts.site.open().await?;
     let file = write_log(&*store, &query, format).await?;
 
-    let operator = std::env::var("USER").unwrap_or_else(|_| "unknown".to_owned());
-    let mut event = Event::new(
-        &format!("cli:{operator}"),
-        Activity::LogExport,
-        "accesslog log-export",
-    );
-    event.auth = Some("cli".to_owned());
+    let event = crate::open::operator_event(Activity::LogExport, "accesslog log-export");
     params.insert("format".to_owned(), opts.format.clone());
     let event = log_export_event(event, &params, format, file.rows);
 
-    let signer = crate::open::signer(&settings, &*store).await?;
-    let policy = CheckpointPolicy {
-        every_entries: u64::from(settings.log.checkpoint_every_entries),
-        every: std::time::Duration::from_secs(u64::from(settings.log.checkpoint_every_seconds)),
-    };
-    let checkpointer = Checkpointer::new(
-        signer,
-        policy,
-        Some(settings.site_dir.join("checkpoints.log")),
-    );
-    let recorder = Recorder::start(
-        store,
-        Arc::new(SystemClock),
-        Some(checkpointer),
-        RecorderConfig::default(),
-    );
+    let recorder = crate::open::recorder(&settings, store).await?;
     let released = gate::release(&recorder, event, file)
         .await
         .context("the export could not be recorded in the Access Log, so nothing was written")?;
