@@ -4,6 +4,8 @@
 //! the server runs with: `site.toml`, then `ACCESSLOG_*` environment variables, then flags.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod alert_delivery;
+pub mod alerts;
 mod create;
 pub mod doctypes;
 pub mod keys;

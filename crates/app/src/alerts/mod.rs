@@ -15,6 +15,8 @@
 
 pub mod baseline;
 pub mod content;
+pub mod corpus;
+pub mod delivery;
 pub mod lifecycle;
 pub mod replay;
 pub mod window;

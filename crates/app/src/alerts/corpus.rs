@@ -1,0 +1,1 @@
+//! The seeded corpus generator. To be written.

@@ -1,0 +1,1 @@
+//! Where alerts are delivered (`[alerts.delivery]` in `site.toml`). To be written.

@@ -1,0 +1,1 @@
+//! The alert rules' settings (`[alerts]` in `site.toml`). To be written.
