@@ -16,6 +16,7 @@
 //! backups).
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod alerts;
 mod error;
 pub mod log;
 pub mod log_search;
@@ -35,6 +36,7 @@ pub use records::{Dialect, Document, ListQuery, SqlValue};
 pub use reports::RowSink;
 pub use sql::{SqlBacked, SqlStore};
 
+pub use alerts::AlertStore;
 pub use error::{StoreError, StoreResult};
 pub use log::{Appended, LeafCheck, LeafRow, LogHead, StoredCheckpoint};
 pub use models::{
@@ -46,7 +48,7 @@ pub use models::{
 /// completely or not at all. The Access Log's part and the documents' part are traits of
 /// their own, so that code needing only one (the engine needs only the log) can say so.
 #[async_trait]
-pub trait Store: AccountStore + LogStore + DocumentStore + ReportStore {
+pub trait Store: AccountStore + LogStore + DocumentStore + ReportStore + AlertStore {
     /// Which database this is, for logs, the health endpoint and SQL that differs.
     fn dialect(&self) -> Dialect;
 

@@ -14,6 +14,7 @@
 //! [`SqlRow`]; the shared code names only `DB: Backend` and binds values as [`Param`]s.
 
 mod accounts;
+mod alerts;
 mod documents;
 mod log;
 
