@@ -12,6 +12,7 @@ pub mod keys;
 pub mod reports;
 mod settings;
 
+pub use alerts::{AlertSettings, RuleTuning};
 pub use create::{SUBFOLDERS, create_site};
 pub use settings::{
     Database, ExportSettings, LogSettings, LoginSettings, Overrides, PdfSettings, PrintFile,

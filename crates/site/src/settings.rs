@@ -71,6 +71,8 @@ pub struct SiteFile {
     /// Network printers for raw printing, by name.
     #[serde(default)]
     pub printers: BTreeMap<String, PrinterSettings>,
+    #[serde(default)]
+    pub alerts: crate::alerts::AlertSettings,
 }
 
 /// The `[print]` table as written.
@@ -325,6 +327,7 @@ pub struct Settings {
     pub exports: ExportSettings,
     pub pdf: PdfSettings,
     pub printers: BTreeMap<String, PrinterSettings>,
+    pub alerts: crate::alerts::AlertSettings,
 }
 
 impl Settings {
@@ -475,6 +478,18 @@ impl Settings {
                 });
             }
         }
+        if let Err(problem) = file.alerts.offset_minutes() {
+            return Err(SiteError::Invalid {
+                origin: in_toml("alerts.utc_offset"),
+                problem,
+            });
+        }
+        if file.alerts.evaluate_every_seconds == 0 {
+            return Err(SiteError::Invalid {
+                origin: in_toml("alerts.evaluate_every_seconds"),
+                problem: "evaluate_every_seconds must be at least 1".to_owned(),
+            });
+        }
         let pdf = pdf_settings(&file.print, env, &toml_path)?;
         let trusted_proxies = match env("ACCESSLOG_TRUSTED_PROXIES") {
             Some(v) => parse_proxies(
@@ -501,6 +516,7 @@ impl Settings {
             exports: file.exports,
             pdf,
             printers: file.printers,
+            alerts: file.alerts,
         })
     }
 

@@ -101,10 +101,17 @@ pub struct Finding {
     pub arithmetic: String,
 }
 
-/// Rule R2's test of today's rows `x` (and bytes) against the user's daily history.
-/// `None` when it does not fire.
-pub fn volume(x_rows: u64, x_bytes: u64, history: &[f64]) -> Option<Finding> {
-    if x_rows < MIN_ROWS && x_bytes < MIN_BYTES {
+/// Rule R2's test of today's rows `x` (and bytes) against the user's daily history, at
+/// thresholds `v` divided by `scale` (2 for a leaving user). `None` when it does not fire.
+pub fn volume(
+    x_rows: u64,
+    x_bytes: u64,
+    history: &[f64],
+    v: &super::rules::Volume,
+    scale: u64,
+) -> Option<Finding> {
+    let scale = scale.max(1);
+    if x_rows < v.min_rows / scale && x_bytes < v.min_bytes / scale {
         return None;
     }
     let x = x_rows as f64;
@@ -115,11 +122,12 @@ pub fn volume(x_rows: u64, x_bytes: u64, history: &[f64]) -> Option<Finding> {
     };
     if mean < POISSON_BELOW_MEAN {
         let p = poisson_upper_tail(x_rows, mean);
+        // Bytes past the minimum with rows that are usual still say nothing unusual.
         if p > P_FIRE {
             return None;
         }
         return Some(Finding {
-            z: if p <= P_HIGH { Z_HIGH } else { Z_FIRE },
+            z: if p <= P_HIGH { v.z_high } else { v.z },
             high: p <= P_HIGH,
             arithmetic: format!(
                 "{x_rows} rows today; mean {mean:.2} over {} days → Poisson P(X ≥ {x_rows}) = {p:.3e}",
@@ -130,12 +138,12 @@ pub fn volume(x_rows: u64, x_bytes: u64, history: &[f64]) -> Option<Finding> {
     let m = median(history)?;
     let d = mad(history)?;
     let z = robust_z(x, m, d);
-    if z < Z_FIRE || x < 3.0 * m {
+    if z < v.z || x < 3.0 * m {
         return None;
     }
     Some(Finding {
         z,
-        high: z >= Z_HIGH,
+        high: z >= v.z_high,
         arithmetic: format!("{x_rows} rows today; median {m}, MAD {d} → z = {z:.1}"),
     })
 }
@@ -143,6 +151,16 @@ pub fn volume(x_rows: u64, x_bytes: u64, history: &[f64]) -> Option<Finding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn volume_d(rows: u64, bytes: u64, history: &[f64]) -> Option<Finding> {
+        volume(
+            rows,
+            bytes,
+            history,
+            &crate::alerts::rules::Rules::default().volume,
+            1,
+        )
+    }
 
     #[test]
     fn medians_mads_and_percentiles() {
@@ -185,30 +203,30 @@ mod tests {
     fn volume_fires_only_when_every_condition_holds() {
         let history: Vec<f64> = [900.0, 1_100.0, 1_000.0, 950.0, 1_050.0, 1_000.0, 980.0].to_vec();
         // Large and far above the baseline: fires, High, and says why.
-        let f = volume(20_000, 0, &history).expect("fires");
+        let f = volume_d(20_000, 0, &history).expect("fires");
         assert!(f.high && f.z >= Z_HIGH, "{f:?}");
         assert!(f.arithmetic.contains("median 1000"), "{}", f.arithmetic);
         // Far above, but under 5,000 rows and 50 MB: silent.
-        assert_eq!(volume(4_999, 0, &history), None);
+        assert_eq!(volume_d(4_999, 0, &history), None);
         // The same rows, but 60 MB: may fire.
-        assert!(volume(4_999, 60 * 1024 * 1024, &history).is_some());
+        assert!(volume_d(4_999, 60 * 1024 * 1024, &history).is_some());
         // Large but usual for this user: silent.
         let big: Vec<f64> = vec![20_000.0; 30];
-        assert_eq!(volume(21_000, 0, &big), None);
+        assert_eq!(volume_d(21_000, 0, &big), None);
         // z ≥ 3.5 but under 3 × median: silent.
         let noisy: Vec<f64> = [5_000.0, 5_001.0, 5_000.0, 4_999.0, 5_000.0].to_vec();
         assert!(robust_z(14_000.0, 5_000.0, 0.0) >= Z_FIRE);
-        assert_eq!(volume(14_000, 0, &noisy), None);
+        assert_eq!(volume_d(14_000, 0, &noisy), None);
     }
 
     #[test]
     fn a_quiet_user_is_judged_by_the_poisson_tail() {
         // Mean under 5: 6,000 rows after days of 0–3 is beyond any Poisson tail.
         let history = [0.0, 1.0, 3.0, 0.0, 2.0];
-        let f = volume(6_000, 0, &history).expect("fires");
+        let f = volume_d(6_000, 0, &history).expect("fires");
         assert!(f.high, "{f:?}");
         assert!(f.arithmetic.contains("Poisson"), "{}", f.arithmetic);
         // No history at all: mean 0, so any large volume is unusual.
-        assert!(volume(5_000, 0, &[]).is_some());
+        assert!(volume_d(5_000, 0, &[]).is_some());
     }
 }

@@ -1,19 +1,24 @@
-//! An alert's life, as the inbox will keep it: open → acknowledged → resolved (true
-//! positive, benign, false positive) or dismissed with a reason.
+//! An alert's life: open → acknowledged → resolved (true positive, benign, false
+//! positive) or dismissed with a reason.
 //!
 //! - One open alert per (rule, user, window): a rule that fires again for the same key
 //!   adds its entries and arithmetic to the open alert instead of raising a second one.
 //! - Severity only rises.
 //! - Every change is kept, with who and when.
 //!
-//! Kept in memory here, so the rules can be held to it by property tests; the store that
-//! keeps alerts across restarts is still to come.
+//! The transitions are methods of [`Alert`], which the store-backed inbox
+//! ([`super::inbox`]) and the in-memory [`Inbox`] (held to the invariants by property
+//! tests) both use. [`Alert::to_record`] and [`Alert::from_record`] map it to the
+//! store's row: the key, severity and state as columns, the rest as JSON.
 
 use std::collections::{BTreeSet, HashMap};
 
 use accesslog_core::Timestamp;
+use accesslog_store::alerts::AlertRecord;
+use serde::{Deserialize, Serialize};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Severity {
     Low,
     Medium,
@@ -21,11 +26,62 @@ pub enum Severity {
     Critical,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+impl Severity {
+    pub const ALL: [Severity; 4] = [
+        Severity::Low,
+        Severity::Medium,
+        Severity::High,
+        Severity::Critical,
+    ];
+
+    pub fn rank(self) -> i64 {
+        self as i64
+    }
+
+    pub fn from_rank(rank: i64) -> Severity {
+        Self::ALL[usize::try_from(rank.clamp(0, 3)).unwrap_or(0)]
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Low => "low",
+            Severity::Medium => "medium",
+            Severity::High => "high",
+            Severity::Critical => "critical",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Severity> {
+        Self::ALL.into_iter().find(|s| s.as_str() == text)
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Resolution {
     TruePositive,
     Benign,
     FalsePositive,
+}
+
+impl Resolution {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Resolution::TruePositive => "true_positive",
+            Resolution::Benign => "benign",
+            Resolution::FalsePositive => "false_positive",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Resolution> {
+        [
+            Resolution::TruePositive,
+            Resolution::Benign,
+            Resolution::FalsePositive,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == text)
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,18 +96,28 @@ impl State {
     pub fn is_open(&self) -> bool {
         matches!(self, State::Open | State::Acknowledged)
     }
+
+    /// The state column's value.
+    pub fn name(&self) -> &'static str {
+        match self {
+            State::Open => "open",
+            State::Acknowledged => "acknowledged",
+            State::Resolved(_) => "resolved",
+            State::Dismissed { .. } => "dismissed",
+        }
+    }
 }
 
 /// What makes two hits one alert: the rule, the user, and the window (its start, in µs).
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Key {
-    pub rule: &'static str,
+    pub rule: String,
     pub user: String,
     pub window: i64,
 }
 
 /// One change of an alert, by whom (`system` for the rules) and when.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Change {
     pub at: Timestamp,
     pub by: String,
@@ -64,11 +130,17 @@ pub struct Alert {
     pub key: Key,
     pub severity: Severity,
     pub state: State,
+    /// Raised while its rule was learning: kept, not delivered.
+    pub shadow: bool,
+    pub opened_at: Timestamp,
+    pub updated_at: Timestamp,
     /// The entries that raised it.
     pub seqs: BTreeSet<u64>,
     /// Each firing's arithmetic, in words.
     pub arithmetic: Vec<String>,
     pub history: Vec<Change>,
+    /// The store's version of the row it was read from (0: not stored).
+    pub version: i64,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -85,7 +157,189 @@ pub enum LifecycleError {
     NoReason,
 }
 
-/// The alerts, and which is open for each key.
+/// The JSON part of a stored alert.
+#[derive(Serialize, Deserialize)]
+struct Body {
+    seqs: BTreeSet<u64>,
+    arithmetic: Vec<String>,
+    history: Vec<Change>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    resolution: Option<Resolution>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    reason: Option<String>,
+}
+
+impl Alert {
+    /// A new open alert (id 0 until stored).
+    pub fn new(
+        key: Key,
+        severity: Severity,
+        seqs: &[u64],
+        arithmetic: &str,
+        at: Timestamp,
+    ) -> Self {
+        Alert {
+            id: 0,
+            key,
+            severity,
+            state: State::Open,
+            shadow: false,
+            opened_at: at,
+            updated_at: at,
+            seqs: seqs.iter().copied().collect(),
+            arithmetic: vec![arithmetic.to_owned()],
+            history: vec![Change {
+                at,
+                by: "system".to_owned(),
+                what: format!("raised, {}", severity.as_str()),
+            }],
+            version: 0,
+        }
+    }
+
+    /// The rule fired again for this open alert: its entries and arithmetic join it, and
+    /// its severity rises to `severity` if that is higher (never falls).
+    pub fn join(&mut self, severity: Severity, seqs: &[u64], arithmetic: &str, at: Timestamp) {
+        self.seqs.extend(seqs);
+        if !self.arithmetic.iter().any(|a| a == arithmetic) {
+            self.arithmetic.push(arithmetic.to_owned());
+        }
+        let what = if severity > self.severity {
+            let what = format!(
+                "severity {} → {}",
+                self.severity.as_str(),
+                severity.as_str()
+            );
+            self.severity = severity;
+            what
+        } else {
+            "fired again".to_owned()
+        };
+        self.history.push(Change {
+            at,
+            by: "system".to_owned(),
+            what,
+        });
+        self.updated_at = at;
+    }
+
+    pub fn acknowledge(&mut self, by: &str, at: Timestamp) -> Result<(), LifecycleError> {
+        self.must_be_open("acknowledged")?;
+        if self.state == State::Acknowledged {
+            return Ok(());
+        }
+        self.state = State::Acknowledged;
+        self.record(by, at, "acknowledged".to_owned());
+        Ok(())
+    }
+
+    pub fn resolve(
+        &mut self,
+        resolution: Resolution,
+        by: &str,
+        at: Timestamp,
+    ) -> Result<(), LifecycleError> {
+        self.must_be_open("resolved")?;
+        self.state = State::Resolved(resolution);
+        self.record(by, at, format!("resolved: {}", resolution.as_str()));
+        Ok(())
+    }
+
+    pub fn dismiss(&mut self, reason: &str, by: &str, at: Timestamp) -> Result<(), LifecycleError> {
+        self.must_be_open("dismissed")?;
+        let reason = reason.trim();
+        if reason.is_empty() {
+            return Err(LifecycleError::NoReason);
+        }
+        self.state = State::Dismissed {
+            reason: reason.to_owned(),
+        };
+        self.record(by, at, format!("dismissed: {reason}"));
+        Ok(())
+    }
+
+    fn record(&mut self, by: &str, at: Timestamp, what: String) {
+        self.history.push(Change {
+            at,
+            by: by.to_owned(),
+            what,
+        });
+        self.updated_at = at;
+    }
+
+    fn must_be_open(&self, wanted: &'static str) -> Result<(), LifecycleError> {
+        if self.state.is_open() {
+            return Ok(());
+        }
+        Err(LifecycleError::Closed {
+            id: self.id,
+            state: self.state.name(),
+            wanted,
+        })
+    }
+
+    pub fn to_record(&self) -> AlertRecord {
+        let (resolution, reason) = match &self.state {
+            State::Resolved(r) => (Some(*r), None),
+            State::Dismissed { reason } => (None, Some(reason.clone())),
+            _ => (None, None),
+        };
+        let body = Body {
+            seqs: self.seqs.clone(),
+            arithmetic: self.arithmetic.clone(),
+            history: self.history.clone(),
+            resolution,
+            reason,
+        };
+        AlertRecord {
+            id: self.id,
+            rule: self.key.rule.clone(),
+            user: self.key.user.clone(),
+            window_start: Timestamp::from_micros(self.key.window),
+            severity: self.severity.rank(),
+            state: self.state.name().to_owned(),
+            shadow: self.shadow,
+            opened_at: self.opened_at,
+            updated_at: self.updated_at,
+            version: self.version,
+            body: serde_json::to_string(&body).unwrap_or_else(|_| "{}".to_owned()),
+        }
+    }
+
+    /// The alert a stored row holds; `None` when its JSON is not an alert's.
+    pub fn from_record(r: &AlertRecord) -> Option<Alert> {
+        let body: Body = serde_json::from_str(&r.body).ok()?;
+        let state = match r.state.as_str() {
+            "open" => State::Open,
+            "acknowledged" => State::Acknowledged,
+            "resolved" => State::Resolved(body.resolution?),
+            "dismissed" => State::Dismissed {
+                reason: body.reason.unwrap_or_default(),
+            },
+            _ => return None,
+        };
+        Some(Alert {
+            id: r.id,
+            key: Key {
+                rule: r.rule.clone(),
+                user: r.user.clone(),
+                window: r.window_start.as_micros(),
+            },
+            severity: Severity::from_rank(r.severity),
+            state,
+            shadow: r.shadow,
+            opened_at: r.opened_at,
+            updated_at: r.updated_at,
+            seqs: body.seqs,
+            arithmetic: body.arithmetic,
+            history: body.history,
+            version: r.version,
+        })
+    }
+}
+
+/// Alerts in memory, and which is open for each key: the lifecycle's model, held to its
+/// invariants by property tests.
 #[derive(Debug, Default)]
 pub struct Inbox {
     alerts: Vec<Alert>,
@@ -102,8 +356,8 @@ impl Inbox {
             .and_then(|i| self.alerts.get(usize::try_from(i).ok()?))
     }
 
-    /// A rule fired: raises an alert, or adds to the open one of the same key (its
-    /// severity rising to `severity` if that is higher). Returns the alert's id.
+    /// A rule fired: raises an alert, or adds to the open one of the same key. Returns
+    /// the alert's id.
     pub fn raise(
         &mut self,
         key: Key,
@@ -112,52 +366,21 @@ impl Inbox {
         arithmetic: &str,
         at: Timestamp,
     ) -> u64 {
-        let change = |what: String| Change {
-            at,
-            by: "system".to_owned(),
-            what,
-        };
         if let Some(&i) = self.open.get(&key) {
             let alert = &mut self.alerts[i];
-            alert.seqs.extend(seqs);
-            alert.arithmetic.push(arithmetic.to_owned());
-            if severity > alert.severity {
-                alert.history.push(change(format!(
-                    "severity {:?} → {severity:?}",
-                    alert.severity
-                )));
-                alert.severity = severity;
-            } else {
-                alert.history.push(change("fired again".to_owned()));
-            }
+            alert.join(severity, seqs, arithmetic, at);
             return alert.id;
         }
-        let id = self.alerts.len() as u64 + 1;
-        self.alerts.push(Alert {
-            id,
-            key: key.clone(),
-            severity,
-            state: State::Open,
-            seqs: seqs.iter().copied().collect(),
-            arithmetic: vec![arithmetic.to_owned()],
-            history: vec![change(format!("raised, {severity:?}"))],
-        });
+        let mut alert = Alert::new(key.clone(), severity, seqs, arithmetic, at);
+        alert.id = self.alerts.len() as u64 + 1;
+        let id = alert.id;
+        self.alerts.push(alert);
         self.open.insert(key, self.alerts.len() - 1);
         id
     }
 
     pub fn acknowledge(&mut self, id: u64, by: &str, at: Timestamp) -> Result<(), LifecycleError> {
-        let alert = self.open_alert(id, "acknowledged")?;
-        if alert.state == State::Acknowledged {
-            return Ok(());
-        }
-        alert.state = State::Acknowledged;
-        alert.history.push(Change {
-            at,
-            by: by.to_owned(),
-            what: "acknowledged".to_owned(),
-        });
-        Ok(())
+        self.change(id, |a| a.acknowledge(by, at))
     }
 
     pub fn resolve(
@@ -167,7 +390,7 @@ impl Inbox {
         by: &str,
         at: Timestamp,
     ) -> Result<(), LifecycleError> {
-        self.close(id, State::Resolved(resolution), by, at, "resolved")
+        self.change(id, |a| a.resolve(resolution, by, at))
     }
 
     pub fn dismiss(
@@ -177,50 +400,26 @@ impl Inbox {
         by: &str,
         at: Timestamp,
     ) -> Result<(), LifecycleError> {
-        if reason.trim().is_empty() {
-            return Err(LifecycleError::NoReason);
-        }
-        let state = State::Dismissed {
-            reason: reason.trim().to_owned(),
-        };
-        self.close(id, state, by, at, "dismissed")
+        self.change(id, |a| a.dismiss(reason, by, at))
     }
 
-    fn close(
+    fn change(
         &mut self,
         id: u64,
-        state: State,
-        by: &str,
-        at: Timestamp,
-        wanted: &'static str,
+        f: impl FnOnce(&mut Alert) -> Result<(), LifecycleError>,
     ) -> Result<(), LifecycleError> {
-        let alert = self.open_alert(id, wanted)?;
-        alert.history.push(Change {
-            at,
-            by: by.to_owned(),
-            what: format!("{state:?}"),
-        });
-        alert.state = state;
-        let key = alert.key.clone();
-        self.open.remove(&key);
-        Ok(())
-    }
-
-    fn open_alert(&mut self, id: u64, wanted: &'static str) -> Result<&mut Alert, LifecycleError> {
         let i = id
             .checked_sub(1)
             .and_then(|i| usize::try_from(i).ok())
             .filter(|i| *i < self.alerts.len())
             .ok_or(LifecycleError::NoSuchAlert(id))?;
         let alert = &mut self.alerts[i];
+        f(alert)?;
         if !alert.state.is_open() {
-            let state = match alert.state {
-                State::Resolved(_) => "resolved",
-                _ => "dismissed",
-            };
-            return Err(LifecycleError::Closed { id, state, wanted });
+            let key = alert.key.clone();
+            self.open.remove(&key);
         }
-        Ok(alert)
+        Ok(())
     }
 }
 
@@ -230,9 +429,9 @@ mod tests {
 
     use super::*;
 
-    fn key(rule: &'static str, user: &str, window: i64) -> Key {
+    fn key(rule: &str, user: &str, window: i64) -> Key {
         Key {
-            rule,
+            rule: rule.to_owned(),
             user: user.to_owned(),
             window,
         }
@@ -345,7 +544,7 @@ mod tests {
                         prop_assert!(a.severity >= before, "alert {} fell from {before:?} to {:?}", a.id, a.severity);
                     }
                     if a.state.is_open() {
-                        prop_assert!(open_keys.insert((a.key.rule, a.key.user.clone(), a.key.window)), "two open alerts for {:?}", a.key);
+                        prop_assert!(open_keys.insert((a.key.rule.clone(), a.key.user.clone(), a.key.window)), "two open alerts for {:?}", a.key);
                     }
                 }
             }

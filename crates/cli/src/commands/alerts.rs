@@ -5,8 +5,8 @@
 
 use std::collections::BTreeMap;
 
-use accesslog_app::alerts::content::Sensitive;
-use accesslog_app::alerts::replay::{RuleSet, replay};
+use accesslog_app::alerts::replay::replay;
+use accesslog_app::alerts::rules::{RULE_IDS, Rules};
 use accesslog_app::gate;
 use accesslog_core::entry::{ACCESS_LOG, Activity, CanonicalJson};
 use anyhow::Context;
@@ -35,27 +35,27 @@ struct ReplayOpts {
     /// Up to this date (inclusive) or time.
     #[arg(long)]
     to: Option<String>,
-    /// Only these rules, comma-separated (R1, R4, R5, R8: the rules built so far).
+    /// Only these rules, comma-separated (R1 … R10); the site's `[alerts]` settings
+    /// tune them.
     #[arg(long, value_delimiter = ',')]
     rules: Vec<String>,
-    /// A sensitive document type or report for R5 (repeat for more); every backup
-    /// download is sensitive anyway.
+    /// A sensitive document type or report for R5 (repeat for more), besides the site's
+    /// `sensitive_doctypes` and `sensitive_reports`; every backup download is sensitive.
     #[arg(long)]
     sensitive: Vec<String>,
 }
 
-const KNOWN: [&str; 4] = ["R1", "R4", "R5", "R8"];
-
 pub async fn run(opts: Opts) -> anyhow::Result<()> {
     let AlertsCommand::Replay(opts) = opts.command;
-    if let Some(bad) = opts
+    let only: Vec<String> = opts
         .rules
         .iter()
-        .find(|r| !KNOWN.iter().any(|k| k.eq_ignore_ascii_case(r.trim())))
-    {
+        .map(|r| r.trim().to_ascii_uppercase())
+        .collect();
+    if let Some(bad) = only.iter().find(|r| !RULE_IDS.contains(&r.as_str())) {
         anyhow::bail!(
-            "--rules: there is no rule {bad:?} yet; the rules built so far are {}",
-            KNOWN.join(", ")
+            "--rules: there is no rule {bad:?}; the rules are {}",
+            RULE_IDS.join(", ")
         );
     }
     let mut params = BTreeMap::new();
@@ -65,24 +65,32 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
         }
     }
     let range = accesslog_app::log_query::entry_query(&params)?;
-    let names: std::collections::BTreeSet<String> = opts.sensitive.iter().cloned().collect();
-    let rules = RuleSet {
-        only: opts.rules.iter().map(|r| r.trim().to_owned()).collect(),
-        sensitive: Sensitive {
-            doctypes: names.clone(),
-            reports: names,
-        },
-    };
     let (settings, store) = opts.site.open().await?;
+    let mut rules = Rules::from_settings(&settings.alerts)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", settings.site_dir.join("site.toml").display()))?;
+    if !only.is_empty() {
+        for (i, id) in RULE_IDS.iter().enumerate() {
+            rules.enabled[i] &= only.iter().any(|r| r == id);
+        }
+    }
+    rules
+        .sensitive
+        .doctypes
+        .extend(opts.sensitive.iter().cloned());
+    rules
+        .sensitive
+        .reports
+        .extend(opts.sensitive.iter().cloned());
     let fired = replay(&*store, range.from, range.to, &rules).await?;
     let mut out = String::new();
     for f in &fired {
         let first = f.seqs.first().copied().unwrap_or(0);
         let last = f.seqs.last().copied().unwrap_or(0);
         out.push_str(&format!(
-            "{} {} {}: {} (entries {first}–{last})\n",
+            "{} {} {} {}: {} (entries {first}–{last})\n",
             f.at.to_rfc3339(),
             f.rule,
+            f.severity.as_str(),
             f.user,
             f.arithmetic
         ));
@@ -94,7 +102,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
         .into_iter()
         .map(|(k, v)| (k, serde_json::Value::String(v)))
         .collect();
-    asked.insert("rules".into(), serde_json::json!(rules.only));
+    asked.insert("rules".into(), serde_json::json!(only));
     event.filters = Some(CanonicalJson::from_value(&serde_json::Value::Object(asked)));
     event.row_count = Some(fired.len() as u64);
     let recorder = crate::open::recorder(&settings, store).await?;

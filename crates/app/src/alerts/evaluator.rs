@@ -1,0 +1,235 @@
+//! The rules beside the recorder: a task that reads entries once they are committed and
+//! judges them. It is never on the commit path: the recorder does not know it exists, so
+//! however slow or broken evaluation is, no egress waits for it or is refused by it.
+//!
+//! - **Where it reads from.** The store's cursor (`alerts_cursor`) says the last `seq`
+//!   judged. On start the engine relearns the 90 days before it (judging nothing), then
+//!   judges what came after, a batch at a time, every `evaluate_every_seconds`.
+//! - **Shadow mode.** A statistical rule's alert is kept but not delivered while the log
+//!   is younger than `shadow_days` at the entry that raised it.
+//! - **Several servers on one database.** Each moves the cursor only from where it read
+//!   it; the one that loses learns the batch instead of judging it, so a batch is judged
+//!   once. Should two judge it anyway, the open-key index keeps them to one alert.
+//! - **Who is leaving (R10).** Disabled users are read from the accounts each round; the
+//!   time a user is first seen disabled counts as their disable time. Employees with a
+//!   `relieving_date` and a `user_id` give relieving dates.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use accesslog_core::entry::Entry;
+use accesslog_core::{Clock, Timestamp};
+use accesslog_store::Store;
+use accesslog_store::log_search::{EntryPage, EntryQuery};
+use tokio::sync::mpsc;
+
+use super::engine::{Engine, LEARN_DAYS, Person};
+use super::inbox;
+use super::lifecycle::Alert;
+use super::rules::{Rules, is_statistical};
+use crate::AppResult;
+
+const BATCH: u32 = 1_000;
+
+/// What one round did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Round {
+    pub judged: usize,
+    pub raised: usize,
+    /// Alerts to deliver: new, or whose severity rose, and not in shadow.
+    pub to_deliver: Vec<Alert>,
+}
+
+pub struct Evaluator {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    engine: Engine,
+    cursor: u64,
+    /// The log's first entry: shadow mode counts from it.
+    log_start: Option<Timestamp>,
+    disabled_since: HashMap<String, Timestamp>,
+    relieving: HashMap<String, Timestamp>,
+}
+
+impl Evaluator {
+    /// Reads the cursor and relearns the 90 days before it.
+    pub async fn start(
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        rules: Rules,
+    ) -> AppResult<Self> {
+        let cursor = store.alerts_cursor().await?.map_or(0, |(seq, _)| seq);
+        let mut ev = Evaluator {
+            engine: Engine::new(rules),
+            store,
+            clock,
+            cursor,
+            log_start: None,
+            disabled_since: HashMap::new(),
+            relieving: HashMap::new(),
+        };
+        ev.log_start = ev.store.entry(1).await?.map(|e| e.timestamp);
+        if cursor > 0
+            && let Some(last) = ev.store.entry(cursor).await?
+        {
+            let from = last
+                .timestamp
+                .minus(Duration::from_secs((LEARN_DAYS as u64 + 7) * 86_400));
+            let q = EntryQuery {
+                from: Some(from),
+                ..EntryQuery::default()
+            };
+            let mut after = 0u64;
+            'learn: loop {
+                let batch = ev
+                    .store
+                    .search_entries(&q, EntryPage::After { after_seq: after }, BATCH)
+                    .await?;
+                for e in &batch {
+                    if e.seq > cursor {
+                        break 'learn;
+                    }
+                    ev.engine.learn(e);
+                }
+                match batch.last() {
+                    Some(l) if batch.len() == BATCH as usize => after = l.seq,
+                    _ => break,
+                }
+            }
+        }
+        Ok(ev)
+    }
+
+    pub fn cursor(&self) -> u64 {
+        self.cursor
+    }
+
+    /// Judges what was committed since the last round (up to `max` entries).
+    pub async fn round(&mut self, max: usize) -> AppResult<Round> {
+        self.refresh_people().await?;
+        let mut round = Round::default();
+        while round.judged < max {
+            let batch = self.store.entries_after(self.cursor, BATCH).await?;
+            let Some(last) = batch.last().map(|e| e.seq) else {
+                break;
+            };
+            if self.log_start.is_none() {
+                self.log_start = batch.first().map(|e| e.timestamp);
+            }
+            let now = self.clock.now();
+            if !self
+                .store
+                .move_alerts_cursor(self.cursor, last, now)
+                .await?
+            {
+                // Another server judged this stretch: learn it, and go on from there.
+                let theirs = self.store.alerts_cursor().await?.map_or(last, |(s, _)| s);
+                self.learn_upto(theirs).await?;
+                continue;
+            }
+            self.cursor = last;
+            for e in &batch {
+                round.judged += 1;
+                self.judge(e, &mut round).await?;
+            }
+        }
+        Ok(round)
+    }
+
+    async fn learn_upto(&mut self, upto: u64) -> AppResult<()> {
+        while self.cursor < upto {
+            let batch = self.store.entries_after(self.cursor, BATCH).await?;
+            if batch.is_empty() {
+                break;
+            }
+            for e in batch.iter().filter(|e| e.seq <= upto) {
+                self.engine.learn(e);
+                self.cursor = e.seq;
+            }
+        }
+        Ok(())
+    }
+
+    async fn judge(&mut self, e: &Entry, round: &mut Round) -> AppResult<()> {
+        let shadow_until = self.log_start.map(|t| {
+            t.plus(Duration::from_secs(
+                u64::from(self.engine.rules().shadow_days) * 86_400,
+            ))
+        });
+        for f in self.engine.observe(e) {
+            let shadow = is_statistical(f.rule) && shadow_until.is_some_and(|u| f.at < u);
+            let Some((alert, new)) =
+                inbox::raise(&*self.store, &f, shadow, self.clock.now()).await?
+            else {
+                continue;
+            };
+            if new {
+                round.raised += 1;
+            }
+            let rose = alert
+                .history
+                .last()
+                .is_some_and(|c| c.what.starts_with("severity"));
+            if !alert.shadow && (new || rose) {
+                round.to_deliver.push(alert);
+            }
+        }
+        Ok(())
+    }
+
+    async fn refresh_people(&mut self) -> AppResult<()> {
+        let now = self.clock.now();
+        let users = self.store.list_users().await?;
+        for u in &users {
+            if u.enabled {
+                self.disabled_since.remove(&u.email);
+            } else {
+                self.disabled_since.entry(u.email.clone()).or_insert(now);
+            }
+        }
+        let mut people: HashMap<String, Person> = HashMap::new();
+        for (user, at) in &self.disabled_since {
+            people.entry(user.clone()).or_default().disabled_at = Some(*at);
+        }
+        for (user, at) in &self.relieving {
+            people.entry(user.clone()).or_default().relieving_date = Some(*at);
+        }
+        self.engine.set_people(people);
+        Ok(())
+    }
+
+    /// Relieving dates by user (from the site's Employee records).
+    pub fn set_relieving_dates(&mut self, dates: HashMap<String, Timestamp>) {
+        self.relieving = dates;
+    }
+}
+
+/// Runs rounds every `every` until the channel's receiver is gone, handing alerts to
+/// deliver to `deliver`. A failed round is logged and retried next time; nothing here can
+/// reach the recorder.
+pub fn spawn(
+    mut ev: Evaluator,
+    every: Duration,
+    deliver: mpsc::Sender<Alert>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match ev.round(50_000).await {
+                Ok(round) => {
+                    for alert in round.to_deliver {
+                        if deliver.send(alert).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "alert evaluation failed; retrying next round")
+                }
+            }
+        }
+    })
+}
