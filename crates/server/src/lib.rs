@@ -187,6 +187,26 @@ pub async fn serve(
         )));
     }
     let sweeper = tokio::spawn(sweep_sessions(state.clone()));
+    // The alert rules run beside the recorder. Settings they refuse stop the server
+    // (a typo must not silently switch a rule off); anything else leaves the server
+    // serving and recording, and says why in its log.
+    let alerts = match accesslog_app::alerts::service::start(
+        &state.settings,
+        state.store.clone(),
+        state.clock.clone(),
+    )
+    .await
+    {
+        Ok(tasks) => tasks,
+        Err(accesslog_app::AppError::Invalid(why)) => {
+            sweeper.abort();
+            return Err(std::io::Error::other(format!("[alerts] in site.toml: {why}")));
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "the alert rules did not start");
+            None
+        }
+    };
     // Aliases are rewritten before routing, so the route table has each route once.
     let app = tower::Layer::layer(
         &tower::util::MapRequestLayer::new(aliases::rewrite),
@@ -199,6 +219,7 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     sweeper.abort();
+    drop(alerts);
     result
 }
 

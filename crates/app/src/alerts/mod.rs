@@ -23,4 +23,5 @@ pub mod inbox;
 pub mod lifecycle;
 pub mod replay;
 pub mod rules;
+pub mod service;
 pub mod window;
