@@ -16,8 +16,10 @@
 //!
 //! No TLS: `starttls = true` is refused when the dispatcher is built. Mail goes in clear
 //! to a relay the site trusts (a local Postfix, a relay on the same network), which
-//! forwards it over TLS. Adding STARTTLS and SMTPS means lettre's `tokio1-rustls` and
-//! `rustls-platform-verifier` (or `webpki-roots`) features, and removing that check.
+//! forwards it over TLS. Adding STARTTLS and SMTPS means lettre's `tokio1-rustls`
+//! feature with a crypto provider (`ring` or `aws-lc-rs`) and roots (`webpki-roots` or
+//! `rustls-platform-verifier`), a `tls` setting passed to the transport builder, and
+//! removing that check.
 //! Credentials (`username`, `password` or `password_env`) are offered with AUTH PLAIN or
 //! LOGIN where the relay advertises them; over a plain connection they travel in clear.
 

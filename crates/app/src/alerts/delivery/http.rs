@@ -8,9 +8,11 @@
 //!
 //! This build has no TLS stack: `http://` URLs only (a receiver on the same host, or
 //! across a network the site trusts, or a local relay that forwards over TLS). Adding
-//! `https://` means turning on reqwest's `rustls` feature (rustls, a crypto provider and
-//! the web PKI roots: some twenty crates, a C build among them) and dropping the check in
-//! [`super::Dispatcher::new`].
+//! `https://` means turning on reqwest's `rustls` feature (rustls with the aws-lc-rs
+//! provider, a C library built with cmake, and the platform's certificate verifier), or
+//! `rustls-no-provider` with rustls's `ring` provider (a lighter C/assembly build): some
+//! twenty crates either way, none of them in the tree today. Then drop the `https`
+//! refusal in `parse_url`.
 
 use std::error::Error as _;
 use std::time::Duration;
