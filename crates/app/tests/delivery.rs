@@ -935,4 +935,22 @@ async fn email_sends_urgent_alerts_at_once_and_the_rest_as_a_digest() {
         "{letters:?}"
     );
     assert_eq!(mails(&smtp.out).len(), 4);
+
+    // -- At shutdown, what waits for the digest is flushed.
+    let settings = DeliverySettings {
+        email: Some(email_settings(smtp.port, 20, "security@example.org")),
+        retry: fast_retry(3),
+        ..Default::default()
+    };
+    let Setup {
+        dead, dispatcher, ..
+    } = setup(&settings);
+    dispatcher.deliver(&notice(30, Severity::Low, "ivy")).await;
+    dispatcher.tick().await;
+    assert_eq!(mails(&smtp.out).len(), 4, "not due");
+    dispatcher.flush().await;
+    let got = mails(&smtp.out);
+    assert_eq!(got.len(), 5);
+    assert_eq!(got[4]["subject"], "[Access Log demo] digest: 1 alert");
+    assert!(dead.list().is_empty());
 }

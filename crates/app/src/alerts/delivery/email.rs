@@ -154,8 +154,18 @@ impl Email {
     /// The digest, when one is due and something waits. The next falls due one interval
     /// later.
     pub fn take_due_digest(&self, now: Timestamp) -> Option<Digest> {
+        self.take_digest(now, false)
+    }
+
+    /// The digest now, due or not, if something waits (for a shutdown). The schedule
+    /// goes on from now.
+    pub fn take_digest_now(&self, now: Timestamp) -> Option<Digest> {
+        self.take_digest(now, true)
+    }
+
+    fn take_digest(&self, now: Timestamp, force: bool) -> Option<Digest> {
         let mut state = self.lock();
-        if now < state.next_digest {
+        if now < state.next_digest && !force {
             return None;
         }
         let next = state.next_digest.plus(self.every);
@@ -186,14 +196,14 @@ impl Email {
 
     /// The message for one alert.
     pub fn single(&self, notice: &Notice, now: Timestamp) -> Result<Message, Failure> {
-        let subject = format!(
+        let subject = one_line(&format!(
             "[Access Log {}] {} {} {} - {}",
             notice.site,
             severity_name(notice.severity).to_uppercase(),
             notice.rule,
             notice.title,
             notice.user
-        );
+        ));
         let mut body = describe(notice);
         body.push_str("\n-- \nAccess Log alert delivery\n");
         self.message(subject, body, now)
@@ -204,7 +214,7 @@ impl Email {
         let count = digest.notices.len();
         let held = digest.notices.iter().filter(|(_, held)| *held).count();
         let plural = if count == 1 { "alert" } else { "alerts" };
-        let mut subject = format!("[Access Log {site}] digest: {count} {plural}");
+        let mut subject = one_line(&format!("[Access Log {site}] digest: {count} {plural}"));
         let mut body = format!("{count} {plural} since the last digest.\n");
         if held > 0 {
             subject.push_str(&format!(" ({held} held back)"));
@@ -249,6 +259,14 @@ impl Email {
             Err(e) => Err(Failure::transient(smtp_error(&e))),
         }
     }
+}
+
+/// A subject is one line: control characters (a newline in a title or a user name)
+/// become spaces.
+fn one_line(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
 }
 
 fn forget_before(sent: &mut VecDeque<Timestamp>, cutoff: Timestamp) {
@@ -394,6 +412,26 @@ mod tests {
             "{m}"
         );
         assert!(m.contains("the cap of 2 messages per hour"), "{m}");
+    }
+
+    #[test]
+    fn a_subject_stays_on_one_line() {
+        let email = Email::new(&settings(), Duration::from_secs(1), T0).unwrap();
+        let mut n = notice(1);
+        n.user = "mallory\r\nBcc: everyone@example.org".into();
+        let m = String::from_utf8(email.single(&n, T0).unwrap().formatted()).unwrap();
+        let (head, _) = m.split_once("\r\n\r\n").unwrap();
+        assert!(!head.lines().any(|l| l.starts_with("Bcc:")), "{m}");
+        assert!(head.contains("mallory  Bcc:"), "{m}");
+    }
+
+    #[test]
+    fn a_digest_can_be_taken_before_it_is_due() {
+        let email = Email::new(&settings(), Duration::from_secs(1), T0).unwrap();
+        assert!(email.take_digest_now(T0).is_none(), "nothing waits");
+        email.queue(&notice(1), false);
+        assert_eq!(email.take_digest_now(T0).unwrap().notices.len(), 1);
+        assert_eq!(email.waiting(), 0);
     }
 
     #[test]

@@ -320,12 +320,27 @@ impl Dispatcher {
     /// Sends the email digest if it is due by the clock and something waits. Call it
     /// every minute or so; between due times it does nothing.
     pub async fn tick(&self) {
+        self.send_digest(false).await;
+    }
+
+    /// Sends the email digest now if anything waits, due or not: for a shutdown, so that
+    /// queued alerts are not lost with the process.
+    pub async fn flush(&self) {
+        self.send_digest(true).await;
+    }
+
+    async fn send_digest(&self, force: bool) {
         let inner = &*self.inner;
         let Some(email) = &inner.email else {
             return;
         };
         let now = inner.clock.now();
-        let Some(digest) = email.take_due_digest(now) else {
+        let taken = if force {
+            email.take_digest_now(now)
+        } else {
+            email.take_due_digest(now)
+        };
+        let Some(digest) = taken else {
             return;
         };
         let ids: Vec<u64> = digest.notices.iter().map(|(n, _)| n.alert_id).collect();
