@@ -338,8 +338,8 @@ async fn a_webhook_that_fails_twice_gets_the_same_id_each_time() {
 #[tokio::test]
 async fn a_webhook_that_always_fails_ends_as_a_dead_letter() {
     let key = secret(b"key");
-    let s = setup(&DeliverySettings::default());
-    let receiver = Receiver::start(vec![], 500, vec![], s.clock.clone()).await;
+    let receiver_clock = Arc::new(FixedClock::new(T0));
+    let receiver = Receiver::start(vec![], 500, vec![], receiver_clock).await;
     let settings = DeliverySettings {
         webhooks: vec![webhook_settings(
             receiver.url("/h/secret-token"),
