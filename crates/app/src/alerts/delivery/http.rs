@@ -1,0 +1,139 @@
+//! The HTTP client the webhooks share, and how an answer is judged.
+//!
+//! - 2xx: delivered.
+//! - 408, 429 and 5xx: the receiver is busy or broken for now; tried again.
+//! - 3xx: redirects are not followed (a signed alert is not re-sent to wherever a
+//!   receiver points); failed for good, like every other 4xx.
+//! - No answer (connection refused, reset, timeout): tried again.
+//!
+//! This build has no TLS stack: `http://` URLs only (a receiver on the same host, or
+//! across a network the site trusts, or a local relay that forwards over TLS). Adding
+//! `https://` means turning on reqwest's `rustls` feature (rustls with the aws-lc-rs
+//! provider, a C library built with cmake, and the platform's certificate verifier), or
+//! `rustls-no-provider` with rustls's `ring` provider (a lighter C/assembly build): some
+//! twenty crates either way, none of them in the tree today. Then drop the `https`
+//! refusal in `parse_url`.
+
+use std::error::Error as _;
+use std::time::Duration;
+
+use super::retry::Failure;
+
+/// One client for every webhook: no redirects, a timeout on connecting and on the
+/// whole request.
+pub(super) fn client(timeout: Duration) -> Result<reqwest::Client, String> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("AccessLog/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("the HTTP client cannot be built: {}", describe(&e)))
+}
+
+/// Checks a URL a channel will POST to, and names it for dead letters and logs by its
+/// scheme and host only: webhook paths often hold the token that authorises the post.
+pub(super) fn parse_url(url: &str, key: &str) -> Result<(reqwest::Url, String), String> {
+    let parsed = reqwest::Url::parse(url).map_err(|e| format!("{key}: {e}"))?;
+    match parsed.scheme() {
+        "http" => {}
+        "https" => {
+            return Err(format!(
+                "{key}: https needs TLS, which this build leaves out; use an http:// receiver \
+                 (or a local relay that forwards over TLS)"
+            ));
+        }
+        other => return Err(format!("{key}: {other}:// is not HTTP")),
+    }
+    let host = parsed.host_str().unwrap_or("?");
+    let label = match parsed.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
+    };
+    Ok((parsed, label))
+}
+
+/// Sends one request and judges the answer.
+pub(super) async fn send(request: reqwest::RequestBuilder) -> Result<(), Failure> {
+    match request.send().await {
+        Ok(response) => judge(response.status()),
+        Err(e) => {
+            let text = describe(&e);
+            if e.is_builder() {
+                Err(Failure::permanent(text))
+            } else {
+                Err(Failure::transient(text))
+            }
+        }
+    }
+}
+
+/// Whether an HTTP status means delivered, try again, or give up.
+pub(super) fn judge(status: reqwest::StatusCode) -> Result<(), Failure> {
+    let code = status.as_u16();
+    if status.is_success() {
+        Ok(())
+    } else if code == 408 || code == 429 || status.is_server_error() {
+        Err(Failure::transient(format!(
+            "the receiver answered {status}"
+        )))
+    } else if status.is_redirection() {
+        Err(Failure::permanent(format!(
+            "the receiver answered {status}; redirects are not followed"
+        )))
+    } else {
+        Err(Failure::permanent(format!(
+            "the receiver answered {status}"
+        )))
+    }
+}
+
+/// An error and its causes, without the URL (which may hold a token).
+pub(super) fn describe(e: &reqwest::Error) -> String {
+    let mut text = if e.is_timeout() {
+        "timed out".to_owned()
+    } else if e.is_connect() {
+        "could not connect".to_owned()
+    } else {
+        "the request failed".to_owned()
+    };
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::StatusCode;
+
+    #[test]
+    fn statuses_are_judged() {
+        let retry = |code: u16| judge(StatusCode::from_u16(code).unwrap()).map_err(|f| f.retry);
+        assert_eq!(retry(200), Ok(()));
+        assert_eq!(retry(204), Ok(()));
+        assert_eq!(retry(500), Err(true));
+        assert_eq!(retry(503), Err(true));
+        assert_eq!(retry(408), Err(true));
+        assert_eq!(retry(429), Err(true));
+        assert_eq!(retry(400), Err(false));
+        assert_eq!(retry(401), Err(false));
+        assert_eq!(retry(404), Err(false));
+        assert_eq!(retry(410), Err(false));
+        assert_eq!(retry(301), Err(false));
+    }
+
+    #[test]
+    fn urls_are_labelled_without_their_path() {
+        let (_, label) = parse_url("http://hooks.example:8080/T1/B2/secret", "k").unwrap();
+        assert_eq!(label, "hooks.example:8080");
+        let err = parse_url("https://hooks.example/x", "slack[0].url").unwrap_err();
+        assert!(err.contains("slack[0].url") && err.contains("TLS"), "{err}");
+        assert!(parse_url("ftp://x/", "k").is_err());
+        assert!(parse_url("not a url", "k").is_err());
+    }
+}
