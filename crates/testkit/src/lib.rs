@@ -105,6 +105,29 @@ pub enum Backend {
     Postgres,
 }
 
+/// A write lock held by [`TestDb::hold_write_lock`]; [`WriteLock::release`] ends it.
+pub enum WriteLock {
+    Sqlite(Option<sqlx::pool::PoolConnection<sqlx::Sqlite>>),
+    Postgres(Option<sqlx::Transaction<'static, sqlx::Postgres>>),
+}
+
+impl WriteLock {
+    pub async fn release(mut self) {
+        match &mut self {
+            WriteLock::Sqlite(conn) => {
+                if let Some(mut c) = conn.take() {
+                    sqlx::query("ROLLBACK").execute(&mut *c).await.expect("ROLLBACK");
+                }
+            }
+            WriteLock::Postgres(tx) => {
+                if let Some(t) = tx.take() {
+                    t.rollback().await.expect("ROLLBACK");
+                }
+            }
+        }
+    }
+}
+
 enum Handle {
     Sqlite(SqliteStore),
     Postgres(PgStore, String),
@@ -177,6 +200,29 @@ impl TestDb {
                     .execute(s.pool())
                     .await
                     .expect("SQL on PostgreSQL");
+            }
+        }
+    }
+
+    /// Holds a write lock on `table` from a connection of its own until released:
+    /// whatever writes to it (on SQLite, to any table of the main database) waits
+    /// meanwhile. For tests that show what must not wait on it.
+    pub async fn hold_write_lock(&self, table: &str) -> WriteLock {
+        match &self.handle {
+            Handle::Sqlite(s) => {
+                // A write to the table (undone on release) locks the main database only,
+                // not the log's file.
+                let mut conn = s.pool().acquire().await.expect("a SQLite connection");
+                sqlx::query("BEGIN").execute(&mut *conn).await.expect("BEGIN");
+                let sql = sqlx::AssertSqlSafe(format!("DELETE FROM {table}"));
+                sqlx::query(sql).execute(&mut *conn).await.expect("a write");
+                WriteLock::Sqlite(Some(conn))
+            }
+            Handle::Postgres(s, _) => {
+                let mut tx = s.pool().begin().await.expect("a PostgreSQL transaction");
+                let sql = sqlx::AssertSqlSafe(format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"));
+                sqlx::query(sql).execute(&mut *tx).await.expect("LOCK TABLE");
+                WriteLock::Postgres(Some(tx))
             }
         }
     }
