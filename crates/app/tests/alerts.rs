@@ -62,19 +62,40 @@ async fn alerts(db: &TestDb, shadow: bool) -> Vec<accesslog_app::alerts::lifecyc
 
 async fn a_burst_raises_one_alert_that_later_firings_join(db: &TestDb) {
     let clock = clock();
-    let recorder = Recorder::start(db.store.clone(), clock.clone(), None, RecorderConfig::default());
-    let burst = |from: usize| (from..from + 20).map(|n| download("ap@example.com", n)).collect();
+    let recorder = Recorder::start(
+        db.store.clone(),
+        clock.clone(),
+        None,
+        RecorderConfig::default(),
+    );
+    let burst = |from: usize| {
+        (from..from + 20)
+            .map(|n| download("ap@example.com", n))
+            .collect()
+    };
     record(&recorder, &clock, burst(0)).await;
-    let mut ev = Evaluator::start(db.store.clone(), clock.clone(), Rules::default()).await.unwrap();
+    let mut ev = Evaluator::start(db.store.clone(), clock.clone(), Rules::default())
+        .await
+        .unwrap();
     let round = ev.round(10_000).await.unwrap();
     assert_eq!((round.judged, round.raised), (20, 1), "{round:?}");
     assert_eq!(round.to_deliver.len(), 1);
     let a = &alerts(db, false).await[0];
-    assert_eq!((a.key.rule.as_str(), a.key.user.as_str()), ("R1", "ap@example.com"));
+    assert_eq!(
+        (a.key.rule.as_str(), a.key.user.as_str()),
+        ("R1", "ap@example.com")
+    );
     // 15 distinct documents in 10 minutes fire first, at the 15th.
     assert_eq!(a.seqs.len(), 15, "the entries that raised it");
-    assert!(a.arithmetic[0].contains("15 distinct documents"), "{:?}", a.arithmetic);
-    assert_eq!(a.severity, accesslog_app::alerts::lifecycle::Severity::Medium);
+    assert!(
+        a.arithmetic[0].contains("15 distinct documents"),
+        "{:?}",
+        a.arithmetic
+    );
+    assert_eq!(
+        a.severity,
+        accesslog_app::alerts::lifecycle::Severity::Medium
+    );
     // Two hours later, the same day: a second burst joins the open alert.
     clock.advance(Duration::from_secs(7200));
     record(&recorder, &clock, burst(100)).await;
@@ -83,7 +104,11 @@ async fn a_burst_raises_one_alert_that_later_firings_join(db: &TestDb) {
     let all = alerts(db, false).await;
     assert_eq!(all.len(), 1);
     assert_eq!(all[0].seqs.len(), 30);
-    assert_eq!(all[0].arithmetic.len(), 1, "the same arithmetic is kept once");
+    assert_eq!(
+        all[0].arithmetic.len(),
+        1,
+        "the same arithmetic is kept once"
+    );
     assert_eq!(all[0].history.len(), 2, "raised, then fired again");
     // Once resolved, a burst the same day opens a new alert.
     inbox::act(
@@ -103,15 +128,38 @@ async fn a_burst_raises_one_alert_that_later_firings_join(db: &TestDb) {
 
 async fn a_restart_judges_nothing_twice(db: &TestDb) {
     let clock = clock();
-    let recorder = Recorder::start(db.store.clone(), clock.clone(), None, RecorderConfig::default());
-    record(&recorder, &clock, (0..12).map(|n| download("ap@example.com", n)).collect()).await;
-    let mut ev = Evaluator::start(db.store.clone(), clock.clone(), Rules::default()).await.unwrap();
-    assert_eq!(ev.round(10_000).await.unwrap().raised, 0, "12 is under the threshold");
+    let recorder = Recorder::start(
+        db.store.clone(),
+        clock.clone(),
+        None,
+        RecorderConfig::default(),
+    );
+    record(
+        &recorder,
+        &clock,
+        (0..12).map(|n| download("ap@example.com", n)).collect(),
+    )
+    .await;
+    let mut ev = Evaluator::start(db.store.clone(), clock.clone(), Rules::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        ev.round(10_000).await.unwrap().raised,
+        0,
+        "12 is under the threshold"
+    );
     assert_eq!(ev.cursor(), 12);
     drop(ev);
     // After a restart the engine relearns the 12: 8 more make 20 in ten minutes.
-    record(&recorder, &clock, (12..20).map(|n| download("ap@example.com", n)).collect()).await;
-    let mut ev = Evaluator::start(db.store.clone(), clock.clone(), Rules::default()).await.unwrap();
+    record(
+        &recorder,
+        &clock,
+        (12..20).map(|n| download("ap@example.com", n)).collect(),
+    )
+    .await;
+    let mut ev = Evaluator::start(db.store.clone(), clock.clone(), Rules::default())
+        .await
+        .unwrap();
     assert_eq!(ev.cursor(), 12);
     let round = ev.round(10_000).await.unwrap();
     assert_eq!((round.judged, round.raised), (8, 1), "{round:?}");
@@ -130,13 +178,26 @@ async fn statistical_rules_learn_in_shadow(db: &TestDb) {
     // Sunday 03:00: off hours for a user the rules have not learned (R7, statistical).
     clock.advance(Duration::from_secs(6 * 86_400 - 7 * 3600));
     assert_eq!(clock.now().to_rfc3339(), "2025-12-07T03:00:00.000000Z");
-    let recorder = Recorder::start(db.store.clone(), clock.clone(), None, RecorderConfig::default());
+    let recorder = Recorder::start(
+        db.store.clone(),
+        clock.clone(),
+        None,
+        RecorderConfig::default(),
+    );
     record(&recorder, &clock, vec![download("night@example.com", 1)]).await;
-    let mut ev = Evaluator::start(db.store.clone(), clock.clone(), Rules::default()).await.unwrap();
+    let mut ev = Evaluator::start(db.store.clone(), clock.clone(), Rules::default())
+        .await
+        .unwrap();
     let round = ev.round(100).await.unwrap();
     assert_eq!(round.raised, 1);
-    assert!(round.to_deliver.is_empty(), "a shadow alert is not delivered");
-    assert!(alerts(db, false).await.is_empty(), "and not listed by default");
+    assert!(
+        round.to_deliver.is_empty(),
+        "a shadow alert is not delivered"
+    );
+    assert!(
+        alerts(db, false).await.is_empty(),
+        "and not listed by default"
+    );
     let shadow = alerts(db, true).await;
     assert_eq!(shadow.len(), 1);
     assert!(shadow[0].shadow && shadow[0].key.rule == "R7", "{shadow:?}");
@@ -161,10 +222,27 @@ async fn a_suppression_keeps_its_rule_quiet(db: &TestDb) {
     )
     .await
     .unwrap();
-    let recorder = Recorder::start(db.store.clone(), clock.clone(), None, RecorderConfig::default());
-    record(&recorder, &clock, (0..20).map(|n| download("ap@example.com", n)).collect()).await;
-    record(&recorder, &clock, (0..20).map(|n| download("other@example.com", n)).collect()).await;
-    let mut ev = Evaluator::start(db.store.clone(), clock.clone(), Rules::default()).await.unwrap();
+    let recorder = Recorder::start(
+        db.store.clone(),
+        clock.clone(),
+        None,
+        RecorderConfig::default(),
+    );
+    record(
+        &recorder,
+        &clock,
+        (0..20).map(|n| download("ap@example.com", n)).collect(),
+    )
+    .await;
+    record(
+        &recorder,
+        &clock,
+        (0..20).map(|n| download("other@example.com", n)).collect(),
+    )
+    .await;
+    let mut ev = Evaluator::start(db.store.clone(), clock.clone(), Rules::default())
+        .await
+        .unwrap();
     ev.round(10_000).await.unwrap();
     let got = alerts(db, true).await;
     assert_eq!(got.len(), 1, "{got:?}");
@@ -172,15 +250,27 @@ async fn a_suppression_keeps_its_rule_quiet(db: &TestDb) {
     let bad = inbox::suppress(&*db.store, Some("R42"), None, "a", "b", 1, clock.now()).await;
     assert!(bad.unwrap_err().to_string().contains("no rule \"R42\""));
     let forever = inbox::suppress(&*db.store, None, None, "a", "b", 10_000, clock.now()).await;
-    assert!(forever.unwrap_err().to_string().contains("from 1 to 366 days"));
+    assert!(
+        forever
+            .unwrap_err()
+            .to_string()
+            .contains("from 1 to 366 days")
+    );
 }
 
 /// The evaluator is stuck on a lock of the alert tables; every egress still completes, and
 /// the evaluator catches up once the lock goes.
 async fn egress_completes_while_evaluation_is_stuck(db: &TestDb) {
     let clock = clock();
-    let recorder = Recorder::start(db.store.clone(), clock.clone(), None, RecorderConfig::default());
-    let mut ev = Evaluator::start(db.store.clone(), clock.clone(), Rules::default()).await.unwrap();
+    let recorder = Recorder::start(
+        db.store.clone(),
+        clock.clone(),
+        None,
+        RecorderConfig::default(),
+    );
+    let mut ev = Evaluator::start(db.store.clone(), clock.clone(), Rules::default())
+        .await
+        .unwrap();
     let lock = db.hold_write_lock("alerts_cursor").await;
     record(&recorder, &clock, vec![download("ap@example.com", 0)]).await;
     let stuck = tokio::spawn(async move {
@@ -188,7 +278,12 @@ async fn egress_completes_while_evaluation_is_stuck(db: &TestDb) {
         (ev, r)
     });
     // Every egress of a burst is recorded while the evaluator cannot write.
-    record(&recorder, &clock, (1..30).map(|n| download("ap@example.com", n)).collect()).await;
+    record(
+        &recorder,
+        &clock,
+        (1..30).map(|n| download("ap@example.com", n)).collect(),
+    )
+    .await;
     assert_eq!(db.store.log_head().await.unwrap().size, 30);
     if db.backend == accesslog_testkit::Backend::Postgres {
         // PostgreSQL waits on a lock for as long as it is held: the round is still stuck.
@@ -198,10 +293,16 @@ async fn egress_completes_while_evaluation_is_stuck(db: &TestDb) {
     let (mut ev, first) = stuck.await.unwrap();
     // The stuck round may have failed (SQLite gives up after its busy timeout) or finished.
     if first.is_err() {
-        ev = Evaluator::start(db.store.clone(), clock.clone(), Rules::default()).await.unwrap();
+        ev = Evaluator::start(db.store.clone(), clock.clone(), Rules::default())
+            .await
+            .unwrap();
     }
     ev.round(10_000).await.unwrap();
-    assert_eq!(alerts(db, false).await.len(), 1, "the burst is caught up with");
+    assert_eq!(
+        alerts(db, false).await.len(),
+        1,
+        "the burst is caught up with"
+    );
 }
 
 proptest! {

@@ -200,7 +200,9 @@ pub async fn serve(
         Ok(tasks) => tasks,
         Err(accesslog_app::AppError::Invalid(why)) => {
             sweeper.abort();
-            return Err(std::io::Error::other(format!("[alerts] in site.toml: {why}")));
+            return Err(std::io::Error::other(format!(
+                "[alerts] in site.toml: {why}"
+            )));
         }
         Err(e) => {
             tracing::error!(error = %e, "the alert rules did not start");

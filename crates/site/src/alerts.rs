@@ -25,6 +25,9 @@ pub struct AlertSettings {
     pub sensitive_doctypes: Vec<String>,
     /// Reports whose egress rule R5 reports.
     pub sensitive_reports: Vec<String>,
+    /// The address people open the site at (`https://records.example.com`), for links in
+    /// notices; without it notices carry no link.
+    pub public_url: Option<String>,
     /// Per rule: `[alerts.rules.R1] events = 30`, `enabled = false`, ….
     pub rules: BTreeMap<String, RuleTuning>,
     pub delivery: DeliverySettings,
@@ -39,6 +42,7 @@ impl Default for AlertSettings {
             shadow_days: 7,
             sensitive_doctypes: vec!["Employee".to_owned()],
             sensitive_reports: vec!["Salary Register".to_owned()],
+            public_url: None,
             rules: BTreeMap::new(),
             delivery: DeliverySettings::default(),
         }

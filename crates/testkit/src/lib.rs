@@ -116,7 +116,10 @@ impl WriteLock {
         match &mut self {
             WriteLock::Sqlite(conn) => {
                 if let Some(mut c) = conn.take() {
-                    sqlx::query("ROLLBACK").execute(&mut *c).await.expect("ROLLBACK");
+                    sqlx::query("ROLLBACK")
+                        .execute(&mut *c)
+                        .await
+                        .expect("ROLLBACK");
                 }
             }
             WriteLock::Postgres(tx) => {
@@ -213,15 +216,22 @@ impl TestDb {
                 // A write to the table (undone on release) locks the main database only,
                 // not the log's file.
                 let mut conn = s.pool().acquire().await.expect("a SQLite connection");
-                sqlx::query("BEGIN").execute(&mut *conn).await.expect("BEGIN");
+                sqlx::query("BEGIN")
+                    .execute(&mut *conn)
+                    .await
+                    .expect("BEGIN");
                 let sql = sqlx::AssertSqlSafe(format!("DELETE FROM {table}"));
                 sqlx::query(sql).execute(&mut *conn).await.expect("a write");
                 WriteLock::Sqlite(Some(conn))
             }
             Handle::Postgres(s, _) => {
                 let mut tx = s.pool().begin().await.expect("a PostgreSQL transaction");
-                let sql = sqlx::AssertSqlSafe(format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"));
-                sqlx::query(sql).execute(&mut *tx).await.expect("LOCK TABLE");
+                let sql =
+                    sqlx::AssertSqlSafe(format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"));
+                sqlx::query(sql)
+                    .execute(&mut *tx)
+                    .await
+                    .expect("LOCK TABLE");
                 WriteLock::Postgres(Some(tx))
             }
         }
