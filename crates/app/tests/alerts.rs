@@ -21,6 +21,7 @@ accesslog_testkit::on_both_backends!(run: accesslog_testkit::with_db;
     statistical_rules_learn_in_shadow,
     a_suppression_keeps_its_rule_quiet,
     egress_completes_while_evaluation_is_stuck,
+    relieving_dates_come_from_employee_records,
 );
 
 /// Monday 2025-12-01 10:00 UTC: working hours, so R7 stays quiet.
@@ -340,4 +341,109 @@ proptest! {
             assert!(ev.round(1_000).await.is_err(), "evaluation fails, and says so");
         });
     }
+}
+
+/// R10 reads relieving dates from ERPNext-shaped Employee records: egress after the date
+/// is Critical, a burst within 30 days before it fires at half R1's thresholds.
+async fn relieving_dates_come_from_employee_records(db: &TestDb) {
+    let employee: accesslog_core::doctype::DocType = toml::from_str(
+        r#"
+name = "Employee"
+naming = "prompt"
+[[fields]]
+fieldname = "user_id"
+label = "User ID"
+fieldtype = "data"
+[[fields]]
+fieldname = "relieving_date"
+label = "Relieving Date"
+fieldtype = "date"
+"#,
+    )
+    .unwrap();
+    db.store.sync_doctype(&employee).await.unwrap();
+    let doc = |name: &str, user: &str, date: &str| accesslog_store::Document {
+        name: name.into(),
+        values: [
+            (
+                "user_id".to_owned(),
+                accesslog_store::SqlValue::Text(user.into()),
+            ),
+            (
+                "relieving_date".to_owned(),
+                accesslog_store::SqlValue::Text(date.into()),
+            ),
+        ]
+        .into(),
+        children: Default::default(),
+    };
+    // Monday 2025-12-01: one left last Friday, one leaves in ten days.
+    db.store
+        .insert_document(
+            &employee,
+            &doc("EMP-0001", "gone@example.com", "2025-11-28"),
+            &[],
+        )
+        .await
+        .unwrap();
+    db.store
+        .insert_document(
+            &employee,
+            &doc("EMP-0002", "leaving@example.com", "2025-12-11"),
+            &[],
+        )
+        .await
+        .unwrap();
+    let clock = clock();
+    let recorder = Recorder::start(
+        db.store.clone(),
+        clock.clone(),
+        None,
+        RecorderConfig::default(),
+    );
+    record(&recorder, &clock, vec![download("gone@example.com", 1)]).await;
+    // Ten downloads: under R1's 20 and 15, at its halved 10 and 8.
+    record(
+        &recorder,
+        &clock,
+        (0..10)
+            .map(|n| download("leaving@example.com", n))
+            .collect(),
+    )
+    .await;
+    let mut ev = Evaluator::start(db.store.clone(), clock.clone(), Rules::default())
+        .await
+        .unwrap()
+        .with_employees(Some(employee));
+    ev.round(1_000).await.unwrap();
+    let got = alerts(db, true).await;
+    let find = |user: &str| {
+        got.iter()
+            .find(|a| a.key.user == user && a.key.rule == "R10")
+            .unwrap_or_else(|| panic!("{user}: {got:?}"))
+    };
+    let gone = find("gone@example.com");
+    assert_eq!(
+        gone.severity,
+        accesslog_app::alerts::lifecycle::Severity::Critical
+    );
+    assert!(
+        gone.arithmetic[0].contains("after the user's relieving date"),
+        "{:?}",
+        gone.arithmetic
+    );
+    let leaving = find("leaving@example.com");
+    assert_eq!(
+        leaving.severity,
+        accesslog_app::alerts::lifecycle::Severity::High
+    );
+    assert!(
+        leaving.arithmetic[0].contains("half its thresholds"),
+        "{:?}",
+        leaving.arithmetic
+    );
+    assert!(
+        got.iter().all(|a| a.key.rule != "R1"),
+        "R1 itself did not fire: {got:?}"
+    );
 }

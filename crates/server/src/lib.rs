@@ -194,6 +194,7 @@ pub async fn serve(
         &state.settings,
         state.store.clone(),
         state.clock.clone(),
+        state.doctypes.get("Employee").cloned(),
     )
     .await
     {

@@ -18,10 +18,11 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use accesslog_core::doctype::DocType;
 use accesslog_core::entry::Entry;
 use accesslog_core::{Clock, Timestamp};
-use accesslog_store::Store;
 use accesslog_store::log_search::{EntryPage, EntryQuery};
+use accesslog_store::{ListQuery, SqlValue, Store};
 use tokio::sync::mpsc;
 
 use super::engine::{Engine, LEARN_DAYS, Person};
@@ -50,7 +51,13 @@ pub struct Evaluator {
     log_start: Option<Timestamp>,
     disabled_since: HashMap<String, Timestamp>,
     relieving: HashMap<String, Timestamp>,
+    /// The site's Employee type, when it has `user_id` and `relieving_date`.
+    employees: Option<DocType>,
+    employees_read_at: Option<Timestamp>,
 }
+
+/// How often relieving dates are read again from the Employee records.
+const EMPLOYEES_EVERY: Duration = Duration::from_secs(600);
 
 impl Evaluator {
     /// Reads the cursor and relearns the 90 days before it.
@@ -68,6 +75,8 @@ impl Evaluator {
             log_start: None,
             disabled_since: HashMap::new(),
             relieving: HashMap::new(),
+            employees: None,
+            employees_read_at: None,
         };
         ev.log_start = ev.store.entry(1).await?.map(|e| e.timestamp);
         if cursor > 0
@@ -180,6 +189,7 @@ impl Evaluator {
 
     async fn refresh_people(&mut self) -> AppResult<()> {
         let now = self.clock.now();
+        self.read_relieving_dates(now).await?;
         let users = self.store.list_users().await?;
         for u in &users {
             if u.enabled {
@@ -199,10 +209,64 @@ impl Evaluator {
         Ok(())
     }
 
-    /// Relieving dates by user (from the site's Employee records).
-    pub fn set_relieving_dates(&mut self, dates: HashMap<String, Timestamp>) {
-        self.relieving = dates;
+    /// Reads relieving dates from `employee` records (ERPNext's Employee: `user_id`, and
+    /// `relieving_date` as `YYYY-MM-DD`, the site's local midnight), if it has both fields.
+    pub fn with_employees(mut self, employee: Option<DocType>) -> Self {
+        self.employees = employee
+            .filter(|d| d.field("user_id").is_some() && d.field("relieving_date").is_some());
+        self
     }
+
+    async fn read_relieving_dates(&mut self, now: Timestamp) -> AppResult<()> {
+        let Some(doctype) = &self.employees else {
+            return Ok(());
+        };
+        if self
+            .employees_read_at
+            .is_some_and(|t| now < t.plus(EMPLOYEES_EVERY))
+        {
+            return Ok(());
+        }
+        let fields = ["user_id".to_owned(), "relieving_date".to_owned()];
+        let rows = self
+            .store
+            .list_documents(
+                doctype,
+                &[],
+                &ListQuery {
+                    conditions: &[],
+                    fields: &fields,
+                    order_by: &[],
+                    limit: 1_000_000,
+                    offset: 0,
+                    any_of: &[],
+                    after: None,
+                },
+            )
+            .await?;
+        let offset = i64::from(self.engine.rules().offset_minutes) * 60_000_000;
+        self.relieving = rows
+            .iter()
+            .filter_map(|r| {
+                let (Some(SqlValue::Text(user)), Some(SqlValue::Text(date))) =
+                    (r.get("user_id"), r.get("relieving_date"))
+                else {
+                    return None;
+                };
+                let day = date_micros(date)?;
+                Some((user.clone(), Timestamp::from_micros(day - offset)))
+            })
+            .collect();
+        self.employees_read_at = Some(now);
+        Ok(())
+    }
+}
+
+/// Midnight UTC of a `YYYY-MM-DD` date, in µs.
+fn date_micros(date: &str) -> Option<i64> {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    let d = time::Date::parse(date.get(..10)?, &fmt).ok()?;
+    Some(d.midnight().assume_utc().unix_timestamp() * 1_000_000)
 }
 
 /// Runs rounds every `every` until the channel's receiver is gone, handing alerts to

@@ -103,13 +103,16 @@ pub async fn start(
     settings: &Settings,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
+    employee: Option<accesslog_core::doctype::DocType>,
 ) -> AppResult<Option<AlertTasks>> {
     let s = &settings.alerts;
     if !s.enabled {
         return Ok(None);
     }
     let (rules, dispatcher) = check(settings, store.clone(), clock.clone())?;
-    let evaluator = Evaluator::start(store, clock, rules).await?;
+    let evaluator = Evaluator::start(store, clock, rules)
+        .await?
+        .with_employees(employee);
     let (tx, rx) = mpsc::channel::<Alert>(1024);
     let every = Duration::from_secs(u64::from(s.evaluate_every_seconds));
     let settings = Arc::new(settings.clone());
