@@ -20,12 +20,21 @@
 //!   Each names its rule, its user and its last entry's time.
 //!
 //! Determinism: every random draw comes from [`ChaCha8Rng`] seeded with
-//! `seed_from_u64(seed)`, and only its raw `next_u64` output is used (uniforms, ranges and
-//! normals are computed here, not by `rand`'s distributions, whose algorithms may change
+//! `seed_from_u64(seed)`, and only its raw `next_u64` output is used: uniforms, ranges and
+//! normals are computed here, not by `rand`'s distributions (whose algorithms may change
 //! between versions), with IEEE basic arithmetic only (no `ln`, `exp` or `cos` of the
-//! platform's maths library, which may differ in the last bit). The people are drawn from stream 0; each person's days from their own
-//! stream (`set_stream(1 + index)`), so adding extra users changes nobody else's history.
-//! Times are microseconds ([`Timestamp`]); events of one person never share a timestamp.
+//! platform's maths library, which may differ in the last bit). The people are drawn from
+//! stream 0; each person's absences and day plans from their own stream
+//! (`set_stream(1 + index)`) and each of their days from another, so adding extra users
+//! changes nobody else's history. Times are microseconds ([`Timestamp`]); events of one
+//! person never share a timestamp; the corpus covers the local days from `start`'s date
+//! ([`Corpus::begin`] to [`Corpus::end`]).
+//!
+//! Figures for seed 17, 200 users × 90 days, UTC+1 (printed by the tests): about 282,000
+//! entries, 25.5 per active user-day, 90 % reads; no R1, R4 or R8 hit; 23 person-days
+//! with R5 content (Employee, Salary Register, backups), 0.45 per 50 users per week; at
+//! most 3,993 rows out by one person in a day and 10,480 in a rolling week. Generation
+//! takes about 0.7 s in a release build (on two shared cores), 5 s in a debug one.
 
 use std::collections::BTreeMap;
 
@@ -155,9 +164,15 @@ pub struct Corpus {
 }
 
 impl Corpus {
-    /// The end of the corpus (exclusive): midnight UTC after its last day.
+    /// The first instant of the corpus: local midnight of day 0 (the local date that is
+    /// `start`'s UTC date), so up to 14 hours before or after `start`.
+    pub fn begin(&self) -> Timestamp {
+        self.at_local(0, 0, 0)
+    }
+
+    /// The end of the corpus (exclusive): local midnight after its last day.
     pub fn end(&self) -> Timestamp {
-        Timestamp::from_micros(self.start.as_micros() + i64::from(self.days) * DAY)
+        self.at_local(i64::from(self.days), 0, 0)
     }
 
     pub fn person(&self, email: &str) -> Option<&Person> {
@@ -440,7 +455,7 @@ const GROUPS: [Group; 9] = [
     },
 ];
 
-/// The role sets of the generated groups (each sorted), in [`GROUPS`] order.
+/// The role sets of the generated groups (each sorted), in the order of the groups.
 pub fn role_groups() -> Vec<Vec<String>> {
     GROUPS
         .iter()
@@ -1341,7 +1356,7 @@ impl Day {
     }
 }
 
-/// Whether `p` works on corpus day `day` (before absences).
+/// Whether `p` works on weekday `wd` (Monday = 0), before absences and holidays.
 fn works_on(p: &Person, wd: u8) -> bool {
     if p.works_weekends { wd >= 2 } else { wd < 5 }
 }
@@ -2104,6 +2119,16 @@ mod tests {
             ..small.clone()
         });
         assert_ne!(a.events, c.events);
+        // West of UTC, working hours are still local and inside the corpus's days.
+        let west = generate(&CorpusConfig {
+            utc_offset_minutes: -300,
+            ..small.clone()
+        });
+        for (t, _) in &west.events {
+            assert!(*t >= west.begin() && *t < west.end());
+            let (_, _, hour, _) = west.local(*t);
+            assert!((7..22).contains(&hour), "{hour}");
+        }
         // Extra users change nobody else's history.
         let demo = CorpusConfig {
             extra_users: vec![
@@ -2136,7 +2161,7 @@ mod tests {
         for (t, e) in &c.events {
             assert!(e.validate().is_ok(), "{e:?}");
             assert_eq!(e.clone().bounded(), *e, "within the bounds");
-            assert!(*t >= c.start && *t < c.end(), "{t}");
+            assert!(*t >= c.begin() && *t < c.end(), "{t}");
         }
         let mut user_days: HashSet<(&str, i64)> = HashSet::new();
         for (t, e) in &c.events {
@@ -2532,7 +2557,7 @@ mod tests {
             for (t, e) in &s.events {
                 assert!(e.validate().is_ok(), "{}: {e:?}", s.name);
                 assert_eq!(e.user, s.user);
-                assert!(*t >= c.start && *t < c.end(), "{}: {t}", s.name);
+                assert!(*t >= c.begin() && *t < c.end(), "{}: {t}", s.name);
                 let p = c.person(&s.user).unwrap_or_else(|| panic!("{}", s.user));
                 assert_eq!(e.roles, p.roles, "{}", s.name);
             }
