@@ -108,12 +108,21 @@ pub fn routes(state: AppState) -> Routes {
         .egress(GET, "/app/access-log", Read, review::pages::list)
         .egress(GET, "/app/access-log/dashboard", Read, review::dashboard::show)
         .egress(GET, "/app/access-log/{seq}", Read, review::pages::show)
+        .egress(GET, "/app/access-log/alerts", Read, review::alerts::list)
+        .egress(GET, "/app/access-log/alerts/{id}", Read, review::alerts::show)
         .egress(GET, "/app/access-log/export", LogExport, review::export::download)
         .egress(GET, "/api/access-log", Read, review::api::list)
         .egress(GET, "/api/access-log/{seq}", Read, review::api::get)
         .egress(GET, "/api/access-log/checkpoint", Read, api::access_log::checkpoint)
         .egress(GET, "/api/access-log/consistency", Read, api::access_log::consistency)
         .egress(GET, "/api/access-log/{seq}/proof", Read, api::access_log::inclusion)
+        .egress(GET, "/api/access-log/alerts", Read, review::alerts_api::list)
+        .egress(GET, "/api/access-log/alerts/{id}", Read, review::alerts_api::get)
+        // An alert's change answers with the alert (Access Log data): a read of it.
+        .egress(POST, "/api/access-log/alerts/{id}/acknowledge", Read, review::alerts_api::acknowledge)
+        .egress(POST, "/api/access-log/alerts/{id}/resolve", Read, review::alerts_api::resolve)
+        .egress(POST, "/api/access-log/alerts/{id}/dismiss", Read, review::alerts_api::dismiss)
+        .egress(POST, "/api/access-log/alerts/{id}/suppress", Read, review::alerts_api::suppress)
         // No record data.
         .exempt(GET, "/", "redirects to the login page or the desk; GET /?cmd=logout logs out", api::method::root_get)
         .exempt(POST, "/", "ERPNext's form login (cmd=login)", api::method::root_post)
@@ -134,6 +143,7 @@ pub fn routes(state: AppState) -> Routes {
         .exempt(GET, "/app", NO_DATA_PAGE, pages::home::show)
         .exempt(GET, "/app/query-report", NO_DATA_PAGE, reports::page::index)
         .exempt(GET, "/app/login-attempts", "System Managers only: failed logins by account and address (security telemetry, no record data)", pages::login_attempts::show)
+        .exempt(POST, "/app/access-log/alerts/{id}", "System Managers only: acknowledges, resolves, dismisses or suppresses an alert and answers a redirect to it (its page is the recorded read); refusals are recorded", review::alerts::act)
         .exempt(GET, "/app/backups", "System Managers only: backup file names and sizes, no record data (each download is recorded)", records::backups::page)
         .exempt(GET, "/files/{file_name}", "public files: published to everyone by whoever attached them (ERPNext's /files)", records::files::download_public)
         .exempt(
@@ -200,7 +210,9 @@ pub async fn serve(
         Ok(tasks) => tasks,
         Err(accesslog_app::AppError::Invalid(why)) => {
             sweeper.abort();
-            return Err(std::io::Error::other(format!("[alerts] in site.toml: {why}")));
+            return Err(std::io::Error::other(format!(
+                "[alerts] in site.toml: {why}"
+            )));
         }
         Err(e) => {
             tracing::error!(error = %e, "the alert rules did not start");
