@@ -237,7 +237,6 @@ pub async fn show(
     event.filters = Some(CanonicalJson::from_value(&serde_json::json!({
         "days": DAYS,
         "reads": if reads_hidden { "hide" } else { "show" },
-        "open_alerts": open_alerts,
     })));
     audit
         .release_read(&state, event, Payload::html(html), Read::Report)
