@@ -231,6 +231,15 @@ async fn the_inbox_lists_filters_and_shows_an_alert(server: &TestServer) {
         "{html}"
     );
     assert!(html.contains("Suppressions") && html.contains("Undeliverable notices"));
+    // Rule health: of the week's active users (sales, accounts and admin, who read), R1
+    // and R4 each alerted on one: a third, above 15 %. The shadow R7 counts too.
+    for rule in ["R1", "R4", "R7"] {
+        assert!(html.contains(&format!("Noisy: {rule} (")), "{rule}: {html}");
+    }
+    assert!(html.contains("33.3 %"), "{html}");
+    assert!(!html.contains("Noisy: R2"));
+    assert!(html.contains("out of 3 active users"), "{html}");
+    assert!(html.contains("Every notice was delivered."));
     // Viewing the inbox is itself a recorded read of the Access Log, naming what it showed.
     assert_eq!(
         (e.user.as_str(), e.activity, e.outcome),
@@ -256,6 +265,59 @@ async fn the_inbox_lists_filters_and_shows_an_alert(server: &TestServer) {
         "{html}"
     );
     assert!(html.contains("(shadow)"));
+    // Pages: one alert a page, the next page linked, and back.
+    let html = admin
+        .get(server.at("/app/access-log/alerts?limit=1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&format!("href=\"/app/access-log/alerts/{unfiltered}\"")));
+    assert!(!html.contains(&format!("href=\"/app/access-log/alerts/{burst}\"")));
+    assert!(
+        html.contains("href=\"/app/access-log/alerts?limit=1&#38;offset=1\" rel=\"next\""),
+        "{html}"
+    );
+    let html = admin
+        .get(server.at("/app/access-log/alerts?limit=1&offset=1"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains(&format!("href=\"/app/access-log/alerts/{burst}\"")));
+    assert!(
+        html.contains("href=\"/app/access-log/alerts?limit=1\" rel=\"prev\""),
+        "{html}"
+    );
+    assert!(!html.contains("rel=\"next\""));
+
+    // An undeliverable notice is listed with its error.
+    server
+        .store
+        .add_dead_letter(&accesslog_store::alerts::DeadLetterRecord {
+            id: 0,
+            channel: "webhook".into(),
+            alert_id: burst,
+            attempts: 5,
+            last_error: "connection refused by hooks.example".into(),
+            at: Timestamp::from_micros(1_764_406_800_000_000),
+        })
+        .await
+        .unwrap();
+    let html = admin
+        .get(server.at("/app/access-log/alerts"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("connection refused by hooks.example") && html.contains("webhook"));
+
     let r = admin
         .get(server.at("/app/access-log/alerts?min_severity=extreme"))
         .send()
