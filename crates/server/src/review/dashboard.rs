@@ -1,7 +1,7 @@
 //! `/app/access-log/dashboard`: prints, exports, downloads and reads per day (`?reads=hide`
 //! leaves reads out) for the last 30 days
 //! (an SVG chart drawn from the data), denied attempts per day, and the largest exporters by
-//! user and by report or document type.
+//! user and by report or document type; and the number of open alerts, linked to the inbox.
 
 use accesslog_core::Timestamp;
 use accesslog_core::entry::{Activity, CanonicalJson, Event};
@@ -55,6 +55,8 @@ struct Dashboard {
     toggle_url: &'static str,
     top_users: Vec<TopExporter>,
     top_sources: Vec<TopExporter>,
+    /// Open and acknowledged alerts (shadow ones left out).
+    open_alerts: u64,
 }
 
 /// A series of the chart: its name, its color, and its total over the period.
@@ -118,6 +120,7 @@ pub async fn show(
         .store
         .activity_since(Timestamp::from_micros(first * DAY_MICROS))
         .await?;
+    let open_alerts = state.store.count_open_alerts().await?;
     let mut counts = vec![[0u64; SERIES.len()]; DAYS as usize];
     let mut denied = vec![0u64; DAYS as usize];
     for (day, activity, outcome, n) in &summary.daily {
@@ -227,6 +230,7 @@ pub async fn show(
             .into_iter()
             .map(TopExporter::from_summary)
             .collect(),
+        open_alerts,
     })?
     .0;
     let mut event = Event::log_access(&audit.actor(), Activity::Read, Some("Access Log Dashboard"));

@@ -827,3 +827,166 @@ async fn ticked_rows_are_exported_from_the_list() {
     )
     .await;
 }
+
+/// A scripted burst of exports raises R1; the System Manager finds the alert in the
+/// inbox, acknowledges it, then resolves it as a true positive, and the page shows the
+/// state and who did what.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_alert_from_a_burst_of_exports_is_acknowledged_and_resolved() {
+    with_browser(
+        "an_alert_from_a_burst_of_exports_is_acknowledged_and_resolved",
+        |c, base, _store| async move {
+            let api = reqwest::Client::builder()
+                .cookie_store(true)
+                .build()
+                .unwrap();
+            let r = api
+                .post(format!("{base}/api/method/login"))
+                .form(&[("usr", "accounts@example.com"), ("pwd", "accounts")])
+                .send()
+                .await
+                .unwrap();
+            let token = r.headers()["x-frappe-csrf-token"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            crate::alerts::export_burst(&base, &api, &token, 21).await;
+
+            c.goto(&format!("{base}/login")).await.unwrap();
+            log_in_with(&c, "admin@example.com", "admin").await;
+            wait_for_path(&c, "/app").await;
+            // The server's evaluator runs every 5 s (the default): reload until it has.
+            let inbox = format!("{base}/app/access-log/alerts?rule=R1");
+            let mut tries = 60;
+            let link = loop {
+                c.goto(&inbox).await.unwrap();
+                let rows = c
+                    .find_all(Locator::Css("#alerts tbody tr a"))
+                    .await
+                    .unwrap();
+                if let Some(link) = rows.into_iter().next() {
+                    break link;
+                }
+                tries -= 1;
+                assert!(
+                    tries > 0,
+                    "no R1 alert in the inbox: {}",
+                    page_text(&c).await
+                );
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            };
+            let row = c
+                .find(Locator::Css("#alerts tbody tr"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(
+                row.contains("R1: Burst of egress")
+                    && row.contains("accounts@example.com")
+                    && row.contains("open"),
+                "{row}"
+            );
+            let id = link.text().await.unwrap();
+            link.click().await.unwrap();
+            let detail = format!("/app/access-log/alerts/{id}");
+            wait_for_path(&c, &detail).await;
+            let arithmetic = c
+                .wait()
+                .at_most(WAIT)
+                .for_element(Locator::Css("#arithmetic li"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            assert!(arithmetic.starts_with("20 egress events"), "{arithmetic}");
+            let evidence = c
+                .find_all(Locator::Css("#evidence tbody tr"))
+                .await
+                .unwrap();
+            assert!(evidence.len() >= 20, "{}", page_text(&c).await);
+
+            c.find(Locator::XPath(
+                "//form[@id='acknowledge']//button[normalize-space()='Acknowledge']",
+            ))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+            let state = wait_for_text(&c, "#state", "acknowledged").await;
+            assert_eq!(state, "acknowledged");
+            assert_path(&c, &detail).await;
+
+            c.find(Locator::Css("#resolve select[name=resolution]"))
+                .await
+                .unwrap()
+                .select_by_value("true_positive")
+                .await
+                .unwrap();
+            c.find(Locator::XPath(
+                "//form[@id='resolve']//button[normalize-space()='Resolve']",
+            ))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+            let state = wait_for_text(&c, "#state", "resolved").await;
+            assert_eq!(state, "resolved: true_positive");
+            let history: Vec<String> = {
+                let mut out = Vec::new();
+                for row in c.find_all(Locator::Css("#history tbody tr")).await.unwrap() {
+                    out.push(row.text().await.unwrap());
+                }
+                out
+            };
+            assert_eq!(history.len(), 3, "{history:?}");
+            assert!(
+                history[0].contains("system") && history[0].contains("raised"),
+                "{history:?}"
+            );
+            assert!(
+                history[1].contains("admin@example.com") && history[1].ends_with("acknowledged"),
+                "{history:?}"
+            );
+            assert!(
+                history[2].contains("admin@example.com")
+                    && history[2].ends_with("resolved: true_positive"),
+                "{history:?}"
+            );
+            assert!(
+                c.find_all(Locator::Css("#acknowledge"))
+                    .await
+                    .unwrap()
+                    .is_empty(),
+                "a resolved alert still offers Acknowledge"
+            );
+        },
+    )
+    .await;
+}
+
+/// Waits (bounded) until the element `css` exists and its text starts with `prefix`;
+/// returns its text.
+async fn wait_for_text(c: &Client, css: &str, prefix: &str) -> String {
+    let mut tries = WAIT.as_millis() / POLL.as_millis();
+    loop {
+        if let Ok(e) = c.find(Locator::Css(css)).await
+            && let Ok(text) = e.text().await
+            && text.starts_with(prefix)
+        {
+            return text;
+        }
+        tries -= 1;
+        if tries == 0 {
+            panic!(
+                "{css} never said {prefix:?}; the page says: {}",
+                page_text(c).await
+            );
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}

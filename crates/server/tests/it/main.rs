@@ -1,6 +1,7 @@
 //! The server's integration tests: the real server on port 0, spoken to over HTTP (and,
 //! in `browser`, through headless Chromium). Add modules here, not new test binaries.
 
+mod alerts;
 mod browser;
 mod common;
 mod egress;

@@ -39,6 +39,9 @@ pub(super) struct Fixture {
     pub(super) files: BTreeMap<&'static str, SeededFile>,
     /// The one entry that carries [`LOG_MARK`].
     pub(super) log_seq: u64,
+    /// Alerts on [`LOG_USER`] whose arithmetic carries [`LOG_MARK`], one per action the
+    /// API samples take (acknowledge, resolve, dismiss, suppress), the first also viewed.
+    pub(super) alerts: [u64; 4],
 }
 
 impl Fixture {
@@ -82,6 +85,7 @@ impl Fixture {
             docs: BTreeMap::new(),
             files: BTreeMap::new(),
             log_seq: 0,
+            alerts: [0; 4],
         };
         f.seed().await;
         Some(f)
@@ -142,6 +146,23 @@ impl Fixture {
         let mut e = Event::new(LOG_USER, Activity::Export, "GET /somewhere");
         e.reference_document = Some(format!("{LOG_MARK}-Log-Marker"));
         self.log_seq = self.server.state.recorder.record(e).await.unwrap().seq();
+        for (i, id) in self.alerts.iter_mut().enumerate() {
+            let at = accesslog_core::Clock::now(&*self.server.clock);
+            let firing = accesslog_app::alerts::engine::Firing {
+                rule: "R1",
+                user: LOG_USER.to_owned(),
+                window_start: accesslog_core::Timestamp::from_micros(i as i64),
+                severity: accesslog_app::alerts::lifecycle::Severity::High,
+                seqs: vec![self.log_seq],
+                arithmetic: format!("{LOG_MARK}: 20 egress events in 10 minutes"),
+                at,
+            };
+            let raised =
+                accesslog_app::alerts::inbox::raise(&*self.server.store, &firing, false, at)
+                    .await
+                    .unwrap();
+            *id = raised.unwrap().0.id;
+        }
         self.server.state.recorder.checkpoint_now().await;
     }
 

@@ -78,6 +78,8 @@ const EXEMPT: &[(&str, &str, Exempt)] = &[
     ("GET", "/app", Exempt::NoRecordData),
     ("GET", "/app/query-report", Exempt::NoRecordData),
     ("GET", "/app/backups", Exempt::NoRecordData),
+    // An alert's action: answers a redirect to the alert's (recorded) page.
+    ("POST", "/app/access-log/alerts/{id}", Exempt::NoRecordData),
     ("POST", "/api/method/upload_file", Exempt::NoRecordData),
     ("GET", "/assets/app.js", Exempt::StaticOrPublic),
     // frappe.client: a delete answers {}; the other two are refused with why.
