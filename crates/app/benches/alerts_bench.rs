@@ -45,14 +45,21 @@ fn env_num(name: &str, default: u64) -> u64 {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
-    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let runs = |part: &str| only.is_empty() || only.iter().any(|o| o == part);
     println!(
         "alerts_bench: {} CPUs",
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let corpus = corpus::generate(&CorpusConfig::standard(17, START));
-    println!("corpus: {} entries, {} people", corpus.events.len(), corpus.people.len());
+    println!(
+        "corpus: {} entries, {} people",
+        corpus.events.len(),
+        corpus.people.len()
+    );
     if runs("appends") {
         for backend in [Backend::Sqlite, Backend::Postgres] {
             if backend == Backend::Postgres && std::env::var(POSTGRES_URL_VAR).is_err() {
@@ -63,7 +70,10 @@ async fn main() {
         }
     }
     if runs("replay") {
-        engine_replay(&corpus.events, env_num("ACCESSLOG_BENCH_REPLAY", 10_000_000));
+        engine_replay(
+            &corpus.events,
+            env_num("ACCESSLOG_BENCH_REPLAY", 10_000_000),
+        );
         store_replay(&corpus.events, env_num("ACCESSLOG_BENCH_STORE", 1_000_000)).await;
     }
 }
@@ -88,12 +98,17 @@ async fn appends(backend: Backend, events: &[(Timestamp, Event)]) {
     let (mut off, mut on) = (Vec::new(), Vec::new());
     for round in 0..rounds {
         // Alternate which goes first, so drift in the machine favours neither.
-        let order = if round % 2 == 0 { [false, true] } else { [true, false] };
+        let order = if round % 2 == 0 {
+            [false, true]
+        } else {
+            [true, false]
+        };
         for alerts in order {
             let evaluating = if alerts {
-                let ev = Evaluator::start(db.store.clone(), Arc::new(SystemClock), Rules::default())
-                    .await
-                    .expect("evaluator");
+                let ev =
+                    Evaluator::start(db.store.clone(), Arc::new(SystemClock), Rules::default())
+                        .await
+                        .expect("evaluator");
                 let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
                 let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
                 Some((evaluator::spawn(ev, Duration::from_secs(1), tx), drain))
@@ -106,16 +121,29 @@ async fn appends(backend: Backend, events: &[(Timestamp, Event)]) {
                     task.abort();
                     let _ = task.await;
                     drain.abort();
-                    db.store.alerts_cursor().await.ok().flatten().map_or(0, |(s, _)| s)
+                    db.store
+                        .alerts_cursor()
+                        .await
+                        .ok()
+                        .flatten()
+                        .map_or(0, |(s, _)| s)
                 }
                 None => 0,
             };
             println!(
                 "round {round} alerts {}: {rate:.0} entries/s{}",
                 if alerts { "on " } else { "off" },
-                if alerts { format!(" (evaluator's cursor at {judged})") } else { String::new() }
+                if alerts {
+                    format!(" (evaluator's cursor at {judged})")
+                } else {
+                    String::new()
+                }
             );
-            if alerts { on.push(rate) } else { off.push(rate) }
+            if alerts {
+                on.push(rate)
+            } else {
+                off.push(rate)
+            }
         }
     }
     let (m_off, m_on) = (median(&mut off), median(&mut on));
@@ -137,8 +165,13 @@ async fn run_writers(
     let done = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..writers {
-        let (recorder, events, next, stop, done) =
-            (recorder.clone(), events.clone(), next.clone(), stop.clone(), done.clone());
+        let (recorder, events, next, stop, done) = (
+            recorder.clone(),
+            events.clone(),
+            next.clone(),
+            stop.clone(),
+            done.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
                 let n = next.fetch_add(1, Ordering::Relaxed) as usize;
@@ -216,7 +249,10 @@ async fn store_replay(events: &[(Timestamp, Event)], n: u64) {
     let mut filled = 0u64;
     for e in entries(events, n) {
         if !batch.is_empty() && e.timestamp.as_micros() - batch_at.as_micros() >= 600_000_000 {
-            db.store.append_entries(&batch, batch_at).await.expect("append");
+            db.store
+                .append_entries(&batch, batch_at)
+                .await
+                .expect("append");
             filled += batch.len() as u64;
             batch.clear();
         }
@@ -226,7 +262,10 @@ async fn store_replay(events: &[(Timestamp, Event)], n: u64) {
         batch.push(e.event);
     }
     if !batch.is_empty() {
-        db.store.append_entries(&batch, batch_at).await.expect("append");
+        db.store
+            .append_entries(&batch, batch_at)
+            .await
+            .expect("append");
         filled += batch.len() as u64;
     }
     println!("filled in {:.1} s", started.elapsed().as_secs_f64());
@@ -248,7 +287,9 @@ async fn store_replay(events: &[(Timestamp, Event)], n: u64) {
     }
     let read_secs = started.elapsed().as_secs_f64();
     let started = Instant::now();
-    let fired = replay(&*db.store, None, None, &Rules::default()).await.expect("replay");
+    let fired = replay(&*db.store, None, None, &Rules::default())
+        .await
+        .expect("replay");
     let secs = started.elapsed().as_secs_f64();
     println!(
         "reading alone: {:.0} entries/s ({read} in {read_secs:.1} s); replay: {:.0} entries/s \

@@ -53,7 +53,11 @@ fn standard() -> Corpus {
 }
 
 /// Firings as the inbox keeps them: one alert per (rule, user, window).
-fn alerts(firings: &[Firing], shadow_until: Timestamp, with_shadow: bool) -> BTreeMap<String, usize> {
+fn alerts(
+    firings: &[Firing],
+    shadow_until: Timestamp,
+    with_shadow: bool,
+) -> BTreeMap<String, usize> {
     let mut inbox = Inbox::default();
     let mut by_rule = BTreeMap::new();
     for f in firings {
@@ -83,7 +87,8 @@ fn the_quiet_corpus_raises_at_most_one_alert_per_50_users_a_week() {
     let all = alerts(&firings, shadow_until, true);
     let users = c.people.len() as f64;
     let weeks = (c.end().as_micros() - c.begin().as_micros()) as f64 / (7.0 * 86_400e6);
-    let rate = |m: &BTreeMap<String, usize>| m.values().sum::<usize>() as f64 / (users / 50.0) / weeks;
+    let rate =
+        |m: &BTreeMap<String, usize>| m.values().sum::<usize>() as f64 / (users / 50.0) / weeks;
     println!(
         "quiet corpus: {} entries, {users} users, {weeks:.1} weeks; alerts out of shadow {delivered:?} \
          = {:.2} per 50 users per week; with shadow ones {all:?} = {:.2}",
@@ -91,7 +96,11 @@ fn the_quiet_corpus_raises_at_most_one_alert_per_50_users_a_week() {
         rate(&delivered),
         rate(&all)
     );
-    assert!(rate(&delivered) <= 1.0, "{delivered:?}: {:.2}", rate(&delivered));
+    assert!(
+        rate(&delivered) <= 1.0,
+        "{delivered:?}: {:.2}",
+        rate(&delivered)
+    );
 }
 
 #[test]
@@ -126,7 +135,11 @@ fn every_scenario_fires_its_rule_by_its_last_entry() {
             )),
         }
     }
-    assert!(missed.is_empty(), "scenarios that did not fire:\n{}", missed.join("\n"));
+    assert!(
+        missed.is_empty(),
+        "scenarios that did not fire:\n{}",
+        missed.join("\n")
+    );
     let rules: std::collections::BTreeSet<&str> = scenarios.iter().map(|s| s.rule).collect();
     assert_eq!(rules.len(), 10, "one or more scenarios per rule: {rules:?}");
 }

@@ -2642,7 +2642,14 @@ mod tests {
             let rows: u64 = s.events.iter().filter_map(|(_, e)| e.row_count).sum();
             let bytes: u64 = s.events.iter().filter_map(|(_, e)| e.byte_count).sum();
             let h = history(c, &s.user, day);
-            let f = baseline::volume(rows, bytes, &h).expect("R2 fires");
+            let f = baseline::volume(
+                rows,
+                bytes,
+                &h,
+                &crate::alerts::rules::Rules::default().volume,
+                1,
+            )
+            .expect("R2 fires");
             println!("R2: {}", f.arithmetic);
             assert!(rows >= 35_000);
             assert!(s.events.iter().all(|(t, _)| c.day_of(*t) == day), "one day");

@@ -59,7 +59,6 @@ pub struct Firing {
     pub at: Timestamp,
 }
 
-#[derive(Default)]
 struct Profile {
     roles: String,
     /// Local day → (egress rows, egress bytes, any entry at all).
@@ -68,10 +67,27 @@ struct Profile {
     touched: HashMap<String, i64>,
     /// Hour of the week → (distinct days active in it, the last such day).
     hours: HashMap<u16, (u32, i64)>,
+    /// Weekday (Monday = 0) → (distinct days active on it, the last such day).
+    weekdays: [(u32, i64); 7],
     nets: HashMap<String, i64>,
     agents: HashMap<String, i64>,
     /// (rule, window) → the highest severity fired, for rules that re-judge every entry.
     fired: HashMap<(&'static str, i64), Severity>,
+}
+
+impl Default for Profile {
+    fn default() -> Self {
+        Self {
+            roles: String::new(),
+            days: BTreeMap::new(),
+            touched: HashMap::new(),
+            hours: HashMap::new(),
+            weekdays: [(0, i64::MIN); 7],
+            nets: HashMap::new(),
+            agents: HashMap::new(),
+            fired: HashMap::new(),
+        }
+    }
 }
 
 impl Profile {
@@ -250,7 +266,10 @@ impl Engine {
                     vec![e.seq],
                     format!("{} by a user disabled since {at}", ev.activity.as_str()),
                 ));
-            } else if let Some(r) = person.relieving_date.filter(|d| *d <= e.timestamp) {
+            } else if let Some(r) = person
+                .relieving_date
+                .filter(|d| d.plus(std::time::Duration::from_secs(86_400)) <= e.timestamp)
+            {
                 out.push(fire(
                     "R10",
                     Severity::Critical,
@@ -306,7 +325,8 @@ impl Engine {
         let from = r.minus(std::time::Duration::from_secs(
             u64::from(self.rules.leaving_days) * 86_400,
         ));
-        (at >= from && at < r).then_some(r)
+        // The relieving date is the last working day: leaving until its end.
+        (at >= from && at < r.plus(std::time::Duration::from_secs(86_400))).then_some(r)
     }
 
     /// Once per (rule, user, window) unless the severity rises.
@@ -364,6 +384,10 @@ impl Engine {
         let slot = p.hours.entry(how).or_insert((0, i64::MIN));
         if slot.1 != today {
             *slot = (slot.0 + 1, today);
+        }
+        let wd = &mut p.weekdays[usize::from(how / 24)];
+        if wd.1 != today {
+            *wd = (wd.0 + 1, today);
         }
         if ev.outcome == Outcome::Granted {
             if let Some(net) = ev.ip.as_deref().map(network) {
@@ -540,7 +564,9 @@ impl Engine {
         let t = target(e)?;
         let user = &e.event.user;
         let p = self.profiles.get(user)?;
-        if p.active_days(today) < LEARNED_AFTER || p.touched.contains_key(t) {
+        // Touched on an earlier day: looking at a report and then exporting it is one
+        // first touch, not a usual one.
+        if p.active_days(today) < LEARNED_AFTER || p.touched.get(t).is_some_and(|d| *d < today) {
             return None;
         }
         let roles = p.roles.clone();
@@ -560,6 +586,7 @@ impl Engine {
                 .collect()
         };
         let touched = group.iter().filter(|q| q.touched.contains_key(t)).count();
+        // Peers who touched it only today (a second first-timer) do not make it usual.
         let share = touched as f64 / group.len().max(1) as f64;
         (share < self.rules.peer_share).then(|| {
             format!(
@@ -578,17 +605,26 @@ impl Engine {
         let (weekday, hour) = (how / 24, how % 24);
         let names = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
         let when = format!("{} {hour:02}:00 local", names[usize::from(weekday)]);
+        let days_in = |h: u16| p.hours.get(&(h % 168)).map_or(0, |(n, _)| *n);
+        let near = |h: u16| days_in(h + 167) + days_in(h) + days_in(h + 1);
+        // This hour of this weekday (±1 h); or a weekday they work on, at an hour of the
+        // day (±1 h) they work at on any weekday.
+        let around = near(how);
+        let any_day: u32 = (0..7u16).map(|d| near(d * 24 + hour)).sum();
+        let weekday_days = p.weekdays[usize::from(weekday)].0;
+        let usual = around >= 2 || (weekday_days >= 2 && any_day >= 3);
         if p.active_days(today) < LEARNED_AFTER {
             let [from, to] = self.rules.cold_start_hours;
             let inside = weekday < 5 && hour >= u16::from(from) && hour < u16::from(to);
-            return (!inside).then(|| {
+            return (!inside && !usual).then(|| {
                 format!("{when}, outside Mon–Fri {from:02}–{to:02} (the user is not learned yet)")
             });
         }
-        let days_in = |h: u16| p.hours.get(&(h % 168)).map_or(0, |(n, _)| *n);
-        let around = days_in(how + 167) + days_in(how) + days_in(how + 1);
-        (around < 2).then(|| {
-            format!("{when}: the user was active in this hour (±1) on {around} days before")
+        (!usual).then(|| {
+            format!(
+                "{when}: the user was active in this hour (±1) on {around} days before, on {}s on {weekday_days} days, at this hour on any day on {any_day}",
+                names[usize::from(weekday)]
+            )
         })
     }
 

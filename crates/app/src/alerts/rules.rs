@@ -87,7 +87,13 @@ impl Default for Rules {
                 factor: 2.0,
             },
             unfiltered: R4_UNFILTERED,
-            sensitive: Sensitive::default(),
+            sensitive: {
+                let published = AlertSettings::default();
+                Sensitive {
+                    doctypes: published.sensitive_doctypes.into_iter().collect(),
+                    reports: published.sensitive_reports.into_iter().collect(),
+                }
+            },
             peer_share: 0.2,
             cold_start_hours: [7, 20],
             probing: R8_PROBING,
