@@ -94,6 +94,9 @@ pub async fn raise(
             now,
         );
         alert.shadow = shadow;
+        // Opened when it happened (the entry's time), raised (in its history) now: the
+        // two differ when the rules catch up with history.
+        alert.opened_at = firing.at;
         if let Some(id) = store.insert_alert(&alert.to_record()).await? {
             alert.id = id;
             alert.version = 1;

@@ -23,6 +23,9 @@ pub struct Opts {
     /// General-ledger entries to make when the demo site is created (for benchmarks).
     #[arg(long, default_value_t = 20_000)]
     rows: u64,
+    /// Start with an empty Access Log instead of 90 days of generated history.
+    #[arg(long)]
+    no_history: bool,
 }
 
 /// The demo's users: email, password, full name, role. Demo-only credentials.
@@ -83,6 +86,15 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
             "Made the demo's data: {} customers, {} invoices, {} employees, {} ledger entries, {} files.",
             made.customers, made.invoices, made.employees, made.gl_entries, made.files
         );
+        if !opts.no_history {
+            let now = accesslog_core::Clock::now(&SystemClock);
+            let written = crate::demo::history::write(&*store, now).await?;
+            if written > 0 {
+                println!(
+                    "Wrote {written} entries of generated history (90 days, with planted incidents) into the Access Log."
+                );
+            }
+        }
     }
     crate::commands::serve::serve(settings, store, |url| {
         println!();

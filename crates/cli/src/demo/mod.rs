@@ -2,6 +2,8 @@
 //! employees with their salaries and contracts, and general-ledger entries, made up
 //! deterministically so that every demo looks the same.
 
+pub mod history;
+
 use std::path::Path;
 
 use accesslog_core::Timestamp;
