@@ -208,6 +208,51 @@ pub async fn suppress(
     Ok(store.add_suppression(&s).await?)
 }
 
+/// Suppresses an alert's rule for its user, and keeps that in the alert's history (who,
+/// until when, why). Returns the alert afterwards and the suppression's id.
+pub async fn suppress_alert(
+    store: &dyn Store,
+    id: u64,
+    owner: &str,
+    reason: &str,
+    days: u64,
+    now: Timestamp,
+) -> AppResult<(Alert, u64)> {
+    let alert = get(store, id).await?;
+    let suppression = suppress(
+        store,
+        Some(&alert.key.rule),
+        Some(&alert.key.user),
+        owner,
+        reason,
+        days,
+        now,
+    )
+    .await?;
+    let until = now.plus(Duration::from_secs(days * 86_400));
+    for _ in 0..RETRIES {
+        let mut alert = get(store, id).await?;
+        alert.history.push(super::lifecycle::Change {
+            at: now,
+            by: owner.to_owned(),
+            what: format!(
+                "suppressed {} for {} until {until}: {}",
+                alert.key.rule,
+                alert.key.user,
+                reason.trim()
+            ),
+        });
+        alert.updated_at = now;
+        if store.update_alert(&alert.to_record()).await? {
+            alert.version += 1;
+            return Ok((alert, suppression));
+        }
+    }
+    Err(AppError::Unavailable(format!(
+        "alert {id} kept changing; try again"
+    )))
+}
+
 /// How each rule has been doing: what the inbox's "Rule health" shows.
 #[derive(Clone, Debug, PartialEq)]
 pub struct RuleHealth {

@@ -245,23 +245,14 @@ pub async fn apply(
     let now = state.clock.now();
     let store = &*state.store;
     if action == "suppress" {
-        let alert = inbox::get(store, id).await?;
         let days = days.map(str::trim).unwrap_or_default();
         let days: u64 = days.parse().map_err(|_| {
             WebError::BadRequest(format!(
                 "days must be a whole number of days from 1 to {MAX_SUPPRESSION_DAYS}, not {days:?}"
             ))
         })?;
-        let suppression = inbox::suppress(
-            store,
-            Some(&alert.key.rule),
-            Some(&alert.key.user),
-            by,
-            reason.unwrap_or_default(),
-            days,
-            now,
-        )
-        .await?;
+        let (alert, suppression) =
+            inbox::suppress_alert(store, id, by, reason.unwrap_or_default(), days, now).await?;
         return Ok((alert, Some(suppression)));
     }
     if !ACTIONS.contains(&action) {

@@ -579,6 +579,18 @@ async fn every_transition_is_kept_with_who_and_when(server: &TestServer) {
         html.contains("payroll week"),
         "the inbox lists the suppression"
     );
+    let kept = accesslog_app::alerts::inbox::get(&*server.store, c)
+        .await
+        .unwrap();
+    let last = kept.history.last().unwrap();
+    assert_eq!(last.by, "admin@example.com");
+    assert!(
+        last.what
+            .starts_with("suppressed R5 for hr@example.com until ")
+            && last.what.ends_with(": payroll week"),
+        "the alert's history keeps the suppression: {}",
+        last.what
+    );
 
     // The API: JSON or form bodies; the answer is the alert afterwards, recorded as a read.
     let d = raise(
