@@ -468,6 +468,46 @@ async fn demo_serves_a_login_page_and_the_demo_users() {
         login(&server.url, "admin@example.com", "admin").await.0,
         200
     );
+    // The generated history came with incidents: the rules find them, and the System
+    // Manager has alerts to investigate (the evaluator runs every 5 seconds).
+    assert!(entries > 50_000, "90 days of generated history: {out}");
+    let admin = reqwest::Client::builder()
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    admin
+        .post(format!("{}/api/method/login", server.url))
+        .form(&[("usr", "admin@example.com"), ("pwd", "admin")])
+        .send()
+        .await
+        .unwrap();
+    let mut rules = std::collections::BTreeSet::new();
+    for _ in 0..60 {
+        let v: Value = admin
+            .get(format!("{}/api/access-log/alerts?limit=500", server.url))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        rules = v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a["rule"].as_str().unwrap().to_owned())
+            .collect();
+        if rules.len() >= 8 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    for rule in ["R1", "R2", "R3", "R4", "R5", "R8"] {
+        assert!(
+            rules.contains(rule),
+            "{rule} in the demo's inbox: {rules:?}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -913,7 +953,16 @@ async fn backups_are_made_and_downloaded_only_through_the_log() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("demo");
     let d = dir.to_str().unwrap();
-    let server = start(&["demo", "--dir", d, "--port", "0", "--rows", "10"]);
+    let server = start(&[
+        "demo",
+        "--dir",
+        d,
+        "--port",
+        "0",
+        "--rows",
+        "10",
+        "--no-history",
+    ]);
     let out = ok(run(&["backup", "--site", d]));
     assert!(
         out.contains("Backed up to") && out.contains("backups/backup-"),
