@@ -110,7 +110,12 @@ async fn a_burst_raises_one_alert_that_later_firings_join(db: &TestDb) {
         1,
         "the same arithmetic is kept once"
     );
-    assert_eq!(all[0].history.len(), 2, "raised, then fired again");
+    assert_eq!(
+        all[0].history.len(),
+        1,
+        "raised; firing again is counted, not a change"
+    );
+    assert!(all[0].firings >= 2, "{}", all[0].firings);
     // Once resolved, a burst the same day opens a new alert.
     inbox::act(
         &*db.store,

@@ -204,7 +204,7 @@ pub async fn serve(
         &state.settings,
         state.store.clone(),
         state.clock.clone(),
-        state.doctypes.get("Employee").cloned(),
+        &state.doctypes.iter().cloned().collect::<Vec<_>>(),
     )
     .await
     {

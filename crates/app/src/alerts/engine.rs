@@ -135,6 +135,8 @@ pub struct Engine {
     probing: WindowDetector,
     /// R1 at half its thresholds, for leaving users (R10).
     leaving_burst: WindowDetector,
+    /// Rows per document type now, for R4's "90 % of a table" (list exports).
+    table_rows: HashMap<String, u64>,
     /// (role set, day) → peer figures, computed once a day.
     peer_cache: HashMap<(String, i64), PeerFigures>,
     last_forget: i64,
@@ -162,6 +164,7 @@ impl Engine {
             leaving_burst: WindowDetector::new(half(&rules.burst, "R10")),
             rules,
             people: HashMap::new(),
+            table_rows: HashMap::new(),
             profiles: HashMap::new(),
             peer_cache: HashMap::new(),
             last_forget: i64::MIN,
@@ -175,6 +178,11 @@ impl Engine {
     /// What is known of users besides their entries (disabled, relieving dates).
     pub fn set_people(&mut self, people: HashMap<String, Person>) {
         self.people = people;
+    }
+
+    /// How many rows each document type has now (R4 compares a list export with it).
+    pub fn set_table_rows(&mut self, rows: HashMap<String, u64>) {
+        self.table_rows = rows;
     }
 
     fn day(&self, t: Timestamp) -> i64 {
@@ -235,7 +243,15 @@ impl Engine {
 
         // What one entry took.
         if self.rules.runs("R4")
-            && let Some(why) = self.rules.unfiltered.judge(e, None)
+            && let Some(why) = self.rules.unfiltered.judge(
+                e,
+                // A list export against its type's table; a report's rows are not a table's.
+                ev.report_name
+                    .is_none()
+                    .then(|| ev.export_from.as_ref().and_then(|d| self.table_rows.get(d)))
+                    .flatten()
+                    .copied(),
+            )
         {
             out.push(fire("R4", Severity::Medium, vec![e.seq], why));
         }

@@ -58,49 +58,98 @@ pub async fn raise(
     shadow: bool,
     now: Timestamp,
 ) -> AppResult<Option<(Alert, bool)>> {
-    let suppressed = store
-        .suppressions(Some(firing.at))
-        .await?
+    let suppressions = store.suppressions(Some(firing.at)).await?;
+    let raised = raise_many(
+        store,
+        std::slice::from_ref(firing),
+        shadow,
+        &suppressions,
+        now,
+    )
+    .await?;
+    Ok(raised.map(|r| (r.alert, r.new)))
+}
+
+/// What raising did.
+#[derive(Clone, Debug)]
+pub struct Raised {
+    pub alert: Alert,
+    pub new: bool,
+    /// Its severity rose.
+    pub rose: bool,
+}
+
+/// Raises the firings of one key (rule, user, window) as one alert, or joins them to its
+/// open alert, in one write: a rule that fires on every entry of a bulk job costs one
+/// write per evaluation round, not one per entry. `None` when a suppression covers them.
+pub async fn raise_many(
+    store: &dyn Store,
+    firings: &[Firing],
+    shadow: bool,
+    suppressions: &[Suppression],
+    now: Timestamp,
+) -> AppResult<Option<Raised>> {
+    let Some(first) = firings.first() else {
+        return Ok(None);
+    };
+    let in_force = |s: &&Suppression| s.created_at <= first.at && first.at < s.expires_at;
+    if suppressions
         .iter()
-        .any(|s| covers(s, firing.rule, &firing.user));
-    if suppressed {
+        .filter(in_force)
+        .any(|s| covers(s, first.rule, &first.user))
+    {
         return Ok(None);
     }
     let key = Key {
-        rule: firing.rule.to_owned(),
-        user: firing.user.clone(),
-        window: firing.window_start.as_micros(),
+        rule: first.rule.to_owned(),
+        user: first.user.clone(),
+        window: first.window_start.as_micros(),
     };
     for _ in 0..RETRIES {
         if let Some(row) = store
-            .open_alert_for(&key.rule, &key.user, firing.window_start)
+            .open_alert_for(&key.rule, &key.user, first.window_start)
             .await?
         {
             let mut alert = decode(&row)?;
-            alert.join(firing.severity, &firing.seqs, &firing.arithmetic, now);
+            let before = alert.severity;
+            for f in firings {
+                alert.join(f.severity, &f.seqs, &f.arithmetic, now);
+            }
             // A learning rule's alert that a firing out of shadow joins is delivered.
             alert.shadow &= shadow;
             if store.update_alert(&alert.to_record()).await? {
                 alert.version += 1;
-                return Ok(Some((alert, false)));
+                let rose = alert.severity > before;
+                return Ok(Some(Raised {
+                    alert,
+                    new: false,
+                    rose,
+                }));
             }
             continue;
         }
         let mut alert = Alert::new(
             key.clone(),
-            firing.severity,
-            &firing.seqs,
-            &firing.arithmetic,
+            first.severity,
+            &first.seqs,
+            &first.arithmetic,
             now,
         );
+        for f in &firings[1..] {
+            alert.join(f.severity, &f.seqs, &f.arithmetic, now);
+        }
         alert.shadow = shadow;
         // Opened when it happened (the entry's time), raised (in its history) now: the
         // two differ when the rules catch up with history.
-        alert.opened_at = firing.at;
+        alert.opened_at = first.at;
         if let Some(id) = store.insert_alert(&alert.to_record()).await? {
             alert.id = id;
             alert.version = 1;
-            return Ok(Some((alert, true)));
+            return Ok(Some(Raised {
+                alert,
+                new: true,
+                rose: false,
+            }));
         }
     }
     Err(AppError::Unavailable(format!(

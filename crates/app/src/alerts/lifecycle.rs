@@ -136,9 +136,16 @@ pub struct Alert {
     pub updated_at: Timestamp,
     /// The entries that raised it.
     pub seqs: BTreeSet<u64>,
-    /// Each firing's arithmetic, in words.
+    /// Each firing's arithmetic, in words (distinct lines, the first [`MAX_ARITHMETIC`]).
     pub arithmetic: Vec<String>,
     pub history: Vec<Change>,
+    /// How many times its rule fired for it.
+    pub firings: u64,
+    /// Entries that raised it beyond the first [`MAX_EVIDENCE`] kept in `seqs`.
+    pub more_entries: u64,
+    /// Firings whose arithmetic was not kept (a new line past the first
+    /// [`MAX_ARITHMETIC`] distinct ones).
+    pub more_arithmetic: u64,
     /// The store's version of the row it was read from (0: not stored).
     pub version: i64,
 }
@@ -157,6 +164,13 @@ pub enum LifecycleError {
     NoReason,
 }
 
+/// An alert lists at most this many entries (the first ones); the rest are counted. A
+/// rule that fires on every entry of a long bulk job must not make its alert grow
+/// without end, nor each of its updates rewrite an ever larger row.
+pub const MAX_EVIDENCE: usize = 1_000;
+/// An alert keeps at most this many distinct arithmetic lines; the rest are counted.
+pub const MAX_ARITHMETIC: usize = 20;
+
 /// The JSON part of a stored alert.
 #[derive(Serialize, Deserialize)]
 struct Body {
@@ -167,6 +181,12 @@ struct Body {
     resolution: Option<Resolution>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     reason: Option<String>,
+    #[serde(default)]
+    firings: u64,
+    #[serde(default)]
+    more_entries: u64,
+    #[serde(default)]
+    more_arithmetic: u64,
 }
 
 impl Alert {
@@ -186,40 +206,52 @@ impl Alert {
             shadow: false,
             opened_at: at,
             updated_at: at,
-            seqs: seqs.iter().copied().collect(),
+            seqs: seqs.iter().copied().take(MAX_EVIDENCE).collect(),
             arithmetic: vec![arithmetic.to_owned()],
             history: vec![Change {
                 at,
                 by: "system".to_owned(),
                 what: format!("raised, {}", severity.as_str()),
             }],
+            firings: 1,
+            more_entries: seqs.len().saturating_sub(MAX_EVIDENCE) as u64,
+            more_arithmetic: 0,
             version: 0,
         }
     }
 
-    /// The rule fired again for this open alert: its entries and arithmetic join it, and
-    /// its severity rises to `severity` if that is higher (never falls).
+    /// The rule fired again for this open alert: its entries and arithmetic join it (up
+    /// to [`MAX_EVIDENCE`] and [`MAX_ARITHMETIC`], the rest counted), and its severity
+    /// rises to `severity` if that is higher (never falls; a rise is kept in the history,
+    /// a firing only counted).
     pub fn join(&mut self, severity: Severity, seqs: &[u64], arithmetic: &str, at: Timestamp) {
-        self.seqs.extend(seqs);
-        if !self.arithmetic.iter().any(|a| a == arithmetic) {
-            self.arithmetic.push(arithmetic.to_owned());
+        self.firings += 1;
+        for s in seqs {
+            if self.seqs.len() < MAX_EVIDENCE || self.seqs.contains(s) {
+                self.seqs.insert(*s);
+            } else {
+                self.more_entries += 1;
+            }
         }
-        let what = if severity > self.severity {
-            let what = format!(
-                "severity {} → {}",
-                self.severity.as_str(),
-                severity.as_str()
-            );
+        if !self.arithmetic.iter().any(|a| a == arithmetic) {
+            if self.arithmetic.len() < MAX_ARITHMETIC {
+                self.arithmetic.push(arithmetic.to_owned());
+            } else {
+                self.more_arithmetic += 1;
+            }
+        }
+        if severity > self.severity {
+            self.history.push(Change {
+                at,
+                by: "system".to_owned(),
+                what: format!(
+                    "severity {} → {}",
+                    self.severity.as_str(),
+                    severity.as_str()
+                ),
+            });
             self.severity = severity;
-            what
-        } else {
-            "fired again".to_owned()
-        };
-        self.history.push(Change {
-            at,
-            by: "system".to_owned(),
-            what,
-        });
+        }
         self.updated_at = at;
     }
 
@@ -290,6 +322,9 @@ impl Alert {
             history: self.history.clone(),
             resolution,
             reason,
+            firings: self.firings,
+            more_entries: self.more_entries,
+            more_arithmetic: self.more_arithmetic,
         };
         AlertRecord {
             id: self.id,
@@ -333,6 +368,9 @@ impl Alert {
             seqs: body.seqs,
             arithmetic: body.arithmetic,
             history: body.history,
+            firings: body.firings.max(1),
+            more_entries: body.more_entries,
+            more_arithmetic: body.more_arithmetic,
             version: r.version,
         })
     }
@@ -462,6 +500,36 @@ mod tests {
             inbox.raise(key("R1", "v", 0), Severity::Low, &[4], "x", T),
             a
         );
+    }
+
+    #[test]
+    fn evidence_and_arithmetic_are_bounded_and_the_rest_counted() {
+        let mut inbox = Inbox::default();
+        let seqs: Vec<u64> = (1..=1_500).collect();
+        let id = inbox.raise(key("R5", "u", 0), Severity::Low, &seqs[..10], "line 0", T);
+        for (i, chunk) in seqs[10..].chunks(10).enumerate() {
+            inbox.raise(
+                key("R5", "u", 0),
+                Severity::Low,
+                chunk,
+                &format!("line {}", i % 30),
+                T,
+            );
+        }
+        let a = inbox.get(id).unwrap();
+        assert_eq!(a.seqs.len(), MAX_EVIDENCE);
+        assert_eq!(a.seqs.first(), Some(&1), "the first entries are kept");
+        assert_eq!(a.more_entries, 500);
+        assert_eq!(a.arithmetic.len(), MAX_ARITHMETIC);
+        assert_eq!(
+            a.more_arithmetic, 49,
+            "firings whose line was past the first 20"
+        );
+        assert_eq!(a.firings, 150);
+        assert_eq!(a.history.len(), 1, "firing again is counted, not a change");
+        // And it survives the store's round trip.
+        let back = Alert::from_record(&a.to_record()).unwrap();
+        assert_eq!(&back, a);
     }
 
     #[test]

@@ -103,7 +103,7 @@ pub async fn start(
     settings: &Settings,
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
-    employee: Option<accesslog_core::doctype::DocType>,
+    doctypes: &[accesslog_core::doctype::DocType],
 ) -> AppResult<Option<AlertTasks>> {
     let s = &settings.alerts;
     if !s.enabled {
@@ -112,7 +112,8 @@ pub async fn start(
     let (rules, dispatcher) = check(settings, store.clone(), clock.clone())?;
     let evaluator = Evaluator::start(store, clock, rules)
         .await?
-        .with_employees(employee);
+        .with_employees(doctypes.iter().find(|d| d.name == "Employee").cloned())
+        .with_tables(doctypes.iter().filter(|d| !d.is_child).cloned().collect());
     let (tx, rx) = mpsc::channel::<Alert>(1024);
     let every = Duration::from_secs(u64::from(s.evaluate_every_seconds));
     let settings = Arc::new(settings.clone());
