@@ -1,9 +1,10 @@
 //! What alert evaluation costs (issue 17).
 //!
 //! 1. **Appends with alerts on against off.** 64 writers record egress through the real
-//!    recorder for a fixed time, with the evaluator off and then on (judging what was
-//!    committed every second: five times the default `evaluate_every_seconds`), in
-//!    alternation, several rounds. Before each "on" run the evaluator first catches up,
+//!    recorder for a fixed time, with the evaluator off and then on, as the server runs
+//!    it (the recorder hands committed entries over; the evaluator judges them every
+//!    200 ms and reads back from the store only what it was not handed), in alternation,
+//!    several rounds. Before each "on" run the evaluator first catches up,
 //!    untimed, with what the "off" run before it committed. The events are the seeded corpus's (so the rules have
 //!    real work: windows, baselines, peers), stamped now by the recorder. Reported: entries
 //!    per second, median over rounds, and on/off as a ratio (target ≥ 95 %).
@@ -88,12 +89,27 @@ async fn appends(backend: Backend, events: &[(Timestamp, Event)]) {
         return;
     };
     println!("\n## appends, {backend:?}: {writers} writers, {seconds} s per run, {rounds} rounds");
-    let recorder = Recorder::start(
+    // As the server runs it: the recorder hands committed entries to the rules when they
+    // are on (a forwarder passes them on, or drops them when off, in both modes alike).
+    let (tap, mut committed) = tokio::sync::mpsc::channel::<Vec<Entry>>(1024);
+    let recorder = Recorder::start_tapped(
         db.store.clone(),
         Arc::new(SystemClock),
         None,
         RecorderConfig::default(),
+        Some(tap),
     );
+    let forward_to: Arc<std::sync::Mutex<Option<tokio::sync::mpsc::Sender<Vec<Entry>>>>> =
+        Arc::default();
+    let forwarding = forward_to.clone();
+    tokio::spawn(async move {
+        while let Some(batch) = committed.recv().await {
+            let to = forwarding.lock().unwrap().clone();
+            if let Some(to) = to {
+                let _ = to.try_send(batch);
+            }
+        }
+    });
     let events: Arc<Vec<Event>> = Arc::new(events.iter().map(|(_, e)| e.clone()).collect());
     let next = Arc::new(AtomicU64::new(0));
     let (mut off, mut on) = (Vec::new(), Vec::new());
@@ -120,13 +136,19 @@ async fn appends(backend: Backend, events: &[(Timestamp, Event)]) {
                 );
                 let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
                 let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
-                Some((evaluator::spawn(ev, Duration::from_secs(1), tx), drain))
+                let (fwd, tapped) = tokio::sync::mpsc::channel(1024);
+                *forward_to.lock().unwrap() = Some(fwd);
+                Some((
+                    evaluator::spawn(ev, Duration::from_secs(5), Some(tapped), tx),
+                    drain,
+                ))
             } else {
                 None
             };
             let rate = run_writers(&recorder, &events, &next, writers, seconds).await;
             let judged = match evaluating {
                 Some((task, drain)) => {
+                    *forward_to.lock().unwrap() = None;
                     task.abort();
                     let _ = task.await;
                     drain.abort();

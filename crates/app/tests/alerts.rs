@@ -22,6 +22,7 @@ accesslog_testkit::on_both_backends!(run: accesslog_testkit::with_db;
     a_suppression_keeps_its_rule_quiet,
     egress_completes_while_evaluation_is_stuck,
     relieving_dates_come_from_employee_records,
+    handed_over_entries_are_judged_once_even_when_some_are_skipped,
 );
 
 /// Monday 2025-12-01 10:00 UTC: working hours, so R7 stays quiet.
@@ -451,4 +452,47 @@ fieldtype = "date"
         got.iter().all(|a| a.key.rule != "R1"),
         "R1 itself did not fire: {got:?}"
     );
+}
+
+/// The recorder hands committed entries over through a tap with room for one batch, so
+/// most are skipped; the evaluator's periodic read of the store judges what it missed:
+/// every entry is judged exactly once, in order, and the burst raises one alert.
+async fn handed_over_entries_are_judged_once_even_when_some_are_skipped(db: &TestDb) {
+    let clock = clock();
+    let (tap, mut committed) = tokio::sync::mpsc::channel(1);
+    let recorder = Recorder::start_tapped(
+        db.store.clone(),
+        clock.clone(),
+        None,
+        RecorderConfig::default(),
+        Some(tap),
+    );
+    let mut ev = Evaluator::start(db.store.clone(), clock.clone(), Rules::default())
+        .await
+        .unwrap();
+    record(
+        &recorder,
+        &clock,
+        (0..30).map(|n| download("ap@example.com", n)).collect(),
+    )
+    .await;
+    let mut judged = 0;
+    while let Ok(batch) = committed.try_recv() {
+        judged += ev.judge_committed(batch).await.unwrap().judged;
+    }
+    // The tap held one batch; the periodic read from the store judges the rest.
+    assert!(judged <= 30);
+    judged += ev.round(usize::MAX).await.unwrap().judged;
+    assert_eq!(judged, 30);
+    assert_eq!(ev.cursor(), 30);
+    record(&recorder, &clock, vec![download("ap@example.com", 99)]).await;
+    let batch = committed.try_recv().expect("a batch with room in the tap");
+    assert_eq!(batch.len(), 1);
+    assert_eq!(ev.judge_committed(batch.clone()).await.unwrap().judged, 1);
+    assert_eq!(
+        ev.judge_committed(batch).await.unwrap().judged,
+        0,
+        "not twice"
+    );
+    assert_eq!(alerts(db, true).await.len(), 1);
 }

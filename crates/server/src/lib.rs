@@ -197,6 +197,11 @@ pub async fn serve(
         )));
     }
     let sweeper = tokio::spawn(sweep_sessions(state.clone()));
+    let committed = state
+        .committed
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
     // The alert rules run beside the recorder. Settings they refuse stop the server
     // (a typo must not silently switch a rule off); anything else leaves the server
     // serving and recording, and says why in its log.
@@ -205,6 +210,7 @@ pub async fn serve(
         state.store.clone(),
         state.clock.clone(),
         &state.doctypes.iter().cloned().collect::<Vec<_>>(),
+        committed,
     )
     .await
     {

@@ -28,7 +28,16 @@ pub struct AppState {
     pub reports: Arc<Reports>,
     /// Bounds on password checks and exports.
     pub limits: Arc<crate::limits::Limits>,
+    /// What the recorder commits, for the alert rules (taken once, by `serve`).
+    pub committed: Arc<std::sync::Mutex<Option<CommittedEntries>>>,
 }
+
+/// Batches of committed entries, as the recorder hands them over.
+pub type CommittedEntries = tokio::sync::mpsc::Receiver<Vec<accesslog_core::entry::Entry>>;
+
+/// Committed batches the recorder may hold for the alert rules before it skips some
+/// (which they then read back from the store).
+const COMMITTED_BATCHES: usize = 1024;
 
 /// What a site defines in its folder: document types, print formats, query reports.
 #[derive(Debug, Default)]
@@ -74,11 +83,13 @@ impl AppState {
         let settings_pdf = settings.pdf.clone();
         let log_file = settings.site_dir.join("checkpoints.log");
         let checkpointer = Checkpointer::new(signer, policy, Some(log_file));
-        let recorder = Recorder::start(
+        let (tap, committed) = tokio::sync::mpsc::channel(COMMITTED_BATCHES);
+        let recorder = Recorder::start_tapped(
             store.clone(),
             clock.clone(),
             Some(checkpointer),
             RecorderConfig::default(),
+            Some(tap),
         );
         Self {
             store,
@@ -89,6 +100,7 @@ impl AppState {
             doctypes: Arc::new(doctypes),
             reports: Arc::new(reports),
             limits,
+            committed: Arc::new(std::sync::Mutex::new(Some(committed))),
             printing: Arc::new(Printing {
                 formats,
                 pdf: match &settings_pdf {

@@ -33,6 +33,9 @@ use crate::AppResult;
 
 const BATCH: u32 = 1_000;
 
+/// An alert's key: rule, user, window start (µs).
+type FiringKey = (&'static str, String, i64);
+
 /// What one round did.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Round {
@@ -57,7 +60,14 @@ pub struct Evaluator {
     /// The site's Employee type, when it has `user_id` and `relieving_date`.
     employees: Option<DocType>,
     employees_read_at: Option<Timestamp>,
+    people_read_at: Option<Timestamp>,
 }
+
+/// How often disabled users are read again.
+const PEOPLE_EVERY: Duration = Duration::from_secs(10);
+/// After judging what the recorder handed over, wait this long for more: one cursor write
+/// and one alert write per key per cycle, however fast entries come.
+const TAP_CYCLE: Duration = Duration::from_millis(200);
 
 /// How often relieving dates are read again from the Employee records.
 const EMPLOYEES_EVERY: Duration = Duration::from_secs(600);
@@ -82,6 +92,7 @@ impl Evaluator {
             tables_read_at: None,
             employees: None,
             employees_read_at: None,
+            people_read_at: None,
         };
         ev.log_start = ev.store.entry(1).await?.map(|e| e.timestamp);
         if cursor > 0
@@ -125,28 +136,56 @@ impl Evaluator {
         let mut round = Round::default();
         while round.judged < max {
             let batch = self.store.entries_after(self.cursor, BATCH).await?;
-            let Some(last) = batch.last().map(|e| e.seq) else {
+            if batch.is_empty() {
                 break;
-            };
-            if self.log_start.is_none() {
-                self.log_start = batch.first().map(|e| e.timestamp);
             }
-            let now = self.clock.now();
-            if !self
-                .store
-                .move_alerts_cursor(self.cursor, last, now)
-                .await?
-            {
-                // Another server judged this stretch: learn it, and go on from there.
-                let theirs = self.store.alerts_cursor().await?.map_or(last, |(s, _)| s);
-                self.learn_upto(theirs).await?;
-                continue;
-            }
-            self.cursor = last;
-            round.judged += batch.len();
-            self.judge(&batch, &mut round).await?;
+            self.take(batch, &mut round).await?;
         }
         Ok(round)
+    }
+
+    /// Judges entries the recorder handed over as it committed them (no read back). What
+    /// came before them that this evaluator has not judged (a batch the recorder skipped
+    /// because the evaluator lagged, another server's commits) is read from the store
+    /// first, so nothing is judged twice or missed.
+    pub async fn judge_committed(&mut self, entries: Vec<Entry>) -> AppResult<Round> {
+        let fresh: Vec<Entry> = entries
+            .into_iter()
+            .filter(|e| e.seq > self.cursor)
+            .collect();
+        let Some(first) = fresh.first().map(|e| e.seq) else {
+            return Ok(Round::default());
+        };
+        if first != self.cursor + 1 {
+            return self.round(usize::MAX).await;
+        }
+        self.refresh_people().await?;
+        let mut round = Round::default();
+        self.take(fresh, &mut round).await?;
+        Ok(round)
+    }
+
+    /// Moves the cursor over `batch` (the entries right after it) and judges them; if
+    /// another server moved it first, learns up to where it is instead.
+    async fn take(&mut self, batch: Vec<Entry>, round: &mut Round) -> AppResult<()> {
+        let Some(last) = batch.last().map(|e| e.seq) else {
+            return Ok(());
+        };
+        if self.log_start.is_none() {
+            self.log_start = batch.first().map(|e| e.timestamp);
+        }
+        let now = self.clock.now();
+        if !self
+            .store
+            .move_alerts_cursor(self.cursor, last, now)
+            .await?
+        {
+            let theirs = self.store.alerts_cursor().await?.map_or(last, |(s, _)| s);
+            return self.learn_upto(theirs).await;
+        }
+        self.cursor = last;
+        round.judged += batch.len();
+        self.judge(&batch, round).await
     }
 
     async fn learn_upto(&mut self, upto: u64) -> AppResult<()> {
@@ -170,7 +209,7 @@ impl Evaluator {
                 u64::from(self.engine.rules().shadow_days) * 86_400,
             ))
         });
-        let mut by_key: Vec<((&'static str, String, i64), Vec<Firing>)> = Vec::new();
+        let mut by_key: Vec<(FiringKey, Vec<Firing>)> = Vec::new();
         for e in batch {
             for f in self.engine.observe(e) {
                 let key = (f.rule, f.user.clone(), f.window_start.as_micros());
@@ -212,6 +251,13 @@ impl Evaluator {
 
     async fn refresh_people(&mut self) -> AppResult<()> {
         let now = self.clock.now();
+        if self
+            .people_read_at
+            .is_some_and(|t| now >= t && now < t.plus(PEOPLE_EVERY))
+        {
+            return Ok(());
+        }
+        self.people_read_at = Some(now);
         self.read_relieving_dates(now).await?;
         self.count_tables(now).await?;
         let users = self.store.list_users().await?;
@@ -339,20 +385,46 @@ fn date_micros(date: &str) -> Option<i64> {
     Some(d.midnight().assume_utc().unix_timestamp() * 1_000_000)
 }
 
-/// Runs rounds every `every` until the channel's receiver is gone, handing alerts to
-/// deliver to `deliver`. A failed round is logged and retried next time; nothing here can
-/// reach the recorder.
+/// Judges what the recorder hands over (`committed`) as it comes, at most every
+/// [`TAP_CYCLE`], and reads from the store every `every` whatever it did not hand over;
+/// hands alerts to deliver to `deliver`. A failed round is logged and retried next time;
+/// nothing here can reach the recorder, which only ever offers to `committed`.
 pub fn spawn(
     mut ev: Evaluator,
     every: Duration,
+    mut committed: Option<mpsc::Receiver<Vec<Entry>>>,
     deliver: mpsc::Sender<Alert>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tick.tick().await;
-            match ev.round(50_000).await {
+            let tapped = async {
+                match committed.as_mut() {
+                    Some(rx) => rx.recv().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let result = tokio::select! {
+                batch = tapped => match batch {
+                    Some(mut entries) => {
+                        if let Some(rx) = committed.as_mut() {
+                            while let Ok(more) = rx.try_recv() {
+                                entries.extend(more);
+                            }
+                        }
+                        let r = ev.judge_committed(entries).await;
+                        tokio::time::sleep(TAP_CYCLE).await;
+                        r
+                    }
+                    None => {
+                        committed = None;
+                        continue;
+                    }
+                },
+                _ = tick.tick() => ev.round(50_000).await,
+            };
+            match result {
                 Ok(round) => {
                     for alert in round.to_deliver {
                         if deliver.send(alert).await.is_err() {

@@ -104,6 +104,7 @@ pub async fn start(
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
     doctypes: &[accesslog_core::doctype::DocType],
+    committed: Option<mpsc::Receiver<Vec<accesslog_core::entry::Entry>>>,
 ) -> AppResult<Option<AlertTasks>> {
     let s = &settings.alerts;
     if !s.enabled {
@@ -126,7 +127,11 @@ pub async fn start(
         }
     });
     Ok(Some(AlertTasks {
-        tasks: vec![evaluator::spawn(evaluator, every, tx), deliver, digests],
+        tasks: vec![
+            evaluator::spawn(evaluator, every, committed, tx),
+            deliver,
+            digests,
+        ],
     }))
 }
 

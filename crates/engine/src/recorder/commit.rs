@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use accesslog_core::Clock;
-use accesslog_core::entry::Event;
+use accesslog_core::entry::{Entry, Event};
 use accesslog_store::{Appended, BlockingAppend, LogHead, LogStore, StoreError, StoreResult};
 use tokio::sync::{mpsc, oneshot};
 
@@ -26,6 +26,8 @@ pub(super) struct Committer {
     pub(super) max_batch: usize,
     pub(super) queue: mpsc::Receiver<Job>,
     pub(super) announcer: Announcer,
+    /// Where committed entries go once their callers have been answered, if anywhere.
+    pub(super) tap: Option<mpsc::Sender<Vec<Entry>>>,
 }
 
 impl Committer {
@@ -60,7 +62,7 @@ impl Committer {
             }
             arrivals.commit_of(batch.events.len());
             let result = appender.append(&batch.events, self.clock.now());
-            batch.settle(result, &mut self.announcer, &*self.clock);
+            batch.settle(result, &mut self.announcer, &*self.clock, self.tap.as_ref());
         }
     }
 
@@ -75,7 +77,7 @@ impl Committer {
             }
             batch.fill(&mut self.queue, self.max_batch);
             let result = store.append_entries(&batch.events, self.clock.now()).await;
-            batch.settle(result, &mut self.announcer, &*self.clock);
+            batch.settle(result, &mut self.announcer, &*self.clock, self.tap.as_ref());
         }
     }
 }
@@ -154,12 +156,16 @@ impl Batch {
     }
 
     /// Answers every caller in the batch from the append's result (the new head is known
-    /// to housekeeping before any caller hears), and empties it for the next.
+    /// to housekeeping before any caller hears), and empties it for the next. Then, with
+    /// every caller answered, hands the committed entries to `tap` if it has room: a
+    /// move, never a wait; a full or closed tap just misses them (its reader fills gaps
+    /// from the store).
     fn settle(
         &mut self,
         result: StoreResult<Appended>,
         announcer: &mut Announcer,
         clock: &dyn Clock,
+        tap: Option<&mpsc::Sender<Vec<Entry>>>,
     ) {
         self.last = self.events.len();
         self.events.clear();
@@ -178,6 +184,9 @@ impl Batch {
                     .zip(appended.entries.iter().zip(&appended.leaf_hashes))
                 {
                     let _ = reply.send(Ok(Receipt::new(entry.seq, entry.timestamp, *leaf)));
+                }
+                if let Some(tap) = tap {
+                    let _ = tap.try_send(appended.entries);
                 }
             }
             Err(e) => {

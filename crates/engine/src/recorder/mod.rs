@@ -83,6 +83,19 @@ impl Recorder {
         checkpointer: Option<Checkpointer>,
         config: RecorderConfig,
     ) -> Self {
+        Self::start_tapped(store, clock, checkpointer, config, None)
+    }
+
+    /// As [`Recorder::start`], and hands each committed batch of entries to `tap` once
+    /// its callers have their receipts (if the tap has room; see [`commit`]). For readers
+    /// of what is committed, such as the alert rules, that should not read it back.
+    pub fn start_tapped(
+        store: Arc<dyn LogStore>,
+        clock: Arc<dyn Clock>,
+        checkpointer: Option<Checkpointer>,
+        config: RecorderConfig,
+        tap: Option<mpsc::Sender<Vec<accesslog_core::entry::Entry>>>,
+    ) -> Self {
         let (jobs, queue) = mpsc::channel(config.queue.max(1));
         let (flushes, flush_requests) = mpsc::unbounded_channel();
         let (heads, due_heads) = mpsc::unbounded_channel();
@@ -97,6 +110,7 @@ impl Recorder {
             max_batch: config.max_batch.max(1),
             queue,
             announcer,
+            tap,
         };
         match store.blocking_appender() {
             Ok(Some(appender)) => committer.spawn_thread(appender),
