@@ -113,6 +113,13 @@ async fn appends(backend: Backend, events: &[(Timestamp, Event)]) {
     let events: Arc<Vec<Event>> = Arc::new(events.iter().map(|(_, e)| e.clone()).collect());
     let next = Arc::new(AtomicU64::new(0));
     let (mut off, mut on) = (Vec::new(), Vec::new());
+    // One evaluator for the whole run, as a server keeps one: started (and its 90 days
+    // learned) once, paused while alerts are off.
+    let mut parked = Some(
+        Evaluator::start(db.store.clone(), Arc::new(SystemClock), Rules::default())
+            .await
+            .expect("evaluator"),
+    );
     for round in 0..rounds {
         // Alternate which goes first, so drift in the machine favours neither.
         let order = if round % 2 == 0 {
@@ -122,10 +129,7 @@ async fn appends(backend: Backend, events: &[(Timestamp, Event)]) {
         };
         for alerts in order {
             let evaluating = if alerts {
-                let mut ev =
-                    Evaluator::start(db.store.clone(), Arc::new(SystemClock), Rules::default())
-                        .await
-                        .expect("evaluator");
+                let mut ev = parked.take().expect("the evaluator is parked");
                 // Untimed: catch up with what the last "off" run committed, so the run
                 // measures judging what is being committed, not a backlog.
                 let caught_up = Instant::now();
@@ -138,19 +142,21 @@ async fn appends(backend: Backend, events: &[(Timestamp, Event)]) {
                 let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
                 let (fwd, tapped) = tokio::sync::mpsc::channel(1024);
                 *forward_to.lock().unwrap() = Some(fwd);
+                let (stop, stopped) = tokio::sync::watch::channel(false);
                 Some((
-                    evaluator::spawn(ev, Duration::from_secs(5), Some(tapped), tx),
+                    evaluator::spawn(ev, Duration::from_secs(5), Some(tapped), tx, stopped),
                     drain,
+                    stop,
                 ))
             } else {
                 None
             };
             let rate = run_writers(&recorder, &events, &next, writers, seconds).await;
             let judged = match evaluating {
-                Some((task, drain)) => {
+                Some((task, drain, stop)) => {
                     *forward_to.lock().unwrap() = None;
-                    task.abort();
-                    let _ = task.await;
+                    let _ = stop.send(true);
+                    parked = Some(task.await.expect("the evaluator's task"));
                     drain.abort();
                     db.store
                         .alerts_cursor()

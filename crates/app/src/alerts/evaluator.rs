@@ -45,6 +45,8 @@ pub struct Round {
     pub to_deliver: Vec<Alert>,
 }
 
+/// Judges committed entries against the rules (its state is the engine's: what it
+/// learned of each user).
 pub struct Evaluator {
     store: Arc<dyn Store>,
     clock: Arc<dyn Clock>,
@@ -71,6 +73,14 @@ const TAP_CYCLE: Duration = Duration::from_millis(200);
 
 /// How often relieving dates are read again from the Employee records.
 const EMPLOYEES_EVERY: Duration = Duration::from_secs(600);
+
+impl std::fmt::Debug for Evaluator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Evaluator")
+            .field("cursor", &self.cursor)
+            .finish_non_exhaustive()
+    }
+}
 
 impl Evaluator {
     /// Reads the cursor and relearns the 90 days before it.
@@ -388,17 +398,23 @@ fn date_micros(date: &str) -> Option<i64> {
 /// Judges what the recorder hands over (`committed`) as it comes, at most every
 /// [`TAP_CYCLE`], and reads from the store every `every` whatever it did not hand over;
 /// hands alerts to deliver to `deliver`. A failed round is logged and retried next time;
-/// nothing here can reach the recorder, which only ever offers to `committed`.
+/// nothing here can reach the recorder, which only ever offers to `committed`. Ends (giving
+/// the evaluator back, with what it has learned) when `stop` turns true or the receiver of
+/// `deliver` is gone.
 pub fn spawn(
     mut ev: Evaluator,
     every: Duration,
     mut committed: Option<mpsc::Receiver<Vec<Entry>>>,
     deliver: mpsc::Sender<Alert>,
-) -> tokio::task::JoinHandle<()> {
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<Evaluator> {
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            if *stop.borrow() {
+                return ev;
+            }
             let tapped = async {
                 match committed.as_mut() {
                     Some(rx) => rx.recv().await,
@@ -406,6 +422,7 @@ pub fn spawn(
                 }
             };
             let result = tokio::select! {
+                _ = stop.changed() => continue,
                 batch = tapped => match batch {
                     Some(mut entries) => {
                         if let Some(rx) = committed.as_mut() {
@@ -428,7 +445,7 @@ pub fn spawn(
                 Ok(round) => {
                     for alert in round.to_deliver {
                         if deliver.send(alert).await.is_err() {
-                            return;
+                            return ev;
                         }
                     }
                 }

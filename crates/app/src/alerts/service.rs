@@ -27,11 +27,14 @@ use crate::{AppError, AppResult};
 /// The running alert tasks; dropping this stops them.
 #[derive(Debug)]
 pub struct AlertTasks {
+    evaluator: JoinHandle<Evaluator>,
     tasks: Vec<JoinHandle<()>>,
+    _stop: tokio::sync::watch::Sender<bool>,
 }
 
 impl Drop for AlertTasks {
     fn drop(&mut self) {
+        self.evaluator.abort();
         for t in &self.tasks {
             t.abort();
         }
@@ -126,12 +129,11 @@ pub async fn start(
             dispatcher.tick().await;
         }
     });
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     Ok(Some(AlertTasks {
-        tasks: vec![
-            evaluator::spawn(evaluator, every, committed, tx),
-            deliver,
-            digests,
-        ],
+        evaluator: evaluator::spawn(evaluator, every, committed, tx, stopped),
+        tasks: vec![deliver, digests],
+        _stop: stop,
     }))
 }
 

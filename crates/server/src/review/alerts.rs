@@ -173,11 +173,15 @@ pub fn alert_json(a: &Alert, detail: bool) -> Value {
         "window_start": Timestamp::from_micros(a.key.window).to_rfc3339(),
         "opened_at": a.opened_at.to_rfc3339(),
         "updated_at": a.updated_at.to_rfc3339(),
-        "entries": a.seqs.len(),
+        "entries": a.seqs.len() as u64 + a.more_entries,
+        "firings": a.firings,
         "url": format!("/api/access-log/alerts/{}", a.id),
     });
     if detail && let Value::Object(map) = &mut out {
         map.insert("arithmetic".into(), json!(a.arithmetic));
+        // Past the first 1,000 entries and 20 lines, an alert counts instead of listing.
+        map.insert("more_entries".into(), json!(a.more_entries));
+        map.insert("more_arithmetic".into(), json!(a.more_arithmetic));
         map.insert(
             "seqs".into(),
             Value::Array(
@@ -598,7 +602,10 @@ struct DetailPage {
     opened: String,
     updated: String,
     arithmetic: Vec<String>,
+    more_arithmetic: u64,
+    firings: u64,
     evidence: Vec<Evidence>,
+    more_entries: u64,
     history: Vec<HistoryRow>,
     is_open: bool,
     may_act: bool,
@@ -646,6 +653,9 @@ pub async fn show(
         opened: shown_time(a.opened_at),
         updated: shown_time(a.updated_at),
         arithmetic: a.arithmetic.clone(),
+        more_arithmetic: a.more_arithmetic,
+        firings: a.firings,
+        more_entries: a.more_entries,
         evidence: a
             .seqs
             .iter()
