@@ -486,7 +486,11 @@ async fn handed_over_entries_are_judged_once_even_when_some_are_skipped(db: &Tes
     assert_eq!(judged, 30);
     assert_eq!(ev.cursor(), 30);
     record(&recorder, &clock, vec![download("ap@example.com", 99)]).await;
-    let batch = committed.try_recv().expect("a batch with room in the tap");
+    // The tap is offered the batch just after the caller's receipt: wait for it.
+    let batch = tokio::time::timeout(Duration::from_secs(30), committed.recv())
+        .await
+        .expect("a batch with room in the tap")
+        .expect("the tap is open");
     assert_eq!(batch.len(), 1);
     assert_eq!(ev.judge_committed(batch.clone()).await.unwrap().judged, 1);
     assert_eq!(

@@ -69,7 +69,7 @@ pub struct Evaluator {
 const PEOPLE_EVERY: Duration = Duration::from_secs(10);
 /// After judging what the recorder handed over, wait this long for more: one cursor write
 /// and one alert write per key per cycle, however fast entries come.
-const TAP_CYCLE: Duration = Duration::from_millis(200);
+const TAP_CYCLE: Duration = Duration::from_secs(1);
 
 /// How often relieving dates are read again from the Employee records.
 const EMPLOYEES_EVERY: Duration = Duration::from_secs(600);

@@ -1,17 +1,23 @@
-//! Alerts on unusual egress (issue 17), begun:
+//! Alerts on unusual egress (issue 17). The README's "Alerts on unusual egress" gives
+//! every rule's default.
 //!
-//! - [`baseline`]: the arithmetic the statistical rules share, with rule R2's test;
-//! - [`window`]: the rules that count within a sliding window (R1 burst, R8 probing);
-//! - [`content`]: the rules that judge one entry by what it took (R4 unfiltered export,
-//!   R5 sensitive content);
-//! - [`lifecycle`]: an alert's life (open, acknowledged, resolved or dismissed), one open
-//!   alert per (rule, user, window), severity that only rises; in memory so far;
+//! - [`rules`]: the ten rules' published defaults and `[alerts.rules.<id>]` over them;
+//! - [`engine`]: every rule together over committed entries, with what it learns per user
+//!   and per peer group; built from [`baseline`] (the statistics, R2's test), [`window`]
+//!   (R1 burst, R8 probing) and [`content`] (R4 unfiltered export, R5 sensitive content);
+//! - [`evaluator`]: the engine beside the recorder, from the store's cursor and the
+//!   entries the recorder hands over, never on the commit path;
+//! - [`lifecycle`] and [`inbox`]: an alert's life (one open alert per (rule, user,
+//!   window), severity only rises, every change kept) and the inbox over the store;
+//! - [`delivery`] and [`service`]: email, Standard Webhooks, Slack and syslog, with
+//!   retries and dead letters, and the tasks a server runs;
 //! - [`replay`]: the rules over past entries, delivering nothing (`accesslog alerts
-//!   replay`).
+//!   replay`);
+//! - [`corpus`]: the seeded generator of a site's history and planted incidents (the
+//!   rules' tests, the demo's history, the bench).
 //!
-//! Each reads committed entries and judges by their own timestamps, so a history always
-//! gives the same alerts. Not yet built: the other rules, evaluation beside the recorder,
-//! the alert store, the inbox and delivery.
+//! Each judges committed entries by their own timestamps, so a history always gives the
+//! same alerts.
 
 pub mod baseline;
 pub mod content;
