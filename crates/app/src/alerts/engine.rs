@@ -782,6 +782,31 @@ mod tests {
     }
 
     #[test]
+    fn a_filtered_export_of_most_of_a_table_is_unfiltered_in_effect() {
+        let mut e = Engine::new(Rules::default());
+        let export = |seq, rows| {
+            let mut en = entry(seq, MON + 10 * HOUR, "u@x", Activity::Export, rows);
+            en.event.report_name = None;
+            en
+        };
+        // Filtered, and the table's size unknown: R4 cannot tell.
+        assert!(e.observe(&export(1, 1_900)).iter().all(|f| f.rule != "R4"));
+        e.set_table_rows([("Customer".to_owned(), 2_000)].into());
+        let f = e.observe(&export(2, 1_900));
+        let r4 = f
+            .iter()
+            .find(|f| f.rule == "R4")
+            .expect("95 % of the table");
+        assert!(
+            r4.arithmetic.contains("95 % of its 2000 rows"),
+            "{}",
+            r4.arithmetic
+        );
+        // 50 % of it is an ordinary filtered export.
+        assert!(e.observe(&export(3, 1_000)).iter().all(|f| f.rule != "R4"));
+    }
+
+    #[test]
     fn the_clock_is_the_sites() {
         let mut r = Rules::default();
         let e = Engine::new(r.clone());

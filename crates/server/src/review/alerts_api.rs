@@ -17,9 +17,7 @@ use std::collections::BTreeMap;
 
 use accesslog_app::alerts::inbox;
 use accesslog_core::entry::Activity;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, header};
 use serde_json::{Value, json};
 
 use super::alerts::{
@@ -28,6 +26,7 @@ use super::alerts::{
 use super::require_reviewer;
 use crate::audit::{Audit, AuditedResponse, Payload};
 use crate::error::WebError;
+use crate::request::FormDict;
 use crate::state::AppState;
 
 /// `GET /api/access-log/alerts`.
@@ -67,60 +66,18 @@ pub async fn get(
     release_alert_read(&state, &audit, &a, Payload::json(&out)).await
 }
 
-/// The fields of an action: a form or JSON body, else the query.
-fn fields(
-    query: BTreeMap<String, String>,
-    headers: &HeaderMap,
-    body: &Bytes,
-) -> Result<BTreeMap<String, String>, WebError> {
-    let mut out = query;
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(out);
-    }
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    if content_type.starts_with("application/json") {
-        let value: Value = serde_json::from_slice(body)
-            .map_err(|e| WebError::BadRequest(format!("the body is not JSON: {e}")))?;
-        let Value::Object(map) = value else {
-            return Err(WebError::BadRequest(
-                "the body must be a JSON object, e.g. {\"reason\": \"…\"}".to_owned(),
-            ));
-        };
-        for (k, v) in map {
-            let v = match v {
-                Value::String(s) => s,
-                Value::Null => continue,
-                other => other.to_string(),
-            };
-            out.insert(k, v);
-        }
-    } else {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_bytes(body).map_err(|_| {
-            WebError::BadRequest(
-                "the body must be a form (application/x-www-form-urlencoded) or JSON".to_owned(),
-            )
-        })?;
-        out.extend(pairs);
-    }
-    Ok(out)
-}
-
+/// An action's fields come as a form or JSON body, or in the query (as Frappe's
+/// `form_dict` has them).
 async fn transition(
     state: AppState,
     audit: Audit,
     id: String,
     action: &str,
-    query: BTreeMap<String, String>,
-    headers: HeaderMap,
-    body: Bytes,
+    f: BTreeMap<String, String>,
 ) -> Result<AuditedResponse, WebError> {
     require_reviewer(&state, &audit, Activity::Read).await?;
     require_actor(&state, &audit, &id).await?;
     let n = alert_id(&id)?;
-    let f = fields(query, &headers, &body)?;
     let get = |k: &str| f.get(k).map(String::as_str);
     let (alert, suppression) = apply(
         &state,
@@ -144,11 +101,9 @@ pub async fn acknowledge(
     State(state): State<AppState>,
     audit: Audit,
     Path(id): Path<String>,
-    Query(query): Query<BTreeMap<String, String>>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(f): FormDict,
 ) -> Result<AuditedResponse, WebError> {
-    transition(state, audit, id, "acknowledge", query, headers, body).await
+    transition(state, audit, id, "acknowledge", f).await
 }
 
 /// `POST /api/access-log/alerts/{id}/resolve` (`resolution`: true_positive, benign or
@@ -157,11 +112,9 @@ pub async fn resolve(
     State(state): State<AppState>,
     audit: Audit,
     Path(id): Path<String>,
-    Query(query): Query<BTreeMap<String, String>>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(f): FormDict,
 ) -> Result<AuditedResponse, WebError> {
-    transition(state, audit, id, "resolve", query, headers, body).await
+    transition(state, audit, id, "resolve", f).await
 }
 
 /// `POST /api/access-log/alerts/{id}/dismiss` (`reason`, required).
@@ -169,11 +122,9 @@ pub async fn dismiss(
     State(state): State<AppState>,
     audit: Audit,
     Path(id): Path<String>,
-    Query(query): Query<BTreeMap<String, String>>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(f): FormDict,
 ) -> Result<AuditedResponse, WebError> {
-    transition(state, audit, id, "dismiss", query, headers, body).await
+    transition(state, audit, id, "dismiss", f).await
 }
 
 /// `POST /api/access-log/alerts/{id}/suppress` (`days`, `reason`): the alert's rule,
@@ -182,9 +133,7 @@ pub async fn suppress(
     State(state): State<AppState>,
     audit: Audit,
     Path(id): Path<String>,
-    Query(query): Query<BTreeMap<String, String>>,
-    headers: HeaderMap,
-    body: Bytes,
+    FormDict(f): FormDict,
 ) -> Result<AuditedResponse, WebError> {
-    transition(state, audit, id, "suppress", query, headers, body).await
+    transition(state, audit, id, "suppress", f).await
 }

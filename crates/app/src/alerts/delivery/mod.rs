@@ -3,7 +3,7 @@
 //!
 //! The caller fills a [`Notice`] from a stored alert and hands it to a [`Dispatcher`]:
 //!
-//! ```ignore
+//! ```text
 //! let dispatcher = Dispatcher::new(&settings.alerts.delivery, clock, dead_letters, &site)?;
 //! dispatcher.deliver(&notice).await;   // for each alert to deliver
 //! dispatcher.tick().await;             // every minute or so: sends a digest when due
