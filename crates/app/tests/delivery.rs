@@ -154,7 +154,7 @@ impl Receiver {
 
 /// Reads one request: the head up to the blank line, then `content-length` bytes.
 async fn read_request(
-    stream: &mut tokio::net::TcpStream,
+    stream: &mut (impl tokio::io::AsyncRead + Unpin),
 ) -> Option<(String, String, HeaderMap, Vec<u8>)> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -953,4 +953,74 @@ async fn email_sends_urgent_alerts_at_once_and_the_rest_as_a_digest() {
     assert_eq!(got.len(), 5);
     assert_eq!(got[4]["subject"], "[Access Log demo] digest: 1 alert");
     assert!(dead.list().is_empty());
+}
+
+/// Webhooks go over https: a TLS receiver with a self-signed certificate for
+/// `localhost`, trusted through `[alerts.delivery] ca_file`, gets the signed alert; the
+/// same receiver without the CA trusted is refused by certificate checking and the notice
+/// ends as a dead letter.
+#[tokio::test]
+async fn webhooks_go_over_https_when_the_receiver_is_trusted() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let ca_file = dir.path().join("ca.pem");
+    std::fs::write(&ca_file, cert.cert.pem()).unwrap();
+    let config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(
+            vec![cert.cert.der().clone()],
+            rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into()),
+        )
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let received: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let log = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((tcp, _)) = listener.accept().await else {
+                return;
+            };
+            let Ok(mut tls) = acceptor.accept(tcp).await else {
+                continue;
+            };
+            if let Some((_, _, _, body)) = read_request(&mut tls).await {
+                log.lock().unwrap().push(body);
+                let _ = tls
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n")
+                    .await;
+                let _ = tls.shutdown().await;
+            }
+        }
+    });
+    let secret_key = secret(b"a webhook secret over tls");
+    let url = format!("https://localhost:{port}/hooks/alerts");
+    let mut settings = DeliverySettings {
+        webhooks: vec![webhook_settings(url, vec![secret_key], MinSeverity::Low)],
+        retry: fast_retry(2),
+        ..DeliverySettings::default()
+    };
+    settings.ca_file = Some(ca_file);
+    let s = setup(&settings);
+    s.dispatcher
+        .deliver(&notice(7, Severity::High, "hr@example.com"))
+        .await;
+    let got = received.lock().unwrap().clone();
+    assert_eq!(got.len(), 1, "delivered over https");
+    let body: serde_json::Value = serde_json::from_slice(&got[0]).unwrap();
+    assert_eq!(body["data"]["alert_id"], 7, "{body}");
+    assert!(s.dead.list().is_empty());
+
+    // Without the CA, the certificate is not trusted: nothing is sent, a dead letter says why.
+    settings.ca_file = None;
+    let s = setup(&settings);
+    s.dispatcher
+        .deliver(&notice(8, Severity::High, "hr@example.com"))
+        .await;
+    assert_eq!(received.lock().unwrap().len(), 1, "no second delivery");
+    let dead = s.dead.list();
+    assert_eq!(dead.len(), 1, "{dead:?}");
+    assert_eq!(dead[0].alert_id, 8);
 }

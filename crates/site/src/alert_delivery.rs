@@ -77,6 +77,9 @@ pub struct DeliverySettings {
     pub syslog: Option<SyslogSettings>,
     /// `[alerts.delivery.retry]`, for every channel.
     pub retry: RetrySettings,
+    /// A PEM file of certificate authorities to trust for `https://` webhooks besides
+    /// the system's (a private CA, or a receiver's own certificate).
+    pub ca_file: Option<std::path::PathBuf>,
 }
 
 impl DeliverySettings {

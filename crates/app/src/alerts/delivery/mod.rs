@@ -257,7 +257,7 @@ impl Dispatcher {
         let http = if webhooks.is_empty() && slack.is_empty() {
             None
         } else {
-            Some(http::client(policy.timeout).map_err(ConfigError)?)
+            Some(http::client(policy.timeout, settings.ca_file.as_deref()).map_err(ConfigError)?)
         };
 
         Ok(Self {
@@ -522,21 +522,22 @@ mod tests {
         let parse = |text: &str| -> DeliverySettings { toml_like(text) };
         for (settings, key) in [
             (
-                parse("webhook https://x/ whsec_AAAA"),
+                parse("webhook ftp://x/ whsec_AAAA"),
                 "alerts.delivery.webhooks[0].url",
             ),
             (
                 parse("webhook http://x/ whsec_!!"),
                 "alerts.delivery.webhooks[0].secrets",
             ),
-            (
-                parse("slack https://hooks/x"),
-                "alerts.delivery.slack[0].url",
-            ),
+            (parse("slack ftp://hooks/x"), "alerts.delivery.slack[0].url"),
         ] {
             let err = Dispatcher::new(&settings, clock.clone(), dead.clone(), "s").unwrap_err();
             assert!(err.0.contains(key), "{err}");
         }
+        let mut missing_ca = parse("slack https://hooks/x");
+        missing_ca.ca_file = Some("/nonexistent/ca.pem".into());
+        let err = Dispatcher::new(&missing_ca, clock.clone(), dead.clone(), "s").unwrap_err();
+        assert!(err.0.contains("alerts.delivery.ca_file"), "{err}");
         let none = Dispatcher::new(&DeliverySettings::default(), clock, dead, "s").unwrap();
         assert!(none.channels().is_empty());
     }
