@@ -653,6 +653,7 @@ class Handler:
         self.n += 1
         msg = email.message_from_bytes(envelope.content, policy=policy.default)
         record = {
+            "tls": session.ssl is not None,
             "mail_from": envelope.mail_from,
             "rcpt_tos": envelope.rcpt_tos,
             "from": str(msg["from"]),
@@ -667,7 +668,13 @@ class Handler:
         os.rename(tmp, os.path.join(self.out, "%04d.json" % self.n))
         return "250 Message accepted for delivery"
 
-controller = Controller(Handler(sys.argv[2]), hostname="127.0.0.1", port=int(sys.argv[1]))
+tls = {}
+if len(sys.argv) > 4:
+    import ssl
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(sys.argv[3], sys.argv[4])
+    tls = {"tls_context": context, "require_starttls": True}
+controller = Controller(Handler(sys.argv[2]), hostname="127.0.0.1", port=int(sys.argv[1]), **tls)
 controller.start()
 print("ready", flush=True)
 sys.stdin.read()
@@ -690,6 +697,11 @@ impl Drop for Smtp {
 
 /// Starts aiosmtpd, or says why it cannot (`None` means skip).
 fn start_smtp() -> Option<Smtp> {
+    start_smtp_with(None)
+}
+
+/// Starts aiosmtpd; with a certificate and key (PEM files), it requires STARTTLS.
+fn start_smtp_with(tls: Option<(&Path, &Path)>) -> Option<Smtp> {
     let missing = |why: String| {
         if std::env::var_os("CI").is_some() {
             panic!("the SMTP test needs python3 with aiosmtpd (pip install aiosmtpd): {why}");
@@ -720,10 +732,12 @@ fn start_smtp() -> Option<Smtp> {
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new("python3")
-        .arg(&script)
-        .arg(port.to_string())
-        .arg(&out)
+    let mut command = Command::new("python3");
+    command.arg(&script).arg(port.to_string()).arg(&out);
+    if let Some((cert, key)) = tls {
+        command.arg(cert).arg(key);
+    }
+    let mut child = command
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
@@ -1023,4 +1037,49 @@ async fn webhooks_go_over_https_when_the_receiver_is_trusted() {
     let dead = s.dead.list();
     assert_eq!(dead.len(), 1, "{dead:?}");
     assert_eq!(dead[0].alert_id, 8);
+}
+
+/// STARTTLS: a relay that requires it gets the alert over TLS when its certificate is
+/// trusted through `ca_file`; without that trust nothing is sent in clear: a dead letter.
+#[tokio::test]
+async fn email_goes_over_starttls_when_asked() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let cert =
+        rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .unwrap();
+    let keys = tempfile::tempdir().unwrap();
+    let (cert_file, key_file) = (keys.path().join("cert.pem"), keys.path().join("key.pem"));
+    std::fs::write(&cert_file, cert.cert.pem()).unwrap();
+    std::fs::write(&key_file, cert.signing_key.serialize_pem()).unwrap();
+    let Some(smtp) = start_smtp_with(Some((&cert_file, &key_file))) else {
+        return;
+    };
+    let mut email = email_settings(smtp.port, 20, "security@example.org");
+    email.starttls = true;
+    let mut settings = DeliverySettings {
+        email: Some(email),
+        retry: fast_retry(2),
+        ..Default::default()
+    };
+    settings.ca_file = Some(cert_file.clone());
+    let s = setup(&settings);
+    s.dispatcher
+        .deliver(&notice(1, Severity::High, "alice"))
+        .await;
+    let got = mails(&smtp.out);
+    assert_eq!(got.len(), 1, "delivered: {:?}", s.dead.list());
+    assert_eq!(got[0]["tls"], true, "over STARTTLS");
+    assert!(s.dead.list().is_empty());
+
+    settings.ca_file = None;
+    let s = setup(&settings);
+    s.dispatcher
+        .deliver(&notice(2, Severity::High, "alice"))
+        .await;
+    assert_eq!(
+        mails(&smtp.out).len(),
+        1,
+        "nothing sent without a trusted certificate"
+    );
+    assert_eq!(s.dead.list().len(), 1);
 }

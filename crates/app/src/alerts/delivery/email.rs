@@ -14,12 +14,11 @@
 //! encoding, line lengths), which a hand-written client would have to earn by testing.
 //! Each message opens its own connection; alerts are rare enough.
 //!
-//! No TLS: `starttls = true` is refused when the dispatcher is built. Mail goes in clear
-//! to a relay the site trusts (a local Postfix, a relay on the same network), which
-//! forwards it over TLS. Adding STARTTLS and SMTPS means lettre's `tokio1-rustls`
-//! feature with a crypto provider (`ring` or `aws-lc-rs`) and roots (`webpki-roots` or
-//! `rustls-platform-verifier`), a `tls` setting passed to the transport builder, and
-//! removing that check.
+//! With `starttls = true` the connection must be upgraded with STARTTLS before anything
+//! else is said (a relay that does not offer it is a failure, not a reason to go on in
+//! clear), over rustls with the platform's roots plus `[alerts.delivery] ca_file`.
+//! Without it, mail goes in clear to a relay the site trusts (a local Postfix, a relay on
+//! the same network). SMTPS (TLS from the first byte, port 465) is not offered.
 //! Credentials (`username`, `password` or `password_env`) are offered with AUTH PLAIN or
 //! LOGIN where the relay advertises them; over a plain connection they travel in clear.
 
@@ -32,6 +31,7 @@ use accesslog_site::alert_delivery::{EmailSettings, MinSeverity};
 use lettre::message::Mailbox;
 use lettre::message::header::ContentType;
 use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 
 use super::retry::Failure;
@@ -73,14 +73,13 @@ pub(super) struct Digest {
 }
 
 impl Email {
-    pub fn new(s: &EmailSettings, timeout: Duration, now: Timestamp) -> Result<Self, String> {
+    pub fn new(
+        s: &EmailSettings,
+        timeout: Duration,
+        now: Timestamp,
+        extra_roots: Option<&std::path::Path>,
+    ) -> Result<Self, String> {
         let key = "alerts.delivery.email";
-        if s.starttls {
-            return Err(format!(
-                "{key}.starttls: this build has no TLS; send to a relay the site trusts \
-                 (starttls = false), which forwards over TLS"
-            ));
-        }
         let from: Mailbox = s
             .from
             .parse()
@@ -102,6 +101,26 @@ impl Email {
         let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(&s.host)
             .port(s.port)
             .timeout(Some(timeout));
+        if s.starttls {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let mut tls = TlsParameters::builder(s.host.clone());
+            if let Some(path) = extra_roots {
+                let pem = std::fs::read(path)
+                    .map_err(|e| format!("alerts.delivery.ca_file: {}: {e}", path.display()))?;
+                let cert =
+                    lettre::transport::smtp::client::Certificate::from_pem(&pem).map_err(|e| {
+                        format!(
+                            "alerts.delivery.ca_file: {} holds no PEM certificate: {e}",
+                            path.display()
+                        )
+                    })?;
+                tls = tls.add_root_certificate(cert);
+            }
+            let tls = tls
+                .build_rustls()
+                .map_err(|e| format!("{key}.starttls: {e}"))?;
+            builder = builder.tls(Tls::Required(tls));
+        }
         match (&s.username, password) {
             (Some(user), Some(password)) => {
                 builder = builder.credentials(Credentials::new(user.clone(), password));
@@ -359,7 +378,7 @@ mod tests {
 
     #[test]
     fn the_cap_is_per_sliding_hour() {
-        let email = Email::new(&settings(), Duration::from_secs(1), T0).unwrap();
+        let email = Email::new(&settings(), Duration::from_secs(1), T0, None).unwrap();
         assert!(email.take_slot(T0));
         assert!(email.take_slot(T0.plus(Duration::from_secs(60))));
         assert!(!email.take_slot(T0.plus(Duration::from_secs(120))));
@@ -377,7 +396,7 @@ mod tests {
 
     #[test]
     fn the_digest_falls_due_every_interval_and_only_when_something_waits() {
-        let email = Email::new(&settings(), Duration::from_secs(1), T0).unwrap();
+        let email = Email::new(&settings(), Duration::from_secs(1), T0, None).unwrap();
         assert_eq!(email.next_digest(), T0.plus(HOUR));
         email.queue(&notice(1), false);
         assert!(
@@ -402,7 +421,7 @@ mod tests {
 
     #[test]
     fn the_digest_says_how_many_were_held_back() {
-        let email = Email::new(&settings(), Duration::from_secs(1), T0).unwrap();
+        let email = Email::new(&settings(), Duration::from_secs(1), T0, None).unwrap();
         email.queue(&notice(1), false);
         email.queue(&notice(2), true);
         let d = email.take_due_digest(T0.plus(HOUR)).unwrap();
@@ -416,7 +435,7 @@ mod tests {
 
     #[test]
     fn a_subject_stays_on_one_line() {
-        let email = Email::new(&settings(), Duration::from_secs(1), T0).unwrap();
+        let email = Email::new(&settings(), Duration::from_secs(1), T0, None).unwrap();
         let mut n = notice(1);
         n.user = "mallory\r\nBcc: everyone@example.org".into();
         let m = String::from_utf8(email.single(&n, T0).unwrap().formatted()).unwrap();
@@ -427,7 +446,7 @@ mod tests {
 
     #[test]
     fn a_digest_can_be_taken_before_it_is_due() {
-        let email = Email::new(&settings(), Duration::from_secs(1), T0).unwrap();
+        let email = Email::new(&settings(), Duration::from_secs(1), T0, None).unwrap();
         assert!(email.take_digest_now(T0).is_none(), "nothing waits");
         email.queue(&notice(1), false);
         assert_eq!(email.take_digest_now(T0).unwrap().notices.len(), 1);
@@ -438,22 +457,23 @@ mod tests {
     fn bad_settings_are_refused() {
         let mut s = settings();
         s.starttls = true;
+        let missing = std::path::Path::new("/nonexistent/ca.pem");
         assert!(
-            Email::new(&s, Duration::from_secs(1), T0)
+            Email::new(&s, Duration::from_secs(1), T0, Some(missing))
                 .unwrap_err()
-                .contains("starttls")
+                .contains("alerts.delivery.ca_file")
         );
         let mut s = settings();
         s.from = "not an address".into();
         assert!(
-            Email::new(&s, Duration::from_secs(1), T0)
+            Email::new(&s, Duration::from_secs(1), T0, None)
                 .unwrap_err()
                 .contains(".from")
         );
         let mut s = settings();
         s.username = Some("u".into());
         s.password_env = Some("ACCESSLOG_TEST_NO_SUCH_VARIABLE".into());
-        let err = Email::new(&s, Duration::from_secs(1), T0).unwrap_err();
+        let err = Email::new(&s, Duration::from_secs(1), T0, None).unwrap_err();
         assert!(err.contains("ACCESSLOG_TEST_NO_SUCH_VARIABLE"), "{err}");
     }
 }

@@ -218,7 +218,10 @@ impl Dispatcher {
         let now = clock.now();
 
         let email = match &settings.email {
-            Some(s) => Some(email::Email::new(s, policy.timeout, now).map_err(ConfigError)?),
+            Some(s) => Some(
+                email::Email::new(s, policy.timeout, now, settings.ca_file.as_deref())
+                    .map_err(ConfigError)?,
+            ),
             None => None,
         };
 
