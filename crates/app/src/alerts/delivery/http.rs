@@ -6,10 +6,9 @@
 //!   receiver points); failed for good, like every other 4xx.
 //! - No answer (connection refused, reset, timeout): tried again.
 //!
-//! `https://` goes over rustls with its `ring` provider (a small C and assembly build;
-//! reqwest's default provider, aws-lc-rs, needs cmake), checking certificates with the
-//! platform's verifier and roots, plus the authorities in `[alerts.delivery] ca_file`
-//! when set. `http://` stays allowed for receivers on the same host or a trusted network.
+//! `https://` goes over reqwest's rustls (its aws-lc-rs provider), checking certificates
+//! with the platform's verifier and roots, plus the authorities in `[alerts.delivery]
+//! ca_file` when set. `http://` stays allowed for receivers on the same host or a trusted network.
 
 use std::error::Error as _;
 use std::time::Duration;
@@ -22,9 +21,6 @@ pub(super) fn client(
     timeout: Duration,
     extra_roots: Option<&std::path::Path>,
 ) -> Result<reqwest::Client, String> {
-    // rustls needs a process-wide crypto provider; whoever installs one first wins, and
-    // a second install is refused harmlessly.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let mut builder = reqwest::Client::builder();
     if let Some(path) = extra_roots {
         let pem = std::fs::read(path)
