@@ -119,10 +119,7 @@ pub fn routes(state: AppState) -> Routes {
         .egress(GET, "/api/access-log/alerts", Read, review::alerts_api::list)
         .egress(GET, "/api/access-log/alerts/{id}", Read, review::alerts_api::get)
         // An alert's change answers with the alert (Access Log data): a read of it.
-        .egress(POST, "/api/access-log/alerts/{id}/acknowledge", Read, review::alerts_api::acknowledge)
-        .egress(POST, "/api/access-log/alerts/{id}/resolve", Read, review::alerts_api::resolve)
-        .egress(POST, "/api/access-log/alerts/{id}/dismiss", Read, review::alerts_api::dismiss)
-        .egress(POST, "/api/access-log/alerts/{id}/suppress", Read, review::alerts_api::suppress)
+        .egress(POST, "/api/access-log/alerts/{id}/{action}", Read, review::alerts_api::act)
         // No record data.
         .exempt(GET, "/", "redirects to the login page or the desk; GET /?cmd=logout logs out", api::method::root_get)
         .exempt(POST, "/", "ERPNext's form login (cmd=login)", api::method::root_post)

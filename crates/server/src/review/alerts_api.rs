@@ -96,44 +96,15 @@ async fn transition(
     release_alert_read(&state, &audit, &alert, Payload::json(&out)).await
 }
 
-/// `POST /api/access-log/alerts/{id}/acknowledge`.
-pub async fn acknowledge(
+/// `POST /api/access-log/alerts/{id}/{action}`: `acknowledge`, `resolve` (`resolution`:
+/// true_positive, benign or false_positive), `dismiss` (`reason`, required) or `suppress`
+/// (`days`, `reason`: the alert's rule, for the alert's user). Any other action is a 400
+/// naming the four.
+pub async fn act(
     State(state): State<AppState>,
     audit: Audit,
-    Path(id): Path<String>,
+    Path((id, action)): Path<(String, String)>,
     FormDict(f): FormDict,
 ) -> Result<AuditedResponse, WebError> {
-    transition(state, audit, id, "acknowledge", f).await
-}
-
-/// `POST /api/access-log/alerts/{id}/resolve` (`resolution`: true_positive, benign or
-/// false_positive).
-pub async fn resolve(
-    State(state): State<AppState>,
-    audit: Audit,
-    Path(id): Path<String>,
-    FormDict(f): FormDict,
-) -> Result<AuditedResponse, WebError> {
-    transition(state, audit, id, "resolve", f).await
-}
-
-/// `POST /api/access-log/alerts/{id}/dismiss` (`reason`, required).
-pub async fn dismiss(
-    State(state): State<AppState>,
-    audit: Audit,
-    Path(id): Path<String>,
-    FormDict(f): FormDict,
-) -> Result<AuditedResponse, WebError> {
-    transition(state, audit, id, "dismiss", f).await
-}
-
-/// `POST /api/access-log/alerts/{id}/suppress` (`days`, `reason`): the alert's rule,
-/// for the alert's user.
-pub async fn suppress(
-    State(state): State<AppState>,
-    audit: Audit,
-    Path(id): Path<String>,
-    FormDict(f): FormDict,
-) -> Result<AuditedResponse, WebError> {
-    transition(state, audit, id, "suppress", f).await
+    transition(state, audit, id, &action, f).await
 }

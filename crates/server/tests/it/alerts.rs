@@ -650,6 +650,13 @@ async fn every_transition_is_kept_with_who_and_when(server: &TestServer) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    // The action is part of the path: one the API does not know is named.
+    let r = post(format!("/api/access-log/alerts/{d}/escalate"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(message(r).await.contains("\"escalate\" is not one of"));
     let r = post(format!("/api/access-log/alerts/{d}/suppress"))
         .form(&[("days", "7"), ("reason", "pen test")])
         .send()

@@ -834,58 +834,13 @@ pub(super) fn samples() -> Vec<Sample> {
         ),
         sample(
             M::POST,
-            "/api/access-log/alerts/{id}/acknowledge",
+            "/api/access-log/alerts/{id}/{action}",
             SystemManager,
             log,
             Mark,
             |f, _| {
                 let url = format!("/api/access-log/alerts/{}/acknowledge", f.alerts[0]);
                 Req::with(M::POST, url, Body::Form(vec![]))
-            },
-        ),
-        sample(
-            M::POST,
-            "/api/access-log/alerts/{id}/resolve",
-            SystemManager,
-            log,
-            Mark,
-            |f, _| {
-                let url = format!("/api/access-log/alerts/{}/resolve", f.alerts[1]);
-                Req::with(
-                    M::POST,
-                    url,
-                    Body::Form(vec![("resolution", "benign".to_owned())]),
-                )
-            },
-        ),
-        sample(
-            M::POST,
-            "/api/access-log/alerts/{id}/dismiss",
-            SystemManager,
-            log,
-            Mark,
-            |f, _| {
-                let url = format!("/api/access-log/alerts/{}/dismiss", f.alerts[2]);
-                Req::with(
-                    M::POST,
-                    url,
-                    Body::Form(vec![("reason", "a known job".to_owned())]),
-                )
-            },
-        ),
-        sample(
-            M::POST,
-            "/api/access-log/alerts/{id}/suppress",
-            SystemManager,
-            log,
-            Mark,
-            |f, _| {
-                let url = format!("/api/access-log/alerts/{}/suppress", f.alerts[3]);
-                let form = vec![
-                    ("days", "1".to_owned()),
-                    ("reason", "a known job".to_owned()),
-                ];
-                Req::with(M::POST, url, Body::Form(form))
             },
         ),
     ]
