@@ -2,12 +2,13 @@
 //!
 //! 1. **Appends with alerts on against off.** 64 writers record egress through the real
 //!    recorder for a fixed time, with the evaluator off and then on, as the server runs
-//!    it (the recorder hands committed entries over; the evaluator judges them every
-//!    200 ms and reads back from the store only what it was not handed), in alternation,
-//!    several rounds. Before each "on" run the evaluator first catches up,
-//!    untimed, with what the "off" run before it committed. The events are the seeded corpus's (so the rules have
-//!    real work: windows, baselines, peers), stamped now by the recorder. Reported: entries
-//!    per second, median over rounds, and on/off as a ratio (target ≥ 95 %).
+//!    it (the recorder hands committed entries over; the evaluator judges what it was
+//!    handed once a second, in one round with one cursor write, and reads back from the
+//!    store only what it was not handed), in alternation, several rounds. Before each
+//!    "on" run the evaluator first catches up, untimed, with what the "off" run before it
+//!    committed. The events are the seeded corpus's (so the rules have real work:
+//!    windows, baselines, peers), stamped now by the recorder. Reported: entries per
+//!    second, median over rounds, and on/off as a ratio (target ≥ 95 %).
 //! 2. **Replay.** The engine over 10,000,000 corpus entries in memory (a corpus replayed in
 //!    passes shifted by its length, so every entry is new to the engine), entries/s; and
 //!    `accesslog alerts replay`'s path over a SQLite log (default 1,000,000 entries), beside

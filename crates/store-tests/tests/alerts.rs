@@ -29,6 +29,7 @@ accesslog_testkit::on_both_backends!(
     run: crate::with_store, current_thread;
     one_open_alert_per_key,
     stale_updates_are_refused,
+    a_round_of_alerts_is_written_in_one_go,
     alerts_are_listed_by_filter_newest_first,
     the_cursor_moves_only_from_where_it_was,
     suppressions_are_in_force_until_they_expire,
@@ -109,6 +110,54 @@ async fn one_open_alert_per_key(store: &dyn Store) {
         .unwrap()
         .expect("a new one may open");
     assert_ne!(again, id);
+}
+
+async fn a_round_of_alerts_is_written_in_one_go(store: &dyn Store) {
+    let kept = store
+        .insert_alert(&alert("R1", "a@example.com", 0))
+        .await
+        .unwrap()
+        .unwrap();
+    let taken = store
+        .insert_alert(&alert("R2", "a@example.com", 0))
+        .await
+        .unwrap()
+        .unwrap();
+    let mut joined = store.alert(kept).await.unwrap().unwrap();
+    joined.severity = 2;
+    joined.body = r#"{"seqs":[1,2]}"#.into();
+    // Changed by someone else since it was read: this one must not be written.
+    let mut stale = store.alert(taken).await.unwrap().unwrap();
+    let mut meanwhile = stale.clone();
+    meanwhile.state = "acknowledged".into();
+    assert!(store.update_alert(&meanwhile).await.unwrap());
+    stale.severity = 3;
+    let round = [
+        joined.clone(),
+        alert("R4", "a@example.com", 0),
+        stale.clone(),
+        // Its key is open already (the first alert's).
+        alert("R1", "a@example.com", 0),
+    ];
+    let written = store.write_alerts(&round).await.unwrap();
+    assert_eq!(written.len(), 4);
+    assert_eq!(written[0], Some(kept));
+    let new = written[1].expect("the new key is inserted");
+    assert_eq!((written[2], written[3]), (None, None));
+    let now = store.alert(kept).await.unwrap().unwrap();
+    assert_eq!((now.severity, now.version), (2, 2));
+    assert_eq!(now.body, r#"{"seqs":[1,2]}"#);
+    let inserted = store.alert(new).await.unwrap().unwrap();
+    assert_eq!((inserted.rule.as_str(), inserted.version), ("R4", 1));
+    let untouched = store.alert(taken).await.unwrap().unwrap();
+    assert_eq!(
+        (untouched.severity, untouched.state.as_str()),
+        (1, "acknowledged")
+    );
+    assert_eq!(
+        store.write_alerts(&[]).await.unwrap(),
+        Vec::<Option<u64>>::new()
+    );
 }
 
 async fn stale_updates_are_refused(store: &dyn Store) {

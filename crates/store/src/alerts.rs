@@ -89,6 +89,13 @@ pub trait AlertStore: Send + Sync {
     /// Writes `alert` if its stored version is still `alert.version`, bumping it; `false`
     /// when it changed since it was read (read it again and retry).
     async fn update_alert(&self, alert: &AlertRecord) -> StoreResult<bool>;
+    /// Writes several alerts in one transaction: each with `id` 0 is inserted as by
+    /// [`insert_alert`](Self::insert_alert), each other one updated as by
+    /// [`update_alert`](Self::update_alert). Returns, in order, the id of each alert
+    /// written, or `None` for one that was not (its key is open already, or it changed
+    /// since it was read). The rules' evaluator writes a round's alerts this way: one
+    /// commit a round, not one an alert.
+    async fn write_alerts(&self, alerts: &[AlertRecord]) -> StoreResult<Vec<Option<u64>>>;
     async fn list_alerts(&self, filter: &AlertFilter) -> StoreResult<Vec<AlertRecord>>;
     /// Open and acknowledged alerts, shadow ones left out.
     async fn count_open_alerts(&self) -> StoreResult<u64>;

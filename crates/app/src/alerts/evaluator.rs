@@ -63,7 +63,12 @@ pub struct Evaluator {
     employees: Option<DocType>,
     employees_read_at: Option<Timestamp>,
     people_read_at: Option<Timestamp>,
+    /// The open alerts this evaluator last wrote, as written, by key.
+    open: HashMap<FiringKey, Alert>,
 }
+
+/// Open alerts kept between rounds; past this many the cache starts again empty.
+const MAX_KEPT: usize = 20_000;
 
 /// How often disabled users are read again.
 const PEOPLE_EVERY: Duration = Duration::from_secs(10);
@@ -103,6 +108,7 @@ impl Evaluator {
             employees: None,
             employees_read_at: None,
             people_read_at: None,
+            open: HashMap::new(),
         };
         ev.log_start = ev.store.entry(1).await?.map(|e| e.timestamp);
         if cursor > 0
@@ -212,7 +218,10 @@ impl Evaluator {
         Ok(())
     }
 
-    /// Judges a batch, then raises its firings grouped by key: one write per alert.
+    /// Judges a batch, then raises its firings grouped by key: one alert written per key,
+    /// all of them in one transaction. The open alerts this evaluator last wrote are kept,
+    /// so joining one needs no read; one that changed meanwhile (a System Manager acted on
+    /// it, another server joined it) is not overwritten but raised again from the store.
     async fn judge(&mut self, batch: &[Entry], round: &mut Round) -> AppResult<()> {
         let shadow_until = self.log_start.map(|t| {
             t.plus(Duration::from_secs(
@@ -220,12 +229,16 @@ impl Evaluator {
             ))
         });
         let mut by_key: Vec<(FiringKey, Vec<Firing>)> = Vec::new();
+        let mut index: HashMap<FiringKey, usize> = HashMap::new();
         for e in batch {
             for f in self.engine.observe(e) {
                 let key = (f.rule, f.user.clone(), f.window_start.as_micros());
-                match by_key.iter_mut().find(|(k, _)| *k == key) {
-                    Some((_, v)) => v.push(f),
-                    None => by_key.push((key, vec![f])),
+                match index.get(&key) {
+                    Some(&i) => by_key[i].1.push(f),
+                    None => {
+                        index.insert(key.clone(), by_key.len());
+                        by_key.push((key, vec![f]));
+                    }
                 }
             }
         }
@@ -233,22 +246,42 @@ impl Evaluator {
             return Ok(());
         }
         let suppressions = self.store.suppressions(None).await?;
-        for ((rule, _, _), firings) in by_key {
-            let shadow = is_statistical(rule)
+        let now = self.clock.now();
+        if self.open.len() > MAX_KEPT {
+            self.open.clear();
+        }
+        let mut planned = Vec::new();
+        for (key, firings) in by_key {
+            if inbox::suppressed(&suppressions, &firings[0]) {
+                continue;
+            }
+            let shadow = is_statistical(key.0)
                 && firings
                     .iter()
                     .all(|f| shadow_until.is_some_and(|u| f.at < u));
-            let Some(raised) = inbox::raise_many(
-                &*self.store,
-                &firings,
-                shadow,
-                &suppressions,
-                self.clock.now(),
-            )
-            .await?
-            else {
-                continue;
+            let open = match self.open.remove(&key) {
+                Some(alert) => Some(alert),
+                None => inbox::open_alert(&*self.store, &firings[0]).await?,
             };
+            let before = open.as_ref().map(|a| a.severity);
+            let alert = inbox::apply(open, &firings, shadow, now);
+            planned.push((key, firings, shadow, before, alert));
+        }
+        let records: Vec<_> = planned.iter().map(|p| p.4.to_record()).collect();
+        let written = self.store.write_alerts(&records).await?;
+        for ((key, firings, shadow, before, mut alert), id) in planned.into_iter().zip(written) {
+            let raised = match id {
+                Some(id) => inbox::Raised::written(&mut alert, id, before),
+                None => {
+                    match inbox::raise_many(&*self.store, &firings, shadow, &suppressions, now)
+                        .await?
+                    {
+                        Some(raised) => raised,
+                        None => continue,
+                    }
+                }
+            };
+            self.open.insert(key, raised.alert.clone());
             if raised.new {
                 round.raised += 1;
             }

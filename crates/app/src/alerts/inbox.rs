@@ -12,7 +12,7 @@ use accesslog_store::Store;
 use accesslog_store::alerts::{AlertFilter, Suppression};
 
 use super::engine::Firing;
-use super::lifecycle::{Alert, Key, LifecycleError, Resolution};
+use super::lifecycle::{Alert, Key, LifecycleError, Resolution, Severity};
 use super::rules::RULE_IDS;
 use crate::{AppError, AppResult};
 
@@ -92,70 +92,92 @@ pub async fn raise_many(
     let Some(first) = firings.first() else {
         return Ok(None);
     };
-    let in_force = |s: &&Suppression| s.created_at <= first.at && first.at < s.expires_at;
-    if suppressions
-        .iter()
-        .filter(in_force)
-        .any(|s| covers(s, first.rule, &first.user))
-    {
+    if suppressed(suppressions, first) {
         return Ok(None);
     }
-    let key = Key {
-        rule: first.rule.to_owned(),
-        user: first.user.clone(),
-        window: first.window_start.as_micros(),
-    };
     for _ in 0..RETRIES {
-        if let Some(row) = store
-            .open_alert_for(&key.rule, &key.user, first.window_start)
-            .await?
-        {
-            let mut alert = decode(&row)?;
-            let before = alert.severity;
-            for f in firings {
-                alert.join(f.severity, &f.seqs, &f.arithmetic, now);
-            }
-            // A learning rule's alert that a firing out of shadow joins is delivered.
-            alert.shadow &= shadow;
-            if store.update_alert(&alert.to_record()).await? {
-                alert.version += 1;
-                let rose = alert.severity > before;
-                return Ok(Some(Raised {
-                    alert,
-                    new: false,
-                    rose,
-                }));
-            }
-            continue;
-        }
-        let mut alert = Alert::new(
-            key.clone(),
-            first.severity,
-            &first.seqs,
-            &first.arithmetic,
-            now,
-        );
-        for f in &firings[1..] {
-            alert.join(f.severity, &f.seqs, &f.arithmetic, now);
-        }
-        alert.shadow = shadow;
-        // Opened when it happened (the entry's time), raised (in its history) now: the
-        // two differ when the rules catch up with history.
-        alert.opened_at = first.at;
-        if let Some(id) = store.insert_alert(&alert.to_record()).await? {
-            alert.id = id;
-            alert.version = 1;
-            return Ok(Some(Raised {
-                alert,
-                new: true,
-                rose: false,
-            }));
+        let open = open_alert(store, first).await?;
+        let before = open.as_ref().map(|a| a.severity);
+        let mut alert = apply(open, firings, shadow, now);
+        let record = alert.to_record();
+        let written = if alert.id == 0 {
+            store.insert_alert(&record).await?
+        } else {
+            store.update_alert(&record).await?.then_some(alert.id)
+        };
+        if let Some(id) = written {
+            return Ok(Some(Raised::written(&mut alert, id, before)));
         }
     }
     Err(AppError::Unavailable(format!(
         "the alert for {} on {} changed {RETRIES} times while being raised; try again",
-        key.rule, key.user
+        first.rule, first.user
     )))
+}
+
+impl Raised {
+    /// `alert` as written to the store under `id`; `before`: the severity of the open
+    /// alert it joined, if it joined one.
+    pub(crate) fn written(alert: &mut Alert, id: u64, before: Option<Severity>) -> Raised {
+        alert.id = id;
+        alert.version += 1;
+        Raised {
+            alert: alert.clone(),
+            new: before.is_none(),
+            rose: before.is_some_and(|b| alert.severity > b),
+        }
+    }
+}
+
+/// Whether a suppression in force when `firing` happened covers it.
+pub(crate) fn suppressed(suppressions: &[Suppression], firing: &Firing) -> bool {
+    suppressions.iter().any(|s| {
+        s.created_at <= firing.at
+            && firing.at < s.expires_at
+            && covers(s, firing.rule, &firing.user)
+    })
+}
+
+/// The open (or acknowledged) alert of `firing`'s key, as stored.
+pub(crate) async fn open_alert(store: &dyn Store, firing: &Firing) -> AppResult<Option<Alert>> {
+    store
+        .open_alert_for(firing.rule, &firing.user, firing.window_start)
+        .await?
+        .map(|row| decode(&row))
+        .transpose()
+}
+
+/// `firings` (all of one key) joined to `open`, the open alert of their key, or raised as
+/// a new alert (id 0) when there is none. `shadow`: the rule is still learning; a firing
+/// out of shadow that joins a learning rule's alert makes it one to deliver.
+pub(crate) fn apply(
+    open: Option<Alert>,
+    firings: &[Firing],
+    shadow: bool,
+    now: Timestamp,
+) -> Alert {
+    let (mut alert, joining) = match open {
+        Some(alert) => (alert, firings),
+        None => {
+            let first = &firings[0];
+            let key = Key {
+                rule: first.rule.to_owned(),
+                user: first.user.clone(),
+                window: first.window_start.as_micros(),
+            };
+            let mut alert = Alert::new(key, first.severity, &first.seqs, &first.arithmetic, now);
+            alert.shadow = true;
+            // Opened when it happened (the entry's time), raised (in its history) now:
+            // the two differ when the rules catch up with history.
+            alert.opened_at = first.at;
+            (alert, &firings[1..])
+        }
+    };
+    for f in joining {
+        alert.join(f.severity, &f.seqs, &f.arithmetic, now);
+    }
+    alert.shadow &= shadow;
+    alert
 }
 
 fn covers(s: &Suppression, rule: &str, user: &str) -> bool {

@@ -3,7 +3,7 @@
 use accesslog_core::Timestamp;
 use async_trait::async_trait;
 
-use super::{SqlBacked, SqlRow, Stmt};
+use super::{Backend, SqlBacked, SqlRow, Stmt};
 use crate::alerts::{AlertFilter, AlertRecord, AlertStore, DeadLetterRecord, Suppression};
 use crate::log::to_i64;
 use crate::{StoreError, StoreResult};
@@ -54,30 +54,44 @@ fn to_u64(v: i64) -> StoreResult<u64> {
     u64::try_from(v).map_err(|_| StoreError::Other(format!("a negative id: {v}")))
 }
 
+/// A new open alert; the partial unique index on the open key turns a second open alert
+/// of the same key into no row.
+fn insert_stmt(a: &AlertRecord) -> Stmt<'_> {
+    Stmt::new(
+        "INSERT INTO alerts (rule, user_email, window_start, severity, state, shadow, \
+         opened_at, updated_at, version, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9) ON CONFLICT DO NOTHING RETURNING id",
+    )
+    .bind(&a.rule)
+    .bind(&a.user)
+    .bind(a.window_start.as_micros())
+    .bind(a.severity)
+    .bind(&a.state)
+    .bind(a.shadow)
+    .bind(a.opened_at.as_micros())
+    .bind(a.updated_at.as_micros())
+    .bind(&a.body)
+}
+
+/// An update that applies only if the row is still at the version it was read at.
+fn update_stmt(a: &AlertRecord) -> StoreResult<Stmt<'_>> {
+    Ok(Stmt::new(
+        "UPDATE alerts SET severity = $1, state = $2, shadow = $3, updated_at = $4, \
+         body = $5, version = version + 1 WHERE id = $6 AND version = $7 RETURNING id",
+    )
+    .bind(a.severity)
+    .bind(&a.state)
+    .bind(a.shadow)
+    .bind(a.updated_at.as_micros())
+    .bind(&a.body)
+    .bind(to_i64(a.id)?)
+    .bind(a.version))
+}
+
 #[async_trait]
 impl<T: SqlBacked> AlertStore for T {
     async fn insert_alert(&self, a: &AlertRecord) -> StoreResult<Option<u64>> {
-        // The partial unique index on the open key turns a second open alert into no row.
-        let row = self
-            .sql()
-            .fetch_optional(
-                Stmt::new(
-                    "INSERT INTO alerts (rule, user_email, window_start, severity, state, \
-                     shadow, opened_at, updated_at, version, body) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 1, $9) \
-                     ON CONFLICT DO NOTHING RETURNING id",
-                )
-                .bind(&a.rule)
-                .bind(&a.user)
-                .bind(a.window_start.as_micros())
-                .bind(a.severity)
-                .bind(&a.state)
-                .bind(a.shadow)
-                .bind(a.opened_at.as_micros())
-                .bind(a.updated_at.as_micros())
-                .bind(&a.body),
-            )
-            .await?;
+        let row = self.sql().fetch_optional(insert_stmt(a)).await?;
         row.map(|r| to_u64(r.get("id")?)).transpose()
     }
 
@@ -113,23 +127,23 @@ impl<T: SqlBacked> AlertStore for T {
     }
 
     async fn update_alert(&self, a: &AlertRecord) -> StoreResult<bool> {
-        let row = self
-            .sql()
-            .fetch_optional(
-                Stmt::new(
-                    "UPDATE alerts SET severity = $1, state = $2, shadow = $3, updated_at = $4, \
-                     body = $5, version = version + 1 WHERE id = $6 AND version = $7 RETURNING id",
-                )
-                .bind(a.severity)
-                .bind(&a.state)
-                .bind(a.shadow)
-                .bind(a.updated_at.as_micros())
-                .bind(&a.body)
-                .bind(to_i64(a.id)?)
-                .bind(a.version),
-            )
-            .await?;
-        Ok(row.is_some())
+        Ok(self.sql().fetch_optional(update_stmt(a)?).await?.is_some())
+    }
+
+    async fn write_alerts(&self, alerts: &[AlertRecord]) -> StoreResult<Vec<Option<u64>>> {
+        let mut tx = self.sql().begin().await?;
+        let mut written = Vec::with_capacity(alerts.len());
+        for a in alerts {
+            let stmt = if a.id == 0 {
+                insert_stmt(a)
+            } else {
+                update_stmt(a)?
+            };
+            let row = <T::Db as Backend>::fetch_optional(&mut *tx, stmt).await?;
+            written.push(row.map(|r| to_u64(r.get("id")?)).transpose()?);
+        }
+        tx.commit().await?;
+        Ok(written)
     }
 
     async fn list_alerts(&self, f: &AlertFilter) -> StoreResult<Vec<AlertRecord>> {
@@ -192,6 +206,18 @@ impl<T: SqlBacked> AlertStore for T {
     }
 
     async fn move_alerts_cursor(&self, from: u64, to: u64, now: Timestamp) -> StoreResult<bool> {
+        let step = || -> StoreResult<Stmt<'static>> {
+            Ok(Stmt::new(
+                "UPDATE alerts_cursor SET last_seq = $1 WHERE id = 1 AND last_seq = $2 \
+                 RETURNING id",
+            )
+            .bind(to_i64(to)?)
+            .bind(to_i64(from)?))
+        };
+        // One statement once the cursor exists; the first move creates it.
+        if self.sql().fetch_optional(step()?).await?.is_some() {
+            return Ok(true);
+        }
         self.sql()
             .execute(
                 Stmt::new(
@@ -201,18 +227,7 @@ impl<T: SqlBacked> AlertStore for T {
                 .bind(now.as_micros()),
             )
             .await?;
-        let row = self
-            .sql()
-            .fetch_optional(
-                Stmt::new(
-                    "UPDATE alerts_cursor SET last_seq = $1 WHERE id = 1 AND last_seq = $2 \
-                     RETURNING id",
-                )
-                .bind(to_i64(to)?)
-                .bind(to_i64(from)?),
-            )
-            .await?;
-        Ok(row.is_some())
+        Ok(self.sql().fetch_optional(step()?).await?.is_some())
     }
 
     async fn add_suppression(&self, s: &Suppression) -> StoreResult<u64> {
