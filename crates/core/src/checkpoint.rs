@@ -21,7 +21,7 @@ use std::fmt;
 /// The signed-note signature type byte for Ed25519.
 const ALG_ED25519: u8 = 0x01;
 /// Em dash (U+2014) and a space: how every signature line starts.
-const SIG_PREFIX: &str = "\u{2014} ";
+pub(crate) const SIG_PREFIX: &str = "\u{2014} ";
 const PRIVATE_KEY_PREFIX: &str = "PRIVATE+KEY+";
 /// Go's `note.Open` limit; C2SP requires at least 16. Bounds the work a hostile note costs.
 const MAX_SIGNATURES: usize = 100;
@@ -93,11 +93,12 @@ fn is_note_name(name: &str) -> bool {
     !name.is_empty() && !name.contains('+') && !name.chars().any(char::is_whitespace)
 }
 
-/// `SHA-256(name || 0x0A || 0x01 || public key)[..4]`, big-endian.
-fn key_id(name: &str, public_key: &[u8; 32]) -> u32 {
+/// `SHA-256(name || 0x0A || alg || public key)[..4]`, big-endian: 0x01 for a log key,
+/// 0x04 for a witness's cosigning key.
+pub(crate) fn key_id(name: &str, alg: u8, public_key: &[u8; 32]) -> u32 {
     let digest = Sha256::new()
         .chain_update(name.as_bytes())
-        .chain_update([b'\n', ALG_ED25519])
+        .chain_update([b'\n', alg])
         .chain_update(public_key)
         .finalize();
     u32::from_be_bytes([digest[0], digest[1], digest[2], digest[3]])
@@ -116,6 +117,92 @@ fn parse_key_id(text: &str) -> Option<u32> {
 fn wipe(bytes: &mut [u8]) {
     bytes.fill(0);
     std::hint::black_box(bytes);
+}
+
+/// A private key seed, wiped when dropped.
+pub(crate) struct Seed([u8; 32]);
+
+impl std::ops::Deref for Seed {
+    type Target = [u8; 32];
+    fn deref(&self) -> &[u8; 32] {
+        &self.0
+    }
+}
+
+impl Drop for Seed {
+    fn drop(&mut self) {
+        wipe(&mut self.0);
+    }
+}
+
+/// 32 bytes from the operating system's random number generator.
+pub(crate) fn random_seed() -> Result<Seed, NoteError> {
+    let mut seed = Seed([0u8; 32]);
+    OsRng
+        .try_fill_bytes(&mut seed.0)
+        .map_err(|e| NoteError::Randomness(e.to_string()))?;
+    Ok(seed)
+}
+
+/// A private key text, parsed: the name, the key id it states and the seed.
+pub(crate) struct KeyText {
+    pub name: String,
+    pub stated: u32,
+    pub key: Seed,
+}
+
+/// Parses `PRIVATE+KEY+<name>+<8 hex key id>+<base64(alg || seed)>`; trailing whitespace
+/// (a final newline in a key file) is ignored. The caller checks the key id.
+pub(crate) fn parse_private_key(text: &str, alg: u8) -> Result<KeyText, NoteError> {
+    let malformed = NoteError::MalformedPrivateKey;
+    let rest = text
+        .trim_end()
+        .strip_prefix(PRIVATE_KEY_PREFIX)
+        .ok_or(malformed("it does not start with PRIVATE+KEY+"))?;
+    // The name has no '+', but base64 may, so the key is everything after the 2nd '+'.
+    let mut parts = rest.splitn(3, '+');
+    let (Some(name), Some(id_hex), Some(key64)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(malformed("expected PRIVATE+KEY+<name>+<key id>+<key>"));
+    };
+    validate_name(name)?;
+    let stated = parse_key_id(id_hex).ok_or(malformed("the key id is not 8 hex digits"))?;
+    let mut blob = BASE64.decode(key64).map_err(|_| NoteError::BadBase64 {
+        what: "the private key",
+    })?;
+    let seed = seed_from_blob(&blob, alg);
+    wipe(&mut blob);
+    Ok(KeyText {
+        name: name.to_owned(),
+        stated,
+        key: seed?,
+    })
+}
+
+fn seed_from_blob(blob: &[u8], alg: u8) -> Result<Seed, NoteError> {
+    let (&stated_alg, seed) = blob
+        .split_first()
+        .ok_or(NoteError::MalformedPrivateKey("the key is empty"))?;
+    if stated_alg != alg {
+        return Err(NoteError::UnsupportedAlgorithm(stated_alg));
+    }
+    let seed: [u8; 32] = seed.try_into().map_err(|_| {
+        NoteError::MalformedPrivateKey("an Ed25519 private key seed must be 32 bytes")
+    })?;
+    Ok(Seed(seed))
+}
+
+/// `PRIVATE+KEY+<name>+<8 hex key id>+<base64(alg || seed)>`, as Go's `note.GenerateKey`
+/// writes it.
+pub(crate) fn format_private_key(name: &str, key_id: u32, alg: u8, seed: &[u8; 32]) -> String {
+    let mut blob = [0u8; 33];
+    blob[0] = alg;
+    blob[1..].copy_from_slice(seed);
+    let text = format!(
+        "{PRIVATE_KEY_PREFIX}{name}+{key_id:08x}+{}",
+        BASE64.encode(blob)
+    );
+    wipe(&mut blob);
+    text
 }
 
 /// A tree head: the log `origin`, the tree `size` and the RFC 6962 `root` at that size.
@@ -224,20 +311,14 @@ impl LogSigner {
     /// A new key from the operating system's random number generator.
     pub fn generate(name: &str) -> Result<Self, NoteError> {
         validate_name(name)?;
-        let mut seed = [0u8; 32];
-        OsRng
-            .try_fill_bytes(&mut seed)
-            .map_err(|e| NoteError::Randomness(e.to_string()))?;
-        let signer = Self::from_seed(name, seed);
-        wipe(&mut seed);
-        signer
+        Self::from_seed(name, *random_seed()?)
     }
 
     /// The key for an RFC 8032 32-byte private key seed.
     pub fn from_seed(name: &str, seed: [u8; 32]) -> Result<Self, NoteError> {
         validate_name(name)?;
         let key = SigningKey::from_bytes(&seed);
-        let key_id = key_id(name, key.verifying_key().as_bytes());
+        let key_id = key_id(name, ALG_ED25519, key.verifying_key().as_bytes());
         Ok(LogSigner {
             name: name.to_owned(),
             key,
@@ -259,7 +340,7 @@ impl LogSigner {
 
     /// `<name>+<8 hex key id>+<base64(0x01 || public key)>`, Go's `note.NewVerifier` form.
     pub fn verifier_key(&self) -> String {
-        format_verifier_key(&self.name, self.key_id, &self.public_key())
+        format_verifier_key(&self.name, self.key_id, ALG_ED25519, &self.public_key())
     }
 
     /// The verifier for this key, without a round trip through text.
@@ -278,81 +359,112 @@ impl LogSigner {
         let mut blob = Vec::with_capacity(4 + signature.len());
         blob.extend_from_slice(&self.key_id.to_be_bytes());
         blob.extend_from_slice(&signature);
-        format!(
-            "{text}\n{SIG_PREFIX}{} {}\n",
-            self.name,
-            BASE64.encode(blob)
-        )
+        format!("{text}\n{}", signature_line(&self.name, &blob))
     }
 
     /// `PRIVATE+KEY+<name>+<8 hex key id>+<base64(0x01 || seed)>`, as Go's
     /// `note.GenerateKey` writes it, so the key file works with Go's `note.NewSigner`.
     pub fn to_private_key_text(&self) -> String {
-        let mut blob = [0u8; 33];
-        blob[0] = ALG_ED25519;
-        blob[1..].copy_from_slice(self.key.as_bytes());
-        let text = format!(
-            "{PRIVATE_KEY_PREFIX}{}+{:08x}+{}",
-            self.name,
-            self.key_id,
-            BASE64.encode(blob)
-        );
-        wipe(&mut blob);
-        text
+        format_private_key(&self.name, self.key_id, ALG_ED25519, self.key.as_bytes())
     }
 
     /// Parses [`LogSigner::to_private_key_text`]; trailing whitespace (a final newline in
     /// a key file) is ignored. The key id must match the key, which catches a hand-edited
     /// name or a truncated file.
     pub fn from_private_key_text(text: &str) -> Result<Self, NoteError> {
-        let malformed = NoteError::MalformedPrivateKey;
-        let rest = text
-            .trim_end()
-            .strip_prefix(PRIVATE_KEY_PREFIX)
-            .ok_or(malformed("it does not start with PRIVATE+KEY+"))?;
-        // The name has no '+', but base64 may, so the key is everything after the 2nd '+'.
-        let mut parts = rest.splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(key64)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(malformed("expected PRIVATE+KEY+<name>+<key id>+<key>"));
-        };
-        validate_name(name)?;
-        let stated = parse_key_id(id_hex).ok_or(malformed("the key id is not 8 hex digits"))?;
-        let mut blob = BASE64.decode(key64).map_err(|_| NoteError::BadBase64 {
-            what: "the private key",
-        })?;
-        let result = signer_from_blob(name, stated, &blob);
-        wipe(&mut blob);
-        result
+        let KeyText { name, stated, key } = parse_private_key(text, ALG_ED25519)?;
+        let signer = LogSigner::from_seed(&name, *key)?;
+        if signer.key_id != stated {
+            return Err(NoteError::KeyIdMismatch {
+                name,
+                stated,
+                computed: signer.key_id,
+            });
+        }
+        Ok(signer)
     }
 }
 
-fn signer_from_blob(name: &str, stated: u32, blob: &[u8]) -> Result<LogSigner, NoteError> {
-    let (&alg, seed) = blob
-        .split_first()
-        .ok_or(NoteError::MalformedPrivateKey("the key is empty"))?;
-    if alg != ALG_ED25519 {
-        return Err(NoteError::UnsupportedAlgorithm(alg));
-    }
-    let seed: [u8; 32] = seed.try_into().map_err(|_| {
-        NoteError::MalformedPrivateKey("an Ed25519 private key seed must be 32 bytes")
+/// `— <name> <base64(blob)>` and a newline.
+pub(crate) fn signature_line(name: &str, blob: &[u8]) -> String {
+    format!("{SIG_PREFIX}{name} {}\n", BASE64.encode(blob))
+}
+
+/// `<name>+<8 hex key id>+<base64(alg || public key)>`, the signed-note verifier key.
+pub(crate) fn format_verifier_key(
+    name: &str,
+    key_id: u32,
+    alg: u8,
+    public_key: &[u8; 32],
+) -> String {
+    let mut blob = [0u8; 33];
+    blob[0] = alg;
+    blob[1..].copy_from_slice(public_key);
+    format!("{name}+{key_id:08x}+{}", BASE64.encode(blob))
+}
+
+/// Parses a verifier key of type `alg`; trailing whitespace is ignored. The key id must
+/// match the key, and weak (small-order) keys are refused.
+pub(crate) fn parse_verifier_key(
+    vkey: &str,
+    alg: u8,
+) -> Result<(String, u32, VerifyingKey), NoteError> {
+    let malformed = NoteError::MalformedVerifierKey;
+    let mut parts = vkey.trim_end().splitn(3, '+');
+    let (Some(name), Some(id_hex), Some(key64)) = (parts.next(), parts.next(), parts.next()) else {
+        return Err(malformed("expected <name>+<key id>+<key>"));
+    };
+    validate_name(name)?;
+    let stated = parse_key_id(id_hex).ok_or(malformed("the key id is not 8 hex digits"))?;
+    let blob = BASE64.decode(key64).map_err(|_| NoteError::BadBase64 {
+        what: "the public key",
     })?;
-    let signer = LogSigner::from_seed(name, seed)?;
-    if signer.key_id != stated {
+    let (&stated_alg, public_key) = blob.split_first().ok_or(malformed("the key is empty"))?;
+    if stated_alg != alg {
+        return Err(NoteError::UnsupportedAlgorithm(stated_alg));
+    }
+    let public_key: [u8; 32] = public_key
+        .try_into()
+        .map_err(|_| malformed("an Ed25519 public key must be 32 bytes"))?;
+    let computed = key_id(name, alg, &public_key);
+    if computed != stated {
         return Err(NoteError::KeyIdMismatch {
             name: name.to_owned(),
             stated,
-            computed: signer.key_id,
+            computed,
         });
     }
-    Ok(signer)
+    let key = VerifyingKey::from_bytes(&public_key)
+        .map_err(|_| NoteError::InvalidPublicKey("it is not a point on the curve"))?;
+    if key.is_weak() {
+        return Err(NoteError::InvalidPublicKey(
+            "it has small order, so signatures under it can be forged",
+        ));
+    }
+    Ok((name.to_owned(), computed, key))
 }
 
-fn format_verifier_key(name: &str, key_id: u32, public_key: &[u8; 32]) -> String {
-    let mut blob = [0u8; 33];
-    blob[0] = ALG_ED25519;
-    blob[1..].copy_from_slice(public_key);
-    format!("{name}+{key_id:08x}+{}", BASE64.encode(blob))
+/// Splits a signed note into its text (up to and including the newline before the last
+/// blank line) and its signature lines, at most [`MAX_SIGNATURES`] of them.
+pub(crate) fn split_note(note: &str) -> Result<(&str, Vec<&str>), NoteError> {
+    let malformed = NoteError::MalformedNote;
+    if note.chars().any(|c| c < ' ' && c != '\n') {
+        return Err(malformed(
+            "it contains a control character other than newline",
+        ));
+    }
+    let split = note
+        .rfind("\n\n")
+        .ok_or(malformed("there is no blank line before the signatures"))?;
+    let (text, sigs) = (&note[..split + 1], &note[split + 2..]);
+    let sigs = sigs.strip_suffix('\n').ok_or(malformed(
+        "the signature block is empty or lacks a final newline",
+    ))?;
+    let lines: Vec<&str> = sigs.split('\n').collect();
+    if lines.len() > MAX_SIGNATURES {
+        return Err(malformed("it has too many signature lines"));
+    }
+    Ok((text, lines))
 }
 
 /// A trusted public key, by name and key id, that checks signed checkpoints.
@@ -367,44 +479,8 @@ impl NoteVerifier {
     /// Parses `<name>+<8 hex key id>+<base64(0x01 || public key)>`; trailing whitespace
     /// is ignored. The key id must match the key.
     pub fn from_verifier_key(vkey: &str) -> Result<Self, NoteError> {
-        let malformed = NoteError::MalformedVerifierKey;
-        let mut parts = vkey.trim_end().splitn(3, '+');
-        let (Some(name), Some(id_hex), Some(key64)) = (parts.next(), parts.next(), parts.next())
-        else {
-            return Err(malformed("expected <name>+<key id>+<key>"));
-        };
-        validate_name(name)?;
-        let stated = parse_key_id(id_hex).ok_or(malformed("the key id is not 8 hex digits"))?;
-        let blob = BASE64.decode(key64).map_err(|_| NoteError::BadBase64 {
-            what: "the public key",
-        })?;
-        let (&alg, public_key) = blob.split_first().ok_or(malformed("the key is empty"))?;
-        if alg != ALG_ED25519 {
-            return Err(NoteError::UnsupportedAlgorithm(alg));
-        }
-        let public_key: [u8; 32] = public_key
-            .try_into()
-            .map_err(|_| malformed("an Ed25519 public key must be 32 bytes"))?;
-        let computed = key_id(name, &public_key);
-        if computed != stated {
-            return Err(NoteError::KeyIdMismatch {
-                name: name.to_owned(),
-                stated,
-                computed,
-            });
-        }
-        let key = VerifyingKey::from_bytes(&public_key)
-            .map_err(|_| NoteError::InvalidPublicKey("it is not a point on the curve"))?;
-        if key.is_weak() {
-            return Err(NoteError::InvalidPublicKey(
-                "it has small order, so signatures under it can be forged",
-            ));
-        }
-        Ok(NoteVerifier {
-            name: name.to_owned(),
-            key_id: computed,
-            key,
-        })
+        let (name, key_id, key) = parse_verifier_key(vkey, ALG_ED25519)?;
+        Ok(NoteVerifier { name, key_id, key })
     }
 
     pub fn name(&self) -> &str {
@@ -420,7 +496,7 @@ impl NoteVerifier {
     }
 
     pub fn verifier_key(&self) -> String {
-        format_verifier_key(&self.name, self.key_id, self.key.as_bytes())
+        format_verifier_key(&self.name, self.key_id, ALG_ED25519, self.key.as_bytes())
     }
 
     /// Verifies a signed note and returns its checkpoint.
@@ -431,24 +507,9 @@ impl NoteVerifier {
     /// origin is not compared with the key name here: the caller knows which origin it
     /// expects.
     pub fn verify(&self, note: &str) -> Result<Checkpoint, NoteError> {
-        let malformed = NoteError::MalformedNote;
-        if note.chars().any(|c| c < ' ' && c != '\n') {
-            return Err(malformed(
-                "it contains a control character other than newline",
-            ));
-        }
-        let split = note
-            .rfind("\n\n")
-            .ok_or(malformed("there is no blank line before the signatures"))?;
-        let (text, sigs) = (&note[..split + 1], &note[split + 2..]);
-        let sigs = sigs.strip_suffix('\n').ok_or(malformed(
-            "the signature block is empty or lacks a final newline",
-        ))?;
+        let (text, lines) = split_note(note)?;
         let mut found = false;
-        for (count, line) in sigs.split('\n').enumerate() {
-            if count >= MAX_SIGNATURES {
-                return Err(malformed("it has too many signature lines"));
-            }
+        for line in lines {
             let (name, key_id, sig) = parse_signature_line(line)?;
             if name != self.name || key_id != self.key_id {
                 continue;
@@ -474,7 +535,7 @@ impl NoteVerifier {
 }
 
 /// Splits `— <name> <base64(key id || signature)>` into name, key id and signature bytes.
-fn parse_signature_line(line: &str) -> Result<(&str, u32, Vec<u8>), NoteError> {
+pub(crate) fn parse_signature_line(line: &str) -> Result<(&str, u32, Vec<u8>), NoteError> {
     let malformed = NoteError::MalformedNote;
     let rest = line.strip_prefix(SIG_PREFIX).ok_or(malformed(
         "a signature line does not start with an em dash and a space",
@@ -792,7 +853,12 @@ mod tests {
         // A small-order point (the identity), given a matching id so only its weakness fails.
         let mut identity = [0u8; 32];
         identity[0] = 1;
-        let weak = format_verifier_key("w", key_id("w", &identity), &identity);
+        let weak = format_verifier_key(
+            "w",
+            key_id("w", ALG_ED25519, &identity),
+            ALG_ED25519,
+            &identity,
+        );
         assert!(matches!(
             NoteVerifier::from_verifier_key(&weak),
             Err(NoteError::InvalidPublicKey(_))

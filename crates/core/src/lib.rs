@@ -8,6 +8,7 @@
 pub mod accounts;
 pub mod checkpoint;
 pub mod clock;
+pub mod cosignature;
 pub mod doctype;
 pub mod entry;
 pub mod filters;

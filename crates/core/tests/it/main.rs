@@ -2,4 +2,5 @@
 //! sources): the RFC 6962 proof vectors and the signed-note checkpoint.
 
 mod checkpoint_kat;
+mod cosignature_kat;
 mod merkle_vectors;
