@@ -42,6 +42,7 @@ enum Command {
     Checkpoint(commands::checkpoint::Opts),
     LogExport(commands::log_export::Opts),
     Alerts(commands::alerts::Opts),
+    Witness(commands::witness::Opts),
     #[command(hide = true)]
     RecordLoad(commands::record_load::Opts),
 }
@@ -72,6 +73,7 @@ fn main() -> std::process::ExitCode {
             Command::Checkpoint(opts) => commands::checkpoint::run(opts).await,
             Command::LogExport(opts) => commands::log_export::run(opts).await,
             Command::Alerts(opts) => commands::alerts::run(opts).await,
+            Command::Witness(opts) => commands::witness::run(opts).await,
             Command::RecordLoad(opts) => commands::record_load::run(opts).await,
         }
     });

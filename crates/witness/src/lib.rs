@@ -10,11 +10,12 @@
 //!   request body; the answer is a cosignature line or a [`Refusal`] with its status;
 //! - [`state`]: the witness's directory: its key, the logs it follows, the latest
 //!   checkpoint per log (fsynced before any answer), the refusals;
-//! - [`http`]: `POST /add-checkpoint` and `GET /{origin hash}/checkpoint`;
+//! - `http` (feature `http`): `POST /add-checkpoint` and `GET /{origin hash}/checkpoint`;
 //! - [`client`]: the log's side, which submits checkpoints and checks what comes back.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod client;
+#[cfg(feature = "http")]
 pub mod http;
 pub mod state;
 

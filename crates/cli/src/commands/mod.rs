@@ -12,3 +12,4 @@ pub mod record_load;
 pub mod serve;
 pub mod user;
 pub mod verify;
+pub mod witness;
