@@ -24,6 +24,7 @@ mod models;
 pub mod records;
 pub mod reports;
 pub mod sql;
+pub mod witnesses;
 
 use accesslog_core::Timestamp;
 use accesslog_core::doctype::DocType;
@@ -43,12 +44,15 @@ pub use models::{
     ApiKey, FileRecord, LoginAttempts, LoginFailureCounts, LoginOutcome, NewApiKey, NewSession,
     NewUser, Session, User,
 };
+pub use witnesses::WitnessStore;
 
 /// Everything the server persists. Each method is one transaction: it either happens
 /// completely or not at all. The Access Log's part and the documents' part are traits of
 /// their own, so that code needing only one (the engine needs only the log) can say so.
 #[async_trait]
-pub trait Store: AccountStore + LogStore + DocumentStore + ReportStore + AlertStore {
+pub trait Store:
+    AccountStore + LogStore + DocumentStore + ReportStore + AlertStore + WitnessStore
+{
     /// Which database this is, for logs, the health endpoint and SQL that differs.
     fn dialect(&self) -> Dialect;
 
