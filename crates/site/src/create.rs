@@ -83,6 +83,19 @@ origin = {origin}
 checkpoint_every_entries = 1000
 # ...or this many seconds after the last one, if there were new entries.
 checkpoint_every_seconds = 10
+# Witnesses cosign each checkpoint after checking it extends the last one they saw, so
+# that whoever runs this server cannot rewrite the log unseen (README, "Who can do what
+# to the log"). Run one elsewhere with `accesslog witness init` / `serve`, then list it:
+#   [[log.witnesses]]
+#   url = "https://witness.example/w1"
+#   key = "witness.example/w1+1234abcd+BA..."
+# A checkpoint counts as cosigned once this many witnesses signed it (default: all).
+#   witness_quorum = 1
+# Each checkpoint, with its cosignatures, is also appended to these files (put one on
+# another mount) and POSTed to these URLs:
+#   [log.publish]
+#   files = ["/mnt/elsewhere/checkpoints.log"]
+#   urls = ["https://audit.example/checkpoints"]
 
 [login]
 # Within the window, failed logins allowed for one account from one address before that

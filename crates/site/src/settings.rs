@@ -150,6 +150,42 @@ pub struct LogSettings {
     /// A list or report read records the names of the documents it returned when there
     /// are at most this many; otherwise the first and the last.
     pub read_names_max: u32,
+    /// Witnesses that cosign each checkpoint (`[[log.witnesses]]`).
+    pub witnesses: Vec<WitnessSettings>,
+    /// How many witnesses must cosign a checkpoint before it is served as the latest
+    /// cosigned one; all of them when not set.
+    pub witness_quorum: Option<u32>,
+    /// Where each checkpoint, with its cosignatures, is also published outside the
+    /// database (`[log.publish]`).
+    pub publish: PublishSettings,
+}
+
+/// One `[[log.witnesses]]`: where the witness is and the key it cosigns with.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct WitnessSettings {
+    /// Its submission prefix, e.g. `https://witness.example/w1`.
+    pub url: String,
+    /// Its verifier key (`accesslog witness init` prints it).
+    pub key: String,
+}
+
+/// `[log.publish]`: checkpoint sinks outside the database.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct PublishSettings {
+    /// Files to append each cosigned checkpoint to (put one on another mount).
+    pub files: Vec<PathBuf>,
+    /// URLs to POST each cosigned checkpoint to, as `text/plain`.
+    pub urls: Vec<String>,
+}
+
+impl LogSettings {
+    /// The quorum in force: as set, or every configured witness.
+    pub fn quorum(&self) -> u32 {
+        self.witness_quorum
+            .unwrap_or(u32::try_from(self.witnesses.len()).unwrap_or(u32::MAX))
+    }
 }
 
 impl Default for LogSettings {
@@ -160,6 +196,9 @@ impl Default for LogSettings {
             checkpoint_every_seconds: 10,
             reads: ReadLogging::All,
             read_names_max: 100,
+            witnesses: Vec::new(),
+            witness_quorum: None,
+            publish: PublishSettings::default(),
         }
     }
 }
@@ -458,6 +497,10 @@ impl Settings {
                 problem: e.to_string(),
             }
         })?;
+        check_witnesses(&file.log).map_err(|problem| SiteError::Invalid {
+            origin: in_toml("log.witnesses"),
+            problem,
+        })?;
 
         for (name, printer) in &file.printers {
             let problem = if name.trim().is_empty() || name.chars().any(char::is_control) {
@@ -620,6 +663,36 @@ fn parse_bool(value: &str, source: Source) -> Result<bool, SiteError> {
     }
 }
 
+/// Each witness has an http(s) URL and a cosignature verifier key; the quorum is between
+/// 1 and their number; publication URLs are http(s).
+fn check_witnesses(log: &LogSettings) -> Result<(), String> {
+    let web = |url: &str| url.starts_with("http://") || url.starts_with("https://");
+    for (i, w) in log.witnesses.iter().enumerate() {
+        if !web(&w.url) {
+            return Err(format!(
+                "witness {}: url {:?} must start with http:// or https://",
+                i + 1,
+                w.url
+            ));
+        }
+        accesslog_core::cosignature::CosignatureVerifier::from_verifier_key(&w.key)
+            .map_err(|e| format!("witness {} ({}): key: {e}", i + 1, w.url))?;
+    }
+    let count = log.witnesses.len();
+    match log.witness_quorum {
+        Some(q) if q == 0 || q as usize > count => Err(format!(
+            "witness_quorum = {q}, but it must be between 1 and the {count} witnesses configured"
+        )),
+        _ => Ok(()),
+    }?;
+    if let Some(url) = log.publish.urls.iter().find(|u| !web(u)) {
+        return Err(format!(
+            "log.publish.urls: {url:?} must start with http:// or https://"
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -768,6 +841,55 @@ mod tests {
         assert!(msg.contains("site.toml"), "{msg}");
         assert!(msg.contains("line"), "{msg}");
         assert!(msg.contains("secure_cokies"), "{msg}");
+    }
+
+    #[test]
+    fn witnesses_and_their_quorum_are_checked() {
+        let dir = site();
+        let toml = dir.path().join("site.toml");
+        let text = std::fs::read_to_string(&toml).unwrap();
+        let key = accesslog_core::cosignature::Cosigner::from_seed("w.example/1", [1; 32])
+            .unwrap()
+            .verifier_key();
+        let with = |extra: &str| {
+            // `[log]` keys go in the site's own `[log]` table, the rest at the end.
+            let (in_log, after) = extra
+                .split_once("\n[[")
+                .map_or(("", extra), |(a, _)| (a, &extra[a.len() + 1..]));
+            let text = text.replacen("[log]\n", &format!("[log]\n{in_log}\n"), 1);
+            std::fs::write(&toml, format!("{text}\n{after}")).unwrap();
+            Settings::load(dir.path(), &no_env, &Overrides::default())
+        };
+        let ok = with(&format!(
+            "[[log.witnesses]]\nurl = \"http://127.0.0.1:7380\"\nkey = \"{key}\"\n\n[log.publish]\nfiles = [\"/mnt/x/checkpoints.log\"]\n"
+        ))
+        .unwrap();
+        assert_eq!(ok.log.witnesses.len(), 1);
+        assert_eq!(ok.log.quorum(), 1);
+        assert_eq!(ok.log.publish.files.len(), 1);
+
+        let log_key = accesslog_core::checkpoint::LogSigner::from_seed("w.example/1", [1; 32])
+            .unwrap()
+            .verifier_key();
+        for (extra, says) in [
+            (
+                format!("[[log.witnesses]]\nurl = \"ftp://x\"\nkey = \"{key}\"\n"),
+                "must start with http",
+            ),
+            (
+                format!("[[log.witnesses]]\nurl = \"http://x\"\nkey = \"{log_key}\"\n"),
+                "unsupported signature algorithm 0x01",
+            ),
+            (
+                format!(
+                    "witness_quorum = 2\n[[log.witnesses]]\nurl = \"http://x\"\nkey = \"{key}\"\n"
+                ),
+                "between 1 and the 1 witnesses",
+            ),
+        ] {
+            let msg = with(&extra).unwrap_err().to_string();
+            assert!(msg.contains("log.witnesses") && msg.contains(says), "{msg}");
+        }
     }
 
     #[test]
