@@ -85,12 +85,13 @@ checkpoint_every_entries = 1000
 checkpoint_every_seconds = 10
 # Witnesses cosign each checkpoint after checking it extends the last one they saw, so
 # that whoever runs this server cannot rewrite the log unseen (README, "Who can do what
-# to the log"). Run one elsewhere with `accesslog witness init` / `serve`, then list it:
+# to the log"). A checkpoint counts as cosigned once this many of them signed it
+# (default: all of them; keep this line above the tables below):
+#   witness_quorum = 1
+# Run a witness elsewhere with `accesslog witness init` and `serve`, then list it:
 #   [[log.witnesses]]
 #   url = "https://witness.example/w1"
 #   key = "witness.example/w1+1234abcd+BA..."
-# A checkpoint counts as cosigned once this many witnesses signed it (default: all).
-#   witness_quorum = 1
 # Each checkpoint, with its cosignatures, is also appended to these files (put one on
 # another mount) and POSTed to these URLs:
 #   [log.publish]
