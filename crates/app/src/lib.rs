@@ -32,5 +32,6 @@ pub mod log_query;
 pub mod naming;
 pub mod reports;
 pub mod values;
+pub mod witnessing;
 
 pub use error::{AppError, AppResult};

@@ -2,6 +2,7 @@
 //! signs, and the verification that proves the log was not altered behind its back.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod proofs;
 pub mod recorder;
 pub mod verify;
 

@@ -223,6 +223,25 @@ pub async fn serve(
             None
         }
     };
+    // Checkpoints go to the site's witnesses and publication sinks beside the recorder.
+    let publisher = match accesslog_app::witnessing::Publisher::new(
+        &state.settings.log,
+        state.store.clone(),
+        state.clock.clone(),
+    ) {
+        Ok(Some(p)) => {
+            let p = match &alerts {
+                Some(tasks) => p.with_alerts(tasks.notifier()),
+                None => p,
+            };
+            Some(accesslog_app::witnessing::spawn(p, PUBLISH_EVERY))
+        }
+        Ok(None) => None,
+        Err(e) => {
+            sweeper.abort();
+            return Err(std::io::Error::other(format!("[log] in site.toml: {e}")));
+        }
+    };
     // Aliases are rewritten before routing, so the route table has each route once.
     let app = tower::Layer::layer(
         &tower::util::MapRequestLayer::new(aliases::rewrite),
@@ -235,9 +254,15 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     sweeper.abort();
+    if let Some(p) = publisher {
+        p.abort();
+    }
     drop(alerts);
     result
 }
+
+/// How often the publisher looks for a new checkpoint to send to witnesses and sinks.
+const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The read settings (`log.reads`, `log.read_names_max`, and the types with
 /// `log_reads = false`) as the Access Log records them.

@@ -16,5 +16,6 @@ pub use alerts::{AlertSettings, RuleTuning};
 pub use create::{SUBFOLDERS, create_site};
 pub use settings::{
     Database, ExportSettings, LogSettings, LoginSettings, Overrides, PdfSettings, PrintFile,
-    PrinterSettings, ReadLogging, SessionSettings, Settings, SiteError, SiteFile, Source,
+    PrinterSettings, PublishSettings, ReadLogging, SessionSettings, Settings, SiteError, SiteFile,
+    Source, WitnessSettings,
 };

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use accesslog_core::Timestamp;
-use accesslog_store::Store;
 use accesslog_store::witnesses::{Cosignature, WitnessRefusal};
+use accesslog_store::{Store, StoredCheckpoint};
 
 const T0: Timestamp = Timestamp::from_micros(1_764_406_800_000_000);
 
@@ -50,13 +50,29 @@ async fn cosignatures_are_kept_per_checkpoint_and_witness(store: &dyn Store) {
 }
 
 async fn the_latest_cosigned_size_needs_a_quorum(store: &dyn Store) {
-    assert_eq!(store.latest_cosigned_size(1).await.unwrap(), None);
+    assert_eq!(store.latest_cosigned(1).await.unwrap(), None);
+    for size in [10, 20] {
+        store
+            .add_checkpoint(&StoredCheckpoint {
+                size,
+                root: [size as u8; 32],
+                created_at: T0,
+                note: format!("note {size}\n"),
+            })
+            .await
+            .unwrap();
+    }
     store.add_cosignature(&cosig(10, "w1")).await.unwrap();
     store.add_cosignature(&cosig(10, "w2")).await.unwrap();
     store.add_cosignature(&cosig(20, "w1")).await.unwrap();
-    assert_eq!(store.latest_cosigned_size(1).await.unwrap(), Some(20));
-    assert_eq!(store.latest_cosigned_size(2).await.unwrap(), Some(10));
-    assert_eq!(store.latest_cosigned_size(3).await.unwrap(), None);
+    let size = async |q| store.latest_cosigned(q).await.unwrap().map(|c| c.size);
+    assert_eq!(size(1).await, Some(20));
+    assert_eq!(size(2).await, Some(10));
+    assert_eq!(size(3).await, None);
+    assert_eq!(
+        store.latest_cosigned(2).await.unwrap().unwrap().note,
+        "note 10\n"
+    );
 }
 
 async fn refusals_are_listed_newest_first(store: &dyn Store) {

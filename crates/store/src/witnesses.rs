@@ -4,7 +4,7 @@
 use accesslog_core::Timestamp;
 use async_trait::async_trait;
 
-use crate::StoreResult;
+use crate::{StoreResult, StoredCheckpoint};
 
 /// One witness's cosignature on the checkpoint of `size`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -37,8 +37,8 @@ pub trait WitnessStore: Send + Sync {
     async fn add_cosignature(&self, c: &Cosignature) -> StoreResult<()>;
     /// The cosignatures on the checkpoint of `size`, by witness name.
     async fn cosignatures(&self, size: u64) -> StoreResult<Vec<Cosignature>>;
-    /// The newest checkpoint size with at least `quorum` cosignatures, if any.
-    async fn latest_cosigned_size(&self, quorum: u32) -> StoreResult<Option<u64>>;
+    /// The newest checkpoint with at least `quorum` cosignatures, if any.
+    async fn latest_cosigned(&self, quorum: u32) -> StoreResult<Option<StoredCheckpoint>>;
     async fn add_witness_refusal(&self, r: &WitnessRefusal) -> StoreResult<u64>;
     /// The newest refusals first.
     async fn witness_refusals(&self, limit: u32) -> StoreResult<Vec<WitnessRefusal>>;

@@ -28,6 +28,18 @@ pub fn router(witness: Arc<Witness>, clock: Arc<dyn Clock>) -> Router {
         .with_state(Shared { witness, clock })
 }
 
+/// Serves the witness on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    witness: Arc<Witness>,
+    clock: Arc<dyn Clock>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, router(witness, clock))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
 fn text(status: StatusCode, content_type: &'static str, body: String) -> Response {
     (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }

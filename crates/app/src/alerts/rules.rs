@@ -23,6 +23,7 @@ pub fn title(rule: &str) -> &'static str {
         "R8" => "Probing: repeated refusals",
         "R9" => "New client",
         "R10" => "Egress by a leaving user",
+        "W1" => "A witness refused a checkpoint: the log may have been altered",
         _ => "Alert",
     }
 }

@@ -29,7 +29,16 @@ use crate::{AppError, AppResult};
 pub struct AlertTasks {
     evaluator: JoinHandle<Evaluator>,
     tasks: Vec<JoinHandle<()>>,
+    /// Hands alerts raised elsewhere (a witness's refusal) to delivery.
+    notify: mpsc::Sender<Alert>,
     _stop: tokio::sync::watch::Sender<bool>,
+}
+
+impl AlertTasks {
+    /// Where to send an alert raised outside the rules, for delivery.
+    pub fn notifier(&self) -> mpsc::Sender<Alert> {
+        self.notify.clone()
+    }
 }
 
 impl Drop for AlertTasks {
@@ -121,6 +130,7 @@ pub async fn start(
     let (tx, rx) = mpsc::channel::<Alert>(1024);
     let every = Duration::from_secs(u64::from(s.evaluate_every_seconds));
     let settings = Arc::new(settings.clone());
+    let notify = tx.clone();
     let deliver = tokio::spawn(deliver(rx, dispatcher.clone(), settings));
     let digests = tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));
@@ -133,6 +143,7 @@ pub async fn start(
     Ok(Some(AlertTasks {
         evaluator: evaluator::spawn(evaluator, every, committed, tx, stopped),
         tasks: vec![deliver, digests],
+        notify,
         _stop: stop,
     }))
 }

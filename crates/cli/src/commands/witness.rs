@@ -98,11 +98,10 @@ async fn serve(o: ServeOpts) -> anyhow::Result<()> {
         "witness listening on http://{}",
         o.listen
     );
-    let app = accesslog_witness::http::router(witness, Arc::new(SystemClock));
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
+    let shutdown = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    accesslog_witness::http::serve(listener, witness, Arc::new(SystemClock), shutdown)
         .await
         .context("the witness server failed")
 }

@@ -3,12 +3,8 @@
 //! the stored tree, in the formats of docs/log-format.md. Each answer is recorded as a read of
 //! the Access Log, and each refusal as a denied one.
 
-use std::collections::HashMap;
-
 use accesslog_core::entry::{Activity, CanonicalJson, Event};
-use accesslog_core::merkle::{
-    Hash, NodeId, ProofPlan, consistency_plan, inclusion_plan, leaf_hash, root_plan,
-};
+use accesslog_core::merkle::{Hash, ProofPlan, consistency_plan, inclusion_plan, leaf_hash};
 use axum::extract::{Path, Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -26,28 +22,36 @@ fn text(body: String) -> Response {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body).into_response()
 }
 
-/// `GET /api/access-log/checkpoint`: the latest signed checkpoint, as the signed note.
+/// `GET /api/access-log/checkpoint`: the latest published checkpoint, as the signed note:
+/// with witnesses configured, the newest one the quorum cosigned, with their cosignature
+/// lines; otherwise the newest signed one.
 pub async fn checkpoint(
     State(state): State<AppState>,
     audit: Audit,
 ) -> Result<AuditedResponse, WebError> {
     require_reviewer(&state, &audit, Activity::Read).await?;
-    match state.store.latest_checkpoint().await? {
-        Some(cp) => {
+    let log = &state.settings.log;
+    match accesslog_app::witnessing::latest_published(&*state.store, log).await? {
+        Some((size, note)) => {
             let mut event = Event::log_access(&audit.actor(), Activity::Read, Some("checkpoint"));
-            event.filters = Some(CanonicalJson::from_value(&json!({"tree_size": cp.size})));
+            event.filters = Some(CanonicalJson::from_value(&json!({"tree_size": size})));
             audit
                 .release_read(
                     &state,
                     event,
-                    Payload::new(cp.note, "text/plain; charset=utf-8"),
+                    Payload::new(note, "text/plain; charset=utf-8"),
                     Read::Report,
                 )
                 .await
         }
-        None => Err(WebError::NotFound(
+        None if log.witnesses.is_empty() => Err(WebError::NotFound(
             "No checkpoint has been signed yet: the log is empty.".to_owned(),
         )),
+        None => Err(WebError::NotFound(format!(
+            "No checkpoint has been cosigned by {} of the site's {} witnesses yet.",
+            log.quorum(),
+            log.witnesses.len()
+        ))),
     }
 }
 
@@ -57,22 +61,11 @@ pub async fn public_key(State(state): State<AppState>, _: Auditor) -> Response {
 }
 
 async fn assemble(state: &AppState, plan: &ProofPlan) -> Result<Vec<Hash>, WebError> {
-    let nodes: HashMap<NodeId, Hash> = state
-        .store
-        .merkle_nodes(&plan.node_ids())
-        .await?
-        .into_iter()
-        .collect();
-    plan.assemble(|id| nodes.get(&id).copied())
-        .map_err(|e| WebError::Internal(anyhow::anyhow!("the stored tree is incomplete: {e}")))
+    Ok(accesslog_engine::proofs::assemble(&*state.store, plan).await?)
 }
 
 async fn root_at(state: &AppState, size: u64) -> Result<Hash, WebError> {
-    let hashes = assemble(state, &root_plan(size)).await?;
-    hashes
-        .first()
-        .copied()
-        .ok_or_else(|| WebError::Internal(anyhow::anyhow!("empty root plan")))
+    Ok(accesslog_engine::proofs::root_at(&*state.store, size).await?)
 }
 
 /// The tree size a proof is for: as asked, or the latest checkpoint's (so the proof checks

@@ -171,7 +171,7 @@ fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
-fn checkpoint_from_row(row: &impl SqlRow) -> StoreResult<StoredCheckpoint> {
+pub(super) fn checkpoint_from_row(row: &impl SqlRow) -> StoreResult<StoredCheckpoint> {
     let size: i64 = row.get("size")?;
     Ok(StoredCheckpoint {
         size: u64::try_from(size)

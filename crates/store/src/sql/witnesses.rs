@@ -3,10 +3,11 @@
 use accesslog_core::Timestamp;
 use async_trait::async_trait;
 
+use super::log::checkpoint_from_row;
 use super::{SqlBacked, SqlRow, Stmt};
 use crate::log::to_i64;
 use crate::witnesses::{Cosignature, WitnessRefusal, WitnessStore};
-use crate::{StoreError, StoreResult};
+use crate::{StoreError, StoreResult, StoredCheckpoint};
 
 fn to_u64(v: i64, what: &str) -> StoreResult<u64> {
     u64::try_from(v).map_err(|_| StoreError::Other(format!("a negative {what}: {v}")))
@@ -65,19 +66,19 @@ impl<T: SqlBacked> WitnessStore for T {
         rows.iter().map(cosignature).collect()
     }
 
-    async fn latest_cosigned_size(&self, quorum: u32) -> StoreResult<Option<u64>> {
+    async fn latest_cosigned(&self, quorum: u32) -> StoreResult<Option<StoredCheckpoint>> {
         let row = self
             .sql()
             .fetch_optional(
                 Stmt::new(
-                    "SELECT size FROM checkpoint_cosignatures GROUP BY size \
-                     HAVING COUNT(*) >= $1 ORDER BY size DESC LIMIT 1",
+                    "SELECT size, root, created_at, note FROM checkpoints WHERE size = \
+                     (SELECT size FROM checkpoint_cosignatures GROUP BY size \
+                      HAVING COUNT(*) >= $1 ORDER BY size DESC LIMIT 1)",
                 )
                 .bind(i64::from(quorum)),
             )
             .await?;
-        row.map(|r| to_u64(r.get("size")?, "checkpoint size"))
-            .transpose()
+        row.as_ref().map(checkpoint_from_row).transpose()
     }
 
     async fn add_witness_refusal(&self, r: &WitnessRefusal) -> StoreResult<u64> {
