@@ -386,3 +386,71 @@ pub fn spawn(mut publisher: Publisher, every: Duration) -> tokio::task::JoinHand
         }
     })
 }
+
+/// What `verify --witness` found: the newest checkpoint cosigned by enough of the given
+/// witnesses, and by whom (name, cosignature time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Witnessed {
+    pub size: u64,
+    pub by: Vec<(String, u64)>,
+}
+
+/// Finds the newest checkpoint in the database that at least `quorum` of `witnesses`
+/// cosigned, their lines taken from the store and from `notes` (checkpoints kept
+/// elsewhere, such as a publication file). Every cosignature is checked against the
+/// witness keys given, never against anything the site holds. `Err` says why none
+/// qualifies.
+pub async fn check_witnessed(
+    store: &dyn Store,
+    witnesses: &[CosignatureVerifier],
+    quorum: usize,
+    notes: &[String],
+) -> AppResult<Result<Witnessed, String>> {
+    let mut checkpoints = store.checkpoints().await?;
+    checkpoints.sort_by_key(|c| std::cmp::Reverse(c.size));
+    let mut best: Option<(u64, usize)> = None;
+    for c in &checkpoints {
+        let text = c.note.split_once("\n\n").map_or("", |(t, _)| t);
+        let mut cosigned = c.note.clone();
+        for line in store.cosignatures(c.size).await? {
+            cosigned.push_str(&line.line);
+        }
+        for note in notes {
+            if note.split_once("\n\n").is_some_and(|(t, _)| t == text) {
+                cosigned = accesslog_core::cosignature::add_signature_lines(
+                    &cosigned,
+                    note.split_once("\n\n").map_or("", |(_, sigs)| sigs),
+                );
+            }
+        }
+        let by: Vec<(String, u64)> = witnesses
+            .iter()
+            .filter_map(|w| {
+                w.verify(&cosigned)
+                    .ok()
+                    .map(|(_, time)| (w.name().to_owned(), time))
+            })
+            .collect();
+        if by.len() >= quorum {
+            return Ok(Ok(Witnessed { size: c.size, by }));
+        }
+        if best.is_none_or(|(_, n)| by.len() > n) {
+            best = Some((c.size, by.len()));
+        }
+    }
+    let newest = checkpoints.first().map_or(0, |c| c.size);
+    Ok(Err(match best {
+        None => "the database holds no checkpoint".to_owned(),
+        Some((_, 0)) => format!(
+            "none of the {} witnesses given cosigned any checkpoint in the database \
+             (newest: {newest} entries): the log was rewritten and re-signed, or it was \
+             never sent to them",
+            witnesses.len()
+        ),
+        Some((size, n)) => format!(
+            "no checkpoint is cosigned by {quorum} of the {} witnesses given; at most {n} \
+             cosigned one (the checkpoint of {size} entries)",
+            witnesses.len()
+        ),
+    }))
+}

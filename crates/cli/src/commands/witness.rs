@@ -92,11 +92,11 @@ async fn serve(o: ServeOpts) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(o.listen)
         .await
         .with_context(|| format!("cannot listen on {}", o.listen))?;
-    tracing::info!(
-        name = witness.name(),
-        key = %witness.verifier_key(),
-        "witness listening on http://{}",
-        o.listen
+    let addr = listener.local_addr().unwrap_or(o.listen);
+    println!(
+        "Witness {} serving on http://{addr} (key {})",
+        witness.name(),
+        witness.verifier_key()
     );
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
