@@ -1,7 +1,8 @@
 //! `/app/access-log/dashboard`: prints, exports, downloads and reads per day (`?reads=hide`
 //! leaves reads out) for the last 30 days
 //! (an SVG chart drawn from the data), denied attempts per day, and the largest exporters by
-//! user and by report or document type; and the number of open alerts, linked to the inbox.
+//! user and by report or document type; the number of open alerts, linked to the inbox;
+//! and how far the site's witnesses have cosigned, with their latest refusals.
 
 use accesslog_core::Timestamp;
 use accesslog_core::entry::{Activity, CanonicalJson, Event};
@@ -57,6 +58,55 @@ struct Dashboard {
     top_sources: Vec<TopExporter>,
     /// Open and acknowledged alerts (shadow ones left out).
     open_alerts: u64,
+    witnesses: Witnessing,
+}
+
+/// The site's witnesses: how far they have cosigned, and their latest refusals.
+struct Witnessing {
+    configured: usize,
+    quorum: u32,
+    /// The newest checkpoint the quorum cosigned, if any.
+    cosigned: Option<u64>,
+    log_size: u64,
+    refusals: Vec<Refusal>,
+}
+
+struct Refusal {
+    witness: String,
+    size: u64,
+    at: String,
+    message: String,
+}
+
+async fn witnessing(state: &AppState) -> Result<Witnessing, WebError> {
+    let log = &state.settings.log;
+    let cosigned = if log.witnesses.is_empty() {
+        None
+    } else {
+        state
+            .store
+            .latest_cosigned(log.quorum())
+            .await?
+            .map(|c| c.size)
+    };
+    Ok(Witnessing {
+        configured: log.witnesses.len(),
+        quorum: log.quorum(),
+        cosigned,
+        log_size: state.store.log_head().await?.size,
+        refusals: state
+            .store
+            .witness_refusals(5)
+            .await?
+            .into_iter()
+            .map(|r| Refusal {
+                witness: r.witness,
+                size: r.size,
+                at: r.at.to_rfc3339(),
+                message: r.message,
+            })
+            .collect(),
+    })
 }
 
 /// A series of the chart: its name, its color, and its total over the period.
@@ -121,6 +171,7 @@ pub async fn show(
         .activity_since(Timestamp::from_micros(first * DAY_MICROS))
         .await?;
     let open_alerts = state.store.count_open_alerts().await?;
+    let witnesses = witnessing(&state).await?;
     let mut counts = vec![[0u64; SERIES.len()]; DAYS as usize];
     let mut denied = vec![0u64; DAYS as usize];
     for (day, activity, outcome, n) in &summary.daily {
@@ -231,6 +282,7 @@ pub async fn show(
             .map(TopExporter::from_summary)
             .collect(),
         open_alerts,
+        witnesses,
     })?
     .0;
     let mut event = Event::log_access(&audit.actor(), Activity::Read, Some("Access Log Dashboard"));

@@ -363,6 +363,40 @@ async fn the_inbox_lists_filters_and_shows_an_alert(server: &TestServer) {
         .unwrap();
     assert!(html.contains("2 open alerts"), "{html}");
     assert!(html.contains("href=\"/app/access-log/alerts\""));
+    assert!(
+        !html.contains("id=\"witnesses\""),
+        "no witnesses, no section"
+    );
+
+    // A witness's refusal is shown on the dashboard.
+    server
+        .store
+        .add_witness_refusal(&accesslog_store::witnesses::WitnessRefusal {
+            id: 0,
+            witness: "witness.example/w1".to_owned(),
+            size: 77,
+            status: 422,
+            message: "size 77 is not consistent with the cosigned size 40".to_owned(),
+            at: Timestamp::from_micros(1_796_115_600_000_000),
+        })
+        .await
+        .unwrap();
+    let html = admin
+        .get(server.at("/app/access-log/dashboard"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for shown in [
+        "id=\"witnesses\"",
+        "A witness refused a checkpoint",
+        "witness.example/w1",
+        "not consistent with the cosigned size 40",
+    ] {
+        assert!(html.contains(shown), "{shown}: {html}");
+    }
 }
 
 /// Posts the detail's form as a browser on this site would (its `Origin`, the session's
