@@ -791,6 +791,18 @@ async fn two_processes_share_one_log(backend: accesslog_testkit::Backend) {
     assert_all_recorded(&db, &got).await;
     let out = ok(run_args(&site_args(&tmp, &db, "verify")));
     assert!(out.contains("OK: 1200 entries"), "{out}");
+    // Each process read its clock before taking the writer's lock; the time is settled
+    // under the lock, so it never goes back as seq goes up (verify checks this too).
+    let entries = db.store.entries_after(0, 2000).await.unwrap();
+    assert_eq!(entries.len(), 1200);
+    for pair in entries.windows(2) {
+        assert!(
+            pair[0].timestamp <= pair[1].timestamp,
+            "entry {} is dated before entry {}",
+            pair[1].seq,
+            pair[0].seq
+        );
+    }
     db.drop().await;
 }
 

@@ -77,6 +77,19 @@ pub enum Problem {
     Fork { size: u64 },
     #[error("the tree root recorded in the database does not match the entries")]
     RootMismatch,
+    #[error(
+        "checkpoints.log is out of order: the checkpoint of {size} entries comes after one of {previous} (it was edited, or written without its lock)"
+    )]
+    CheckpointsLogOrder { size: u64, previous: u64 },
+    #[error(
+        "entry {seq} is dated {at}, before entry {}'s {previous}: time must not go back as seq goes up (the entries were written out of order, or their clocks disagree)",
+        seq - 1
+    )]
+    TimeOrder {
+        seq: u64,
+        at: String,
+        previous: String,
+    },
 }
 
 impl Problem {
@@ -86,7 +99,8 @@ impl Problem {
             Problem::EntryAltered { seq }
             | Problem::EntryMissing { seq, .. }
             | Problem::OrderChanged { seq, .. }
-            | Problem::ExtraEntry { seq } => Some(*seq),
+            | Problem::ExtraEntry { seq }
+            | Problem::TimeOrder { seq, .. } => Some(*seq),
             Problem::Truncated { found, .. } => Some(found + 1),
             _ => None,
         }
@@ -148,6 +162,8 @@ pub async fn verify_in_pages(
         .collect();
     notes.extend(checkpoints);
     let mut targets: BTreeMap<u64, Vec<(Checkpoint, CheckpointOrigin)>> = BTreeMap::new();
+    // checkpoints.log is written in size order; the last size read from it.
+    let mut log_file_size = None;
     for n in &notes {
         let cp = match verifier.verify(&n.note) {
             Ok(cp) => cp,
@@ -168,6 +184,17 @@ pub async fn verify_in_pages(
                 ),
             });
         }
+        if n.origin == CheckpointOrigin::CheckpointsLog {
+            if let Some(previous) = log_file_size
+                && cp.size < previous
+            {
+                return problem(Problem::CheckpointsLogOrder {
+                    size: cp.size,
+                    previous,
+                });
+            }
+            log_file_size = Some(cp.size);
+        }
         targets
             .entry(cp.size)
             .or_default()
@@ -184,6 +211,8 @@ pub async fn verify_in_pages(
     let mut frontier = Frontier::new();
     let mut expected = 1u64;
     let mut reread_at = None;
+    // The previous entry's timestamp, in µs: each must be at or after it.
+    let mut last_at = i64::MIN;
     // The walk reads each row's recomputed and stored leaf (cheap). A page where anything
     // is off is read again in full, to say exactly what is wrong.
     // Pages are read ahead, AHEAD at a time (each on a thread of its own with SQLite),
@@ -230,8 +259,9 @@ pub async fn verify_in_pages(
                 && r.leaf == r.stored
         });
         if clean {
-            for row in &page {
+            for (row, seq) in page.iter().zip(expected..) {
                 let Some(leaf) = row.leaf else { continue };
+                in_time(seq, row.timestamp, &mut last_at)?;
                 frontier.append(leaf);
                 check_targets(&targets, &frontier)?;
             }
@@ -242,6 +272,9 @@ pub async fn verify_in_pages(
                 .await?;
             for row in &rows {
                 let leaf = check_row(store, row, expected, &mut head, &rows).await?;
+                if let Ok(entry) = &row.entry {
+                    in_time(expected, entry.timestamp.as_micros(), &mut last_at)?;
+                }
                 frontier.append(leaf);
                 check_targets(&targets, &frontier)?;
                 expected += 1;
@@ -279,6 +312,20 @@ pub async fn verify_in_pages(
         checkpoints: notes.len(),
         extends_external: external.map(|cp| cp.size),
     })
+}
+
+/// Entry `seq`, dated `at` (µs), must not be dated before the one before it.
+fn in_time(seq: u64, at: i64, last_at: &mut i64) -> Result<(), VerifyError> {
+    if at < *last_at {
+        let rfc = |t| accesslog_core::Timestamp::from_micros(t).to_rfc3339();
+        return Err(VerifyError::Problem(Problem::TimeOrder {
+            seq,
+            at: rfc(at),
+            previous: rfc(*last_at),
+        }));
+    }
+    *last_at = at;
+    Ok(())
 }
 
 /// The signed checkpoints at the frontier's size must have its root.

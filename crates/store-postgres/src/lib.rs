@@ -14,7 +14,7 @@ use accesslog_core::entry::{Entry, Event};
 use accesslog_core::merkle::{Hash, NodeId};
 use accesslog_store::log::{
     ENTRY_COLUMNS, Extension, entry_from_row, extend, frontier_from_stored, hash_from_bytes,
-    seq_bound, split_node_ids, to_i64,
+    seq_bound, settle_time, split_node_ids, to_i64,
 };
 use accesslog_store::{
     Appended, LeafRow, LogHead, Store, StoreError, StoreResult, StoredCheckpoint,
@@ -239,9 +239,15 @@ impl LogStore for PgStore {
         // The row lock on the tree state serialises appenders across every server sharing
         // this database, so two can never both read the same size.
         let mut tx = self.writer.begin().await?;
-        let row = sqlx::query("SELECT size, frontier FROM log_state WHERE id = 1 FOR UPDATE")
-            .fetch_one(&mut *tx)
-            .await?;
+        let row = sqlx::query(
+            "SELECT s.size, s.frontier, \
+             (SELECT timestamp FROM access_log WHERE seq = s.size) AS last_at \
+             FROM log_state s WHERE s.id = 1 FOR UPDATE OF s",
+        )
+        .fetch_one(&mut *tx)
+        .await?;
+        // The time is settled under the lock: never before the last entry's.
+        let at = settle_time(at, row.try_get("last_at")?);
         let frontier = frontier_from_stored(
             row.try_get("size")?,
             &row.try_get::<Vec<u8>, _>("frontier")?,

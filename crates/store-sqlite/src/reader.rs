@@ -100,6 +100,7 @@ pub(crate) fn leaf_checks(path: &Path, after: i64, limit: u32) -> StoreResult<Ve
         let seq: i64 = row
             .get(0)
             .map_err(|e| StoreError::Other(format!("seq: {e}")))?;
+        let timestamp: i64 = row.get(1).unwrap_or(0);
         let stored = match row.get_ref(NAMES.len()) {
             Ok(ValueRef::Blob(b)) => hash_from_bytes(b).ok(),
             _ => None,
@@ -135,7 +136,12 @@ pub(crate) fn leaf_checks(path: &Path, after: i64, limit: u32) -> StoreResult<Ve
             accesslog_core::entry::encode_fields(&mut buf, &fields);
             accesslog_core::merkle::leaf_hash(&buf)
         });
-        Ok(LeafCheck { seq, leaf, stored })
+        Ok(LeafCheck {
+            seq,
+            timestamp,
+            leaf,
+            stored,
+        })
     })
 }
 

@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use accesslog_core::Timestamp;
 use accesslog_core::entry::Event;
-use accesslog_store::log::{Extension, extend, frontier_from_stored, to_i64};
+use accesslog_store::log::{Extension, extend, frontier_from_stored, settle_time, to_i64};
 use accesslog_store::{Appended, BlockingAppend, StoreError, StoreResult};
 use rusqlite::{Connection, ErrorCode, TransactionBehavior, params};
 
@@ -85,10 +85,14 @@ fn append(conn: &mut Connection, events: &[Event], at: Timestamp) -> StoreResult
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(map_err)?;
-    let (size, bytes): (i64, Vec<u8>) = tx
-        .prepare_cached("SELECT size, frontier FROM log_state WHERE id = 1")
-        .and_then(|mut q| q.query_row([], |r| Ok((r.get(0)?, r.get(1)?))))
+    let (size, bytes, last): (i64, Vec<u8>, Option<i64>) = tx
+        .prepare_cached(
+            "SELECT s.size, s.frontier, (SELECT timestamp FROM access_log WHERE seq = s.size) \
+             FROM log_state s WHERE s.id = 1",
+        )
+        .and_then(|mut q| q.query_row([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))))
         .map_err(map_err)?;
+    let at = settle_time(at, last);
     let Extension {
         entries,
         leaf_hashes,

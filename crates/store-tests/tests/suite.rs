@@ -61,6 +61,7 @@ accesslog_testkit::on_both_backends!(
     stored_nodes_prove_inclusion_and_consistency,
     checkpoints_are_kept_once_per_size,
     concurrent_appends_stay_dense_and_lose_nothing,
+    an_append_is_never_dated_before_the_last_entry,
     an_invalid_event_writes_nothing,
     recomputed_leaves_match_the_entries,
     doctype_tables_are_created_and_grow_without_losing_data,
@@ -1251,6 +1252,42 @@ async fn concurrent_appends_stay_dense_and_lose_nothing(store: &dyn Store) {
     assert_eq!(
         (head.size, head.root),
         (n, root_from_leaves(&leaves_of(&entries)))
+    );
+    // The writers' clocks (`at(round)`) interleave out of order; the time is settled
+    // under the writer's lock, so it never goes back as seq goes up.
+    for pair in entries.windows(2) {
+        assert!(
+            pair[0].timestamp <= pair[1].timestamp,
+            "entry {} is dated before entry {}",
+            pair[1].seq,
+            pair[0].seq
+        );
+    }
+}
+
+async fn an_append_is_never_dated_before_the_last_entry(store: &dyn Store) {
+    let first = store
+        .append_entries(&[event("a@example.com", 1)], at(10))
+        .await
+        .unwrap();
+    assert_eq!(first.entries[0].timestamp, at(10));
+    // A writer whose clock read earlier (before waiting for the lock) gets the last
+    // entry's time, not its own.
+    let late = store
+        .append_entries(&[event("b@example.com", 2)], at(5))
+        .await
+        .unwrap();
+    assert_eq!(late.entries[0].timestamp, at(10));
+    let later = store
+        .append_entries(&[event("c@example.com", 3)], at(12))
+        .await
+        .unwrap();
+    assert_eq!(later.entries[0].timestamp, at(12));
+    let checks = store.recomputed_leaves_after(0, 10).await.unwrap();
+    let times: Vec<i64> = checks.iter().map(|c| c.timestamp).collect();
+    assert_eq!(
+        times,
+        [at(10), at(10), at(12)].map(|t| t.as_micros()).to_vec()
     );
 }
 

@@ -162,6 +162,7 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
             .into_iter()
             .map(|row| LeafCheck {
                 seq: row.seq,
+                timestamp: row.entry.as_ref().map_or(0, |e| e.timestamp.as_micros()),
                 leaf: row
                     .entry
                     .ok()

@@ -35,9 +35,23 @@ pub struct LeafRow {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LeafCheck {
     pub seq: i64,
+    /// The row's timestamp column, in µs (0 when it could not be read; `leaf` is then
+    /// `None` too).
+    pub timestamp: i64,
     /// `None`: the row could not be hashed on the fast path; read it in full.
     pub leaf: Option<Hash>,
     pub stored: Option<Hash>,
+}
+
+/// The time an append stamps its entries with: the caller's clock, read before the
+/// writer's lock, but never before the last entry's, which is read under the lock. So
+/// timestamps never go back as `seq` goes up, whichever of several servers sharing the
+/// database wins the lock first.
+pub fn settle_time(at: Timestamp, last: Option<i64>) -> Timestamp {
+    match last {
+        Some(last) if last > at.as_micros() => Timestamp::from_micros(last),
+        _ => at,
+    }
 }
 
 /// The lower bound for `entries_with_leaves_after`: from the very first row when starting.

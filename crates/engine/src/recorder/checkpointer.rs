@@ -188,7 +188,9 @@ impl Checkpointer {
             .await
             .map_err(|e| e.to_string())?;
         if let Some(path) = self.log_file.clone() {
-            tokio::task::spawn_blocking(move || append_note(&path, &note))
+            let origin = self.signer.name().to_owned();
+            let size = head.size;
+            tokio::task::spawn_blocking(move || append_note(&path, &origin, size, &note))
                 .await
                 .map_err(|e| e.to_string())?
                 .map_err(|e| e.to_string())?;
@@ -200,13 +202,80 @@ impl Checkpointer {
 
 /// Appends one note and a blank line, and syncs, so the copy outside the database is as
 /// durable as the one inside it.
-fn append_note(path: &std::path::Path, note: &str) -> std::io::Result<()> {
+/// Appends `note` (the checkpoint of `size` entries) to `checkpoints.log`, keeping the
+/// file in size order: under an exclusive lock on the file (another server on the same
+/// site may append too), a note is written only if it is newer than the file's last one;
+/// an older one stays in the database, and the newer note already covers it.
+fn append_note(
+    path: &std::path::Path,
+    origin: &str,
+    size: u64,
+    note: &str,
+) -> std::io::Result<bool> {
     let mut file = std::fs::OpenOptions::new()
         .create(true)
+        .read(true)
         .append(true)
         .open(path)?;
+    file.lock()?;
+    if last_size(&mut file, origin)?.is_some_and(|last| last >= size) {
+        return Ok(false);
+    }
     let mut text = note.to_owned();
     text.push('\n');
     file.write_all(text.as_bytes())?;
-    file.sync_data()
+    file.sync_data()?;
+    Ok(true)
+}
+
+/// The size of the last checkpoint in the file, read from its tail: the line after the
+/// last line that is exactly the origin (signature lines start with a dash).
+fn last_size(file: &mut std::fs::File, origin: &str) -> std::io::Result<Option<u64>> {
+    use std::io::{Read, Seek, SeekFrom};
+    const TAIL: u64 = 8 * 1024;
+    let len = file.metadata()?.len();
+    file.seek(SeekFrom::Start(len.saturating_sub(TAIL)))?;
+    let mut bytes = Vec::new();
+    file.take(TAIL).read_to_end(&mut bytes)?;
+    // The tail may start inside a character; only whole lines near the end matter.
+    let tail = String::from_utf8_lossy(&bytes);
+    let mut after = None;
+    for line in tail.lines().rev() {
+        if line == origin {
+            return Ok(after.and_then(|s: &str| s.parse().ok()));
+        }
+        after = Some(line);
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn note(size: u64) -> String {
+        let signer = LogSigner::from_seed("t.example/log", [1; 32]).unwrap();
+        signer.sign(&Checkpoint::new("t.example/log", size, [size as u8; 32]).unwrap())
+    }
+
+    #[test]
+    fn checkpoints_log_stays_in_size_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("checkpoints.log");
+        let mut written = Vec::new();
+        // Enough notes that the last one lies beyond the tail that is read back.
+        for size in (1..=200).chain([150, 200, 5]).chain([201]) {
+            if append_note(&path, "t.example/log", size, &note(size)).unwrap() {
+                written.push(size);
+            }
+        }
+        assert_eq!(written, (1..=201).collect::<Vec<_>>());
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.len() > 16 * 1024);
+        let sizes: Vec<u64> = crate::verify::split_checkpoints_log(&text)
+            .iter()
+            .map(|n| n.lines().nth(1).unwrap().parse().unwrap())
+            .collect();
+        assert_eq!(sizes, written);
+    }
 }

@@ -37,6 +37,7 @@ accesslog_testkit::on_both_backends!(
     checkpoints_are_signed_by_count_and_by_time,
     two_recorders_on_one_database_keep_seq_dense,
     verify_passes_while_the_log_grows,
+    verify_names_an_entry_dated_before_the_one_before,
     new_entries_reach_the_review_table_in_batches,
     a_backlog_is_copied_for_review_when_the_recorder_starts,
     a_failing_review_index_refuses_nothing,
@@ -104,6 +105,8 @@ struct Wrapped {
     calls: AtomicUsize,
     batches: Mutex<Vec<usize>>,
     indexed: Mutex<Vec<u64>>,
+    /// Reports this (seq, µs) as the row's timestamp to verification's fast path.
+    misdate: Option<(i64, i64)>,
 }
 
 impl Wrapped {
@@ -116,6 +119,7 @@ impl Wrapped {
             calls: AtomicUsize::new(0),
             batches: Mutex::new(Vec::new()),
             indexed: Mutex::new(Vec::new()),
+            misdate: None,
         }
     }
 }
@@ -183,6 +187,21 @@ impl LogStore for Wrapped {
         limit: u32,
     ) -> StoreResult<Vec<accesslog_store::LeafRow>> {
         self.inner.entries_with_leaves_after(after_seq, limit).await
+    }
+    async fn recomputed_leaves_after(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<accesslog_store::LeafCheck>> {
+        let mut rows = self.inner.recomputed_leaves_after(after_seq, limit).await?;
+        for row in &mut rows {
+            if let Some((seq, at)) = self.misdate
+                && row.seq == seq
+            {
+                row.timestamp = at;
+            }
+        }
+        Ok(rows)
     }
     async fn merkle_nodes(&self, ids: &[NodeId]) -> StoreResult<Vec<(NodeId, Hash)>> {
         self.inner.merkle_nodes(ids).await
@@ -736,4 +755,39 @@ async fn verify_passes_while_the_log_grows(db: &TestDb) {
         .await
         .expect("verifies");
     assert_eq!(v.entries, 2000);
+}
+
+/// A log whose entry 7 is dated before entry 6, though every hash holds (as a log written
+/// by servers that stamped time outside the writer's lock could be): verify names it.
+/// The row's date is changed only as verification's fast path reads it, so the leaves
+/// still match and the order check is what speaks.
+async fn verify_names_an_entry_dated_before_the_one_before(db: &TestDb) {
+    let events: Vec<Event> = (1..=10).map(event).collect();
+    for (i, e) in events.iter().enumerate() {
+        db.store
+            .append_entries(
+                std::slice::from_ref(e),
+                Timestamp::from_micros(1_000_000 * i as i64 + 1),
+            )
+            .await
+            .expect("append");
+    }
+    let verifier = accesslog_core::checkpoint::LogSigner::from_seed("t.example/log", [1; 32])
+        .expect("signer")
+        .verifier();
+    let mut wrapped = Wrapped::new(db.store.clone());
+    assert!(
+        verify(&wrapped, &verifier, Vec::new(), |_, _| {})
+            .await
+            .is_ok()
+    );
+    wrapped.misdate = Some((7, 0));
+    let err = verify(&wrapped, &verifier, Vec::new(), |_, _| {})
+        .await
+        .expect_err("out of order");
+    let text = err.to_string();
+    assert!(
+        text.contains("entry 7 is dated 1970-01-01T00:00:00") && text.contains("before entry 6"),
+        "{text}"
+    );
 }

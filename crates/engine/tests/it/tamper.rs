@@ -39,6 +39,7 @@ accesslog_testkit::on_both_backends!(
     an_unreadable_edit_is_named_as_an_altered_entry,
     random_edits_are_always_named,
     tampering_is_found_across_page_boundaries,
+    checkpoints_log_out_of_order_is_named,
 );
 
 /// The key every log here is signed with.
@@ -627,4 +628,20 @@ async fn tampering_is_found_across_page_boundaries(db: &TestDb) {
             other => panic!("page {page}: {other:?}"),
         }
     }
+}
+
+/// `checkpoints.log` is kept in size order; two of its notes swapped is named.
+async fn checkpoints_log_out_of_order_is_named(db: &TestDb) {
+    let log = build(db).await;
+    let mut outside = log.outside();
+    assert_eq!(outside.len(), 3);
+    assert!(check(&*db.store, outside.clone()).await.is_ok());
+    outside.swap(1, 2);
+    assert_eq!(
+        check(&*db.store, outside).await.expect_err("out of order"),
+        Problem::CheckpointsLogOrder {
+            size: 11,
+            previous: 21
+        }
+    );
 }
