@@ -78,6 +78,10 @@ pub enum Problem {
     #[error("the tree root recorded in the database does not match the entries")]
     RootMismatch,
     #[error(
+        "the review copy differs from the log at entry {seq}: {what} (the filtered review would hide or misstate it)"
+    )]
+    ReviewCopy { seq: u64, what: &'static str },
+    #[error(
         "checkpoints.log is out of order: the checkpoint of {size} entries comes after one of {previous} (it was edited, or written without its lock)"
     )]
     CheckpointsLogOrder { size: u64, previous: u64 },
@@ -100,7 +104,8 @@ impl Problem {
             | Problem::EntryMissing { seq, .. }
             | Problem::OrderChanged { seq, .. }
             | Problem::ExtraEntry { seq }
-            | Problem::TimeOrder { seq, .. } => Some(*seq),
+            | Problem::TimeOrder { seq, .. }
+            | Problem::ReviewCopy { seq, .. } => Some(*seq),
             Problem::Truncated { found, .. } => Some(found + 1),
             _ => None,
         }
@@ -305,6 +310,13 @@ pub async fn verify_in_pages(
     }
     if head.root != frontier.root() {
         return problem(Problem::RootMismatch);
+    }
+    // The review reads its filtered lists from a copy of the log (SQLite); it must agree.
+    if let Some(d) = store.check_review_copy().await? {
+        return problem(Problem::ReviewCopy {
+            seq: d.seq,
+            what: d.what,
+        });
     }
     Ok(Verified {
         entries: found,

@@ -239,15 +239,22 @@ impl LogStore for PgStore {
         // The row lock on the tree state serialises appenders across every server sharing
         // this database, so two can never both read the same size.
         let mut tx = self.writer.begin().await?;
-        let row = sqlx::query(
-            "SELECT s.size, s.frontier, \
-             (SELECT timestamp FROM access_log WHERE seq = s.size) AS last_at \
-             FROM log_state s WHERE s.id = 1 FOR UPDATE OF s",
-        )
-        .fetch_one(&mut *tx)
-        .await?;
-        // The time is settled under the lock: never before the last entry's.
-        let at = settle_time(at, row.try_get("last_at")?);
+        let row =
+            sqlx::query("SELECT size, frontier, last_at FROM log_state WHERE id = 1 FOR UPDATE")
+                .fetch_one(&mut *tx)
+                .await?;
+        // The time is settled under the lock: never before the last entry's. `last_at` is
+        // kept with the state (a lock wait re-reads this row, not other tables); a state
+        // from before the column has it NULL, and the last entry is read once instead.
+        let mut last_at: Option<i64> = row.try_get("last_at")?;
+        let size: i64 = row.try_get("size")?;
+        if last_at.is_none() && size > 0 {
+            last_at = sqlx::query_scalar("SELECT timestamp FROM access_log WHERE seq = $1")
+                .bind(size)
+                .fetch_optional(&mut *tx)
+                .await?;
+        }
+        let at = settle_time(at, last_at);
         let frontier = frontier_from_stored(
             row.try_get("size")?,
             &row.try_get::<Vec<u8>, _>("frontier")?,
@@ -305,9 +312,10 @@ impl LogStore for PgStore {
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("UPDATE log_state SET size = $1, frontier = $2 WHERE id = 1")
+        sqlx::query("UPDATE log_state SET size = $1, frontier = $2, last_at = $3 WHERE id = 1")
             .bind(to_i64(frontier.size())?)
             .bind(frontier.to_bytes())
+            .bind(at.as_micros())
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;

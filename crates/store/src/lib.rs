@@ -39,7 +39,7 @@ pub use sql::{SqlBacked, SqlStore};
 
 pub use alerts::AlertStore;
 pub use error::{StoreError, StoreResult};
-pub use log::{Appended, LeafCheck, LeafRow, LogHead, StoredCheckpoint};
+pub use log::{Appended, LeafCheck, LeafRow, LogHead, ReviewDifference, StoredCheckpoint};
 pub use models::{
     ApiKey, FileRecord, LoginAttempts, LoginFailureCounts, LoginOutcome, NewApiKey, NewSession,
     NewUser, Session, User,
@@ -137,6 +137,13 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     /// entries from the log itself); it keeps them fast. The recorder calls it after
     /// commits, in batches, so the review indexes cost appends nothing.
     async fn index_for_review(&self, limit: u32) -> StoreResult<u64>;
+    /// Holds the review copy against the log: every copied row equal to its entry, none
+    /// missing below the highest copied `seq`, none without an entry. The first
+    /// difference, by `seq`, or `None`. A backend whose review reads the log itself (a
+    /// view, on PostgreSQL) has nothing to check.
+    async fn check_review_copy(&self) -> StoreResult<Option<ReviewDifference>> {
+        Ok(None)
+    }
     /// Every stored row with `seq > after_seq` (with `after_seq = 0`, also any row with a
     /// seq below 1), up to `limit`, in `seq` order, each with its stored leaf hash: what
     /// verification walks. A row that cannot be read back as an entry is returned as such,

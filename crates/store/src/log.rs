@@ -31,6 +31,14 @@ pub struct LeafRow {
     pub leaf: Option<Hash>,
 }
 
+/// Where the review copy first differs from the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReviewDifference {
+    pub seq: u64,
+    /// What differs, in words.
+    pub what: &'static str,
+}
+
 /// A stored row reduced to its two leaf hashes: recomputed from the columns, and stored.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct LeafCheck {

@@ -40,6 +40,7 @@ accesslog_testkit::on_both_backends!(
     random_edits_are_always_named,
     tampering_is_found_across_page_boundaries,
     checkpoints_log_out_of_order_is_named,
+    an_edited_review_copy_is_named,
 );
 
 /// The key every log here is signed with.
@@ -644,4 +645,41 @@ async fn checkpoints_log_out_of_order_is_named(db: &TestDb) {
             previous: 21
         }
     );
+}
+
+/// The SQLite review copy (`<database>-review`), from which the filtered review reads:
+/// a row deleted or altered there is named, though the log itself is intact. PostgreSQL's
+/// review is a view of the log, so there is nothing there to tamper with.
+async fn an_edited_review_copy_is_named(db: &TestDb) {
+    let _log = build(db).await;
+    while db.store.index_for_review(1000).await.expect("index") > 0 {}
+    assert!(check(&*db.store, Vec::new()).await.is_ok());
+    if db.backend != Backend::Sqlite {
+        return;
+    }
+    db.execute("UPDATE review.access_log_review SET \"user\" = 'someone@else' WHERE seq = 9")
+        .await;
+    let p = check(&*db.store, Vec::new())
+        .await
+        .expect_err("altered copy");
+    assert_eq!(
+        p,
+        Problem::ReviewCopy {
+            seq: 9,
+            what: "the copied row differs from the entry"
+        }
+    );
+    db.execute("DELETE FROM review.access_log_review WHERE seq = 4")
+        .await;
+    let p = check(&*db.store, Vec::new())
+        .await
+        .expect_err("missing row");
+    assert_eq!(
+        p,
+        Problem::ReviewCopy {
+            seq: 4,
+            what: "the copy lacks its row"
+        }
+    );
+    assert!(p.to_string().contains("at entry 4"), "{p}");
 }
