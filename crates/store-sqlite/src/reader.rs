@@ -4,7 +4,9 @@
 
 use std::path::Path;
 
-use accesslog_store::log::{ENTRY_COLUMNS, EntryColumns, entry_from_columns, hash_from_bytes};
+use accesslog_store::log::{
+    ENTRY_COLUMNS, EntryColumns, entry_from_columns, hash_from_bytes, write_decimal,
+};
 use accesslog_store::{LeafCheck, LeafRow, StoreError, StoreResult};
 use rusqlite::{Connection, OpenFlags, params};
 
@@ -143,24 +145,4 @@ pub(crate) fn leaf_checks(path: &Path, after: i64, limit: u32) -> StoreResult<Ve
             stored,
         })
     })
-}
-
-/// Writes `v` in decimal at the end of `buf`; returns how many bytes it took.
-fn write_decimal(buf: &mut [u8; 20], v: i64) -> usize {
-    let negative = v < 0;
-    let mut n = v.unsigned_abs();
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    if negative {
-        i -= 1;
-        buf[i] = b'-';
-    }
-    buf.len() - i
 }

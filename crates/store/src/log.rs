@@ -62,6 +62,27 @@ pub fn settle_time(at: Timestamp, last: Option<i64>) -> Timestamp {
     }
 }
 
+/// Writes `v` in decimal at the end of `buf`; returns how many bytes it took (20 are
+/// enough for any `i64`). The verification fast paths encode integer columns with it.
+pub fn write_decimal(buf: &mut [u8; 20], v: i64) -> usize {
+    let negative = v < 0;
+    let mut n = v.unsigned_abs();
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if negative {
+        i -= 1;
+        buf[i] = b'-';
+    }
+    buf.len() - i
+}
+
 /// The lower bound for `entries_with_leaves_after`: from the very first row when starting.
 pub fn seq_bound(after_seq: u64) -> StoreResult<i64> {
     if after_seq == 0 {
