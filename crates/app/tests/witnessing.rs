@@ -40,6 +40,7 @@ accesslog_testkit::on_both_backends!(
     two_witnesses_cosign_and_the_file_gets_each_checkpoint,
     a_rewritten_log_is_refused_by_both_and_raised,
     a_rolled_back_database_is_named,
+    an_http_sink_receives_each_cosigned_checkpoint,
 );
 
 fn signer() -> LogSigner {
@@ -221,4 +222,68 @@ async fn a_rolled_back_database_is_named(a: &TestDb, b: &TestDb) {
             .all(|r| r.status == 0 && r.message.contains("rolled back")),
         "{refusals:?}"
     );
+}
+
+/// A receiver for `[log.publish] urls`: answers each POST with `status` and hands its body
+/// over.
+async fn receiver(status: u16) -> (String, tokio::sync::mpsc::UnboundedReceiver<String>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/checkpoints", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let (mut conn, _) = listener.accept().await.unwrap();
+            let mut buf = Vec::new();
+            let mut chunk = [0u8; 4096];
+            let body = loop {
+                let n = conn.read(&mut chunk).await.unwrap();
+                if n == 0 {
+                    break None;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+                let text = String::from_utf8_lossy(&buf).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| {
+                            l.to_ascii_lowercase()
+                                .strip_prefix("content-length: ")
+                                .map(|v| v.trim().parse().unwrap())
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= len {
+                        break Some(body.to_owned());
+                    }
+                }
+            };
+            let reply =
+                format!("HTTP/1.1 {status} X\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
+            let _ = conn.write_all(reply.as_bytes()).await;
+            if let Some(body) = body {
+                let _ = tx.send(body);
+            }
+        }
+    });
+    (url, rx)
+}
+
+async fn an_http_sink_receives_each_cosigned_checkpoint(db: &TestDb, _: &TestDb) {
+    let tmp = tempfile::tempdir().unwrap();
+    let w1 = witness(&tmp.path().join("w1"), "witness.example/w1").await;
+    let w2 = witness(&tmp.path().join("w2"), "witness.example/w2").await;
+    let (url, mut got) = receiver(200).await;
+    let (down, mut never) = receiver(503).await;
+    let mut log = settings(&[w1.clone(), w2], None);
+    log.publish.urls = vec![url, down];
+    let mut p = publisher(db, &log);
+    grow(&*db.store, 9, "a").await;
+    let round = p.round().await.unwrap();
+    assert_eq!((round.cosigned, round.published), (2, 1), "{round:?}");
+    let body = got.recv().await.unwrap();
+    let (_, note) = latest_published(&*db.store, &log).await.unwrap().unwrap();
+    assert_eq!(body, note);
+    assert_eq!(w1.1.verify(&body).unwrap().0.size, 9);
+    // The sink that answered 503 got the note too, and will be sent it again.
+    assert_eq!(never.recv().await.unwrap(), note);
 }

@@ -162,6 +162,10 @@ async fn rewritten_logs_fail_verify_with_two_witnesses(backend: Backend) {
     );
     let (out, _) = ok(run(&args(&["verify"])));
     assert!(out.contains("pass their keys with --witness"), "{out}");
+    // The cosigned checkpoint, kept elsewhere with --out.
+    let kept = tmp.path().join("kept-checkpoint");
+    ok(run(&args(&["checkpoint", "--out", kept.to_str().unwrap()])));
+    assert_eq!(std::fs::read_to_string(&kept).unwrap(), note);
 
     // The operator rewrites history: every entry replaced, the tree rebuilt, new
     // checkpoints signed with the site's key, the site's own copy of them removed.
@@ -196,6 +200,14 @@ async fn rewritten_logs_fail_verify_with_two_witnesses(backend: Backend) {
     let err = failed(run(&with_witnesses(&["verify"], "2")));
     assert!(
         err.contains("VERIFICATION FAILED") && err.contains("none of the 2 witnesses"),
+        "{err}"
+    );
+    // And the checkpoint kept before the rewrite names the fork on its own.
+    let mut with_kept = args(&["verify"]);
+    with_kept.extend(["--checkpoint".into(), kept.display().to_string()]);
+    let err = failed(run(&with_kept));
+    assert!(
+        err.contains("fork") || err.contains("does not match"),
         "{err}"
     );
     // Each witness kept the refused checkpoint as evidence.

@@ -30,8 +30,9 @@ WHAT picks a subset (default: sqlite postgres throughput latency batches):
   latency               record() to receipt at a steady offered load
   batches               the cost of one append_entries call by batch size
   fill                  fill a fresh SQLite log with --entries entries (not in the default)
-  verify                fill a fresh SQLite log with --entries entries, then time `verify`
-                        beside a bare read of the same rows (not in the default)
+  verify                fill a fresh log (each backend picked) with --entries entries, then
+                        time `verify` beside a bare read of the same rows as full entries
+                        (not in the default)
 
 OPTIONS:
   --secs N              seconds per throughput run (default 3)
@@ -199,7 +200,13 @@ async fn main() {
         }
     }
     if args.verify {
-        verify_throughput(args.entries).await;
+        for &backend in &args.backends {
+            if backend == Backend::Postgres && std::env::var(POSTGRES_URL_VAR).is_err() {
+                println!("\n## verify on PostgreSQL: skipped ({POSTGRES_URL_VAR} is not set)");
+                continue;
+            }
+            verify_throughput(backend, args.entries).await;
+        }
     }
     if args.fill {
         println!("\n## fill");
@@ -219,9 +226,12 @@ async fn main() {
 
 /// `verify` on a filled log, beside the naive way of walking it: reading every row back
 /// as a full entry (what verify itself did at first), without even hashing.
-async fn verify_throughput(entries: u64) {
-    println!("\n## verify");
-    let db = TestDb::sqlite().await;
+async fn verify_throughput(backend: Backend, entries: u64) {
+    let name = backend_name(backend);
+    println!("\n## verify on {name}");
+    let db = TestDb::open(backend, "verify_bench")
+        .await
+        .expect("a database");
     let filled = fill(db.store.clone(), entries, 256).await;
     let verifier = accesslog_core::checkpoint::LogSigner::from_seed("bench.example/log", [7; 32])
         .expect("a signer")
@@ -250,7 +260,7 @@ async fn verify_throughput(entries: u64) {
     assert_eq!(verified.entries, filled);
     assert_eq!(rows, filled);
     println!(
-        "\n| on a {filled}-entry SQLite log | seconds | entries/s |\n|--|--:|--:|\n\
+        "\n| on a {filled}-entry {name} log | seconds | entries/s |\n|--|--:|--:|\n\
          | baseline: read every row as a full entry, hash nothing | {read_secs:.2} | {:.0} |\n\
          | verify: re-encode, hash every leaf, rebuild the tree, compare | {verify_secs:.2} | {:.0} |\n\
          verify takes {:.2}x the baseline's time",
