@@ -257,6 +257,15 @@ async fn verify_throughput(backend: Backend, entries: u64) {
         .await
         .expect("the log verifies");
     let verify_secs = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let review = db
+        .store
+        .check_review_copy()
+        .await
+        .expect("the review check");
+    let review_secs = started.elapsed().as_secs_f64();
+    assert_eq!(review, None);
+    println!("(of which the review copy's check alone takes {review_secs:.2} s)");
     assert_eq!(verified.entries, filled);
     assert_eq!(rows, filled);
     println!(

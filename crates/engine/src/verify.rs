@@ -266,6 +266,9 @@ pub async fn verify_in_pages(
         if clean {
             for (row, seq) in page.iter().zip(expected..) {
                 let Some(leaf) = row.leaf else { continue };
+                if let Some(what) = row.review {
+                    return problem(Problem::ReviewCopy { seq, what });
+                }
                 in_time(seq, row.timestamp, &mut last_at)?;
                 frontier.append(leaf);
                 check_targets(&targets, &frontier)?;

@@ -295,6 +295,7 @@ fn leaf_check(row: &sqlx::postgres::PgRow) -> StoreResult<LeafCheck> {
         timestamp,
         leaf,
         stored,
+        review: None,
     })
 }
 

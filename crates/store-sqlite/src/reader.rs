@@ -98,6 +98,23 @@ pub(crate) fn leaf_checks(path: &Path, after: i64, limit: u32) -> StoreResult<Ve
     // are unsigned in an entry; timestamps may be negative.
     const INTEGERS: [(usize, bool); 4] = [(0, false), (1, true), (13, false), (14, false)];
     let mut digits = [[0u8; 20]; 4];
+    // The copied rows of the same page, read in lockstep (see ReviewCopy).
+    let copy = ReviewCopy::open(path)?;
+    let db = |e: rusqlite::Error| StoreError::Database(Box::new(e));
+    let mut stmt = match &copy {
+        Some(c) => Some(c.conn.prepare(REVIEW_PAGE).map_err(db)?),
+        None => None,
+    };
+    let mut copied = match stmt.as_mut() {
+        Some(s) => {
+            use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
+            let mut rows = s.query(params![after, i64::from(limit)]).map_err(db)?;
+            rows.advance().map_err(db)?;
+            Some(rows)
+        }
+        None => None,
+    };
+    let mark = copy.as_ref().map_or(i64::MIN, |c| c.mark);
     walk(path, after, limit, |row| {
         let seq: i64 = row
             .get(0)
@@ -138,11 +155,131 @@ pub(crate) fn leaf_checks(path: &Path, after: i64, limit: u32) -> StoreResult<Ve
             accesslog_core::entry::encode_fields(&mut buf, &fields);
             accesslog_core::merkle::leaf_hash(&buf)
         });
+        let review = match copied.as_mut() {
+            Some(copied) => check_copy(copied, mark, seq, row)?,
+            None => None,
+        };
         Ok(LeafCheck {
             seq,
             timestamp,
             leaf,
             stored,
+            review,
         })
     })
+}
+
+/// The review copy (`<database>-review`), read in `seq` order beside the log so that each
+/// entry's copied row is compared as the entry is read: one more sequential read in
+/// lockstep, values compared where SQLite holds them, not a join. Rows above the copy's
+/// highest `seq` are not copied yet, which is fine.
+struct ReviewCopy {
+    conn: Connection,
+    mark: i64,
+}
+
+/// The review copy's columns after `seq`, by their position in `ENTRY_COLUMNS`.
+const REVIEW_AT: [usize; 9] = {
+    const NAMES_OF: [&str; 9] = [
+        "timestamp",
+        "user",
+        "activity",
+        "export_from",
+        "reference_document",
+        "report_name",
+        "file_type",
+        "outcome",
+        "byte_count",
+    ];
+    let mut at = [0; 9];
+    let mut k = 0;
+    while k < 9 {
+        let mut i = 0;
+        while !const_eq(NAMES[i], NAMES_OF[k]) {
+            i += 1;
+        }
+        at[k] = i;
+        k += 1;
+    }
+    at
+};
+
+const fn const_eq(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
+const REVIEW_PAGE: &str = "SELECT seq, timestamp, \"user\", activity, export_from, \
+    reference_document, report_name, file_type, outcome, byte_count FROM access_log_review \
+    WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+
+impl ReviewCopy {
+    /// The copy beside the log at `path`, with its highest seq; `None` when there is none
+    /// (no file, or not made yet).
+    fn open(path: &Path) -> StoreResult<Option<Self>> {
+        let review = crate::review::review_path(path);
+        if !review.exists() {
+            return Ok(None);
+        }
+        let unavailable = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
+        let conn = Connection::open_with_flags(
+            &review,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(unavailable)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(unavailable)?;
+        let mark = conn
+            .query_row("SELECT MAX(seq) FROM access_log_review", [], |r| {
+                r.get::<_, Option<i64>>(0)
+            })
+            .ok()
+            .flatten();
+        Ok(mark.map(|mark| Self { conn, mark }))
+    }
+}
+
+/// Holds the entry `row` (at `seq`) against the copied row under `copied`, moving it on
+/// when they are the same row: `None` when they agree (or the entry is not copied yet),
+/// otherwise what is wrong.
+fn check_copy(
+    copied: &mut rusqlite::Rows<'_>,
+    mark: i64,
+    seq: i64,
+    row: &rusqlite::Row<'_>,
+) -> StoreResult<Option<&'static str>> {
+    use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
+    if seq > mark {
+        return Ok(None);
+    }
+    let Some(c) = copied.get() else {
+        return Ok(Some("the copy lacks its row"));
+    };
+    let at: i64 = c.get(0).unwrap_or(i64::MIN);
+    if at < seq {
+        // A copied row below this entry that no entry matched: a row of its own.
+        return Ok(Some("the copy has a row where the log has no entry"));
+    }
+    if at > seq {
+        return Ok(Some("the copy lacks its row"));
+    }
+    for (k, col) in REVIEW_AT.iter().enumerate() {
+        if c.get_ref(k + 1).ok() != row.get_ref(*col).ok() {
+            return Ok(Some("the copied row differs from the entry"));
+        }
+    }
+    copied
+        .advance()
+        .map_err(|e| StoreError::Database(Box::new(e)))?;
+    Ok(None)
 }

@@ -137,10 +137,11 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     /// entries from the log itself); it keeps them fast. The recorder calls it after
     /// commits, in batches, so the review indexes cost appends nothing.
     async fn index_for_review(&self, limit: u32) -> StoreResult<u64>;
-    /// Holds the review copy against the log: every copied row equal to its entry, none
-    /// missing below the highest copied `seq`, none without an entry. The first
-    /// difference, by `seq`, or `None`. A backend whose review reads the log itself (a
-    /// view, on PostgreSQL) has nothing to check.
+    /// The part of holding the review copy against the log that the walk of
+    /// [`recomputed_leaves_after`](Self::recomputed_leaves_after) cannot do (which compares
+    /// each entry with its copied row, `LeafCheck::review`): copied rows past the log's
+    /// last entry. A backend whose review reads the log itself (a view, on PostgreSQL) has
+    /// nothing to check.
     async fn check_review_copy(&self) -> StoreResult<Option<ReviewDifference>> {
         Ok(None)
     }
@@ -175,6 +176,7 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
                     .ok()
                     .map(|e| accesslog_core::merkle::leaf_hash(&e.canonical_bytes())),
                 stored: row.leaf,
+                review: None,
             })
             .collect())
     }

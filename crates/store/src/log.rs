@@ -49,6 +49,9 @@ pub struct LeafCheck {
     /// `None`: the row could not be hashed on the fast path; read it in full.
     pub leaf: Option<Hash>,
     pub stored: Option<Hash>,
+    /// Where a backend keeps a review copy beside the log (SQLite): what is wrong with
+    /// this entry's copied row, if anything.
+    pub review: Option<&'static str>,
 }
 
 /// The time an append stamps its entries with: the caller's clock, read before the

@@ -682,4 +682,28 @@ async fn an_edited_review_copy_is_named(db: &TestDb) {
         }
     );
     assert!(p.to_string().contains("at entry 4"), "{p}");
+    // A row copied back, and one past the log's end.
+    db.execute(
+        "INSERT INTO review.access_log_review SELECT seq, timestamp, \"user\", activity, \
+         export_from, reference_document, report_name, file_type, outcome, byte_count \
+         FROM log.access_log WHERE seq = 4",
+    )
+    .await;
+    db.execute("UPDATE review.access_log_review SET \"user\" = (SELECT \"user\" FROM log.access_log WHERE seq = 9) WHERE seq = 9")
+        .await;
+    db.execute(
+        "INSERT INTO review.access_log_review (seq, timestamp, \"user\", activity, outcome) \
+         VALUES (1000, 0, 'ghost@example.com', 'export', 'granted')",
+    )
+    .await;
+    let p = check(&*db.store, Vec::new())
+        .await
+        .expect_err("a ghost row");
+    assert_eq!(
+        p,
+        Problem::ReviewCopy {
+            seq: 1000,
+            what: "the copy has a row where the log has no entry"
+        }
+    );
 }
