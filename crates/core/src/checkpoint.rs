@@ -289,17 +289,65 @@ fn parse_root(line: &str) -> Result<[u8; 32], NoteError> {
         .map_err(|_| NoteError::MalformedCheckpoint("the root hash is not 32 bytes"))
 }
 
-/// The log's signing key and its name. Holds the secret, so it is not `Clone` and its
-/// `Debug` shows only public parts.
-pub struct LogSigner {
-    name: String,
-    key: SigningKey,
-    key_id: u32,
+/// An Ed25519 key pair with its signed-note name, type byte and key id: what the log's
+/// key and a witness's key have in common. Holds the secret, so it is not `Clone`.
+pub(crate) struct KeyPair {
+    pub(crate) name: String,
+    pub(crate) key: SigningKey,
+    pub(crate) key_id: u32,
+    alg: u8,
 }
 
-impl fmt::Debug for LogSigner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("LogSigner")
+impl KeyPair {
+    /// A new key from the operating system's random number generator.
+    pub(crate) fn generate(name: &str, alg: u8) -> Result<Self, NoteError> {
+        validate_name(name)?;
+        Self::from_seed(name, *random_seed()?, alg)
+    }
+
+    /// The key for an RFC 8032 32-byte private key seed.
+    pub(crate) fn from_seed(name: &str, seed: [u8; 32], alg: u8) -> Result<Self, NoteError> {
+        validate_name(name)?;
+        let key = SigningKey::from_bytes(&seed);
+        let key_id = key_id(name, alg, key.verifying_key().as_bytes());
+        Ok(KeyPair {
+            name: name.to_owned(),
+            key,
+            key_id,
+            alg,
+        })
+    }
+
+    /// Parses `PRIVATE+KEY+…` of type `alg`; the key id must match the key, which catches
+    /// a hand-edited name or a truncated file.
+    pub(crate) fn from_private_key_text(text: &str, alg: u8) -> Result<Self, NoteError> {
+        let KeyText { name, stated, key } = parse_private_key(text, alg)?;
+        let pair = Self::from_seed(&name, *key, alg)?;
+        if pair.key_id != stated {
+            return Err(NoteError::KeyIdMismatch {
+                name,
+                stated,
+                computed: pair.key_id,
+            });
+        }
+        Ok(pair)
+    }
+
+    pub(crate) fn public_key(&self) -> [u8; 32] {
+        self.key.verifying_key().to_bytes()
+    }
+
+    pub(crate) fn verifier_key(&self) -> String {
+        format_verifier_key(&self.name, self.key_id, self.alg, &self.public_key())
+    }
+
+    pub(crate) fn to_private_key_text(&self) -> String {
+        format_private_key(&self.name, self.key_id, self.alg, self.key.as_bytes())
+    }
+
+    /// `Debug` with the public parts only.
+    pub(crate) fn debug(&self, f: &mut fmt::Formatter<'_>, what: &str) -> fmt::Result {
+        f.debug_struct(what)
             .field("name", &self.name)
             .field("key_id", &format_args!("{:08x}", self.key_id))
             .field("public_key", &hex::encode(self.public_key()))
@@ -307,81 +355,74 @@ impl fmt::Debug for LogSigner {
     }
 }
 
+/// The log's signing key and its name. Holds the secret, so it is not `Clone` and its
+/// `Debug` shows only public parts.
+pub struct LogSigner(KeyPair);
+
+impl fmt::Debug for LogSigner {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.debug(f, "LogSigner")
+    }
+}
+
 impl LogSigner {
     /// A new key from the operating system's random number generator.
     pub fn generate(name: &str) -> Result<Self, NoteError> {
-        validate_name(name)?;
-        Self::from_seed(name, *random_seed()?)
+        KeyPair::generate(name, ALG_ED25519).map(Self)
     }
 
     /// The key for an RFC 8032 32-byte private key seed.
     pub fn from_seed(name: &str, seed: [u8; 32]) -> Result<Self, NoteError> {
-        validate_name(name)?;
-        let key = SigningKey::from_bytes(&seed);
-        let key_id = key_id(name, ALG_ED25519, key.verifying_key().as_bytes());
-        Ok(LogSigner {
-            name: name.to_owned(),
-            key,
-            key_id,
-        })
+        KeyPair::from_seed(name, seed, ALG_ED25519).map(Self)
     }
 
     pub fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
 
     pub fn key_id(&self) -> u32 {
-        self.key_id
+        self.0.key_id
     }
 
     pub fn public_key(&self) -> [u8; 32] {
-        self.key.verifying_key().to_bytes()
+        self.0.public_key()
     }
 
     /// `<name>+<8 hex key id>+<base64(0x01 || public key)>`, Go's `note.NewVerifier` form.
     pub fn verifier_key(&self) -> String {
-        format_verifier_key(&self.name, self.key_id, ALG_ED25519, &self.public_key())
+        self.0.verifier_key()
     }
 
     /// The verifier for this key, without a round trip through text.
     pub fn verifier(&self) -> NoteVerifier {
         NoteVerifier {
-            name: self.name.clone(),
-            key_id: self.key_id,
-            key: self.key.verifying_key(),
+            name: self.0.name.clone(),
+            key_id: self.0.key_id,
+            key: self.0.key.verifying_key(),
         }
     }
 
     /// The complete signed note: the body, a blank line and one signature line.
     pub fn sign(&self, checkpoint: &Checkpoint) -> String {
         let text = checkpoint.body();
-        let signature = self.key.sign(text.as_bytes()).to_bytes();
+        let signature = self.0.key.sign(text.as_bytes()).to_bytes();
         let mut blob = Vec::with_capacity(4 + signature.len());
-        blob.extend_from_slice(&self.key_id.to_be_bytes());
+        blob.extend_from_slice(&self.0.key_id.to_be_bytes());
         blob.extend_from_slice(&signature);
-        format!("{text}\n{}", signature_line(&self.name, &blob))
+        format!("{text}\n{}", signature_line(&self.0.name, &blob))
     }
 
     /// `PRIVATE+KEY+<name>+<8 hex key id>+<base64(0x01 || seed)>`, as Go's
     /// `note.GenerateKey` writes it, so the key file works with Go's `note.NewSigner`.
     pub fn to_private_key_text(&self) -> String {
-        format_private_key(&self.name, self.key_id, ALG_ED25519, self.key.as_bytes())
+        self.0.to_private_key_text()
     }
 
     /// Parses [`LogSigner::to_private_key_text`]; trailing whitespace (a final newline in
     /// a key file) is ignored. The key id must match the key, which catches a hand-edited
     /// name or a truncated file.
     pub fn from_private_key_text(text: &str) -> Result<Self, NoteError> {
-        let KeyText { name, stated, key } = parse_private_key(text, ALG_ED25519)?;
-        let signer = LogSigner::from_seed(&name, *key)?;
-        if signer.key_id != stated {
-            return Err(NoteError::KeyIdMismatch {
-                name,
-                stated,
-                computed: signer.key_id,
-            });
-        }
-        Ok(signer)
+        KeyPair::from_private_key_text(text, ALG_ED25519).map(Self)
     }
 }
 

@@ -14,11 +14,11 @@
 //! taken for a log key (type 0x01) or the other way round. The key texts are the
 //! signed-note ones with that type byte, so Go's and cloudflare's tools read them.
 
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, VerifyingKey};
 
 use crate::checkpoint::{
-    Checkpoint, KeyText, NoteError, SIG_PREFIX, format_private_key, format_verifier_key, key_id,
-    parse_private_key, parse_signature_line, parse_verifier_key, random_seed, split_note,
+    Checkpoint, KeyPair, NoteError, SIG_PREFIX, format_verifier_key, parse_signature_line,
+    parse_verifier_key, split_note,
 };
 
 /// The signed-note signature type byte of an Ed25519 `cosignature/v1` key.
@@ -34,67 +34,47 @@ pub fn signed_message(checkpoint_body: &str, time: u64) -> String {
 
 /// A witness's cosigning key. Holds the secret, so it is not `Clone`, and its `Debug`
 /// shows only public parts.
-pub struct Cosigner {
-    name: String,
-    key: SigningKey,
-    key_id: u32,
-}
+pub struct Cosigner(KeyPair);
 
 impl std::fmt::Debug for Cosigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Cosigner")
-            .field("name", &self.name)
-            .field("key_id", &format_args!("{:08x}", self.key_id))
-            .finish_non_exhaustive()
+        self.0.debug(f, "Cosigner")
     }
 }
 
 impl Cosigner {
     /// A new key from the operating system's random number generator.
     pub fn generate(name: &str) -> Result<Self, NoteError> {
-        let seed = random_seed()?;
-        Self::from_seed(name, *seed)
+        KeyPair::generate(name, ALG_COSIGNATURE_V1).map(Self)
     }
 
     /// The key for an RFC 8032 32-byte private key seed.
     pub fn from_seed(name: &str, seed: [u8; 32]) -> Result<Self, NoteError> {
-        crate::checkpoint::validate_name(name)?;
-        let key = SigningKey::from_bytes(&seed);
-        let key_id = key_id(name, ALG_COSIGNATURE_V1, key.verifying_key().as_bytes());
-        Ok(Cosigner {
-            name: name.to_owned(),
-            key,
-            key_id,
-        })
+        KeyPair::from_seed(name, seed, ALG_COSIGNATURE_V1).map(Self)
     }
 
     pub fn name(&self) -> &str {
-        &self.name
+        &self.0.name
     }
 
     pub fn key_id(&self) -> u32 {
-        self.key_id
+        self.0.key_id
     }
 
     pub fn public_key(&self) -> [u8; 32] {
-        self.key.verifying_key().to_bytes()
+        self.0.public_key()
     }
 
     /// `<name>+<8 hex key id>+<base64(0x04 || public key)>`.
     pub fn verifier_key(&self) -> String {
-        format_verifier_key(
-            &self.name,
-            self.key_id,
-            ALG_COSIGNATURE_V1,
-            &self.public_key(),
-        )
+        self.0.verifier_key()
     }
 
     pub fn verifier(&self) -> CosignatureVerifier {
         CosignatureVerifier {
-            name: self.name.clone(),
-            key_id: self.key_id,
-            key: self.key.verifying_key(),
+            name: self.0.name.clone(),
+            key_id: self.0.key_id,
+            key: self.0.key.verifying_key(),
         }
     }
 
@@ -107,36 +87,22 @@ impl Cosigner {
             ));
         }
         let message = signed_message(&checkpoint.body(), time);
-        let signature = self.key.sign(message.as_bytes()).to_bytes();
+        let signature = self.0.key.sign(message.as_bytes()).to_bytes();
         let mut blob = Vec::with_capacity(4 + 8 + 64);
-        blob.extend_from_slice(&self.key_id.to_be_bytes());
+        blob.extend_from_slice(&self.0.key_id.to_be_bytes());
         blob.extend_from_slice(&time.to_be_bytes());
         blob.extend_from_slice(&signature);
-        Ok(crate::checkpoint::signature_line(&self.name, &blob))
+        Ok(crate::checkpoint::signature_line(&self.0.name, &blob))
     }
 
     /// `PRIVATE+KEY+<name>+<8 hex key id>+<base64(0x04 || seed)>`.
     pub fn to_private_key_text(&self) -> String {
-        format_private_key(
-            &self.name,
-            self.key_id,
-            ALG_COSIGNATURE_V1,
-            self.key.as_bytes(),
-        )
+        self.0.to_private_key_text()
     }
 
     /// Parses [`Cosigner::to_private_key_text`]; the key id must match the key.
     pub fn from_private_key_text(text: &str) -> Result<Self, NoteError> {
-        let KeyText { name, stated, key } = parse_private_key(text, ALG_COSIGNATURE_V1)?;
-        let cosigner = Self::from_seed(&name, *key)?;
-        if cosigner.key_id != stated {
-            return Err(NoteError::KeyIdMismatch {
-                name,
-                stated,
-                computed: cosigner.key_id,
-            });
-        }
-        Ok(cosigner)
+        KeyPair::from_private_key_text(text, ALG_COSIGNATURE_V1).map(Self)
     }
 }
 
