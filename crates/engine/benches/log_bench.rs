@@ -253,10 +253,15 @@ async fn verify_throughput(backend: Backend, entries: u64) {
     let read_secs = started.elapsed().as_secs_f64();
 
     let started = Instant::now();
+    let cpu_before = cpu_secs();
     let verified = accesslog_engine::verify::verify(&*db.store, &verifier, Vec::new(), |_, _| {})
         .await
         .expect("the log verifies");
     let verify_secs = started.elapsed().as_secs_f64();
+    println!(
+        "(verify kept {:.2} cores busy on average: this process's CPU time over the wall time)",
+        (cpu_secs() - cpu_before) / verify_secs
+    );
     let started = Instant::now();
     let review = db
         .store
@@ -278,6 +283,21 @@ async fn verify_throughput(backend: Backend, entries: u64) {
         verify_secs / read_secs
     );
     db.drop().await;
+}
+
+/// This process's user and system CPU time so far, in seconds (Linux; 0 elsewhere).
+fn cpu_secs() -> f64 {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return 0.0;
+    };
+    // Fields 14 and 15 (utime, stime), after the command name in parentheses.
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<f64>().ok())
+        .sum();
+    ticks / 100.0
 }
 
 fn backend_name(backend: Backend) -> &'static str {
