@@ -218,6 +218,9 @@ pub async fn verify_in_pages(
     let mut reread_at = None;
     // The previous entry's timestamp, in µs: each must be at or after it.
     let mut last_at = i64::MIN;
+    // The first difference of the review copy, said only if the log itself holds: an
+    // entry rewritten in the log also differs from its copy, and the log is the story.
+    let mut review_copy = None;
     // The walk reads each row's recomputed and stored leaf (cheap). A page where anything
     // is off is read again in full, to say exactly what is wrong.
     // Pages are read ahead, AHEAD at a time (each on a thread of its own with SQLite),
@@ -266,8 +269,10 @@ pub async fn verify_in_pages(
         if clean {
             for (row, seq) in page.iter().zip(expected..) {
                 let Some(leaf) = row.leaf else { continue };
-                if let Some(what) = row.review {
-                    return problem(Problem::ReviewCopy { seq, what });
+                if let Some(what) = row.review
+                    && review_copy.is_none()
+                {
+                    review_copy = Some(Problem::ReviewCopy { seq, what });
                 }
                 in_time(seq, row.timestamp, &mut last_at)?;
                 frontier.append(leaf);
@@ -315,6 +320,9 @@ pub async fn verify_in_pages(
         return problem(Problem::RootMismatch);
     }
     // The review reads its filtered lists from a copy of the log (SQLite); it must agree.
+    if let Some(p) = review_copy {
+        return problem(p);
+    }
     if let Some(d) = store.check_review_copy().await? {
         return problem(Problem::ReviewCopy {
             seq: d.seq,

@@ -361,6 +361,9 @@ async fn a_forged_checkpoint_is_a_bad_signature(db: &TestDb) {
 
 async fn a_consistently_rewritten_leaf_breaks_the_signed_root(db: &TestDb) {
     let log = build(db).await;
+    // The review copy holds entry 7 as it was (so on SQLite it differs from the rewritten
+    // entry too): the log's own problem is what verify names.
+    while db.store.index_for_review(1000).await.expect("index") > 0 {}
     // The attacker edits entry 7 and recomputes its leaf (level 0) to match, so the
     // entry-by-entry check passes; the subtrees above it were signed.
     let mut entry = db.store.entry(7).await.expect("read").expect("there");
