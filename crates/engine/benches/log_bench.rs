@@ -252,6 +252,7 @@ async fn verify_throughput(backend: Backend, entries: u64) {
     }
     let read_secs = started.elapsed().as_secs_f64();
 
+    eprintln!("verify: starting (pid {})", std::process::id());
     let started = Instant::now();
     let cpu_before = cpu_secs();
     let verified = accesslog_engine::verify::verify(&*db.store, &verifier, Vec::new(), |_, _| {})

@@ -116,23 +116,31 @@ pub(crate) fn leaf_checks(path: &Path, after: i64, limit: u32) -> StoreResult<Ve
     };
     let mark = copy.as_ref().map_or(i64::MIN, |c| c.mark);
     walk(path, after, limit, |row| {
-        let seq: i64 = row
-            .get(0)
-            .map_err(|e| StoreError::Other(format!("seq: {e}")))?;
-        let timestamp: i64 = row.get(1).unwrap_or(0);
-        let stored = match row.get_ref(NAMES.len()) {
-            Ok(ValueRef::Blob(b)) => hash_from_bytes(b).ok(),
+        // Each column is fetched once; the leaf and the review comparison both read these.
+        let vals: [ValueRef<'_>; 25] =
+            std::array::from_fn(|i| row.get_ref(i).unwrap_or(ValueRef::Null));
+        let ValueRef::Integer(seq) = vals[0] else {
+            return Err(StoreError::Other(
+                "a row whose seq is not an integer".to_owned(),
+            ));
+        };
+        let timestamp = match vals[1] {
+            ValueRef::Integer(t) => t,
+            _ => 0,
+        };
+        let stored = match vals[NAMES.len()] {
+            ValueRef::Blob(b) => hash_from_bytes(b).ok(),
             _ => None,
         };
         let mut fields: [Option<&[u8]>; 24] = [None; 24];
         let mut ok = true;
         let mut lens = [0usize; 4];
         for (k, (col, signed)) in INTEGERS.iter().enumerate() {
-            match row.get_ref(*col) {
-                Ok(ValueRef::Integer(v)) if *signed || v >= 0 => {
+            match vals[*col] {
+                ValueRef::Integer(v) if *signed || v >= 0 => {
                     lens[k] = write_decimal(&mut digits[k], v)
                 }
-                Ok(ValueRef::Null) if *col >= 13 => lens[k] = usize::MAX,
+                ValueRef::Null if *col >= 13 => lens[k] = usize::MAX,
                 _ => ok = false,
             }
         }
@@ -144,9 +152,9 @@ pub(crate) fn leaf_checks(path: &Path, after: i64, limit: u32) -> StoreResult<Ve
                 *field = (lens[k] != usize::MAX).then(|| &digits[k][20 - lens[k]..]);
                 continue;
             }
-            match row.get_ref(i) {
-                Ok(ValueRef::Text(t)) => *field = Some(t),
-                Ok(ValueRef::Null) => *field = None,
+            match vals[i] {
+                ValueRef::Text(t) => *field = Some(t),
+                ValueRef::Null => *field = None,
                 _ => ok = false,
             }
         }
@@ -156,7 +164,7 @@ pub(crate) fn leaf_checks(path: &Path, after: i64, limit: u32) -> StoreResult<Ve
             accesslog_core::merkle::leaf_hash(&buf)
         });
         let review = match copied.as_mut() {
-            Some(copied) => check_copy(copied, mark, seq, row)?,
+            Some(copied) => check_copy(copied, mark, seq, &vals)?,
             None => None,
         };
         Ok(LeafCheck {
@@ -249,14 +257,14 @@ impl ReviewCopy {
     }
 }
 
-/// Holds the entry `row` (at `seq`) against the copied row under `copied`, moving it on
+/// Holds the entry (its column values, at `seq`) against the copied row under `copied`, moving it on
 /// when they are the same row: `None` when they agree (or the entry is not copied yet),
 /// otherwise what is wrong.
 fn check_copy(
     copied: &mut rusqlite::Rows<'_>,
     mark: i64,
     seq: i64,
-    row: &rusqlite::Row<'_>,
+    entry: &[rusqlite::types::ValueRef<'_>],
 ) -> StoreResult<Option<&'static str>> {
     use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
     if seq > mark {
@@ -274,7 +282,7 @@ fn check_copy(
         return Ok(Some("the copy lacks its row"));
     }
     for (k, col) in REVIEW_AT.iter().enumerate() {
-        if c.get_ref(k + 1).ok() != row.get_ref(*col).ok() {
+        if c.get_ref(k + 1).ok() != Some(entry[*col]) {
             return Ok(Some("the copied row differs from the entry"));
         }
     }
