@@ -53,10 +53,16 @@ pub enum Activity {
     /// Record data shown or returned: a document, a list, a report page or its data, or
     /// the Access Log itself (the seed's "document access activities").
     Read,
+    /// The log's own upkeep: entries archived to a bundle and their payloads removed.
+    LogPrune,
+    /// The log's own upkeep: one person's entries redacted on request.
+    LogRedact,
+    /// A legal hold added or lifted.
+    LegalHold,
 }
 
 impl Activity {
-    pub const ALL: [Activity; 8] = [
+    pub const ALL: [Activity; 11] = [
         Activity::Print,
         Activity::ReportPrint,
         Activity::FileDownload,
@@ -65,6 +71,9 @@ impl Activity {
         Activity::BackupDownload,
         Activity::LogExport,
         Activity::Read,
+        Activity::LogPrune,
+        Activity::LogRedact,
+        Activity::LegalHold,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -77,6 +86,9 @@ impl Activity {
             Activity::BackupDownload => "backup_download",
             Activity::LogExport => "log_export",
             Activity::Read => "read",
+            Activity::LogPrune => "log_prune",
+            Activity::LogRedact => "log_redact",
+            Activity::LegalHold => "legal_hold",
         }
     }
 }
@@ -497,41 +509,47 @@ pub fn encode_fields(out: &mut Vec<u8>, fields: &[Option<&[u8]>; 24]) {
 impl Entry {
     /// The canonical bytes (see the module documentation). A field longer than 4 GiB cannot occur: request bodies and rendered pages are limited far below that.
     pub fn canonical_bytes(&self) -> Vec<u8> {
-        let e = &self.event;
-        let mut out = Vec::with_capacity(256 + e.page.as_ref().map_or(0, String::len));
-        let roles = e.roles_json();
-        let seq = self.seq.to_string();
-        let ts = self.timestamp.as_micros().to_string();
-        let rows = e.row_count.map(|n| n.to_string());
-        let bytes = e.byte_count.map(|n| n.to_string());
-        let fields: [Option<&str>; 24] = [
-            Some(&seq),
-            Some(&ts),
-            Some(&e.user),
-            Some(e.activity.as_str()),
-            Some(&e.method),
-            e.export_from.as_deref(),
-            e.reference_document.as_deref(),
-            e.report_name.as_deref(),
-            e.print_format.as_deref(),
-            e.file_type.as_deref(),
-            e.filters.as_ref().map(CanonicalJson::as_str),
-            e.columns.as_ref().map(CanonicalJson::as_str),
-            e.page.as_deref(),
-            rows.as_deref(),
-            bytes.as_deref(),
-            e.content_sha256.as_deref(),
-            Some(e.outcome.as_str()),
-            e.reason.as_deref(),
-            e.ip.as_deref(),
-            e.user_agent.as_deref(),
-            e.request_id.as_deref(),
-            Some(roles.as_str()),
-            e.auth.as_deref(),
-            Some(&e.source),
-        ];
-        encode_fields(&mut out, &fields.map(|f| f.map(str::as_bytes)));
+        let texts = self.field_texts();
+        let mut out = Vec::with_capacity(256 + self.event.page.as_ref().map_or(0, String::len));
+        encode_fields(
+            &mut out,
+            &std::array::from_fn(|i| texts[i].as_deref().map(str::as_bytes)),
+        );
         out
+    }
+
+    /// The 24 fields as the text the canonical bytes encode, in canonical order (`None`
+    /// for an absent field): an entry exactly as hashed, in a form JSON can carry (archive
+    /// bundles do).
+    pub fn field_texts(&self) -> [Option<String>; 24] {
+        let e = &self.event;
+        let text = |v: &Option<String>| v.clone();
+        [
+            Some(self.seq.to_string()),
+            Some(self.timestamp.as_micros().to_string()),
+            Some(e.user.clone()),
+            Some(e.activity.as_str().to_owned()),
+            Some(e.method.clone()),
+            text(&e.export_from),
+            text(&e.reference_document),
+            text(&e.report_name),
+            text(&e.print_format),
+            text(&e.file_type),
+            e.filters.as_ref().map(|j| j.as_str().to_owned()),
+            e.columns.as_ref().map(|j| j.as_str().to_owned()),
+            text(&e.page),
+            e.row_count.map(|n| n.to_string()),
+            e.byte_count.map(|n| n.to_string()),
+            text(&e.content_sha256),
+            Some(e.outcome.as_str().to_owned()),
+            text(&e.reason),
+            text(&e.ip),
+            text(&e.user_agent),
+            text(&e.request_id),
+            Some(e.roles_json().as_str().to_owned()),
+            text(&e.auth),
+            Some(e.source.clone()),
+        ]
     }
 }
 

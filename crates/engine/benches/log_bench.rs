@@ -500,6 +500,18 @@ impl LogStore for Timed {
     async fn merkle_nodes(&self, ids: &[NodeId]) -> StoreResult<Vec<(NodeId, Hash)>> {
         self.inner.merkle_nodes(ids).await
     }
+    async fn prune_entries(
+        &self,
+        batch: &accesslog_store::retention::PruneBatch,
+    ) -> StoreResult<u64> {
+        self.inner.prune_entries(batch).await
+    }
+    async fn restore_entries(
+        &self,
+        entries: &[accesslog_core::entry::Entry],
+    ) -> StoreResult<accesslog_store::retention::Restored> {
+        self.inner.restore_entries(entries).await
+    }
     async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> StoreResult<()> {
         self.inner.add_checkpoint(checkpoint).await
     }

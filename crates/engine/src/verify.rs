@@ -128,6 +128,9 @@ pub struct Verified {
     pub checkpoints: usize,
     /// The size of the external checkpoint the log was shown to extend.
     pub extends_external: Option<u64>,
+    /// Entries whose payload was pruned or redacted: checked only by the leaf hash kept
+    /// for them, through the tree (their contents are in an archive bundle, or erased).
+    pub pruned: u64,
 }
 
 /// Verifies the whole log. `checkpoints` are the signed notes from outside the database
@@ -221,6 +224,7 @@ pub async fn verify_in_pages(
     // The first difference of the review copy, said only if the log itself holds: an
     // entry rewritten in the log also differs from its copy, and the log is the story.
     let mut review_copy = None;
+    let mut pruned = 0u64;
     // The walk reads each row's recomputed and stored leaf (cheap). A page where anything
     // is off is read again in full, to say exactly what is wrong.
     // Pages are read ahead, AHEAD at a time (each on a thread of its own with SQLite),
@@ -274,7 +278,12 @@ pub async fn verify_in_pages(
                 {
                     review_copy = Some(Problem::ReviewCopy { seq, what });
                 }
-                in_time(seq, row.timestamp, &mut last_at)?;
+                if row.pruned {
+                    pruned += 1;
+                }
+                if !(row.pruned && row.timestamp == i64::MIN) {
+                    in_time(seq, row.timestamp, &mut last_at)?;
+                }
                 frontier.append(leaf);
                 check_targets(&targets, &frontier)?;
             }
@@ -285,6 +294,7 @@ pub async fn verify_in_pages(
                 .await?;
             for row in &rows {
                 let leaf = check_row(store, row, expected, &mut head, &rows).await?;
+                pruned += u64::from(row.pruned);
                 if let Ok(entry) = &row.entry {
                     in_time(expected, entry.timestamp.as_micros(), &mut last_at)?;
                 }
@@ -334,6 +344,7 @@ pub async fn verify_in_pages(
         root: frontier.root(),
         checkpoints: notes.len(),
         extends_external: external.map(|cp| cp.size),
+        pruned,
     })
 }
 
@@ -402,6 +413,10 @@ async fn check_row(
         if seq > head.size {
             return problem(Problem::ExtraEntry { seq });
         }
+    }
+    if row.pruned {
+        // Only the kept leaf is left: the tree and the checkpoints check it.
+        return row.leaf.ok_or(VerifyError::Problem(Problem::EntryAltered { seq }));
     }
     let Ok(entry) = &row.entry else {
         // The row no longer even reads as an entry: it was edited.

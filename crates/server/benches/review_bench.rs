@@ -160,6 +160,7 @@ fn event(n: u64) -> Event {
         Activity::LogExport => "GET /app/access-log/export",
         Activity::BackupDownload => "GET /backups",
         Activity::Read => "GET /api/resource",
+        Activity::LogPrune | Activity::LogRedact | Activity::LegalHold => "accesslog",
     };
     let mut e = Event::new(&format!("user{user:03}@example.com"), activity, method);
     match activity {
@@ -202,6 +203,7 @@ fn event(n: u64) -> Event {
         }
         Activity::BackupDownload => e.file_type = Some("sql.gz".to_owned()),
         Activity::Read => e.export_from = Some(doctype.to_owned()),
+        Activity::LogPrune | Activity::LogRedact | Activity::LegalHold => {}
     }
     match (r2 >> 20) % 1000 {
         0..25 => {

@@ -5,6 +5,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 mod reports;
+mod retention;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -13,7 +14,7 @@ use accesslog_core::Timestamp;
 use accesslog_core::entry::{Entry, Event};
 use accesslog_core::merkle::{Hash, NodeId};
 use accesslog_store::log::{
-    ENTRY_COLUMNS, ENTRY_FIELDS, Extension, entry_from_row, extend, frontier_from_stored,
+    ENTRY_FIELDS, Extension, entry_from_row, extend, frontier_from_stored,
     hash_from_bytes, seq_bound, settle_time, split_node_ids, to_i64, write_decimal,
 };
 use accesslog_store::{
@@ -44,7 +45,7 @@ pub mod entry_sql {
 
 /// A batch of entries as one array per column, for `INSERT_ENTRIES`.
 #[derive(Default)]
-struct Columns {
+pub(crate) struct Columns {
     seq: Vec<i64>,
     timestamp: Vec<i64>,
     user: Vec<String>,
@@ -73,11 +74,45 @@ struct Columns {
 }
 
 impl Columns {
-    fn with_capacity(_n: usize) -> Self {
+    pub(crate) fn with_capacity(_n: usize) -> Self {
         Self::default()
     }
 
-    fn push(&mut self, entry: &Entry, leaf: &Hash) -> StoreResult<()> {
+    /// Inserts the batch through `INSERT_ENTRIES`.
+    async fn insert(self, conn: &mut sqlx::PgConnection) -> StoreResult<()> {
+        let c = self;
+        sqlx::query(INSERT_ENTRIES)
+            .bind(c.seq)
+            .bind(c.timestamp)
+            .bind(c.user)
+            .bind(c.activity)
+            .bind(c.method)
+            .bind(c.export_from)
+            .bind(c.reference_document)
+            .bind(c.report_name)
+            .bind(c.print_format)
+            .bind(c.file_type)
+            .bind(c.filters)
+            .bind(c.columns)
+            .bind(c.page)
+            .bind(c.row_count)
+            .bind(c.byte_count)
+            .bind(c.content_sha256)
+            .bind(c.outcome)
+            .bind(c.reason)
+            .bind(c.ip)
+            .bind(c.user_agent)
+            .bind(c.request_id)
+            .bind(c.roles)
+            .bind(c.auth)
+            .bind(c.source)
+            .bind(c.leaf_hash)
+            .execute(conn)
+            .await?;
+        Ok(())
+    }
+
+    pub(crate) fn push(&mut self, entry: &Entry, leaf: &Hash) -> StoreResult<()> {
         let e = &entry.event;
         self.seq.push(to_i64(entry.seq)?);
         self.timestamp.push(entry.timestamp.as_micros());
@@ -202,6 +237,21 @@ impl PgStore {
         })
     }
 
+    /// The rows verification walks: the entries, and the kept leaves of pruned ones.
+    async fn walk(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<sqlx::postgres::PgRow>> {
+        let after = seq_bound(after_seq)?;
+        let pruned_ahead: bool = sqlx::query_scalar(accesslog_store::log::PRUNED_AHEAD_SQL)
+            .bind(after)
+            .fetch_one(self.pool())
+            .await?;
+        let sql = accesslog_store::log::walk_sql(pruned_ahead);
+        Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+            .bind(after)
+            .bind(i64::from(limit))
+            .fetch_all(self.pool())
+            .await?)
+    }
+
     /// The pool, for code in this workspace that needs SQL beyond the trait (tests).
     pub fn pool(&self) -> &PgPool {
         self.sql.pool()
@@ -257,6 +307,17 @@ fn leaf_check(row: &sqlx::postgres::PgRow) -> StoreResult<LeafCheck> {
         .ok()
         .filter(|v| !v.is_null())
         .and_then(|v| v.as_bytes().ok().and_then(|b| hash_from_bytes(b).ok()));
+    if int(ENTRY_FIELDS.len() + 1) == Some(Some(1)) {
+        // A pruned entry: only its kept leaf, which the tree checks.
+        return Ok(LeafCheck {
+            seq,
+            timestamp,
+            leaf: stored,
+            stored,
+            review: None,
+            pruned: true,
+        });
+    }
     let mut digits = [[0u8; 20]; 4];
     let mut lens = [usize::MAX; 4];
     let mut ok = true;
@@ -296,6 +357,7 @@ fn leaf_check(row: &sqlx::postgres::PgRow) -> StoreResult<LeafCheck> {
         leaf,
         stored,
         review: None,
+        pruned: false,
     })
 }
 
@@ -338,34 +400,7 @@ impl LogStore for PgStore {
         for (entry, leaf) in entries.iter().zip(&leaf_hashes) {
             c.push(entry, leaf)?;
         }
-        sqlx::query(INSERT_ENTRIES)
-            .bind(c.seq)
-            .bind(c.timestamp)
-            .bind(c.user)
-            .bind(c.activity)
-            .bind(c.method)
-            .bind(c.export_from)
-            .bind(c.reference_document)
-            .bind(c.report_name)
-            .bind(c.print_format)
-            .bind(c.file_type)
-            .bind(c.filters)
-            .bind(c.columns)
-            .bind(c.page)
-            .bind(c.row_count)
-            .bind(c.byte_count)
-            .bind(c.content_sha256)
-            .bind(c.outcome)
-            .bind(c.reason)
-            .bind(c.ip)
-            .bind(c.user_agent)
-            .bind(c.request_id)
-            .bind(c.roles)
-            .bind(c.auth)
-            .bind(c.source)
-            .bind(c.leaf_hash)
-            .execute(&mut *tx)
-            .await?;
+        c.insert(&mut tx).await?;
         if !nodes.is_empty() {
             let ids = nodes
                 .iter()
@@ -444,14 +479,7 @@ impl LogStore for PgStore {
         after_seq: u64,
         limit: u32,
     ) -> StoreResult<Vec<LeafCheck>> {
-        let sql = format!(
-            "SELECT {ENTRY_COLUMNS}, leaf_hash FROM access_log WHERE seq > $1 ORDER BY seq LIMIT $2"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(seq_bound(after_seq)?)
-            .bind(i64::from(limit))
-            .fetch_all(self.pool())
-            .await?;
+        let rows = self.walk(after_seq, limit).await?;
         tokio::task::spawn_blocking(move || rows.iter().map(leaf_check).collect())
             .await
             .map_err(|e| StoreError::Other(format!("the hashing thread failed: {e}")))?
@@ -462,14 +490,7 @@ impl LogStore for PgStore {
         after_seq: u64,
         limit: u32,
     ) -> StoreResult<Vec<LeafRow>> {
-        let sql = format!(
-            "SELECT {ENTRY_COLUMNS}, leaf_hash FROM access_log WHERE seq > $1 ORDER BY seq LIMIT $2"
-        );
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(seq_bound(after_seq)?)
-            .bind(i64::from(limit))
-            .fetch_all(self.pool())
-            .await?;
+        let rows = self.walk(after_seq, limit).await?;
         rows.iter()
             .map(|row| {
                 let leaf = row
@@ -477,19 +498,41 @@ impl LogStore for PgStore {
                     .ok()
                     .flatten()
                     .and_then(|b| hash_from_bytes(&b).ok());
+                let seq: i64 = row.try_get("seq")?;
+                let pruned = row.try_get::<i64, _>("pruned")? != 0;
                 Ok(LeafRow {
-                    seq: row.try_get("seq")?,
-                    entry: entry_from_row(row).map_err(|e| e.to_string()),
+                    seq,
+                    entry: if pruned {
+                        Err(format!("entry {seq} was pruned: only its leaf hash is kept"))
+                    } else {
+                        entry_from_row(row).map_err(|e| e.to_string())
+                    },
                     leaf,
+                    pruned,
                 })
             })
             .collect()
     }
 
+    async fn prune_entries(
+        &self,
+        batch: &accesslog_store::retention::PruneBatch,
+    ) -> StoreResult<u64> {
+        retention::prune(self.pool(), batch).await
+    }
+
+    async fn restore_entries(
+        &self,
+        entries: &[Entry],
+    ) -> StoreResult<accesslog_store::retention::Restored> {
+        retention::restore(self.pool(), entries).await
+    }
+
     async fn merkle_nodes(&self, ids: &[NodeId]) -> StoreResult<Vec<(NodeId, Hash)>> {
         let (leaf_seqs, inner) = split_node_ids(ids);
         let mut found = Vec::with_capacity(ids.len());
-        let rows = sqlx::query("SELECT seq, leaf_hash FROM access_log WHERE seq = ANY($1)")
+        let sql = accesslog_store::log::leaf_hashes_sql("(SELECT unnest($1::BIGINT[]))");
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(&leaf_seqs)
             .fetch_all(self.pool())
             .await?;

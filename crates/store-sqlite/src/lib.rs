@@ -31,6 +31,7 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 mod log_file;
 mod reader;
 mod reports;
+mod retention;
 mod review;
 mod worker;
 mod writer;
@@ -178,6 +179,24 @@ impl SqliteStore {
         self.sql.pool()
     }
 
+    /// Runs `f` on a blocking thread with the database's path, failing at once when the
+    /// store is closed.
+    async fn blocking<A: Send + 'static, T: Send + 'static>(
+        &self,
+        arg: A,
+        f: impl FnOnce(&Path, A) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        if self.pool().is_closed() {
+            return Err(StoreError::Unavailable(
+                "the database has been closed".into(),
+            ));
+        }
+        let path = self.path.clone();
+        tokio::task::spawn_blocking(move || f(&path, arg))
+            .await
+            .map_err(|e| StoreError::Other(format!("the database thread failed: {e}")))?
+    }
+
     /// Closes every connection: from now on each call fails as if the database were gone.
     pub async fn close(&self) {
         self.writer.close();
@@ -246,7 +265,7 @@ impl Store for SqliteStore {
 /// Copied rows above the log's last entry: the one difference verification's walk, which
 /// compares each entry with its copied row as it reads them, cannot see.
 const REVIEW_PAST_THE_END: &str = "SELECT r.seq FROM review.access_log_review r \
-    WHERE r.seq > (SELECT COALESCE(MAX(seq), 0) FROM log.access_log) \
+    WHERE r.seq > (SELECT size FROM log.log_state WHERE id = 1) \
     ORDER BY r.seq LIMIT 1";
 
 #[async_trait]
@@ -305,15 +324,9 @@ impl LogStore for SqliteStore {
         after_seq: u64,
         limit: u32,
     ) -> StoreResult<Vec<LeafRow>> {
-        if self.pool().is_closed() {
-            return Err(StoreError::Unavailable(
-                "the database has been closed".into(),
-            ));
-        }
-        let (path, after) = (self.path.clone(), seq_bound(after_seq)?);
-        tokio::task::spawn_blocking(move || reader::leaf_rows(&path, after, limit))
+        let after = seq_bound(after_seq)?;
+        self.blocking((), move |path, ()| reader::leaf_rows(path, after, limit))
             .await
-            .map_err(|e| StoreError::Other(format!("the reader thread failed: {e}")))?
     }
 
     async fn check_review_copy(&self) -> StoreResult<Option<ReviewDifference>> {
@@ -331,27 +344,43 @@ impl LogStore for SqliteStore {
         after_seq: u64,
         limit: u32,
     ) -> StoreResult<Vec<LeafCheck>> {
-        if self.pool().is_closed() {
-            return Err(StoreError::Unavailable(
-                "the database has been closed".into(),
-            ));
-        }
-        let (path, after) = (self.path.clone(), seq_bound(after_seq)?);
-        tokio::task::spawn_blocking(move || reader::leaf_checks(&path, after, limit))
+        let after = seq_bound(after_seq)?;
+        self.blocking((), move |path, ()| reader::leaf_checks(path, after, limit))
             .await
-            .map_err(|e| StoreError::Other(format!("the reader thread failed: {e}")))?
+    }
+
+    async fn prune_entries(
+        &self,
+        batch: &accesslog_store::retention::PruneBatch,
+    ) -> StoreResult<u64> {
+        self.blocking(batch.clone(), |path, batch| retention::prune(path, &batch))
+            .await
+    }
+
+    async fn restore_entries(
+        &self,
+        entries: &[Entry],
+    ) -> StoreResult<accesslog_store::retention::Restored> {
+        self.blocking(entries.to_vec(), |path, entries| {
+            retention::restore(path, &entries)
+        })
+        .await
     }
 
     async fn merkle_nodes(&self, ids: &[NodeId]) -> StoreResult<Vec<(NodeId, Hash)>> {
         let (leaf_seqs, inner) = split_node_ids(ids);
         let mut found = Vec::with_capacity(ids.len());
-        for chunk in leaf_seqs.chunks(NODES_PER_QUERY) {
-            let mut q =
-                QueryBuilder::<Sqlite>::new("SELECT seq, leaf_hash FROM access_log WHERE seq IN ");
-            q.push_tuples(chunk, |mut b, seq| {
-                b.push_bind(*seq);
-            });
-            for row in q.build().fetch_all(self.pool()).await? {
+        // Leaves of pruned entries are kept apart from the entries (issue 19).
+        for chunk in leaf_seqs.chunks(NODES_PER_QUERY / 2) {
+            let list = vec!["?"; chunk.len()].join(", ");
+            let sql = accesslog_store::log::leaf_hashes_sql(&format!("({list})"));
+            let mut q = sqlx::query(sqlx::AssertSqlSafe(sql));
+            for _ in 0..2 {
+                for seq in chunk {
+                    q = q.bind(*seq);
+                }
+            }
+            for row in q.fetch_all(self.pool()).await? {
                 let seq: i64 = row.try_get("seq")?;
                 let index = u64::try_from(seq - 1)
                     .map_err(|_| StoreError::Other(format!("bad seq {seq}")))?;

@@ -35,7 +35,13 @@ use crate::writer::map_err;
 pub const SCHEMA: &str = "log";
 
 /// The log's tables, in the order they are copied.
-const TABLES: [&str; 4] = ["access_log", "merkle_nodes", "log_state", "checkpoints"];
+const TABLES: [&str; 5] = [
+    "access_log",
+    "merkle_nodes",
+    "log_state",
+    "checkpoints",
+    "access_log_pruned",
+];
 
 /// The log file beside the database at `main`.
 pub fn log_path(main: &Path) -> PathBuf {
@@ -50,13 +56,18 @@ pub(crate) fn pragmas() -> String {
     format!("PRAGMA {SCHEMA}.journal_mode = WAL; PRAGMA {SCHEMA}.synchronous = FULL;")
 }
 
-/// The migration that made the log's tables (in the site's file, before this layout).
-const MIGRATION_0002: &str = include_str!("../migrations/0002_access_log.sql");
+/// The migrations that made the log's tables (in the site's file, before this layout):
+/// 0002 the entries, tree and checkpoints, 0014 what pruning leaves of an entry.
+const MIGRATIONS: [&str; 2] = [
+    include_str!("../migrations/0002_access_log.sql"),
+    include_str!("../migrations/0014_access_log_pruned.sql"),
+];
 
-/// The log's tables in `schema`, with the empty tree's state: migration 0002 itself, each
-/// table created only if missing and named in `schema`, so the two can never differ.
+/// The log's tables in `schema`, with the empty tree's state: the migrations themselves,
+/// each table created only if missing and named in `schema`, so the two can never differ.
 pub(crate) fn tables_sql(schema: &str) -> String {
-    let sql = MIGRATION_0002
+    let sql = MIGRATIONS
+        .concat()
         .replace(
             "CREATE TABLE ",
             &format!("CREATE TABLE IF NOT EXISTS {schema}."),
@@ -75,6 +86,9 @@ fn columns(table: &str) -> String {
         "access_log" => format!("{ENTRY_COLUMNS}, leaf_hash"),
         "merkle_nodes" => "id, hash".into(),
         "log_state" => "id, size, frontier".into(),
+        "access_log_pruned" => {
+            "seq, timestamp, \"user\", activity, leaf_hash, bundle, redacted".into()
+        }
         _ => "size, root, created_at, note".into(),
     }
 }
@@ -110,12 +124,21 @@ pub(crate) fn adopt(main: &Path) -> StoreResult<()> {
         params![utf8(&log)?],
     )
     .map_err(map_err)?;
-    conn.execute_batch(&format!("{} {}", pragmas(), tables_sql(SCHEMA)))
-        .map_err(map_err)?;
+    // A new log file gives pruned pages back to the disk (`PRAGMA incremental_vacuum`,
+    // after each prune); the setting takes only before the file's first table, so an older
+    // log file keeps its space for new entries until `VACUUM` (see `vacuum_log`).
+    conn.execute_batch(&format!(
+        "{} PRAGMA {SCHEMA}.auto_vacuum = INCREMENTAL; {}",
+        pragmas(),
+        tables_sql(SCHEMA)
+    ))
+    .map_err(map_err)?;
+    let names = TABLES.map(|t| format!("'{t}'")).join(", ");
     let in_main: i64 = conn
         .query_row(
-            "SELECT COUNT(*) FROM main.sqlite_schema WHERE type = 'table' AND name IN \
-             ('access_log', 'merkle_nodes', 'log_state', 'checkpoints')",
+            &format!(
+                "SELECT COUNT(*) FROM main.sqlite_schema WHERE type = 'table' AND name IN ({names})"
+            ),
             [],
             |r| r.get(0),
         )

@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use accesslog_store::log::{
-    ENTRY_COLUMNS, EntryColumns, entry_from_columns, hash_from_bytes, write_decimal,
+    EntryColumns, PRUNED_AHEAD_SQL, entry_from_columns, hash_from_bytes, walk_sql, write_decimal,
 };
 use accesslog_store::{LeafCheck, LeafRow, StoreError, StoreResult};
 use rusqlite::{Connection, OpenFlags, params};
@@ -47,16 +47,26 @@ pub(crate) fn leaf_rows(path: &Path, after: i64, limit: u32) -> StoreResult<Vec<
             .ok()
             .flatten()
             .and_then(|b| hash_from_bytes(&b).ok());
+        let pruned = row.get::<_, i64>(PRUNED).unwrap_or(0) != 0;
         Ok(LeafRow {
             seq,
-            entry: entry_from_columns(&Columns(row)).map_err(|e| e.to_string()),
+            entry: if pruned {
+                Err(format!("entry {seq} was pruned: only its leaf hash is kept"))
+            } else {
+                entry_from_columns(&Columns(row)).map_err(|e| e.to_string())
+            },
             leaf,
+            pruned,
         })
     })
 }
 
-/// Runs `each` over up to `limit` rows (entry columns, then `leaf_hash`) with
-/// `seq > after`, in order, on a read-only connection of its own.
+/// The column saying whether a walked row is a pruned entry's kept leaf (`walk_sql`).
+const PRUNED: usize = NAMES.len() + 1;
+
+/// Runs `each` over up to `limit` rows (entry columns, `leaf_hash`, `pruned`) with
+/// `seq > after`, in order, on a read-only connection of its own: the entries, and the kept
+/// leaves of pruned ones.
 fn walk<T>(
     path: &Path,
     after: i64,
@@ -71,11 +81,11 @@ fn walk<T>(
     .map_err(unavailable)?;
     conn.busy_timeout(std::time::Duration::from_secs(5))
         .map_err(unavailable)?;
-    let sql = format!(
-        "SELECT {ENTRY_COLUMNS}, leaf_hash FROM access_log WHERE seq > ?1 ORDER BY seq LIMIT ?2"
-    );
+    let pruned_ahead: bool = conn
+        .query_row(PRUNED_AHEAD_SQL, params![after], |r| r.get(0))
+        .map_err(|e| StoreError::Database(Box::new(e)))?;
     let mut stmt = conn
-        .prepare(&sql)
+        .prepare(&walk_sql(pruned_ahead))
         .map_err(|e| StoreError::Database(Box::new(e)))?;
     let mut rows = stmt
         .query(params![after, i64::from(limit)])
@@ -117,7 +127,7 @@ pub(crate) fn leaf_checks(path: &Path, after: i64, limit: u32) -> StoreResult<Ve
     let mark = copy.as_ref().map_or(i64::MIN, |c| c.mark);
     walk(path, after, limit, |row| {
         // Each column is fetched once; the leaf and the review comparison both read these.
-        let vals: [ValueRef<'_>; 25] =
+        let vals: [ValueRef<'_>; 26] =
             std::array::from_fn(|i| row.get_ref(i).unwrap_or(ValueRef::Null));
         let ValueRef::Integer(seq) = vals[0] else {
             return Err(StoreError::Other(
@@ -132,6 +142,21 @@ pub(crate) fn leaf_checks(path: &Path, after: i64, limit: u32) -> StoreResult<Ve
             ValueRef::Blob(b) => hash_from_bytes(b).ok(),
             _ => None,
         };
+        if vals[PRUNED] == ValueRef::Integer(1) {
+            // Only the kept leaf: the tree checks it. A copied row left at its seq (a prune
+            // stopped between the two files' commits) is passed over.
+            if let Some(copied) = copied.as_mut() {
+                skip_copy(copied, seq)?;
+            }
+            return Ok(LeafCheck {
+                seq,
+                timestamp,
+                leaf: stored,
+                stored,
+                review: None,
+                pruned: true,
+            });
+        }
         let mut fields: [Option<&[u8]>; 24] = [None; 24];
         let mut ok = true;
         let mut lens = [0usize; 4];
@@ -173,6 +198,7 @@ pub(crate) fn leaf_checks(path: &Path, after: i64, limit: u32) -> StoreResult<Ve
             leaf,
             stored,
             review,
+            pruned: false,
         })
     })
 }
@@ -255,6 +281,20 @@ impl ReviewCopy {
             .flatten();
         Ok(mark.map(|mark| Self { conn, mark }))
     }
+}
+
+/// Moves the copied rows under `copied` past `seq`.
+fn skip_copy(copied: &mut rusqlite::Rows<'_>, seq: i64) -> StoreResult<()> {
+    use rusqlite::fallible_streaming_iterator::FallibleStreamingIterator;
+    while let Some(c) = copied.get() {
+        if c.get::<_, i64>(0).unwrap_or(i64::MAX) > seq {
+            break;
+        }
+        copied
+            .advance()
+            .map_err(|e| StoreError::Database(Box::new(e)))?;
+    }
+    Ok(())
 }
 
 /// Holds the entry (its column values, at `seq`) against the copied row under `copied`, moving it on

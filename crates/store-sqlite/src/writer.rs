@@ -102,39 +102,7 @@ fn append(conn: &mut Connection, events: &[Event], at: Timestamp) -> StoreResult
     {
         let mut insert = tx.prepare_cached(INSERT_ENTRY).map_err(map_err)?;
         for (entry, leaf) in entries.iter().zip(&leaf_hashes) {
-            let e = &entry.event;
-            let rows = e.row_count.map(to_i64).transpose()?;
-            let bytes = e.byte_count.map(to_i64).transpose()?;
-            let roles = e.roles_json();
-            insert
-                .execute(params![
-                    to_i64(entry.seq)?,
-                    entry.timestamp.as_micros(),
-                    e.user,
-                    e.activity.as_str(),
-                    e.method,
-                    e.export_from,
-                    e.reference_document,
-                    e.report_name,
-                    e.print_format,
-                    e.file_type,
-                    e.filters.as_ref().map(|j| j.as_str()),
-                    e.columns.as_ref().map(|j| j.as_str()),
-                    e.page,
-                    rows,
-                    bytes,
-                    e.content_sha256,
-                    e.outcome.as_str(),
-                    e.reason,
-                    e.ip,
-                    e.user_agent,
-                    e.request_id,
-                    roles.as_str(),
-                    e.auth,
-                    e.source,
-                    &leaf[..],
-                ])
-                .map_err(map_err)?;
+            insert_entry(&mut insert, entry, leaf)?;
         }
         let mut insert = tx
             .prepare_cached("INSERT INTO merkle_nodes (id, hash) VALUES (?1, ?2)")
@@ -156,6 +124,48 @@ fn append(conn: &mut Connection, events: &[Event], at: Timestamp) -> StoreResult
         size: frontier.size(),
         root: frontier.root(),
     })
+}
+
+/// Inserts `entry` with its leaf hash through a prepared [`INSERT_ENTRY`].
+pub(crate) fn insert_entry(
+    insert: &mut rusqlite::CachedStatement<'_>,
+    entry: &accesslog_core::entry::Entry,
+    leaf: &accesslog_core::merkle::Hash,
+) -> StoreResult<()> {
+    let e = &entry.event;
+    let rows = e.row_count.map(to_i64).transpose()?;
+    let bytes = e.byte_count.map(to_i64).transpose()?;
+    let roles = e.roles_json();
+    insert
+        .execute(params![
+            to_i64(entry.seq)?,
+            entry.timestamp.as_micros(),
+            e.user,
+            e.activity.as_str(),
+            e.method,
+            e.export_from,
+            e.reference_document,
+            e.report_name,
+            e.print_format,
+            e.file_type,
+            e.filters.as_ref().map(|j| j.as_str()),
+            e.columns.as_ref().map(|j| j.as_str()),
+            e.page,
+            rows,
+            bytes,
+            e.content_sha256,
+            e.outcome.as_str(),
+            e.reason,
+            e.ip,
+            e.user_agent,
+            e.request_id,
+            roles.as_str(),
+            e.auth,
+            e.source,
+            &leaf[..],
+        ])
+        .map_err(map_err)?;
+    Ok(())
 }
 
 /// The same classification as `StoreError::from(sqlx::Error)`: "cannot write now" is

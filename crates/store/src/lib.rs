@@ -22,6 +22,7 @@ pub mod log;
 pub mod log_search;
 mod models;
 pub mod records;
+pub mod retention;
 pub mod reports;
 pub mod sql;
 pub mod witnesses;
@@ -44,6 +45,7 @@ pub use models::{
     ApiKey, FileRecord, LoginAttempts, LoginFailureCounts, LoginOutcome, NewApiKey, NewSession,
     NewUser, Session, User,
 };
+pub use retention::RetentionStore;
 pub use witnesses::WitnessStore;
 
 /// Everything the server persists. Each method is one transaction: it either happens
@@ -51,7 +53,7 @@ pub use witnesses::WitnessStore;
 /// their own, so that code needing only one (the engine needs only the log) can say so.
 #[async_trait]
 pub trait Store:
-    AccountStore + LogStore + DocumentStore + ReportStore + AlertStore + WitnessStore
+    AccountStore + LogStore + DocumentStore + ReportStore + AlertStore + WitnessStore + RetentionStore
 {
     /// Which database this is, for logs, the health endpoint and SQL that differs.
     fn dialect(&self) -> Dialect;
@@ -170,16 +172,35 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
             .into_iter()
             .map(|row| LeafCheck {
                 seq: row.seq,
-                timestamp: row.entry.as_ref().map_or(0, |e| e.timestamp.as_micros()),
-                leaf: row
+                timestamp: row
                     .entry
-                    .ok()
-                    .map(|e| accesslog_core::merkle::leaf_hash(&e.canonical_bytes())),
+                    .as_ref()
+                    .map_or(if row.pruned { i64::MIN } else { 0 }, |e| {
+                        e.timestamp.as_micros()
+                    }),
+                leaf: if row.pruned {
+                    row.leaf
+                } else {
+                    row.entry
+                        .ok()
+                        .map(|e| accesslog_core::merkle::leaf_hash(&e.canonical_bytes()))
+                },
                 stored: row.leaf,
                 review: None,
+                pruned: row.pruned,
             })
             .collect())
     }
+    /// Removes the payloads of the entries `batch.seqs` in one short transaction: each
+    /// keeps its `seq`, leaf hash and place in the tree in `access_log_pruned` (with its
+    /// time, user and activity when `batch.keep_fields`), and leaves `access_log` and any
+    /// review copy. Seqs already pruned, or past the log, are skipped; says how many were
+    /// pruned.
+    async fn prune_entries(&self, batch: &retention::PruneBatch) -> StoreResult<u64>;
+    /// Puts archived entries back where they were pruned: each must hash to the leaf kept
+    /// for its `seq`, or nothing is restored. Redacted entries are not put back (a bundle
+    /// written before the redaction still holds them) and are counted apart.
+    async fn restore_entries(&self, entries: &[Entry]) -> StoreResult<retention::Restored>;
     /// The stored perfect-subtree hashes among `ids` (missing ones are left out).
     async fn merkle_nodes(&self, ids: &[NodeId]) -> StoreResult<Vec<(NodeId, Hash)>>;
     /// Keeps a signed checkpoint; a second one for the same size is ignored.

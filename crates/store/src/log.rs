@@ -29,6 +29,9 @@ pub struct LeafRow {
     pub entry: Result<Entry, String>,
     /// The leaf hash the tree holds for this position, if any.
     pub leaf: Option<Hash>,
+    /// The entry was pruned or redacted: only its kept leaf hash is left (`entry` is an
+    /// error saying so), and verification can check it only through the tree.
+    pub pruned: bool,
 }
 
 /// Where the review copy first differs from the log.
@@ -52,6 +55,9 @@ pub struct LeafCheck {
     /// Where a backend keeps a review copy beside the log (SQLite): what is wrong with
     /// this entry's copied row, if anything.
     pub review: Option<&'static str>,
+    /// The entry was pruned or redacted: `leaf` is its kept leaf hash, not recomputed, and
+    /// `timestamp` is its kept time, or `i64::MIN` when the site keeps none.
+    pub pruned: bool,
 }
 
 /// The time an append stamps its entries with: the caller's clock, read before the
@@ -268,6 +274,40 @@ impl<R: SqlRow> EntryColumns for ViaSqlRow<'_, R> {
 /// Reads an entry from a row of either backend.
 pub fn entry_from_row(row: &impl SqlRow) -> StoreResult<Entry> {
     entry_from_columns(&ViaSqlRow(row))
+}
+
+/// The rows verification walks, `seq > $1` in `seq` order, at most `$2`: the entries'
+/// columns (`ENTRY_COLUMNS`), `leaf_hash`, and `pruned` (0 or 1). With `with_pruned`, the
+/// kept leaves of pruned entries are merged in, their payload columns empty; without, the
+/// statement reads `access_log` alone (callers ask first whether any pruned row lies
+/// ahead: the merge costs the common case a little).
+pub fn walk_sql(with_pruned: bool) -> String {
+    let entries = format!(
+        "SELECT {ENTRY_COLUMNS}, leaf_hash, CAST(0 AS BIGINT) AS pruned FROM access_log WHERE seq > $1"
+    );
+    if !with_pruned {
+        return format!("{entries} ORDER BY seq LIMIT $2");
+    }
+    // seq, timestamp, then the 22 payload columns empty.
+    let empty = vec!["NULL"; ENTRY_FIELDS.len() - 2].join(", ");
+    format!(
+        "{entries} UNION ALL SELECT seq, COALESCE(timestamp, {min}), {empty}, leaf_hash, \
+         CAST(1 AS BIGINT) AS pruned FROM access_log_pruned WHERE seq > $1 ORDER BY seq LIMIT $2",
+        min = i64::MIN
+    )
+}
+
+/// Whether any pruned entry lies past `$1`: whether a walk from there needs the merge.
+pub const PRUNED_AHEAD_SQL: &str =
+    "SELECT EXISTS (SELECT 1 FROM access_log_pruned WHERE seq > $1) AS ahead";
+
+/// The stored leaf hashes of `$1`'s seqs among the entries and the pruned ones alike, for
+/// proofs; `{list}` is the backend's way of naming a list of seqs.
+pub fn leaf_hashes_sql(list: &str) -> String {
+    format!(
+        "SELECT seq, leaf_hash FROM access_log WHERE seq IN {list} \
+         UNION ALL SELECT seq, leaf_hash FROM access_log_pruned WHERE seq IN {list}"
+    )
 }
 
 /// Which of `ids` are leaves (answered from `access_log.leaf_hash`, by seq) and which are

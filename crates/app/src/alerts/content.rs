@@ -98,7 +98,11 @@ impl Sensitive {
                 "a backup of the whole database downloaded ({})",
                 ev.reference_document.as_deref().unwrap_or("?")
             )),
-            Activity::Read | Activity::LogExport => None,
+            Activity::Read
+            | Activity::LogExport
+            | Activity::LogPrune
+            | Activity::LogRedact
+            | Activity::LegalHold => None,
             _ => {
                 if let Some(r) = ev
                     .report_name

@@ -4,10 +4,12 @@
 
 mod frontier;
 mod plan;
+mod range;
 mod verify;
 
 pub use frontier::{Frontier, FrontierError};
 pub use plan::{ProofPlan, consistency_plan, inclusion_plan, root_plan};
+pub use range::{range_plan, root_from_range};
 pub use verify::{verify_consistency, verify_inclusion};
 
 use sha2::{Digest, Sha256};
@@ -138,6 +140,12 @@ pub enum ProofError {
         "the proof has {found} hashes, but a proof for these tree sizes has exactly {expected}; it was truncated or padded"
     )]
     WrongProofLength { expected: usize, found: usize },
+    #[error(
+        "the range [{start}, {end}) is not a non-empty run of leaves inside a tree of {size} entries"
+    )]
+    BadRange { start: u64, end: u64, size: u64 },
+    #[error("the range covers {expected} leaves, but {found} were given")]
+    WrongLeafCount { expected: u64, found: u64 },
     #[error(
         "the proof does not lead to the given root: the entry is not in that tree, or the proof, leaf hash or root is wrong"
     )]

@@ -58,7 +58,7 @@ impl ProofPlan {
             .collect()
     }
 
-    fn from_ranges(ranges: impl IntoIterator<Item = (u64, u64)>) -> Self {
+    pub(super) fn from_ranges(ranges: impl IntoIterator<Item = (u64, u64)>) -> Self {
         Self {
             elements: ranges
                 .into_iter()
@@ -145,6 +145,6 @@ fn perfect_nodes(mut start: u64, end: u64) -> Vec<NodeId> {
 }
 
 /// The `k` of RFC 6962: the largest power of two strictly below `n`, for `n >= 2`.
-fn largest_power_of_two_below(n: u64) -> u64 {
+pub(super) fn largest_power_of_two_below(n: u64) -> u64 {
     1 << (n - 1).ilog2()
 }

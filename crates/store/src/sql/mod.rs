@@ -17,6 +17,7 @@ mod accounts;
 mod alerts;
 mod documents;
 mod log;
+mod retention;
 mod witnesses;
 
 use std::borrow::Cow;
