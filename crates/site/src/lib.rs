@@ -10,6 +10,7 @@ mod create;
 pub mod doctypes;
 pub mod keys;
 pub mod reports;
+pub mod retention;
 mod settings;
 
 pub use alerts::{AlertSettings, RuleTuning};

@@ -158,6 +158,9 @@ pub struct LogSettings {
     /// Where each checkpoint, with its cosignatures, is also published outside the
     /// database (`[log.publish]`).
     pub publish: PublishSettings,
+    /// How long entries are kept whole before they are archived and pruned
+    /// (`[log.retention]`).
+    pub retention: crate::retention::RetentionSettings,
 }
 
 /// One `[[log.witnesses]]`: where the witness is and the key it cosigns with.
@@ -199,6 +202,7 @@ impl Default for LogSettings {
             witnesses: Vec::new(),
             witness_quorum: None,
             publish: PublishSettings::default(),
+            retention: crate::retention::RetentionSettings::default(),
         }
     }
 }

@@ -84,7 +84,7 @@ impl<T: SqlBacked> RetentionStore for T {
         let row = self
             .sql()
             .fetch_one(Stmt::new(
-                "SELECT COUNT(*) AS n, COALESCE(SUM(redacted), 0) AS r FROM access_log_pruned",
+                "SELECT COUNT(*) AS n, COUNT(CASE WHEN redacted <> 0 THEN 1 END) AS r FROM access_log_pruned",
             ))
             .await?;
         Ok(PrunedStats {

@@ -1,0 +1,214 @@
+//! What the stores do for retention (issue 19), on SQLite and on PostgreSQL: pruning keeps
+//! each entry's seq and leaf hash where the walk and the proofs find them, restoring puts
+//! the very same entry back and nothing else, and legal holds are kept and lifted.
+
+use accesslog_core::Timestamp;
+use accesslog_core::entry::{Activity, Entry, Event};
+use accesslog_core::merkle::{NodeId, leaf_hash};
+use accesslog_store::retention::{HoldScope, NewHold, PruneBatch, Restored};
+use accesslog_store::{Store, StoreError};
+
+const T0: Timestamp = Timestamp::from_micros(1_764_406_800_000_000);
+
+async fn with_store(
+    backend: accesslog_testkit::Backend,
+    case_name: &str,
+    case: impl AsyncFn(&dyn Store),
+) {
+    accesslog_testkit::with_db(
+        backend,
+        case_name,
+        async |db: &accesslog_testkit::TestDb| case(&*db.store).await,
+    )
+    .await;
+}
+
+accesslog_testkit::on_both_backends!(
+    run: crate::with_store, current_thread;
+    pruned_entries_keep_their_leaf_and_place,
+    restore_puts_back_only_the_same_entries,
+    redacted_entries_are_not_restored,
+    holds_are_kept_and_lifted,
+);
+
+/// Appends `n` entries by alternating users and returns them as stored.
+async fn grow(store: &dyn Store, n: usize) -> Vec<Entry> {
+    let events: Vec<Event> = (0..n)
+        .map(|i| {
+            let user = if i % 2 == 0 { "ann@example.com" } else { "bob@example.com" };
+            let mut e = Event::new(user, Activity::Export, "GET /api/export");
+            e.export_from = Some("Employee".into());
+            e.row_count = Some(i as u64);
+            e
+        })
+        .collect();
+    store.append_entries(&events, T0).await.unwrap().entries
+}
+
+fn batch(seqs: impl IntoIterator<Item = u64>, keep_fields: bool) -> PruneBatch {
+    PruneBatch {
+        seqs: seqs.into_iter().collect(),
+        bundle: Some("ab".repeat(32)),
+        keep_fields,
+        redacted: false,
+    }
+}
+
+/// Keeps the review copy in step, as the recorder does after commits.
+async fn index(store: &dyn Store) {
+    while store.index_for_review(1000).await.unwrap() > 0 {}
+}
+
+async fn pruned_entries_keep_their_leaf_and_place(store: &dyn Store) {
+    let entries = grow(store, 40).await;
+    index(store).await;
+    let head = store.log_head().await.unwrap();
+    let n = store.prune_entries(&batch(5..=20, true)).await.unwrap();
+    assert_eq!(n, 16);
+    // Again: already pruned, nothing more.
+    assert_eq!(store.prune_entries(&batch(5..=20, true)).await.unwrap(), 0);
+    assert_eq!(store.log_head().await.unwrap(), head, "the tree is untouched");
+    assert_eq!(store.entry(7).await.unwrap(), None);
+    let kept = store.pruned_entry(7).await.unwrap().unwrap();
+    assert_eq!(kept.leaf, leaf_hash(&entries[6].canonical_bytes()));
+    assert_eq!(kept.user.as_deref(), Some("ann@example.com"));
+    assert_eq!(kept.activity.as_deref(), Some("export"));
+    assert_eq!(kept.timestamp, Some(T0));
+    assert_eq!(kept.bundle, Some("ab".repeat(32)));
+    assert!(!kept.redacted);
+    assert_eq!(store.pruned_seqs(1, 10).await.unwrap(), vec![5, 6, 7, 8, 9, 10]);
+    let stats = store.pruned_stats().await.unwrap();
+    assert_eq!((stats.pruned, stats.redacted), (16, 0));
+
+    // The walk sees every seq, the pruned ones by their kept leaf.
+    let checks = store.recomputed_leaves_after(0, 100).await.unwrap();
+    assert_eq!(checks.len(), 40);
+    for (c, e) in checks.iter().zip(&entries) {
+        assert_eq!(c.seq as u64, e.seq);
+        assert_eq!(c.pruned, (5..=20).contains(&e.seq), "{}", e.seq);
+        assert_eq!(c.leaf, Some(leaf_hash(&e.canonical_bytes())), "{}", e.seq);
+        assert_eq!(c.leaf, c.stored);
+        assert_eq!(c.review, None, "{}", e.seq);
+    }
+    let rows = store.entries_with_leaves_after(4, 3).await.unwrap();
+    assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), [5, 6, 7]);
+    assert!(rows.iter().all(|r| r.pruned && r.entry.is_err() && r.leaf.is_some()));
+    // Proofs read leaves of pruned entries too.
+    let nodes = store
+        .merkle_nodes(&[NodeId::leaf(6), NodeId::leaf(30)])
+        .await
+        .unwrap();
+    assert_eq!(nodes.len(), 2);
+    assert!(nodes.contains(&(NodeId::leaf(6), leaf_hash(&entries[6].canonical_bytes()))));
+    // The review no longer finds them, and its copy agrees with the log.
+    assert_eq!(store.check_review_copy().await.unwrap(), None);
+
+    // Without kept fields, only the seq and leaf remain.
+    store.prune_entries(&batch([30], false)).await.unwrap();
+    let bare = store.pruned_entry(30).await.unwrap().unwrap();
+    assert_eq!((bare.user, bare.activity, bare.timestamp), (None, None, None));
+    let checks = store.recomputed_leaves_after(29, 1).await.unwrap();
+    assert_eq!(checks[0].timestamp, i64::MIN, "no time kept");
+}
+
+async fn restore_puts_back_only_the_same_entries(store: &dyn Store) {
+    let entries = grow(store, 12).await;
+    index(store).await;
+    store.prune_entries(&batch(3..=8, true)).await.unwrap();
+    // An altered entry is refused, and nothing of the batch is restored.
+    let mut altered = entries[2..8].to_vec();
+    altered[3].event.row_count = Some(999);
+    let e = store.restore_entries(&altered).await.unwrap_err();
+    assert!(matches!(e, StoreError::Conflict(_)), "{e}");
+    assert!(e.to_string().contains("entry 6"), "{e}");
+    assert_eq!(store.entry(3).await.unwrap(), None);
+    // The real ones go back, with entries that were never pruned left alone.
+    let r = store.restore_entries(&entries[0..8]).await.unwrap();
+    assert_eq!(
+        r,
+        Restored {
+            restored: 6,
+            redacted: 0,
+            not_pruned: 2
+        }
+    );
+    for e in &entries {
+        assert_eq!(store.entry(e.seq).await.unwrap().as_ref(), Some(e));
+    }
+    assert_eq!(store.pruned_stats().await.unwrap().pruned, 0);
+    let checks = store.recomputed_leaves_after(0, 100).await.unwrap();
+    assert!(checks.iter().all(|c| !c.pruned && c.leaf == c.stored && c.review.is_none()));
+    assert_eq!(store.check_review_copy().await.unwrap(), None);
+    index(store).await;
+    let found = store
+        .search_entries(
+            &accesslog_store::log_search::EntryQuery::default(),
+            accesslog_store::log_search::EntryPage::Newest { before: None },
+            100,
+        )
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 12, "the review finds the restored entries again");
+}
+
+async fn redacted_entries_are_not_restored(store: &dyn Store) {
+    let entries = grow(store, 6).await;
+    store
+        .prune_entries(&PruneBatch {
+            seqs: vec![2, 4],
+            bundle: None,
+            keep_fields: false,
+            redacted: true,
+        })
+        .await
+        .unwrap();
+    let kept = store.pruned_entry(2).await.unwrap().unwrap();
+    assert!(kept.redacted && kept.user.is_none() && kept.bundle.is_none());
+    assert_eq!(store.pruned_stats().await.unwrap().redacted, 2);
+    let r = store.restore_entries(&entries[1..4]).await.unwrap();
+    assert_eq!((r.restored, r.redacted, r.not_pruned), (0, 2, 1));
+    assert_eq!(store.entry(2).await.unwrap(), None);
+}
+
+async fn holds_are_kept_and_lifted(store: &dyn Store) {
+    let hold = store
+        .add_hold(&NewHold {
+            scope: HoldScope {
+                user: Some("ann@example.com".into()),
+                from: Some(T0),
+                ..HoldScope::default()
+            },
+            reason: "Matter 2026-114".into(),
+            owner: "legal@example.com".into(),
+            created_at: T0,
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    assert!(hold.active_at(T0));
+    assert!(
+        store
+            .add_hold(&NewHold {
+                scope: HoldScope::default(),
+                reason: "x".into(),
+                owner: "y".into(),
+                created_at: T0,
+                expires_at: None,
+            })
+            .await
+            .is_err(),
+        "a hold over nothing is refused"
+    );
+    let lifted = store
+        .lift_hold(hold.id, "legal@example.com", T0)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(lifted.lifted_by.as_deref(), Some("legal@example.com"));
+    assert!(!lifted.active_at(T0));
+    assert_eq!(store.lift_hold(hold.id + 100, "x", T0).await.unwrap(), None);
+    let all = store.holds().await.unwrap();
+    assert_eq!(all.len(), 1);
+    assert_eq!(all[0].scope.user.as_deref(), Some("ann@example.com"));
+    assert_eq!(all[0].scope.from, Some(T0));
+}
