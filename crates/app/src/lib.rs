@@ -15,6 +15,7 @@
 //!   and written out as CSV or JSON Lines.
 //!
 //! - [`alerts`]: the arithmetic of the alert rules (issue 17, begun).
+//! - [`retention`]: archive bundles, pruning, legal holds and redaction (issue 19).
 //!
 //! Errors are typed ([`AppError`], and [`accounts::AccountError`] and
 //! [`values::ValueError`] where a caller tells their cases apart); the server maps them to
@@ -31,6 +32,7 @@ pub mod log_export;
 pub mod log_query;
 pub mod naming;
 pub mod reports;
+pub mod retention;
 pub mod values;
 pub mod witnessing;
 

@@ -54,7 +54,7 @@ pub fn entry_query(params: &BTreeMap<String, String>) -> AppResult<EntryQuery> {
 
 /// `2026-11-29` (the start of that day, or with `end_of_day` the start of the next) or an
 /// RFC 3339 instant.
-fn instant(text: &str, end_of_day: bool) -> AppResult<Timestamp> {
+pub fn instant(text: &str, end_of_day: bool) -> AppResult<Timestamp> {
     let bad = || {
         AppError::Invalid(format!(
             "{text:?} is not a date (2026-11-29) or a time (2026-11-29T10:00:00Z)"

@@ -43,6 +43,10 @@ enum Command {
     LogExport(commands::log_export::Opts),
     Alerts(commands::alerts::Opts),
     Witness(commands::witness::Opts),
+    Prune(commands::prune::Opts),
+    Redact(commands::redact::Opts),
+    Hold(commands::hold::Opts),
+    Archive(commands::archive::Opts),
     #[command(hide = true)]
     RecordLoad(commands::record_load::Opts),
 }
@@ -74,6 +78,10 @@ fn main() -> std::process::ExitCode {
             Command::LogExport(opts) => commands::log_export::run(opts).await,
             Command::Alerts(opts) => commands::alerts::run(opts).await,
             Command::Witness(opts) => commands::witness::run(opts).await,
+            Command::Prune(opts) => commands::prune::run(opts).await,
+            Command::Redact(opts) => commands::redact::run(opts).await,
+            Command::Hold(opts) => commands::hold::run(opts).await,
+            Command::Archive(opts) => commands::archive::run(opts).await,
             Command::RecordLoad(opts) => commands::record_load::run(opts).await,
         }
     });

@@ -9,6 +9,7 @@ pub mod accounts;
 pub mod checkpoint;
 pub mod clock;
 pub mod cosignature;
+pub mod digest;
 pub mod doctype;
 pub mod entry;
 pub mod filters;

@@ -416,7 +416,9 @@ async fn check_row(
     }
     if row.pruned {
         // Only the kept leaf is left: the tree and the checkpoints check it.
-        return row.leaf.ok_or(VerifyError::Problem(Problem::EntryAltered { seq }));
+        return row
+            .leaf
+            .ok_or(VerifyError::Problem(Problem::EntryAltered { seq }));
     }
     let Ok(entry) = &row.entry else {
         // The row no longer even reads as an entry: it was edited.

@@ -12,7 +12,7 @@ use accesslog_core::doctype::FieldType;
 use accesslog_store::SqlValue;
 
 use crate::cell;
-use crate::digest::HashingWriter;
+use accesslog_core::digest::HashingWriter;
 
 const BUFFER_BYTES: usize = 256 * 1024;
 const BOM: &[u8] = b"\xEF\xBB\xBF";

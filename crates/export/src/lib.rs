@@ -10,7 +10,6 @@
 
 mod cell;
 mod csv;
-mod digest;
 mod xlsx;
 
 use std::path::Path;

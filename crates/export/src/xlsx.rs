@@ -13,8 +13,8 @@ use accesslog_core::doctype::FieldType;
 use accesslog_store::SqlValue;
 use rust_xlsxwriter::{DocProperties, ExcelDateTime, Format, Workbook, Worksheet, XlsxError};
 
-use crate::digest::HashingWriter;
 use crate::{Column, ExportError, cell};
+use accesslog_core::digest::HashingWriter;
 
 const BUFFER_BYTES: usize = 256 * 1024;
 /// Excel's limit on the characters (UTF-16 units) in a cell.

@@ -242,6 +242,20 @@ pub async fn serve(
             return Err(std::io::Error::other(format!("[log] in site.toml: {e}")));
         }
     };
+    // Entries past their retention are archived and pruned once a day ([log.retention]).
+    let pruner = accesslog_app::retention::spawn_daily(
+        state.store.clone(),
+        state.recorder.clone(),
+        state.clock.clone(),
+        state.settings.log.retention.clone(),
+        state
+            .settings
+            .log
+            .retention
+            .archive_dir_in(&state.settings.site_dir),
+        state.verifier_key.to_string(),
+        accesslog_app::retention::DAILY,
+    );
     // Aliases are rewritten before routing, so the route table has each route once.
     let app = tower::Layer::layer(
         &tower::util::MapRequestLayer::new(aliases::rewrite),
@@ -254,6 +268,9 @@ pub async fn serve(
         .with_graceful_shutdown(shutdown)
         .await;
     sweeper.abort();
+    if let Some(p) = pruner {
+        p.abort();
+    }
     if let Some(p) = publisher {
         p.abort();
     }

@@ -92,10 +92,9 @@ impl TryFrom<RetentionFile> for RetentionSettings {
 
     fn try_from(f: RetentionFile) -> Result<Self, String> {
         let days_of = |key: &str, v: i64| -> Result<u32, String> {
-            u32::try_from(v)
-                .ok()
-                .filter(|d| *d > 0)
-                .ok_or_else(|| format!("log.retention.{key} must be a number of days above 0, not {v}"))
+            u32::try_from(v).ok().filter(|d| *d > 0).ok_or_else(|| {
+                format!("log.retention.{key} must be a number of days above 0, not {v}")
+            })
         };
         let mut days = BTreeMap::new();
         for (key, value) in f.days {
@@ -106,9 +105,9 @@ impl TryFrom<RetentionFile> for RetentionSettings {
                     known.join(", ")
                 ));
             }
-            let n = value
-                .as_integer()
-                .ok_or_else(|| format!("log.retention.{key} must be a number of days, not {value}"))?;
+            let n = value.as_integer().ok_or_else(|| {
+                format!("log.retention.{key} must be a number of days, not {value}")
+            })?;
             days.insert(key.clone(), days_of(&key, n)?);
         }
         let defaults = RetentionSettings::default();

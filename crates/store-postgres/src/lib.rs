@@ -14,8 +14,8 @@ use accesslog_core::Timestamp;
 use accesslog_core::entry::{Entry, Event};
 use accesslog_core::merkle::{Hash, NodeId};
 use accesslog_store::log::{
-    ENTRY_FIELDS, Extension, entry_from_row, extend, frontier_from_stored,
-    hash_from_bytes, seq_bound, settle_time, split_node_ids, to_i64, write_decimal,
+    ENTRY_FIELDS, Extension, entry_from_row, extend, frontier_from_stored, hash_from_bytes,
+    seq_bound, settle_time, split_node_ids, to_i64, write_decimal,
 };
 use accesslog_store::{
     Appended, LeafCheck, LeafRow, LogHead, Store, StoreError, StoreResult, StoredCheckpoint,
@@ -503,7 +503,9 @@ impl LogStore for PgStore {
                 Ok(LeafRow {
                     seq,
                     entry: if pruned {
-                        Err(format!("entry {seq} was pruned: only its leaf hash is kept"))
+                        Err(format!(
+                            "entry {seq} was pruned: only its leaf hash is kept"
+                        ))
                     } else {
                         entry_from_row(row).map_err(|e| e.to_string())
                     },

@@ -51,7 +51,9 @@ pub(crate) fn leaf_rows(path: &Path, after: i64, limit: u32) -> StoreResult<Vec<
         Ok(LeafRow {
             seq,
             entry: if pruned {
-                Err(format!("entry {seq} was pruned: only its leaf hash is kept"))
+                Err(format!(
+                    "entry {seq} was pruned: only its leaf hash is kept"
+                ))
             } else {
                 entry_from_columns(&Columns(row)).map_err(|e| e.to_string())
             },

@@ -26,9 +26,9 @@ const VACUUM_PAGES: u32 = 2000;
 fn open(main: &Path) -> StoreResult<Connection> {
     let conn = crate::log_file::open_alone(main)?;
     let review = crate::review::review_path(main);
-    let review = review.to_str().ok_or_else(|| {
-        StoreError::Other(format!("{} is not a UTF-8 path", review.display()))
-    })?;
+    let review = review
+        .to_str()
+        .ok_or_else(|| StoreError::Other(format!("{} is not a UTF-8 path", review.display())))?;
     conn.execute(
         &format!("ATTACH DATABASE ?1 AS {}", crate::review::SCHEMA),
         params![review],

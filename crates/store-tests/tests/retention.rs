@@ -35,7 +35,11 @@ accesslog_testkit::on_both_backends!(
 async fn grow(store: &dyn Store, n: usize) -> Vec<Entry> {
     let events: Vec<Event> = (0..n)
         .map(|i| {
-            let user = if i % 2 == 0 { "ann@example.com" } else { "bob@example.com" };
+            let user = if i % 2 == 0 {
+                "ann@example.com"
+            } else {
+                "bob@example.com"
+            };
             let mut e = Event::new(user, Activity::Export, "GET /api/export");
             e.export_from = Some("Employee".into());
             e.row_count = Some(i as u64);
@@ -67,7 +71,11 @@ async fn pruned_entries_keep_their_leaf_and_place(store: &dyn Store) {
     assert_eq!(n, 16);
     // Again: already pruned, nothing more.
     assert_eq!(store.prune_entries(&batch(5..=20, true)).await.unwrap(), 0);
-    assert_eq!(store.log_head().await.unwrap(), head, "the tree is untouched");
+    assert_eq!(
+        store.log_head().await.unwrap(),
+        head,
+        "the tree is untouched"
+    );
     assert_eq!(store.entry(7).await.unwrap(), None);
     let kept = store.pruned_entry(7).await.unwrap().unwrap();
     assert_eq!(kept.leaf, leaf_hash(&entries[6].canonical_bytes()));
@@ -76,7 +84,10 @@ async fn pruned_entries_keep_their_leaf_and_place(store: &dyn Store) {
     assert_eq!(kept.timestamp, Some(T0));
     assert_eq!(kept.bundle, Some("ab".repeat(32)));
     assert!(!kept.redacted);
-    assert_eq!(store.pruned_seqs(1, 10).await.unwrap(), vec![5, 6, 7, 8, 9, 10]);
+    assert_eq!(
+        store.pruned_seqs(1, 10).await.unwrap(),
+        vec![5, 6, 7, 8, 9, 10]
+    );
     let stats = store.pruned_stats().await.unwrap();
     assert_eq!((stats.pruned, stats.redacted), (16, 0));
 
@@ -92,7 +103,10 @@ async fn pruned_entries_keep_their_leaf_and_place(store: &dyn Store) {
     }
     let rows = store.entries_with_leaves_after(4, 3).await.unwrap();
     assert_eq!(rows.iter().map(|r| r.seq).collect::<Vec<_>>(), [5, 6, 7]);
-    assert!(rows.iter().all(|r| r.pruned && r.entry.is_err() && r.leaf.is_some()));
+    assert!(
+        rows.iter()
+            .all(|r| r.pruned && r.entry.is_err() && r.leaf.is_some())
+    );
     // Proofs read leaves of pruned entries too.
     let nodes = store
         .merkle_nodes(&[NodeId::leaf(6), NodeId::leaf(30)])
@@ -106,7 +120,10 @@ async fn pruned_entries_keep_their_leaf_and_place(store: &dyn Store) {
     // Without kept fields, only the seq and leaf remain.
     store.prune_entries(&batch([30], false)).await.unwrap();
     let bare = store.pruned_entry(30).await.unwrap().unwrap();
-    assert_eq!((bare.user, bare.activity, bare.timestamp), (None, None, None));
+    assert_eq!(
+        (bare.user, bare.activity, bare.timestamp),
+        (None, None, None)
+    );
     let checks = store.recomputed_leaves_after(29, 1).await.unwrap();
     assert_eq!(checks[0].timestamp, i64::MIN, "no time kept");
 }
@@ -137,7 +154,11 @@ async fn restore_puts_back_only_the_same_entries(store: &dyn Store) {
     }
     assert_eq!(store.pruned_stats().await.unwrap().pruned, 0);
     let checks = store.recomputed_leaves_after(0, 100).await.unwrap();
-    assert!(checks.iter().all(|c| !c.pruned && c.leaf == c.stored && c.review.is_none()));
+    assert!(
+        checks
+            .iter()
+            .all(|c| !c.pruned && c.leaf == c.stored && c.review.is_none())
+    );
     assert_eq!(store.check_review_copy().await.unwrap(), None);
     index(store).await;
     let found = store
@@ -148,7 +169,11 @@ async fn restore_puts_back_only_the_same_entries(store: &dyn Store) {
         )
         .await
         .unwrap();
-    assert_eq!(found.len(), 12, "the review finds the restored entries again");
+    assert_eq!(
+        found.len(),
+        12,
+        "the review finds the restored entries again"
+    );
 }
 
 async fn redacted_entries_are_not_restored(store: &dyn Store) {

@@ -22,8 +22,8 @@ pub mod log;
 pub mod log_search;
 mod models;
 pub mod records;
-pub mod retention;
 pub mod reports;
+pub mod retention;
 pub mod sql;
 pub mod witnesses;
 

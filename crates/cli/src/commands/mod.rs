@@ -1,14 +1,18 @@
 //! One file per subcommand: its options (`Opts`) and what it does (`run`).
 
 pub mod alerts;
+pub mod archive;
 pub mod backup;
 pub mod checkpoint;
 pub mod demo;
+pub mod hold;
 pub mod import;
 pub mod log_export;
 pub mod migrate;
 pub mod new_site;
+pub mod prune;
 pub mod record_load;
+pub mod redact;
 pub mod serve;
 pub mod user;
 pub mod verify;

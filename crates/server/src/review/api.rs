@@ -146,13 +146,71 @@ pub async fn get(
     let seq: u64 = seq
         .parse()
         .map_err(|_| WebError::BadRequest(format!("{seq:?} is not an entry number")))?;
-    let entry = state
-        .store
-        .entry(seq)
-        .await?
-        .ok_or_else(|| WebError::NotFound(format!("There is no entry {seq}.")))?;
-    let body = json!({ "data": entry_json(&entry) });
+    let body = match state.store.entry(seq).await? {
+        Some(entry) => json!({ "data": entry_json(&entry) }),
+        None => {
+            let p = state
+                .store
+                .pruned_entry(seq)
+                .await?
+                .ok_or_else(|| WebError::NotFound(format!("There is no entry {seq}.")))?;
+            json!({ "data": pruned_json(&state, &p).await? })
+        }
+    };
     release_entry_read(&state, &audit, seq, Payload::json(&body)).await
+}
+
+/// A pruned entry's status in words: where its payload went.
+pub(crate) async fn pruned_status(
+    state: &AppState,
+    p: &accesslog_store::retention::PrunedEntry,
+) -> Result<String, WebError> {
+    if p.redacted {
+        return Ok("Redacted on request: its payload was removed; its leaf hash is kept.".into());
+    }
+    let Some(sha) = &p.bundle else {
+        return Ok("Pruned: its payload was removed; its leaf hash is kept.".into());
+    };
+    let name = state
+        .store
+        .archives()
+        .await?
+        .into_iter()
+        .find(|a| a.sha256 == *sha)
+        .map_or_else(|| "(not recorded)".to_owned(), |a| a.name);
+    Ok(format!(
+        "Archived in bundle {name} (SHA-256 {sha}); pruned from the database."
+    ))
+}
+
+/// A pruned entry as the API shows it: `pruned: true`, the kept fields, and its bundle.
+async fn pruned_json(
+    state: &AppState,
+    p: &accesslog_store::retention::PrunedEntry,
+) -> Result<Value, WebError> {
+    let bundle = match &p.bundle {
+        Some(sha) => state
+            .store
+            .archives()
+            .await?
+            .into_iter()
+            .find(|a| a.sha256 == *sha)
+            .map(
+                |a| json!({ "name": a.name, "sha256": a.sha256, "first": a.first, "last": a.last }),
+            ),
+        None => None,
+    };
+    Ok(json!({
+        "seq": p.seq,
+        "pruned": true,
+        "redacted": p.redacted,
+        "timestamp": p.timestamp.map(|t| t.to_rfc3339()),
+        "user": p.user,
+        "activity": p.activity,
+        "leaf_hash": hex::encode(p.leaf),
+        "archived_in": bundle,
+        "status": pruned_status(state, p).await?,
+    }))
 }
 
 /// An entry as ERPNext's Access Log document: `name`, its fields (filters and columns as

@@ -257,11 +257,9 @@ pub async fn show(
     let seq: u64 = seq
         .parse()
         .map_err(|_| WebError::NotFound(format!("{seq:?} is not an entry number.")))?;
-    let e = state
-        .store
-        .entry(seq)
-        .await?
-        .ok_or_else(|| WebError::NotFound(format!("There is no entry {seq}.")))?;
+    let Some(e) = state.store.entry(seq).await? else {
+        return show_pruned(&state, &audit, seq).await;
+    };
     let ev = &e.event;
     let opt = |v: &Option<String>| v.clone().unwrap_or_default();
     let num = |v: Option<u64>| v.map(|n| n.to_string()).unwrap_or_default();
@@ -368,6 +366,53 @@ pub async fn show(
     })?
     .0;
     release_entry_read(&state, &audit, seq, Payload::html(html)).await
+}
+
+/// An entry whose payload was pruned (archived to a bundle) or redacted: what is kept of
+/// it, and where the rest is.
+async fn show_pruned(
+    state: &AppState,
+    audit: &Audit,
+    seq: u64,
+) -> Result<AuditedResponse, WebError> {
+    let p = state
+        .store
+        .pruned_entry(seq)
+        .await?
+        .ok_or_else(|| WebError::NotFound(format!("There is no entry {seq}.")))?;
+    let mut fields = vec![LabelledValue::new(
+        "Status",
+        crate::review::api::pruned_status(state, &p).await?,
+    )];
+    let kept = [
+        ("Time", p.timestamp.map(|t| t.to_rfc3339())),
+        ("User", p.user.clone()),
+        ("Activity", p.activity.clone()),
+    ];
+    for (label, value) in kept {
+        fields.push(LabelledValue::new(
+            label,
+            value.unwrap_or_else(|| "(not kept)".to_owned()),
+        ));
+    }
+    fields.push(LabelledValue::new("Leaf hash (kept)", hex::encode(p.leaf)));
+    let html = render(&EntryPageView {
+        layout: Layout::new(&state.settings.name, Some(&audit.who)),
+        seq,
+        fields,
+        filters: Vec::new(),
+        filters_json: None,
+        columns: Vec::new(),
+        page: None,
+        report: None,
+        recheck: None,
+        document: None,
+        integrity: "Its leaf hash is kept in the tree: its proofs and every checkpoint stay valid."
+            .to_owned(),
+        proof_url: format!("/api/access-log/{seq}/proof"),
+    })?
+    .0;
+    release_entry_read(state, audit, seq, Payload::html(html)).await
 }
 
 /// Show Document: the form of the document (or of the document a downloaded file is

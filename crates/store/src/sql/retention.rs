@@ -104,9 +104,7 @@ impl<T: SqlBacked> RetentionStore for T {
                 .bind(to_i64(last)?),
             )
             .await?;
-        rows.iter()
-            .map(|r| to_u64(r.get("seq")?, "seq"))
-            .collect()
+        rows.iter().map(|r| to_u64(r.get("seq")?, "seq")).collect()
     }
 
     async fn add_archive(&self, a: &ArchiveRecord) -> StoreResult<()> {

@@ -1,18 +1,19 @@
-//! A writer that counts and hashes the bytes on their way to the file, so an export's
-//! size and SHA-256 come out of the same pass that writes it: the file is never read back.
+//! A writer that counts and hashes the bytes on their way to the file, so a file's size and
+//! SHA-256 come out of the same pass that writes it: the file is never read back. Exports
+//! and archive bundles are written through it. (It wraps a writer; the IO is the caller's.)
 
 use std::io::{self, Write};
 
 use sha2::{Digest, Sha256};
 
-pub(crate) struct HashingWriter<W> {
+pub struct HashingWriter<W> {
     inner: W,
     hasher: Sha256,
     bytes: u64,
 }
 
 impl<W: Write> HashingWriter<W> {
-    pub(crate) fn new(inner: W) -> Self {
+    pub fn new(inner: W) -> Self {
         HashingWriter {
             inner,
             hasher: Sha256::new(),
@@ -21,7 +22,7 @@ impl<W: Write> HashingWriter<W> {
     }
 
     /// The writer back, with the byte count and the hex SHA-256 of everything written.
-    pub(crate) fn finish(mut self) -> io::Result<(W, u64, String)> {
+    pub fn finish(mut self) -> io::Result<(W, u64, String)> {
         self.inner.flush()?;
         let digest = hex::encode(self.hasher.finalize());
         Ok((self.inner, self.bytes, digest))
