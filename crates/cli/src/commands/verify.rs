@@ -117,6 +117,12 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
             if let Some(size) = v.extends_external {
                 println!("The log extends the external checkpoint of {size} entries.");
             }
+            if v.pruned > 0 {
+                println!(
+                    "{} entries were pruned or redacted: checked by their kept leaf hashes only (their payloads are in archive bundles, or erased; `accesslog archive verify` checks a bundle).",
+                    v.pruned
+                );
+            }
             if witnesses.is_empty() {
                 let listed = settings.log.witnesses.len();
                 if listed > 0 {
