@@ -357,7 +357,13 @@ async fn a_redaction_verifies_and_is_recorded(db: &TestDb) {
 
 async fn nothing_is_pruned_without_days_or_a_checkpoint(db: &TestDb) {
     let dir = tempfile::tempdir().unwrap();
-    let recorder = recorder(db);
+    // A recorder that never signs: the log stays without a checkpoint.
+    let recorder = Recorder::start(
+        db.store.clone(),
+        Arc::new(FixedClock::new(T0)),
+        None,
+        RecorderConfig::default(),
+    );
     let store = &*db.store;
     let r = retention::prune(
         store,
@@ -381,7 +387,18 @@ async fn nothing_is_pruned_without_days_or_a_checkpoint(db: &TestDb) {
     let r = prune(db, &recorder, dir.path()).await;
     assert_eq!((r.tree_size, r.due), (None, 0));
     // A dry run says what is due and changes nothing.
-    recorder.checkpoint_now().await;
+    let head = store.log_head().await.unwrap();
+    let note = signer()
+        .sign(&accesslog_core::checkpoint::Checkpoint::new(ORIGIN, head.size, head.root).unwrap());
+    store
+        .add_checkpoint(&StoredCheckpoint {
+            size: head.size,
+            root: head.root,
+            created_at: T0,
+            note,
+        })
+        .await
+        .unwrap();
     let r = retention::prune(
         store,
         &recorder,

@@ -141,6 +141,7 @@ pub fn routes(state: AppState) -> Routes {
         .exempt(GET, "/app/query-report", NO_DATA_PAGE, reports::page::index)
         .exempt(GET, "/app/login-attempts", "System Managers only: failed logins by account and address (security telemetry, no record data)", pages::login_attempts::show)
         .exempt(POST, "/app/access-log/alerts/{id}", "System Managers only: acknowledges, resolves, dismisses or suppresses an alert and answers a redirect to it (its page is the recorded read); refusals are recorded", review::alerts::act)
+        .exempt(GET, "/app/access-log/settings", "System Managers only: the log's retention and read settings, legal holds and bundle names (settings, no record data)", review::settings::show)
         .exempt(GET, "/app/backups", "System Managers only: backup file names and sizes, no record data (each download is recorded)", records::backups::page)
         .exempt(GET, "/files/{file_name}", "public files: published to everyone by whoever attached them (ERPNext's /files)", records::files::download_public)
         .exempt(

@@ -45,6 +45,12 @@ fn json_list(seqs: &[u64]) -> String {
 
 pub(crate) fn prune(main: &Path, batch: &PruneBatch) -> StoreResult<u64> {
     let mut conn = open(main)?;
+    if batch.redacted {
+        // A redaction overwrites the deleted rows' bytes rather than leaving them in free
+        // pages until reuse.
+        conn.execute_batch("PRAGMA secure_delete = ON;")
+            .map_err(map_err)?;
+    }
     let list = json_list(&batch.seqs);
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)

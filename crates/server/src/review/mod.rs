@@ -14,6 +14,7 @@ pub mod api;
 pub mod dashboard;
 pub mod export;
 pub mod pages;
+pub mod settings;
 
 pub use accesslog_app::log_query::{entry_json, entry_query};
 use accesslog_core::entry::{Activity, Event};

@@ -14,4 +14,5 @@ mod printing;
 mod proofs;
 mod reads;
 mod records;
+mod retention;
 mod review;

@@ -115,6 +115,8 @@ const EXEMPT: &[(&str, &str, Exempt)] = &[
     ),
     // Failed logins: accounts and addresses, security telemetry for System Managers.
     ("GET", "/app/login-attempts", Exempt::Login),
+    // The log's settings: retention days, holds, bundle names; System Managers only.
+    ("GET", "/app/access-log/settings", Exempt::NoRecordData),
 ];
 
 async fn every_route_is_declared_and_every_egress_route_is_recorded(backend: Backend) {

@@ -1,0 +1,146 @@
+//! Retention as the review shows it (issue 19): a pruned entry answers as archived in its
+//! bundle, on the page and through the API, both reads recorded; the "Log settings" page
+//! shows the policy, the holds and the bundles, to System Managers only.
+
+use std::time::Duration;
+
+use accesslog_app::retention::{self, Pruning};
+use accesslog_core::Clock;
+use accesslog_core::entry::{Activity, Event};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::common::{TestServer, log_size, session};
+
+accesslog_testkit::on_both_backends!(
+    run: crate::retention::with_server;
+    a_pruned_entry_is_shown_as_archived_in_its_bundle,
+    the_log_settings_page_is_for_system_managers,
+);
+
+async fn with_server(
+    backend: accesslog_testkit::Backend,
+    case: &str,
+    f: impl AsyncFn(&TestServer),
+) {
+    let Some(server) = TestServer::start_with(backend, case, |dir| {
+        let toml = dir.join("site.toml");
+        let mut text = std::fs::read_to_string(&toml).unwrap();
+        text.push_str("\n[log.retention]\nread = 1\nexport = 400\n");
+        std::fs::write(&toml, text).unwrap();
+    })
+    .await
+    else {
+        return;
+    };
+    f(&server).await;
+    server.stop().await;
+}
+
+/// Five reads by hr, signed, then pruned as of two days later: returns the bundle's name.
+async fn pruned(server: &TestServer, dir: &std::path::Path) -> String {
+    let recorder = &server.state.recorder;
+    for _ in 0..5 {
+        let mut e = Event::new("hr@example.com", Activity::Read, "GET /app/employee");
+        e.export_from = Some("Employee".into());
+        recorder.record(e).await.unwrap();
+    }
+    recorder.checkpoint_now().await;
+    let mut actor = Event::new("cli:test", Activity::LogPrune, "accesslog prune");
+    actor.auth = Some("cli".into());
+    let report = retention::prune(
+        &*server.store,
+        recorder,
+        &actor,
+        &Pruning {
+            policy: &server.settings.log.retention,
+            dir,
+            key: &server.state.verifier_key,
+            now: server.clock.now().plus(Duration::from_secs(2 * 86_400)),
+            dry_run: false,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(report.pruned >= 5, "{report:?}");
+    recorder.checkpoint_now().await;
+    report.bundles[0].name.clone()
+}
+
+async fn a_pruned_entry_is_shown_as_archived_in_its_bundle(server: &TestServer) {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = pruned(server, dir.path()).await;
+    let seq = server.store.pruned_seqs(1, 100).await.unwrap()[0];
+    let (admin, _) = session(server, "admin@example.com", "admin").await;
+
+    let before = log_size(server).await;
+    let r = admin
+        .get(server.at(&format!("/api/access-log/{seq}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let body: Value = r.json().await.unwrap();
+    let data = &body["data"];
+    assert_eq!(data["pruned"], true);
+    assert_eq!(data["redacted"], false);
+    assert_eq!(data["archived_in"]["name"], bundle.as_str());
+    assert_eq!(data["activity"], "read");
+    assert_eq!(data["user"], "hr@example.com");
+    assert_eq!(log_size(server).await, before + 1, "the read is recorded");
+
+    let r = admin
+        .get(server.at(&format!("/app/access-log/{seq}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Archived in bundle") && html.contains(&bundle),
+        "{html}"
+    );
+    assert!(html.contains("hr@example.com"), "kept fields are shown");
+
+    let r = admin
+        .get(server.at("/api/access-log/999999"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+async fn the_log_settings_page_is_for_system_managers(server: &TestServer) {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = pruned(server, dir.path()).await;
+    let (admin, _) = session(server, "admin@example.com", "admin").await;
+    let r = admin
+        .get(server.at("/app/access-log/settings"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("Log settings"), "{html}");
+    assert!(
+        html.contains("<td>read</td><td class=\"num\">1</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td>export</td><td class=\"num\">400</td>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("<td>print</td><td class=\"num\">forever</td>"),
+        "{html}"
+    );
+    assert!(html.contains(&bundle), "{html}");
+
+    let (sales, _) = session(server, "sales@example.com", "sales").await;
+    let r = sales
+        .get(server.at("/app/access-log/settings"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
