@@ -223,7 +223,19 @@ pub async fn prune(
     }));
     report.recorded_as = Some(record(recorder, event, "prune").await?);
 
-    for (sha, seqs) in by_bundle {
+    // Whole ranges first where the backend keeps the log in ranges (PostgreSQL drops a
+    // partition all of whose entries are due); the rest a batch at a time.
+    let ranges: Vec<(u64, u64, String)> = archives
+        .iter()
+        .map(|a| (a.first, a.last, a.sha256.clone()))
+        .collect();
+    let dropped = store
+        .prune_whole_ranges(&due, &ranges, policy.keep_fields)
+        .await?;
+    let in_dropped = |seq: &u64| dropped.iter().any(|(a, b)| *a <= *seq && *seq < *b);
+    report.pruned += due.iter().filter(|s| in_dropped(s)).count() as u64;
+    for (sha, mut seqs) in by_bundle {
+        seqs.retain(|s| !in_dropped(s));
         for chunk in seqs.chunks(PRUNE_BATCH) {
             report.pruned += store
                 .prune_entries(&PruneBatch {

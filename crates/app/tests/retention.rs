@@ -443,3 +443,132 @@ async fn an_unrecorded_bundle_on_disk_is_taken_up() {
     other.drop().await;
     db.drop().await;
 }
+
+/// PostgreSQL keeps `access_log` in seq-range partitions (8 entries each here): a prune
+/// drops each partition whose entries are all due, at once; one with a held entry is
+/// pruned row by row; the moment a partition's entries are in both tables reads once;
+/// a prune killed after a detach is finished by the next; a restore makes the dropped
+/// ranges again.
+#[tokio::test]
+async fn postgres_drops_whole_partitions() {
+    let Some(db) = TestDb::open(Backend::Postgres, "drops_whole_partitions").await else {
+        return;
+    };
+    db.execute("UPDATE log_partitioning SET entries = 8").await;
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = recorder(&db);
+    fill(&recorder).await;
+    let store = &*db.store;
+    let partitions = async || -> Vec<String> {
+        db.query_text("SELECT first_seq || '-' || end_seq FROM log_partitions ORDER BY first_seq")
+            .await
+    };
+    assert_eq!(
+        partitions().await,
+        ["0-1", "1-9", "9-17", "17-25", "25-33", "33-41"]
+    );
+
+    // Entries 1..=8 in both tables, as between a prune's two steps: verify reads each once.
+    db.execute(
+        "INSERT INTO access_log_pruned (seq, timestamp, \"user\", activity, leaf_hash, bundle, redacted) \
+         SELECT seq, timestamp, \"user\", activity, leaf_hash, 'x', 0 FROM access_log WHERE seq <= 8",
+    )
+    .await;
+    assert_eq!(verify(store).await.pruned, 0);
+    db.execute("DELETE FROM access_log_pruned").await;
+
+    // A hold on ann's Customer reads keeps their partitions from being dropped whole.
+    store
+        .add_hold(&NewHold {
+            scope: HoldScope {
+                user: Some("ann@example.com".into()),
+                doctype: Some("Customer".into()),
+                from: None,
+                to: None,
+                report: None,
+            },
+            reason: "Matter 7".into(),
+            owner: "legal@example.com".into(),
+            created_at: T0,
+            expires_at: None,
+        })
+        .await
+        .unwrap();
+    let mut everything = policy(dir.path());
+    everything.default_days = Some(1);
+    let prune_all = async |p: &RetentionSettings| {
+        retention::prune(
+            store,
+            &recorder,
+            &operator(),
+            &retention::Pruning {
+                policy: p,
+                dir: dir.path(),
+                key: &signer().verifier_key(),
+                now: T0.plus(DAY * 200),
+                dry_run: false,
+            },
+        )
+        .await
+        .unwrap()
+    };
+    let report = prune_all(&everything).await;
+    // Every entry but the 10 held reads (i % 4 == 0) is due: 30, each partition keeping
+    // a held read, so none is dropped whole.
+    assert_eq!((report.due, report.held, report.pruned), (30, 10, 30));
+    assert_eq!(partitions().await.len(), 7, "{:?}", partitions().await);
+    recorder.checkpoint_now().await;
+    assert_eq!(verify(store).await.pruned, 30);
+
+    // Lifted: the next prune drops the full partitions (1..41) whole.
+    let hold = store.holds().await.unwrap()[0].id;
+    retention::lift_hold(store, &recorder, &operator(), hold, T0)
+        .await
+        .unwrap();
+    recorder.checkpoint_now().await;
+    // A prune killed after it detached the first partition, before dropping it: its
+    // entries are kept as leaves, the table is detached. The next prune finishes it.
+    let sha = &store.archives().await.unwrap()[0].sha256;
+    db.execute(&format!(
+        "INSERT INTO access_log_pruned (seq, timestamp, \"user\", activity, leaf_hash, bundle, redacted) \
+         SELECT seq, timestamp, \"user\", activity, leaf_hash, '{sha}', 0 FROM access_log_s1"
+    ))
+    .await;
+    db.execute("ALTER TABLE access_log DETACH PARTITION access_log_s1")
+        .await;
+    let report = prune_all(&everything).await;
+    assert_eq!(
+        report.pruned, 8,
+        "the held reads but those of the detached partition"
+    );
+    let left = partitions().await;
+    assert!(
+        !left
+            .iter()
+            .any(|p| ["1-9", "9-17", "17-25", "25-33", "33-41"].contains(&p.as_str())),
+        "{left:?}"
+    );
+    recorder.checkpoint_now().await;
+    let verified = verify(store).await;
+    assert_eq!(verified.pruned, 40);
+
+    // A restore makes the dropped ranges again, as they were.
+    for b in store.archives().await.unwrap() {
+        retention::restore(
+            store,
+            &recorder,
+            &operator(),
+            &dir.path().join(&b.name),
+            &verifier(),
+        )
+        .await
+        .unwrap();
+    }
+    let back = partitions().await;
+    for p in ["1-9", "9-17", "17-25", "25-33", "33-41"] {
+        assert!(back.iter().any(|b| b == p), "{p} in {back:?}");
+    }
+    recorder.checkpoint_now().await;
+    assert_eq!(verify(store).await.pruned, 0);
+    db.drop().await;
+}

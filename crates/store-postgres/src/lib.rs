@@ -4,6 +4,7 @@
 //! server's disk before the call returns; the Access Log depends on that.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+mod partitions;
 mod reports;
 mod retention;
 
@@ -154,6 +155,8 @@ pub struct PgStore {
     sql: SqlStore<Postgres>,
     /// One long-lived connection for Access Log appends: warm, and never pinged.
     writer: PgPool,
+    /// Where the newest partition of `access_log` ends, as last seen (`partitions.rs`).
+    partition_end: std::sync::Arc<partitions::PartitionEnd>,
 }
 
 impl PgStore {
@@ -234,6 +237,7 @@ impl PgStore {
         Ok(Self {
             sql: SqlStore::new(pool, Dialect::Postgres),
             writer,
+            partition_end: std::sync::Arc::default(),
         })
     }
 
@@ -245,11 +249,17 @@ impl PgStore {
             .fetch_one(self.pool())
             .await?;
         let sql = accesslog_store::log::walk_sql(pruned_ahead);
-        Ok(sqlx::query(sqlx::AssertSqlSafe(sql))
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
             .bind(after)
             .bind(i64::from(limit))
             .fetch_all(self.pool())
-            .await?)
+            .await?;
+        // A partition being dropped has its entries in both tables for a moment.
+        if pruned_ahead {
+            partitions::dedupe(rows)
+        } else {
+            Ok(rows)
+        }
     }
 
     /// The pool, for code in this workspace that needs SQL beyond the trait (tests).
@@ -400,7 +410,19 @@ impl LogStore for PgStore {
         for (entry, leaf) in entries.iter().zip(&leaf_hashes) {
             c.push(entry, leaf)?;
         }
-        c.insert(&mut tx).await?;
+        let last_seq = to_i64(frontier.size())?;
+        let new_end = match self.partition_end.ensure(&mut tx, last_seq).await {
+            Ok(end) => end,
+            Err(e) => {
+                self.partition_end.forget();
+                return Err(e);
+            }
+        };
+        if let Err(e) = c.insert(&mut tx).await {
+            // Perhaps a partition another server dropped or made: read them again.
+            self.partition_end.forget();
+            return Err(e);
+        }
         if !nodes.is_empty() {
             let ids = nodes
                 .iter()
@@ -420,6 +442,7 @@ impl LogStore for PgStore {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.partition_end.remember(new_end);
         Ok(Appended {
             entries,
             leaf_hashes,
@@ -528,6 +551,16 @@ impl LogStore for PgStore {
         entries: &[Entry],
     ) -> StoreResult<accesslog_store::retention::Restored> {
         retention::restore(self.pool(), entries).await
+    }
+
+    async fn prune_whole_ranges(
+        &self,
+        due: &[u64],
+        bundles: &[(u64, u64, String)],
+        keep_fields: bool,
+    ) -> StoreResult<Vec<(u64, u64)>> {
+        let size = self.log_head().await?.size;
+        partitions::prune_whole(self.pool(), due, bundles, keep_fields, size).await
     }
 
     async fn merkle_nodes(&self, ids: &[NodeId]) -> StoreResult<Vec<(NodeId, Hash)>> {

@@ -69,6 +69,7 @@ pub(crate) async fn restore(pool: &PgPool, entries: &[Entry]) -> StoreResult<Res
         restored.push(seq);
     }
     if !restored.is_empty() {
+        crate::partitions::cover(&mut tx, &restored).await?;
         columns.insert(&mut tx).await?;
         sqlx::query("DELETE FROM access_log_pruned WHERE seq = ANY($1)")
             .bind(&restored)

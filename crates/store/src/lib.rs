@@ -197,6 +197,19 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     /// review copy. Seqs already pruned, or past the log, are skipped; says how many were
     /// pruned.
     async fn prune_entries(&self, batch: &retention::PruneBatch) -> StoreResult<u64>;
+    /// Prunes whole ranges of `due` (sorted) at once where the backend keeps the log in
+    /// ranges (PostgreSQL's partitions): a range all of whose remaining entries are due is
+    /// kept as leaves, with the bundle of each (`bundles`: first, last, SHA-256), and
+    /// dropped whole. Returns the ranges `[first, end)` done; the caller prunes the other
+    /// entries with `prune_entries`. The default does nothing.
+    async fn prune_whole_ranges(
+        &self,
+        _due: &[u64],
+        _bundles: &[(u64, u64, String)],
+        _keep_fields: bool,
+    ) -> StoreResult<Vec<(u64, u64)>> {
+        Ok(Vec::new())
+    }
     /// Puts archived entries back where they were pruned: each must hash to the leaf kept
     /// for its `seq`, or nothing is restored. Redacted entries are not put back (a bundle
     /// written before the redaction still holds them) and are counted apart.

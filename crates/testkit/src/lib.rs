@@ -207,6 +207,21 @@ impl TestDb {
         }
     }
 
+    /// The first column of each row `sql` returns, as text (cast it in the SQL).
+    pub async fn query_text(&self, sql: &str) -> Vec<String> {
+        let sql = sqlx::AssertSqlSafe(sql.to_owned());
+        match &self.handle {
+            Handle::Sqlite(s) => sqlx::query_scalar(sql)
+                .fetch_all(s.pool())
+                .await
+                .expect("SQL on SQLite"),
+            Handle::Postgres(s, _) => sqlx::query_scalar(sql)
+                .fetch_all(s.pool())
+                .await
+                .expect("SQL on PostgreSQL"),
+        }
+    }
+
     /// Holds a write lock on `table` from a connection of its own until released:
     /// whatever writes to it (on SQLite, to any table of the main database) waits
     /// meanwhile. For tests that show what must not wait on it.
