@@ -512,11 +512,31 @@ async fn postgres_drops_whole_partitions() {
         .await
         .unwrap()
     };
+    let oid = async || {
+        db.query_text("SELECT 'access_log_s9'::regclass::oid::TEXT")
+            .await
+    };
+    let old_oid = oid().await;
     let report = prune_all(&everything).await;
-    // Every entry but the 10 held reads (i % 4 == 0) is due: 30, each partition keeping
-    // a held read, so none is dropped whole.
+    assert_ne!(
+        oid().await,
+        old_oid,
+        "the partition was swapped, not deleted from"
+    );
+    // Every entry but the 10 held reads (i % 4 == 0) is due: 30. Each partition keeps two
+    // held reads, moved into a new table swapped in for it: the same ranges, 2 rows each.
     assert_eq!((report.due, report.held, report.pruned), (30, 10, 30));
     assert_eq!(partitions().await.len(), 7, "{:?}", partitions().await);
+    assert_eq!(
+        db.query_text("SELECT COUNT(*)::TEXT FROM access_log_s9")
+            .await,
+        ["2"]
+    );
+    assert!(
+        store.entry(9).await.unwrap().is_some(),
+        "held, and still readable"
+    );
+    assert!(store.entry(10).await.unwrap().is_none(), "pruned");
     recorder.checkpoint_now().await;
     assert_eq!(verify(store).await.pruned, 30);
 

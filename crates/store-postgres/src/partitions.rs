@@ -92,7 +92,7 @@ pub(crate) fn dedupe(rows: Vec<PgRow>) -> StoreResult<Vec<PgRow>> {
 }
 
 /// Kept leaves are written this many entries per transaction.
-const LEAVES_PER_TX: i64 = 50_000;
+const LEAVES_PER_TX: usize = 50_000;
 
 /// Drops each partition all of whose remaining entries are in `due` (sorted), after
 /// keeping their leaves, with the bundle that holds each (`bundles`: first, last, SHA-256).
@@ -140,30 +140,33 @@ pub(crate) async fn prune_whole(
                 .await?;
         let lo = due.partition_point(|s| *s < first_u);
         let hi = due.partition_point(|s| *s < end_u);
-        if rows == 0 || (hi - lo) as i64 != rows {
+        let due_here = &due[lo..hi];
+        // Worth it when most of the partition goes; otherwise row by row.
+        if rows == 0 || due_here.is_empty() || (due_here.len() as i64) * 2 < rows {
             continue;
         }
-        // Every entry left in it is due: keep their leaves, a batch at a time.
-        let mut from = first;
-        while from < end {
-            let to = (from + LEAVES_PER_TX).min(end);
+        // Keep the due entries' leaves, a batch at a time, each batch a transaction of its
+        // own that locks nothing of access_log.
+        for chunk in due_here.chunks(LEAVES_PER_TX) {
+            let seqs = chunk
+                .iter()
+                .map(|s| to_i64(*s))
+                .collect::<StoreResult<Vec<i64>>>()?;
             sqlx::query(sqlx::AssertSqlSafe(format!(
                 "INSERT INTO access_log_pruned (seq, timestamp, \"user\", activity, leaf_hash, bundle, redacted) \
-                 SELECT a.seq, CASE WHEN $3 THEN a.timestamp END, CASE WHEN $3 THEN a.\"user\" END, \
-                 CASE WHEN $3 THEN a.activity END, a.leaf_hash, b.sha, 0 \
-                 FROM {name} a JOIN UNNEST($4::BIGINT[], $5::BIGINT[], $6::TEXT[]) AS b(f, l, sha) \
-                 ON a.seq BETWEEN b.f AND b.l WHERE a.seq >= $1 AND a.seq < $2 \
+                 SELECT a.seq, CASE WHEN $2 THEN a.timestamp END, CASE WHEN $2 THEN a.\"user\" END, \
+                 CASE WHEN $2 THEN a.activity END, a.leaf_hash, b.sha, 0 \
+                 FROM {name} a JOIN UNNEST($3::BIGINT[], $4::BIGINT[], $5::TEXT[]) AS b(f, l, sha) \
+                 ON a.seq BETWEEN b.f AND b.l WHERE a.seq = ANY($1) \
                  ON CONFLICT (seq) DO NOTHING"
             )))
-            .bind(from)
-            .bind(to)
+            .bind(&seqs)
             .bind(keep_fields)
             .bind(&firsts)
             .bind(&lasts)
             .bind(&shas)
             .execute(pool)
             .await?;
-            from = to;
         }
         let unkept: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM {name} a WHERE NOT EXISTS \
@@ -171,15 +174,80 @@ pub(crate) async fn prune_whole(
         )))
         .fetch_one(pool)
         .await?;
-        if unkept != 0 {
-            // An entry no bundle holds: leave the partition to the row-by-row prune,
+        let kept = rows - due_here.len() as i64;
+        if unkept != kept {
+            // A due entry no bundle holds: leave the partition to the row-by-row prune,
             // which will say why.
             continue;
         }
-        detach_and_drop(pool, &name).await?;
+        if kept == 0 {
+            detach_and_drop(pool, &name).await?;
+        } else if !move_kept(pool, &name, first, end).await? {
+            // The log was busy: row by row this time.
+            continue;
+        }
         dropped.push((first_u, end_u));
     }
     Ok(dropped)
+}
+
+/// The lock a move may wait for, and hold about as long: the swap is a rename of tables.
+const MOVE_LOCK_TIMEOUT: &str = "100ms";
+
+/// Moves the entries of partition `name` that are not kept as leaves (held, or not yet
+/// due) into a new table, then swaps it in for the partition in one short transaction:
+/// detach the old, attach the new (its indexes made beforehand, so attaching only checks
+/// its few rows), drop the old. Returns `false`, changing nothing, when the swap could not
+/// get its lock within [`MOVE_LOCK_TIMEOUT`].
+async fn move_kept(pool: &PgPool, name: &str, first: i64, end: i64) -> StoreResult<bool> {
+    let moved = format!("{name}_k");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP TABLE IF EXISTS {moved}; \
+         CREATE TABLE {moved} (LIKE access_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS INCLUDING INDEXES); \
+         INSERT INTO {moved} SELECT a.* FROM {name} a WHERE NOT EXISTS \
+             (SELECT 1 FROM access_log_pruned p WHERE p.seq = a.seq);"
+    )))
+    .execute(pool)
+    .await?;
+    let from = if first == 0 {
+        "MINVALUE".to_owned()
+    } else {
+        first.to_string()
+    };
+    let swap = async {
+        let mut tx = pool.begin().await?;
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+            "SET LOCAL lock_timeout = '{MOVE_LOCK_TIMEOUT}'; \
+             ALTER TABLE access_log DETACH PARTITION {name}; \
+             ALTER TABLE access_log ATTACH PARTITION {moved} FOR VALUES FROM ({from}) TO ({end}); \
+             DROP TABLE {name}; \
+             ALTER TABLE {moved} RENAME TO {name};"
+        )))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+    .await;
+    match swap {
+        Ok(()) => Ok(true),
+        Err(e) => {
+            let busy =
+                matches!(&e, sqlx::Error::Database(d) if d.code().as_deref() == Some("55P03"));
+            // The transaction rolled back; remove the copy.
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP TABLE IF EXISTS {moved}")))
+                .execute(pool)
+                .await?;
+            if busy {
+                tracing::info!(
+                    partition = name,
+                    "the log was busy; pruning this partition row by row"
+                );
+                Ok(false)
+            } else {
+                Err(e.into())
+            }
+        }
+    }
 }
 
 async fn detach_and_drop(pool: &PgPool, name: &str) -> StoreResult<()> {
@@ -209,6 +277,19 @@ async fn drop_detached(pool: &PgPool, name: &str) -> StoreResult<()> {
 /// listed partition no longer attached is dropped once every entry in it is kept as a
 /// leaf (otherwise it is attached again: its entries are still the log's).
 async fn finish_interrupted(pool: &PgPool) -> StoreResult<()> {
+    // A copy made for a move whose swap never committed.
+    let copies: Vec<String> = sqlx::query_scalar(
+        "SELECT c.relname::TEXT FROM pg_class c \
+         WHERE c.relnamespace = (SELECT oid FROM pg_namespace WHERE nspname = current_schema()) \
+         AND c.relkind = 'r' AND c.relname LIKE 'access\\_log\\_s%\\_k'",
+    )
+    .fetch_all(pool)
+    .await?;
+    for copy in copies {
+        sqlx::raw_sql(sqlx::AssertSqlSafe(format!("DROP TABLE {copy}")))
+            .execute(pool)
+            .await?;
+    }
     let pending: Vec<String> = sqlx::query_scalar(
         "SELECT c.relname::TEXT FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid \
          WHERE i.inhparent = 'access_log'::regclass AND i.inhdetachpending",
