@@ -592,3 +592,51 @@ async fn postgres_drops_whole_partitions() {
     assert_eq!(verify(store).await.pruned, 0);
     db.drop().await;
 }
+
+/// The server's pruner: it prunes by itself, on its schedule (here every 200 ms).
+#[tokio::test]
+async fn the_server_prunes_on_its_own() {
+    let Some(db) = TestDb::open(Backend::Sqlite, "server_prunes").await else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let recorder = recorder(&db);
+    fill(&recorder).await;
+    let task = retention::spawn_daily(
+        db.store.clone(),
+        recorder.clone(),
+        Arc::new(FixedClock::new(T0.plus(DAY * 200))),
+        policy(dir.path()),
+        dir.path().to_path_buf(),
+        signer().verifier_key(),
+        Duration::from_millis(200),
+    )
+    .expect("days are set, so there is a pruner");
+    let mut pruned = 0;
+    for _ in 0..100 {
+        pruned = db.store.pruned_stats().await.unwrap().pruned;
+        if pruned == 20 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    task.abort();
+    assert_eq!(pruned, 20);
+    let recorded = db.store.entry(41).await.unwrap().unwrap();
+    assert_eq!(recorded.event.activity, Activity::LogPrune);
+    assert_eq!(recorded.event.user, "system:retention");
+    assert!(
+        retention::spawn_daily(
+            db.store.clone(),
+            recorder.clone(),
+            Arc::new(FixedClock::new(T0)),
+            RetentionSettings::default(),
+            dir.path().to_path_buf(),
+            signer().verifier_key(),
+            Duration::from_millis(200),
+        )
+        .is_none(),
+        "no days set: no pruner"
+    );
+    db.drop().await;
+}
