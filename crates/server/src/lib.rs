@@ -135,7 +135,8 @@ pub fn routes(state: AppState) -> Routes {
         .exempt(POST, "/api/method/frappe.client.delete", "deletes a document; answers {}", api::client::delete)
         .exempt(POST, "/api/method/frappe.client.rename_doc", "refused with why: no data", api::client::rename_doc)
         .exempt(GET_POST, "/api/method/frappe.client.get_single_value", "refused with why (no Single types here): no data", api::client::get_single_value)
-        .exempt(GET, "/api/health", "health check: no data", api::health::health)
+        .exempt(GET, "/api/health", "liveness: no data", api::health::health)
+        .exempt(GET, "/api/ready", "readiness (database, recorder, disk): no data", api::health::ready)
         .exempt(GET, "/api/access-log/public-key", "the log's public verifier key", api::access_log::public_key)
         .exempt(GET, "/app", NO_DATA_PAGE, pages::home::show)
         .exempt(GET, "/app/query-report", NO_DATA_PAGE, reports::page::index)
@@ -258,6 +259,7 @@ pub async fn serve(
         accesslog_app::retention::DAILY,
     );
     // Aliases are rewritten before routing, so the route table has each route once.
+    let recorder = state.recorder.clone();
     let app = tower::Layer::layer(
         &tower::util::MapRequestLayer::new(aliases::rewrite),
         router(state),
@@ -265,9 +267,33 @@ pub async fn serve(
     let app = axum::ServiceExt::<axum::extract::Request>::into_make_service_with_connect_info::<
         SocketAddr,
     >(app);
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    // On `shutdown`: stop accepting, let requests in flight finish (each has its entry
+    // committed before its first byte), but not for longer than SHUTDOWN_DEADLINE.
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let serving = axum::serve(listener, app).with_graceful_shutdown(async move {
+        shutdown.await;
+        let _ = stopping.send(());
+    });
+    let deadline = async {
+        if stopped.await.is_ok() {
+            tokio::time::sleep(SHUTDOWN_DEADLINE).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    let result = tokio::select! {
+        r = serving => r,
+        () = deadline => {
+            tracing::warn!(
+                seconds = SHUTDOWN_DEADLINE.as_secs(),
+                "requests still in flight at the shutdown deadline were cut off"
+            );
+            Ok(())
+        }
+    };
+    // Whatever was committed is covered by a signed checkpoint before the process ends.
+    recorder.checkpoint_now().await;
+    tracing::info!("stopped: the last entries are signed");
     sweeper.abort();
     if let Some(p) = pruner {
         p.abort();
@@ -278,6 +304,9 @@ pub async fn serve(
     drop(alerts);
     result
 }
+
+/// How long requests in flight may take to finish once shutdown starts.
+pub const SHUTDOWN_DEADLINE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// How often the publisher looks for a new checkpoint to send to witnesses and sinks.
 const PUBLISH_EVERY: std::time::Duration = std::time::Duration::from_secs(1);

@@ -143,6 +143,18 @@ impl Recorder {
         }
     }
 
+    /// Whether the committer is still taking entries (it stops only when it failed for
+    /// good or the store was closed).
+    pub fn is_running(&self) -> bool {
+        !self.jobs.is_closed()
+    }
+
+    /// Entries waiting for the committer, and how many may wait at most.
+    pub fn queue_depth(&self) -> (usize, usize) {
+        let max = self.jobs.max_capacity();
+        (max - self.jobs.capacity(), max)
+    }
+
     /// Records `event` and returns its receipt once the entry is durable. On any error the
     /// entry was not written and the caller must refuse the action. The event is bounded
     /// first ([`Event::bounded`]: NUL replaced, over-long fields cut and marked), so what is

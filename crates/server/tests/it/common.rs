@@ -236,6 +236,12 @@ impl TestServer {
         }
     }
 
+    /// Closes the server's database connections: every query fails from now on, as if
+    /// the database were gone.
+    pub async fn close_database(&self) {
+        self.db.as_ref().expect("a running server").close().await;
+    }
+
     /// Slows every append to the Access Log by a third of a second or more (a trigger that
     /// sleeps on PostgreSQL, and on SQLite one that counts to three million), so a test can
     /// act between a request's start and its entry's commit.

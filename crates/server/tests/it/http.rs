@@ -26,6 +26,7 @@ on_both_backends!(
     script_sessions_write_without_a_token_but_browsers_never_do,
     cross_site_posts_are_refused,
     health_reports_the_backend,
+    ready_checks_the_database_the_recorder_and_the_disk,
     login_page_logs_in_and_returns_to_next,
 );
 
@@ -607,6 +608,40 @@ async fn cross_site_posts_are_refused(server: &TestServer) {
         StatusCode::SEE_OTHER,
         "a same-origin login is fine"
     );
+}
+
+async fn ready_checks_the_database_the_recorder_and_the_disk(server: &TestServer) {
+    let get = async |path: &str| {
+        let r = server.client().get(server.at(path)).send().await.unwrap();
+        (r.status(), r.json::<Value>().await.unwrap())
+    };
+    let (status, body) = get("/api/ready").await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["status"], "ready");
+    for check in ["database", "recorder", "disk"] {
+        assert_eq!(body["checks"][check]["ok"], true, "{check}: {body}");
+    }
+    assert!(
+        body["checks"]["disk"]["detail"]
+            .as_str()
+            .unwrap()
+            .contains("MB free")
+    );
+
+    // The database gone: not ready, saying why; still alive (a restart would not help).
+    server.close_database().await;
+    let (status, body) = get("/api/ready").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert_eq!(body["status"], "not ready");
+    assert_eq!(body["checks"]["database"]["ok"], false, "{body}");
+    assert!(
+        !body["checks"]["database"]["detail"]
+            .as_str()
+            .unwrap()
+            .is_empty()
+    );
+    let (status, _) = get("/api/health").await;
+    assert_eq!(status, StatusCode::OK);
 }
 
 async fn health_reports_the_backend(server: &TestServer) {
