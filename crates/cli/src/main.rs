@@ -47,6 +47,7 @@ enum Command {
     Redact(commands::redact::Opts),
     Hold(commands::hold::Opts),
     Archive(commands::archive::Opts),
+    MetricsToken(commands::metrics_token::Opts),
     #[command(hide = true)]
     RecordLoad(commands::record_load::Opts),
 }
@@ -82,6 +83,7 @@ fn main() -> std::process::ExitCode {
             Command::Redact(opts) => commands::redact::run(opts).await,
             Command::Hold(opts) => commands::hold::run(opts).await,
             Command::Archive(opts) => commands::archive::run(opts).await,
+            Command::MetricsToken(opts) => commands::metrics_token::run(opts).await,
             Command::RecordLoad(opts) => commands::record_load::run(opts).await,
         }
     });

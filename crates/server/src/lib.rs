@@ -17,6 +17,7 @@ pub mod egress;
 mod error;
 pub mod headers;
 mod limits;
+pub mod metrics;
 mod pages;
 mod percent;
 mod printing;
@@ -136,6 +137,7 @@ pub fn routes(state: AppState) -> Routes {
         .exempt(POST, "/api/method/frappe.client.rename_doc", "refused with why: no data", api::client::rename_doc)
         .exempt(GET_POST, "/api/method/frappe.client.get_single_value", "refused with why (no Single types here): no data", api::client::get_single_value)
         .exempt(GET, "/api/health", "liveness: no data", api::health::health)
+        .exempt(GET, "/metrics", "System Managers or the scrape token: counts and timings in Prometheus text, no record data", metrics::scrape)
         .exempt(GET, "/api/ready", "readiness (database, recorder, disk): no data", api::health::ready)
         .exempt(GET, "/api/access-log/public-key", "the log's public verifier key", api::access_log::public_key)
         .exempt(GET, "/app", NO_DATA_PAGE, pages::home::show)
@@ -174,6 +176,7 @@ pub fn router(state: AppState) -> Router {
                 }).on_response(DefaultOnResponse::new().level(tracing::Level::INFO)))
                 .layer(from_fn_with_state(state.clone(), auth::authenticate))
                 .layer(from_fn(aliases::v2_errors))
+                .layer(from_fn(metrics::time_requests))
                 .layer(from_fn(move |req, next| pages::html_errors(site_name.clone(), req, next)))
                 .layer(DefaultBodyLimit::max(BODY_LIMIT)),
         )
@@ -195,6 +198,7 @@ pub async fn serve(
             "the Access Log could not record the read settings, so the server did not start: {e}"
         )));
     }
+    metrics::install();
     let sweeper = tokio::spawn(sweep_sessions(state.clone()));
     let committed = state
         .committed

@@ -16,7 +16,7 @@ mod settings;
 pub use alerts::{AlertSettings, RuleTuning};
 pub use create::{SUBFOLDERS, create_site};
 pub use settings::{
-    Database, ExportSettings, LogSettings, LoginSettings, Overrides, PdfSettings, PrintFile,
-    PrinterSettings, PublishSettings, ReadLogging, SessionSettings, Settings, SiteError, SiteFile,
-    Source, WitnessSettings,
+    Database, ExportSettings, LogSettings, LoginSettings, MetricsSettings, Overrides, PdfSettings,
+    PrintFile, PrinterSettings, PublishSettings, ReadLogging, SessionSettings, Settings, SiteError,
+    SiteFile, Source, WitnessSettings,
 };

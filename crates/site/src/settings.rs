@@ -73,6 +73,17 @@ pub struct SiteFile {
     pub printers: BTreeMap<String, PrinterSettings>,
     #[serde(default)]
     pub alerts: crate::alerts::AlertSettings,
+    #[serde(default)]
+    pub metrics: MetricsSettings,
+}
+
+/// `[metrics]`: who may scrape `/metrics` besides System Managers.
+#[derive(Clone, Debug, Default, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields, default)]
+pub struct MetricsSettings {
+    /// The SHA-256 (hex) of a scrape token, sent as `Authorization: Bearer TOKEN`; the
+    /// token itself is not kept here (`accesslog metrics-token` makes one).
+    pub token_sha256: Option<String>,
 }
 
 /// The `[print]` table as written.
@@ -371,6 +382,7 @@ pub struct Settings {
     pub pdf: PdfSettings,
     pub printers: BTreeMap<String, PrinterSettings>,
     pub alerts: crate::alerts::AlertSettings,
+    pub metrics: MetricsSettings,
 }
 
 impl Settings {
@@ -537,6 +549,17 @@ impl Settings {
                 problem: "evaluate_every_seconds must be at least 1".to_owned(),
             });
         }
+        if let Some(h) = &file.metrics.token_sha256
+            && (h.len() != 64
+                || !h
+                    .bytes()
+                    .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
+        {
+            return Err(SiteError::Invalid {
+                origin: in_toml("metrics.token_sha256"),
+                problem: "token_sha256 must be 64 lower-case hex digits: the SHA-256 of the token (`accesslog metrics-token` prints both)".to_owned(),
+            });
+        }
         let pdf = pdf_settings(&file.print, env, &toml_path)?;
         let trusted_proxies = match env("ACCESSLOG_TRUSTED_PROXIES") {
             Some(v) => parse_proxies(
@@ -564,6 +587,7 @@ impl Settings {
             pdf,
             printers: file.printers,
             alerts: file.alerts,
+            metrics: file.metrics,
         })
     }
 

@@ -291,6 +291,15 @@ impl Store for PgStore {
         sqlx::query("SELECT 1").execute(self.pool()).await?;
         Ok(())
     }
+
+    fn pool_use(&self) -> accesslog_store::PoolUse {
+        let pool = self.pool();
+        accesslog_store::PoolUse {
+            open: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        }
+    }
 }
 
 /// One row's leaf recomputed from its raw column values: the integer columns (seq,

@@ -260,6 +260,15 @@ impl Store for SqliteStore {
         sqlx::query("SELECT 1").execute(self.pool()).await?;
         Ok(())
     }
+
+    fn pool_use(&self) -> accesslog_store::PoolUse {
+        let pool = self.pool();
+        accesslog_store::PoolUse {
+            open: pool.size(),
+            idle: u32::try_from(pool.num_idle()).unwrap_or(u32::MAX),
+            max: pool.options().get_max_connections(),
+        }
+    }
 }
 
 /// Copied rows above the log's last entry: the one difference verification's walk, which
@@ -317,6 +326,11 @@ impl LogStore for SqliteStore {
 
     async fn index_for_review(&self, limit: u32) -> StoreResult<u64> {
         self.indexer.index_for_review(limit).await
+    }
+
+    async fn review_lag(&self) -> StoreResult<u64> {
+        let size = self.sql.log_head().await?.size;
+        Ok(size.saturating_sub(self.sql.review_watermark().await?))
     }
 
     async fn entries_with_leaves_after(

@@ -61,6 +61,12 @@ pub trait Store:
     /// A round trip to the database; `Unavailable` when it cannot be reached.
     async fn ping(&self) -> StoreResult<()>;
 
+    /// The connection pool's use now, for the metrics (a store without a pool of its
+    /// own, such as a wrapper, says nothing).
+    fn pool_use(&self) -> PoolUse {
+        PoolUse::default()
+    }
+
     /// Writes a consistent copy of the whole database to `path` (a new file), if this
     /// backend can; PostgreSQL answers `Other` with how to back it up instead.
     async fn backup_to(&self, path: &std::path::Path) -> StoreResult<()>;
@@ -97,6 +103,14 @@ pub struct NewDocument<'a> {
 pub trait BlockingAppend: Send {
     /// As [`LogStore::append_entries`], on this appender's own connection.
     fn append(&mut self, events: &[Event], at: Timestamp) -> StoreResult<Appended>;
+}
+
+/// A connection pool's connections: open, idle among them, and the most it opens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PoolUse {
+    pub open: u32,
+    pub idle: u32,
+    pub max: u32,
 }
 
 /// The Access Log's storage: append-only, with the Merkle tree beside the entries.
@@ -139,6 +153,10 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     /// entries from the log itself); it keeps them fast. The recorder calls it after
     /// commits, in batches, so the review indexes cost appends nothing.
     async fn index_for_review(&self, limit: u32) -> StoreResult<u64>;
+    /// Entries not yet in the review copy (0 where the review reads the log itself).
+    async fn review_lag(&self) -> StoreResult<u64> {
+        Ok(0)
+    }
     /// The part of holding the review copy against the log that the walk of
     /// [`recomputed_leaves_after`](Self::recomputed_leaves_after) cannot do (which compares
     /// each entry with its copied row, `LeafCheck::review`): copied rows past the log's

@@ -8,6 +8,7 @@ pub mod demo;
 pub mod hold;
 pub mod import;
 pub mod log_export;
+pub mod metrics_token;
 pub mod migrate;
 pub mod new_site;
 pub mod prune;

@@ -61,7 +61,9 @@ impl Committer {
                 batch.fill(&mut self.queue, self.max_batch);
             }
             arrivals.commit_of(batch.events.len());
+            let started = Instant::now();
             let result = appender.append(&batch.events, self.clock.now());
+            metrics::histogram!("accesslog_commit_seconds").record(started.elapsed());
             batch.settle(result, &mut self.announcer, &*self.clock, self.tap.as_ref());
         }
     }
@@ -76,7 +78,9 @@ impl Committer {
                 }
             }
             batch.fill(&mut self.queue, self.max_batch);
+            let started = Instant::now();
             let result = store.append_entries(&batch.events, self.clock.now()).await;
+            metrics::histogram!("accesslog_commit_seconds").record(started.elapsed());
             batch.settle(result, &mut self.announcer, &*self.clock, self.tap.as_ref());
         }
     }
@@ -169,8 +173,17 @@ impl Batch {
     ) {
         self.last = self.events.len();
         self.events.clear();
+        metrics::histogram!("accesslog_append_batch_size").record(self.last as f64);
         match result {
             Ok(appended) => {
+                for e in &appended.entries {
+                    metrics::counter!(
+                        "accesslog_entries_total",
+                        "activity" => e.event.activity.as_str(),
+                        "outcome" => e.event.outcome.as_str()
+                    )
+                    .increment(1);
+                }
                 announcer.committed(
                     LogHead {
                         size: appended.size,
@@ -195,6 +208,8 @@ impl Batch {
                     other => RecordError::Unavailable(other.to_string()),
                 };
                 tracing::error!(error = %error, entries = self.replies.len(), "could not record; refusing the actions");
+                metrics::counter!("accesslog_record_failures_total")
+                    .increment(self.replies.len() as u64);
                 for reply in self.replies.drain(..) {
                     let _ = reply.send(Err(error.clone()));
                 }

@@ -10,6 +10,7 @@ mod files;
 mod frappe_methods;
 mod hardening;
 mod http;
+mod metrics;
 mod printing;
 mod proofs;
 mod reads;

@@ -46,7 +46,7 @@ impl<DB: Backend> SqlStore<DB> {
     }
 
     /// Every entry up to this `seq` is in `access_log_review`, none above.
-    async fn review_watermark(&self) -> StoreResult<u64> {
+    pub async fn review_watermark(&self) -> StoreResult<u64> {
         let w: i64 = self
             .fetch_one(Stmt::new(log_search::WATERMARK_SQL))
             .await?
