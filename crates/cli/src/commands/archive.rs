@@ -28,8 +28,9 @@ enum ArchiveCommand {
 struct VerifyOpts {
     /// The bundle (`access-log-….jsonl.zst`).
     bundle: PathBuf,
-    /// A signed checkpoint kept outside the log (a file holding the note) to hold the
-    /// bundle against; it must be of the size the bundle names.
+    /// A signed checkpoint kept outside the log to hold the bundle against: a file holding
+    /// the note of the size the bundle names, or many notes (a copy of checkpoints.log),
+    /// of which that one is used.
     #[arg(long)]
     checkpoint: Option<PathBuf>,
     /// The log's verifier key (a site's keys/log.pub); without it, the key in the bundle
@@ -61,11 +62,34 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
                         .with_context(|| format!("{} is not a verifier key", p.display()))
                 })
                 .transpose()?;
-            let checkpoint = o
-                .checkpoint
-                .as_ref()
-                .map(|p| read(p, "checkpoint"))
-                .transpose()?;
+            // The file may hold many notes (a copy of checkpoints.log): the one of the size
+            // the bundle was checked against is used.
+            let checkpoint = match &o.checkpoint {
+                None => None,
+                Some(p) => {
+                    let text = read(p, "checkpoint")?;
+                    let notes = accesslog_engine::verify::split_checkpoints_log(&text);
+                    if notes.len() <= 1 {
+                        Some(text)
+                    } else {
+                        let header = accesslog_archive::read(&o.bundle, |_| Ok(()))
+                            .with_context(|| format!("{} does not verify", o.bundle.display()))?;
+                        let size = header.tree_size.to_string();
+                        Some(
+                            notes
+                                .into_iter()
+                                .find(|n| n.lines().nth(1) == Some(size.as_str()))
+                                .with_context(|| {
+                                    format!(
+                                        "{} holds no checkpoint of {size} entries, the size {} was checked against",
+                                        p.display(),
+                                        o.bundle.display()
+                                    )
+                                })?,
+                        )
+                    }
+                }
+            };
             let checked = accesslog_archive::check(&o.bundle, key.as_ref(), checkpoint.as_deref())
                 .with_context(|| format!("{} does not verify", o.bundle.display()))?;
             println!(
