@@ -18,6 +18,7 @@ mod error;
 pub mod headers;
 mod limits;
 pub mod metrics;
+pub mod openapi;
 mod pages;
 mod percent;
 mod printing;
@@ -137,6 +138,7 @@ pub fn routes(state: AppState) -> Routes {
         .exempt(POST, "/api/method/frappe.client.rename_doc", "refused with why: no data", api::client::rename_doc)
         .exempt(GET_POST, "/api/method/frappe.client.get_single_value", "refused with why (no Single types here): no data", api::client::get_single_value)
         .exempt(GET, "/api/health", "liveness: no data", api::health::health)
+        .exempt(GET, "/api/openapi.json", "the API's description: no data", openapi::serve)
         .exempt(GET, "/metrics", "System Managers or the scrape token: counts and timings in Prometheus text, no record data", metrics::scrape)
         .exempt(GET, "/api/ready", "readiness (database, recorder, disk): no data", api::health::ready)
         .exempt(GET, "/api/access-log/public-key", "the log's public verifier key", api::access_log::public_key)

@@ -11,6 +11,7 @@ mod frappe_methods;
 mod hardening;
 mod http;
 mod metrics;
+mod openapi;
 mod printing;
 mod proofs;
 mod reads;

@@ -75,6 +75,7 @@ const EXEMPT: &[(&str, &str, Exempt)] = &[
     ("GET", "/api/health", Exempt::Health),
     ("GET", "/api/ready", Exempt::Health),
     ("GET", "/metrics", Exempt::Health),
+    ("GET", "/api/openapi.json", Exempt::StaticOrPublic),
     ("GET", "/api/access-log/public-key", Exempt::StaticOrPublic),
     ("GET", "/files/{file_name}", Exempt::StaticOrPublic),
     ("GET", "/app", Exempt::NoRecordData),
