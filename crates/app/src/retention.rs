@@ -368,12 +368,17 @@ pub struct RedactReport {
 
 /// Removes the payload of `user`'s entries (dated before `before`, if given), as pruning
 /// does, without archiving them: the leaf hashes stay, so the tree still verifies.
+/// Entries of theirs already pruned are marked redacted too, found by their kept user or,
+/// where nothing was kept, in the bundles in `archive_dir`: what was kept of them goes,
+/// and a restore never brings them back. (The bundle files themselves are not changed.)
+#[allow(clippy::too_many_arguments)]
 pub async fn redact(
     store: &dyn Store,
     recorder: &Recorder,
     actor: &Event,
     user: &str,
     before: Option<Timestamp>,
+    archive_dir: Option<&Path>,
     now: Timestamp,
     dry_run: bool,
 ) -> RetentionResult<RedactReport> {
@@ -407,8 +412,41 @@ pub async fn redact(
             }
         }
     }
-    report.redacted = seqs.len() as u64;
-    if dry_run || seqs.is_empty() {
+    // Theirs among the pruned: by the user kept with them, and by the bundles.
+    let mut pruned: std::collections::BTreeSet<u64> =
+        store.pruned_of_user(user, before).await?.into_iter().collect();
+    if let Some(dir) = archive_dir {
+        for a in store.archives().await? {
+            let path = dir.join(&a.name);
+            if !path.exists() {
+                continue;
+            }
+            let mut found = Vec::new();
+            accesslog_archive::read(&path, |line| {
+                if let Some(f) = &line.fields
+                    && f[2].as_deref() == Some(user)
+                    && before.is_none_or(|b| {
+                        f[1].as_deref()
+                            .and_then(|t| t.parse::<i64>().ok())
+                            .is_some_and(|t| t < b.as_micros())
+                    })
+                {
+                    found.push(line.seq);
+                }
+                Ok(())
+            })?;
+            for seq in found {
+                if let Some(p) = store.pruned_entry(seq).await?
+                    && !p.redacted
+                {
+                    pruned.insert(seq);
+                }
+            }
+        }
+    }
+    let pruned: Vec<u64> = pruned.into_iter().collect();
+    report.redacted = (seqs.len() + pruned.len()) as u64;
+    if dry_run || report.redacted == 0 {
         return Ok(report);
     }
     let mut event = actor.clone();
@@ -417,12 +455,14 @@ pub async fn redact(
     event.filters = json(json!({
         "user": user,
         "before": before.map(Timestamp::to_rfc3339),
-        "first": seqs.first(),
-        "last": seqs.last(),
+        "first": seqs.first().min(pruned.first()),
+        "last": seqs.last().max(pruned.last()),
         "count": report.redacted,
+        "already_pruned": pruned.len(),
         "held": report.held,
     }));
     report.recorded_as = Some(record(recorder, event, "redaction").await?);
+    store.mark_redacted(&pruned).await?;
     for chunk in seqs.chunks(PRUNE_BATCH) {
         store
             .prune_entries(&PruneBatch {

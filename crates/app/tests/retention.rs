@@ -298,6 +298,7 @@ async fn a_redaction_verifies_and_is_recorded(db: &TestDb) {
         &operator(),
         "bob@example.com",
         None,
+        None,
         T0,
         false,
     )

@@ -161,6 +161,12 @@ pub trait RetentionStore: Send + Sync {
     async fn add_archive(&self, a: &ArchiveRecord) -> StoreResult<()>;
     /// Every bundle recorded, oldest range first.
     async fn archives(&self) -> StoreResult<Vec<ArchiveRecord>>;
+    /// The pruned, not yet redacted entries whose kept user is `user` (dated before
+    /// `before`, when given).
+    async fn pruned_of_user(&self, user: &str, before: Option<Timestamp>) -> StoreResult<Vec<u64>>;
+    /// Marks pruned entries redacted, dropping what was kept of them but their seq and
+    /// leaf: a restore then never brings them back. Says how many were marked.
+    async fn mark_redacted(&self, seqs: &[u64]) -> StoreResult<u64>;
     async fn add_hold(&self, h: &NewHold) -> StoreResult<LegalHold>;
     /// Lifts hold `id`; `None` if there is no such hold. Lifting a lifted hold changes
     /// nothing and returns it as it is.

@@ -38,6 +38,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
         &actor,
         &opts.user,
         before,
+        Some(&settings.log.retention.archive_dir_in(&settings.site_dir)),
         crate::commands::hold::now(None)?,
         opts.dry_run,
     )

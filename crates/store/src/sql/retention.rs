@@ -137,6 +137,41 @@ impl<T: SqlBacked> RetentionStore for T {
         rows.iter().map(archive).collect()
     }
 
+    async fn pruned_of_user(&self, user: &str, before: Option<Timestamp>) -> StoreResult<Vec<u64>> {
+        let rows = self
+            .sql()
+            .fetch_all(
+                Stmt::new(
+                    "SELECT seq FROM access_log_pruned WHERE \"user\" = $1 AND redacted = 0 \
+                     AND ($2 IS NULL OR timestamp < $2) ORDER BY seq",
+                )
+                .bind(user)
+                .bind(before.map(Timestamp::as_micros)),
+            )
+            .await?;
+        rows.iter()
+            .map(|r| to_u64(r.get("seq")?, "seq"))
+            .collect()
+    }
+
+    async fn mark_redacted(&self, seqs: &[u64]) -> StoreResult<u64> {
+        let mut marked = 0;
+        for seq in seqs {
+            let row = self
+                .sql()
+                .fetch_optional(
+                    Stmt::new(
+                        "UPDATE access_log_pruned SET timestamp = NULL, \"user\" = NULL, \
+                         activity = NULL, redacted = 1 WHERE seq = $1 AND redacted = 0 RETURNING seq",
+                    )
+                    .bind(to_i64(*seq)?),
+                )
+                .await?;
+            marked += u64::from(row.is_some());
+        }
+        Ok(marked)
+    }
+
     async fn add_hold(&self, h: &NewHold) -> StoreResult<LegalHold> {
         if h.scope.is_empty() {
             return Err(StoreError::Other(
