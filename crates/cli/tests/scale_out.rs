@@ -64,6 +64,19 @@ impl Drop for App {
     }
 }
 
+/// nginx, stopped when dropped (also when the test fails): SIGTERM to the master, which
+/// stops its workers (SIGKILL would leave them running).
+struct Nginx(Child);
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.0.id().to_string()])
+            .status();
+        let _ = self.0.wait();
+    }
+}
+
 fn serve(site: &Path, db: &str, port: u16) -> App {
     let mut child = accesslog()
         .args(["serve", "--site"])
@@ -240,14 +253,16 @@ fn servers_behind_nginx_survive_a_kill_and_a_database_restart() {
     let ngx = tmp.path().join("nginx");
     std::fs::create_dir_all(&ngx).unwrap();
     std::fs::write(ngx.join("nginx.conf"), nginx_conf(&ngx, lb, &ports)).unwrap();
-    let mut nginx = Command::new("nginx")
-        .args(["-p"])
-        .arg(&ngx)
-        .args(["-c"])
-        .arg(ngx.join("nginx.conf"))
-        .args(["-g", "daemon off;"])
-        .spawn()
-        .unwrap();
+    let _nginx = Nginx(
+        Command::new("nginx")
+            .args(["-p"])
+            .arg(&ngx)
+            .args(["-c"])
+            .arg(ngx.join("nginx.conf"))
+            .args(["-g", "daemon off;"])
+            .spawn()
+            .unwrap(),
+    );
     assert!(wait_ready(lb, Duration::from_secs(20)), "nginx answers");
 
     // Load through nginx, and the faults on a schedule beside it.
@@ -336,8 +351,6 @@ fn servers_behind_nginx_survive_a_kill_and_a_database_restart() {
     let dense = ok(psql("SELECT COUNT(*) = MAX(seq) FROM access_log", &name));
     assert_eq!(dense.trim(), "t", "seq is dense");
     drop(apps);
-    let _ = nginx.kill();
-    let _ = nginx.wait();
     let out = ok(accesslog()
         .args(["verify", "--site"])
         .arg(&site)
