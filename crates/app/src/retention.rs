@@ -413,8 +413,11 @@ pub async fn redact(
         }
     }
     // Theirs among the pruned: by the user kept with them, and by the bundles.
-    let mut pruned: std::collections::BTreeSet<u64> =
-        store.pruned_of_user(user, before).await?.into_iter().collect();
+    let mut pruned: std::collections::BTreeSet<u64> = store
+        .pruned_of_user(user, before)
+        .await?
+        .into_iter()
+        .collect();
     if let Some(dir) = archive_dir {
         for a in store.archives().await? {
             let path = dir.join(&a.name);

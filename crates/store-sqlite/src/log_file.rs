@@ -53,7 +53,12 @@ pub fn log_path(main: &Path) -> PathBuf {
 /// What every connection runs on the attached log file: write-ahead logging and a full
 /// fsync at each commit, as on the site's file.
 pub(crate) fn pragmas() -> String {
-    format!("PRAGMA {SCHEMA}.journal_mode = WAL; PRAGMA {SCHEMA}.synchronous = FULL;")
+    // auto_vacuum first: it takes only while the file is still empty, and switching to
+    // WAL writes the file's first page.
+    format!(
+        "PRAGMA {SCHEMA}.auto_vacuum = INCREMENTAL; PRAGMA {SCHEMA}.journal_mode = WAL; \
+         PRAGMA {SCHEMA}.synchronous = FULL;"
+    )
 }
 
 /// The migrations that made the log's tables (in the site's file, before this layout):
@@ -97,8 +102,10 @@ fn columns(table: &str) -> String {
 pub(crate) fn open_alone(main: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(log_path(main)).map_err(map_err)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(map_err)?;
-    conn.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;")
-        .map_err(map_err)?;
+    conn.execute_batch(
+        "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
+    )
+    .map_err(map_err)?;
     Ok(conn)
 }
 
@@ -125,14 +132,10 @@ pub(crate) fn adopt(main: &Path) -> StoreResult<()> {
     )
     .map_err(map_err)?;
     // A new log file gives pruned pages back to the disk (`PRAGMA incremental_vacuum`,
-    // after each prune); the setting takes only before the file's first table, so an older
-    // log file keeps its space for new entries until `VACUUM` (see `vacuum_log`).
-    conn.execute_batch(&format!(
-        "{} PRAGMA {SCHEMA}.auto_vacuum = INCREMENTAL; {}",
-        pragmas(),
-        tables_sql(SCHEMA)
-    ))
-    .map_err(map_err)?;
+    // after each prune batch; `pragmas` sets it); the setting takes only while the file
+    // is empty, so an older log file keeps its space for new entries until `VACUUM`.
+    conn.execute_batch(&format!("{} {}", pragmas(), tables_sql(SCHEMA)))
+        .map_err(map_err)?;
     let names = TABLES.map(|t| format!("'{t}'")).join(", ");
     let in_main: i64 = conn
         .query_row(

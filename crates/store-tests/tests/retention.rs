@@ -237,3 +237,15 @@ async fn holds_are_kept_and_lifted(store: &dyn Store) {
     assert_eq!(all[0].scope.user.as_deref(), Some("ann@example.com"));
     assert_eq!(all[0].scope.from, Some(T0));
 }
+
+/// A new SQLite log file gives pruned pages back to the disk: it is made with
+/// `auto_vacuum = INCREMENTAL` (which takes only while the file is empty).
+#[tokio::test]
+async fn a_new_sqlite_log_file_vacuums_incrementally() {
+    let db = accesslog_testkit::TestDb::sqlite().await;
+    let mode = db
+        .query_text("SELECT CAST(auto_vacuum AS TEXT) FROM pragma_auto_vacuum('log')")
+        .await;
+    assert_eq!(mode, ["2"], "INCREMENTAL");
+    db.drop().await;
+}

@@ -149,9 +149,7 @@ impl<T: SqlBacked> RetentionStore for T {
                 .bind(before.map(Timestamp::as_micros)),
             )
             .await?;
-        rows.iter()
-            .map(|r| to_u64(r.get("seq")?, "seq"))
-            .collect()
+        rows.iter().map(|r| to_u64(r.get("seq")?, "seq")).collect()
     }
 
     async fn mark_redacted(&self, seqs: &[u64]) -> StoreResult<u64> {
