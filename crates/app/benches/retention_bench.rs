@@ -83,6 +83,9 @@ OPTIONS:
   --checkpoint-every N
                   the writers' recorder signs a checkpoint every N entries or 10 s, as
                   the server does (default 1000, the server's default; 0: no checkpointer)
+  --async-commits the writers' recorder commits through append_entries on the runtime
+                  rather than on SQLite's writer thread (as log_bench's recorder does: its
+                  store wrapper has no blocking appender); no difference on PostgreSQL
   --no-vacuum     skip the VACUUMs after the runs (SQLite: VACUUM of the log and review
                   files; PostgreSQL: VACUUM, then VACUUM FULL, of the log's tables)
 ";
@@ -104,6 +107,9 @@ struct Args {
     vacuum: bool,
     /// The recorder's checkpointer signs every this many entries (or 10 s); 0: none.
     checkpoint_every: u64,
+    /// The writers' recorder commits through `append_entries` on the runtime, not on the
+    /// store's blocking appender (SQLite's writer thread), as log_bench's does.
+    async_commits: bool,
 }
 
 fn number<T: std::str::FromStr>(s: &str) -> Result<T, String> {
@@ -124,6 +130,7 @@ fn parse_args() -> Result<Args, String> {
         rounds: 2,
         vacuum: true,
         checkpoint_every: 1000,
+        async_commits: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
@@ -138,6 +145,7 @@ fn parse_args() -> Result<Args, String> {
             "--secs" => args.secs = number(&value("--secs")?)?,
             "--rounds" => args.rounds = number(&value("--rounds")?)?,
             "--no-vacuum" => args.vacuum = false,
+            "--async-commits" => args.async_commits = true,
             "--checkpoint-every" => {
                 args.checkpoint_every = number(&value("--checkpoint-every")?)?;
             }
@@ -251,7 +259,7 @@ fn event(n: u64) -> Event {
                 &format!("GET /api/resource/{doctype}/{prefix}-2026-{number:05}"),
             );
             e.export_from = Some(doctype.to_owned());
-            if r2 % 3 == 0 {
+            if r2.is_multiple_of(3) {
                 // A list view: filters and a page of rows.
                 e.method = format!("GET /api/resource/{doctype}");
                 e.filters = CanonicalJson::parse(&format!(
@@ -590,6 +598,9 @@ struct Call {
 struct Timed {
     inner: Arc<dyn Store>,
     calls: Mutex<Vec<Call>>,
+    /// Hands out the inner store's blocking appender (SQLite's writer thread); without
+    /// it a recorder commits through `append_entries` on the runtime.
+    blocking: bool,
 }
 
 impl Timed {
@@ -597,6 +608,7 @@ impl Timed {
         Arc::new(Self {
             inner,
             calls: Mutex::new(Vec::new()),
+            blocking: true,
         })
     }
 
@@ -639,7 +651,11 @@ impl LogStore for Timed {
         self.inner.append_entries(events, at).await
     }
     fn blocking_appender(&self) -> StoreResult<Option<Box<dyn BlockingAppend>>> {
-        self.inner.blocking_appender()
+        if self.blocking {
+            self.inner.blocking_appender()
+        } else {
+            Ok(None)
+        }
     }
     async fn log_head(&self) -> StoreResult<LogHead> {
         self.inner.log_head().await
@@ -1225,8 +1241,17 @@ async fn run(backend: Backend, args: &Args) {
             None,
         )
     });
+    let recorder_store: Arc<dyn Store> = if args.async_commits {
+        let mut wrapper = Timed::new(store.clone());
+        if let Some(w) = Arc::get_mut(&mut wrapper) {
+            w.blocking = false;
+        }
+        wrapper
+    } else {
+        store.clone()
+    };
     let recorder = Recorder::start(
-        store.clone(),
+        recorder_store,
         Arc::new(SystemClock),
         checkpointer,
         RecorderConfig::default(),
