@@ -78,13 +78,13 @@ pub(crate) fn prune(main: &Path, batch: &PruneBatch) -> StoreResult<u64> {
     tx.commit().map_err(map_err)?;
     // Free pages go back to the disk where the file allows it (a log file made with
     // auto_vacuum = INCREMENTAL; an older one keeps them for new entries).
-    conn.query_row(
-        &format!("PRAGMA incremental_vacuum({VACUUM_PAGES})"),
-        [],
-        |_| Ok(()),
-    )
-    .optional()
-    .map_err(map_err)?;
+    // Stepped to completion: each step of the pragma frees one page (execute_batch and
+    // query_row step it once).
+    let mut vacuum = conn
+        .prepare(&format!("PRAGMA incremental_vacuum({VACUUM_PAGES})"))
+        .map_err(map_err)?;
+    let mut steps = vacuum.query([]).map_err(map_err)?;
+    while steps.next().map_err(map_err)?.is_some() {}
     Ok(u64::try_from(pruned).unwrap_or(0))
 }
 

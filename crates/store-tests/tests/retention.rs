@@ -249,3 +249,35 @@ async fn a_new_sqlite_log_file_vacuums_incrementally() {
     assert_eq!(mode, ["2"], "INCREMENTAL");
     db.drop().await;
 }
+
+/// Pruning on SQLite gives the freed pages back to the disk as it goes: the log file
+/// shrinks, no VACUUM needed.
+#[tokio::test]
+async fn sqlite_pruning_gives_pages_back() {
+    let db = accesslog_testkit::TestDb::sqlite().await;
+    let store = &*db.store;
+    let events: Vec<Event> = (0..1500)
+        .map(|i| {
+            let mut e = Event::new("ann@example.com", Activity::Read, "GET /app/employee");
+            e.page = Some(format!("{i}:{}", "x".repeat(2000)));
+            e
+        })
+        .collect();
+    store.append_entries(&events, T0).await.unwrap();
+    let pages = async || -> u64 {
+        db.query_text("SELECT CAST(page_count AS TEXT) FROM pragma_page_count('log')")
+            .await[0]
+            .parse()
+            .unwrap()
+    };
+    let before = pages().await;
+    for chunk in (1..=1500u64).collect::<Vec<_>>().chunks(500) {
+        store
+            .prune_entries(&batch(chunk.to_vec(), true))
+            .await
+            .unwrap();
+    }
+    let after = pages().await;
+    assert!(after * 2 < before, "{before} pages before, {after} after");
+    db.drop().await;
+}
