@@ -393,3 +393,23 @@ pub async fn customers(server: &TestServer, names: &[&str]) {
             .unwrap();
     }
 }
+
+/// Runs `python3 ARGS` with `input` on its standard input; its output once it ends.
+pub fn python_with_stdin(args: &[&str], input: &str) -> std::process::Output {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new("python3")
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}

@@ -3,9 +3,6 @@
 //! request latency by route, and the gauges; System Managers and the scrape token may read
 //! it, others may not.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -42,23 +39,13 @@ async fn with_server(
 
 /// The families `/metrics` answers, parsed by prometheus_client.
 fn parse(text: &str) -> Vec<Value> {
-    let mut child = Command::new("python3")
-        .arg(concat!(
+    let out = crate::common::python_with_stdin(
+        &[concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/it/parse_metrics.py"
-        ))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        )],
+        text,
+    );
     assert!(
         out.status.success(),
         "prometheus_client refused the text (pip install prometheus-client): {}\n{text}",
@@ -78,9 +65,13 @@ fn family<'a>(families: &'a [Value], name: &str) -> &'a Value {
         .unwrap_or_else(|| panic!("no family {name}"))
 }
 
-/// The sum of a counter's samples whose labels include `labels`.
+/// The sum of a counter's samples whose labels include `labels` (0 before the process
+/// counted any: the family is not rendered until then).
 fn total(families: &[Value], name: &str, labels: &[(&str, &str)]) -> f64 {
-    family(families, name)["samples"]
+    let Some(family) = families.iter().find(|f| f["name"] == name) else {
+        return 0.0;
+    };
+    family["samples"]
         .as_array()
         .unwrap()
         .iter()

@@ -1,9 +1,6 @@
 //! `/api/openapi.json` (issue 20): OpenAPI 3.1, accepted by `openapi-spec-validator` (PyPI;
 //! `.ci/run` installs it), and covering every JSON route of the router with its methods.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -27,26 +24,16 @@ async fn the_openapi_description_validates_and_covers_every_json_route() {
         doc["openapi"]
     );
 
-    let mut child = Command::new("python3")
-        .args([
+    let out = crate::common::python_with_stdin(
+        &[
             "-c",
             "import json, sys\n\
              from openapi_spec_validator import validate\n\
              validate(json.load(sys.stdin))\n\
              print('valid')",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(text.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
+        ],
+        &text,
+    );
     assert!(
         out.status.success(),
         "openapi-spec-validator refused it (pip install openapi-spec-validator): {}",
