@@ -223,26 +223,27 @@ impl TestDb {
     }
 
     /// Holds a write lock on `table` from a connection of its own until released:
-    /// whatever writes to it (on SQLite, to any table of the main database) waits
-    /// meanwhile. For tests that show what must not wait on it.
+    /// whatever writes to it (on SQLite, to any table of the database file that holds
+    /// it: name the log's tables with the log's schema) waits meanwhile. For tests that
+    /// show what must not wait on it, or that need work held at a known point.
     pub async fn hold_write_lock(&self, table: &str) -> WriteLock {
         match &self.handle {
             Handle::Sqlite(s) => {
-                // A write to the table (undone on release) locks the main database only,
-                // not the log's file.
+                // A write statement that changes no row still takes the file's write
+                // lock, and fires no trigger (the log's tables refuse deletes).
                 let mut conn = s.pool().acquire().await.expect("a SQLite connection");
                 sqlx::query("BEGIN")
                     .execute(&mut *conn)
                     .await
                     .expect("BEGIN");
-                let sql = sqlx::AssertSqlSafe(format!("DELETE FROM {table}"));
+                let sql = sqlx::AssertSqlSafe(format!("DELETE FROM {table} WHERE 0"));
                 sqlx::query(sql).execute(&mut *conn).await.expect("a write");
                 WriteLock::Sqlite(Some(conn))
             }
             Handle::Postgres(s, _) => {
+                // Writers wait; readers do not (as on SQLite with its write-ahead log).
                 let mut tx = s.pool().begin().await.expect("a PostgreSQL transaction");
-                let sql =
-                    sqlx::AssertSqlSafe(format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"));
+                let sql = sqlx::AssertSqlSafe(format!("LOCK TABLE {table} IN EXCLUSIVE MODE"));
                 sqlx::query(sql)
                     .execute(&mut *tx)
                     .await

@@ -271,6 +271,21 @@ impl TestServer {
         }
     }
 
+    /// Holds the log's write lock until the returned lock is released: every entry
+    /// waits at its commit meanwhile (for at most the store's 5-second busy timeout on
+    /// SQLite), so work that holds something until its entry is committed holds it for
+    /// as long as the test says, whatever the machine's speed.
+    pub async fn hold_log(&self) -> accesslog_testkit::WriteLock {
+        let db = self.db.as_ref().expect("a running server");
+        match db.backend {
+            Backend::Sqlite => {
+                db.hold_write_lock(&format!("{LOG_SCHEMA}.access_log"))
+                    .await
+            }
+            Backend::Postgres => db.hold_write_lock("access_log").await,
+        }
+    }
+
     pub async fn stop(mut self) {
         if let Ok(pdf) = &self.state.printing.pdf {
             pdf.shutdown().await;

@@ -1,6 +1,8 @@
 //! The server against the people its log is about: logins under attack, client addresses
 //! behind a proxy, redirects, security headers, uploads and integer parameters.
 
+use std::time::Duration;
+
 use accesslog_core::entry::{Activity, Outcome};
 use reqwest::StatusCode;
 use reqwest::header::{HeaderMap, LOCATION};
@@ -552,16 +554,18 @@ async fn one_user_runs_a_bounded_number_of_exports_at_once(backend: Backend) {
         return;
     };
     let (c, token) = session(&server, "accounts@example.com", "accounts").await;
-    // Each export holds its place until its entry is committed, which the slowed log
-    // makes take a third of a second: the other two arrive while the first holds it.
-    server.slow_log().await;
+    // Each export holds its place until its entry is committed, and the log is held
+    // for a second and a half: the other two arrive while the first holds its place.
     let before = log_size(&server).await;
-    let runs = (0..3).map(|_| export_invoices(&server, &c, &token, "CSV"));
-    let statuses: Vec<StatusCode> = futures::future::join_all(runs)
-        .await
-        .iter()
-        .map(|r| r.status())
-        .collect();
+    let lock = server.hold_log().await;
+    let runs =
+        futures::future::join_all((0..3).map(|_| export_invoices(&server, &c, &token, "CSV")));
+    let release = async {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        lock.release().await;
+    };
+    let (responses, ()) = tokio::join!(runs, release);
+    let statuses: Vec<StatusCode> = responses.iter().map(|r| r.status()).collect();
     let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
     let refused = statuses
         .iter()
