@@ -113,19 +113,41 @@ pub enum Read<'a> {
     Report,
     /// One entry (or proof) of the Access Log.
     LogEntry,
+    /// A read through the gate in front of a Frappe site, whose document types are not
+    /// ours: one document, or a list or report (`list`).
+    Upstream { list: bool },
 }
 
 impl Read<'_> {
     pub fn is_recorded(self, log: &LogSettings) -> bool {
         let type_says = match self {
             Read::Document(t) | Read::List(t) => t.log_reads,
-            Read::Report | Read::LogEntry => true,
+            Read::Report | Read::LogEntry | Read::Upstream { .. } => true,
         };
         type_says
             && match log.reads {
                 ReadLogging::All => true,
-                ReadLogging::Lists => matches!(self, Read::List(_) | Read::Report),
+                ReadLogging::Lists => matches!(
+                    self,
+                    Read::List(_) | Read::Report | Read::Upstream { list: true }
+                ),
                 ReadLogging::Off => false,
             }
+    }
+}
+
+/// Adds the names of the documents a read returned to its recorded filters: `names` when
+/// there are at most `max`, else `first` and `last`.
+pub fn returned_names(
+    recorded: &mut serde_json::Map<String, serde_json::Value>,
+    names: &[String],
+    max: u32,
+) {
+    use serde_json::json;
+    if names.len() <= max as usize {
+        recorded.insert("names".into(), json!(names));
+    } else if let (Some(first), Some(last)) = (names.first(), names.last()) {
+        recorded.insert("first".into(), json!(first));
+        recorded.insert("last".into(), json!(last));
     }
 }

@@ -48,6 +48,7 @@ enum Command {
     Hold(commands::hold::Opts),
     Archive(commands::archive::Opts),
     MetricsToken(commands::metrics_token::Opts),
+    Gate(commands::gate::Opts),
     #[command(hide = true)]
     RecordLoad(commands::record_load::Opts),
 }
@@ -84,6 +85,7 @@ fn main() -> std::process::ExitCode {
             Command::Hold(opts) => commands::hold::run(opts).await,
             Command::Archive(opts) => commands::archive::run(opts).await,
             Command::MetricsToken(opts) => commands::metrics_token::run(opts).await,
+            Command::Gate(opts) => commands::gate::run(opts).await,
             Command::RecordLoad(opts) => commands::record_load::run(opts).await,
         }
     });

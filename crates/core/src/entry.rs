@@ -59,10 +59,13 @@ pub enum Activity {
     LogRedact,
     /// A legal hold added or lifted.
     LegalHold,
+    /// An attempt to write or delete entries of a gated upstream's own Access Log
+    /// (ERPNext's `make_access_log`), refused by the gate: recorded `denied`.
+    LogWrite,
 }
 
 impl Activity {
-    pub const ALL: [Activity; 11] = [
+    pub const ALL: [Activity; 12] = [
         Activity::Print,
         Activity::ReportPrint,
         Activity::FileDownload,
@@ -74,6 +77,7 @@ impl Activity {
         Activity::LogPrune,
         Activity::LogRedact,
         Activity::LegalHold,
+        Activity::LogWrite,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -89,6 +93,7 @@ impl Activity {
             Activity::LogPrune => "log_prune",
             Activity::LogRedact => "log_redact",
             Activity::LegalHold => "legal_hold",
+            Activity::LogWrite => "log_write",
         }
     }
 }

@@ -161,6 +161,7 @@ fn event(n: u64) -> Event {
         Activity::BackupDownload => "GET /backups",
         Activity::Read => "GET /api/resource",
         Activity::LogPrune | Activity::LogRedact | Activity::LegalHold => "accesslog",
+        Activity::LogWrite => "POST /api/method/make_access_log",
     };
     let mut e = Event::new(&format!("user{user:03}@example.com"), activity, method);
     match activity {
@@ -203,7 +204,7 @@ fn event(n: u64) -> Event {
         }
         Activity::BackupDownload => e.file_type = Some("sql.gz".to_owned()),
         Activity::Read => e.export_from = Some(doctype.to_owned()),
-        Activity::LogPrune | Activity::LogRedact | Activity::LegalHold => {}
+        Activity::LogPrune | Activity::LogRedact | Activity::LegalHold | Activity::LogWrite => {}
     }
     match (r2 >> 20) % 1000 {
         0..25 => {

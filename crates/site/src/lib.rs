@@ -8,6 +8,7 @@ pub mod alert_delivery;
 pub mod alerts;
 mod create;
 pub mod doctypes;
+pub mod gate;
 pub mod keys;
 pub mod reports;
 pub mod retention;

@@ -75,6 +75,8 @@ pub struct SiteFile {
     pub alerts: crate::alerts::AlertSettings,
     #[serde(default)]
     pub metrics: MetricsSettings,
+    #[serde(default)]
+    pub gate: crate::gate::GateSettings,
 }
 
 /// `[metrics]`: who may scrape `/metrics` besides System Managers.
@@ -383,6 +385,8 @@ pub struct Settings {
     pub printers: BTreeMap<String, PrinterSettings>,
     pub alerts: crate::alerts::AlertSettings,
     pub metrics: MetricsSettings,
+    /// `[gate]`: the gate in front of a Frappe/ERPNext site.
+    pub gate: crate::gate::GateSettings,
 }
 
 impl Settings {
@@ -560,6 +564,12 @@ impl Settings {
                 problem: "token_sha256 must be 64 lower-case hex digits: the SHA-256 of the token (`accesslog metrics-token` prints both)".to_owned(),
             });
         }
+        if let Some((key, problem)) = file.gate.problem() {
+            return Err(SiteError::Invalid {
+                origin: in_toml(key),
+                problem,
+            });
+        }
         let pdf = pdf_settings(&file.print, env, &toml_path)?;
         let trusted_proxies = match env("ACCESSLOG_TRUSTED_PROXIES") {
             Some(v) => parse_proxies(
@@ -588,6 +598,7 @@ impl Settings {
             printers: file.printers,
             alerts: file.alerts,
             metrics: file.metrics,
+            gate: file.gate,
         })
     }
 

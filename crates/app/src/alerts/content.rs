@@ -102,7 +102,8 @@ impl Sensitive {
             | Activity::LogExport
             | Activity::LogPrune
             | Activity::LogRedact
-            | Activity::LegalHold => None,
+            | Activity::LegalHold
+            | Activity::LogWrite => None,
             _ => {
                 if let Some(r) = ev
                     .report_name

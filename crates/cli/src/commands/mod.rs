@@ -5,6 +5,7 @@ pub mod archive;
 pub mod backup;
 pub mod checkpoint;
 pub mod demo;
+pub mod gate;
 pub mod hold;
 pub mod import;
 pub mod log_export;

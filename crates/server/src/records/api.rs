@@ -230,16 +230,7 @@ impl ListRead {
     }
 }
 
-/// Adds the names of the returned documents to a read's recorded filters: `names` when
-/// there are at most `max`, else `first` and `last`.
-pub fn returned_names(recorded: &mut Map<String, Value>, names: &[String], max: u32) {
-    if names.len() <= max as usize {
-        recorded.insert("names".into(), json!(names));
-    } else if let (Some(first), Some(last)) = (names.first(), names.last()) {
-        recorded.insert("first".into(), json!(first));
-        recorded.insert("last".into(), json!(last));
-    }
-}
+pub use accesslog_app::gate::returned_names;
 
 fn document_json(doctype: &DocType, doc: &Document) -> Value {
     let mut out = row_json(&doc.values);
