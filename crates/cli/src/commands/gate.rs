@@ -63,7 +63,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
     };
     let gate = accesslog_gate::Gate::new(config, recorder);
     println!(
-        "Access Log gate for {upstream} is listening at http://{addr}/ (recording into {})",
+        "Access Log gate listening at http://{addr}/ in front of {upstream} (recording into {})",
         settings.name
     );
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
