@@ -15,6 +15,8 @@ use bytes::{Bytes, BytesMut};
 use hyper::body::Incoming;
 use serde_json::{Map, Value, json};
 
+use accesslog_site::gate::{is_host, public_host};
+
 use crate::Inner;
 use crate::classify::{Egress, Params, Route, classify};
 use crate::identity::{Credential, Who};
@@ -493,12 +495,17 @@ fn describe(
     event.bounded()
 }
 
-/// `gate:<host>`: the site the client asked for.
+/// `gate:<host>`: the host of `[gate] public_url`, or else the site the client asked for
+/// (its `Host`, when it is a plain host name), or else the upstream's address.
 fn source(inner: &Inner, asked: &Asked) -> String {
+    if let Some(host) = inner.settings.public_url.as_deref().and_then(public_host) {
+        return format!("gate:{host}");
+    }
     let host = asked
         .host
         .as_ref()
         .and_then(|h| h.to_str().ok())
+        .filter(|h| is_host(h))
         .unwrap_or(inner.upstream.authority());
     format!("gate:{host}")
 }

@@ -33,6 +33,11 @@ pub struct GateSettings {
     /// site's folder, which holds `private/files` and `private/backups`), when the gate
     /// stands between nginx and Frappe. Unset: such an answer is refused (502).
     pub accel_root: Option<PathBuf>,
+    /// The address people open the ERPNext site at (`https://erp.example.com`): the
+    /// entries' `source` names its host, and the review's Show Document and Show Report
+    /// link to its pages. Unset: the request's `Host` names the source, and the review
+    /// shows no links for it (a client chooses its `Host`).
+    pub public_url: Option<String>,
     /// The largest request body the gate reads to find what a form post asks for
     /// (`cmd=…export_query`); a larger url-encoded or JSON body is refused with 413.
     pub max_inspected_body_bytes: u64,
@@ -46,6 +51,7 @@ impl Default for GateSettings {
             api_key: None,
             refuse_log_writes: true,
             accel_root: None,
+            public_url: None,
             max_inspected_body_bytes: 16 * 1024 * 1024,
         }
     }
@@ -79,6 +85,16 @@ impl GateSettings {
         {
             return Some(("gate.upstream", problem));
         }
+        if let Some(url) = &self.public_url
+            && public_host(url).is_none()
+        {
+            return Some((
+                "gate.public_url",
+                format!(
+                    "{url:?} must be http(s)://HOST[:PORT], the address people open the ERPNext site at"
+                ),
+            ));
+        }
         if self.max_inspected_body_bytes < 64 * 1024 {
             return Some((
                 "gate.max_inspected_body_bytes",
@@ -106,6 +122,25 @@ pub fn check_upstream(url: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The host (and port) of a public URL, `http(s)://HOST[:PORT]` with no path or
+/// credentials.
+pub fn public_host(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let host = rest.strip_suffix('/').unwrap_or(rest);
+    is_host(host).then_some(host)
+}
+
+/// Letters, digits, `.`, `-`, `_`, `:` and IPv6 brackets: a host name with its port.
+pub fn is_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-_:[]".contains(&b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +153,11 @@ mod tests {
         assert!(check_upstream("http://erp/app").is_err());
         assert!(check_upstream("http://user:pw@erp").is_err());
         assert!(check_upstream("http://").is_err());
+        assert_eq!(
+            public_host("https://erp.example.com/"),
+            Some("erp.example.com")
+        );
+        assert_eq!(public_host("https://erp.example.com/app"), None);
+        assert_eq!(public_host("ftp://erp"), None);
     }
 }

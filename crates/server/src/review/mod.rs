@@ -15,6 +15,7 @@ pub mod dashboard;
 pub mod export;
 pub mod pages;
 pub mod settings;
+pub mod upstream;
 
 pub use accesslog_app::log_query::{entry_json, entry_query};
 use accesslog_core::entry::{Activity, Event};

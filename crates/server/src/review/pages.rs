@@ -313,24 +313,32 @@ pub async fn show(
             .collect(),
         _ => BTreeMap::new(),
     };
-    let report = ev
-        .report_name
-        .as_deref()
-        .filter(|r| state.reports.get(r).is_some())
-        .map(|r| {
-            let qs = serde_urlencoded::to_string(&report_filters).unwrap_or_default();
-            if qs.is_empty() {
-                report_url(r)
-            } else {
-                format!("{}?{qs}", report_url(r))
-            }
-        });
-    let recheck = if params.contains_key("recheck") {
+    // An ERPNext site's entry (the gate's, or imported) links to the site's own pages.
+    let upstream = super::upstream::base_of(&state.settings.gate, &ev.source);
+    let report = if let Some(base) = &upstream {
+        super::upstream::report(base, ev)
+    } else {
+        ev.report_name
+            .as_deref()
+            .filter(|r| state.reports.get(r).is_some())
+            .map(|r| {
+                let qs = serde_urlencoded::to_string(&report_filters).unwrap_or_default();
+                if qs.is_empty() {
+                    report_url(r)
+                } else {
+                    format!("{}?{qs}", report_url(r))
+                }
+            })
+    };
+    let recheck = if params.contains_key("recheck") && upstream.is_none() {
         Some(recheck(&state, &e, &report_filters).await)
     } else {
         None
     };
-    let document = show_document(&state, &e).await?;
+    let document = match &upstream {
+        Some(base) => super::upstream::document(base, ev),
+        None => show_document(&state, &e).await?,
+    };
     let latest = state.store.latest_checkpoint().await?;
     let integrity = match latest {
         Some(c) if c.size >= seq => format!(

@@ -18,3 +18,4 @@ mod reads;
 mod records;
 mod retention;
 mod review;
+mod upstream_links;
