@@ -712,3 +712,47 @@ async fn x_accel_redirect_needs_accel_root(db: TestDb) {
     assert_eq!(gate.log_size().await, 1);
     gate.db.drop().await;
 }
+
+/// The log's file locked by another writer for longer than the store waits (5 s): every
+/// egress in the meantime gets 503 and none of the upstream's bytes; once the lock is
+/// gone, the same requests go through.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_locked_log_refuses_with_503() {
+    let db = TestDb::open(Backend::Sqlite, "locked").await.unwrap();
+    let gate = TestGate::start(db, |_| {}).await;
+    let hr = gate.login("hr@example.com", "hr").await;
+    let lock = gate
+        .db
+        .hold_write_lock(&format!(
+            "{}.access_log",
+            accesslog_store_sqlite::LOG_SCHEMA
+        ))
+        .await;
+    let calls: Vec<Call> = routes()
+        .into_iter()
+        .filter(|c| !c.as_admin)
+        .take(6)
+        .collect();
+    let cookie = format!("sid={hr}");
+    let answers = futures::future::join_all(calls.iter().map(|c| async {
+        let r = request(&gate, &gate.url, c, &cookie).send().await.unwrap();
+        (r.status(), r.bytes().await.unwrap())
+    }))
+    .await;
+    for ((status, body), c) in answers.iter().zip(&calls) {
+        assert_eq!(status.as_u16(), 503, "{}", c.path);
+        let text = String::from_utf8_lossy(body);
+        assert!(text.contains("nothing was sent"), "{}: {text}", c.path);
+        assert!(
+            !text.contains("SINV") && !text.contains("%PDF") && !text.contains("Debtors"),
+            "{text}"
+        );
+    }
+    lock.release().await;
+    for c in &calls {
+        let r = request(&gate, &gate.url, c, &cookie).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{}", c.path);
+    }
+    assert_eq!(gate.log_size().await, calls.len() as u64);
+    gate.db.drop().await;
+}
