@@ -472,6 +472,15 @@ impl LogStore for PgStore {
         self.sql.entry(seq).await
     }
 
+    async fn source_marks(
+        &self,
+        source: &str,
+        after_seq: u64,
+        span: u32,
+    ) -> StoreResult<Vec<accesslog_store::SourceMark>> {
+        self.sql.source_marks(source, after_seq, span).await
+    }
+
     async fn search_entries(
         &self,
         q: &accesslog_store::log_search::EntryQuery,

@@ -44,6 +44,7 @@ accesslog_testkit::on_both_backends!(
     run: crate::with_store, current_thread;
     ping_names_the_backend,
     the_blocking_appender_extends_the_same_log,
+    source_marks_are_a_sources_entries_by_seq_range,
     users_are_created_and_found,
     duplicate_email_is_a_conflict,
     roles_are_added_idempotently_and_removed,
@@ -1104,6 +1105,69 @@ async fn the_blocking_appender_extends_the_same_log(store: &dyn Store) {
     let head = store.log_head().await.unwrap();
     assert_eq!(head.root, root_from_leaves(&leaves_of(&stored)));
     assert_eq!(head.root, c.root);
+}
+
+/// What an importer reads to know what it brought in before: only its own source's
+/// entries, only within the asked-for range of seqs (so a walk in steps sees each once),
+/// with the request id and reason as recorded.
+async fn source_marks_are_a_sources_entries_by_seq_range(store: &dyn Store) {
+    let events: Vec<Event> = (0..10)
+        .map(|n| {
+            let mut e = event("a@example.com", n);
+            if n % 3 != 1 {
+                e.source = "frappe:erp.example.com".into();
+                e.request_id = Some(format!("name{n}"));
+                e.reason = (n != 0).then(|| format!("recorded by ERPNext at {n}"));
+            } else {
+                e.request_id = Some(format!("local{n}"));
+            }
+            e
+        })
+        .collect();
+    store.append_entries(&events, at(1)).await.unwrap();
+    let mut other = event("b@example.com", 10);
+    other.source = "frappe:other.example.com".into();
+    other.request_id = Some("name0".into());
+    store.append_entries(&[other], at(2)).await.unwrap();
+
+    let all = store
+        .source_marks("frappe:erp.example.com", 0, 1000)
+        .await
+        .unwrap();
+    let seqs: Vec<u64> = all.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, [1, 3, 4, 6, 7, 9, 10]);
+    assert_eq!(all[0].request_id.as_deref(), Some("name0"));
+    assert_eq!(all[0].reason, None);
+    assert_eq!(all[1].reason.as_deref(), Some("recorded by ERPNext at 2"));
+
+    // Steps of 4 seqs: each mark once, none outside its step.
+    let mut walked = Vec::new();
+    for after in (0..12).step_by(4) {
+        let step = store
+            .source_marks("frappe:erp.example.com", after, 4)
+            .await
+            .unwrap();
+        assert!(step.iter().all(|m| m.seq > after && m.seq <= after + 4));
+        walked.extend(step);
+    }
+    assert_eq!(walked, all);
+
+    let other = store
+        .source_marks("frappe:other.example.com", 0, 1000)
+        .await
+        .unwrap();
+    assert_eq!(other.len(), 1);
+    assert_eq!(
+        (other[0].seq, other[0].request_id.as_deref()),
+        (11, Some("name0"))
+    );
+    assert!(
+        store
+            .source_marks("local", 11, 1000)
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }
 
 async fn entries_round_trip_every_field(store: &dyn Store) {

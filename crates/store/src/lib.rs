@@ -40,7 +40,9 @@ pub use sql::{SqlBacked, SqlStore};
 
 pub use alerts::AlertStore;
 pub use error::{StoreError, StoreResult};
-pub use log::{Appended, LeafCheck, LeafRow, LogHead, ReviewDifference, StoredCheckpoint};
+pub use log::{
+    Appended, LeafCheck, LeafRow, LogHead, ReviewDifference, SourceMark, StoredCheckpoint,
+};
 pub use models::{
     ApiKey, FileRecord, LoginAttempts, LoginFailureCounts, LoginOutcome, NewApiKey, NewSession,
     NewUser, Session, User,
@@ -130,6 +132,31 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     /// Up to `limit` entries with `seq > after_seq`, in `seq` order.
     async fn entries_after(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<Entry>>;
     async fn entry(&self, seq: u64) -> StoreResult<Option<Entry>>;
+    /// The entries recorded with `source` among the seqs `after_seq + 1 ..= after_seq +
+    /// span`, in `seq` order, reduced to what an importer needs to know what it brought in
+    /// before (`accesslog-frappe-import` dedupes by `request_id`). A caller walks the log
+    /// `span` seqs at a time, so each call is a short range read by primary key, whatever
+    /// the log's size. The default reads whole entries; the SQL backends read three
+    /// columns. Pruned entries have no source left and are not returned.
+    async fn source_marks(
+        &self,
+        source: &str,
+        after_seq: u64,
+        span: u32,
+    ) -> StoreResult<Vec<SourceMark>> {
+        let end = after_seq.saturating_add(u64::from(span));
+        Ok(self
+            .entries_after(after_seq, span)
+            .await?
+            .into_iter()
+            .filter(|e| e.seq <= end && e.event.source == source)
+            .map(|e| SourceMark {
+                seq: e.seq,
+                request_id: e.event.request_id,
+                reason: e.event.reason,
+            })
+            .collect())
+    }
     /// Entries matching `q`, a page at a time (see [`log_search`]).
     async fn search_entries(
         &self,

@@ -20,6 +20,16 @@ pub struct Appended {
     pub root: Hash,
 }
 
+/// An entry an ingestion source recorded, as much of it as an importer needs to know what
+/// it brought in before: the upstream's id (`request_id`) and what it said of the
+/// upstream's own time (`reason`). See [`crate::LogStore::source_marks`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SourceMark {
+    pub seq: u64,
+    pub request_id: Option<String>,
+    pub reason: Option<String>,
+}
+
 /// A stored row as verification sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LeafRow {

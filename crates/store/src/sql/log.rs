@@ -7,7 +7,7 @@ use accesslog_core::entry::Entry;
 use super::{Backend, SqlRow, SqlStore, Stmt};
 use crate::log::{ENTRY_COLUMNS, entry_from_row, frontier_from_stored, hash_from_bytes, to_i64};
 use crate::log_search::{self, ActivitySummary, EntryPage, EntryQuery, GroupBy};
-use crate::{LogHead, StoreError, StoreResult, StoredCheckpoint};
+use crate::{LogHead, SourceMark, StoreError, StoreResult, StoredCheckpoint};
 
 impl<DB: Backend> SqlStore<DB> {
     pub async fn log_head(&self) -> StoreResult<LogHead> {
@@ -43,6 +43,38 @@ impl<DB: Backend> SqlStore<DB> {
             .fetch_optional(Stmt::new(sql).bind(to_i64(seq)?))
             .await?;
         row.as_ref().map(entry_from_row).transpose()
+    }
+
+    /// See [`crate::LogStore::source_marks`]: a range of the primary key, no other index.
+    pub async fn source_marks(
+        &self,
+        source: &str,
+        after_seq: u64,
+        span: u32,
+    ) -> StoreResult<Vec<SourceMark>> {
+        let end = after_seq.saturating_add(u64::from(span));
+        let rows = self
+            .fetch_all(
+                Stmt::new(
+                    "SELECT seq, request_id, reason FROM access_log \
+                     WHERE seq > $1 AND seq <= $2 AND source = $3 ORDER BY seq",
+                )
+                .bind(to_i64(after_seq)?)
+                .bind(to_i64(end)?)
+                .bind(source),
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let seq: i64 = r.get("seq")?;
+                Ok(SourceMark {
+                    seq: u64::try_from(seq)
+                        .map_err(|_| StoreError::Other(format!("stored seq {seq} is negative")))?,
+                    request_id: r.get("request_id")?,
+                    reason: r.get("reason")?,
+                })
+            })
+            .collect()
     }
 
     /// Every entry up to this `seq` is in `access_log_review`, none above.
