@@ -47,16 +47,20 @@ fn start(args: &[&str]) -> Running {
         }
     });
     let mut seen = Vec::new();
+    let mut running = Running {
+        child,
+        url: String::new(),
+    };
     while let Ok(line) = rx.recv_timeout(Duration::from_secs(120)) {
         if let Some(i) = line.find("http://") {
-            let url = line[i..]
+            running.url = line[i..]
                 .split_whitespace()
                 .next()
                 .unwrap()
                 .trim_end_matches('/')
                 .to_owned();
             std::thread::spawn(move || while rx.recv().is_ok() {});
-            return Running { child, url };
+            return running;
         }
         seen.push(line);
     }
