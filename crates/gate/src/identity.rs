@@ -64,8 +64,12 @@ impl Credential {
         self.sid.is_none() && self.authorization.is_none()
     }
 
-    fn key(&self) -> [u8; 32] {
+    /// The cache key: the credential, on the site `host` names (a session of one site of
+    /// a multi-site bench is nobody on another).
+    fn key(&self, host: Option<&HeaderValue>) -> [u8; 32] {
         let mut h = Sha256::new();
+        h.update(host.map(HeaderValue::as_bytes).unwrap_or_default());
+        h.update([0]);
         h.update(self.sid.as_deref().unwrap_or_default());
         h.update([0]);
         h.update(
@@ -193,7 +197,7 @@ impl Identities {
         if credential.is_none() {
             return Ok(Who::guest());
         }
-        let key = credential.key();
+        let key = credential.key(host);
         let user = match self.users.get(&key) {
             Some(user) => user,
             None => {
@@ -213,9 +217,9 @@ impl Identities {
         })
     }
 
-    /// Forgets what a credential was (on logout).
-    pub fn forget(&self, credential: &Credential) {
-        self.users.remove(&credential.key());
+    /// Forgets what a credential was on `host`'s site (on logout).
+    pub fn forget(&self, credential: &Credential, host: Option<&HeaderValue>) {
+        self.users.remove(&credential.key(host));
     }
 
     async fn ask_user(
@@ -262,7 +266,13 @@ impl Identities {
         let Some(authorization) = &self.api_authorization else {
             return Ok(Vec::new());
         };
-        if let Some(roles) = self.roles.get(user.as_bytes()) {
+        let key = [
+            host.map(HeaderValue::as_bytes).unwrap_or_default(),
+            b"\0",
+            user.as_bytes(),
+        ]
+        .concat();
+        if let Some(roles) = self.roles.get(&key) {
             return Ok(roles);
         }
         let mut headers = HeaderMap::new();
@@ -291,7 +301,7 @@ impl Identities {
             .unwrap_or_default();
         roles.sort();
         roles.dedup();
-        self.roles.put(user.as_bytes().to_vec(), roles.clone());
+        self.roles.put(key, roles.clone());
         Ok(roles)
     }
 }

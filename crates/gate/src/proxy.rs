@@ -97,7 +97,9 @@ pub async fn handle(inner: &Inner, peer: SocketAddr, req: Request) -> Response {
                 Err(problem) => return error(StatusCode::BAD_GATEWAY, &problem, &asked),
             };
             if matches!(route, Route::Logout) {
-                inner.identities.forget(&asked.credential);
+                inner
+                    .identities
+                    .forget(&asked.credential, asked.host.as_ref());
             }
             // An answer that is a download on a route not known to carry one (an app's
             // own export method, say) is recorded all the same.
