@@ -2,6 +2,7 @@
 
 mod egress;
 mod fixture;
+mod nginx;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
