@@ -149,6 +149,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// How long an append waits for a lock before it fails.
+const APPEND_LOCK_TIMEOUT: &str = "10s";
+
 #[derive(Clone, Debug)]
 pub struct PgStore {
     /// The pool, through which accounts, documents and the log's reads run the shared SQL.
@@ -217,7 +220,13 @@ impl PgStore {
 
     async fn connect_with(options: PgConnectOptions) -> StoreResult<Self> {
         let options = options.options([("synchronous_commit", "on")]);
-        let options_for_writer = options.clone();
+        // An append that cannot get its locks fails after this long, so that a log locked
+        // by someone else refuses egress (503) rather than holding every request (SQLite's
+        // busy timeout does the same after 5 s). Long enough for several servers queueing
+        // on the tree state's row lock.
+        let options_for_writer = options
+            .clone()
+            .options([("lock_timeout", APPEND_LOCK_TIMEOUT)]);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
