@@ -23,6 +23,7 @@ on_both_backends!(mods: sqlite_alone, postgres_alone; run: crate::egress::with_d
     log_writes_pass_when_refusal_is_switched_off,
     x_accel_redirect_needs_accel_root,
     a_locked_log_refuses_with_503,
+    the_read_settings_apply_through_the_gate,
 );
 
 pub async fn with_db_only(backend: Backend, name: &str, case: impl AsyncFn(TestDb)) {
@@ -752,5 +753,64 @@ async fn a_locked_log_refuses_with_503(db: TestDb) {
         assert_eq!(r.status(), 200, "{}", c.path);
     }
     assert_eq!(gate.log_size().await, calls.len() as u64);
+    gate.db.drop().await;
+}
+
+/// `log.reads`: `lists` records list and report reads but not single documents; `off`
+/// records no reads, and every other egress still.
+async fn the_read_settings_apply_through_the_gate(db: TestDb) {
+    use accesslog_site::ReadLogging;
+    let gate = TestGate::start(db, |c| c.log.reads = ReadLogging::Lists).await;
+    let cookie = format!("sid={}", gate.login("hr@example.com", "hr").await);
+    let get = |path: &'static str| {
+        gate.http
+            .get(gate.at(path))
+            .header("cookie", cookie.clone())
+            .send()
+    };
+    assert_eq!(
+        get("/api/resource/Employee/HR-EMP-0001")
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    assert_eq!(
+        gate.log_size().await,
+        0,
+        "a document read is not recorded under lists"
+    );
+    assert_eq!(get("/api/resource/Employee").await.unwrap().status(), 200);
+    assert_eq!(gate.log_size().await, 1, "a list read is");
+    let TestGate { db, .. } = gate;
+    let gate = TestGate::start(db, |c| c.log.reads = ReadLogging::Off).await;
+    let cookie = format!("sid={}", gate.login("hr@example.com", "hr").await);
+    for path in [
+        "/api/resource/Employee",
+        "/api/method/frappe.desk.query_report.run?report_name=GL",
+    ] {
+        let r = gate
+            .http
+            .get(gate.at(path))
+            .header("cookie", &cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+    }
+    assert_eq!(gate.log_size().await, 1, "no read recorded under off");
+    let r = gate
+        .http
+        .get(gate.at("/api/method/frappe.utils.print_format.download_pdf?doctype=Sales%20Invoice&name=SINV-1"))
+        .header("cookie", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        gate.log_size().await,
+        2,
+        "a print is recorded whatever the read settings"
+    );
     gate.db.drop().await;
 }
