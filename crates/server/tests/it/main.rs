@@ -8,6 +8,7 @@ mod egress;
 mod exports;
 mod files;
 mod frappe_methods;
+mod gate_alerts;
 mod hardening;
 mod http;
 mod metrics;
