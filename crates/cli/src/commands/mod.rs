@@ -8,6 +8,7 @@ pub mod demo;
 pub mod gate;
 pub mod hold;
 pub mod import;
+pub mod import_frappe;
 pub mod log_export;
 pub mod metrics_token;
 pub mod migrate;
