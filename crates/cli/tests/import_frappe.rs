@@ -31,6 +31,8 @@ struct Erp {
     time_zone: Mutex<Option<String>>,
     /// While set, the Access Log answers 500 as Frappe does for an unexpected error.
     failing: AtomicBool,
+    /// While set, requests for any page but the first hang (an import caught mid-way).
+    stall: AtomicBool,
     /// The query of each Access Log request.
     queries: Mutex<Vec<HashMap<String, String>>>,
 }
@@ -107,6 +109,9 @@ async fn list(
         );
     }
     erp.queries.lock().unwrap().push(q.clone());
+    if erp.stall.load(Ordering::SeqCst) && q.get("limit_start").is_some_and(|s| s != "0") {
+        tokio::time::sleep(Duration::from_secs(600)).await;
+    }
     let fields: Vec<String> =
         serde_json::from_str(q.get("fields").map_or("[\"name\"]", |s| s)).unwrap_or_default();
     let mut rows: Vec<Value> = erp.rows.lock().unwrap().clone();
@@ -355,6 +360,7 @@ accesslog_testkit::on_both_backends!(
     berlin_times_are_right_across_both_clock_changes,
     bad_keys_zones_and_upstreams_are_named,
     follow_rides_out_upstream_errors_until_sigterm,
+    an_import_killed_mid_way_goes_on_without_twice,
 );
 
 /// Every kind of row ERPNext v15 writes, and one of another app's, each recorded as its
@@ -812,5 +818,59 @@ async fn follow_rides_out_upstream_errors_until_sigterm(db: &TestDb) {
     assert!(said.contains("Stopping:"), "{said}");
     assert!(said.contains("Imported 5 entries"), "{said}");
     assert_eq!(site.imported().await.len(), 5);
+    site.verify().await;
+}
+
+/// SIGKILL while the import waits for its second page, its first recorded; then again
+/// with the cursor file gone (as if killed between recording and writing it): each row
+/// once, and the log verifies.
+async fn an_import_killed_mid_way_goes_on_without_twice(db: &TestDb) {
+    let erp = Arc::new(Erp::default());
+    let print = json!({"export_from": "Sales Invoice", "reference_document": "SINV-1", "file_type": "PDF", "method": "Print"});
+    for i in 0..5 {
+        erp.add(
+            &format!("k{i}"),
+            &format!("2026-01-15 10:00:0{i}"),
+            print.clone(),
+        );
+    }
+    erp.stall.store(true, Ordering::SeqCst);
+    let url = serve(erp.clone()).await;
+    let site = Site::new(db, &url).await;
+    let mut child = site
+        .command(
+            "import-frappe",
+            &["--time-zone", "Europe/Berlin", "--page-size", "2"],
+        )
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while site.imported().await.len() < 2 || !site.cursor_file().exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the first page never came in"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    child.kill().unwrap();
+    tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(site.imported().await.len(), 2);
+
+    erp.stall.store(false, Ordering::SeqCst);
+    let said = site
+        .import(&["--time-zone", "Europe/Berlin", "--page-size", "2"])
+        .await;
+    assert!(said.contains("Imported 3 entries"), "{said}");
+    std::fs::remove_file(site.cursor_file()).unwrap();
+    erp.add("k5", "2026-01-15 10:00:05", print.clone());
+    let said = site
+        .import(&["--time-zone", "Europe/Berlin", "--page-size", "2"])
+        .await;
+    assert!(said.contains("Imported 1 entries"), "{said}");
+    assert_eq!(site.imported().await.len(), 6);
     site.verify().await;
 }
