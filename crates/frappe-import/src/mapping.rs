@@ -50,7 +50,7 @@ impl Row {
             )
         })?;
         Ok(Row {
-            name,
+            name: as_stored(name),
             creation_text,
             creation,
             user: text(map, "user"),
@@ -64,6 +64,19 @@ impl Row {
             columns: text(map, "columns"),
         })
     }
+}
+
+/// `name` as the log keeps it in `request_id`: itself, unless it is longer than the
+/// field's bound or holds a NUL, which the recorder cuts and marks or replaces; dedupe
+/// compares what the log holds, so a long name is recorded once too.
+fn as_stored(name: String) -> String {
+    let bound = accesslog_core::entry::bound_of("request_id").unwrap_or(usize::MAX);
+    if name.len() <= bound && !name.contains('\0') {
+        return name;
+    }
+    let mut e = Event::new(NO_USER, Activity::Read, "");
+    e.request_id = Some(name);
+    e.bounded().request_id.unwrap_or_default()
 }
 
 /// A field as text: strings as they are (`""` is absent), numbers and other JSON as JSON.
@@ -388,6 +401,17 @@ mod tests {
         );
         assert!(Row::from_json(&json!([1])).is_err());
         assert_eq!(creation_in_reason("recorded by someone else"), None);
+        // A name longer than request_id holds is keyed as the log will keep it.
+        let long = "n".repeat(300);
+        let r = Row::from_json(&json!({"name": long, "creation": "2026-01-01 00:00:00"})).unwrap();
+        assert!(
+            r.name.len() <= 128 && r.name.starts_with("nnn"),
+            "{}",
+            r.name
+        );
+        let zone = SiteZone::named("UTC").unwrap();
+        let e = event(&r, "frappe:x", &zone);
+        assert_eq!(e.clone().bounded().request_id, Some(r.name.clone()));
         // Numbers from a loose upstream are kept as their text.
         let r = Row::from_json(&json!({"name": 7, "creation": "2026-01-01 00:00:00", "page": 3}))
             .unwrap();
