@@ -61,11 +61,14 @@ pub fn report(base: &Result<String, String>, ev: &Event) -> Option<String> {
     let report = ev.report_name.as_deref()?;
     let base = base.as_ref().ok()?;
     let recorded = ev.filters.as_ref().map(|f| f.to_value());
+    // The gate keeps the request's `filters` parameter under `filters`; an import keeps
+    // ERPNext's text as `raw` and, where it reads as a literal, `parsed`.
     let filters = match &recorded {
-        Some(Value::Object(o)) => match o.get("filters") {
-            Some(Value::Object(inner)) => Some(inner),
-            Some(_) => None,
-            None => Some(o),
+        Some(Value::Object(o)) => match (o.get("filters"), o.get("parsed"), o.get("raw")) {
+            (Some(Value::Object(inner)), _, _) => Some(inner),
+            (None, Some(Value::Object(parsed)), _) => Some(parsed),
+            (None, None, None) => Some(o),
+            _ => None,
         },
         _ => None,
     };
@@ -146,6 +149,18 @@ mod tests {
         assert_eq!(
             report(&base, &ev).as_deref(),
             Some("https://erp.example.com/app/query-report/General%20Ledger?company=Acme")
+        );
+        ev.filters = Some(CanonicalJson::from_value(
+            &json!({"raw": "{'company': 'Acme'}", "parsed": {"company": "Acme"}}),
+        ));
+        assert_eq!(
+            report(&base, &ev).as_deref(),
+            Some("https://erp.example.com/app/query-report/General%20Ledger?company=Acme")
+        );
+        ev.filters = Some(CanonicalJson::from_value(&json!({"raw": "garbled("})));
+        assert_eq!(
+            report(&base, &ev).as_deref(),
+            Some("https://erp.example.com/app/query-report/General%20Ledger")
         );
         ev.export_from = Some("File".into());
         ev.reference_document = Some("/private/files/a.pdf".into());
