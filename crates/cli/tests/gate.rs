@@ -215,7 +215,10 @@ print(json.dumps({"rows": rows, "doc": doc["name"]}))
         assert_eq!(r.status(), 200);
         if user == "accounts" {
             // The desk's token, which its form posts carry (the gate passes it on).
-            csrf = r.headers()["x-frappe-csrf-token"].to_str().unwrap().to_owned();
+            csrf = r.headers()["x-frappe-csrf-token"]
+                .to_str()
+                .unwrap()
+                .to_owned();
         }
         sessions.insert(user, http);
     }
