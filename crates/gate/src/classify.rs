@@ -5,9 +5,11 @@
 //! Frappe dispatches a `cmd` parameter (query, form or JSON body) before it looks at the
 //! path, on any path, so `cmd` is read first; then `/api/method/<m>` (v1, v2), then the
 //! paths. A method name ends at its first `/`, as in Frappe.
+//!
+//! It needs no web framework (the fuzz target `gate_request` compiles it in by path).
 
 use accesslog_core::entry::Activity;
-use axum::http::Method;
+use http::Method;
 use serde_json::{Map, Value};
 
 /// ERPNext's own Access Log document type.
