@@ -49,6 +49,7 @@ pub fn entry_query(params: &BTreeMap<String, String>) -> AppResult<EntryQuery> {
         from: get("from").map(|v| instant(&v, false)).transpose()?,
         to: get("to").map(|v| instant(&v, true)).transpose()?,
         text: get("q"),
+        source: get("source"),
     })
 }
 

@@ -47,7 +47,8 @@ CREATE TABLE IF NOT EXISTS review.access_log_review (
     report_name        TEXT,
     file_type          TEXT,
     outcome            TEXT    NOT NULL,
-    byte_count         INTEGER
+    byte_count         INTEGER,
+    source             TEXT
 );
 CREATE INDEX IF NOT EXISTS review.access_log_review_by_time ON access_log_review (timestamp, seq);
 CREATE INDEX IF NOT EXISTS review.access_log_review_by_user ON access_log_review (\"user\", timestamp, seq);
@@ -57,7 +58,15 @@ CREATE INDEX IF NOT EXISTS review.access_log_review_by_report ON access_log_revi
 CREATE INDEX IF NOT EXISTS review.access_log_review_by_file_type ON access_log_review (file_type, timestamp, seq);
 CREATE INDEX IF NOT EXISTS review.access_log_review_by_outcome ON access_log_review (outcome, timestamp, seq);
 CREATE INDEX IF NOT EXISTS review.access_log_review_by_document ON access_log_review (reference_document, timestamp, seq);
+CREATE INDEX IF NOT EXISTS review.access_log_review_by_source ON access_log_review (source, timestamp, seq);
 ";
+
+/// Whether an existing review table lacks a column added since it was made (`source`, for
+/// the gate's and imports' entries): such a copy is dropped and made again from the log.
+const LACKS_A_COLUMN_SQL: &str = "
+SELECT EXISTS (SELECT 1 FROM review.sqlite_master WHERE name = 'access_log_review')
+   AND NOT EXISTS (SELECT 1 FROM pragma_table_info('access_log_review', 'review')
+                   WHERE name = 'source')";
 
 /// Whether the review table's newest row is a copy of the log's entry at that `seq`: if
 /// not (the log was restored from a backup, or replaced), the copy is of another log.
@@ -87,9 +96,21 @@ impl Indexer {
         conn.execute(&format!("ATTACH DATABASE ?1 AS {SCHEMA}"), params![review])
             .map_err(map_err)?;
         conn.execute_batch(&format!(
-            "PRAGMA {SCHEMA}.journal_mode = WAL; PRAGMA {SCHEMA}.synchronous = NORMAL; {SCHEMA_SQL}"
+            "PRAGMA {SCHEMA}.journal_mode = WAL; PRAGMA {SCHEMA}.synchronous = NORMAL;"
         ))
         .map_err(map_err)?;
+        let outdated: bool = conn
+            .query_row(LACKS_A_COLUMN_SQL, [], |r| r.get(0))
+            .map_err(map_err)?;
+        if outdated {
+            tracing::info!(
+                file = review,
+                "the review table predates the source column; making it again from the log"
+            );
+            conn.execute("DROP TABLE review.access_log_review", [])
+                .map_err(map_err)?;
+        }
+        conn.execute_batch(SCHEMA_SQL).map_err(map_err)?;
         let matches: bool = conn
             .query_row(MATCHES_THE_LOG_SQL, [], |r| r.get(0))
             .map_err(map_err)?;
@@ -126,4 +147,57 @@ fn copy(conn: &Connection, limit: u32) -> StoreResult<u64> {
         .and_then(|mut insert| insert.execute(params![i64::from(limit)]))
         .map_err(map_err)?;
     Ok(u64::try_from(copied).unwrap_or(0))
+}
+
+#[cfg(test)]
+mod tests {
+    use accesslog_core::Timestamp;
+    use accesslog_core::entry::{Activity, Event};
+    use accesslog_store::LogStore;
+    use accesslog_store::log_search::{EntryPage, EntryQuery};
+
+    /// A review file made before the `source` column is made again from the log when the
+    /// store opens, and the source filter finds entries through it.
+    #[tokio::test]
+    async fn a_copy_from_before_the_source_column_is_made_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.db");
+        let store = crate::SqliteStore::open(&path).await.unwrap();
+        let mut gate = Event::new("clerk@erp.example.com", Activity::Print, "GET /printview");
+        gate.source = "gate:erp.example.com".into();
+        let local = Event::new("ana@example.com", Activity::Print, "GET /printview");
+        store
+            .append_entries(
+                &[gate, local],
+                Timestamp::from_micros(1_764_406_800_000_000),
+            )
+            .await
+            .unwrap();
+        assert_eq!(store.index_for_review(100).await.unwrap(), 2);
+        store.close().await;
+        drop(store);
+        let conn = rusqlite::Connection::open(super::review_path(&path)).unwrap();
+        conn.execute_batch(
+            "DROP INDEX access_log_review_by_source; ALTER TABLE access_log_review DROP COLUMN source;",
+        )
+        .unwrap();
+        drop(conn);
+
+        let store = crate::SqliteStore::open(&path).await.unwrap();
+        assert_eq!(
+            store.index_for_review(100).await.unwrap(),
+            2,
+            "copied again"
+        );
+        let q = EntryQuery {
+            source: Some("gate:".into()),
+            ..EntryQuery::default()
+        };
+        let found = store
+            .search_entries(&q, EntryPage::Newest { before: None }, 10)
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].event.user, "clerk@erp.example.com");
+    }
 }

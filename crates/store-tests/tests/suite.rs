@@ -847,6 +847,13 @@ async fn review_searches_see_every_entry_indexed_or_not(store: &dyn Store) {
                     e.outcome = Outcome::Denied;
                     e.reason = Some("not permitted".into());
                 }
+                // Who reported it: this server, the gate before an ERPNext site, an import.
+                e.source = match n % 5 {
+                    1 => "gate:erp.example.com".into(),
+                    2 => "frappe:erp.example.com".into(),
+                    3 => "gate:other.example".into(),
+                    _ => "local".into(),
+                };
                 e
             })
             .collect();
@@ -893,6 +900,19 @@ async fn review_searches_see_every_entry_indexed_or_not(store: &dyn Store) {
             from: Some(at(3)),
             ..Default::default()
         },
+        EntryQuery {
+            source: Some("gate:erp.example.com".into()),
+            ..Default::default()
+        },
+        EntryQuery {
+            source: Some("gate:".into()),
+            user: Some("u1@example.com".into()),
+            ..Default::default()
+        },
+        EntryQuery {
+            source: Some("local".into()),
+            ..Default::default()
+        },
     ];
     let matches = |q: &EntryQuery, e: &Entry| {
         let ev = &e.event;
@@ -914,6 +934,10 @@ async fn review_searches_see_every_entry_indexed_or_not(store: &dyn Store) {
                 .is_none_or(|x| ev.reference_document.as_ref() == Some(x))
             && q.from.is_none_or(|t| e.timestamp >= t)
             && q.to.is_none_or(|t| e.timestamp < t)
+            && q.source.as_ref().is_none_or(|s| match s.strip_suffix(':') {
+                Some(_) => ev.source.starts_with(s.as_str()),
+                None => &ev.source == s,
+            })
             && text.as_ref().is_none_or(|t| {
                 [&ev.reference_document, &ev.report_name]
                     .iter()

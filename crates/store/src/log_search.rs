@@ -41,6 +41,9 @@ pub struct EntryQuery {
     pub to: Option<Timestamp>,
     /// Text that the reference document or the report name contains (any case).
     pub text: Option<String>,
+    /// Who reported the entry: `local`, `gate:<host>`, `frappe:<host>`; or, ending in
+    /// `:`, every source of that kind (`gate:`, `frappe:`).
+    pub source: Option<String>,
 }
 
 /// Where a page starts.
@@ -99,9 +102,10 @@ fn names_pattern(name: &str) -> String {
 /// `seq` order, so the table keeps holding a whole prefix of the log. Harmless to run
 /// twice at once (another process's indexer): a row already there is left alone.
 pub const INDEX_FOR_REVIEW_SQL: &str = "INSERT INTO access_log_review (seq, timestamp, \"user\", \
-    activity, export_from, reference_document, report_name, file_type, outcome, byte_count) \
+    activity, export_from, reference_document, report_name, file_type, outcome, byte_count, \
+    source) \
     SELECT seq, timestamp, \"user\", activity, export_from, reference_document, report_name, \
-    file_type, outcome, byte_count FROM access_log \
+    file_type, outcome, byte_count, source FROM access_log \
     WHERE seq > (SELECT COALESCE(MAX(seq), 0) FROM access_log_review) ORDER BY seq LIMIT $1 \
     ON CONFLICT (seq) DO NOTHING";
 
@@ -146,6 +150,18 @@ fn conditions(q: &EntryQuery, part: Part) -> (Vec<String>, Vec<SqlValue>) {
     eq("file_type", q.file_type.clone());
     eq("outcome", q.outcome.map(|o| o.as_str().to_owned()));
     eq("reference_document", q.reference_document.clone());
+    match q.source.as_deref() {
+        // A kind of source: its prefix (no index; the time index finds the newest first).
+        Some(kind) if kind.ends_with(':') => {
+            values.push(SqlValue::Text(kind.to_owned()));
+            parts.push(format!(
+                "SUBSTR(source, 1, {}) = ${}",
+                kind.chars().count(),
+                values.len()
+            ));
+        }
+        other => eq("source", other.map(str::to_owned)),
+    }
     if let Some(doc) = &q.seen_document {
         values.push(SqlValue::Text(doc.clone()));
         let a = values.len();

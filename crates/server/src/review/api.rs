@@ -301,7 +301,7 @@ fn frappe_filters(json: &Value) -> Result<EntryQuery, WebError> {
         match (field.as_str(), op.as_str()) {
             (
                 "user" | "activity" | "export_from" | "report_name" | "file_type" | "outcome"
-                | "reference_document",
+                | "reference_document" | "source",
                 "=",
             ) => {
                 params.insert(field.clone(), text(&value));
@@ -314,7 +314,7 @@ fn frappe_filters(json: &Value) -> Result<EntryQuery, WebError> {
             }
             _ => {
                 return Err(WebError::BadRequest(format!(
-                    "the filter {field} {op} is not supported on Access Log: use = on user, activity, export_from, report_name, file_type, outcome or reference_document, and >=, < on timestamp"
+                    "the filter {field} {op} is not supported on Access Log: use = on user, activity, export_from, report_name, file_type, outcome, reference_document or source, and >=, < on timestamp"
                 )));
             }
         }

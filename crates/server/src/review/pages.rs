@@ -29,7 +29,7 @@ use accesslog_app::reports::job::ExportJob;
 const PAGE: u32 = 50;
 /// The sidebar counts look at this many of the newest matching entries.
 pub const COUNT_SAMPLE: u32 = 5_000;
-const FILTERS: [&str; 11] = [
+const FILTERS: [&str; 12] = [
     "user",
     "activity",
     "export_from",
@@ -41,6 +41,7 @@ const FILTERS: [&str; 11] = [
     "from",
     "to",
     "q",
+    "source",
 ];
 
 /// An option of a filter's `<select>`, and whether it is the one chosen.

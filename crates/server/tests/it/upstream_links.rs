@@ -91,6 +91,37 @@ async fn gate_and_imported_entries_link_to_the_upstream(server: &TestServer) {
         html.contains("href=\"https://erp.example.com/app/sales-invoice/SINV-0009\""),
         "{html}"
     );
+
+    // The same review's filters: by source, or by a kind of source.
+    let seqs = async |source: &str| {
+        let url = server.at(&format!("/api/access-log?source={source}"));
+        let v: serde_json::Value = admin.get(url).send().await.unwrap().json().await.unwrap();
+        let mut seqs: Vec<u64> = v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["seq"].as_u64().unwrap())
+            .collect();
+        seqs.sort_unstable();
+        seqs
+    };
+    assert_eq!(seqs("gate:erp.example.com").await, [export, print]);
+    assert_eq!(seqs("gate:").await, [export, print, forged]);
+    assert_eq!(seqs("frappe:").await, [imported]);
+    let r = admin
+        .get(server.at("/app/access-log?source=frappe:erp.example.com"))
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains(&format!("/app/access-log/{imported}\"")),
+        "{html}"
+    );
+    assert!(
+        !html.contains(&format!("/app/access-log/{print}\"")),
+        "{html}"
+    );
 }
 
 fn print_event(source: &str) -> Event {
