@@ -215,8 +215,8 @@ struct ReviewCopy {
 }
 
 /// The review copy's columns after `seq`, by their position in `ENTRY_COLUMNS`.
-const REVIEW_AT: [usize; 9] = {
-    const NAMES_OF: [&str; 9] = [
+const REVIEW_AT: [usize; 10] = {
+    const NAMES_OF: [&str; 10] = [
         "timestamp",
         "user",
         "activity",
@@ -226,10 +226,11 @@ const REVIEW_AT: [usize; 9] = {
         "file_type",
         "outcome",
         "byte_count",
+        "source",
     ];
-    let mut at = [0; 9];
+    let mut at = [0; 10];
     let mut k = 0;
-    while k < 9 {
+    while k < 10 {
         let mut i = 0;
         while !const_eq(NAMES[i], NAMES_OF[k]) {
             i += 1;
@@ -256,8 +257,8 @@ const fn const_eq(a: &str, b: &str) -> bool {
 }
 
 const REVIEW_PAGE: &str = "SELECT seq, timestamp, \"user\", activity, export_from, \
-    reference_document, report_name, file_type, outcome, byte_count FROM access_log_review \
-    WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+    reference_document, report_name, file_type, outcome, byte_count, source \
+    FROM access_log_review WHERE seq > ?1 ORDER BY seq LIMIT ?2";
 
 impl ReviewCopy {
     /// The copy beside the log at `path`, with its highest seq; `None` when there is none

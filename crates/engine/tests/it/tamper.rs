@@ -688,11 +688,26 @@ async fn an_edited_review_copy_is_named(db: &TestDb) {
     // A row copied back, and one past the log's end.
     db.execute(
         "INSERT INTO review.access_log_review SELECT seq, timestamp, \"user\", activity, \
-         export_from, reference_document, report_name, file_type, outcome, byte_count \
-         FROM log.access_log WHERE seq = 4",
+         export_from, reference_document, report_name, file_type, outcome, byte_count, \
+         source FROM log.access_log WHERE seq = 4",
     )
     .await;
     db.execute("UPDATE review.access_log_review SET \"user\" = (SELECT \"user\" FROM log.access_log WHERE seq = 9) WHERE seq = 9")
+        .await;
+    // The source is compared too (the review filters on it).
+    db.execute("UPDATE review.access_log_review SET source = 'gate:elsewhere' WHERE seq = 6")
+        .await;
+    let p = check(&*db.store, Vec::new())
+        .await
+        .expect_err("an edited source");
+    assert_eq!(
+        p,
+        Problem::ReviewCopy {
+            seq: 6,
+            what: "the copied row differs from the entry"
+        }
+    );
+    db.execute("UPDATE review.access_log_review SET source = (SELECT source FROM log.access_log WHERE seq = 6) WHERE seq = 6")
         .await;
     db.execute(
         "INSERT INTO review.access_log_review (seq, timestamp, \"user\", activity, outcome) \
