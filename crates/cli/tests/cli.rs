@@ -1,20 +1,16 @@
 //! The `accesslog` binary, run as an operator would run it.
 
+mod common;
+
+use common::{accesslog, start, text};
+
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use serde_json::Value;
-
-fn accesslog() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_accesslog"));
-    cmd.env_remove("ACCESSLOG_SITE")
-        .env_remove("ACCESSLOG_BIND")
-        .env_remove("ACCESSLOG_DATABASE_URL");
-    cmd
-}
 
 fn run(args: &[&str]) -> Output {
     accesslog().args(args).output().unwrap()
@@ -35,10 +31,6 @@ fn run_with_stdin(args: &[&str], stdin: &str) -> Output {
         .write_all(stdin.as_bytes())
         .unwrap();
     child.wait_with_output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn ok(out: Output) -> String {
@@ -235,56 +227,6 @@ fn a_bad_setting_names_its_source() {
         err.contains("print_formats/Note/Memo.html: line 2: syntax error"),
         "{err}"
     );
-}
-
-/// A running `accesslog` that is killed when dropped.
-struct Running {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-/// Starts `accesslog ARGS` and waits (boundedly) for it to print the URL it serves.
-fn start(args: &[&str]) -> Running {
-    let mut child = accesslog()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    let mut running = Running {
-        child,
-        url: String::new(),
-    };
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(60)) {
-        if let Some(i) = line.find("http://") {
-            running.url = line[i..]
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .trim_end_matches('/')
-                .to_owned();
-            // Keep draining so the child never blocks on a full pipe.
-            std::thread::spawn(move || while rx.recv().is_ok() {});
-            return running;
-        }
-        seen.push(line);
-    }
-    panic!("accesslog never printed its URL; it printed: {seen:?}");
 }
 
 async fn login(url: &str, usr: &str, pwd: &str) -> (reqwest::StatusCode, Value) {

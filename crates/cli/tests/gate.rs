@@ -2,70 +2,15 @@
 //! routes, driven by an unmodified Frappe client from PyPI and by plain HTTP: what leaves
 //! through the gate is in the gate's own log, byte for byte.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+mod common;
+
+use common::{accesslog, start};
+
+use std::process::Command;
 
 use accesslog_core::entry::{Activity, Outcome};
 use accesslog_store::LogStore;
 use sha2::Digest;
-
-struct Running {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn accesslog() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_accesslog"));
-    cmd.env_remove("ACCESSLOG_SITE")
-        .env_remove("ACCESSLOG_BIND")
-        .env_remove("ACCESSLOG_DATABASE_URL");
-    cmd
-}
-
-/// Starts `accesslog ARGS` and waits for the URL it listens at (the line's first URL).
-fn start(args: &[&str]) -> Running {
-    let mut child = accesslog()
-        .args(args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let mut seen = Vec::new();
-    let mut running = Running {
-        child,
-        url: String::new(),
-    };
-    while let Ok(line) = rx.recv_timeout(Duration::from_secs(120)) {
-        if let Some(i) = line.find("http://") {
-            running.url = line[i..]
-                .split_whitespace()
-                .next()
-                .unwrap()
-                .trim_end_matches('/')
-                .to_owned();
-            std::thread::spawn(move || while rx.recv().is_ok() {});
-            return running;
-        }
-        seen.push(line);
-    }
-    panic!("accesslog never printed its URL; it printed: {seen:?}");
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_gate_records_what_leaves_our_own_server_through_it() {

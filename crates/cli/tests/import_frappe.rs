@@ -6,6 +6,10 @@
 //! sharing one creation, a lost cursor file), Berlin's clock changes, errors named, and
 //! `--follow` riding out upstream errors until SIGTERM. `verify` passes after each.
 
+mod common;
+
+use common::{accesslog, text};
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -229,19 +233,6 @@ async fn serve(erp: Arc<Erp>) -> String {
 }
 
 // ----- the site and the binary -----
-
-fn accesslog() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_accesslog"));
-    cmd.env_remove("ACCESSLOG_SITE")
-        .env_remove("ACCESSLOG_BIND")
-        .env_remove("ACCESSLOG_DATABASE_URL")
-        .env_remove("ACCESSLOG_FRAPPE_API_KEY");
-    cmd
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
 
 struct Site<'d> {
     _tmp: tempfile::TempDir,

@@ -5,29 +5,21 @@
 //! restore` puts the payloads back; legal holds keep entries whole, `redact` erases one
 //! person's entries; and a prune killed (SIGKILL) at any moment loses nothing.
 
+mod common;
+
+use common::{accesslog, text};
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use accesslog_core::{Clock, SystemClock, Timestamp};
 use accesslog_testkit::{Backend, TestDb};
 use sha2::{Digest, Sha256};
 
-fn accesslog() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_accesslog"));
-    cmd.env_remove("ACCESSLOG_SITE")
-        .env_remove("ACCESSLOG_BIND")
-        .env_remove("ACCESSLOG_DATABASE_URL");
-    cmd
-}
-
 fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     accesslog().args(args).output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn ok(out: Output) -> (String, String) {

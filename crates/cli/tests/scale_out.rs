@@ -12,19 +12,15 @@
 //! (`.ci/run` installs and starts them); the long form is `ACCESSLOG_SCALE_SERVERS=3
 //! ACCESSLOG_SCALE_SECONDS=60 cargo test -p accesslog-cli --test scale_out -- --nocapture`.
 
+mod common;
+
+use common::accesslog;
+
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
-
-fn accesslog() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_accesslog"));
-    cmd.env_remove("ACCESSLOG_SITE")
-        .env_remove("ACCESSLOG_BIND")
-        .env_remove("ACCESSLOG_DATABASE_URL");
-    cmd
-}
 
 fn ok(out: Output) -> String {
     assert!(

@@ -4,27 +4,19 @@
 //! entry, rebuilds the tree and re-signs. Without witnesses `verify` cannot tell; with
 //! `--witness … --quorum 2` it fails and says why, and the witnesses refuse to cosign.
 
+mod common;
+
+use common::{accesslog, text};
+
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 use accesslog_testkit::{Backend, TestDb};
 
-fn accesslog() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_accesslog"));
-    cmd.env_remove("ACCESSLOG_SITE")
-        .env_remove("ACCESSLOG_BIND")
-        .env_remove("ACCESSLOG_DATABASE_URL");
-    cmd
-}
-
 fn run(args: &[String]) -> Output {
     accesslog().args(args).output().unwrap()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
 }
 
 fn ok(out: Output) -> (String, String) {
