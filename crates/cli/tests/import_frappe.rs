@@ -1,6 +1,6 @@
 //! `accesslog import-frappe` against a Frappe-shaped upstream started inside the test
-//! (ERPNext v15's `/api/resource/Access Log` and `get_single_value`, as
-//! `../shared/frappe-http.md` §5 and §7 describe them: `{"data": […]}`, naive site-local
+//! (ERPNext v15's `/api/resource/Access Log` and `get_single_value`, as Frappe v15's
+//! `frappe/api/v1.py` and its Access Log doctype answer them: `{"data": […]}`, naive site-local
 //! times, Python-repr filters, token auth and its 401), on both backends: what each kind
 //! of row becomes, that nothing is recorded twice (re-runs, rows added between runs, rows
 //! sharing one creation, a lost cursor file), Berlin's clock changes, errors named, and
