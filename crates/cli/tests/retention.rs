@@ -7,7 +7,7 @@
 
 mod common;
 
-use common::{accesslog, text};
+use common::{accesslog, failed, ok, text};
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -20,26 +20,6 @@ use sha2::{Digest, Sha256};
 
 fn run<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> Output {
     accesslog().args(args).output().unwrap()
-}
-
-fn ok(out: Output) -> (String, String) {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    (text(&out.stdout), text(&out.stderr))
-}
-
-fn failed(out: Output) -> String {
-    assert!(
-        !out.status.success(),
-        "should have failed: {}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stderr)
 }
 
 const MICROS_PER_DAY: i64 = 86_400_000_000;

@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::{accesslog, text};
+use common::{accesslog, failed, ok};
 
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Output, Stdio};
@@ -17,25 +17,6 @@ use accesslog_testkit::{Backend, TestDb};
 
 fn run(args: &[String]) -> Output {
     accesslog().args(args).output().unwrap()
-}
-
-fn ok(out: Output) -> (String, String) {
-    assert!(
-        out.status.success(),
-        "failed: {}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    (text(&out.stdout), text(&out.stderr))
-}
-
-fn failed(out: Output) -> String {
-    assert!(
-        !out.status.success(),
-        "should have failed: {}",
-        text(&out.stdout)
-    );
-    text(&out.stderr)
 }
 
 /// A witness process, killed when dropped.

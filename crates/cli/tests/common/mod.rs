@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -20,6 +20,28 @@ pub fn accesslog() -> Command {
 
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// The output of a command that must have succeeded: its stdout and stderr.
+pub fn ok(out: Output) -> (String, String) {
+    assert!(
+        out.status.success(),
+        "failed: {}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    (text(&out.stdout), text(&out.stderr))
+}
+
+/// The stderr of a command that must have failed.
+pub fn failed(out: Output) -> String {
+    assert!(
+        !out.status.success(),
+        "should have failed: {}\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stderr)
 }
 
 /// A running `accesslog` that is killed when dropped.
