@@ -21,10 +21,11 @@
 //! Reported: entries/s and record() latency (p50, p99, max) for each, also by phase of the
 //! prune (choosing what is due, writing bundles, removing payloads), as ratios to the
 //! baseline. The prune works through a store that times the calls it makes (`Timed`
-//! below, delegating everything): each `prune_entries` call is one transaction of up to
-//! `PRUNE_BATCH` entries, so its duration is what the issue bounds (on SQLite it includes
-//! opening the prune's connection and waiting for the log's write lock; the writers'
-//! latencies show what they waited). On PostgreSQL a partition mostly due goes whole in
+//! below, delegating everything): each `prune_entries` call is one transaction on the log,
+//! sized by the prune's pacing (`retention::Pace`) to hold it about 10 ms, and the store
+//! says how long it held it, which is what the issue bounds (on SQLite, from taking the
+//! log's write lock to the commit; the writers' latencies show what they waited). The
+//! call itself also deletes the entries' review-copy rows, without the log's lock. On PostgreSQL a partition mostly due goes whole in
 //! `prune_whole_ranges` (migration 0016), timed as one call: the transactions inside it
 //! are not seen one by one. Then the bytes on disk (SQLite: the database and its `-log`
 //! and `-review` files with their WALs, after a `wal_checkpoint(TRUNCATE)` of each, as
@@ -48,7 +49,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use accesslog_app::retention::{self, PRUNE_BATCH, PruneReport, Pruning};
+use accesslog_app::retention::{self, Pace, PruneReport, Pruning};
 use accesslog_core::checkpoint::{Checkpoint, LogSigner};
 use accesslog_core::doctype::DocType;
 use accesslog_core::entry::{Activity, CanonicalJson, Entry, Event, Outcome};
@@ -59,7 +60,8 @@ use accesslog_site::retention::RetentionSettings;
 use accesslog_store::alerts::{AlertFilter, AlertRecord, DeadLetterRecord, Suppression};
 use accesslog_store::log_search::{ActivitySummary, EntryPage, EntryQuery, GroupBy};
 use accesslog_store::retention::{
-    ArchiveRecord, LegalHold, NewHold, PruneBatch, PrunedEntry, PrunedStats, Restored,
+    ArchiveRecord, BatchPruned, LegalHold, NewHold, PruneBatch, PrunedEntry, PrunedStats, Restored,
+    RetentionFacts,
 };
 use accesslog_store::witnesses::{Cosignature, WitnessRefusal};
 use accesslog_store::{
@@ -186,7 +188,7 @@ async fn main() {
     };
     println!(
         "retention_bench: {} CPUs; {} entries; {} writers; baseline {} x {:.0} s before and after; \
-         checkpoint every {} entries or 10 s; PRUNE_BATCH {PRUNE_BATCH}; an entry is ~{} \
+         checkpoint every {} entries or 10 s; batches paced to hold the log ~{} ms; an entry is ~{} \
          canonical bytes; load average {:.1}",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         args.entries,
@@ -194,6 +196,7 @@ async fn main() {
         args.rounds,
         args.secs,
         args.checkpoint_every,
+        Pace::TARGET.as_millis(),
         sample.canonical_bytes().len(),
         load()
     );
@@ -595,6 +598,8 @@ struct Call {
     started: Instant,
     took: Duration,
     rows: u64,
+    /// How long it held the log, where the store says (`prune_entries`).
+    held: Option<Duration>,
 }
 
 /// Delegates everything to `inner`; keeps the calls a prune makes to read the log, to
@@ -618,6 +623,10 @@ impl Timed {
     }
 
     fn keep(&self, what: &'static str, started: Instant, rows: u64) {
+        self.keep_held(what, started, rows, None);
+    }
+
+    fn keep_held(&self, what: &'static str, started: Instant, rows: u64, held: Option<Duration>) {
         let took = started.elapsed();
         if let Ok(mut calls) = self.calls.lock() {
             calls.push(Call {
@@ -625,6 +634,7 @@ impl Timed {
                 started,
                 took,
                 rows,
+                held,
             });
         }
     }
@@ -670,6 +680,20 @@ impl LogStore for Timed {
         let r = self.inner.entries_after(after_seq, limit).await;
         self.keep(
             "entries_after",
+            started,
+            r.as_ref().map_or(0, |v| v.len() as u64),
+        );
+        r
+    }
+    async fn retention_facts_after(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<RetentionFacts>> {
+        let started = Instant::now();
+        let r = self.inner.retention_facts_after(after_seq, limit).await;
+        self.keep(
+            "retention_facts_after",
             started,
             r.as_ref().map_or(0, |v| v.len() as u64),
         );
@@ -728,10 +752,23 @@ impl LogStore for Timed {
     ) -> StoreResult<Vec<LeafCheck>> {
         self.inner.recomputed_leaves_after(after_seq, limit).await
     }
-    async fn prune_entries(&self, batch: &PruneBatch) -> StoreResult<u64> {
+    async fn prune_entries(&self, batch: &PruneBatch) -> StoreResult<BatchPruned> {
         let started = Instant::now();
         let r = self.inner.prune_entries(batch).await;
-        self.keep("prune_entries", started, *r.as_ref().unwrap_or(&0));
+        let done = r.as_ref().copied().unwrap_or_default();
+        self.keep_held("prune_entries", started, done.pruned, Some(done.held));
+        r
+    }
+    async fn tidy_after_prune(&self) -> StoreResult<u64> {
+        let started = Instant::now();
+        let r = self.inner.tidy_after_prune().await;
+        self.keep("tidy_after_prune", started, *r.as_ref().unwrap_or(&0));
+        r
+    }
+    async fn release_free_pages(&self, pages: u32) -> StoreResult<Option<u64>> {
+        let started = Instant::now();
+        let r = self.inner.release_free_pages(pages).await;
+        self.keep("release_free_pages", started, u64::from(pages));
         r
     }
     async fn prune_whole_ranges(
@@ -1322,11 +1359,15 @@ async fn run(backend: Backend, args: &Args) {
         .flatten()
         .min()
         .unwrap_or(prune_ended);
-    let removal_end = [last_end("prune_whole_ranges"), last_end("prune_entries")]
-        .into_iter()
-        .flatten()
-        .max()
-        .unwrap_or(prune_ended);
+    let removal_end = [
+        last_end("prune_whole_ranges"),
+        last_end("prune_entries"),
+        last_end("release_free_pages"),
+    ]
+    .into_iter()
+    .flatten()
+    .max()
+    .unwrap_or(prune_ended);
     let phases = [
         (
             "choosing what is due (reads the log)",
@@ -1349,10 +1390,12 @@ async fn run(backend: Backend, args: &Args) {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let size_end = sizes(&db).await;
 
+    // What each transaction held the log for (on SQLite, its write lock), not the call,
+    // which also waits for the lock and then deletes the review copy's rows.
     let mut txs: Vec<Duration> = calls
         .iter()
         .filter(|c| c.what == "prune_entries")
-        .map(|c| c.took)
+        .map(|c| c.held.unwrap_or(c.took))
         .collect();
     txs.sort_unstable();
     let tx_sum: Duration = txs.iter().sum();
@@ -1370,11 +1413,11 @@ async fn run(backend: Backend, args: &Args) {
     let longest = calls
         .iter()
         .filter(|c| c.what == "prune_entries")
-        .max_by_key(|c| c.took)
+        .max_by_key(|c| c.held.unwrap_or(c.took))
         .copied();
     let scanned: u64 = calls
         .iter()
-        .filter(|c| c.what == "entries_after")
+        .filter(|c| c.what == "entries_after" || c.what == "retention_facts_after")
         .map(|c| c.rows)
         .sum();
     let bundle_times: Vec<f64> = calls
@@ -1508,7 +1551,7 @@ async fn run(backend: Backend, args: &Args) {
         );
     } else {
         println!(
-            "\nprune transactions (prune_entries calls of up to {PRUNE_BATCH}): {} calls, {:.1} s \
+            "\nprune transactions (prune_entries calls, paced): {} calls, {:.1} s held \
          in all ({:.0} entries/s inside them, {:.0} % of the removal phase); p50 {:.1} ms, \
          p99 {:.1} ms, **longest {:.1} ms** ({}), {tx_over} over 100 ms (target: none)",
             txs.len(),

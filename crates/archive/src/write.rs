@@ -15,6 +15,34 @@ use std::path::{Path, PathBuf};
 /// The zstd level bundles are written at (zstd's default).
 const LEVEL: i32 = 3;
 
+/// A bundle's bytes are synced to the disk every this many as it is written.
+const SYNC_EVERY: u64 = 8 << 20;
+
+/// The file under a bundle being written, synced every [`SYNC_EVERY`] bytes: the disk takes
+/// the bundle a piece at a time rather than all at once in `finish`, where flushing a
+/// bundle of a million entries (~100 MB) held up every other fsync on the machine, the
+/// log's commits among them (BENCHMARKS.md, "Retention").
+struct SyncingFile {
+    file: File,
+    unsynced: u64,
+}
+
+impl Write for SyncingFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.unsynced += n as u64;
+        if self.unsynced >= SYNC_EVERY {
+            self.file.sync_data()?;
+            self.unsynced = 0;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
+    }
+}
+
 /// A finished bundle.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WrittenBundle {
@@ -40,7 +68,7 @@ struct LineOut<'a> {
 /// [`BundleWriter::finish`] succeeds. A writer dropped without finishing (or whose
 /// `finish` fails) removes its `.partial` file.
 pub struct BundleWriter {
-    encoder: Option<zstd::stream::write::Encoder<'static, HashingWriter<BufWriter<File>>>>,
+    encoder: Option<zstd::stream::write::Encoder<'static, HashingWriter<BufWriter<SyncingFile>>>>,
     dir: PathBuf,
     partial: PathBuf,
     path: PathBuf,
@@ -101,6 +129,7 @@ impl BundleWriter {
             .truncate(true)
             .open(&partial)
             .map_err(|e| ArchiveError::io("create", &partial, e))?;
+        let file = SyncingFile { file, unsynced: 0 };
         let sink = HashingWriter::new(BufWriter::with_capacity(64 * 1024, file));
         let mut writer = BundleWriter {
             encoder: None,
@@ -241,7 +270,8 @@ impl BundleWriter {
         let (inner, bytes, sha256) = sink.finish().map_err(io("write"))?;
         let file = inner
             .into_inner()
-            .map_err(|e| ArchiveError::io("write", &self.partial, e.into_error()))?;
+            .map_err(|e| ArchiveError::io("write", &self.partial, e.into_error()))?
+            .file;
         file.sync_all().map_err(io("sync"))?;
         drop(file);
         if self.path.exists() {

@@ -503,8 +503,21 @@ impl LogStore for Timed {
     async fn prune_entries(
         &self,
         batch: &accesslog_store::retention::PruneBatch,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<accesslog_store::retention::BatchPruned> {
         self.inner.prune_entries(batch).await
+    }
+    async fn retention_facts_after(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<accesslog_store::retention::RetentionFacts>> {
+        self.inner.retention_facts_after(after_seq, limit).await
+    }
+    async fn tidy_after_prune(&self) -> StoreResult<u64> {
+        self.inner.tidy_after_prune().await
+    }
+    async fn release_free_pages(&self, pages: u32) -> StoreResult<Option<u64>> {
+        self.inner.release_free_pages(pages).await
     }
     async fn restore_entries(
         &self,

@@ -477,6 +477,14 @@ impl LogStore for PgStore {
         self.sql.entries_after(after_seq, limit).await
     }
 
+    async fn retention_facts_after(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<accesslog_store::retention::RetentionFacts>> {
+        self.sql.retention_facts_after(after_seq, limit).await
+    }
+
     async fn entry(&self, seq: u64) -> StoreResult<Option<Entry>> {
         self.sql.entry(seq).await
     }
@@ -569,7 +577,7 @@ impl LogStore for PgStore {
     async fn prune_entries(
         &self,
         batch: &accesslog_store::retention::PruneBatch,
-    ) -> StoreResult<u64> {
+    ) -> StoreResult<accesslog_store::retention::BatchPruned> {
         retention::prune(self.pool(), batch).await
     }
 

@@ -4,19 +4,20 @@
 use accesslog_core::entry::Entry;
 use accesslog_core::merkle::leaf_hash;
 use accesslog_store::log::{hash_from_bytes, to_i64};
-use accesslog_store::retention::{PruneBatch, Restored};
+use accesslog_store::retention::{BatchPruned, PruneBatch, Restored};
 use accesslog_store::{StoreError, StoreResult};
 use sqlx::{PgPool, Row};
 
 use crate::Columns;
 
-pub(crate) async fn prune(pool: &PgPool, batch: &PruneBatch) -> StoreResult<u64> {
+pub(crate) async fn prune(pool: &PgPool, batch: &PruneBatch) -> StoreResult<BatchPruned> {
     let seqs = batch
         .seqs
         .iter()
         .map(|s| to_i64(*s))
         .collect::<StoreResult<Vec<i64>>>()?;
     let mut tx = pool.begin().await?;
+    let started = std::time::Instant::now();
     let pruned = sqlx::query(
         "INSERT INTO access_log_pruned (seq, timestamp, \"user\", activity, leaf_hash, bundle, redacted) \
          SELECT seq, CASE WHEN $2 THEN timestamp END, CASE WHEN $2 THEN \"user\" END, \
@@ -35,7 +36,10 @@ pub(crate) async fn prune(pool: &PgPool, batch: &PruneBatch) -> StoreResult<u64>
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    Ok(pruned)
+    Ok(BatchPruned {
+        pruned,
+        held: started.elapsed(),
+    })
 }
 
 pub(crate) async fn restore(pool: &PgPool, entries: &[Entry]) -> StoreResult<Restored> {

@@ -295,6 +295,14 @@ impl LogStore for SqliteStore {
         self.sql.entries_after(after_seq, limit).await
     }
 
+    async fn retention_facts_after(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<accesslog_store::retention::RetentionFacts>> {
+        self.sql.retention_facts_after(after_seq, limit).await
+    }
+
     async fn entry(&self, seq: u64) -> StoreResult<Option<Entry>> {
         self.sql.entry(seq).await
     }
@@ -375,9 +383,29 @@ impl LogStore for SqliteStore {
     async fn prune_entries(
         &self,
         batch: &accesslog_store::retention::PruneBatch,
-    ) -> StoreResult<u64> {
-        self.blocking(batch.clone(), |path, batch| retention::prune(path, &batch))
+    ) -> StoreResult<accesslog_store::retention::BatchPruned> {
+        // The log first (its lock held for that transaction alone), then the review copy
+        // on the indexer's connection (`retention.rs`).
+        let done = self
+            .blocking(batch.clone(), |path, batch| {
+                retention::prune_log(path, &batch)
+            })
+            .await?;
+        let (seqs, redacted) = (batch.seqs.clone(), batch.redacted);
+        self.indexer
+            .run(move |conn| retention::forget_in_review(conn, &seqs, redacted))
+            .await?;
+        Ok(done)
+    }
+
+    async fn tidy_after_prune(&self) -> StoreResult<u64> {
+        self.indexer.run(|conn| retention::tidy_review(conn)).await
+    }
+
+    async fn release_free_pages(&self, pages: u32) -> StoreResult<Option<u64>> {
+        self.blocking(pages, |path, pages| retention::vacuum_step(path, pages))
             .await
+            .map(Some)
     }
 
     async fn restore_entries(

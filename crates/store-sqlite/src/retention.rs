@@ -1,11 +1,19 @@
-//! Pruning and restoring on SQLite (issue 19), on a connection of their own to the log
-//! file with the review file attached: each batch is one `BEGIN IMMEDIATE` transaction,
-//! short enough that appends waiting for the log's write lock barely notice it.
+//! Pruning and restoring on SQLite (issue 19).
 //!
-//! The log file and the review file each commit atomically, but not together (SQLite's
-//! write-ahead log is atomic per file). Should the machine stop between the two, the
-//! review copy may keep rows of entries just pruned; verification passes over them, and
-//! the next prune of the same range removes them.
+//! A prune batch is two transactions, one per file:
+//! 1. on a connection to the log file alone, `BEGIN IMMEDIATE`: the entries' leaves move to
+//!    `access_log_pruned` and their rows are deleted. This is all the prune does while it
+//!    holds the log's write lock, which every append waits for;
+//! 2. on the review indexer's connection, their rows in the review copy are deleted: nine
+//!    indexes' worth of work, which holds up the copying of new entries but no append.
+//!
+//! Should the process or the machine stop between the two, the review copy keeps rows of
+//! entries just pruned (the review file also commits without fsync, so a power loss can
+//! undo its deletes). Verification passes over such rows, and every prune starts by
+//! removing them ([`tidy_review`]).
+//!
+//! Free pages go back to the disk in steps of their own ([`vacuum_step`]), each a short
+//! write transaction on the log, so that the batches' lock stays short.
 
 use std::path::Path;
 
@@ -13,15 +21,11 @@ use accesslog_core::entry::Entry;
 use accesslog_core::merkle::leaf_hash;
 use accesslog_store::log::{hash_from_bytes, to_i64};
 use accesslog_store::log_search::INDEX_FOR_REVIEW_SQL;
-use accesslog_store::retention::{PruneBatch, Restored};
+use accesslog_store::retention::{BatchPruned, PruneBatch, Restored};
 use accesslog_store::{StoreError, StoreResult};
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use crate::writer::{INSERT_ENTRY, insert_entry, map_err};
-
-/// Pages handed back to the disk after each batch, at most: enough to keep up with what
-/// a batch frees, few enough to keep the lock short.
-const VACUUM_PAGES: u32 = 2000;
 
 fn open(main: &Path) -> StoreResult<Connection> {
     let conn = crate::log_file::open_alone(main)?;
@@ -43,8 +47,10 @@ fn json_list(seqs: &[u64]) -> String {
     format!("[{}]", items.join(","))
 }
 
-pub(crate) fn prune(main: &Path, batch: &PruneBatch) -> StoreResult<u64> {
-    let mut conn = open(main)?;
+/// Step 1 of a batch: the entries leave the log, their leaves kept. One transaction on the
+/// log file alone.
+pub(crate) fn prune_log(main: &Path, batch: &PruneBatch) -> StoreResult<BatchPruned> {
+    let mut conn = crate::log_file::open_alone(main)?;
     if batch.redacted {
         // A redaction overwrites the deleted rows' bytes rather than leaving them in free
         // pages until reuse.
@@ -55,6 +61,8 @@ pub(crate) fn prune(main: &Path, batch: &PruneBatch) -> StoreResult<u64> {
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(map_err)?;
+    // The lock is held from here: the wait for it is the writers' time, not the prune's.
+    let locked_at = std::time::Instant::now();
     let pruned = tx
         .execute(
             "INSERT INTO access_log_pruned (seq, timestamp, \"user\", activity, leaf_hash, bundle, redacted) \
@@ -69,23 +77,73 @@ pub(crate) fn prune(main: &Path, batch: &PruneBatch) -> StoreResult<u64> {
         params![list],
     )
     .map_err(map_err)?;
-    // Also the copies left by a prune that stopped between the two files' commits.
-    tx.execute(
-        "DELETE FROM review.access_log_review WHERE seq IN (SELECT value FROM json_each(?1))",
-        params![list],
-    )
-    .map_err(map_err)?;
     tx.commit().map_err(map_err)?;
-    // Free pages go back to the disk where the file allows it (a log file made with
-    // auto_vacuum = INCREMENTAL; an older one keeps them for new entries).
+    Ok(BatchPruned {
+        pruned: u64::try_from(pruned).unwrap_or(0),
+        held: locked_at.elapsed(),
+    })
+}
+
+/// Step 2 of a batch, on the review indexer's connection (the log file as `main`, the
+/// review file attached): the pruned entries' rows leave the review copy.
+pub(crate) fn forget_in_review(
+    conn: &Connection,
+    seqs: &[u64],
+    redacted: bool,
+) -> StoreResult<u64> {
+    let schema = crate::review::SCHEMA;
+    if redacted {
+        conn.execute_batch(&format!("PRAGMA {schema}.secure_delete = ON;"))
+            .map_err(map_err)?;
+    }
+    let deleted = conn.execute(
+        &format!(
+            "DELETE FROM {schema}.access_log_review WHERE seq IN (SELECT value FROM json_each(?1))"
+        ),
+        params![json_list(seqs)],
+    );
+    if redacted {
+        conn.execute_batch(&format!("PRAGMA {schema}.secure_delete = OFF;"))
+            .map_err(map_err)?;
+    }
+    Ok(u64::try_from(deleted.map_err(map_err)?).unwrap_or(0))
+}
+
+/// Removes the review copy's rows of entries that were pruned: those a prune stopped
+/// between its two steps left behind. On the review indexer's connection; the log's lock
+/// is not taken.
+pub(crate) fn tidy_review(conn: &Connection) -> StoreResult<u64> {
+    let schema = crate::review::SCHEMA;
+    let deleted = conn
+        .execute(
+            &format!(
+                "DELETE FROM {schema}.access_log_review \
+                 WHERE seq IN (SELECT seq FROM main.access_log_pruned)"
+            ),
+            [],
+        )
+        .map_err(map_err)?;
+    Ok(u64::try_from(deleted).unwrap_or(0))
+}
+
+/// Hands up to `pages` free pages of the log file back to the disk (where the file was made
+/// with `auto_vacuum = INCREMENTAL`; an older one keeps them for new entries). One write
+/// transaction on the log; says how many pages are still free.
+pub(crate) fn vacuum_step(main: &Path, pages: u32) -> StoreResult<u64> {
+    let conn = crate::log_file::open_alone(main)?;
     // Stepped to completion: each step of the pragma frees one page (execute_batch and
     // query_row step it once).
     let mut vacuum = conn
-        .prepare(&format!("PRAGMA incremental_vacuum({VACUUM_PAGES})"))
+        .prepare(&format!("PRAGMA incremental_vacuum({pages})"))
         .map_err(map_err)?;
     let mut steps = vacuum.query([]).map_err(map_err)?;
     while steps.next().map_err(map_err)?.is_some() {}
-    Ok(u64::try_from(pruned).unwrap_or(0))
+    drop(steps);
+    drop(vacuum);
+    let free: i64 = conn
+        .query_row("PRAGMA freelist_count", [], |r| r.get(0))
+        .map_err(map_err)?;
+    Ok(u64::try_from(free).unwrap_or(0))
 }
 
 pub(crate) fn restore(main: &Path, entries: &[Entry]) -> StoreResult<Restored> {

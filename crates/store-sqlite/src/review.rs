@@ -134,6 +134,15 @@ impl Indexer {
         self.0.run(move |conn| copy(conn, limit)).await
     }
 
+    /// Runs `work` on the indexer's connection (the log file as `main`, the review file
+    /// attached), in turn with the copying.
+    pub(crate) async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Connection) -> StoreResult<T> + Send + 'static,
+    ) -> StoreResult<T> {
+        self.0.run(work).await
+    }
+
     pub(crate) fn close(&self) {
         self.0.close();
     }

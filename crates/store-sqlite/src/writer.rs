@@ -76,7 +76,24 @@ fn open_connection(path: &Path) -> StoreResult<Connection> {
     let conn = crate::log_file::open_alone(path)?;
     conn.execute_batch("PRAGMA temp_store = MEMORY;")
         .map_err(map_err)?;
+    conn.busy_handler(Some(wait_for_the_lock))
+        .map_err(map_err)?;
     Ok(conn)
+}
+
+/// How the writer waits when another connection holds the log's write lock (a prune's
+/// batch, another server's append): it looks again every half millisecond, for up to five
+/// seconds, then fails. SQLite's own timeout looks again after 1, 2, 5, 10, 15, 20, 25 ms
+/// and so on, so an append held up by a 10 ms batch would wait until the 18th ms, and one
+/// held up by 70 ms until the 103rd.
+fn wait_for_the_lock(attempt: i32) -> bool {
+    const EVERY: std::time::Duration = std::time::Duration::from_micros(500);
+    const ATTEMPTS: i32 = 10_000;
+    if attempt >= ATTEMPTS {
+        return false;
+    }
+    std::thread::sleep(EVERY);
+    true
 }
 
 fn append(conn: &mut Connection, events: &[Event], at: Timestamp) -> StoreResult<Appended> {

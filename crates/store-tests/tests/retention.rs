@@ -5,7 +5,7 @@
 use accesslog_core::Timestamp;
 use accesslog_core::entry::{Activity, Entry, Event};
 use accesslog_core::merkle::{NodeId, leaf_hash};
-use accesslog_store::retention::{HoldScope, NewHold, PruneBatch, Restored};
+use accesslog_store::retention::{HoldScope, NewHold, PruneBatch, Restored, RetentionFacts};
 use accesslog_store::{Store, StoreError};
 
 const T0: Timestamp = Timestamp::from_micros(1_764_406_800_000_000);
@@ -29,6 +29,7 @@ accesslog_testkit::on_both_backends!(
     restore_puts_back_only_the_same_entries,
     redacted_entries_are_not_restored,
     holds_are_kept_and_lifted,
+    retention_facts_are_the_entries_own,
 );
 
 /// Appends `n` entries by alternating users and returns them as stored.
@@ -68,9 +69,16 @@ async fn pruned_entries_keep_their_leaf_and_place(store: &dyn Store) {
     index(store).await;
     let head = store.log_head().await.unwrap();
     let n = store.prune_entries(&batch(5..=20, true)).await.unwrap();
-    assert_eq!(n, 16);
+    assert_eq!(n.pruned, 16);
     // Again: already pruned, nothing more.
-    assert_eq!(store.prune_entries(&batch(5..=20, true)).await.unwrap(), 0);
+    assert_eq!(
+        store
+            .prune_entries(&batch(5..=20, true))
+            .await
+            .unwrap()
+            .pruned,
+        0
+    );
     assert_eq!(
         store.log_head().await.unwrap(),
         head,
@@ -277,7 +285,99 @@ async fn sqlite_pruning_gives_pages_back() {
             .await
             .unwrap();
     }
+    let mid = pages().await;
+    assert!(
+        mid * 2 > before,
+        "the batches free pages, they do not give them back: {before} pages before, {mid} after"
+    );
+    // Given back a step at a time, each step saying what is left.
+    let mut left = u64::MAX;
+    let mut steps = 0;
+    while left > 0 {
+        let now = store
+            .release_free_pages(100)
+            .await
+            .unwrap()
+            .expect("SQLite keeps free pages");
+        assert!(
+            now < left,
+            "each step gives pages back: {now} left after {left}"
+        );
+        left = now;
+        steps += 1;
+    }
     let after = pages().await;
+    assert!(steps > 1, "in steps of 100 pages: {steps}");
     assert!(after * 2 < before, "{before} pages before, {after} after");
     db.drop().await;
+}
+
+/// A prune stopped between its two files' commits leaves the pruned entries' rows in the
+/// review copy; the next prune's tidying removes them, and only them.
+#[tokio::test]
+async fn sqlite_tidying_removes_review_rows_a_stopped_prune_left() {
+    let db = accesslog_testkit::TestDb::sqlite().await;
+    let store = &*db.store;
+    grow(store, 10).await;
+    index(store).await;
+    let copied = || db.query_text("SELECT CAST(COUNT(*) AS TEXT) FROM review.access_log_review");
+    assert_eq!(copied().await, ["10"]);
+    store.prune_entries(&batch(3..=5, true)).await.unwrap();
+    assert_eq!(
+        copied().await,
+        ["7"],
+        "a whole batch removes its review rows"
+    );
+    // As if stopped after the log's commit: the review rows come back.
+    db.execute(
+        "INSERT INTO review.access_log_review (seq, timestamp, \"user\", activity, outcome) \
+         VALUES (3, 0, 'ann@example.com', 'export', 'allowed'), \
+                (5, 0, 'ann@example.com', 'export', 'allowed')",
+    )
+    .await;
+    assert_eq!(store.tidy_after_prune().await.unwrap(), 2);
+    assert_eq!(copied().await, ["7"]);
+    assert_eq!(store.tidy_after_prune().await.unwrap(), 0, "nothing more");
+    assert_eq!(store.check_review_copy().await.unwrap(), None);
+    db.drop().await;
+}
+
+/// PostgreSQL has no review copy to tidy and gives pages back itself.
+#[tokio::test]
+async fn postgres_has_nothing_to_tidy_or_give_back() {
+    let Some(db) = accesslog_testkit::TestDb::postgres("pg_nothing_to_tidy").await else {
+        return accesslog_testkit::skip_postgres();
+    };
+    let store = &*db.store;
+    grow(store, 4).await;
+    store.prune_entries(&batch(1..=2, true)).await.unwrap();
+    assert_eq!(store.tidy_after_prune().await.unwrap(), 0);
+    assert_eq!(store.release_free_pages(100).await.unwrap(), None);
+    db.drop().await;
+}
+
+/// The few columns retention reads are the entries' own, page by page, pruned entries
+/// left out.
+async fn retention_facts_are_the_entries_own(store: &dyn Store) {
+    grow(store, 9).await;
+    store.prune_entries(&batch([3], true)).await.unwrap();
+    let expected: Vec<RetentionFacts> = store
+        .entries_after(0, 100)
+        .await
+        .unwrap()
+        .iter()
+        .map(RetentionFacts::of)
+        .collect();
+    assert_eq!(expected.len(), 8);
+    let mut read = store.retention_facts_after(0, 5).await.unwrap();
+    assert_eq!(read.len(), 5);
+    read.extend(store.retention_facts_after(read[4].seq, 5).await.unwrap());
+    assert_eq!(read, expected);
+    assert!(
+        read.iter().all(|f| f.seq != 3),
+        "the pruned entry is not read"
+    );
+    assert_eq!(read[0].activity, Some(Activity::Export));
+    assert_eq!(read[0].export_from.as_deref(), Some("Employee"));
+    assert_eq!(read[1].user, "bob@example.com");
 }

@@ -131,6 +131,21 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     async fn log_head(&self) -> StoreResult<LogHead>;
     /// Up to `limit` entries with `seq > after_seq`, in `seq` order.
     async fn entries_after(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<Entry>>;
+    /// What retention judges entries by ([`retention::RetentionFacts`]) for up to `limit`
+    /// entries with `seq > after_seq`, in `seq` order: a few columns, not whole entries.
+    /// The default reads whole entries.
+    async fn retention_facts_after(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<retention::RetentionFacts>> {
+        Ok(self
+            .entries_after(after_seq, limit)
+            .await?
+            .iter()
+            .map(retention::RetentionFacts::of)
+            .collect())
+    }
     async fn entry(&self, seq: u64) -> StoreResult<Option<Entry>>;
     /// The entries recorded with `source` among the seqs `after_seq + 1 ..= after_seq +
     /// span`, in `seq` order, reduced to what an importer needs to know what it brought in
@@ -240,8 +255,23 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     /// keeps its `seq`, leaf hash and place in the tree in `access_log_pruned` (with its
     /// time, user and activity when `batch.keep_fields`), and leaves `access_log` and any
     /// review copy. Seqs already pruned, or past the log, are skipped; says how many were
-    /// pruned.
-    async fn prune_entries(&self, batch: &retention::PruneBatch) -> StoreResult<u64>;
+    /// pruned and how long the transaction held the log.
+    async fn prune_entries(
+        &self,
+        batch: &retention::PruneBatch,
+    ) -> StoreResult<retention::BatchPruned>;
+    /// Removes what a prune stopped half-way may have left of pruned entries outside the
+    /// log's own tables (SQLite: their rows in the review copy, which is written apart
+    /// from the log). Says how many rows it removed; the default has nothing to remove.
+    async fn tidy_after_prune(&self) -> StoreResult<u64> {
+        Ok(0)
+    }
+    /// Hands up to `pages` of the log's free pages back to the disk in one short
+    /// transaction, where the backend keeps them (SQLite's incremental vacuum). Says how
+    /// many free pages are left; `None`: the backend does this itself (the default).
+    async fn release_free_pages(&self, _pages: u32) -> StoreResult<Option<u64>> {
+        Ok(None)
+    }
     /// Prunes whole ranges of `due` (sorted) at once where the backend keeps the log in
     /// ranges (PostgreSQL's partitions): a range all of whose remaining entries are due is
     /// kept as leaves, with the bundle of each (`bundles`: first, last, SHA-256), and

@@ -7,7 +7,7 @@
 //! says so, its time, user and activity. The payload columns are gone from the database.
 
 use accesslog_core::Timestamp;
-use accesslog_core::entry::Entry;
+use accesslog_core::entry::{Activity, Entry};
 use accesslog_core::merkle::Hash;
 use async_trait::async_trait;
 
@@ -22,6 +22,15 @@ pub struct PruneBatch {
     /// Keep each entry's time, user and activity beside its leaf hash.
     pub keep_fields: bool,
     pub redacted: bool,
+}
+
+/// What one [`PruneBatch`] did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct BatchPruned {
+    pub pruned: u64,
+    /// How long the transaction that removed the payloads held the log (on SQLite, its
+    /// write lock, which every append waits for; not the wait to get it).
+    pub held: std::time::Duration,
 }
 
 /// What a restore did.
@@ -67,6 +76,33 @@ pub struct ArchiveRecord {
     pub created_at: Timestamp,
 }
 
+/// What retention judges an entry by: its age and activity (is it due?) and what a legal
+/// hold can name. Read without the rest of the entry, which choosing what is due over
+/// millions of old entries does not need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetentionFacts {
+    pub seq: u64,
+    pub timestamp: Timestamp,
+    /// The stored activity; `None` for a name this build does not know (never due).
+    pub activity: Option<Activity>,
+    pub user: String,
+    pub export_from: Option<String>,
+    pub report_name: Option<String>,
+}
+
+impl RetentionFacts {
+    pub fn of(e: &Entry) -> Self {
+        Self {
+            seq: e.seq,
+            timestamp: e.timestamp,
+            activity: Some(e.event.activity),
+            user: e.event.user.clone(),
+            export_from: e.event.export_from.clone(),
+            report_name: e.event.report_name.clone(),
+        }
+    }
+}
+
 /// What a legal hold covers: every entry matching all the given criteria (at least one).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct HoldScope {
@@ -85,17 +121,16 @@ impl HoldScope {
         *self == HoldScope::default()
     }
 
-    pub fn covers(&self, e: &Entry) -> bool {
-        let ev = &e.event;
-        self.user.as_ref().is_none_or(|u| *u == ev.user)
+    pub fn covers(&self, e: &RetentionFacts) -> bool {
+        self.user.as_ref().is_none_or(|u| *u == e.user)
             && self
                 .doctype
                 .as_ref()
-                .is_none_or(|d| ev.export_from.as_ref() == Some(d))
+                .is_none_or(|d| e.export_from.as_ref() == Some(d))
             && self
                 .report
                 .as_ref()
-                .is_none_or(|r| ev.report_name.as_ref() == Some(r))
+                .is_none_or(|r| e.report_name.as_ref() == Some(r))
             && self.from.is_none_or(|t| e.timestamp >= t)
             && self.to.is_none_or(|t| e.timestamp <= t)
     }

@@ -7,6 +7,7 @@ use accesslog_core::entry::Entry;
 use super::{Backend, SqlRow, SqlStore, Stmt};
 use crate::log::{ENTRY_COLUMNS, entry_from_row, frontier_from_stored, hash_from_bytes, to_i64};
 use crate::log_search::{self, ActivitySummary, EntryPage, EntryQuery, GroupBy};
+use crate::retention::RetentionFacts;
 use crate::{LogHead, SourceMark, StoreError, StoreResult, StoredCheckpoint};
 
 impl<DB: Backend> SqlStore<DB> {
@@ -35,6 +36,38 @@ impl<DB: Backend> SqlStore<DB> {
             )
             .await?;
         rows.iter().map(entry_from_row).collect()
+    }
+
+    /// See [`crate::LogStore::retention_facts_after`].
+    pub async fn retention_facts_after(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<RetentionFacts>> {
+        let rows = self
+            .fetch_all(
+                Stmt::new(
+                    "SELECT seq, timestamp, activity, \"user\", export_from, report_name \
+                     FROM access_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+                )
+                .bind(to_i64(after_seq)?)
+                .bind(i64::from(limit)),
+            )
+            .await?;
+        rows.iter()
+            .map(|r| {
+                let seq: i64 = r.get("seq")?;
+                Ok(RetentionFacts {
+                    seq: u64::try_from(seq)
+                        .map_err(|_| StoreError::Other(format!("stored seq {seq} is negative")))?,
+                    timestamp: Timestamp::from_micros(r.get("timestamp")?),
+                    activity: r.get::<String>("activity")?.parse().ok(),
+                    user: r.get("user")?,
+                    export_from: r.get("export_from")?,
+                    report_name: r.get("report_name")?,
+                })
+            })
+            .collect()
     }
 
     pub async fn entry(&self, seq: u64) -> StoreResult<Option<Entry>> {

@@ -21,13 +21,18 @@ use accesslog_core::entry::{Activity, CanonicalJson, Entry, Event};
 use accesslog_core::merkle::range_plan;
 use accesslog_engine::Recorder;
 use accesslog_site::retention::RetentionSettings;
+use accesslog_store::LeafRow;
 use accesslog_store::log::{EntryColumns, entry_from_columns};
 use accesslog_store::retention::{ArchiveRecord, LegalHold, NewHold, PruneBatch};
 use accesslog_store::{Store, StoreError};
 use serde_json::json;
 
-/// Entries pruned per transaction: short enough that appends waiting behind it do not
-/// notice (BENCHMARKS.md, "Pruning").
+mod pace;
+
+pub use pace::Pace;
+
+/// Entries per batch where a batch is not paced (a restore reads a bundle this many
+/// entries at a time).
 pub const PRUNE_BATCH: usize = 2000;
 /// Entries read per page while choosing and archiving.
 const PAGE: u32 = 5000;
@@ -126,6 +131,15 @@ pub async fn prune(
     let Some(checkpoint) = store.latest_checkpoint().await? else {
         return Ok(report);
     };
+    if !dry_run {
+        let tidied = store.tidy_after_prune().await?;
+        if tidied > 0 {
+            tracing::info!(
+                rows = tidied,
+                "removed what an earlier prune, stopped half-way, left of pruned entries"
+            );
+        }
+    }
     let tree_size = checkpoint.size;
     report.tree_size = Some(tree_size);
     let holds: Vec<LegalHold> = store
@@ -139,14 +153,14 @@ pub async fn prune(
     let mut due = Vec::new();
     let mut after = 0u64;
     'scan: loop {
-        let page = store.entries_after(after, PAGE).await?;
+        let page = store.retention_facts_after(after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
         for e in &page {
             if e.seq > tree_size || e.timestamp.as_micros() >= horizon {
                 break 'scan;
             }
-            let Some(days) = policy.days_for(e.event.activity) else {
+            let Some(days) = e.activity.and_then(|a| policy.days_for(a)) else {
                 continue;
             };
             if e.timestamp.as_micros() >= now.as_micros() - i64::from(days) * MICROS_PER_DAY {
@@ -234,20 +248,74 @@ pub async fn prune(
         .await?;
     let in_dropped = |seq: &u64| dropped.iter().any(|(a, b)| *a <= *seq && *seq < *b);
     report.pruned += due.iter().filter(|s| in_dropped(s)).count() as u64;
+    let mut pace = Pace::default();
     for (sha, mut seqs) in by_bundle {
         seqs.retain(|s| !in_dropped(s));
-        for chunk in seqs.chunks(PRUNE_BATCH) {
-            report.pruned += store
-                .prune_entries(&PruneBatch {
-                    seqs: chunk.to_vec(),
-                    bundle: Some(sha.clone()),
-                    keep_fields: policy.keep_fields,
-                    redacted: false,
-                })
-                .await?;
+        report.pruned += prune_paced(
+            store,
+            &mut pace,
+            &seqs,
+            Some(&sha),
+            policy.keep_fields,
+            false,
+        )
+        .await?;
+    }
+    release_free_pages(store).await?;
+    Ok(report)
+}
+
+/// Prunes `seqs` in batches paced by [`Pace`]: each batch one transaction that holds the
+/// log about [`Pace::TARGET`], then a rest for the writers. Says how many were pruned.
+async fn prune_paced(
+    store: &dyn Store,
+    pace: &mut Pace,
+    seqs: &[u64],
+    bundle: Option<&str>,
+    keep_fields: bool,
+    redacted: bool,
+) -> RetentionResult<u64> {
+    let mut pruned = 0;
+    let mut rest = seqs;
+    while !rest.is_empty() {
+        let (batch, tail) = rest.split_at(pace.batch().min(rest.len()));
+        let done = store
+            .prune_entries(&PruneBatch {
+                seqs: batch.to_vec(),
+                bundle: bundle.map(str::to_owned),
+                keep_fields,
+                redacted,
+            })
+            .await?;
+        pruned += done.pruned;
+        rest = tail;
+        let pause = pace.held(batch.len(), done.held);
+        if !rest.is_empty() {
+            tokio::time::sleep(pause).await;
         }
     }
-    Ok(report)
+    Ok(pruned)
+}
+
+/// Hands the pages a prune freed back to the disk where the backend keeps them (SQLite),
+/// a short transaction at a time, paced like the batches.
+async fn release_free_pages(store: &dyn Store) -> RetentionResult<()> {
+    let mut pace = Pace::default();
+    let mut before = u64::MAX;
+    loop {
+        let pages = pace.batch();
+        let started = std::time::Instant::now();
+        let Some(left) = store.release_free_pages(pages as u32).await? else {
+            return Ok(());
+        };
+        // Nothing left, or nothing the file can give back (one made without incremental
+        // vacuum keeps its free pages for new entries).
+        if left == 0 || left >= before {
+            return Ok(());
+        }
+        before = left;
+        tokio::time::sleep(pace.held(pages, started.elapsed())).await;
+    }
 }
 
 /// Writes the bundle of entries `first..=last`, checkable against the checkpoint `note`
@@ -319,28 +387,16 @@ async fn write_bundle(
         if rows.is_empty() {
             break;
         }
-        for row in rows {
-            let seq = u64::try_from(row.seq).unwrap_or(0);
-            if seq > last {
-                break;
-            }
-            let leaf = row.leaf.ok_or_else(|| {
-                RetentionError::Invalid(format!("entry {seq} has no leaf hash; run verify"))
-            })?;
-            let fields = match (&row.entry, row.pruned) {
-                (Ok(entry), false) => Some(entry.field_texts()),
-                (_, true) => None,
-                (Err(e), false) => {
-                    return Err(RetentionError::Invalid(format!(
-                        "entry {seq} cannot be read ({e}); run verify before pruning"
-                    )));
-                }
-            };
-            writer.push(&BundleLine { seq, leaf, fields })?;
-            after = seq;
+        // Encoding, compressing and writing run on a blocking thread, off the runtime's
+        // threads, which the writers' requests need meanwhile.
+        let (w, pushed) = off_the_runtime(move || push_page(writer, rows, last)).await?;
+        writer = w;
+        match pushed {
+            Some(seq) => after = seq,
+            None => break,
         }
     }
-    let written = writer.finish()?;
+    let written = off_the_runtime(move || Ok(writer.finish()?)).await?;
     Ok(ArchiveRecord {
         sha256: written.sha256,
         name: written
@@ -354,6 +410,44 @@ async fn write_bundle(
         bytes: written.bytes,
         created_at: now,
     })
+}
+
+/// Pushes a page of the log's rows, up to `last`, to the bundle; says the last seq pushed.
+fn push_page(
+    mut writer: BundleWriter,
+    rows: Vec<LeafRow>,
+    last: u64,
+) -> RetentionResult<(BundleWriter, Option<u64>)> {
+    let mut pushed = None;
+    for row in rows {
+        let seq = u64::try_from(row.seq).unwrap_or(0);
+        if seq > last {
+            break;
+        }
+        let leaf = row.leaf.ok_or_else(|| {
+            RetentionError::Invalid(format!("entry {seq} has no leaf hash; run verify"))
+        })?;
+        let fields = match (&row.entry, row.pruned) {
+            (Ok(entry), false) => Some(entry.field_texts()),
+            (_, true) => None,
+            (Err(e), false) => {
+                return Err(RetentionError::Invalid(format!(
+                    "entry {seq} cannot be read ({e}); run verify before pruning"
+                )));
+            }
+        };
+        writer.push(&BundleLine { seq, leaf, fields })?;
+        pushed = Some(seq);
+    }
+    Ok((writer, pushed))
+}
+
+async fn off_the_runtime<T: Send + 'static>(
+    work: impl FnOnce() -> RetentionResult<T> + Send + 'static,
+) -> RetentionResult<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| RetentionError::Invalid(format!("the bundle writer's thread failed: {e}")))?
 }
 
 /// What a redaction did.
@@ -398,11 +492,11 @@ pub async fn redact(
     let mut seqs = Vec::new();
     let mut after = 0;
     loop {
-        let page = store.entries_after(after, PAGE).await?;
+        let page = store.retention_facts_after(after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
         for e in &page {
-            if e.event.user != user || before.is_some_and(|b| e.timestamp >= b) {
+            if e.user != user || before.is_some_and(|b| e.timestamp >= b) {
                 continue;
             }
             if holds.iter().any(|h| h.scope.covers(e)) {
@@ -466,16 +560,8 @@ pub async fn redact(
     }));
     report.recorded_as = Some(record(recorder, event, "redaction").await?);
     store.mark_redacted(&pruned).await?;
-    for chunk in seqs.chunks(PRUNE_BATCH) {
-        store
-            .prune_entries(&PruneBatch {
-                seqs: chunk.to_vec(),
-                bundle: None,
-                keep_fields: false,
-                redacted: true,
-            })
-            .await?;
-    }
+    prune_paced(store, &mut Pace::default(), &seqs, None, false, true).await?;
+    release_free_pages(store).await?;
     Ok(report)
 }
 
