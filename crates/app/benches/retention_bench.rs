@@ -608,6 +608,8 @@ struct Call {
 struct Timed {
     inner: Arc<dyn Store>,
     calls: Mutex<Vec<Call>>,
+    /// What the last `release_free_pages` said was left.
+    free_pages_left: AtomicU64,
     /// Hands out the inner store's blocking appender (SQLite's writer thread); without
     /// it a recorder commits through `append_entries` on the runtime.
     blocking: bool,
@@ -618,6 +620,7 @@ impl Timed {
         Arc::new(Self {
             inner,
             calls: Mutex::new(Vec::new()),
+            free_pages_left: AtomicU64::new(u64::MAX),
             blocking: true,
         })
     }
@@ -769,6 +772,9 @@ impl LogStore for Timed {
         let started = Instant::now();
         let r = self.inner.release_free_pages(pages).await;
         self.keep("release_free_pages", started, u64::from(pages));
+        if let Ok(Some(left)) = &r {
+            self.free_pages_left.store(*left, Ordering::Relaxed);
+        }
         r
     }
     async fn prune_whole_ranges(
@@ -1574,13 +1580,29 @@ async fn run(backend: Backend, args: &Args) {
         .filter(|c| c.what == "prune_whole_ranges" && backend == Backend::Postgres)
     {
         println!(
-            "whole ranges (prune_whole_ranges: kept leaves in transactions of 50,000, then each \
+            "whole ranges (prune_whole_ranges: kept leaves in transactions of 10,000 with rests, then each \
              partition detached and dropped, or swapped for a copy of its kept rows): {} entries \
              in {:.1} s ({:.0} entries/s), {:.1} s into the prune",
             c.rows,
             c.took.as_secs_f64(),
             c.rows as f64 / c.took.as_secs_f64().max(1e-9),
             (c.started - prune_started).as_secs_f64()
+        );
+    }
+
+    let releases: Vec<&Call> = calls
+        .iter()
+        .filter(|c| c.what == "release_free_pages")
+        .collect();
+    if timed.free_pages_left.load(Ordering::Relaxed) != u64::MAX {
+        println!(
+            "free pages given back (release_free_pages, paced): {} steps, {} pages asked for, \
+             {:.1} s in all, longest {:.1} ms; {} free pages left",
+            releases.len(),
+            releases.iter().map(|c| c.rows).sum::<u64>(),
+            releases.iter().map(|c| c.took.as_secs_f64()).sum::<f64>(),
+            releases.iter().map(|c| ms(c.took)).fold(0.0, f64::max),
+            timed.free_pages_left.load(Ordering::Relaxed)
         );
     }
 

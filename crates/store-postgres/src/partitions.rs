@@ -91,8 +91,9 @@ pub(crate) fn dedupe(rows: Vec<PgRow>) -> StoreResult<Vec<PgRow>> {
     Ok(out)
 }
 
-/// Kept leaves are written this many entries per transaction.
-const LEAVES_PER_TX: usize = 50_000;
+/// Kept leaves are written this many entries per transaction, each followed by a rest as
+/// long as it took: the appends share the server's CPU and disk with it.
+const LEAVES_PER_TX: usize = 10_000;
 
 /// Drops each partition all of whose remaining entries are in `due` (sorted), after
 /// keeping their leaves, with the bundle that holds each (`bundles`: first, last, SHA-256).
@@ -148,6 +149,7 @@ pub(crate) async fn prune_whole(
         // Keep the due entries' leaves, a batch at a time, each batch a transaction of its
         // own that locks nothing of access_log.
         for chunk in due_here.chunks(LEAVES_PER_TX) {
+            let started = std::time::Instant::now();
             let seqs = chunk
                 .iter()
                 .map(|s| to_i64(*s))
@@ -167,6 +169,7 @@ pub(crate) async fn prune_whole(
             .bind(&shas)
             .execute(pool)
             .await?;
+            tokio::time::sleep(started.elapsed()).await;
         }
         let unkept: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM {name} a WHERE NOT EXISTS \

@@ -153,6 +153,7 @@ pub async fn prune(
     let mut due = Vec::new();
     let mut after = 0u64;
     'scan: loop {
+        let started = std::time::Instant::now();
         let page = store.retention_facts_after(after, PAGE).await?;
         let Some(last) = page.last() else { break };
         after = last.seq;
@@ -172,6 +173,7 @@ pub async fn prune(
                 due.push(e.seq);
             }
         }
+        rest_after(started).await;
     }
     report.due = due.len() as u64;
     let Some(&last_due) = due.last() else {
@@ -263,6 +265,13 @@ pub async fn prune(
     }
     release_free_pages(store).await?;
     Ok(report)
+}
+
+/// While choosing and archiving, the prune rests after each page of the log as long as the
+/// page took (reading it, and writing it to a bundle): it takes at most half of what it
+/// would of the machine, which the writers' requests share.
+async fn rest_after(page_started: std::time::Instant) {
+    tokio::time::sleep(page_started.elapsed()).await;
 }
 
 /// Prunes `seqs` in batches paced by [`Pace`]: each batch one transaction that holds the
@@ -383,6 +392,7 @@ async fn write_bundle(
     let mut writer = BundleWriter::create(dir, &header)?;
     let mut after = first - 1;
     while after < last {
+        let started = std::time::Instant::now();
         let rows = store.entries_with_leaves_after(after, PAGE).await?;
         if rows.is_empty() {
             break;
@@ -395,6 +405,7 @@ async fn write_bundle(
             Some(seq) => after = seq,
             None => break,
         }
+        rest_after(started).await;
     }
     let written = off_the_runtime(move || Ok(writer.finish()?)).await?;
     Ok(ArchiveRecord {
