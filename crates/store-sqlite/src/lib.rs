@@ -403,9 +403,7 @@ impl LogStore for SqliteStore {
     }
 
     async fn release_free_pages(&self, pages: u32) -> StoreResult<Option<u64>> {
-        self.blocking(pages, |path, pages| retention::vacuum_step(path, pages))
-            .await
-            .map(Some)
+        self.blocking(pages, retention::vacuum_step).await.map(Some)
     }
 
     async fn restore_entries(
