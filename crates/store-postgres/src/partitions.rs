@@ -91,9 +91,11 @@ pub(crate) fn dedupe(rows: Vec<PgRow>) -> StoreResult<Vec<PgRow>> {
     Ok(out)
 }
 
-/// Kept leaves are written this many entries per transaction, each followed by a rest as
-/// long as it took: the appends share the server's CPU and disk with it.
+/// Kept leaves are written this many entries per transaction, each followed by a rest of
+/// [`LEAVES_REST`] times as long as it took: the appends share the server's CPU and disk
+/// with it.
 const LEAVES_PER_TX: usize = 10_000;
+const LEAVES_REST: u32 = 3;
 
 /// Drops each partition all of whose remaining entries are in `due` (sorted), after
 /// keeping their leaves, with the bundle that holds each (`bundles`: first, last, SHA-256).
@@ -169,7 +171,7 @@ pub(crate) async fn prune_whole(
             .bind(&shas)
             .execute(pool)
             .await?;
-            tokio::time::sleep(started.elapsed()).await;
+            tokio::time::sleep(started.elapsed() * LEAVES_REST).await;
         }
         let unkept: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
             "SELECT COUNT(*) FROM {name} a WHERE NOT EXISTS \

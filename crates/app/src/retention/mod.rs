@@ -267,11 +267,11 @@ pub async fn prune(
     Ok(report)
 }
 
-/// While choosing and archiving, the prune rests after each page of the log as long as the
-/// page took (reading it, and writing it to a bundle): it takes at most half of what it
-/// would of the machine, which the writers' requests share.
+/// While choosing and archiving, the prune rests after each page of the log [`Pace::REST`]
+/// times as long as the page took (reading it, and writing it to a bundle): it takes at
+/// most a quarter of the machine it would take alone, which the writers' requests share.
 async fn rest_after(page_started: std::time::Instant) {
-    tokio::time::sleep(page_started.elapsed()).await;
+    tokio::time::sleep(page_started.elapsed() * Pace::REST).await;
 }
 
 /// Prunes `seqs` in batches paced by [`Pace`]: each batch one transaction that holds the
