@@ -35,7 +35,7 @@ pub use pace::Pace;
 /// entries at a time).
 pub const PRUNE_BATCH: usize = 2000;
 /// Entries read per page while choosing and archiving.
-const PAGE: u32 = 5000;
+const PAGE: u32 = 1000;
 const MICROS_PER_DAY: i64 = 86_400_000_000;
 
 #[derive(Debug, thiserror::Error)]
