@@ -111,14 +111,16 @@ pub(crate) fn forget_in_review(
 
 /// Removes the review copy's rows of entries that were pruned: those a prune stopped
 /// between its two steps left behind. On the review indexer's connection; the log's lock
-/// is not taken.
+/// is not taken. Only pruned entries from the copy's oldest row up are looked at: the
+/// copy holds no row below it, and after a prune most pruned entries are.
 pub(crate) fn tidy_review(conn: &Connection) -> StoreResult<u64> {
     let schema = crate::review::SCHEMA;
     let deleted = conn
         .execute(
             &format!(
-                "DELETE FROM {schema}.access_log_review \
-                 WHERE seq IN (SELECT seq FROM main.access_log_pruned)"
+                "DELETE FROM {schema}.access_log_review WHERE seq IN \
+                 (SELECT seq FROM main.access_log_pruned \
+                  WHERE seq >= (SELECT COALESCE(MIN(seq), 0) FROM {schema}.access_log_review))"
             ),
             [],
         )
