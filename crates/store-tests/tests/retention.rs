@@ -335,6 +335,11 @@ async fn sqlite_tidying_removes_review_rows_a_stopped_prune_left() {
                 (5, 0, 'ann@example.com', 'export', 'allowed')",
     )
     .await;
+    assert_eq!(
+        store.check_review_copy().await.unwrap(),
+        None,
+        "verification passes over them"
+    );
     assert_eq!(store.tidy_after_prune().await.unwrap(), 2);
     assert_eq!(copied().await, ["7"]);
     assert_eq!(store.tidy_after_prune().await.unwrap(), 0, "nothing more");

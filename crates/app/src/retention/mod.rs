@@ -142,12 +142,7 @@ pub async fn prune(
     }
     let tree_size = checkpoint.size;
     report.tree_size = Some(tree_size);
-    let holds: Vec<LegalHold> = store
-        .holds()
-        .await?
-        .into_iter()
-        .filter(|h| h.active_at(now))
-        .collect();
+    let holds = active_holds(store, now).await?;
     // Nothing younger than the shortest retention can be due: the scan stops there.
     let horizon = now.as_micros() - i64::from(shortest) * MICROS_PER_DAY;
     let mut due = Vec::new();
@@ -265,6 +260,16 @@ pub async fn prune(
     }
     release_free_pages(store).await?;
     Ok(report)
+}
+
+/// The legal holds in force at `now`.
+async fn active_holds(store: &dyn Store, now: Timestamp) -> RetentionResult<Vec<LegalHold>> {
+    Ok(store
+        .holds()
+        .await?
+        .into_iter()
+        .filter(|h| h.active_at(now))
+        .collect())
 }
 
 /// While choosing and archiving, the prune rests after each page of the log [`Pace::REST`]
@@ -490,12 +495,7 @@ pub async fn redact(
     if user.trim().is_empty() {
         return Err(RetentionError::Invalid("--user must name a user".into()));
     }
-    let holds: Vec<LegalHold> = store
-        .holds()
-        .await?
-        .into_iter()
-        .filter(|h| h.active_at(now))
-        .collect();
+    let holds = active_holds(store, now).await?;
     let mut report = RedactReport {
         dry_run,
         ..RedactReport::default()
