@@ -6,12 +6,9 @@
 
 mod common;
 
-use common::{accesslog, failed, ok};
+use common::{Running, accesslog, failed, ok, start};
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Output, Stdio};
-use std::sync::mpsc;
-use std::time::Duration;
+use std::process::Output;
 
 use accesslog_testkit::{Backend, TestDb};
 
@@ -20,40 +17,9 @@ fn run(args: &[String]) -> Output {
 }
 
 /// A witness process, killed when dropped.
-struct Served {
-    child: Child,
-    url: String,
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn serve_witness(dir: &std::path::Path) -> Served {
-    let mut child = accesslog()
-        .args(["witness", "serve", "--listen", "127.0.0.1:0", "--dir"])
-        .arg(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    let line = rx.recv_timeout(Duration::from_secs(60)).unwrap();
-    let url = line[line.find("http://").unwrap()..]
-        .split_whitespace()
-        .next()
-        .unwrap()
-        .to_owned();
-    Served { child, url }
+fn serve_witness(dir: &std::path::Path) -> Running {
+    let dir = dir.display().to_string();
+    start(&["witness", "serve", "--listen", "127.0.0.1:0", "--dir", &dir])
 }
 
 async fn rewritten_logs_fail_verify_with_two_witnesses(backend: Backend) {
