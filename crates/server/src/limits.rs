@@ -156,6 +156,12 @@ impl PerUserLimit {
         }
     }
 
+    /// How many places `user` holds now.
+    pub fn held_by(&self, user: &str) -> usize {
+        let running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        running.get(user).copied().unwrap_or(0)
+    }
+
     /// A place for `user`, or why there is none (the message names the limit).
     pub fn try_enter(&self, user: &str) -> Result<Slot, Refusal> {
         let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
