@@ -713,18 +713,31 @@ async fn two_recorders_on_one_database_keep_seq_dense(db: &TestDb) {
             RecorderConfig::default(),
         ));
     }
-    let mut tasks = tokio::task::JoinSet::new();
-    for (r, rec) in recorders.iter().enumerate() {
-        for k in 1..=200u64 {
-            let rec = rec.clone();
-            let i = r as u64 * 1000 + k;
-            tasks.spawn(async move { (i, rec.record(event(i)).await) });
-        }
-    }
+    // Two waves of 200, both recorders at once in each; between them, the first wave's
+    // checkpoint is waited for, so that the log is signed as it grows however the two
+    // recorders' commits happen to fall.
     let mut seq_of = HashMap::new();
-    while let Some(done) = tasks.join_next().await {
-        let (i, receipt) = done.expect("task");
-        seq_of.insert(i, receipt.expect("recorded"));
+    for wave in [1..=100u64, 101..=200] {
+        let mut tasks = tokio::task::JoinSet::new();
+        for (r, rec) in recorders.iter().enumerate() {
+            for k in wave.clone() {
+                let rec = rec.clone();
+                let i = r as u64 * 1000 + k;
+                tasks.spawn(async move { (i, rec.record(event(i)).await) });
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            let (i, receipt) = done.expect("task");
+            seq_of.insert(i, receipt.expect("recorded"));
+        }
+        let size = seq_of.len() as u64;
+        for _ in 0..500 {
+            let signed = db.store.latest_checkpoint().await.unwrap();
+            if signed.is_some_and(|c| c.size >= size) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
     }
     assert_eq!(seq_of.len(), 400);
     let mut seqs: Vec<u64> = seq_of.values().map(|r| r.seq()).collect();
