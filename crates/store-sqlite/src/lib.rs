@@ -103,7 +103,16 @@ impl Sidecars {
             .execute(&mut *conn)
             .await?;
         }
-        sqlx::raw_sql(sqlx::AssertSqlSafe(log_file::pragmas()))
+        let schema = log_file::SCHEMA;
+        let (pages,): (i64,) = sqlx::query_as(sqlx::AssertSqlSafe(log_file::page_count(schema)))
+            .fetch_one(&mut *conn)
+            .await?;
+        if pages == 0 {
+            sqlx::raw_sql(sqlx::AssertSqlSafe(log_file::pragmas_when_new(schema)))
+                .execute(&mut *conn)
+                .await?;
+        }
+        sqlx::raw_sql(sqlx::AssertSqlSafe(log_file::pragmas(schema)))
             .execute(&mut *conn)
             .await?;
         Ok(())

@@ -50,15 +50,36 @@ pub fn log_path(main: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// What every connection runs on the attached log file: write-ahead logging and a full
-/// fsync at each commit, as on the site's file.
-pub(crate) fn pragmas() -> String {
-    // auto_vacuum first: it takes only while the file is still empty, and switching to
-    // WAL writes the file's first page.
-    format!(
-        "PRAGMA {SCHEMA}.auto_vacuum = INCREMENTAL; PRAGMA {SCHEMA}.journal_mode = WAL; \
-         PRAGMA {SCHEMA}.synchronous = FULL;"
-    )
+/// What every connection runs on the log file (`schema` where it is attached): write-ahead
+/// logging and a full fsync at each commit, as on the site's file.
+pub(crate) fn pragmas(schema: &str) -> String {
+    format!("PRAGMA {schema}.journal_mode = WAL; PRAGMA {schema}.synchronous = FULL;")
+}
+
+/// What the first connection runs on a log file that is still empty (`page_count` 0),
+/// before [`pragmas`]: incremental vacuum, which takes only while the file is empty (and
+/// switching to WAL writes its first page). Only then: setting it asks for the file's write
+/// lock, so on every connection it would wait behind each append and prune batch, and
+/// fail a new connection once a lock is held for the busy timeout.
+pub(crate) fn pragmas_when_new(schema: &str) -> String {
+    format!("PRAGMA {schema}.auto_vacuum = INCREMENTAL;")
+}
+
+/// The query that tells whether the log file (`schema`) is new: `0` pages.
+pub(crate) fn page_count(schema: &str) -> String {
+    format!("PRAGMA {schema}.page_count")
+}
+
+/// Runs [`pragmas_when_new`] (if the file is new) and [`pragmas`] on `conn`.
+fn set_pragmas(conn: &Connection, schema: &str) -> StoreResult<()> {
+    let pages: i64 = conn
+        .query_row(&page_count(schema), [], |r| r.get(0))
+        .map_err(map_err)?;
+    if pages == 0 {
+        conn.execute_batch(&pragmas_when_new(schema))
+            .map_err(map_err)?;
+    }
+    conn.execute_batch(&pragmas(schema)).map_err(map_err)
 }
 
 /// The migrations that made the log's tables (in the site's file, before this layout):
@@ -102,10 +123,7 @@ fn columns(table: &str) -> String {
 pub(crate) fn open_alone(main: &Path) -> StoreResult<Connection> {
     let conn = Connection::open(log_path(main)).map_err(map_err)?;
     conn.busy_timeout(Duration::from_secs(5)).map_err(map_err)?;
-    conn.execute_batch(
-        "PRAGMA auto_vacuum = INCREMENTAL; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;",
-    )
-    .map_err(map_err)?;
+    set_pragmas(&conn, "main")?;
     Ok(conn)
 }
 
@@ -132,10 +150,11 @@ pub(crate) fn adopt(main: &Path) -> StoreResult<()> {
     )
     .map_err(map_err)?;
     // A new log file gives pruned pages back to the disk (`PRAGMA incremental_vacuum`,
-    // after each prune batch; `pragmas` sets it); the setting takes only while the file
-    // is empty, so an older log file keeps its space for new entries until `VACUUM`.
-    conn.execute_batch(&format!("{} {}", pragmas(), tables_sql(SCHEMA)))
-        .map_err(map_err)?;
+    // after each prune batch; `pragmas_when_new` sets it); the setting takes only while
+    // the file is empty, so an older log file keeps its space for new entries until
+    // `VACUUM`.
+    set_pragmas(&conn, SCHEMA)?;
+    conn.execute_batch(&tables_sql(SCHEMA)).map_err(map_err)?;
     let names = TABLES.map(|t| format!("'{t}'")).join(", ");
     let in_main: i64 = conn
         .query_row(
@@ -247,4 +266,48 @@ pub(crate) fn merge_into_backup(target: &Path, snapshot: &Path) -> StoreResult<(
     conn.execute("DETACH DATABASE snapshot", [])
         .map_err(map_err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use rusqlite::{Connection, TransactionBehavior};
+    use sqlx::ConnectOptions;
+    use sqlx::sqlite::SqliteConnectOptions;
+
+    /// While another connection holds the log file's write lock (an append, a prune batch),
+    /// a new connection still opens at once, through the pool's attach and alone; and the
+    /// log file made by the store gives freed pages back (incremental vacuum), which is
+    /// set only while it is new.
+    #[tokio::test]
+    async fn a_new_connection_opens_while_the_log_is_being_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("site.db");
+        let store = crate::SqliteStore::open(&path).await.unwrap();
+        let mut holder = Connection::open(super::log_path(&path)).unwrap();
+        let auto_vacuum: i64 = holder
+            .query_row("PRAGMA auto_vacuum", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(auto_vacuum, 2, "INCREMENTAL");
+        let held = holder
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .unwrap();
+
+        let mut conn = SqliteConnectOptions::new()
+            .filename(&path)
+            .busy_timeout(Duration::from_millis(100))
+            .connect()
+            .await
+            .unwrap();
+        crate::Sidecars::beside(&path)
+            .unwrap()
+            .attach(&mut conn)
+            .await
+            .expect("attached while the log is written");
+        let alone = super::open_alone(&path).expect("opened while the log is written");
+        drop(alone);
+        held.rollback().unwrap();
+        store.close().await;
+    }
 }
