@@ -60,8 +60,8 @@ use accesslog_site::retention::RetentionSettings;
 use accesslog_store::alerts::{AlertFilter, AlertRecord, DeadLetterRecord, Suppression};
 use accesslog_store::log_search::{ActivitySummary, EntryPage, EntryQuery, GroupBy};
 use accesslog_store::retention::{
-    ArchiveRecord, BatchPruned, LegalHold, NewHold, PruneBatch, PrunedEntry, PrunedStats, Restored,
-    RetentionFacts,
+    ArchiveRecord, ArchivedQuery, BatchPruned, LegalHold, NewHold, PruneBatch, PrunedEntry,
+    PrunedStats, Restored, RetentionFacts,
 };
 use accesslog_store::witnesses::{Cosignature, WitnessRefusal};
 use accesslog_store::{
@@ -823,6 +823,13 @@ impl RetentionStore for Timed {
     }
     async fn pruned_stats(&self) -> StoreResult<PrunedStats> {
         self.inner.pruned_stats().await
+    }
+    async fn archived_entries(
+        &self,
+        q: &ArchivedQuery,
+        limit: u32,
+    ) -> StoreResult<Vec<PrunedEntry>> {
+        self.inner.archived_entries(q, limit).await
     }
     async fn pruned_seqs(&self, first: u64, last: u64) -> StoreResult<Vec<u64>> {
         self.inner.pruned_seqs(first, last).await

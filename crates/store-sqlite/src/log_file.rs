@@ -106,6 +106,19 @@ pub(crate) fn tables_sql(schema: &str) -> String {
     sql
 }
 
+/// The log file's indexes, made if missing (on a log with many pruned entries, the first
+/// open after an upgrade builds them once). The review lists archived entries by who and
+/// when, newest first; the user index also serves a redaction's search. Not a migration:
+/// the migrations run on the site's file, and these tables live in the log's.
+fn indexes_sql(schema: &str) -> String {
+    format!(
+        "CREATE INDEX IF NOT EXISTS {schema}.access_log_pruned_by_user \
+             ON access_log_pruned (\"user\", seq); \
+         CREATE INDEX IF NOT EXISTS {schema}.access_log_pruned_by_time \
+             ON access_log_pruned (timestamp, seq);"
+    )
+}
+
 /// The columns of `table`, for copies that must not depend on column order.
 fn columns(table: &str) -> String {
     match table {
@@ -155,6 +168,7 @@ pub(crate) fn adopt(main: &Path) -> StoreResult<()> {
     // `VACUUM`.
     set_pragmas(&conn, SCHEMA)?;
     conn.execute_batch(&tables_sql(SCHEMA)).map_err(map_err)?;
+    conn.execute_batch(&indexes_sql(SCHEMA)).map_err(map_err)?;
     let names = TABLES.map(|t| format!("'{t}'")).join(", ");
     let in_main: i64 = conn
         .query_row(

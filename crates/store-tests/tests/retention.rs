@@ -5,7 +5,9 @@
 use accesslog_core::Timestamp;
 use accesslog_core::entry::{Activity, Entry, Event};
 use accesslog_core::merkle::{NodeId, leaf_hash};
-use accesslog_store::retention::{HoldScope, NewHold, PruneBatch, Restored, RetentionFacts};
+use accesslog_store::retention::{
+    ArchivedQuery, HoldScope, NewHold, PruneBatch, Restored, RetentionFacts,
+};
 use accesslog_store::{Store, StoreError};
 
 const T0: Timestamp = Timestamp::from_micros(1_764_406_800_000_000);
@@ -30,6 +32,7 @@ accesslog_testkit::on_both_backends!(
     redacted_entries_are_not_restored,
     holds_are_kept_and_lifted,
     retention_facts_are_the_entries_own,
+    archived_entries_are_listed_by_who_what_when_and_bundle,
 );
 
 /// Appends `n` entries by alternating users and returns them as stored.
@@ -385,4 +388,147 @@ async fn retention_facts_are_the_entries_own(store: &dyn Store) {
     assert_eq!(read[0].activity, Some(Activity::Export));
     assert_eq!(read[0].export_from.as_deref(), Some("Employee"));
     assert_eq!(read[1].user, "bob@example.com");
+}
+
+/// The review's list of archived entries: newest first, filtered on the kept fields and
+/// the bundle, paged by seq; an entry whose fields were not kept matches only the bundle.
+async fn archived_entries_are_listed_by_who_what_when_and_bundle(store: &dyn Store) {
+    const DAY: i64 = 86_400_000_000;
+    let mut entries = Vec::new();
+    for day in 0..3 {
+        let events: Vec<Event> = (0..10)
+            .map(|i| {
+                let user = if i % 2 == 0 {
+                    "ann@example.com"
+                } else {
+                    "bob@example.com"
+                };
+                let activity = if i == 9 {
+                    Activity::Print
+                } else {
+                    Activity::Export
+                };
+                Event::new(user, activity, "GET /api/export")
+            })
+            .collect();
+        let at = Timestamp::from_micros(T0.as_micros() + day * DAY);
+        entries.extend(store.append_entries(&events, at).await.unwrap().entries);
+    }
+    index(store).await;
+    let seqs = |from: usize, to: usize| entries[from..to].iter().map(|e| e.seq);
+    store
+        .prune_entries(&batch(seqs(0, 25), true))
+        .await
+        .unwrap();
+    let other = "cd".repeat(32);
+    store
+        .prune_entries(&PruneBatch {
+            bundle: Some(other.clone()),
+            ..batch(seqs(25, 27), false)
+        })
+        .await
+        .unwrap();
+    let list = async |q: ArchivedQuery, limit: u32| -> Vec<u64> {
+        let found = store.archived_entries(&q, limit).await.unwrap();
+        found.iter().map(|p| p.seq).collect()
+    };
+    let newest_first =
+        |picked: Vec<&Entry>| -> Vec<u64> { picked.iter().rev().map(|e| e.seq).collect() };
+
+    let all = list(ArchivedQuery::default(), 100).await;
+    assert_eq!(all, newest_first(entries[..27].iter().collect()));
+    let first = store
+        .archived_entries(&ArchivedQuery::default(), 1)
+        .await
+        .unwrap()
+        .remove(0);
+    assert_eq!(first.seq, entries[26].seq);
+    assert_eq!(
+        (first.user, first.activity),
+        (None, None),
+        "fields not kept"
+    );
+    assert_eq!(first.bundle.as_deref(), Some(other.as_str()));
+
+    let kept = &entries[..25];
+    let ann = list(
+        ArchivedQuery {
+            user: Some("ann@example.com".into()),
+            ..ArchivedQuery::default()
+        },
+        100,
+    )
+    .await;
+    assert_eq!(
+        ann,
+        newest_first(
+            kept.iter()
+                .filter(|e| e.event.user == "ann@example.com")
+                .collect()
+        )
+    );
+    let prints = list(
+        ArchivedQuery {
+            activity: Some("print".into()),
+            ..ArchivedQuery::default()
+        },
+        100,
+    )
+    .await;
+    assert_eq!(
+        prints,
+        newest_first(
+            kept.iter()
+                .filter(|e| e.event.activity == Activity::Print)
+                .collect()
+        )
+    );
+    let second_day = list(
+        ArchivedQuery {
+            from: Some(Timestamp::from_micros(T0.as_micros() + DAY)),
+            to: Some(Timestamp::from_micros(T0.as_micros() + 2 * DAY)),
+            ..ArchivedQuery::default()
+        },
+        100,
+    )
+    .await;
+    assert_eq!(second_day, newest_first(entries[10..20].iter().collect()));
+    let in_other = list(
+        ArchivedQuery {
+            bundle: Some(other.clone()),
+            ..ArchivedQuery::default()
+        },
+        100,
+    )
+    .await;
+    assert_eq!(in_other, newest_first(entries[25..27].iter().collect()));
+    let nobody = list(
+        ArchivedQuery {
+            user: Some("carl@example.com".into()),
+            ..ArchivedQuery::default()
+        },
+        100,
+    )
+    .await;
+    assert!(nobody.is_empty());
+
+    // Pages of 10 by the last seq of each: the whole list, once.
+    let mut paged = Vec::new();
+    let mut before = None;
+    loop {
+        let page = list(
+            ArchivedQuery {
+                before,
+                ..ArchivedQuery::default()
+            },
+            10,
+        )
+        .await;
+        let Some(last) = page.last().copied() else {
+            break;
+        };
+        paged.extend(page);
+        before = Some(last);
+    }
+    assert_eq!(paged, all);
 }

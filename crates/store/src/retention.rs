@@ -56,6 +56,23 @@ pub struct PrunedEntry {
     pub redacted: bool,
 }
 
+/// Which pruned entries to list (every criterion given must match), newest first: the
+/// review's "Archived entries". An entry whose fields were not kept matches no criterion
+/// on them, and a redacted one none at all but its seq.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ArchivedQuery {
+    pub user: Option<String>,
+    pub activity: Option<String>,
+    /// Entries dated at or after this.
+    pub from: Option<Timestamp>,
+    /// Entries dated before this.
+    pub to: Option<Timestamp>,
+    /// The SHA-256 (hex) of the bundle holding them.
+    pub bundle: Option<String>,
+    /// Entries below this seq: the next page after one that ended there.
+    pub before: Option<u64>,
+}
+
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct PrunedStats {
     /// Entries without their payload, redacted ones included.
@@ -189,6 +206,12 @@ impl LegalHold {
 pub trait RetentionStore: Send + Sync {
     async fn pruned_entry(&self, seq: u64) -> StoreResult<Option<PrunedEntry>>;
     async fn pruned_stats(&self) -> StoreResult<PrunedStats>;
+    /// Up to `limit` pruned entries matching `q`, newest (highest seq) first.
+    async fn archived_entries(
+        &self,
+        q: &ArchivedQuery,
+        limit: u32,
+    ) -> StoreResult<Vec<PrunedEntry>>;
     /// The pruned seqs among `first..=last`, in order.
     async fn pruned_seqs(&self, first: u64, last: u64) -> StoreResult<Vec<u64>>;
     /// Records a bundle once it is complete on disk; a second record of the same bundle is

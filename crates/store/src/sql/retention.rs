@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use super::{SqlBacked, SqlRow, Stmt};
 use crate::log::{hash_from_bytes, to_i64};
 use crate::retention::{
-    ArchiveRecord, HoldScope, LegalHold, NewHold, PrunedEntry, PrunedStats, RetentionStore,
+    ArchiveRecord, ArchivedQuery, HoldScope, LegalHold, NewHold, PrunedEntry, PrunedStats,
+    RetentionStore,
 };
 use crate::{StoreError, StoreResult};
 
@@ -41,6 +42,20 @@ fn hold(row: &impl SqlRow) -> StoreResult<LegalHold> {
     })
 }
 
+const PRUNED_COLUMNS: &str = "seq, timestamp, \"user\", activity, leaf_hash, bundle, redacted";
+
+fn pruned(row: &impl SqlRow) -> StoreResult<PrunedEntry> {
+    Ok(PrunedEntry {
+        seq: to_u64(row.get("seq")?, "seq")?,
+        timestamp: time(row, "timestamp")?,
+        user: row.get("user")?,
+        activity: row.get("activity")?,
+        leaf: hash_from_bytes(&row.get::<Vec<u8>>("leaf_hash")?)?,
+        bundle: row.get("bundle")?,
+        redacted: row.get::<i64>("redacted")? != 0,
+    })
+}
+
 fn archive(row: &impl SqlRow) -> StoreResult<ArchiveRecord> {
     Ok(ArchiveRecord {
         sha256: row.get("sha256")?,
@@ -59,25 +74,66 @@ impl<T: SqlBacked> RetentionStore for T {
         let row = self
             .sql()
             .fetch_optional(
-                Stmt::new(
-                    "SELECT seq, timestamp, \"user\", activity, leaf_hash, bundle, redacted \
-                     FROM access_log_pruned WHERE seq = $1",
-                )
+                Stmt::new(format!(
+                    "SELECT {PRUNED_COLUMNS} FROM access_log_pruned WHERE seq = $1"
+                ))
                 .bind(to_i64(seq)?),
             )
             .await?;
-        row.map(|r| {
-            Ok(PrunedEntry {
-                seq,
-                timestamp: time(&r, "timestamp")?,
-                user: r.get("user")?,
-                activity: r.get("activity")?,
-                leaf: hash_from_bytes(&r.get::<Vec<u8>>("leaf_hash")?)?,
-                bundle: r.get("bundle")?,
-                redacted: r.get::<i64>("redacted")? != 0,
-            })
-        })
-        .transpose()
+        row.as_ref().map(pruned).transpose()
+    }
+
+    async fn archived_entries(
+        &self,
+        q: &ArchivedQuery,
+        limit: u32,
+    ) -> StoreResult<Vec<PrunedEntry>> {
+        // The placeholders are numbered in the order the values are bound below.
+        let mut sql = format!("SELECT {PRUNED_COLUMNS} FROM access_log_pruned");
+        let mut n = 0;
+        let mut next = || {
+            n += 1;
+            format!("${n}")
+        };
+        let mut wheres = Vec::new();
+        if q.user.is_some() {
+            wheres.push(format!("\"user\" = {}", next()));
+        }
+        if q.activity.is_some() {
+            wheres.push(format!("activity = {}", next()));
+        }
+        if q.from.is_some() {
+            wheres.push(format!("timestamp >= {}", next()));
+        }
+        if q.to.is_some() {
+            wheres.push(format!("timestamp < {}", next()));
+        }
+        if q.bundle.is_some() {
+            wheres.push(format!("bundle = {}", next()));
+        }
+        if q.before.is_some() {
+            wheres.push(format!("seq < {}", next()));
+        }
+        if !wheres.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&wheres.join(" AND "));
+        }
+        sql.push_str(&format!(" ORDER BY seq DESC LIMIT {}", next()));
+        let mut stmt = Stmt::new(sql);
+        for v in [&q.user, &q.activity].into_iter().flatten() {
+            stmt = stmt.bind(v);
+        }
+        for t in [q.from, q.to].into_iter().flatten() {
+            stmt = stmt.bind(t.as_micros());
+        }
+        if let Some(b) = &q.bundle {
+            stmt = stmt.bind(b);
+        }
+        if let Some(b) = q.before {
+            stmt = stmt.bind(to_i64(b)?);
+        }
+        let rows = self.sql().fetch_all(stmt.bind(i64::from(limit))).await?;
+        rows.iter().map(pruned).collect()
     }
 
     async fn pruned_stats(&self) -> StoreResult<PrunedStats> {
