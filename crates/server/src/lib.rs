@@ -109,11 +109,13 @@ pub fn routes(state: AppState) -> Routes {
         // The Access Log itself.
         .egress(GET, "/app/access-log", Read, review::pages::list)
         .egress(GET, "/app/access-log/dashboard", Read, review::dashboard::show)
+        .egress(GET, "/app/access-log/archived", Read, review::archived::list)
         .egress(GET, "/app/access-log/{seq}", Read, review::pages::show)
         .egress(GET, "/app/access-log/alerts", Read, review::alerts::list)
         .egress(GET, "/app/access-log/alerts/{id}", Read, review::alerts::show)
         .egress(GET, "/app/access-log/export", LogExport, review::export::download)
         .egress(GET, "/api/access-log", Read, review::api::list)
+        .egress(GET, "/api/access-log/archived", Read, review::archived::list_api)
         .egress(GET, "/api/access-log/{seq}", Read, review::api::get)
         .egress(GET, "/api/access-log/checkpoint", Read, api::access_log::checkpoint)
         .egress(GET, "/api/access-log/consistency", Read, api::access_log::consistency)

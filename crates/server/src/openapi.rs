@@ -79,6 +79,47 @@ fn entry_schema() -> Schema {
     o.into()
 }
 
+/// What is left of a pruned or redacted entry (`GET /api/access-log/archived`).
+fn archived_entry_schema() -> Schema {
+    let nullable = |description: &str| -> Schema {
+        ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                Type::String,
+                Type::Null,
+            ]))
+            .description(Some(description))
+            .into()
+    };
+    let boolean = || -> Schema { ObjectBuilder::new().schema_type(Type::Boolean).into() };
+    ObjectBuilder::new()
+        .description(Some(
+            "An entry whose payload was pruned after archiving, or redacted on request: its seq and leaf hash stay in the tree; time, user and activity are null when the site does not keep them",
+        ))
+        .property("seq", integer())
+        .required("seq")
+        .property("pruned", boolean())
+        .required("pruned")
+        .property("redacted", boolean())
+        .required("redacted")
+        .property("timestamp", nullable("RFC 3339, when kept"))
+        .property("user", nullable("when kept"))
+        .property("activity", nullable("when kept"))
+        .property("leaf_hash", string())
+        .required("leaf_hash")
+        .property(
+            "archived_in",
+            ObjectBuilder::new()
+                .description(Some("The bundle holding the entry (name, sha256, first, last), or null"))
+                .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                    Type::Object,
+                    Type::Null,
+                ])),
+        )
+        .property("status", string())
+        .required("status")
+        .into()
+}
+
 fn hashes(description: &str) -> Schema {
     ArrayBuilder::new()
         .items(string().description(Some("64 lower-case hex digits")))
@@ -114,6 +155,22 @@ fn success(path: &str) -> (&'static str, RefOr<Schema>) {
                     .items(schema_ref("AccessLogEntry"))
                     .into(),
             ),
+        ),
+        "/api/access-log/archived" => (
+            "application/json",
+            ObjectBuilder::new()
+                .property(
+                    "data",
+                    ArrayBuilder::new().items(schema_ref("ArchivedEntry")),
+                )
+                .required("data")
+                .property(
+                    "next_before",
+                    ObjectBuilder::new()
+                        .schema_type(Type::Integer)
+                        .description(Some("Present when there may be more: pass it as `before`")),
+                )
+                .into(),
         ),
         "/api/access-log/{seq}" => ("application/json", data(schema_ref("AccessLogEntry"))),
         "/api/access-log/{seq}/proof" => ("application/json", schema_ref("InclusionProof")),
@@ -221,6 +278,7 @@ pub fn document(routes: &[RouteInfo]) -> OpenApi {
 
     let components = ComponentsBuilder::new()
         .schema("AccessLogEntry", entry_schema())
+        .schema("ArchivedEntry", archived_entry_schema())
         .schema(
             "InclusionProof",
             object(

@@ -19,7 +19,11 @@ use crate::state::AppState;
 
 const MAX_LIMIT: u32 = 1000;
 
-fn limit(params: &BTreeMap<String, String>, name: &str, default: u32) -> Result<u32, WebError> {
+pub(crate) fn limit(
+    params: &BTreeMap<String, String>,
+    name: &str,
+    default: u32,
+) -> Result<u32, WebError> {
     match params.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
         None => Ok(default),
         Some(v) => v
@@ -91,7 +95,7 @@ pub async fn list(
         &state,
         &audit,
         &params,
-        &entries,
+        entries.iter().map(|e| e.seq),
         Payload::json(&Value::Object(out)),
     )
     .await
@@ -103,7 +107,7 @@ pub async fn release_log_read(
     state: &AppState,
     audit: &Audit,
     params: &BTreeMap<String, String>,
-    entries: &[Entry],
+    seqs: impl IntoIterator<Item = u64>,
     payload: Payload,
 ) -> Result<AuditedResponse, WebError> {
     let mut event = Event::log_access(&audit.actor(), Activity::Read, None);
@@ -112,10 +116,10 @@ pub async fn release_log_read(
         .filter(|(_, v)| !v.trim().is_empty())
         .map(|(k, v)| (k.clone(), json!(v)))
         .collect();
-    let seqs: Vec<String> = entries.iter().map(|e| e.seq.to_string()).collect();
+    let seqs: Vec<String> = seqs.into_iter().map(|seq| seq.to_string()).collect();
     crate::records::api::returned_names(&mut recorded, &seqs, state.settings.log.read_names_max);
     event.filters = Some(CanonicalJson::from_value(&Value::Object(recorded)));
-    event.row_count = Some(entries.len() as u64);
+    event.row_count = Some(seqs.len() as u64);
     audit
         .release_read(state, event, payload, Read::Report)
         .await
@@ -154,63 +158,11 @@ pub async fn get(
                 .pruned_entry(seq)
                 .await?
                 .ok_or_else(|| WebError::NotFound(format!("There is no entry {seq}.")))?;
-            json!({ "data": pruned_json(&state, &p).await? })
+            let archives = state.store.archives().await?;
+            json!({ "data": super::archived::pruned_json(&p, &archives) })
         }
     };
     release_entry_read(&state, &audit, seq, Payload::json(&body)).await
-}
-
-/// A pruned entry's status in words: where its payload went.
-pub(crate) async fn pruned_status(
-    state: &AppState,
-    p: &accesslog_store::retention::PrunedEntry,
-) -> Result<String, WebError> {
-    if p.redacted {
-        return Ok("Redacted on request: its payload was removed; its leaf hash is kept.".into());
-    }
-    let Some(sha) = &p.bundle else {
-        return Ok("Pruned: its payload was removed; its leaf hash is kept.".into());
-    };
-    let name = state
-        .store
-        .archives()
-        .await?
-        .into_iter()
-        .find(|a| a.sha256 == *sha)
-        .map_or_else(|| "(not recorded)".to_owned(), |a| a.name);
-    Ok(format!(
-        "Archived in bundle {name} (SHA-256 {sha}); pruned from the database."
-    ))
-}
-
-/// A pruned entry as the API shows it: `pruned: true`, the kept fields, and its bundle.
-async fn pruned_json(
-    state: &AppState,
-    p: &accesslog_store::retention::PrunedEntry,
-) -> Result<Value, WebError> {
-    let bundle = match &p.bundle {
-        Some(sha) => state
-            .store
-            .archives()
-            .await?
-            .into_iter()
-            .find(|a| a.sha256 == *sha)
-            .map(
-                |a| json!({ "name": a.name, "sha256": a.sha256, "first": a.first, "last": a.last }),
-            ),
-        None => None,
-    };
-    Ok(json!({
-        "seq": p.seq,
-        "pruned": true,
-        "redacted": p.redacted,
-        "timestamp": p.timestamp.map(|t| t.to_rfc3339()),
-        "user": p.user,
-        "activity": p.activity,
-        "leaf_hash": hex::encode(p.leaf),
-        "archived_in": bundle,
-        "status": pruned_status(state, p).await?,
-    }))
 }
 
 /// An entry as ERPNext's Access Log document: `name`, its fields (filters and columns as
@@ -422,7 +374,14 @@ pub async fn resource_list(
         })
         .collect();
     let body = json!({ "data": data });
-    release_log_read(state, audit, params, &rows, Payload::json(&body)).await
+    release_log_read(
+        state,
+        audit,
+        params,
+        rows.iter().map(|e| e.seq),
+        Payload::json(&body),
+    )
+    .await
 }
 
 /// `GET /api/resource/Access Log/{name}`.

@@ -5,12 +5,15 @@
 //! - [`api`]: `GET /api/access-log`, `GET /api/access-log/{seq}`, and ERPNext's
 //!   `GET /api/resource/Access Log`;
 //! - [`pages`]: `/app/access-log` (list, filters, counts) and `/app/access-log/{seq}`;
+//! - [`archived`]: the entries whose payload was pruned or redacted (issue 19), listed by
+//!   what was kept of them, on a page and over the API;
 //! - [`export`]: the log itself as CSV or JSON Lines, recorded as `log_export`;
 //! - [`alerts`] and [`alerts_api`]: the alert inbox (issue 17), its pages and its API.
 
 pub mod alerts;
 pub mod alerts_api;
 pub mod api;
+pub mod archived;
 pub mod dashboard;
 pub mod export;
 pub mod pages;

@@ -52,7 +52,7 @@ pub struct Selectable {
 }
 
 impl Selectable {
-    fn of(value: &'static str, chosen: Option<&String>) -> Self {
+    pub(crate) fn of(value: &'static str, chosen: Option<&String>) -> Self {
         Self {
             value,
             selected: chosen.is_some_and(|c| c == value),
@@ -92,6 +92,8 @@ struct ListPage {
     sample: u32,
     next: Option<String>,
     export_query: String,
+    /// The archived entries, with the filters they keep (user, activity, from, to).
+    archived_url: String,
     error: Option<String>,
 }
 
@@ -169,6 +171,7 @@ pub async fn list(
                 .collect::<Vec<_>>(),
         )
         .unwrap_or_default(),
+        archived_url: super::archived::url_for(&values),
         error: None,
     };
     let q = match entry_query(&params) {
@@ -176,7 +179,7 @@ pub async fn list(
         Err(AppError::Invalid(m)) => {
             page.error = Some(m);
             let html = render(&page)?.0;
-            return release_log_read(&state, &audit, &params, &[], Payload::html(html)).await;
+            return release_log_read(&state, &audit, &params, [], Payload::html(html)).await;
         }
         Err(e) => return Err(e.into()),
     };
@@ -220,7 +223,14 @@ pub async fn list(
             .collect();
     }
     let html = render(&page)?.0;
-    release_log_read(&state, &audit, &params, &entries, Payload::html(html)).await
+    release_log_read(
+        &state,
+        &audit,
+        &params,
+        entries.iter().map(|e| e.seq),
+        Payload::html(html),
+    )
+    .await
 }
 
 #[derive(Template)]
@@ -391,7 +401,7 @@ async fn show_pruned(
         .ok_or_else(|| WebError::NotFound(format!("There is no entry {seq}.")))?;
     let mut fields = vec![LabelledValue::new(
         "Status",
-        crate::review::api::pruned_status(state, &p).await?,
+        super::archived::pruned_status(&p, &state.store.archives().await?),
     )];
     let kept = [
         ("Time", p.timestamp.map(|t| t.to_rfc3339())),

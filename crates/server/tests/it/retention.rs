@@ -1,6 +1,7 @@
 //! Retention as the review shows it (issue 19): a pruned entry answers as archived in its
-//! bundle, on the page and through the API, both reads recorded; the "Log settings" page
-//! shows the policy, the holds and the bundles, to System Managers only.
+//! bundle, on the page and through the API, both reads recorded; archived entries are
+//! listed by what was kept of them; the "Log settings" page shows the policy, the holds
+//! and the bundles, to System Managers only.
 
 use std::time::Duration;
 
@@ -15,6 +16,7 @@ use crate::common::{TestServer, log_size, session};
 accesslog_testkit::on_both_backends!(
     run: crate::retention::with_server;
     a_pruned_entry_is_shown_as_archived_in_its_bundle,
+    archived_entries_are_listed_filtered_and_paged,
     the_log_settings_page_is_for_system_managers,
 );
 
@@ -143,4 +145,135 @@ async fn the_log_settings_page_is_for_system_managers(server: &TestServer) {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
+
+/// `GET /api/access-log/archived` as JSON; asserts 200.
+async fn archived(client: &reqwest::Client, server: &TestServer, query: &str) -> Value {
+    let r = client
+        .get(server.at(&format!("/api/access-log/archived?{query}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "{query}");
+    r.json().await.unwrap()
+}
+
+fn seqs(body: &Value) -> Vec<u64> {
+    body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect()
+}
+
+async fn archived_entries_are_listed_filtered_and_paged(server: &TestServer) {
+    let dir = tempfile::tempdir().unwrap();
+    let bundle = pruned(server, dir.path()).await;
+    let (admin, _) = session(server, "admin@example.com", "admin").await;
+
+    // hr's five reads, newest first, each archived in the bundle; the read is recorded
+    // with the entry numbers it returned.
+    let before = log_size(server).await;
+    let body = archived(&admin, server, "user=hr%40example.com").await;
+    let hr = seqs(&body);
+    assert_eq!(hr.len(), 5, "{body}");
+    assert!(hr.windows(2).all(|w| w[0] > w[1]), "newest first: {hr:?}");
+    for e in body["data"].as_array().unwrap() {
+        assert_eq!(e["user"], "hr@example.com");
+        assert_eq!(e["activity"], "read");
+        assert_eq!(e["pruned"], true);
+        assert_eq!(e["archived_in"]["name"], bundle.as_str());
+    }
+    assert!(body.get("next_before").is_none(), "{body}");
+    assert_eq!(log_size(server).await, before + 1, "the read is recorded");
+    let read = server.store.entry(before + 1).await.unwrap().unwrap();
+    let filters = read.event.filters.unwrap().to_value();
+    assert_eq!(filters["user"], "hr@example.com");
+    assert_eq!(read.event.row_count, Some(5));
+
+    // The same by bundle name and activity; pages of two follow one another.
+    let in_bundle =
+        seqs(&archived(&admin, server, &format!("bundle={bundle}&activity=read")).await);
+    assert!(hr.iter().all(|s| in_bundle.contains(s)), "{in_bundle:?}");
+    let mut paged = Vec::new();
+    let mut query = "user=hr%40example.com&limit=2".to_owned();
+    loop {
+        let body = archived(&admin, server, &query).await;
+        paged.extend(seqs(&body));
+        match body["next_before"].as_u64() {
+            Some(next) => query = format!("user=hr%40example.com&limit=2&before={next}"),
+            None => break,
+        }
+    }
+    assert_eq!(paged, hr);
+    assert!(seqs(&archived(&admin, server, "activity=export").await).is_empty());
+
+    // Bad filters name what is wrong, and the refusal is recorded.
+    for (query, says) in [
+        ("bundle=no-such-bundle", "no archive bundle named"),
+        ("activity=gossip", "activity must be one of"),
+        ("before=yesterday", "before must be an entry number"),
+        ("from=last+week", "is not a date"),
+    ] {
+        let before = log_size(server).await;
+        let r = admin
+            .get(server.at(&format!("/api/access-log/archived?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{query}");
+        let text = r.text().await.unwrap();
+        assert!(text.contains(says), "{query}: {text}");
+        assert_eq!(log_size(server).await, before + 1, "{query} is recorded");
+    }
+
+    // The page: the same rows, each linked to its entry and its bundle; the list links to
+    // it with the filters it keeps.
+    let r = admin
+        .get(server.at("/app/access-log/archived?user=hr%40example.com"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let html = r.text().await.unwrap();
+    assert_eq!(html.matches("<td>archived</td>").count(), 5, "{html}");
+    for seq in &hr {
+        assert!(
+            html.contains(&format!("href=\"/app/access-log/{seq}\"")),
+            "{html}"
+        );
+    }
+    assert!(html.contains(&format!(">{bundle}</a>")), "{html}");
+    let r = admin
+        .get(server.at("/app/access-log/archived?bundle=nope"))
+        .send()
+        .await
+        .unwrap();
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("role=\"alert\"") && html.contains("no archive bundle named"),
+        "{html}"
+    );
+    let html = admin
+        .get(server.at("/app/access-log?user=hr%40example.com"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        html.contains("/app/access-log/archived?user=hr%40example.com"),
+        "{html}"
+    );
+
+    // Only reviewers; a refusal is recorded.
+    let (sales, _) = session(server, "sales@example.com", "sales").await;
+    for path in ["/api/access-log/archived", "/app/access-log/archived"] {
+        let before = log_size(server).await;
+        let r = sales.get(server.at(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::FORBIDDEN, "{path}");
+        assert_eq!(log_size(server).await, before + 1, "{path}");
+    }
 }

@@ -718,6 +718,23 @@ pub(super) fn samples() -> Vec<Sample> {
             Opaque,
             |_, _| Req::get("/app/access-log/dashboard".to_owned()),
         ),
+        // No entry of the fixture is archived: the list is empty, but read and recorded.
+        sample(
+            M::GET,
+            "/app/access-log/archived",
+            SystemManager,
+            log,
+            Opaque,
+            |_, _| Req::get(format!("/app/access-log/archived?user={}", enc(LOG_USER))),
+        ),
+        sample(
+            M::GET,
+            "/api/access-log/archived",
+            SystemManager,
+            log,
+            Opaque,
+            |_, _| Req::get(format!("/api/access-log/archived?user={}", enc(LOG_USER))),
+        ),
         sample(
             M::GET,
             "/app/access-log/{seq}",

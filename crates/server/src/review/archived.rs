@@ -1,0 +1,273 @@
+//! Archived entries (issue 19): what the log keeps of the entries whose payload was pruned
+//! after it went into an archive bundle, or redacted on request. The review's list reads
+//! the log's review copy, which holds whole entries only; these are listed here instead,
+//! newest first, by what was kept of them (time, user, activity, when the site keeps
+//! them) and by bundle, with a link to each entry's page ("archived in bundle X").
+//!
+//! - `GET /app/access-log/archived`: the page;
+//! - `GET /api/access-log/archived`: the same as JSON, `next_before` for the next page.
+//!
+//! Both are reads of the log and recorded as such, refusals too.
+
+use std::collections::BTreeMap;
+
+use accesslog_app::AppError;
+use accesslog_app::log_query::instant;
+use accesslog_core::entry::Activity;
+use accesslog_store::retention::{ArchiveRecord, ArchivedQuery, PrunedEntry};
+use askama::Template;
+use axum::extract::{Query, State};
+use serde_json::{Map, Value, json};
+
+use super::api::{limit, release_log_read};
+use super::require_reviewer;
+use crate::audit::{Audit, AuditedResponse, Payload};
+use crate::auth::PageUser;
+use crate::error::WebError;
+use crate::pages::{Layout, render};
+use crate::review::pages::Selectable;
+use crate::state::AppState;
+
+const PAGE: u32 = 50;
+const FILTERS: [&str; 5] = ["user", "activity", "from", "to", "bundle"];
+const NOT_KEPT: &str = "(not kept)";
+
+/// The query from the parameters: `user`, `activity`, `from` and `to` (dates or RFC 3339
+/// times, `to` inclusive of its day), `bundle` (its name or SHA-256) and `before` (the seq
+/// the previous page ended at).
+pub fn archived_query(
+    params: &BTreeMap<String, String>,
+    archives: &[ArchiveRecord],
+) -> Result<ArchivedQuery, AppError> {
+    let get = |k: &str| {
+        params
+            .get(k)
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+    };
+    let activity = get("activity")
+        .map(|a| {
+            a.parse::<Activity>()
+                .map(|a| a.as_str().to_owned())
+                .map_err(|_| {
+                    AppError::Invalid(format!(
+                        "activity must be one of {}, not {a:?}",
+                        Activity::ALL.map(|a| a.as_str()).join(", ")
+                    ))
+                })
+        })
+        .transpose()?;
+    let bundle = get("bundle")
+        .map(|b| {
+            archives
+                .iter()
+                .find(|a| a.name == b || a.sha256 == b.to_ascii_lowercase())
+                .map(|a| a.sha256.clone())
+                .ok_or_else(|| {
+                    AppError::Invalid(format!(
+                        "there is no archive bundle named {b:?} (the Log settings page lists them)"
+                    ))
+                })
+        })
+        .transpose()?;
+    let before = get("before")
+        .map(|b| {
+            b.parse::<u64>().map_err(|_| {
+                AppError::Invalid(format!("before must be an entry number, not {b:?}"))
+            })
+        })
+        .transpose()?;
+    Ok(ArchivedQuery {
+        user: get("user"),
+        activity,
+        from: get("from").map(|v| instant(&v, false)).transpose()?,
+        to: get("to").map(|v| instant(&v, true)).transpose()?,
+        bundle,
+        before,
+    })
+}
+
+/// A pruned entry's status in words: where its payload went.
+pub(crate) fn pruned_status(p: &PrunedEntry, archives: &[ArchiveRecord]) -> String {
+    if p.redacted {
+        return "Redacted on request: its payload was removed; its leaf hash is kept.".into();
+    }
+    let Some(sha) = &p.bundle else {
+        return "Pruned: its payload was removed; its leaf hash is kept.".into();
+    };
+    let name = bundle_name(archives, sha).unwrap_or("(not recorded)");
+    format!("Archived in bundle {name} (SHA-256 {sha}); pruned from the database.")
+}
+
+fn bundle_name<'a>(archives: &'a [ArchiveRecord], sha: &str) -> Option<&'a str> {
+    archives
+        .iter()
+        .find(|a| a.sha256 == sha)
+        .map(|a| a.name.as_str())
+}
+
+/// A pruned entry as the API shows it: `pruned: true`, the kept fields, and its bundle.
+pub(crate) fn pruned_json(p: &PrunedEntry, archives: &[ArchiveRecord]) -> Value {
+    let bundle = p.bundle.as_ref().and_then(|sha| {
+        archives.iter().find(|a| a.sha256 == *sha).map(
+            |a| json!({ "name": a.name, "sha256": a.sha256, "first": a.first, "last": a.last }),
+        )
+    });
+    json!({
+        "seq": p.seq,
+        "pruned": true,
+        "redacted": p.redacted,
+        "timestamp": p.timestamp.map(|t| t.to_rfc3339()),
+        "user": p.user,
+        "activity": p.activity,
+        "leaf_hash": hex::encode(p.leaf),
+        "archived_in": bundle,
+        "status": pruned_status(p, archives),
+    })
+}
+
+/// `GET /api/access-log/archived?user=…&activity=…&from=…&to=…&bundle=…&before=…&limit=…`.
+pub async fn list_api(
+    State(state): State<AppState>,
+    audit: Audit,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Result<AuditedResponse, WebError> {
+    require_reviewer(&state, &audit, Activity::Read).await?;
+    let archives = state.store.archives().await?;
+    let q = archived_query(&params, &archives)?;
+    let limit = limit(&params, "limit", 100)?;
+    let found = state.store.archived_entries(&q, limit).await?;
+    let mut out = Map::new();
+    if found.len() as u32 == limit
+        && let Some(last) = found.last()
+    {
+        out.insert("next_before".into(), json!(last.seq));
+    }
+    out.insert(
+        "data".into(),
+        found.iter().map(|p| pruned_json(p, &archives)).collect(),
+    );
+    release_log_read(
+        &state,
+        &audit,
+        &params,
+        found.iter().map(|p| p.seq),
+        Payload::json(&Value::Object(out)),
+    )
+    .await
+}
+
+struct Row {
+    seq: u64,
+    time: String,
+    user: String,
+    activity: String,
+    status: &'static str,
+    bundle: Option<(String, String)>,
+}
+
+#[derive(Template)]
+#[template(path = "access_log_archived.html")]
+struct ArchivedPage {
+    layout: Layout,
+    values: BTreeMap<String, String>,
+    activities: Vec<Selectable>,
+    rows: Vec<Row>,
+    next: Option<String>,
+    error: Option<String>,
+}
+
+/// `/app/access-log/archived` with `params` (the filters only) and `extra`.
+fn page_url(params: &BTreeMap<String, String>, extra: Option<(&str, String)>) -> String {
+    let mut p: Vec<(&str, String)> = params
+        .iter()
+        .filter(|(k, v)| FILTERS.contains(&k.as_str()) && !v.is_empty())
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    p.extend(extra);
+    let qs = serde_urlencoded::to_string(&p).unwrap_or_default();
+    if qs.is_empty() {
+        "/app/access-log/archived".to_owned()
+    } else {
+        format!("/app/access-log/archived?{qs}")
+    }
+}
+
+/// The archived entries with those of `params`' filters that they keep.
+pub(crate) fn url_for(params: &BTreeMap<String, String>) -> String {
+    page_url(params, None)
+}
+
+fn row(p: &PrunedEntry, archives: &[ArchiveRecord]) -> Row {
+    let kept = |v: &Option<String>| v.clone().unwrap_or_else(|| NOT_KEPT.to_owned());
+    Row {
+        seq: p.seq,
+        time: p.timestamp.map_or_else(
+            || NOT_KEPT.to_owned(),
+            |t| t.to_rfc3339().replace('T', " ").chars().take(19).collect(),
+        ),
+        user: kept(&p.user),
+        activity: kept(&p.activity),
+        status: match (p.redacted, &p.bundle) {
+            (true, _) => "redacted",
+            (false, Some(_)) => "archived",
+            (false, None) => "pruned",
+        },
+        bundle: p.bundle.as_ref().map(|sha| {
+            let name = bundle_name(archives, sha).unwrap_or(sha).to_owned();
+            let url = page_url(&BTreeMap::new(), Some(("bundle", name.clone())));
+            (name, url)
+        }),
+    }
+}
+
+/// `GET /app/access-log/archived`.
+pub async fn list(
+    State(state): State<AppState>,
+    _page: PageUser,
+    audit: Audit,
+    Query(params): Query<BTreeMap<String, String>>,
+) -> Result<AuditedResponse, WebError> {
+    require_reviewer(&state, &audit, Activity::Read).await?;
+    let values: BTreeMap<String, String> = FILTERS
+        .iter()
+        .map(|k| ((*k).to_owned(), params.get(*k).cloned().unwrap_or_default()))
+        .collect();
+    let mut page = ArchivedPage {
+        layout: Layout::new(&state.settings.name, Some(&audit.who)),
+        activities: Activity::ALL
+            .map(|a| Selectable::of(a.as_str(), values.get("activity")))
+            .to_vec(),
+        values,
+        rows: Vec::new(),
+        next: None,
+        error: None,
+    };
+    let archives = state.store.archives().await?;
+    let found = match archived_query(&params, &archives) {
+        Ok(q) => state.store.archived_entries(&q, PAGE).await?,
+        Err(AppError::Invalid(m)) => {
+            page.error = Some(m);
+            Vec::new()
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if found.len() as u32 == PAGE
+        && let Some(last) = found.last()
+    {
+        page.next = Some(page_url(
+            &page.values,
+            Some(("before", last.seq.to_string())),
+        ));
+    }
+    page.rows = found.iter().map(|p| row(p, &archives)).collect();
+    let html = render(&page)?.0;
+    release_log_read(
+        &state,
+        &audit,
+        &params,
+        found.iter().map(|p| p.seq),
+        Payload::html(html),
+    )
+    .await
+}
