@@ -1,6 +1,7 @@
 //! The scale-out harness, short form (issue 20): two `accesslog serve` processes on one
-//! PostgreSQL database, Debian's nginx in front of them, and `wrk` driving recorded reads of
-//! the Access Log API through nginx for about 20 seconds. Midway one app server is killed
+//! PostgreSQL database, Debian's nginx in front of them, and `wrk` driving mixed egress
+//! through nginx for about 20 seconds: reads of documents and of the Access Log, prints,
+//! CSV exports and downloads of a private file, each recorded. Midway one app server is killed
 //! with SIGKILL and started again, and later PostgreSQL itself is restarted. Afterwards:
 //! - every response the clients got with 200 has its entry, by `x-request-id`;
 //! - clients saw only 200 and 503 (nginx answers 503 when no app server could);
@@ -120,8 +121,65 @@ fn wait_ready(port: u16, within: Duration) -> bool {
     false
 }
 
+/// The document type the load reads, prints and exports: the harness's user (a System
+/// Manager) may do all three.
+const CUSTOMER: &str = r#"
+name = "Customer"
+naming = "field:customer_name"
+
+[[fields]]
+fieldname = "customer_name"
+fieldtype = "data"
+reqd = true
+in_list_view = true
+
+[[fields]]
+fieldname = "territory"
+fieldtype = "data"
+in_list_view = true
+
+[permissions."System Manager"]
+read = true
+create = true
+write = true
+print = true
+export = true
+"#;
+
+/// Customers made before the load.
+const CUSTOMERS: usize = 20;
+
+/// The mixed egress the load cycles through, one request of each kind in turn: reads of
+/// documents (one and a list) and of the Access Log, prints, exports and downloads of a
+/// private file. `file` is that file's URL.
+fn load_paths(file: &str) -> Vec<String> {
+    let mut paths = Vec::new();
+    for i in 0..4 {
+        let customer = format!("Customer%20{:02}", (i * 7) % CUSTOMERS);
+        paths.extend([
+            format!("/api/resource/Customer/{customer}"),
+            format!("/printview?doctype=Customer&name={customer}"),
+            "/api/method/frappe.desk.reportview.export_query?doctype=Customer&file_format_type=CSV"
+                .to_owned(),
+            file.to_owned(),
+            "/api/resource/Customer?limit_page_length=20".to_owned(),
+            "/api/access-log?limit=5".to_owned(),
+        ]);
+    }
+    paths.extend([
+        "/api/access-log/1".to_owned(),
+        "/api/access-log/1/proof".to_owned(),
+    ]);
+    paths
+}
+
+/// The Lua table of `paths`.
+fn lua_list(paths: &[String]) -> String {
+    let items: Vec<String> = paths.iter().map(|p| format!("{p:?}")).collect();
+    format!("{{{}}}", items.join(", "))
+}
+
 const WRK_SCRIPT: &str = r#"
-local paths = {"/api/access-log?limit=5", "/api/access-log/1", "/api/access-log/checkpoint", "/api/access-log/1/proof"}
 n = 0
 seen = {}
 threads = {}
@@ -232,6 +290,29 @@ fn servers_behind_nginx_survive_a_kill_and_a_database_restart() {
         .expect("the key's header")
         .to_owned();
 
+    // Documents to read, print and export, and room for the load's exports: one user
+    // sends them all, up to 16 at once.
+    std::fs::write(site.join("doctypes/customer.toml"), CUSTOMER).unwrap();
+    let toml = site.join("site.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    assert!(text.contains("per_user = 2") && text.contains("in_total = 8"));
+    let text = text
+        .replace("per_user = 2", "per_user = 64")
+        .replace("in_total = 8", "in_total = 64");
+    std::fs::write(&toml, text).unwrap();
+    let csv = tmp.path().join("customers.csv");
+    let rows: Vec<String> = (0..CUSTOMERS)
+        .map(|i| format!("Customer {i:02},Territory {}", i % 3))
+        .collect();
+    std::fs::write(&csv, format!("customer_name,territory\n{}\n", rows.join("\n"))).unwrap();
+    ok(accesslog()
+        .args(["import", "--site"])
+        .arg(&site)
+        .args(["--database", &db, "--doctype", "Customer"])
+        .arg(&csv)
+        .output()
+        .unwrap());
+
     // A few entries and a signed checkpoint first, so every path of the load has an answer.
     ok(accesslog()
         .args(["record-load", "--count", "5", "--writers", "1", "--site"])
@@ -261,14 +342,31 @@ fn servers_behind_nginx_survive_a_kill_and_a_database_restart() {
     );
     assert!(wait_ready(lb, Duration::from_secs(20)), "nginx answers");
 
+    // A private file to download.
+    let upload = tmp.path().join("terms.txt");
+    std::fs::write(&upload, "Payment within 30 days.\n".repeat(40)).unwrap();
+    let answer = ok(Command::new("curl")
+        .args(["-sS", "--fail-with-body", "-H", &format!("Authorization: {auth}")])
+        .args(["-F", &format!("file=@{}", upload.display()), "-F", "is_private=1"])
+        .arg(format!("http://127.0.0.1:{lb}/api/method/upload_file"))
+        .output()
+        .unwrap());
+    let answer: serde_json::Value = serde_json::from_str(&answer).expect(&answer);
+    let file_url = answer["message"]["file_url"]
+        .as_str()
+        .expect("the file's URL")
+        .to_owned();
+    assert!(file_url.starts_with("/private/files/"), "{answer}");
+
     // Load through nginx, and the faults on a schedule beside it.
     let script = tmp.path().join("load.lua");
     let seen_file = tmp.path().join("seen.txt");
     std::fs::write(
         &script,
         format!(
-            "AUTH = {auth:?}\nOUT = {:?}\n{WRK_SCRIPT}",
-            seen_file.display().to_string()
+            "AUTH = {auth:?}\nOUT = {:?}\npaths = {}\n{WRK_SCRIPT}",
+            seen_file.display().to_string(),
+            lua_list(&load_paths(&file_url))
         ),
     )
     .unwrap();
@@ -342,6 +440,20 @@ fn servers_behind_nginx_survive_a_kill_and_a_database_restart() {
         missing.len(),
         &missing[..missing.len().min(5)]
     );
+
+    // Every kind of egress was served and recorded.
+    let kinds = ok(psql(
+        "SELECT activity || ' ' || COUNT(*) FROM access_log \
+         WHERE request_id IS NOT NULL AND outcome = 'granted' GROUP BY activity ORDER BY activity",
+        &name,
+    ));
+    println!("granted entries by activity: {}", kinds.replace('\n', ", "));
+    for kind in ["export", "file_download", "print", "read"] {
+        assert!(
+            kinds.lines().any(|l| l.starts_with(&format!("{kind} "))),
+            "no granted {kind} in the log: {kinds}"
+        );
+    }
 
     // One dense log, one tree.
     let dense = ok(psql("SELECT COUNT(*) = MAX(seq) FROM access_log", &name));
