@@ -304,7 +304,11 @@ fn servers_behind_nginx_survive_a_kill_and_a_database_restart() {
     let rows: Vec<String> = (0..CUSTOMERS)
         .map(|i| format!("Customer {i:02},Territory {}", i % 3))
         .collect();
-    std::fs::write(&csv, format!("customer_name,territory\n{}\n", rows.join("\n"))).unwrap();
+    std::fs::write(
+        &csv,
+        format!("customer_name,territory\n{}\n", rows.join("\n")),
+    )
+    .unwrap();
     ok(accesslog()
         .args(["import", "--site"])
         .arg(&site)
@@ -342,12 +346,23 @@ fn servers_behind_nginx_survive_a_kill_and_a_database_restart() {
     );
     assert!(wait_ready(lb, Duration::from_secs(20)), "nginx answers");
 
-    // A private file to download.
+    // A private file to download, attached to a customer.
     let upload = tmp.path().join("terms.txt");
     std::fs::write(&upload, "Payment within 30 days.\n".repeat(40)).unwrap();
     let answer = ok(Command::new("curl")
-        .args(["-sS", "--fail-with-body", "-H", &format!("Authorization: {auth}")])
-        .args(["-F", &format!("file=@{}", upload.display()), "-F", "is_private=1"])
+        .args([
+            "-sS",
+            "--fail-with-body",
+            "-H",
+            &format!("Authorization: {auth}"),
+        ])
+        .args([
+            "-F",
+            &format!("file=@{}", upload.display()),
+            "-F",
+            "is_private=1",
+        ])
+        .args(["-F", "doctype=Customer", "-F", "docname=Customer 00"])
         .arg(format!("http://127.0.0.1:{lb}/api/method/upload_file"))
         .output()
         .unwrap());
