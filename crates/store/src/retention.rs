@@ -57,8 +57,8 @@ pub struct PrunedEntry {
 }
 
 /// Which pruned entries to list (every criterion given must match), newest first: the
-/// review's "Archived entries". An entry whose fields were not kept matches no criterion
-/// on them, and a redacted one none at all but its seq.
+/// review's "Archived entries". An entry whose fields were not kept, or that was redacted,
+/// matches no criterion on them; it is found by its bundle (and its seq).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ArchivedQuery {
     pub user: Option<String>,

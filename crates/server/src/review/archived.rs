@@ -58,33 +58,63 @@ pub fn archived_query(
         })
         .transpose()?;
     let bundle = get("bundle")
-        .map(|b| {
-            archives
-                .iter()
-                .find(|a| a.name == b || a.sha256 == b.to_ascii_lowercase())
-                .map(|a| a.sha256.clone())
-                .ok_or_else(|| {
-                    AppError::Invalid(format!(
-                        "there is no archive bundle named {b:?} (the Log settings page lists them)"
-                    ))
-                })
-        })
+        .map(|b| bundle_sha(&b, archives))
         .transpose()?;
     let before = get("before")
         .map(|b| {
-            b.parse::<u64>().map_err(|_| {
-                AppError::Invalid(format!("before must be an entry number, not {b:?}"))
-            })
+            // Entry numbers fit in an i64, as the databases store them.
+            b.parse::<i64>()
+                .ok()
+                .and_then(|n| u64::try_from(n).ok())
+                .ok_or_else(|| {
+                    AppError::Invalid(format!("before must be an entry number, not {b:?}"))
+                })
         })
         .transpose()?;
+    // A bad date names its parameter as well as its value.
+    let when = |key: &str, end_of_day: bool| {
+        get(key)
+            .map(|v| {
+                instant(&v, end_of_day).map_err(|e| match e {
+                    AppError::Invalid(m) => AppError::Invalid(format!("{key}: {m}")),
+                    other => other,
+                })
+            })
+            .transpose()
+    };
     Ok(ArchivedQuery {
         user: get("user"),
         activity,
-        from: get("from").map(|v| instant(&v, false)).transpose()?,
-        to: get("to").map(|v| instant(&v, true)).transpose()?,
+        from: when("from", false)?,
+        to: when("to", true)?,
         bundle,
         before,
     })
+}
+
+/// The SHA-256 of the bundle `given`: a SHA-256 itself (the bundle need not be recorded:
+/// its entries still name it), or the name of exactly one recorded bundle. Names are made
+/// from the range, so a range archived again gives a second bundle of the same name.
+fn bundle_sha(given: &str, archives: &[ArchiveRecord]) -> Result<String, AppError> {
+    let lower = given.to_ascii_lowercase();
+    if lower.len() == 64 && lower.bytes().all(|c| c.is_ascii_hexdigit()) {
+        return Ok(lower);
+    }
+    let named: Vec<&ArchiveRecord> = archives.iter().filter(|a| a.name == given).collect();
+    match named.as_slice() {
+        [one] => Ok(one.sha256.clone()),
+        [] => Err(AppError::Invalid(format!(
+            "there is no archive bundle named {given:?} (the Log settings page lists them)"
+        ))),
+        many => Err(AppError::Invalid(format!(
+            "{} bundles are named {given:?} (the same range archived again); give the SHA-256 of one: {}",
+            many.len(),
+            many.iter()
+                .map(|a| a.sha256.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
 }
 
 /// A pruned entry's status in words: where its payload went.
@@ -213,9 +243,10 @@ fn row(p: &PrunedEntry, archives: &[ArchiveRecord]) -> Row {
             (false, Some(_)) => "archived",
             (false, None) => "pruned",
         },
+        // Linked by SHA-256: a name may be shared by two bundles of the same range.
         bundle: p.bundle.as_ref().map(|sha| {
             let name = bundle_name(archives, sha).unwrap_or(sha).to_owned();
-            let url = page_url(&BTreeMap::new(), Some(("bundle", name.clone())));
+            let url = page_url(&BTreeMap::new(), Some(("bundle", sha.clone())));
             (name, url)
         }),
     }
@@ -270,4 +301,61 @@ pub async fn list(
         Payload::html(html),
     )
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bundle(name: &str, sha: char) -> ArchiveRecord {
+        ArchiveRecord {
+            sha256: sha.to_string().repeat(64),
+            name: name.into(),
+            first: 1,
+            last: 10,
+            tree_size: 10,
+            bytes: 100,
+            created_at: accesslog_core::Timestamp::from_micros(0),
+        }
+    }
+
+    fn message(e: AppError) -> String {
+        match e {
+            AppError::Invalid(m) => m,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// A bundle is given by its SHA-256 (recorded or not, in either case) or by the name of
+    /// exactly one recorded bundle; a shared name asks for the SHA-256.
+    #[test]
+    fn a_bundle_is_named_by_its_sha256_or_its_one_name() {
+        let archives = [
+            bundle("a.jsonl.zst", 'a'),
+            bundle("b.jsonl.zst", 'b'),
+            bundle("b.jsonl.zst", 'c'),
+        ];
+        assert_eq!(
+            bundle_sha("a.jsonl.zst", &archives).unwrap(),
+            "a".repeat(64)
+        );
+        assert_eq!(
+            bundle_sha(&"D".repeat(64), &archives).unwrap(),
+            "d".repeat(64)
+        );
+        let shared = message(bundle_sha("b.jsonl.zst", &archives).unwrap_err());
+        assert!(
+            shared.starts_with("2 bundles are named \"b.jsonl.zst\"")
+                && shared.contains(&"b".repeat(64))
+                && shared.contains(&"c".repeat(64)),
+            "{shared}"
+        );
+        let unknown = message(bundle_sha("z.jsonl.zst", &archives).unwrap_err());
+        assert!(
+            unknown.contains("no archive bundle named \"z.jsonl.zst\""),
+            "{unknown}"
+        );
+        // 63 hex digits are a name, and there is none such.
+        assert!(bundle_sha(&"a".repeat(63), &archives).is_err());
+    }
 }

@@ -196,6 +196,16 @@ async fn archived_entries_are_listed_filtered_and_paged(server: &TestServer) {
     let in_bundle =
         seqs(&archived(&admin, server, &format!("bundle={bundle}&activity=read")).await);
     assert!(hr.iter().all(|s| in_bundle.contains(s)), "{in_bundle:?}");
+    let sha = body["data"][0]["archived_in"]["sha256"].as_str().unwrap();
+    let by_sha = seqs(
+        &archived(
+            &admin,
+            server,
+            &format!("bundle={}&activity=read", sha.to_ascii_uppercase()),
+        )
+        .await,
+    );
+    assert_eq!(by_sha, in_bundle, "the bundle by its SHA-256, in any case");
     let mut paged = Vec::new();
     let mut query = "user=hr%40example.com&limit=2".to_owned();
     loop {
@@ -214,7 +224,12 @@ async fn archived_entries_are_listed_filtered_and_paged(server: &TestServer) {
         ("bundle=no-such-bundle", "no archive bundle named"),
         ("activity=gossip", "activity must be one of"),
         ("before=yesterday", "before must be an entry number"),
-        ("from=last+week", "is not a date"),
+        (
+            "before=9223372036854775808",
+            "before must be an entry number",
+        ),
+        ("from=last+week", "from: \"last week\" is not a date"),
+        ("to=soon", "to: \"soon\" is not a date"),
     ] {
         let before = log_size(server).await;
         let r = admin
@@ -223,8 +238,9 @@ async fn archived_entries_are_listed_filtered_and_paged(server: &TestServer) {
             .await
             .unwrap();
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{query}");
-        let text = r.text().await.unwrap();
-        assert!(text.contains(says), "{query}: {text}");
+        let answer: Value = r.json().await.unwrap();
+        let message = answer["message"].as_str().unwrap_or_default();
+        assert!(message.contains(says), "{query}: {answer}");
         assert_eq!(log_size(server).await, before + 1, "{query} is recorded");
     }
 
@@ -245,6 +261,10 @@ async fn archived_entries_are_listed_filtered_and_paged(server: &TestServer) {
         );
     }
     assert!(html.contains(&format!(">{bundle}</a>")), "{html}");
+    assert!(
+        html.contains(&format!("?bundle={sha}\"")),
+        "linked by SHA-256: {html}"
+    );
     let r = admin
         .get(server.at("/app/access-log/archived?bundle=nope"))
         .send()
