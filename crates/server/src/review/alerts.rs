@@ -27,7 +27,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
-use super::require_reviewer;
+use super::{require_reviewer, shown_time};
 use crate::audit::{Audit, AuditedResponse, Payload, Read};
 use crate::auth::{Authenticated, Credential, PageUser};
 use crate::error::WebError;
@@ -266,10 +266,6 @@ pub async fn apply(
     }
     let action = Action::parse(action, resolution, reason)?;
     Ok((inbox::act(store, id, &action, by, now).await?, None))
-}
-
-fn shown_time(t: Timestamp) -> String {
-    t.to_rfc3339().replace('T', " ").chars().take(19).collect()
 }
 
 // ---------------------------------------------------------------------------------------

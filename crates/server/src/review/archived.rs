@@ -232,10 +232,9 @@ fn row(p: &PrunedEntry, archives: &[ArchiveRecord]) -> Row {
     let kept = |v: &Option<String>| v.clone().unwrap_or_else(|| NOT_KEPT.to_owned());
     Row {
         seq: p.seq,
-        time: p.timestamp.map_or_else(
-            || NOT_KEPT.to_owned(),
-            |t| t.to_rfc3339().replace('T', " ").chars().take(19).collect(),
-        ),
+        time: p
+            .timestamp
+            .map_or_else(|| NOT_KEPT.to_owned(), super::shown_time),
         user: kept(&p.user),
         activity: kept(&p.activity),
         status: match (p.redacted, &p.bundle) {
@@ -260,10 +259,7 @@ pub async fn list(
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<AuditedResponse, WebError> {
     require_reviewer(&state, &audit, Activity::Read).await?;
-    let values: BTreeMap<String, String> = FILTERS
-        .iter()
-        .map(|k| ((*k).to_owned(), params.get(*k).cloned().unwrap_or_default()))
-        .collect();
+    let values = super::filter_values(&FILTERS, &params);
     let mut page = ArchivedPage {
         layout: Layout::new(&state.settings.name, Some(&audit.who)),
         activities: Activity::ALL

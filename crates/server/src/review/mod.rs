@@ -27,6 +27,22 @@ use crate::audit::Audit;
 use crate::error::WebError;
 use crate::state::AppState;
 
+/// A time as the review's tables show it: `2026-11-29 10:00:00` (UTC, to the second).
+pub(crate) fn shown_time(t: accesslog_core::Timestamp) -> String {
+    t.to_rfc3339().replace('T', " ").chars().take(19).collect()
+}
+
+/// The value of each of a page's `filters` in `params` (empty when absent), for its form.
+pub(crate) fn filter_values(
+    filters: &[&str],
+    params: &std::collections::BTreeMap<String, String>,
+) -> std::collections::BTreeMap<String, String> {
+    filters
+        .iter()
+        .map(|k| ((*k).to_owned(), params.get(*k).cloned().unwrap_or_default()))
+        .collect()
+}
+
 /// Lets System Managers and auditor keys through; records anyone else's attempt as a
 /// denied `activity` (`read`, or `log_export` for an export) and answers 403.
 pub async fn require_reviewer(

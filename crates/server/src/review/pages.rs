@@ -118,13 +118,7 @@ fn row(e: &Entry) -> Row {
     let ev = &e.event;
     Row {
         seq: e.seq,
-        time: e
-            .timestamp
-            .to_rfc3339()
-            .replace('T', " ")
-            .chars()
-            .take(19)
-            .collect(),
+        time: super::shown_time(e.timestamp),
         user: ev.user.clone(),
         activity: ev.activity.as_str().to_owned(),
         source: match (&ev.report_name, &ev.export_from) {
@@ -146,10 +140,7 @@ pub async fn list(
     Query(params): Query<BTreeMap<String, String>>,
 ) -> Result<AuditedResponse, WebError> {
     require_reviewer(&state, &audit, Activity::Read).await?;
-    let values: BTreeMap<String, String> = FILTERS
-        .iter()
-        .map(|k| ((*k).to_owned(), params.get(*k).cloned().unwrap_or_default()))
-        .collect();
+    let values = super::filter_values(&FILTERS, &params);
     let mut page = ListPage {
         layout: Layout::new(&state.settings.name, Some(&audit.who)),
         values: values.clone(),
