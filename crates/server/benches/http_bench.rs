@@ -60,6 +60,10 @@ async fn start(reads: &str, docs: u64) -> Server {
     let mut text = std::fs::read_to_string(&toml).expect("site.toml");
     assert!(text.contains("\n[log]\n"), "site.toml has a [log] table");
     text = text.replacen("\n[log]\n", &format!("\n[log]\nreads = \"{reads}\"\n"), 1);
+    // `ACCESSLOG_BENCH_ALERTS=off`: without the alert rules, to see what they cost.
+    if std::env::var("ACCESSLOG_BENCH_ALERTS").is_ok_and(|v| v == "off") {
+        text.push_str("\n[alerts]\nenabled = false\n");
+    }
     std::fs::write(&toml, text).expect("site.toml");
     for (name, body) in [
         ("sales_invoice.toml", SALES_INVOICE),
@@ -167,13 +171,129 @@ fn write(site: &Path, path: &str, text: &str) {
     std::fs::write(path, text).expect("write");
 }
 
-/// One wrk run's figures.
+/// One wrk run's figures, and the CPU each part of the stack spent per request in it.
 #[derive(Clone, Copy, Debug)]
 struct Run {
     rps: f64,
     p50_ms: f64,
     p99_ms: f64,
     errors: u64,
+    requests: u64,
+    /// CPU µs per request, by [`Part`].
+    cpu_us: [f64; PARTS.len()],
+}
+
+/// Where CPU goes, by thread name (`/proc/self/task/*/comm`, cut to 15 bytes by Linux).
+/// Only the server under load is busy during a run, so a run's ticks are its server's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Part {
+    /// The load generator (this process's children).
+    Wrk,
+    /// The runtime's workers: HTTP, handlers, templates, SHA-256 of the answer.
+    Handlers,
+    /// sqlx's SQLite threads: the queries that read the records.
+    RecordQueries,
+    /// The recorder's committer: appends, leaf hashes, `fsync`.
+    Committer,
+    /// The log's other threads: the review copy's indexer, the writer of checkpoints.
+    LogThreads,
+    /// Everything else in this process.
+    Other,
+}
+
+const PARTS: [Part; 6] = [
+    Part::Wrk,
+    Part::Handlers,
+    Part::RecordQueries,
+    Part::Committer,
+    Part::LogThreads,
+    Part::Other,
+];
+
+impl Part {
+    fn of_thread(comm: &str) -> Part {
+        if comm.starts_with("tokio-rt-worker") {
+            Part::Handlers
+        } else if comm.starts_with("sqlx-sqlite") {
+            Part::RecordQueries
+        } else if comm.starts_with("accesslog-recor") {
+            Part::Committer
+        } else if comm.starts_with("accesslog-") {
+            Part::LogThreads
+        } else {
+            Part::Other
+        }
+    }
+
+    fn label(self) -> &'static str {
+        match self {
+            Part::Wrk => "wrk",
+            Part::Handlers => "handlers (runtime workers)",
+            Part::RecordQueries => "record queries (sqlx threads)",
+            Part::Committer => "committer",
+            Part::LogThreads => "review copy, checkpoints",
+            Part::Other => "other",
+        }
+    }
+}
+
+/// CPU ticks so far, by [`Part`].
+#[derive(Clone, Copy, Debug, Default)]
+struct Ticks([u64; PARTS.len()]);
+
+impl Ticks {
+    /// Linux's `USER_HZ`, the unit of `/proc/*/stat`'s CPU times on every architecture.
+    const PER_SEC: f64 = 100.0;
+
+    fn now() -> Ticks {
+        // After the `(comm)` field: utime and stime are the 12th and 13th, cutime and
+        // cstime the 14th and 15th.
+        fn times(stat: &str) -> Option<(String, [u64; 4])> {
+            let open = stat.find('(')?;
+            let close = stat.rfind(')')?;
+            let mut t = [0; 4];
+            for (slot, field) in t
+                .iter_mut()
+                .zip(stat[close + 1..].split_whitespace().skip(11))
+            {
+                *slot = field.parse().ok()?;
+            }
+            Some((stat[open + 1..close].to_owned(), t))
+        }
+        let mut ticks = Ticks::default();
+        if let Some((_, t)) = std::fs::read_to_string("/proc/self/stat")
+            .ok()
+            .and_then(|s| times(&s))
+        {
+            ticks.0[0] = t[2] + t[3];
+        }
+        for task in std::fs::read_dir("/proc/self/task")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if let Some((comm, t)) = std::fs::read_to_string(task.path().join("stat"))
+                .ok()
+                .and_then(|s| times(&s))
+            {
+                let part = Part::of_thread(&comm);
+                let i = PARTS.iter().position(|p| *p == part).unwrap_or(0);
+                ticks.0[i] += t[0] + t[1];
+            }
+        }
+        ticks
+    }
+
+    /// CPU µs per request since `before` (saturating: an ended thread takes its ticks
+    /// out of the sum).
+    fn per_request(self, before: Ticks, requests: u64) -> [f64; PARTS.len()] {
+        let mut us = [0.0; PARTS.len()];
+        for (i, slot) in us.iter_mut().enumerate() {
+            let ticks = self.0[i].saturating_sub(before.0[i]);
+            *slot = ticks as f64 / Self::PER_SEC * 1e6 / requests.max(1) as f64;
+        }
+        us
+    }
 }
 
 fn millis(text: &str) -> Option<f64> {
@@ -192,6 +312,7 @@ fn millis(text: &str) -> Option<f64> {
 
 /// Runs wrk against `server` with the request `script` makes, for `seconds`.
 fn wrk(server: &Server, script: &Path, seconds: u64) -> Run {
+    let before = Ticks::now();
     let out = Command::new("wrk")
         .args(["-t2", "-c64", &format!("-d{seconds}s"), "--latency", "-s"])
         .arg(script)
@@ -199,12 +320,15 @@ fn wrk(server: &Server, script: &Path, seconds: u64) -> Run {
         .arg(&server.base)
         .output()
         .expect("wrk (Debian's package wrk) on the PATH");
+    let after = Ticks::now();
     let text = String::from_utf8_lossy(&out.stdout);
     let mut run = Run {
         rps: 0.0,
         p50_ms: 0.0,
         p99_ms: 0.0,
         errors: 0,
+        requests: 0,
+        cpu_us: [0.0; PARTS.len()],
     };
     for line in text.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
@@ -213,10 +337,15 @@ fn wrk(server: &Server, script: &Path, seconds: u64) -> Run {
             ["50%", t] => run.p50_ms = millis(t).unwrap_or(0.0),
             ["99%", t] => run.p99_ms = millis(t).unwrap_or(0.0),
             ["Non-2xx", "or", "3xx", "responses:", n] => run.errors = n.parse().unwrap_or(0),
+            [n, "requests", "in", ..] => run.requests = n.parse().unwrap_or(0),
             _ => {}
         }
     }
-    assert!(run.rps > 0.0, "wrk printed no figures:\n{text}");
+    assert!(
+        run.rps > 0.0 && run.requests > 0,
+        "wrk printed no figures:\n{text}"
+    );
+    run.cpu_us = after.per_request(before, run.requests);
     run
 }
 
@@ -268,6 +397,7 @@ fn main() {
     println!("|---|---:|---:|---:|---:|---:|---:|---:|");
     // `ACCESSLOG_BENCH_ROUTES=printview` measures only the routes whose label contains it.
     let only = std::env::var("ACCESSLOG_BENCH_ROUTES").unwrap_or_default();
+    let mut cpu_rows = Vec::new();
     for (i, (label, script)) in routes.iter().enumerate() {
         if !label.contains(only.as_str()) {
             continue;
@@ -299,5 +429,38 @@ fn main() {
             pick(&off, |r| r.p99_ms),
             median(ratios.clone()),
         );
+        cpu_rows.push((*label, cpu_table_rows(&on, &off)));
     }
+    // What recording costs, in CPU rather than in throughput: steadier than req/s on a
+    // noisy guest, and it says where the difference goes.
+    println!("\nCPU µs per request, by part, median of rounds (one server loaded at a time)\n");
+    println!("| route | part | reads recorded | reads off | recorded − off |");
+    println!("|---|---|---:|---:|---:|");
+    for (label, rows) in cpu_rows {
+        for (part, a, b) in rows {
+            println!("| {label} | {part} | {a:.1} | {b:.1} | {:+.1} |", a - b);
+        }
+    }
+}
+
+/// Per part, and in all (the server's parts and wrk's), the median CPU µs per request of
+/// the recorded and the unrecorded runs.
+fn cpu_table_rows(on: &[Run], off: &[Run]) -> Vec<(&'static str, f64, f64)> {
+    let part = |runs: &[Run], i: usize| median(runs.iter().map(|r| r.cpu_us[i]).collect());
+    let total = |runs: &[Run], from: usize| {
+        median(
+            runs.iter()
+                .map(|r| r.cpu_us[from..].iter().sum::<f64>())
+                .collect(),
+        )
+    };
+    let mut rows: Vec<(&'static str, f64, f64)> = PARTS
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.label(), part(on, i), part(off, i)))
+        .collect();
+    // PARTS[0] is wrk: the server is the rest.
+    rows.push(("**the server, in all**", total(on, 1), total(off, 1)));
+    rows.push(("**server and wrk**", total(on, 0), total(off, 0)));
+    rows
 }
