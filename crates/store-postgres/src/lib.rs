@@ -420,7 +420,7 @@ impl LogStore for PgStore {
             leaf_hashes,
             nodes,
             frontier,
-        } = extend(frontier, events, at)?;
+        } = extend(frontier, events.iter().cloned(), at)?;
 
         // One statement whose text never changes, whatever the batch size: the columns go
         // as arrays and UNNEST turns them back into rows.

@@ -45,8 +45,8 @@ impl Writer {
     }
 
     pub(crate) async fn append(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
-        let events = events.to_vec();
-        self.0.run(move |conn| append(conn, &events, at)).await
+        let mut events = events.to_vec();
+        self.0.run(move |conn| append(conn, &mut events, at)).await
     }
 
     /// From now on every append fails as if the database were gone.
@@ -62,8 +62,9 @@ pub(crate) struct Appender {
 }
 
 impl BlockingAppend for Appender {
-    fn append(&mut self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
+    fn append(&mut self, events: &mut Vec<Event>, at: Timestamp) -> StoreResult<Appended> {
         if self.closed.load(Ordering::SeqCst) {
+            events.clear();
             return Err(closed_error());
         }
         append(&mut self.conn, events, at)
@@ -96,7 +97,8 @@ fn wait_for_the_lock(attempt: i32) -> bool {
     true
 }
 
-fn append(conn: &mut Connection, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
+/// Appends `events` (taken out of the vector, which is left empty) in one transaction.
+fn append(conn: &mut Connection, events: &mut Vec<Event>, at: Timestamp) -> StoreResult<Appended> {
     // IMMEDIATE takes the write lock before the tree state is read, so another process
     // appending to the same file can never read the same size.
     let tx = conn
@@ -115,7 +117,7 @@ fn append(conn: &mut Connection, events: &[Event], at: Timestamp) -> StoreResult
         leaf_hashes,
         nodes,
         frontier,
-    } = extend(frontier_from_stored(size, &bytes)?, events, at)?;
+    } = extend(frontier_from_stored(size, &bytes)?, events.drain(..), at)?;
     {
         let mut insert = tx.prepare_cached(INSERT_ENTRY).map_err(map_err)?;
         for (entry, leaf) in entries.iter().zip(&leaf_hashes) {

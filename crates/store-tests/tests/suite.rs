@@ -1107,8 +1107,9 @@ async fn the_blocking_appender_extends_the_same_log(store: &dyn Store) {
         );
         return;
     };
-    let first: Vec<Event> = (0..3).map(|n| event("a@example.com", n)).collect();
-    let a = appender.append(&first, at(1)).unwrap();
+    let mut first: Vec<Event> = (0..3).map(|n| event("a@example.com", n)).collect();
+    let a = appender.append(&mut first, at(1)).unwrap();
+    assert!(first.is_empty(), "the events moved into the entries");
     assert_eq!(
         a.entries.iter().map(|e| e.seq).collect::<Vec<_>>(),
         [1, 2, 3]
@@ -1116,8 +1117,8 @@ async fn the_blocking_appender_extends_the_same_log(store: &dyn Store) {
     let second: Vec<Event> = (3..5).map(|n| event("b@example.com", n)).collect();
     let b = store.append_entries(&second, at(2)).await.unwrap();
     assert_eq!(b.entries.first().map(|e| e.seq), Some(4));
-    let third: Vec<Event> = (5..6).map(|n| event("c@example.com", n)).collect();
-    let c = appender.append(&third, at(3)).unwrap();
+    let mut third: Vec<Event> = (5..6).map(|n| event("c@example.com", n)).collect();
+    let c = appender.append(&mut third, at(3)).unwrap();
     assert_eq!((c.entries[0].seq, c.size), (6, 6));
 
     let stored = all_entries(store).await;

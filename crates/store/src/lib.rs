@@ -103,8 +103,10 @@ pub struct NewDocument<'a> {
 /// work (SQLite): the recorder then commits on a thread of its own and answers its callers
 /// from there, two thread hand-offs fewer per commit than through the async trait.
 pub trait BlockingAppend: Send {
-    /// As [`LogStore::append_entries`], on this appender's own connection.
-    fn append(&mut self, events: &[Event], at: Timestamp) -> StoreResult<Appended>;
+    /// As [`LogStore::append_entries`], on this appender's own connection, taking the
+    /// events out of `events` (which is left empty, its capacity kept for the next batch):
+    /// the entries are made of them, not of copies.
+    fn append(&mut self, events: &mut Vec<Event>, at: Timestamp) -> StoreResult<Appended>;
 }
 
 /// A connection pool's connections: open, idle among them, and the most it opens.

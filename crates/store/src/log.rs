@@ -139,8 +139,13 @@ pub struct Extension {
 }
 
 /// Stamps `events` with the seqs after `frontier.size()` and the time `at`, and extends
-/// the tree by their leaves.
-pub fn extend(mut frontier: Frontier, events: &[Event], at: Timestamp) -> StoreResult<Extension> {
+/// the tree by their leaves. The entries are made of the events themselves: a caller that
+/// keeps its own gives clones (`events.iter().cloned()`).
+pub fn extend(
+    mut frontier: Frontier,
+    events: impl ExactSizeIterator<Item = Event>,
+    at: Timestamp,
+) -> StoreResult<Extension> {
     let mut entries = Vec::with_capacity(events.len());
     let mut leaf_hashes = Vec::with_capacity(events.len());
     let mut nodes = Vec::with_capacity(events.len() * 2);
@@ -151,7 +156,7 @@ pub fn extend(mut frontier: Frontier, events: &[Event], at: Timestamp) -> StoreR
         let entry = Entry {
             seq: frontier.size() + 1,
             timestamp: at,
-            event: event.clone(),
+            event,
         };
         let leaf = leaf_hash(&entry.canonical_bytes());
         // Leaf hashes are stored with their entries; only inner nodes go to merkle_nodes.
