@@ -31,6 +31,8 @@ pub struct Payload {
     content_type: &'static str,
     /// A file, with its name: sent with `Content-Disposition` and the file CSP.
     file: Option<(Disposition, String)>,
+    /// A print view, sent with the print CSP (its format's inline style allowed).
+    print_view: bool,
 }
 
 /// How a browser is told to treat a released file.
@@ -58,6 +60,7 @@ impl Payload {
             body: Body::Bytes(bytes.into()),
             content_type,
             file: None,
+            print_view: false,
         }
     }
 
@@ -69,6 +72,14 @@ impl Payload {
     /// An HTML page.
     pub fn html(page: String) -> Self {
         Self::new(page, "text/html; charset=utf-8")
+    }
+
+    /// A document or a report as printed: HTML whose print format carries inline style.
+    pub fn print_view(page: String) -> Self {
+        Self {
+            print_view: true,
+            ..Self::html(page)
+        }
     }
 
     /// A file already written and hashed (in the same pass, by the code that wrote it):
@@ -83,6 +94,7 @@ impl Payload {
             body: Body::File { path, len, sha256 },
             content_type,
             file: None,
+            print_view: false,
         }
     }
 
@@ -222,6 +234,7 @@ impl IntoResponse for AuditedResponse {
             body,
             content_type,
             file,
+            print_view,
         } = payload;
         let mut response = match body {
             Body::Bytes(bytes) => bytes.into_response(),
@@ -246,6 +259,12 @@ impl IntoResponse for AuditedResponse {
             && let Ok(v) = HeaderValue::from_str(&receipt.seq().to_string())
         {
             headers.insert(HeaderName::from_static(SEQ_HEADER), v);
+        }
+        if print_view {
+            headers.insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(crate::headers::PRINT_CSP),
+            );
         }
         if let Some((disposition, name)) = file {
             if let Ok(v) = HeaderValue::from_str(&content_disposition(disposition, &name)) {

@@ -1,14 +1,15 @@
 //! Security headers on every response, and the desk's one script.
 //!
 //! - `Content-Security-Policy`: scripts, styles, images and connections from the site
-//!   itself only; no inline script (the desk's behaviour is in `/assets/app.js`); no
-//!   plugins; no `<base>`; forms post only to the site; never framed.
+//!   itself only; no inline script or style (the desk's behaviour is in `/assets/app.js`,
+//!   its looks in `/assets/app.css`); no plugins; no `<base>`; forms post only to the
+//!   site; never framed. Print views alone allow inline style, which print formats carry.
 //! - `X-Content-Type-Options: nosniff`: a file is never run as something its type is not.
 //! - `Referrer-Policy: same-origin`: record names in URLs do not leak to other sites.
 //! - `X-Frame-Options: DENY`: the CSP's `frame-ancestors` for older browsers.
 //! - `Cross-Origin-Opener-Policy` and `Cross-Origin-Resource-Policy: same-origin`: another
 //!   site can neither script a window of ours nor embed our responses.
-//! - `Cache-Control: no-store` on everything but the static script: pages and released
+//! - `Cache-Control: no-store` on everything but the static assets: pages and released
 //!   files hold record data, which must not stay in shared or browser caches.
 //! - `Strict-Transport-Security` when the site runs behind HTTPS (`secure_cookies`).
 //!
@@ -22,7 +23,14 @@ use axum::response::{IntoResponse, Response};
 use crate::state::AppState;
 
 /// The policy of every page.
-pub const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
+pub const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+     img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+/// The policy of a print view (a document or a report as printed): a page's, except that
+/// inline style is allowed, since a print format's CSS is part of its template. Script
+/// stays the site's own only.
+pub const PRINT_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
      img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
      base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
 
@@ -70,12 +78,25 @@ pub const APP_JS: &str = include_str!("../static/app.js");
 
 /// `GET /assets/app.js`.
 pub async fn app_js() -> Response {
+    asset("text/javascript; charset=utf-8", APP_JS)
+}
+
+/// The desk's stylesheet.
+pub const APP_CSS: &str = include_str!("../static/app.css");
+
+/// `GET /assets/app.css`.
+pub async fn app_css() -> Response {
+    asset("text/css; charset=utf-8", APP_CSS)
+}
+
+/// A static asset: no record data, so it may be cached for an hour.
+fn asset(content_type: &'static str, body: &'static str) -> Response {
     (
         [
-            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CONTENT_TYPE, content_type),
             (header::CACHE_CONTROL, "public, max-age=3600"),
         ],
-        APP_JS,
+        body,
     )
         .into_response()
 }

@@ -134,6 +134,7 @@ pub fn routes(state: AppState) -> Routes {
         .exempt(GET_POST, "/api/method/logout", "logging out", api::method::api_logout)
         .exempt(GET, "/api/method/frappe.auth.get_logged_user", "the caller's own email", api::method::get_logged_user)
         .exempt(GET, "/assets/app.js", "the desk's static script: no data", headers::app_js)
+        .exempt(GET, "/assets/app.css", "the desk's static stylesheet: no data", headers::app_css)
         .exempt(DELETE, "/api/resource/{doctype}/{name}", "deletes a document; answers {\"data\": \"ok\"}", records::api::delete)
         .exempt(DELETE, "/api/v2/document/{doctype}/{name}", "deletes a document; answers {\"data\": \"ok\"}", records::api::delete)
         .exempt(POST, "/api/method/frappe.client.delete", "deletes a document; answers {}", api::client::delete)

@@ -92,11 +92,7 @@ pub async fn printview(
     let (html, mut event) = page_for(&state, &audit, &q, true).await?;
     event.file_type = Some("HTML".to_owned());
     audit
-        .release(
-            &state,
-            event,
-            Payload::new(html, "text/html; charset=utf-8"),
-        )
+        .release(&state, event, Payload::print_view(html))
         .await
 }
 

@@ -111,11 +111,7 @@ pub async fn html(
 ) -> Result<AuditedResponse, WebError> {
     let (page, event) = print_page(&state, &audit, &name, &given, "HTML").await?;
     audit
-        .release(
-            &state,
-            event,
-            Payload::new(page, "text/html; charset=utf-8"),
-        )
+        .release(&state, event, Payload::print_view(page))
         .await
 }
 

@@ -118,6 +118,16 @@ async fn wrong_password_is_refused_on_the_login_page() {
                     .is_empty(),
                 "the fresh login page already shows an error"
             );
+            // The stylesheet loads under the page's CSP (no inline style allowed): the
+            // login card is narrowed by app.css's `.card.narrow`.
+            let width = c
+                .execute(
+                    "return getComputedStyle(document.querySelector('.card.narrow')).maxWidth",
+                    vec![],
+                )
+                .await
+                .unwrap();
+            assert_eq!(width, serde_json::json!("380px"), "app.css did not apply");
 
             log_in_with(&c, email, "not-the-password").await;
 

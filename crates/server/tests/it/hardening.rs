@@ -284,8 +284,21 @@ async fn pages_pdfs_and_files_carry_the_security_headers(server: &TestServer) {
         r.headers().get("strict-transport-security").is_none(),
         "HTTP only: no HSTS"
     );
+    let csp = r.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("style-src 'self';"),
+        "no inline style on pages: {csp}"
+    );
     let page = r.text().await.unwrap();
     assert!(!page.contains("<script>"), "no inline script on pages");
+    assert!(
+        !page.contains("<style") && !page.contains("style=\""),
+        "no inline style on pages: {page}"
+    );
+    assert!(page.contains(r#"<link rel="stylesheet" href="/assets/app.css">"#));
 
     let name = crate::printing::invoice(server).await;
     let r = c
@@ -303,6 +316,19 @@ async fn pages_pdfs_and_files_carry_the_security_headers(server: &TestServer) {
         .await
         .unwrap();
     assert_security_headers("a form page", r.headers());
+    // A print view's format carries its own CSS: inline style, but still no inline script.
+    let r = c
+        .get(server.at(&format!(
+            "/printview?doctype=Sales%20Invoice&name={name}&format=Standard"
+        )))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_security_headers("a print view", r.headers());
+    let csp = r.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("style-src 'self' 'unsafe-inline'"), "{csp}");
+    assert!(csp.contains("script-src 'self';"), "{csp}");
 
     let hr = session(server, "hr@example.com", "hr").await;
     upload_to_employee(server, &hr, "payslip.pdf", b"%PDF-1.4 payslip".to_vec()).await;
@@ -325,6 +351,11 @@ async fn pages_pdfs_and_files_carry_the_security_headers(server: &TestServer) {
             .starts_with("text/javascript")
     );
     assert_eq!(r.headers()["x-content-type-options"], "nosniff");
+    let r = c.get(server.at("/assets/app.css")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["content-type"], "text/css; charset=utf-8");
+    assert_eq!(r.headers()["cache-control"], "public, max-age=3600");
+    assert!(r.text().await.unwrap().contains(".card.narrow"));
 }
 
 async fn upload_to_employee(
