@@ -137,7 +137,10 @@ pub struct Engine {
     leaving_burst: WindowDetector,
     /// Rows per document type now, for R4's "90 % of a table" (list exports).
     table_rows: HashMap<String, u64>,
-    /// (role set, day) → peer figures, computed once a day.
+    /// (a user's role set, day) → the figures of that user's peers (the role set's
+    /// group, or everyone when the group is too small), computed once a day: R2 and R3
+    /// ask for every entry of a user over their minimums, and finding the group walks
+    /// every profile.
     peer_cache: HashMap<(String, i64), PeerFigures>,
     last_forget: i64,
 }
@@ -421,23 +424,21 @@ impl Engine {
             .get(user)
             .map(|p| p.roles.clone())
             .unwrap_or_default();
+        let asked = (roles, today);
+        if let Some(f) = self.peer_cache.get(&asked) {
+            return f.clone();
+        }
+        let roles = &asked.0;
         let in_group = self
             .profiles
             .values()
-            .filter(|p| p.roles == roles && p.active_days(today) > 0)
+            .filter(|p| p.roles == *roles && p.active_days(today) > 0)
             .count();
-        let key = if in_group >= MIN_PEERS {
-            roles
-        } else {
-            "*".to_owned()
-        };
-        if let Some(f) = self.peer_cache.get(&(key.clone(), today)) {
-            return f.clone();
-        }
+        let everyone = in_group < MIN_PEERS;
         let members: Vec<&Profile> = self
             .profiles
             .values()
-            .filter(|p| (key == "*" || p.roles == key) && p.active_days(today) > 0)
+            .filter(|p| (everyone || p.roles == *roles) && p.active_days(today) > 0)
             .collect();
         let mut daily = Vec::new();
         let mut weekly = Vec::new();
@@ -450,7 +451,7 @@ impl Engine {
             p95_weekly: percentile(&weekly, 95.0),
             members: members.len(),
         };
-        self.peer_cache.insert((key, today), f.clone());
+        self.peer_cache.insert(asked, f.clone());
         f
     }
 
