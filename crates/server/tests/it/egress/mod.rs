@@ -85,6 +85,7 @@ const EXEMPT: &[(&str, &str, Exempt)] = &[
     ("POST", "/app/access-log/alerts/{id}", Exempt::NoRecordData),
     ("POST", "/api/method/upload_file", Exempt::NoRecordData),
     ("GET", "/assets/app.js", Exempt::StaticOrPublic),
+    ("GET", "/assets/app.css", Exempt::StaticOrPublic),
     // frappe.client: a delete answers {}; the other two are refused with why.
     (
         "POST",
