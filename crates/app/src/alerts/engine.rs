@@ -142,6 +142,9 @@ pub struct Engine {
     /// ask for every entry of a user over their minimums, and finding the group walks
     /// every profile.
     peer_cache: HashMap<(String, i64), PeerFigures>,
+    /// The users active on some day of the learning window before a day, by role set:
+    /// found once a day, since R6 asks for a user's peers at every first touch.
+    active: Option<(i64, HashMap<String, Vec<String>>)>,
     last_forget: i64,
 }
 
@@ -170,6 +173,7 @@ impl Engine {
             table_rows: HashMap::new(),
             profiles: HashMap::new(),
             peer_cache: HashMap::new(),
+            active: None,
             last_forget: i64::MIN,
         }
     }
@@ -587,19 +591,34 @@ impl Engine {
             return None;
         }
         let roles = p.roles.clone();
-        let group: Vec<&Profile> = self
-            .profiles
-            .iter()
-            .filter(|(u, q)| *u != user && q.roles == roles && q.active_days(today) > 0)
-            .map(|(_, q)| q)
-            .collect();
+        if self.active.as_ref().is_none_or(|(day, _)| *day != today) {
+            let mut by_roles: HashMap<String, Vec<String>> = HashMap::new();
+            for (u, q) in &self.profiles {
+                if q.active_days(today) > 0 {
+                    by_roles.entry(q.roles.clone()).or_default().push(u.clone());
+                }
+            }
+            self.active = Some((today, by_roles));
+        }
+        let by_roles = self.active.as_ref().map(|(_, a)| a);
+        let others = |users: &'_ Vec<String>| -> Vec<&Profile> {
+            users
+                .iter()
+                .filter(|u| *u != user)
+                .filter_map(|u| self.profiles.get(u))
+                .collect()
+        };
+        let group = by_roles
+            .and_then(|a| a.get(&roles))
+            .map(&others)
+            .unwrap_or_default();
         let group: Vec<&Profile> = if group.len() + 1 >= MIN_PEERS {
             group
         } else {
-            self.profiles
-                .iter()
-                .filter(|(u, q)| *u != user && q.active_days(today) > 0)
-                .map(|(_, q)| q)
+            by_roles
+                .into_iter()
+                .flat_map(|a| a.values())
+                .flat_map(&others)
                 .collect()
         };
         let touched = group.iter().filter(|q| q.touched.contains_key(t)).count();
