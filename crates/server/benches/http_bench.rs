@@ -15,8 +15,14 @@
 //! - `GET /printview` of a random invoice (recorded on both servers: prints are always
 //!   recorded; it is the baseline the issue measured against).
 //!
+//! After the throughput table it prints the CPU each part of the stack spent per request
+//! (wrk, the runtime's workers, sqlx's threads, the committer, the review copy), read from
+//! `/proc` around each run: steadier than requests/s on a noisy guest, and it says where
+//! recording's cost goes.
+//!
 //! Run: `cargo bench -p accesslog-server --bench http_bench` (`ACCESSLOG_BENCH_ROUTES=list`
-//! for the routes whose label holds that text).
+//! for the routes whose label holds that text; `ACCESSLOG_BENCH_ALERTS=off` to serve both
+//! sites without the alert rules).
 
 #[allow(dead_code)]
 mod support;
