@@ -34,6 +34,7 @@ use accesslog_engine::{Recorder, RecorderConfig};
 use accesslog_gate::{Gate, GateConfig};
 use accesslog_site::LogSettings;
 use accesslog_site::gate::GateSettings;
+use accesslog_testkit::proc_cpu::{CpuTicks, micros_each};
 use accesslog_testkit::{Backend, POSTGRES_URL_VAR, TestDb};
 use axum::Router;
 use axum::body::{Body, Bytes};
@@ -585,49 +586,18 @@ struct Cpu {
 }
 
 impl Cpu {
-    const TICKS_PER_SEC: f64 = 100.0;
-
     fn now() -> Self {
-        // utime, stime, cutime, cstime: fields 14–17, counted after the `(comm)` field.
-        fn fields(stat: &str) -> Option<(String, Vec<u64>)> {
-            let open = stat.find('(')?;
-            let close = stat.rfind(')')?;
-            let comm = stat[open + 1..close].to_owned();
-            let rest = stat[close + 1..]
-                .split_whitespace()
-                .skip(11)
-                .take(4)
-                .map(|f| f.parse().unwrap_or(0))
-                .collect();
-            Some((comm, rest))
+        let cpu = CpuTicks::now();
+        Cpu {
+            process: cpu.process,
+            upstream: cpu.of_threads("upstream"),
+            children: cpu.children,
         }
-        let mut cpu = Cpu::default();
-        if let Some((_, f)) = std::fs::read_to_string("/proc/self/stat")
-            .ok()
-            .and_then(|s| fields(&s))
-        {
-            cpu.process = f[0] + f[1];
-            cpu.children = f[2] + f[3];
-        }
-        for task in std::fs::read_dir("/proc/self/task")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            if let Some((comm, f)) = std::fs::read_to_string(task.path().join("stat"))
-                .ok()
-                .and_then(|s| fields(&s))
-                && comm.starts_with("upstream")
-            {
-                cpu.upstream += f[0] + f[1];
-            }
-        }
-        cpu
     }
 
     /// CPU µs per request since `before`: (wrk, upstream, the rest of this process).
     fn per_request(self, before: Cpu, requests: u64) -> (f64, f64, f64) {
-        let us = |ticks: u64| ticks as f64 / Self::TICKS_PER_SEC * 1e6 / requests.max(1) as f64;
+        let us = |ticks: u64| micros_each(ticks, requests);
         // saturating: a thread that ended takes its ticks out of the per-thread sum.
         let upstream = self.upstream.saturating_sub(before.upstream);
         (

@@ -41,6 +41,7 @@ use accesslog_server::{AppState, Definitions};
 use accesslog_site::{Overrides, Settings};
 use accesslog_store::Store;
 use accesslog_store_sqlite::SqliteStore;
+use accesslog_testkit::proc_cpu::{CpuTicks, micros_each};
 use support::env_u64;
 
 const USER: &str = "bench@example.com";
@@ -248,44 +249,14 @@ impl Part {
 struct Ticks([u64; PARTS.len()]);
 
 impl Ticks {
-    /// Linux's `USER_HZ`, the unit of `/proc/*/stat`'s CPU times on every architecture.
-    const PER_SEC: f64 = 100.0;
-
     fn now() -> Ticks {
-        // After the `(comm)` field: utime and stime are the 12th and 13th, cutime and
-        // cstime the 14th and 15th.
-        fn times(stat: &str) -> Option<(String, [u64; 4])> {
-            let open = stat.find('(')?;
-            let close = stat.rfind(')')?;
-            let mut t = [0; 4];
-            for (slot, field) in t
-                .iter_mut()
-                .zip(stat[close + 1..].split_whitespace().skip(11))
-            {
-                *slot = field.parse().ok()?;
-            }
-            Some((stat[open + 1..close].to_owned(), t))
-        }
+        let cpu = CpuTicks::now();
         let mut ticks = Ticks::default();
-        if let Some((_, t)) = std::fs::read_to_string("/proc/self/stat")
-            .ok()
-            .and_then(|s| times(&s))
-        {
-            ticks.0[0] = t[2] + t[3];
-        }
-        for task in std::fs::read_dir("/proc/self/task")
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            if let Some((comm, t)) = std::fs::read_to_string(task.path().join("stat"))
-                .ok()
-                .and_then(|s| times(&s))
-            {
-                let part = Part::of_thread(&comm);
-                let i = PARTS.iter().position(|p| *p == part).unwrap_or(0);
-                ticks.0[i] += t[0] + t[1];
-            }
+        ticks.0[0] = cpu.children;
+        for (name, t) in &cpu.threads {
+            let part = Part::of_thread(name);
+            let i = PARTS.iter().position(|p| *p == part).unwrap_or(0);
+            ticks.0[i] += t;
         }
         ticks
     }
@@ -295,8 +266,7 @@ impl Ticks {
     fn per_request(self, before: Ticks, requests: u64) -> [f64; PARTS.len()] {
         let mut us = [0.0; PARTS.len()];
         for (i, slot) in us.iter_mut().enumerate() {
-            let ticks = self.0[i].saturating_sub(before.0[i]);
-            *slot = ticks as f64 / Self::PER_SEC * 1e6 / requests.max(1) as f64;
+            *slot = micros_each(self.0[i].saturating_sub(before.0[i]), requests);
         }
         us
     }

@@ -2,6 +2,8 @@
 //! PostgreSQL in a new schema of the database named by `ACCESSLOG_TEST_POSTGRES_URL`, when
 //! that is set (otherwise the case is skipped, see [`skip`]). Test code only.
 
+pub mod proc_cpu;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 
