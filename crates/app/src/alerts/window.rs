@@ -134,14 +134,9 @@ impl WindowDetector {
             }
         }
         let start = now - span;
-        let in_window: Vec<u64> = w
-            .recent
-            .iter()
-            .filter(|(t, _)| *t > start)
-            .map(|(_, seq)| *seq)
-            .collect();
+        let events = w.recent.iter().filter(|(t, _)| *t > start).count();
         let distinct = w.last_seen.iter().filter(|(_, t)| *t > start).count();
-        let over = in_window.len() >= self.rule.events || distinct >= self.rule.distinct;
+        let over = events >= self.rule.events || distinct >= self.rule.distinct;
         if !over {
             w.fired = false;
             return None;
@@ -159,12 +154,15 @@ impl WindowDetector {
             user: e.event.user.clone(),
             arithmetic: format!(
                 "{} {what} and {distinct} {kinds} in {} minutes (thresholds {} and {})",
-                in_window.len(),
-                self.rule.window_minutes,
-                self.rule.events,
-                self.rule.distinct
+                events, self.rule.window_minutes, self.rule.events, self.rule.distinct
             ),
-            seqs: in_window,
+            // Timestamps do not go back, so the entries in the window are the newest ones.
+            seqs: w
+                .recent
+                .iter()
+                .skip(w.recent.len() - events)
+                .map(|(_, seq)| *seq)
+                .collect(),
         })
     }
 }
