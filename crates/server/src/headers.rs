@@ -22,17 +22,26 @@ use axum::response::{IntoResponse, Response};
 
 use crate::state::AppState;
 
+/// A page's policy with `$style` as its `style-src`: written once, so that the page and
+/// print policies cannot drift apart in anything else.
+macro_rules! page_csp {
+    ($style:literal) => {
+        concat!(
+            "default-src 'self'; script-src 'self'; style-src ",
+            $style,
+            "; img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
+             base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+        )
+    };
+}
+
 /// The policy of every page.
-pub const PAGE_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-     img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
-     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+pub const PAGE_CSP: &str = page_csp!("'self'");
 
 /// The policy of a print view (a document or a report as printed): a page's, except that
 /// inline style is allowed, since a print format's CSS is part of its template. Script
 /// stays the site's own only.
-pub const PRINT_CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; \
-     img-src 'self' data:; font-src 'self'; connect-src 'self'; object-src 'none'; \
-     base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+pub const PRINT_CSP: &str = page_csp!("'self' 'unsafe-inline'");
 
 /// The policy of a released file: nothing in it may run or load anything, even when a
 /// browser shows it inline (a PDF, an image, plain text).
@@ -99,4 +108,23 @@ fn asset(content_type: &'static str, body: &'static str) -> Response {
         body,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_print_policy_is_the_page_policy_with_inline_style() {
+        assert_eq!(
+            PAGE_CSP,
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             font-src 'self'; connect-src 'self'; object-src 'none'; base-uri 'none'; \
+             form-action 'self'; frame-ancestors 'none'"
+        );
+        assert_eq!(
+            PRINT_CSP,
+            PAGE_CSP.replace("style-src 'self';", "style-src 'self' 'unsafe-inline';")
+        );
+    }
 }
