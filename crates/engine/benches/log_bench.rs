@@ -18,6 +18,9 @@ use accesslog_testkit::{Backend, POSTGRES_URL_VAR, TestDb};
 use async_trait::async_trait;
 use tokio::task::JoinSet;
 
+#[path = "log_bench/servers.rs"]
+mod servers;
+
 const HELP: &str = "\
 log_bench: durable append throughput and latency of the Access Log engine.
 
@@ -33,6 +36,10 @@ WHAT picks a subset (default: sqlite postgres throughput latency batches):
   verify                fill a fresh log (each backend picked) with --entries entries, then
                         time `verify` beside a bare read of the same rows as full entries
                         (not in the default)
+  servers               PostgreSQL only: --servers recorders, each with its own store and
+                        connections, appending to one log at once with --writers (the last
+                        value) writers each; where the appending connections wait (not in
+                        the default)
 
 OPTIONS:
   --secs N              seconds per throughput run (default 3)
@@ -40,6 +47,7 @@ OPTIONS:
   --rate N              offered load for latency, entries/s (default 1000)
   --latency-secs N      seconds of offered load (default 5)
   --entries N           entries for fill (default 1000000)
+  --servers A,B,C       recorders sharing one log, for servers (default 1,2,3)
   --drop-indexes A,B    drop these of the review indexes (by the part after
                         access_log_review_by_ on SQLite, access_log_by_ on PostgreSQL:
                         time, user, activity, export_from, report,
@@ -68,6 +76,7 @@ struct Args {
     batches: bool,
     fill: bool,
     verify: bool,
+    servers: Vec<usize>,
     secs: f64,
     writers: Vec<usize>,
     rate: u64,
@@ -79,7 +88,8 @@ struct Args {
 fn parse_args() -> Result<Args, String> {
     let mut backends = Vec::new();
     let (mut throughput, mut latency, mut batches, mut fill) = (false, false, false, false);
-    let mut verify = false;
+    let (mut verify, mut servers) = (false, false);
+    let mut server_counts = vec![1, 2, 3];
     let mut args = Args {
         backends: Vec::new(),
         throughput: false,
@@ -87,6 +97,7 @@ fn parse_args() -> Result<Args, String> {
         batches: false,
         fill: false,
         verify: false,
+        servers: Vec::new(),
         secs: 3.0,
         writers: vec![1, 8, 64],
         rate: 1000,
@@ -107,6 +118,13 @@ fn parse_args() -> Result<Args, String> {
             "batches" => batches = true,
             "fill" => fill = true,
             "verify" => verify = true,
+            "servers" => servers = true,
+            "--servers" => {
+                server_counts = value("--servers")?
+                    .split(',')
+                    .map(number)
+                    .collect::<Result<_, _>>()?;
+            }
             "--secs" => args.secs = number(&value("--secs")?)?,
             "--latency-secs" => args.latency_secs = number(&value("--latency-secs")?)?,
             "--rate" => args.rate = number(&value("--rate")?)?,
@@ -139,12 +157,15 @@ fn parse_args() -> Result<Args, String> {
     if backends.is_empty() {
         backends = vec![Backend::Sqlite, Backend::Postgres];
     }
-    if !(throughput || latency || batches || fill || verify) {
+    if !(throughput || latency || batches || fill || verify || servers) {
         (throughput, latency, batches) = (true, true, true);
     }
     args.backends = backends;
     (args.throughput, args.latency, args.batches, args.fill) = (throughput, latency, batches, fill);
     args.verify = verify;
+    if servers {
+        args.servers = server_counts;
+    }
     Ok(args)
 }
 
@@ -206,6 +227,14 @@ async fn main() {
                 continue;
             }
             verify_throughput(backend, args.entries).await;
+        }
+    }
+    if !args.servers.is_empty() {
+        if std::env::var(POSTGRES_URL_VAR).is_err() {
+            println!("\n## servers: skipped ({POSTGRES_URL_VAR} is not set)");
+        } else {
+            let writers = args.writers.last().copied().unwrap_or(64);
+            servers::servers(&args.servers, writers, args.secs).await;
         }
     }
     if args.fill {

@@ -152,6 +152,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// How long an append waits for a lock before it fails.
 const APPEND_LOCK_TIMEOUT: &str = "10s";
 
+/// `application_name` of the store's connections, and of the one that appends to the log.
+pub const APPLICATION_NAME: &str = "accesslog";
+pub const WRITER_APPLICATION_NAME: &str = "accesslog writer";
+
 #[derive(Clone, Debug)]
 pub struct PgStore {
     /// The pool, through which accounts, documents and the log's reads run the shared SQL.
@@ -219,14 +223,19 @@ impl PgStore {
     }
 
     async fn connect_with(options: PgConnectOptions) -> StoreResult<Self> {
-        let options = options.options([("synchronous_commit", "on")]);
+        // Named in `pg_stat_activity`, so an operator (and log_bench's `servers` run) can
+        // tell the appending connection from the others, and see what it waits on.
+        let options = options
+            .options([("synchronous_commit", "on")])
+            .application_name(APPLICATION_NAME);
         // An append that cannot get its locks fails after this long, so that a log locked
         // by someone else refuses egress (503) rather than holding every request (SQLite's
         // busy timeout does the same after 5 s). Long enough for several servers queueing
         // on the tree state's row lock.
         let options_for_writer = options
             .clone()
-            .options([("lock_timeout", APPEND_LOCK_TIMEOUT)]);
+            .options([("lock_timeout", APPEND_LOCK_TIMEOUT)])
+            .application_name(WRITER_APPLICATION_NAME);
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))

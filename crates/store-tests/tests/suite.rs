@@ -788,6 +788,38 @@ async fn postgres_commits_synchronously() {
     store.drop_schema(&schema).await.unwrap();
 }
 
+/// An operator (and log_bench's `servers` run) tells the appending connection from the
+/// others in `pg_stat_activity` by its name.
+#[tokio::test]
+async fn postgres_names_its_connections() {
+    let Ok(url) = std::env::var(accesslog_testkit::POSTGRES_URL_VAR) else {
+        accesslog_testkit::skip_postgres();
+        return;
+    };
+    let schema = format!("t_{}", random_hex(8));
+    let store = PgStore::connect_in_schema(&url, &schema).await.unwrap();
+    let ours: String = sqlx::query_scalar("SELECT current_setting('application_name')")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(ours, accesslog_store_postgres::APPLICATION_NAME);
+    // The writer connects at once (min_connections 1) and stays.
+    let writers: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity WHERE application_name = $1 \
+         AND pid <> pg_backend_pid() AND datname = current_database()",
+    )
+    .bind(accesslog_store_postgres::WRITER_APPLICATION_NAME)
+    .fetch_one(store.pool())
+    .await
+    .unwrap();
+    assert!(
+        writers >= 1,
+        "no connection named {:?}",
+        accesslog_store_postgres::WRITER_APPLICATION_NAME
+    );
+    store.drop_schema(&schema).await.unwrap();
+}
+
 // ----- the Access Log -----
 
 fn event(user: &str, n: usize) -> Event {
