@@ -14,7 +14,7 @@
 use argon2::password_hash::rand_core::{OsRng, RngCore};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD as BASE64;
-use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
 use sha2::{Digest, Sha256};
 use std::fmt;
 
@@ -289,65 +289,21 @@ fn parse_root(line: &str) -> Result<[u8; 32], NoteError> {
         .map_err(|_| NoteError::MalformedCheckpoint("the root hash is not 32 bytes"))
 }
 
-/// An Ed25519 key pair with its signed-note name, type byte and key id: what the log's
-/// key and a witness's key have in common. Holds the secret, so it is not `Clone`.
-pub(crate) struct KeyPair {
-    pub(crate) name: String,
-    pub(crate) key: SigningKey,
-    pub(crate) key_id: u32,
-    alg: u8,
+/// An Ed25519 signing key with its signed-note name and key id, of type `ALG`: the log's
+/// key ([`LogSigner`]) or a witness's ([`crate::cosignature::Cosigner`]). Holds the
+/// secret, so it is not `Clone`, and its `Debug` shows only public parts.
+pub struct Signer<const ALG: u8> {
+    name: String,
+    key: SigningKey,
+    key_id: u32,
 }
 
-impl KeyPair {
-    /// A new key from the operating system's random number generator.
-    pub(crate) fn generate(name: &str, alg: u8) -> Result<Self, NoteError> {
-        validate_name(name)?;
-        Self::from_seed(name, *random_seed()?, alg)
-    }
+/// The log's signing key and its name.
+pub type LogSigner = Signer<ALG_ED25519>;
 
-    /// The key for an RFC 8032 32-byte private key seed.
-    pub(crate) fn from_seed(name: &str, seed: [u8; 32], alg: u8) -> Result<Self, NoteError> {
-        validate_name(name)?;
-        let key = SigningKey::from_bytes(&seed);
-        let key_id = key_id(name, alg, key.verifying_key().as_bytes());
-        Ok(KeyPair {
-            name: name.to_owned(),
-            key,
-            key_id,
-            alg,
-        })
-    }
-
-    /// Parses `PRIVATE+KEY+…` of type `alg`; the key id must match the key, which catches
-    /// a hand-edited name or a truncated file.
-    pub(crate) fn from_private_key_text(text: &str, alg: u8) -> Result<Self, NoteError> {
-        let KeyText { name, stated, key } = parse_private_key(text, alg)?;
-        let pair = Self::from_seed(&name, *key, alg)?;
-        if pair.key_id != stated {
-            return Err(NoteError::KeyIdMismatch {
-                name,
-                stated,
-                computed: pair.key_id,
-            });
-        }
-        Ok(pair)
-    }
-
-    pub(crate) fn public_key(&self) -> [u8; 32] {
-        self.key.verifying_key().to_bytes()
-    }
-
-    pub(crate) fn verifier_key(&self) -> String {
-        format_verifier_key(&self.name, self.key_id, self.alg, &self.public_key())
-    }
-
-    pub(crate) fn to_private_key_text(&self) -> String {
-        format_private_key(&self.name, self.key_id, self.alg, self.key.as_bytes())
-    }
-
-    /// `Debug` with the public parts only.
-    pub(crate) fn debug(&self, f: &mut fmt::Formatter<'_>, what: &str) -> fmt::Result {
-        f.debug_struct(what)
+impl<const ALG: u8> fmt::Debug for Signer<ALG> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(type_name::<ALG>("LogSigner", "Cosigner"))
             .field("name", &self.name)
             .field("key_id", &format_args!("{:08x}", self.key_id))
             .field("public_key", &hex::encode(self.public_key()))
@@ -355,74 +311,92 @@ impl KeyPair {
     }
 }
 
-/// The log's signing key and its name. Holds the secret, so it is not `Clone` and its
-/// `Debug` shows only public parts.
-pub struct LogSigner(KeyPair);
-
-impl fmt::Debug for LogSigner {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.debug(f, "LogSigner")
-    }
+/// The name of a key type of `ALG`: `log`'s for [`ALG_ED25519`], else `witness`'s.
+fn type_name<const ALG: u8>(log: &'static str, witness: &'static str) -> &'static str {
+    if ALG == ALG_ED25519 { log } else { witness }
 }
 
-impl LogSigner {
+impl<const ALG: u8> Signer<ALG> {
     /// A new key from the operating system's random number generator.
     pub fn generate(name: &str) -> Result<Self, NoteError> {
-        KeyPair::generate(name, ALG_ED25519).map(Self)
+        validate_name(name)?;
+        Self::from_seed(name, *random_seed()?)
     }
 
     /// The key for an RFC 8032 32-byte private key seed.
     pub fn from_seed(name: &str, seed: [u8; 32]) -> Result<Self, NoteError> {
-        KeyPair::from_seed(name, seed, ALG_ED25519).map(Self)
+        validate_name(name)?;
+        let key = SigningKey::from_bytes(&seed);
+        let key_id = key_id(name, ALG, key.verifying_key().as_bytes());
+        Ok(Signer {
+            name: name.to_owned(),
+            key,
+            key_id,
+        })
     }
 
     pub fn name(&self) -> &str {
-        &self.0.name
+        &self.name
     }
 
     pub fn key_id(&self) -> u32 {
-        self.0.key_id
+        self.key_id
     }
 
     pub fn public_key(&self) -> [u8; 32] {
-        self.0.public_key()
+        self.key.verifying_key().to_bytes()
     }
 
-    /// `<name>+<8 hex key id>+<base64(0x01 || public key)>`, Go's `note.NewVerifier` form.
+    /// `<name>+<8 hex key id>+<base64(ALG || public key)>`, Go's `note.NewVerifier` form.
     pub fn verifier_key(&self) -> String {
-        self.0.verifier_key()
+        format_verifier_key(&self.name, self.key_id, ALG, &self.public_key())
     }
 
     /// The verifier for this key, without a round trip through text.
-    pub fn verifier(&self) -> NoteVerifier {
-        NoteVerifier {
-            name: self.0.name.clone(),
-            key_id: self.0.key_id,
-            key: self.0.key.verifying_key(),
+    pub fn verifier(&self) -> Verifier<ALG> {
+        Verifier {
+            name: self.name.clone(),
+            key_id: self.key_id,
+            key: self.key.verifying_key(),
         }
     }
 
+    /// `PRIVATE+KEY+<name>+<8 hex key id>+<base64(ALG || seed)>`, as Go's
+    /// `note.GenerateKey` writes it, so the key file works with Go's `note.NewSigner`.
+    pub fn to_private_key_text(&self) -> String {
+        format_private_key(&self.name, self.key_id, ALG, self.key.as_bytes())
+    }
+
+    /// Parses [`Signer::to_private_key_text`]; trailing whitespace (a final newline in a
+    /// key file) is ignored. The key id must match the key, which catches a hand-edited
+    /// name or a truncated file.
+    pub fn from_private_key_text(text: &str) -> Result<Self, NoteError> {
+        let KeyText { name, stated, key } = parse_private_key(text, ALG)?;
+        let signer = Self::from_seed(&name, *key)?;
+        if signer.key_id != stated {
+            return Err(NoteError::KeyIdMismatch {
+                name,
+                stated,
+                computed: signer.key_id,
+            });
+        }
+        Ok(signer)
+    }
+
+    /// The signature line signing `message`: its blob is the key id, `stamp` and the
+    /// signature.
+    pub(crate) fn sign_line(&self, message: &str, stamp: &[u8]) -> String {
+        let signature = self.key.sign(message.as_bytes()).to_bytes();
+        let blob = [&self.key_id.to_be_bytes()[..], stamp, &signature].concat();
+        signature_line(&self.name, &blob)
+    }
+}
+
+impl LogSigner {
     /// The complete signed note: the body, a blank line and one signature line.
     pub fn sign(&self, checkpoint: &Checkpoint) -> String {
         let text = checkpoint.body();
-        let signature = self.0.key.sign(text.as_bytes()).to_bytes();
-        let mut blob = Vec::with_capacity(4 + signature.len());
-        blob.extend_from_slice(&self.0.key_id.to_be_bytes());
-        blob.extend_from_slice(&signature);
-        format!("{text}\n{}", signature_line(&self.0.name, &blob))
-    }
-
-    /// `PRIVATE+KEY+<name>+<8 hex key id>+<base64(0x01 || seed)>`, as Go's
-    /// `note.GenerateKey` writes it, so the key file works with Go's `note.NewSigner`.
-    pub fn to_private_key_text(&self) -> String {
-        self.0.to_private_key_text()
-    }
-
-    /// Parses [`LogSigner::to_private_key_text`]; trailing whitespace (a final newline in
-    /// a key file) is ignored. The key id must match the key, which catches a hand-edited
-    /// name or a truncated file.
-    pub fn from_private_key_text(text: &str) -> Result<Self, NoteError> {
-        KeyPair::from_private_key_text(text, ALG_ED25519).map(Self)
+        format!("{text}\n{}", self.sign_line(&text, &[]))
     }
 }
 
@@ -432,12 +406,7 @@ pub(crate) fn signature_line(name: &str, blob: &[u8]) -> String {
 }
 
 /// `<name>+<8 hex key id>+<base64(alg || public key)>`, the signed-note verifier key.
-pub(crate) fn format_verifier_key(
-    name: &str,
-    key_id: u32,
-    alg: u8,
-    public_key: &[u8; 32],
-) -> String {
+fn format_verifier_key(name: &str, key_id: u32, alg: u8, public_key: &[u8; 32]) -> String {
     let mut blob = [0u8; 33];
     blob[0] = alg;
     blob[1..].copy_from_slice(public_key);
@@ -446,10 +415,7 @@ pub(crate) fn format_verifier_key(
 
 /// Parses a verifier key of type `alg`; trailing whitespace is ignored. The key id must
 /// match the key, and weak (small-order) keys are refused.
-pub(crate) fn parse_verifier_key(
-    vkey: &str,
-    alg: u8,
-) -> Result<(String, u32, VerifyingKey), NoteError> {
+fn parse_verifier_key(vkey: &str, alg: u8) -> Result<(String, u32, VerifyingKey), NoteError> {
     let malformed = NoteError::MalformedVerifierKey;
     let mut parts = vkey.trim_end().splitn(3, '+');
     let (Some(name), Some(id_hex), Some(key64)) = (parts.next(), parts.next(), parts.next()) else {
@@ -487,7 +453,7 @@ pub(crate) fn parse_verifier_key(
 
 /// Splits a signed note into its text (up to and including the newline before the last
 /// blank line) and its signature lines, at most [`MAX_SIGNATURES`] of them.
-pub(crate) fn split_note(note: &str) -> Result<(&str, Vec<&str>), NoteError> {
+fn split_note(note: &str) -> Result<(&str, Vec<&str>), NoteError> {
     let malformed = NoteError::MalformedNote;
     if note.chars().any(|c| c < ' ' && c != '\n') {
         return Err(malformed(
@@ -508,20 +474,34 @@ pub(crate) fn split_note(note: &str) -> Result<(&str, Vec<&str>), NoteError> {
     Ok((text, lines))
 }
 
-/// A trusted public key, by name and key id, that checks signed checkpoints.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NoteVerifier {
+/// A trusted public key of type `ALG`, by name and key id: [`NoteVerifier`] checks signed
+/// checkpoints, [`crate::cosignature::CosignatureVerifier`] a witness's cosignatures.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Verifier<const ALG: u8> {
     name: String,
     key_id: u32,
     key: VerifyingKey,
 }
 
-impl NoteVerifier {
-    /// Parses `<name>+<8 hex key id>+<base64(0x01 || public key)>`; trailing whitespace
+/// A trusted public key, by name and key id, that checks signed checkpoints.
+pub type NoteVerifier = Verifier<ALG_ED25519>;
+
+impl<const ALG: u8> fmt::Debug for Verifier<ALG> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct(type_name::<ALG>("NoteVerifier", "CosignatureVerifier"))
+            .field("name", &self.name)
+            .field("key_id", &self.key_id)
+            .field("key", &self.key)
+            .finish()
+    }
+}
+
+impl<const ALG: u8> Verifier<ALG> {
+    /// Parses `<name>+<8 hex key id>+<base64(ALG || public key)>`; trailing whitespace
     /// is ignored. The key id must match the key.
     pub fn from_verifier_key(vkey: &str) -> Result<Self, NoteError> {
-        let (name, key_id, key) = parse_verifier_key(vkey, ALG_ED25519)?;
-        Ok(NoteVerifier { name, key_id, key })
+        let (name, key_id, key) = parse_verifier_key(vkey, ALG)?;
+        Ok(Verifier { name, key_id, key })
     }
 
     pub fn name(&self) -> &str {
@@ -537,9 +517,40 @@ impl NoteVerifier {
     }
 
     pub fn verifier_key(&self) -> String {
-        format_verifier_key(&self.name, self.key_id, ALG_ED25519, self.key.as_bytes())
+        format_verifier_key(&self.name, self.key_id, ALG, self.key.as_bytes())
     }
 
+    /// Checks every signature line of `note` with this key's name and id with `check`
+    /// (given the signed text, the key and the blob after the key id), and returns the
+    /// checkpoint and what `check` made of the last line. Lines by other keys are ignored.
+    pub(crate) fn verify_lines<T>(
+        &self,
+        note: &str,
+        check: impl Fn(&str, &VerifyingKey, &[u8]) -> Option<T>,
+    ) -> Result<(Checkpoint, T), NoteError> {
+        let (text, lines) = split_note(note)?;
+        let mut found = None;
+        for line in lines {
+            let (name, key_id, blob) = parse_signature_line(line)?;
+            if name != self.name || key_id != self.key_id {
+                continue;
+            }
+            let checked =
+                check(text, &self.key, &blob).ok_or_else(|| NoteError::InvalidSignature {
+                    name: self.name.clone(),
+                    key_id: self.key_id,
+                })?;
+            found = Some(checked);
+        }
+        let found = found.ok_or_else(|| NoteError::NoSignature {
+            name: self.name.clone(),
+            key_id: self.key_id,
+        })?;
+        Ok((Checkpoint::parse_body(text)?, found))
+    }
+}
+
+impl NoteVerifier {
     /// Verifies a signed note and returns its checkpoint.
     ///
     /// The text is everything up to and including the newline before the last blank
@@ -548,30 +559,11 @@ impl NoteVerifier {
     /// origin is not compared with the key name here: the caller knows which origin it
     /// expects.
     pub fn verify(&self, note: &str) -> Result<Checkpoint, NoteError> {
-        let (text, lines) = split_note(note)?;
-        let mut found = false;
-        for line in lines {
-            let (name, key_id, sig) = parse_signature_line(line)?;
-            if name != self.name || key_id != self.key_id {
-                continue;
-            }
-            found = true;
-            let valid = Signature::from_slice(&sig)
-                .is_ok_and(|sig| self.key.verify_strict(text.as_bytes(), &sig).is_ok());
-            if !valid {
-                return Err(NoteError::InvalidSignature {
-                    name: self.name.clone(),
-                    key_id: self.key_id,
-                });
-            }
-        }
-        if !found {
-            return Err(NoteError::NoSignature {
-                name: self.name.clone(),
-                key_id: self.key_id,
-            });
-        }
-        Checkpoint::parse_body(text)
+        let checked = self.verify_lines(note, |text, key, sig| {
+            let sig = Signature::from_slice(sig).ok()?;
+            key.verify_strict(text.as_bytes(), &sig).ok()
+        });
+        checked.map(|(checkpoint, ())| checkpoint)
     }
 }
 

@@ -14,12 +14,9 @@
 //! taken for a log key (type 0x01) or the other way round. The key texts are the
 //! signed-note ones with that type byte, so Go's and cloudflare's tools read them.
 
-use ed25519_dalek::{Signature, Signer, VerifyingKey};
+use ed25519_dalek::{Signature, VerifyingKey};
 
-use crate::checkpoint::{
-    Checkpoint, KeyPair, NoteError, SIG_PREFIX, format_verifier_key, parse_signature_line,
-    parse_verifier_key, split_note,
-};
+use crate::checkpoint::{Checkpoint, NoteError, SIG_PREFIX, Signer, Verifier};
 
 /// The signed-note signature type byte of an Ed25519 `cosignature/v1` key.
 pub const ALG_COSIGNATURE_V1: u8 = 0x04;
@@ -34,50 +31,9 @@ pub fn signed_message(checkpoint_body: &str, time: u64) -> String {
 
 /// A witness's cosigning key. Holds the secret, so it is not `Clone`, and its `Debug`
 /// shows only public parts.
-pub struct Cosigner(KeyPair);
-
-impl std::fmt::Debug for Cosigner {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.0.debug(f, "Cosigner")
-    }
-}
+pub type Cosigner = Signer<ALG_COSIGNATURE_V1>;
 
 impl Cosigner {
-    /// A new key from the operating system's random number generator.
-    pub fn generate(name: &str) -> Result<Self, NoteError> {
-        KeyPair::generate(name, ALG_COSIGNATURE_V1).map(Self)
-    }
-
-    /// The key for an RFC 8032 32-byte private key seed.
-    pub fn from_seed(name: &str, seed: [u8; 32]) -> Result<Self, NoteError> {
-        KeyPair::from_seed(name, seed, ALG_COSIGNATURE_V1).map(Self)
-    }
-
-    pub fn name(&self) -> &str {
-        &self.0.name
-    }
-
-    pub fn key_id(&self) -> u32 {
-        self.0.key_id
-    }
-
-    pub fn public_key(&self) -> [u8; 32] {
-        self.0.public_key()
-    }
-
-    /// `<name>+<8 hex key id>+<base64(0x04 || public key)>`.
-    pub fn verifier_key(&self) -> String {
-        self.0.verifier_key()
-    }
-
-    pub fn verifier(&self) -> CosignatureVerifier {
-        CosignatureVerifier {
-            name: self.0.name.clone(),
-            key_id: self.0.key_id,
-            key: self.0.key.verifying_key(),
-        }
-    }
-
     /// The signature line (`— <name> <base64>` and a newline) cosigning `checkpoint` as
     /// of `time`, in POSIX seconds.
     pub fn cosign(&self, checkpoint: &Checkpoint, time: u64) -> Result<String, NoteError> {
@@ -87,97 +43,34 @@ impl Cosigner {
             ));
         }
         let message = signed_message(&checkpoint.body(), time);
-        let signature = self.0.key.sign(message.as_bytes()).to_bytes();
-        let mut blob = Vec::with_capacity(4 + 8 + 64);
-        blob.extend_from_slice(&self.0.key_id.to_be_bytes());
-        blob.extend_from_slice(&time.to_be_bytes());
-        blob.extend_from_slice(&signature);
-        Ok(crate::checkpoint::signature_line(&self.0.name, &blob))
-    }
-
-    /// `PRIVATE+KEY+<name>+<8 hex key id>+<base64(0x04 || seed)>`.
-    pub fn to_private_key_text(&self) -> String {
-        self.0.to_private_key_text()
-    }
-
-    /// Parses [`Cosigner::to_private_key_text`]; the key id must match the key.
-    pub fn from_private_key_text(text: &str) -> Result<Self, NoteError> {
-        KeyPair::from_private_key_text(text, ALG_COSIGNATURE_V1).map(Self)
+        Ok(self.sign_line(&message, &time.to_be_bytes()))
     }
 }
 
 /// A witness's public key, trusted by name and key id, that checks its cosignatures.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct CosignatureVerifier {
-    name: String,
-    key_id: u32,
-    key: VerifyingKey,
-}
+pub type CosignatureVerifier = Verifier<ALG_COSIGNATURE_V1>;
 
 impl CosignatureVerifier {
-    /// Parses `<name>+<8 hex key id>+<base64(0x04 || public key)>`.
-    pub fn from_verifier_key(vkey: &str) -> Result<Self, NoteError> {
-        let (name, key_id, key) = parse_verifier_key(vkey, ALG_COSIGNATURE_V1)?;
-        Ok(CosignatureVerifier { name, key_id, key })
-    }
-
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub fn key_id(&self) -> u32 {
-        self.key_id
-    }
-
-    pub fn verifier_key(&self) -> String {
-        format_verifier_key(
-            &self.name,
-            self.key_id,
-            ALG_COSIGNATURE_V1,
-            self.key.as_bytes(),
-        )
-    }
-
     /// Checks this witness's cosignature on a signed note and returns the checkpoint and
     /// the cosignature's time. Lines by other keys are ignored; every line with this
     /// key's name and id must verify. The log's own signature is not checked here.
     pub fn verify(&self, note: &str) -> Result<(Checkpoint, u64), NoteError> {
-        let (text, lines) = split_note(note)?;
-        let mut time = None;
-        for line in lines {
-            let (name, key_id, blob) = parse_signature_line(line)?;
-            if name != self.name || key_id != self.key_id {
-                continue;
-            }
-            let t = self
-                .check(text, &blob)
-                .ok_or_else(|| NoteError::InvalidSignature {
-                    name: self.name.clone(),
-                    key_id: self.key_id,
-                })?;
-            time = Some(t);
-        }
-        let time = time.ok_or_else(|| NoteError::NoSignature {
-            name: self.name.clone(),
-            key_id: self.key_id,
-        })?;
-        Ok((Checkpoint::parse_body(text)?, time))
+        self.verify_lines(note, check)
     }
+}
 
-    /// The time of a valid cosignature blob (after the key id) over `text`, or `None`.
-    fn check(&self, text: &str, blob: &[u8]) -> Option<u64> {
-        let (time, signature) = blob.split_at_checked(8)?;
-        let time = u64::from_be_bytes(time.try_into().ok()?);
-        if time > MAX_TIME {
-            return None;
-        }
-        let signature = Signature::from_slice(signature).ok()?;
-        let message = signed_message(text, time);
-        self.key
-            .verify_strict(message.as_bytes(), &signature)
-            .ok()
-            .map(|()| time)
+/// The time of a valid cosignature blob (after the key id) over `text`, or `None`.
+fn check(text: &str, key: &VerifyingKey, blob: &[u8]) -> Option<u64> {
+    let (time, signature) = blob.split_at_checked(8)?;
+    let time = u64::from_be_bytes(time.try_into().ok()?);
+    if time > MAX_TIME {
+        return None;
     }
+    let signature = Signature::from_slice(signature).ok()?;
+    let message = signed_message(text, time);
+    key.verify_strict(message.as_bytes(), &signature)
+        .ok()
+        .map(|()| time)
 }
 
 /// Adds signature lines to a signed note, after the ones it has; a line already there
@@ -196,7 +89,7 @@ pub fn add_signature_lines(note: &str, lines: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::checkpoint::LogSigner;
+    use crate::checkpoint::{LogSigner, parse_signature_line};
 
     fn checkpoint() -> Checkpoint {
         Checkpoint::new("acme.example/access-log", 42, [0xab; 32]).unwrap()

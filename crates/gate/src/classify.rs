@@ -8,7 +8,7 @@
 //!
 //! It needs no web framework (the fuzz target `gate_request` compiles it in by path).
 
-use accesslog_core::entry::Activity;
+use accesslog_core::entry::{Activity, file_type_of};
 use http::Method;
 use serde_json::{Map, Value};
 
@@ -99,7 +99,7 @@ pub struct Egress {
 }
 
 impl Egress {
-    fn new(activity: Activity, method: String) -> Self {
+    pub(crate) fn new(activity: Activity, method: String) -> Self {
         Egress {
             activity,
             list: false,
@@ -115,12 +115,13 @@ impl Egress {
         }
     }
 
-    /// Keeps `keys` of `params` in the entry's filters, each parsed as JSON where it is
-    /// JSON (Frappe's filters and fields travel as JSON text), else as text.
-    fn keep(&mut self, params: &Params, keys: &[&str]) {
-        for key in keys {
+    /// Keeps `keys` (separated by spaces) of `params` in the entry's filters, each parsed
+    /// as JSON where it is JSON (Frappe's filters and fields travel as JSON text), else as
+    /// text.
+    fn keep(&mut self, params: &Params, keys: &str) {
+        for key in keys.split_whitespace() {
             if let Some(v) = params.get(key) {
-                self.filters.insert((*key).to_owned(), json_or_text(v));
+                self.filters.insert(key.to_owned(), json_or_text(v));
             }
         }
     }
@@ -190,41 +191,33 @@ pub fn classify(method: &Method, path: &str, params: &Params) -> Route {
     }
     let label = format!("{method} {path}");
     let reading = *method == Method::GET || *method == Method::POST && !path.starts_with("/api/");
-    if path == "/printview" || path == "/print" {
-        if !reading {
-            return Route::Pass;
+    // A print page, a file or a backup is egress when read (GET, or a form's POST); any
+    // other method on them matches nothing below and passes.
+    if reading {
+        if path == "/printview" || path == "/print" {
+            let mut e = Egress::new(Activity::Print, label);
+            e.export_from = params.get("doctype").map(str::to_owned);
+            e.reference_document = params.get("name").map(str::to_owned);
+            e.print_format = params.get("format").map(str::to_owned);
+            e.file_type = Some("HTML".to_owned());
+            e.keep(params, "no_letterhead letterhead settings _lang");
+            return Route::Egress(e);
         }
-        let mut e = Egress::new(Activity::Print, label);
-        e.export_from = params.get("doctype").map(str::to_owned);
-        e.reference_document = params.get("name").map(str::to_owned);
-        e.print_format = params.get("format").map(str::to_owned);
-        e.file_type = Some("HTML".to_owned());
-        e.keep(
-            params,
-            &["no_letterhead", "letterhead", "settings", "_lang"],
-        );
-        return Route::Egress(e);
-    }
-    if let Some(file) = path.strip_prefix("/private/files/") {
-        if !reading {
-            return Route::Pass;
+        if let Some(file) = path.strip_prefix("/private/files/") {
+            let name = decode(file);
+            let mut e = Egress::new(Activity::FileDownload, label);
+            e.export_from = Some("File".to_owned());
+            e.file_type = file_type_of(&name);
+            e.reference_document = Some(format!("/private/files/{name}"));
+            return Route::Egress(e);
         }
-        let name = decode(file);
-        let mut e = Egress::new(Activity::FileDownload, label);
-        e.export_from = Some("File".to_owned());
-        e.file_type = accesslog_core::entry::file_type_of(&name);
-        e.reference_document = Some(format!("/private/files/{name}"));
-        return Route::Egress(e);
-    }
-    if let Some(file) = path.strip_prefix("/backups/") {
-        if !reading {
-            return Route::Pass;
+        if let Some(file) = path.strip_prefix("/backups/") {
+            let name = decode(file);
+            let mut e = Egress::new(Activity::BackupDownload, label);
+            e.file_type = file_type_of(&name);
+            e.reference_document = Some(name);
+            return Route::Egress(e);
         }
-        let name = decode(file);
-        let mut e = Egress::new(Activity::BackupDownload, label);
-        e.file_type = accesslog_core::entry::file_type_of(&name);
-        e.reference_document = Some(name);
-        return Route::Egress(e);
     }
     for prefix in ["/api/resource/", "/api/v1/resource/", "/api/v2/document/"] {
         if let Some(rest) = path.strip_prefix(prefix) {
@@ -262,16 +255,7 @@ fn resource(method: &Method, label: String, rest: &str, params: &Params) -> Rout
             e.list = true;
             e.keep(
                 params,
-                &[
-                    "filters",
-                    "or_filters",
-                    "order_by",
-                    "group_by",
-                    "limit_start",
-                    "limit_page_length",
-                    "limit",
-                    "parent",
-                ],
+                "filters or_filters order_by group_by limit_start limit_page_length limit parent",
             );
             e.columns = params.get("fields").map(json_or_text);
         }
@@ -315,14 +299,14 @@ fn by_method(name: &str, label: String, params: &Params) -> Route {
             e.reference_document = p("name");
             e.print_format = p("format");
             e.file_type = Some("PDF".to_owned());
-            e.keep(params, &["no_letterhead", "letterhead", "language"]);
+            e.keep(params, "no_letterhead letterhead language");
             e
         }
         "frappe.utils.print_format.report_to_pdf" => {
             let mut e = Egress::new(Activity::ReportPrint, label);
             e.file_type = Some("PDF".to_owned());
             e.report_name = p("report_name").or_else(|| p("title"));
-            e.keep(params, &["orientation"]);
+            e.keep(params, "orientation");
             e
         }
         "frappe.desk.query_report.export_query" => {
@@ -331,15 +315,8 @@ fn by_method(name: &str, label: String, params: &Params) -> Route {
             e.file_type = Some(export_type(params.get("file_format_type")));
             e.keep(
                 params,
-                &[
-                    "filters",
-                    "applied_filters",
-                    "visible_idx",
-                    "include_indentation",
-                    "include_filters",
-                    "csv_delimiter",
-                    "csv_quoting",
-                ],
+                "filters applied_filters visible_idx include_indentation include_filters \
+                 csv_delimiter csv_quoting",
             );
             e.columns = params.get("custom_columns").map(json_or_text);
             e
@@ -350,15 +327,7 @@ fn by_method(name: &str, label: String, params: &Params) -> Route {
             e.file_type = Some(export_type(params.get("file_format_type")));
             e.keep(
                 params,
-                &[
-                    "title",
-                    "filters",
-                    "order_by",
-                    "selected_items",
-                    "add_totals_row",
-                    "start",
-                    "page_length",
-                ],
+                "title filters order_by selected_items add_totals_row start page_length",
             );
             e.columns = params.get("fields").map(json_or_text);
             e
@@ -369,13 +338,7 @@ fn by_method(name: &str, label: String, params: &Params) -> Route {
             e.file_type = Some(export_type(params.get("file_type")));
             e.keep(
                 params,
-                &[
-                    "parent_doctype",
-                    "all_doctypes",
-                    "with_data",
-                    "template",
-                    "filters",
-                ],
+                "parent_doctype all_doctypes with_data template filters",
             );
             e.columns = params.get("select_columns").map(json_or_text);
             e
@@ -413,19 +376,14 @@ fn by_method(name: &str, label: String, params: &Params) -> Route {
             let mut e = Egress::new(Activity::FileDownload, label);
             e.export_from = Some("File".to_owned());
             e.reference_document = p("file_url");
-            e.file_type = params
-                .get("file_url")
-                .and_then(accesslog_core::entry::file_type_of);
+            e.file_type = params.get("file_url").and_then(file_type_of);
             e
         }
         "frappe.desk.query_report.run" => {
             let mut e = Egress::new(Activity::Read, label);
             e.list = true;
             e.report_name = p("report_name");
-            e.keep(
-                params,
-                &["filters", "custom_columns", "is_tree", "parent_field"],
-            );
+            e.keep(params, "filters custom_columns is_tree parent_field");
             e
         }
         "frappe.desk.reportview.get"
@@ -436,17 +394,7 @@ fn by_method(name: &str, label: String, params: &Params) -> Route {
             e.export_from = p("doctype");
             e.keep(
                 params,
-                &[
-                    "filters",
-                    "or_filters",
-                    "order_by",
-                    "group_by",
-                    "start",
-                    "page_length",
-                    "limit_start",
-                    "limit_page_length",
-                    "parent",
-                ],
+                "filters or_filters order_by group_by start page_length limit_start limit_page_length parent",
             );
             e.columns = params.get("fields").map(json_or_text);
             e
@@ -458,7 +406,7 @@ fn by_method(name: &str, label: String, params: &Params) -> Route {
             let mut e = Egress::new(Activity::Read, label);
             e.export_from = p("doctype");
             e.reference_document = p("name");
-            e.keep(params, &["filters", "fieldname", "field"]);
+            e.keep(params, "filters fieldname field");
             e
         }
         _ if !READ_METHODS.contains(&name) && names_access_log(params) => {

@@ -5,21 +5,22 @@
 use std::net::{IpAddr, SocketAddr};
 
 use accesslog_app::gate::{self as log_gate, Read};
-use accesslog_core::entry::{Activity, CanonicalJson, Event, Outcome};
+use accesslog_core::entry::{Activity, CanonicalJson, Event, Outcome, file_type_of};
 use axum::body::Body;
 use axum::extract::Request;
+use axum::http::header::AsHeaderName;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use hyper::body::Incoming;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use accesslog_site::gate::{is_host, public_host};
 
 use crate::Inner;
 use crate::classify::{Egress, Params, Route, classify};
-use crate::identity::{Credential, Who};
+use crate::identity::{Credential, IdentityError, Who};
 use crate::spool::Spooled;
 
 /// Answers up to this size are held in memory while their entry is recorded; larger ones
@@ -47,6 +48,16 @@ struct Asked {
     credential: Credential,
     host: Option<HeaderValue>,
     client_ip: IpAddr,
+}
+
+impl Asked {
+    /// Who is asking, as the upstream says.
+    async fn who(&self, inner: &Inner) -> Result<Who, IdentityError> {
+        inner
+            .identities
+            .who(&inner.upstream, &self.credential, self.host.as_ref())
+            .await
+    }
 }
 
 pub async fn handle(inner: &Inner, peer: SocketAddr, req: Request) -> Response {
@@ -82,12 +93,7 @@ pub async fn handle(inner: &Inner, peer: SocketAddr, req: Request) -> Response {
                 Ok(req) => req,
                 Err(problem) => return error(StatusCode::BAD_REQUEST, &problem, &asked),
             };
-            let (answer, who) = tokio::join!(
-                inner.upstream.send(req),
-                inner
-                    .identities
-                    .who(&inner.upstream, &asked.credential, asked.host.as_ref())
-            );
+            let (answer, who) = tokio::join!(inner.upstream.send(req), asked.who(inner));
             match answer {
                 Ok(answer) if answer.status().is_success() => {
                     release(inner, &asked, egress, answer, who).await
@@ -116,10 +122,7 @@ pub async fn handle(inner: &Inner, peer: SocketAddr, req: Request) -> Response {
                 && answer.headers().contains_key(header::CONTENT_DISPOSITION)
             {
                 let egress = unknown_download(&asked, answer.headers());
-                let who = inner
-                    .identities
-                    .who(&inner.upstream, &asked.credential, asked.host.as_ref())
-                    .await;
+                let who = asked.who(inner).await;
                 return release(inner, &asked, egress, answer, who).await;
             }
             pass_on(answer)
@@ -136,10 +139,7 @@ async fn inspect_body(
     body: Body,
     params: &mut Params,
 ) -> Result<Body, Response> {
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+    let content_type = text(&parts.headers, header::CONTENT_TYPE)
         .unwrap_or("")
         .to_ascii_lowercase();
     let kind = if content_type.starts_with("application/x-www-form-urlencoded") {
@@ -219,9 +219,7 @@ fn client_ip(inner: &Inner, peer: SocketAddr, headers: &HeaderMap) -> IpAddr {
     if !inner.trusted_proxies.iter().any(|n| n.contains(&peer_ip)) {
         return peer_ip;
     }
-    headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
+    text(headers, "x-forwarded-for")
         .and_then(|v| v.split(',').next())
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(peer_ip)
@@ -276,6 +274,11 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
+/// A header's value, when it is text.
+fn text(headers: &HeaderMap, name: impl AsHeaderName) -> Option<&str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
 /// The upstream's answer, streamed as it comes.
 fn pass_on(answer: axum::http::Response<Incoming>) -> Response {
     let (mut parts, body) = answer.into_parts();
@@ -286,25 +289,11 @@ fn pass_on(answer: axum::http::Response<Incoming>) -> Response {
 /// A download on a route the gate does not know: recorded as a file download named by its
 /// `Content-Disposition`.
 fn unknown_download(asked: &Asked, headers: &HeaderMap) -> Egress {
-    let file = headers
-        .get(header::CONTENT_DISPOSITION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(disposition_filename);
-    let mut e = Egress {
-        activity: Activity::FileDownload,
-        list: false,
-        method: format!("{} {}", asked.parts.method, asked.parts.uri.path()),
-        export_from: None,
-        reference_document: file.clone(),
-        report_name: None,
-        print_format: None,
-        file_type: file
-            .as_deref()
-            .and_then(accesslog_core::entry::file_type_of),
-        filters: Map::new(),
-        columns: None,
-        raw_commands: false,
-    };
+    let file = text(headers, header::CONTENT_DISPOSITION).and_then(disposition_filename);
+    let method = format!("{} {}", asked.parts.method, asked.parts.uri.path());
+    let mut e = Egress::new(Activity::FileDownload, method);
+    e.file_type = file.as_deref().and_then(file_type_of);
+    e.reference_document = file;
     if let Some(cmd) = asked.params.get("cmd") {
         e.filters.insert("cmd".into(), json!(cmd));
     }
@@ -325,7 +314,7 @@ async fn release(
     asked: &Asked,
     egress: Egress,
     answer: axum::http::Response<Incoming>,
-    who: Result<Who, crate::identity::IdentityError>,
+    who: Result<Who, IdentityError>,
 ) -> Response {
     let (mut parts, body) = answer.into_parts();
     let accel = parts.headers.remove("x-accel-redirect");
@@ -341,10 +330,7 @@ async fn release(
             }
         }
         None => {
-            let is_json = parts
-                .headers
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
+            let is_json = text(&parts.headers, header::CONTENT_TYPE)
                 .is_some_and(|t| t.starts_with("application/json"));
             let in_memory = if is_json || egress.raw_commands {
                 JSON_IN_MEMORY
@@ -456,17 +442,15 @@ fn describe(
     answer_headers: &HeaderMap,
     spooled: &Spooled,
 ) -> Event {
-    let mut event = Event::new(&who.user, egress.activity, &egress.method);
+    let mut event = event(inner, asked, who, egress.activity, &egress.method);
     event.export_from = egress.export_from;
     event.reference_document = egress.reference_document;
     event.report_name = egress.report_name;
     event.print_format = egress.print_format;
     event.file_type = egress.file_type.or_else(|| {
-        answer_headers
-            .get(header::CONTENT_DISPOSITION)
-            .and_then(|v| v.to_str().ok())
+        text(answer_headers, header::CONTENT_DISPOSITION)
             .and_then(disposition_filename)
-            .and_then(|f| accesslog_core::entry::file_type_of(&f))
+            .and_then(|f| file_type_of(&f))
     });
     let mut filters = egress.filters;
     let answer = spooled
@@ -489,21 +473,19 @@ fn describe(
         event.filters = Some(CanonicalJson::from_value(&Value::Object(filters)));
     }
     event.columns = egress.columns.as_ref().map(CanonicalJson::from_value);
+    event.request_id = text(answer_headers, "x-frappe-request-id").map(str::to_owned);
+    event.bounded()
+}
+
+/// An entry of `activity` by `who`, with what the request says of where it came from.
+fn event(inner: &Inner, asked: &Asked, who: &Who, activity: Activity, method: &str) -> Event {
+    let mut event = Event::new(&who.user, activity, method);
     event.roles = who.roles.clone();
     event.auth = who.auth.clone();
     event.ip = Some(asked.client_ip.to_string());
-    event.user_agent = asked
-        .parts
-        .headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    event.request_id = answer_headers
-        .get("x-frappe-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
+    event.user_agent = text(&asked.parts.headers, header::USER_AGENT).map(str::to_owned);
     event.source = source(inner, asked);
-    event.bounded()
+    event
 }
 
 /// `gate:<host>`: the host of `[gate] public_url`, or else the site the client asked for
@@ -553,28 +535,14 @@ fn rows_of(answer: &Value) -> Option<(u64, Vec<String>)> {
 
 /// Refuses a write to the upstream's Access Log, and records the refusal.
 async fn refuse_log_write(inner: &Inner, asked: &Asked, label: String) -> Response {
-    let who = inner
-        .identities
-        .who(&inner.upstream, &asked.credential, asked.host.as_ref())
-        .await
-        .unwrap_or_else(|_| Who {
-            user: "unknown".to_owned(),
-            roles: Vec::new(),
-            auth: None,
-        });
+    let who = asked.who(inner).await.unwrap_or_else(|_| Who {
+        user: "unknown".to_owned(),
+        roles: Vec::new(),
+        auth: None,
+    });
     let message = "The Access Log gate refuses to write or delete entries of this site's Access Log: entries are recorded by the gate itself, as data leaves.";
-    let mut event = Event::new(&who.user, Activity::LogWrite, &label);
+    let mut event = event(inner, asked, &who, Activity::LogWrite, &label);
     event.export_from = Some(crate::classify::ACCESS_LOG.to_owned());
-    event.roles = who.roles;
-    event.auth = who.auth;
-    event.ip = Some(asked.client_ip.to_string());
-    event.user_agent = asked
-        .parts
-        .headers
-        .get(header::USER_AGENT)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    event.source = source(inner, asked);
     if let Err(e) = log_gate::record_outcome(
         &inner.recorder,
         event.bounded(),
@@ -591,12 +559,7 @@ async fn refuse_log_write(inner: &Inner, asked: &Asked, label: String) -> Respon
 /// An error of the gate's own, shaped as Frappe shapes errors for API clients (JSON with
 /// `exc_type` and `_error_message`), or as plain text for a browser's navigation.
 fn error(status: StatusCode, message: &str, asked: &Asked) -> Response {
-    let accept = asked
-        .parts
-        .headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
+    let accept = text(&asked.parts.headers, header::ACCEPT).unwrap_or("");
     let api = asked.parts.uri.path().starts_with("/api/") && !accept.starts_with("text");
     if api || accept.contains("application/json") {
         let exc = match status {
