@@ -66,10 +66,10 @@ use accesslog_store::retention::{
 use accesslog_store::witnesses::{Cosignature, WitnessRefusal};
 use accesslog_store::{
     AccountStore, AlertStore, ApiKey, Appended, BlockingAppend, ChildRows, Dialect, Document,
-    DocumentStore, FileRecord, LeafCheck, LeafRow, ListQuery, LogHead, LogStore, LoginAttempts,
-    LoginFailureCounts, LoginOutcome, NewApiKey, NewDocument, NewSession, NewUser, PoolUse,
-    ReportStore, RetentionStore, ReviewDifference, RowSink, Session, SqlValue, Store, StoreResult,
-    StoredCheckpoint, User, WitnessStore,
+    DocumentStore, FileRecord, LeafCheck, LeafRow, ListQuery, LogHead, LogReads, LogStore,
+    LoginAttempts, LoginFailureCounts, LoginOutcome, NewApiKey, NewDocument, NewSession, NewUser,
+    PoolUse, ReportStore, RetentionStore, ReviewDifference, RowSink, Session, SqlValue, Store,
+    StoreResult, StoredCheckpoint, User, WitnessStore,
 };
 use accesslog_testkit::{Backend, POSTGRES_URL_VAR, TestDb};
 use async_trait::async_trait;
@@ -664,17 +664,7 @@ impl Store for Timed {
 }
 
 #[async_trait]
-impl LogStore for Timed {
-    async fn append_entries(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
-        self.inner.append_entries(events, at).await
-    }
-    fn blocking_appender(&self) -> StoreResult<Option<Box<dyn BlockingAppend>>> {
-        if self.blocking {
-            self.inner.blocking_appender()
-        } else {
-            Ok(None)
-        }
-    }
+impl LogReads for Timed {
     async fn log_head(&self) -> StoreResult<LogHead> {
         self.inner.log_head().await
     }
@@ -724,6 +714,29 @@ impl LogStore for Timed {
         top: u32,
     ) -> StoreResult<Vec<(String, u64)>> {
         self.inner.count_entries(q, by, sample, top).await
+    }
+    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> StoreResult<()> {
+        self.inner.add_checkpoint(checkpoint).await
+    }
+    async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
+        self.inner.latest_checkpoint().await
+    }
+    async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
+        self.inner.checkpoints().await
+    }
+}
+
+#[async_trait]
+impl LogStore for Timed {
+    async fn append_entries(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
+        self.inner.append_entries(events, at).await
+    }
+    fn blocking_appender(&self) -> StoreResult<Option<Box<dyn BlockingAppend>>> {
+        if self.blocking {
+            self.inner.blocking_appender()
+        } else {
+            Ok(None)
+        }
     }
     async fn index_for_review(&self, limit: u32) -> StoreResult<u64> {
         self.inner.index_for_review(limit).await
@@ -804,15 +817,6 @@ impl LogStore for Timed {
     }
     async fn merkle_nodes(&self, ids: &[NodeId]) -> StoreResult<Vec<(NodeId, Hash)>> {
         self.inner.merkle_nodes(ids).await
-    }
-    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> StoreResult<()> {
-        self.inner.add_checkpoint(checkpoint).await
-    }
-    async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
-        self.inner.latest_checkpoint().await
-    }
-    async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
-        self.inner.checkpoints().await
     }
 }
 

@@ -996,7 +996,7 @@ async fn backups_are_made_and_downloaded_only_through_the_log() {
     let store = accesslog_store_sqlite::SqliteStore::open(&dir.join("accesslog.db"))
         .await
         .unwrap();
-    let entries = accesslog_store::LogStore::entries_after(&store, 0, 10)
+    let entries = accesslog_store::LogReads::entries_after(&store, 0, 10)
         .await
         .unwrap();
     store.close().await;

@@ -9,7 +9,7 @@ use common::{accesslog, start};
 use std::process::Command;
 
 use accesslog_core::entry::{Activity, Outcome};
-use accesslog_store::LogStore;
+use accesslog_store::LogReads;
 use sha2::Digest;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

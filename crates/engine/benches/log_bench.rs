@@ -13,7 +13,9 @@ use accesslog_core::entry::{Activity, Entry, Event};
 use accesslog_core::merkle::{Hash, NodeId};
 use accesslog_core::{Clock, SystemClock, Timestamp};
 use accesslog_engine::{Recorder, RecorderConfig};
-use accesslog_store::{Appended, LeafRow, LogHead, LogStore, Store, StoreResult, StoredCheckpoint};
+use accesslog_store::{
+    Appended, LeafRow, LogHead, LogReads, LogStore, Store, StoreResult, StoredCheckpoint,
+};
 use accesslog_testkit::{Backend, POSTGRES_URL_VAR, TestDb};
 use async_trait::async_trait;
 use tokio::task::JoinSet;
@@ -466,27 +468,7 @@ impl BatchStats {
 }
 
 #[async_trait]
-impl LogStore for Timed {
-    async fn append_entries(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
-        let started = Instant::now();
-        let result = self.inner.append_entries(events, at).await;
-        let took = started.elapsed();
-        if result.is_ok()
-            && let Ok(mut calls) = self.calls.lock()
-        {
-            calls.push((events.len(), took));
-        }
-        result
-    }
-    async fn index_for_review(&self, limit: u32) -> StoreResult<u64> {
-        let started = Instant::now();
-        let result = self.inner.index_for_review(limit).await;
-        if let (Ok(n), Ok(mut indexed)) = (&result, self.indexed.lock()) {
-            indexed.0 += n;
-            indexed.1 += started.elapsed();
-        }
-        result
-    }
+impl LogReads for Timed {
     async fn log_head(&self) -> StoreResult<LogHead> {
         self.inner.log_head().await
     }
@@ -519,6 +501,46 @@ impl LogStore for Timed {
     ) -> StoreResult<Vec<(String, u64)>> {
         self.inner.count_entries(q, by, sample, top).await
     }
+    async fn retention_facts_after(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<accesslog_store::retention::RetentionFacts>> {
+        self.inner.retention_facts_after(after_seq, limit).await
+    }
+    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> StoreResult<()> {
+        self.inner.add_checkpoint(checkpoint).await
+    }
+    async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
+        self.inner.latest_checkpoint().await
+    }
+    async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
+        self.inner.checkpoints().await
+    }
+}
+
+#[async_trait]
+impl LogStore for Timed {
+    async fn append_entries(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
+        let started = Instant::now();
+        let result = self.inner.append_entries(events, at).await;
+        let took = started.elapsed();
+        if result.is_ok()
+            && let Ok(mut calls) = self.calls.lock()
+        {
+            calls.push((events.len(), took));
+        }
+        result
+    }
+    async fn index_for_review(&self, limit: u32) -> StoreResult<u64> {
+        let started = Instant::now();
+        let result = self.inner.index_for_review(limit).await;
+        if let (Ok(n), Ok(mut indexed)) = (&result, self.indexed.lock()) {
+            indexed.0 += n;
+            indexed.1 += started.elapsed();
+        }
+        result
+    }
     async fn entries_with_leaves_after(
         &self,
         after_seq: u64,
@@ -535,13 +557,6 @@ impl LogStore for Timed {
     ) -> StoreResult<accesslog_store::retention::BatchPruned> {
         self.inner.prune_entries(batch).await
     }
-    async fn retention_facts_after(
-        &self,
-        after_seq: u64,
-        limit: u32,
-    ) -> StoreResult<Vec<accesslog_store::retention::RetentionFacts>> {
-        self.inner.retention_facts_after(after_seq, limit).await
-    }
     async fn tidy_after_prune(&self) -> StoreResult<u64> {
         self.inner.tidy_after_prune().await
     }
@@ -553,15 +568,6 @@ impl LogStore for Timed {
         entries: &[accesslog_core::entry::Entry],
     ) -> StoreResult<accesslog_store::retention::Restored> {
         self.inner.restore_entries(entries).await
-    }
-    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> StoreResult<()> {
-        self.inner.add_checkpoint(checkpoint).await
-    }
-    async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
-        self.inner.latest_checkpoint().await
-    }
-    async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
-        self.inner.checkpoints().await
     }
 }
 

@@ -21,7 +21,7 @@ use accesslog_server::review::pages::COUNT_SAMPLE;
 use accesslog_server::{AppState, Definitions};
 use accesslog_site::{Overrides, Settings};
 use accesslog_store::log_search::{EntryPage, EntryQuery, GroupBy};
-use accesslog_store::{LogStore, Store};
+use accesslog_store::{LogReads, Store};
 use accesslog_store_sqlite::{Sidecars, SqliteStore, database_files};
 use accesslog_testkit::TestDb;
 use support::{Stats, cell, env_u64, get, time};

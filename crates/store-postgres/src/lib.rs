@@ -15,13 +15,11 @@ use accesslog_core::Timestamp;
 use accesslog_core::entry::{Entry, Event};
 use accesslog_core::merkle::{Hash, NodeId};
 use accesslog_store::log::{
-    ENTRY_FIELDS, Extension, entry_from_row, extend, frontier_from_stored, hash_from_bytes,
-    seq_bound, settle_time, split_node_ids, to_i64, write_decimal,
+    ENTRY_FIELDS, Extension, RawColumn, entry_from_row, extend, frontier_from_stored,
+    hash_from_bytes, seq_bound, settle_time, split_node_ids, to_i64,
 };
-use accesslog_store::{
-    Appended, LeafCheck, LeafRow, LogHead, Store, StoreError, StoreResult, StoredCheckpoint,
-};
-use accesslog_store::{Dialect, LogStore, SqlBacked, SqlStore};
+use accesslog_store::{Appended, LeafCheck, LeafRow, Store, StoreError, StoreResult};
+use accesslog_store::{Dialect, LogReads, LogStore, SqlBacked, SqlStore};
 use async_trait::async_trait;
 use sqlx::{Postgres, Row};
 
@@ -75,10 +73,6 @@ pub(crate) struct Columns {
 }
 
 impl Columns {
-    pub(crate) fn with_capacity(_n: usize) -> Self {
-        Self::default()
-    }
-
     /// Inserts the batch through `INSERT_ENTRIES`.
     async fn insert(self, conn: &mut sqlx::PgConnection) -> StoreResult<()> {
         let c = self;
@@ -175,12 +169,7 @@ impl PgStore {
     /// Connects with every table in `schema` (created if missing): how tests get a fresh,
     /// private database in a shared server.
     pub async fn connect_in_schema(url: &str, schema: &str) -> StoreResult<Self> {
-        if !schema
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            return Err(StoreError::Other(format!("bad schema name {schema:?}")));
-        }
+        checked_schema(schema)?;
         let admin = PgPoolOptions::new()
             .max_connections(1)
             .connect_with(Self::options(url)?)
@@ -202,12 +191,7 @@ impl PgStore {
     /// Drops a schema made by [`PgStore::connect_in_schema`], with everything in it, and
     /// closes this store. For test harnesses; never called by the server.
     pub async fn drop_schema(self, schema: &str) -> StoreResult<()> {
-        if !schema
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_')
-        {
-            return Err(StoreError::Other(format!("bad schema name {schema:?}")));
-        }
+        checked_schema(schema)?;
         let sql = format!("DROP SCHEMA IF EXISTS {schema} CASCADE");
         sqlx::query(sqlx::AssertSqlSafe(sql))
             .execute(self.pool())
@@ -286,6 +270,18 @@ impl PgStore {
     }
 }
 
+/// A schema name fit to be written into SQL as it is: letters, digits and `_`.
+fn checked_schema(schema: &str) -> StoreResult<()> {
+    if schema
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        Ok(())
+    } else {
+        Err(StoreError::Other(format!("bad schema name {schema:?}")))
+    }
+}
+
 impl SqlBacked for PgStore {
     type Db = Postgres;
     fn sql(&self) -> &SqlStore<Postgres> {
@@ -320,82 +316,36 @@ impl Store for PgStore {
     }
 }
 
-/// One row's leaf recomputed from its raw column values: the integer columns (seq,
-/// timestamp, row_count, byte_count; 8 bytes big-endian) in decimal, the text ones as
-/// they are. Anything unexpected gives `leaf: None`, and verification reads the row in
-/// full to say what is wrong.
-fn leaf_check(row: &sqlx::postgres::PgRow) -> StoreResult<LeafCheck> {
+/// A walked row's [`LeafCheck`], from the column values as PostgreSQL sends them (binary:
+/// integers 8 bytes big-endian).
+fn leaf_check(row: &sqlx::postgres::PgRow, buf: &mut Vec<u8>) -> StoreResult<LeafCheck> {
     use sqlx::ValueRef;
-    const INTEGERS: [(usize, bool); 4] = [(0, false), (1, true), (13, false), (14, false)];
-    let int = |i: usize| -> Option<Option<i64>> {
-        let v = row.try_get_raw(i).ok()?;
-        if v.is_null() {
-            return Some(None);
-        }
-        let b: [u8; 8] = v.as_bytes().ok()?.try_into().ok()?;
-        Some(Some(i64::from_be_bytes(b)))
+    let column = |i: usize, integer: bool| match row.try_get_raw(i) {
+        Ok(v) if v.is_null() => RawColumn::Null,
+        Ok(v) => match v.as_bytes() {
+            Ok(b) if integer => b
+                .try_into()
+                .map_or(RawColumn::Other, |b| RawColumn::Int(i64::from_be_bytes(b))),
+            Ok(b) if std::str::from_utf8(b).is_ok() => RawColumn::Text(b),
+            _ => RawColumn::Other,
+        },
+        Err(_) => RawColumn::Other,
     };
-    let seq = int(0)
-        .flatten()
-        .ok_or_else(|| StoreError::Other("a row without a seq".to_owned()))?;
-    let timestamp = int(1).flatten().unwrap_or(0);
+    let int = |i: usize| match column(i, true) {
+        RawColumn::Int(v) => Some(v),
+        _ => None,
+    };
+    let seq = int(0).ok_or_else(|| StoreError::Other("a row without a seq".to_owned()))?;
     let stored = row
         .try_get_raw(ENTRY_FIELDS.len())
         .ok()
         .filter(|v| !v.is_null())
         .and_then(|v| v.as_bytes().ok().and_then(|b| hash_from_bytes(b).ok()));
-    if int(ENTRY_FIELDS.len() + 1) == Some(Some(1)) {
-        // A pruned entry: only its kept leaf, which the tree checks.
-        return Ok(LeafCheck {
-            seq,
-            timestamp,
-            leaf: stored,
-            stored,
-            review: None,
-            pruned: true,
-        });
-    }
-    let mut digits = [[0u8; 20]; 4];
-    let mut lens = [usize::MAX; 4];
-    let mut ok = true;
-    for (k, (col, signed)) in INTEGERS.iter().enumerate() {
-        match int(*col) {
-            Some(Some(v)) if *signed || v >= 0 => lens[k] = write_decimal(&mut digits[k], v),
-            Some(None) if *col >= 13 => {}
-            _ => ok = false,
-        }
-    }
-    let mut fields: [Option<&[u8]>; 24] = [None; 24];
-    for (i, field) in fields.iter_mut().enumerate() {
-        if !ok {
-            break;
-        }
-        if let Some(k) = INTEGERS.iter().position(|(c, _)| *c == i) {
-            *field = (lens[k] != usize::MAX).then(|| &digits[k][20 - lens[k]..]);
-            continue;
-        }
-        match row.try_get_raw(i) {
-            Ok(v) if v.is_null() => {}
-            Ok(v) => match v.as_bytes() {
-                Ok(b) if std::str::from_utf8(b).is_ok() => *field = Some(b),
-                _ => ok = false,
-            },
-            Err(_) => ok = false,
-        }
-    }
-    let leaf = ok.then(|| {
-        let mut buf = Vec::with_capacity(512);
-        accesslog_core::entry::encode_fields(&mut buf, &fields);
-        accesslog_core::merkle::leaf_hash(&buf)
-    });
-    Ok(LeafCheck {
-        seq,
-        timestamp,
-        leaf,
-        stored,
-        review: None,
-        pruned: false,
-    })
+    let pruned = int(ENTRY_FIELDS.len() + 1) == Some(1);
+    let timestamp = int(1).unwrap_or(0);
+    Ok(LeafCheck::walked(
+        seq, timestamp, stored, pruned, buf, column,
+    ))
 }
 
 #[async_trait]
@@ -433,7 +383,7 @@ impl LogStore for PgStore {
 
         // One statement whose text never changes, whatever the batch size: the columns go
         // as arrays and UNNEST turns them back into rows.
-        let mut c = Columns::with_capacity(entries.len());
+        let mut c = Columns::default();
         for (entry, leaf) in entries.iter().zip(&leaf_hashes) {
             c.push(entry, leaf)?;
         }
@@ -478,60 +428,6 @@ impl LogStore for PgStore {
         })
     }
 
-    async fn log_head(&self) -> StoreResult<LogHead> {
-        self.sql.log_head().await
-    }
-
-    async fn entries_after(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<Entry>> {
-        self.sql.entries_after(after_seq, limit).await
-    }
-
-    async fn retention_facts_after(
-        &self,
-        after_seq: u64,
-        limit: u32,
-    ) -> StoreResult<Vec<accesslog_store::retention::RetentionFacts>> {
-        self.sql.retention_facts_after(after_seq, limit).await
-    }
-
-    async fn entry(&self, seq: u64) -> StoreResult<Option<Entry>> {
-        self.sql.entry(seq).await
-    }
-
-    async fn source_marks(
-        &self,
-        source: &str,
-        after_seq: u64,
-        span: u32,
-    ) -> StoreResult<Vec<accesslog_store::SourceMark>> {
-        self.sql.source_marks(source, after_seq, span).await
-    }
-
-    async fn search_entries(
-        &self,
-        q: &accesslog_store::log_search::EntryQuery,
-        page: accesslog_store::log_search::EntryPage,
-        limit: u32,
-    ) -> StoreResult<Vec<Entry>> {
-        self.sql.search_entries(q, page, limit).await
-    }
-
-    async fn activity_since(
-        &self,
-        from: Timestamp,
-    ) -> StoreResult<accesslog_store::log_search::ActivitySummary> {
-        self.sql.activity_since(from).await
-    }
-    async fn count_entries(
-        &self,
-        q: &accesslog_store::log_search::EntryQuery,
-        by: accesslog_store::log_search::GroupBy,
-        sample: u32,
-        top: u32,
-    ) -> StoreResult<Vec<(String, u64)>> {
-        self.sql.count_entries(q, by, sample, top).await
-    }
-
     /// Nothing to do: here the review table is a view of the log, indexed as it is written
     /// (migration 0007 says why).
     async fn index_for_review(&self, _limit: u32) -> StoreResult<u64> {
@@ -547,9 +443,12 @@ impl LogStore for PgStore {
         limit: u32,
     ) -> StoreResult<Vec<LeafCheck>> {
         let rows = self.walk(after_seq, limit).await?;
-        tokio::task::spawn_blocking(move || rows.iter().map(leaf_check).collect())
-            .await
-            .map_err(|e| StoreError::Other(format!("the hashing thread failed: {e}")))?
+        tokio::task::spawn_blocking(move || {
+            let mut buf = Vec::with_capacity(1024);
+            rows.iter().map(|row| leaf_check(row, &mut buf)).collect()
+        })
+        .await
+        .map_err(|e| StoreError::Other(format!("the hashing thread failed: {e}")))?
     }
 
     async fn entries_with_leaves_after(
@@ -563,22 +462,12 @@ impl LogStore for PgStore {
                 let leaf = row
                     .try_get::<Option<Vec<u8>>, _>("leaf_hash")
                     .ok()
-                    .flatten()
-                    .and_then(|b| hash_from_bytes(&b).ok());
-                let seq: i64 = row.try_get("seq")?;
+                    .flatten();
+                let seq = row.try_get("seq")?;
                 let pruned = row.try_get::<i64, _>("pruned")? != 0;
-                Ok(LeafRow {
-                    seq,
-                    entry: if pruned {
-                        Err(format!(
-                            "entry {seq} was pruned: only its leaf hash is kept"
-                        ))
-                    } else {
-                        entry_from_row(row).map_err(|e| e.to_string())
-                    },
-                    leaf,
-                    pruned,
-                })
+                Ok(LeafRow::walked(seq, leaf.as_deref(), pruned, || {
+                    entry_from_row(row)
+                }))
             })
             .collect()
     }
@@ -637,17 +526,5 @@ impl LogStore for PgStore {
             }
         }
         Ok(found)
-    }
-
-    async fn add_checkpoint(&self, c: &StoredCheckpoint) -> StoreResult<()> {
-        self.sql.add_checkpoint(c).await
-    }
-
-    async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
-        self.sql.latest_checkpoint().await
-    }
-
-    async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
-        self.sql.checkpoints().await
     }
 }

@@ -45,16 +45,8 @@ impl PartitionEnd {
         let mut end: i64 = row.try_get("end_seq")?;
         let entries: i64 = row.try_get("entries")?;
         while end <= last {
-            let next = end + entries;
-            let name = format!("access_log_s{end}");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-                "CREATE TABLE {name} (LIKE access_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS); \
-                 ALTER TABLE access_log ATTACH PARTITION {name} FOR VALUES FROM ({end}) TO ({next}); \
-                 INSERT INTO log_partitions (name, first_seq, end_seq) VALUES ('{name}', {end}, {next});"
-            )))
-            .execute(&mut *tx)
-            .await?;
-            end = next;
+            create(tx, end, end + entries).await?;
+            end += entries;
         }
         Ok(Some(end))
     }
@@ -379,14 +371,19 @@ pub(crate) async fn cover(tx: &mut PgConnection, seqs: &[i64]) -> StoreResult<()
         // The gap is cut in partitions of the usual size, as the appender made them.
         let entries: i64 = row.try_get("entries")?;
         let start = lo + (seq - lo) / entries * entries;
-        let end = (start + entries).min(hi);
-        let name = format!("access_log_s{start}");
-        sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-            "CREATE TABLE {name} (LIKE access_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS); \
-             ALTER TABLE access_log ATTACH PARTITION {name} FOR VALUES FROM ({start}) TO ({end}); \
-             INSERT INTO log_partitions (name, first_seq, end_seq) VALUES ('{name}', {start}, {end});"
-        )))
-        .execute(&mut *tx)
-        .await?;
+        create(tx, start, (start + entries).min(hi)).await?;
     }
+}
+
+/// Makes the partition of the seqs `[first, end)`, attached and listed.
+async fn create(tx: &mut PgConnection, first: i64, end: i64) -> StoreResult<()> {
+    let name = format!("access_log_s{first}");
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "CREATE TABLE {name} (LIKE access_log INCLUDING DEFAULTS INCLUDING CONSTRAINTS); \
+         ALTER TABLE access_log ATTACH PARTITION {name} FOR VALUES FROM ({first}) TO ({end}); \
+         INSERT INTO log_partitions (name, first_seq, end_seq) VALUES ('{name}', {first}, {end});"
+    )))
+    .execute(tx)
+    .await?;
+    Ok(())
 }

@@ -45,7 +45,7 @@ pub(crate) async fn prune(pool: &PgPool, batch: &PruneBatch) -> StoreResult<Batc
 pub(crate) async fn restore(pool: &PgPool, entries: &[Entry]) -> StoreResult<Restored> {
     let mut tx = pool.begin().await?;
     let mut done = Restored::default();
-    let mut columns = Columns::with_capacity(entries.len());
+    let mut columns = Columns::default();
     let mut restored = Vec::with_capacity(entries.len());
     for entry in entries {
         let seq = to_i64(entry.seq)?;

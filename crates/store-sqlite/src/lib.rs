@@ -13,10 +13,9 @@ use accesslog_core::entry::{Entry, Event};
 use accesslog_core::merkle::{Hash, NodeId};
 use accesslog_store::log::{hash_from_bytes, seq_bound, split_node_ids};
 use accesslog_store::{
-    Appended, BlockingAppend, LeafCheck, LeafRow, LogHead, ReviewDifference, Store, StoreError,
-    StoreResult, StoredCheckpoint,
+    Appended, BlockingAppend, LeafCheck, LeafRow, ReviewDifference, Store, StoreError, StoreResult,
 };
-use accesslog_store::{Dialect, LogStore, SqlBacked, SqlStore};
+use accesslog_store::{Dialect, LogReads, LogStore, SqlBacked, SqlStore};
 use async_trait::async_trait;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
@@ -79,14 +78,9 @@ pub struct Sidecars {
 impl Sidecars {
     /// The files beside the database at `main`.
     pub fn beside(main: &Path) -> StoreResult<Self> {
-        let utf8 = |p: std::path::PathBuf| {
-            p.to_str()
-                .map(str::to_owned)
-                .ok_or_else(|| StoreError::Other(format!("{} is not a UTF-8 path", p.display())))
-        };
         Ok(Self {
-            log: utf8(log_file::log_path(main))?,
-            review: utf8(review::review_path(main))?,
+            log: log_file::utf8(&log_file::log_path(main))?.to_owned(),
+            review: log_file::utf8(&review::review_path(main))?.to_owned(),
         })
     }
 
@@ -228,18 +222,14 @@ impl Store for SqliteStore {
     }
 
     async fn backup_to(&self, path: &std::path::Path) -> StoreResult<()> {
-        let target = path
-            .to_str()
-            .ok_or_else(|| StoreError::Other(format!("{} is not a UTF-8 path", path.display())))?;
+        let target = log_file::utf8(path)?;
         // The site's file, then the log's, each a consistent copy; then one file holding
         // both, as a backup always was (`log_file::merge_into_backup`).
         let mut snapshot = path.as_os_str().to_owned();
         snapshot.push(".log-snapshot");
         let snapshot = std::path::PathBuf::from(snapshot);
         let _ = std::fs::remove_file(&snapshot);
-        let snapshot_name = snapshot.to_str().ok_or_else(|| {
-            StoreError::Other(format!("{} is not a UTF-8 path", snapshot.display()))
-        })?;
+        let snapshot_name = log_file::utf8(&snapshot)?;
         sqlx::query("VACUUM main INTO $1")
             .bind(target)
             .execute(self.pool())
@@ -296,66 +286,12 @@ impl LogStore for SqliteStore {
         Ok(Some(Box::new(self.writer.appender(&self.path)?)))
     }
 
-    async fn log_head(&self) -> StoreResult<LogHead> {
-        self.sql.log_head().await
-    }
-
-    async fn entries_after(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<Entry>> {
-        self.sql.entries_after(after_seq, limit).await
-    }
-
-    async fn retention_facts_after(
-        &self,
-        after_seq: u64,
-        limit: u32,
-    ) -> StoreResult<Vec<accesslog_store::retention::RetentionFacts>> {
-        self.sql.retention_facts_after(after_seq, limit).await
-    }
-
-    async fn entry(&self, seq: u64) -> StoreResult<Option<Entry>> {
-        self.sql.entry(seq).await
-    }
-
-    async fn source_marks(
-        &self,
-        source: &str,
-        after_seq: u64,
-        span: u32,
-    ) -> StoreResult<Vec<accesslog_store::SourceMark>> {
-        self.sql.source_marks(source, after_seq, span).await
-    }
-
-    async fn search_entries(
-        &self,
-        q: &accesslog_store::log_search::EntryQuery,
-        page: accesslog_store::log_search::EntryPage,
-        limit: u32,
-    ) -> StoreResult<Vec<Entry>> {
-        self.sql.search_entries(q, page, limit).await
-    }
-
-    async fn activity_since(
-        &self,
-        from: Timestamp,
-    ) -> StoreResult<accesslog_store::log_search::ActivitySummary> {
-        self.sql.activity_since(from).await
-    }
-    async fn count_entries(
-        &self,
-        q: &accesslog_store::log_search::EntryQuery,
-        by: accesslog_store::log_search::GroupBy,
-        sample: u32,
-        top: u32,
-    ) -> StoreResult<Vec<(String, u64)>> {
-        self.sql.count_entries(q, by, sample, top).await
-    }
-
     async fn index_for_review(&self, limit: u32) -> StoreResult<u64> {
         self.indexer.index_for_review(limit).await
     }
 
     async fn review_lag(&self) -> StoreResult<u64> {
-        let size = self.sql.log_head().await?.size;
+        let size = self.log_head().await?.size;
         Ok(size.saturating_sub(self.sql.review_watermark().await?))
     }
 
@@ -463,17 +399,5 @@ impl LogStore for SqliteStore {
             }
         }
         Ok(found)
-    }
-
-    async fn add_checkpoint(&self, c: &StoredCheckpoint) -> StoreResult<()> {
-        self.sql.add_checkpoint(c).await
-    }
-
-    async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
-        self.sql.latest_checkpoint().await
-    }
-
-    async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
-        self.sql.checkpoints().await
     }
 }

@@ -140,7 +140,8 @@ pub(crate) fn open_alone(main: &Path) -> StoreResult<Connection> {
     Ok(conn)
 }
 
-fn utf8(path: &Path) -> StoreResult<&str> {
+/// `path` as SQLite takes a file name: UTF-8, or an error naming it.
+pub(crate) fn utf8(path: &Path) -> StoreResult<&str> {
     path.to_str()
         .ok_or_else(|| StoreError::Other(format!("{} is not a UTF-8 path", path.display())))
 }

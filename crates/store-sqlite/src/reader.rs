@@ -5,7 +5,7 @@
 use std::path::Path;
 
 use accesslog_store::log::{
-    EntryColumns, PRUNED_AHEAD_SQL, entry_from_columns, hash_from_bytes, walk_sql, write_decimal,
+    EntryColumns, PRUNED_AHEAD_SQL, RawColumn, entry_from_columns, hash_from_bytes, walk_sql,
 };
 use accesslog_store::{LeafCheck, LeafRow, StoreError, StoreResult};
 use rusqlite::{Connection, OpenFlags, params};
@@ -42,29 +42,35 @@ pub(crate) fn leaf_rows(path: &Path, after: i64, limit: u32) -> StoreResult<Vec<
         let seq: i64 = row
             .get(0)
             .map_err(|e| StoreError::Other(format!("seq: {e}")))?;
-        let leaf = row
-            .get::<_, Option<Vec<u8>>>(NAMES.len())
-            .ok()
-            .flatten()
-            .and_then(|b| hash_from_bytes(&b).ok());
+        let leaf = row.get::<_, Option<Vec<u8>>>(NAMES.len()).ok().flatten();
         let pruned = row.get::<_, i64>(PRUNED).unwrap_or(0) != 0;
-        Ok(LeafRow {
-            seq,
-            entry: if pruned {
-                Err(format!(
-                    "entry {seq} was pruned: only its leaf hash is kept"
-                ))
-            } else {
-                entry_from_columns(&Columns(row)).map_err(|e| e.to_string())
-            },
-            leaf,
-            pruned,
-        })
+        Ok(LeafRow::walked(seq, leaf.as_deref(), pruned, || {
+            entry_from_columns(&Columns(row))
+        }))
     })
 }
 
 /// The column saying whether a walked row is a pruned entry's kept leaf (`walk_sql`).
 const PRUNED: usize = NAMES.len() + 1;
+
+/// A failed read of the log, with SQLite's error.
+fn db(e: rusqlite::Error) -> StoreError {
+    StoreError::Database(Box::new(e))
+}
+
+/// Opens `file` read-only, on a connection of its own for a blocking thread (the walk,
+/// the review copy beside it, reports).
+pub(crate) fn open_read_only(file: &Path) -> StoreResult<Connection> {
+    let unavailable = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
+    let conn = Connection::open_with_flags(
+        file,
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(unavailable)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))
+        .map_err(unavailable)?;
+    Ok(conn)
+}
 
 /// Runs `each` over up to `limit` rows (entry columns, `leaf_hash`, `pruned`) with
 /// `seq > after`, in order, on a read-only connection of its own: the entries, and the kept
@@ -75,25 +81,14 @@ fn walk<T>(
     limit: u32,
     mut each: impl FnMut(&rusqlite::Row<'_>) -> StoreResult<T>,
 ) -> StoreResult<Vec<T>> {
-    let unavailable = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
-    let conn = Connection::open_with_flags(
-        crate::log_file::log_path(path),
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .map_err(unavailable)?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))
-        .map_err(unavailable)?;
+    let conn = open_read_only(&crate::log_file::log_path(path))?;
     let pruned_ahead: bool = conn
         .query_row(PRUNED_AHEAD_SQL, params![after], |r| r.get(0))
-        .map_err(|e| StoreError::Database(Box::new(e)))?;
-    let mut stmt = conn
-        .prepare(&walk_sql(pruned_ahead))
-        .map_err(|e| StoreError::Database(Box::new(e)))?;
-    let mut rows = stmt
-        .query(params![after, i64::from(limit)])
-        .map_err(|e| StoreError::Database(Box::new(e)))?;
+        .map_err(db)?;
+    let mut stmt = conn.prepare(&walk_sql(pruned_ahead)).map_err(db)?;
+    let mut rows = stmt.query(params![after, i64::from(limit)]).map_err(db)?;
     let mut out = Vec::with_capacity(limit as usize);
-    while let Some(row) = rows.next().map_err(|e| StoreError::Database(Box::new(e)))? {
+    while let Some(row) = rows.next().map_err(db)? {
         out.push(each(row)?);
     }
     Ok(out)
@@ -106,13 +101,8 @@ fn walk<T>(
 pub(crate) fn leaf_checks(path: &Path, after: i64, limit: u32) -> StoreResult<Vec<LeafCheck>> {
     use rusqlite::types::ValueRef;
     let mut buf = Vec::with_capacity(1024);
-    // Integer columns, by position: seq, timestamp, row_count, byte_count. Counts and seq
-    // are unsigned in an entry; timestamps may be negative.
-    const INTEGERS: [(usize, bool); 4] = [(0, false), (1, true), (13, false), (14, false)];
-    let mut digits = [[0u8; 20]; 4];
     // The copied rows of the same page, read in lockstep (see ReviewCopy).
     let copy = ReviewCopy::open(path)?;
-    let db = |e: rusqlite::Error| StoreError::Database(Box::new(e));
     let mut stmt = match &copy {
         Some(c) => Some(c.conn.prepare(REVIEW_PAGE).map_err(db)?),
         None => None,
@@ -144,64 +134,25 @@ pub(crate) fn leaf_checks(path: &Path, after: i64, limit: u32) -> StoreResult<Ve
             ValueRef::Blob(b) => hash_from_bytes(b).ok(),
             _ => None,
         };
-        if vals[PRUNED] == ValueRef::Integer(1) {
+        let pruned = vals[PRUNED] == ValueRef::Integer(1);
+        let column = |i: usize, _: bool| match vals[i] {
+            ValueRef::Integer(v) => RawColumn::Int(v),
+            ValueRef::Text(t) => RawColumn::Text(t),
+            ValueRef::Null => RawColumn::Null,
+            _ => RawColumn::Other,
+        };
+        let check = LeafCheck::walked(seq, timestamp, stored, pruned, &mut buf, column);
+        let review = match copied.as_mut() {
             // Only the kept leaf: the tree checks it. A copied row left at its seq (a prune
             // stopped between the two files' commits) is passed over.
-            if let Some(copied) = copied.as_mut() {
+            Some(copied) if pruned => {
                 skip_copy(copied, seq)?;
+                None
             }
-            return Ok(LeafCheck {
-                seq,
-                timestamp,
-                leaf: stored,
-                stored,
-                review: None,
-                pruned: true,
-            });
-        }
-        let mut fields: [Option<&[u8]>; 24] = [None; 24];
-        let mut ok = true;
-        let mut lens = [0usize; 4];
-        for (k, (col, signed)) in INTEGERS.iter().enumerate() {
-            match vals[*col] {
-                ValueRef::Integer(v) if *signed || v >= 0 => {
-                    lens[k] = write_decimal(&mut digits[k], v)
-                }
-                ValueRef::Null if *col >= 13 => lens[k] = usize::MAX,
-                _ => ok = false,
-            }
-        }
-        for (i, field) in fields.iter_mut().enumerate() {
-            if !ok {
-                break;
-            }
-            if let Some(k) = INTEGERS.iter().position(|(c, _)| *c == i) {
-                *field = (lens[k] != usize::MAX).then(|| &digits[k][20 - lens[k]..]);
-                continue;
-            }
-            match vals[i] {
-                ValueRef::Text(t) => *field = Some(t),
-                ValueRef::Null => *field = None,
-                _ => ok = false,
-            }
-        }
-        let leaf = ok.then(|| {
-            buf.clear();
-            accesslog_core::entry::encode_fields(&mut buf, &fields);
-            accesslog_core::merkle::leaf_hash(&buf)
-        });
-        let review = match copied.as_mut() {
             Some(copied) => check_copy(copied, mark, seq, &vals)?,
             None => None,
         };
-        Ok(LeafCheck {
-            seq,
-            timestamp,
-            leaf,
-            stored,
-            review,
-            pruned: false,
-        })
+        Ok(LeafCheck { review, ..check })
     })
 }
 
@@ -268,14 +219,7 @@ impl ReviewCopy {
         if !review.exists() {
             return Ok(None);
         }
-        let unavailable = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
-        let conn = Connection::open_with_flags(
-            &review,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(unavailable)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(unavailable)?;
+        let conn = open_read_only(&review)?;
         let mark = conn
             .query_row("SELECT MAX(seq) FROM access_log_review", [], |r| {
                 r.get::<_, Option<i64>>(0)
@@ -293,9 +237,7 @@ fn skip_copy(copied: &mut rusqlite::Rows<'_>, seq: i64) -> StoreResult<()> {
         if c.get::<_, i64>(0).unwrap_or(i64::MAX) > seq {
             break;
         }
-        copied
-            .advance()
-            .map_err(|e| StoreError::Database(Box::new(e)))?;
+        copied.advance().map_err(db)?;
     }
     Ok(())
 }
@@ -329,8 +271,6 @@ fn check_copy(
             return Ok(Some("the copied row differs from the entry"));
         }
     }
-    copied
-        .advance()
-        .map_err(|e| StoreError::Database(Box::new(e)))?;
+    copied.advance().map_err(db)?;
     Ok(None)
 }

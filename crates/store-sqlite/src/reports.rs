@@ -28,7 +28,7 @@ use accesslog_store::{ReportStore, RowSink, SqlValue, StoreError, StoreResult};
 use async_trait::async_trait;
 use rusqlite::hooks::{AuthAction, AuthContext, Authorization};
 use rusqlite::types::ValueRef;
-use rusqlite::{Connection, ErrorCode, OpenFlags};
+use rusqlite::{Connection, ErrorCode};
 
 use crate::SqliteStore;
 
@@ -426,14 +426,8 @@ fn read(
 ) -> StoreResult<()> {
     let mut width = 0;
     let result = (|| -> StoreResult<()> {
+        let conn = crate::reader::open_read_only(&path)?;
         let unavailable = |e: rusqlite::Error| StoreError::Unavailable(e.to_string());
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(unavailable)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(unavailable)?;
         let refused = restrict(&conn, limit).map_err(unavailable)?;
         let other = |e: rusqlite::Error| {
             // A refusal fails the statement with SQLITE_AUTH, or (a function) with a plain

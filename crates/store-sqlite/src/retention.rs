@@ -30,12 +30,9 @@ use crate::writer::{INSERT_ENTRY, insert_entry, map_err};
 fn open(main: &Path) -> StoreResult<Connection> {
     let conn = crate::log_file::open_alone(main)?;
     let review = crate::review::review_path(main);
-    let review = review
-        .to_str()
-        .ok_or_else(|| StoreError::Other(format!("{} is not a UTF-8 path", review.display())))?;
     conn.execute(
         &format!("ATTACH DATABASE ?1 AS {}", crate::review::SCHEMA),
-        params![review],
+        params![crate::log_file::utf8(&review)?],
     )
     .map_err(map_err)?;
     Ok(conn)

@@ -17,8 +17,8 @@
 
 use std::path::{Path, PathBuf};
 
+use accesslog_store::StoreResult;
 use accesslog_store::log_search::INDEX_FOR_REVIEW_SQL;
-use accesslog_store::{StoreError, StoreResult};
 use rusqlite::{Connection, params};
 
 use crate::worker::Worker;
@@ -90,9 +90,7 @@ impl Indexer {
         // The log file is this connection's `main`: the copy reads the log and nothing else.
         let conn = crate::log_file::open_alone(main)?;
         let review = review_path(main);
-        let review = review.to_str().ok_or_else(|| {
-            StoreError::Other(format!("{} is not a UTF-8 path", review.display()))
-        })?;
+        let review = crate::log_file::utf8(&review)?;
         conn.execute(&format!("ATTACH DATABASE ?1 AS {SCHEMA}"), params![review])
             .map_err(map_err)?;
         conn.execute_batch(&format!(
@@ -162,8 +160,8 @@ fn copy(conn: &Connection, limit: u32) -> StoreResult<u64> {
 mod tests {
     use accesslog_core::Timestamp;
     use accesslog_core::entry::{Activity, Event};
-    use accesslog_store::LogStore;
     use accesslog_store::log_search::{EntryPage, EntryQuery};
+    use accesslog_store::{LogReads, LogStore};
 
     /// A review file made before the `source` column is made again from the log when the
     /// store opens, and the source filter finds entries through it.

@@ -541,8 +541,8 @@ async fn concurrent_login_attempts_are_counted_exactly(store: &dyn Store) {
 /// the log's own review file is kept.
 #[tokio::test]
 async fn sqlite_rebuilds_a_review_file_that_belongs_to_another_log() {
-    use accesslog_store::LogStore;
     use accesslog_store::log_search::{EntryPage, EntryQuery};
+    use accesslog_store::{LogReads, LogStore};
     use accesslog_store_sqlite::review_path;
 
     async fn users(store: &SqliteStore) -> Vec<String> {
@@ -661,7 +661,7 @@ async fn rows_in_file(path: &std::path::Path, table: &str) -> Option<i64> {
 /// log out again, with every entry, tree node, checkpoint and the head unchanged.
 #[tokio::test]
 async fn sqlite_keeps_the_log_in_a_file_of_its_own_and_backups_whole() {
-    use accesslog_store::LogStore;
+    use accesslog_store::{LogReads, LogStore};
     use accesslog_store_sqlite::log_path;
 
     let dir = tempfile::tempdir().unwrap();
@@ -721,7 +721,7 @@ async fn sqlite_keeps_the_log_in_a_file_of_its_own_and_backups_whole() {
 /// move interrupted between the two files' commits) it finishes the move.
 #[tokio::test]
 async fn sqlite_refuses_a_log_beside_another_and_finishes_an_interrupted_move() {
-    use accesslog_store::LogStore;
+    use accesslog_store::{LogReads, LogStore};
     use accesslog_store_sqlite::log_path;
 
     let dir = tempfile::tempdir().unwrap();

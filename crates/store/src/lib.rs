@@ -117,19 +117,11 @@ pub struct PoolUse {
     pub max: u32,
 }
 
-/// The Access Log's storage: append-only, with the Merkle tree beside the entries.
+/// The Access Log's reads (its head, entries, searches) and its checkpoints: the part of
+/// [`LogStore`] both SQL backends share, implemented once for every [`SqlBacked`] store
+/// (in [`sql`]).
 #[async_trait]
-pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
-    /// Appends `events` as the next entries, all stamped `at`, in one durable transaction
-    /// together with the tree nodes they complete and the new tree state. Dense `seq` is
-    /// guaranteed even when several processes append to one database.
-    async fn append_entries(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended>;
-    /// A [`BlockingAppend`] on a connection of its own, when this backend has one; it
-    /// fails as `append_entries` does once the store is closed. The default (PostgreSQL,
-    /// whose driver is async) has none: the recorder commits through `append_entries`.
-    fn blocking_appender(&self) -> StoreResult<Option<Box<dyn BlockingAppend>>> {
-        Ok(None)
-    }
+pub trait LogReads: Send + Sync + std::fmt::Debug + 'static {
     async fn log_head(&self) -> StoreResult<LogHead>;
     /// Up to `limit` entries with `seq > after_seq`, in `seq` order.
     async fn entries_after(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<Entry>>;
@@ -191,6 +183,27 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
         sample: u32,
         top: u32,
     ) -> StoreResult<Vec<(String, u64)>>;
+    /// Keeps a signed checkpoint; a second one for the same size is ignored.
+    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> StoreResult<()>;
+    async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>>;
+    /// Every stored checkpoint, smallest size first.
+    async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>>;
+}
+
+/// The Access Log's storage: append-only, with the Merkle tree beside the entries; its
+/// reads and checkpoints are the supertrait [`LogReads`].
+#[async_trait]
+pub trait LogStore: LogReads {
+    /// Appends `events` as the next entries, all stamped `at`, in one durable transaction
+    /// together with the tree nodes they complete and the new tree state. Dense `seq` is
+    /// guaranteed even when several processes append to one database.
+    async fn append_entries(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended>;
+    /// A [`BlockingAppend`] on a connection of its own, when this backend has one; it
+    /// fails as `append_entries` does once the store is closed. The default (PostgreSQL,
+    /// whose driver is async) has none: the recorder commits through `append_entries`.
+    fn blocking_appender(&self) -> StoreResult<Option<Box<dyn BlockingAppend>>> {
+        Ok(None)
+    }
     /// Copies up to `limit` of the oldest entries not yet in the review table (whose indexes
     /// serve `search_entries` and `count_entries`) into it, in one transaction of its own,
     /// and says how many. Searches are right whether or not this has run (they read newer
@@ -293,11 +306,6 @@ pub trait LogStore: Send + Sync + std::fmt::Debug + 'static {
     async fn restore_entries(&self, entries: &[Entry]) -> StoreResult<retention::Restored>;
     /// The stored perfect-subtree hashes among `ids` (missing ones are left out).
     async fn merkle_nodes(&self, ids: &[NodeId]) -> StoreResult<Vec<(NodeId, Hash)>>;
-    /// Keeps a signed checkpoint; a second one for the same size is ignored.
-    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> StoreResult<()>;
-    async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>>;
-    /// Every stored checkpoint, smallest size first.
-    async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>>;
 }
 
 /// Documents of the site's types.

@@ -22,7 +22,7 @@ pub struct Appended {
 
 /// An entry an ingestion source recorded, as much of it as an importer needs to know what
 /// it brought in before: the upstream's id (`request_id`) and what it said of the
-/// upstream's own time (`reason`). See [`crate::LogStore::source_marks`].
+/// upstream's own time (`reason`). See [`crate::LogReads::source_marks`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SourceMark {
     pub seq: u64,
@@ -42,6 +42,30 @@ pub struct LeafRow {
     /// The entry was pruned or redacted: only its kept leaf hash is left (`entry` is an
     /// error saying so), and verification can check it only through the tree.
     pub pruned: bool,
+}
+
+impl LeafRow {
+    /// A walked row (`walk_sql`) with its stored leaf hash, if it reads as one: the entry
+    /// read by `entry`, or for a pruned one, the error saying so.
+    pub fn walked(
+        seq: i64,
+        leaf: Option<&[u8]>,
+        pruned: bool,
+        entry: impl FnOnce() -> StoreResult<Entry>,
+    ) -> Self {
+        Self {
+            seq,
+            entry: if pruned {
+                Err(format!(
+                    "entry {seq} was pruned: only its leaf hash is kept"
+                ))
+            } else {
+                entry().map_err(|e| e.to_string())
+            },
+            leaf: leaf.and_then(|b| hash_from_bytes(b).ok()),
+            pruned,
+        }
+    }
 }
 
 /// Where the review copy first differs from the log.
@@ -70,6 +94,83 @@ pub struct LeafCheck {
     pub pruned: bool,
 }
 
+/// One column of a walked row as a backend's driver hands it over, for [`LeafCheck::walked`].
+#[derive(Clone, Copy, Debug)]
+pub enum RawColumn<'a> {
+    Null,
+    Int(i64),
+    /// Text, as its bytes.
+    Text(&'a [u8]),
+    /// Anything else: the row is not hashed on the fast path.
+    Other,
+}
+
+impl LeafCheck {
+    /// The fast path of verification for a walked row (`walk_sql`): a pruned entry's kept
+    /// leaf as it is (the tree checks it); otherwise the leaf recomputed from the raw values
+    /// of its entry columns, `column(i, integer)` for the `i`-th of [`ENTRY_FIELDS`] (an
+    /// integer column or not), without building the entry. The integer columns (seq,
+    /// timestamp, row_count, byte_count) are encoded in decimal, the text ones as they are,
+    /// in `buf`. Anything unexpected (a value of the wrong type, a negative count) gives
+    /// `leaf: None`, and verification reads the row in full to say what is wrong.
+    pub fn walked<'a>(
+        seq: i64,
+        timestamp: i64,
+        stored: Option<Hash>,
+        pruned: bool,
+        buf: &mut Vec<u8>,
+        column: impl Fn(usize, bool) -> RawColumn<'a>,
+    ) -> Self {
+        Self {
+            seq,
+            timestamp,
+            leaf: if pruned {
+                stored
+            } else {
+                recomputed_leaf(buf, column)
+            },
+            stored,
+            review: None,
+            pruned,
+        }
+    }
+}
+
+/// The leaf of [`LeafCheck::walked`], `None` where a column is not as an entry has it.
+fn recomputed_leaf<'a>(
+    buf: &mut Vec<u8>,
+    column: impl Fn(usize, bool) -> RawColumn<'a>,
+) -> Option<Hash> {
+    // Integer columns, by position: seq, timestamp, row_count, byte_count. Counts and seq
+    // are unsigned in an entry; timestamps may be negative; the counts may be NULL.
+    const INTEGERS: [(usize, bool); 4] = [(0, false), (1, true), (13, false), (14, false)];
+    let mut digits = [[0u8; 20]; 4];
+    let mut fields: [Option<&[u8]>; 24] = [None; 24];
+    for ((col, signed), digits) in INTEGERS.iter().zip(&mut digits) {
+        match column(*col, true) {
+            RawColumn::Int(v) if *signed || v >= 0 => {
+                let n = write_decimal(digits, v);
+                fields[*col] = Some(&digits[20 - n..]);
+            }
+            RawColumn::Null if *col >= 13 => {}
+            _ => return None,
+        }
+    }
+    for (i, field) in fields.iter_mut().enumerate() {
+        if INTEGERS.iter().any(|(c, _)| *c == i) {
+            continue;
+        }
+        match column(i, false) {
+            RawColumn::Text(t) => *field = Some(t),
+            RawColumn::Null => {}
+            _ => return None,
+        }
+    }
+    buf.clear();
+    accesslog_core::entry::encode_fields(buf, &fields);
+    Some(leaf_hash(buf))
+}
+
 /// The time an append stamps its entries with: the caller's clock, read before the
 /// writer's lock, but never before the last entry's, which is read under the lock. So
 /// timestamps never go back as `seq` goes up, whichever of several servers sharing the
@@ -82,8 +183,8 @@ pub fn settle_time(at: Timestamp, last: Option<i64>) -> Timestamp {
 }
 
 /// Writes `v` in decimal at the end of `buf`; returns how many bytes it took (20 are
-/// enough for any `i64`). The verification fast paths encode integer columns with it.
-pub fn write_decimal(buf: &mut [u8; 20], v: i64) -> usize {
+/// enough for any `i64`). The verification fast path encodes integer columns with it.
+fn write_decimal(buf: &mut [u8; 20], v: i64) -> usize {
     let negative = v < 0;
     let mut n = v.unsigned_abs();
     let mut i = buf.len();
@@ -193,7 +294,8 @@ pub fn hash_from_bytes(bytes: &[u8]) -> StoreResult<Hash> {
         .map_err(|_| StoreError::Other(format!("a stored hash has {} bytes, not 32", bytes.len())))
 }
 
-fn to_u64(v: i64, what: &str) -> StoreResult<u64> {
+/// A stored seq or count read back, which is never negative in a row as it was written.
+pub(crate) fn to_u64(v: i64, what: &str) -> StoreResult<u64> {
     u64::try_from(v).map_err(|_| StoreError::Other(format!("stored {what} {v} is negative")))
 }
 

@@ -16,7 +16,7 @@ use accesslog_engine::verify::{CheckpointOrigin, SignedCheckpoint, split_checkpo
 use accesslog_engine::{CheckpointPolicy, Checkpointer, RecordError, Recorder, RecorderConfig};
 use accesslog_store::log_search::{EntryPage, EntryQuery};
 use accesslog_store::{
-    Appended, LogHead, LogStore, Store, StoreError, StoreResult, StoredCheckpoint,
+    Appended, LogHead, LogReads, LogStore, Store, StoreError, StoreResult, StoredCheckpoint,
 };
 use accesslog_store_postgres::PgStore;
 use accesslog_store_sqlite::SqliteStore;
@@ -125,22 +125,7 @@ impl Wrapped {
 }
 
 #[async_trait]
-impl LogStore for Wrapped {
-    async fn append_entries(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
-        let call = self.calls.fetch_add(1, Ordering::SeqCst);
-        self.batches.lock().expect("lock").push(events.len());
-        if call == 0
-            && let Some(hold) = self.hold_first
-        {
-            tokio::time::sleep(hold).await;
-        }
-        if self.refuse {
-            return Err(StoreError::Unavailable(
-                "injected: the disk went away".into(),
-            ));
-        }
-        self.inner.append_entries(events, at).await
-    }
+impl LogReads for Wrapped {
     async fn log_head(&self) -> StoreResult<LogHead> {
         self.inner.log_head().await
     }
@@ -172,6 +157,41 @@ impl LogStore for Wrapped {
         top: u32,
     ) -> StoreResult<Vec<(String, u64)>> {
         self.inner.count_entries(q, by, sample, top).await
+    }
+    async fn retention_facts_after(
+        &self,
+        after_seq: u64,
+        limit: u32,
+    ) -> StoreResult<Vec<accesslog_store::retention::RetentionFacts>> {
+        self.inner.retention_facts_after(after_seq, limit).await
+    }
+    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> StoreResult<()> {
+        self.inner.add_checkpoint(checkpoint).await
+    }
+    async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
+        self.inner.latest_checkpoint().await
+    }
+    async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
+        self.inner.checkpoints().await
+    }
+}
+
+#[async_trait]
+impl LogStore for Wrapped {
+    async fn append_entries(&self, events: &[Event], at: Timestamp) -> StoreResult<Appended> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst);
+        self.batches.lock().expect("lock").push(events.len());
+        if call == 0
+            && let Some(hold) = self.hold_first
+        {
+            tokio::time::sleep(hold).await;
+        }
+        if self.refuse {
+            return Err(StoreError::Unavailable(
+                "injected: the disk went away".into(),
+            ));
+        }
+        self.inner.append_entries(events, at).await
     }
     async fn index_for_review(&self, limit: u32) -> StoreResult<u64> {
         if self.refuse_index {
@@ -212,13 +232,6 @@ impl LogStore for Wrapped {
     ) -> StoreResult<accesslog_store::retention::BatchPruned> {
         self.inner.prune_entries(batch).await
     }
-    async fn retention_facts_after(
-        &self,
-        after_seq: u64,
-        limit: u32,
-    ) -> StoreResult<Vec<accesslog_store::retention::RetentionFacts>> {
-        self.inner.retention_facts_after(after_seq, limit).await
-    }
     async fn tidy_after_prune(&self) -> StoreResult<u64> {
         self.inner.tidy_after_prune().await
     }
@@ -230,15 +243,6 @@ impl LogStore for Wrapped {
         entries: &[accesslog_core::entry::Entry],
     ) -> StoreResult<accesslog_store::retention::Restored> {
         self.inner.restore_entries(entries).await
-    }
-    async fn add_checkpoint(&self, checkpoint: &StoredCheckpoint) -> StoreResult<()> {
-        self.inner.add_checkpoint(checkpoint).await
-    }
-    async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
-        self.inner.latest_checkpoint().await
-    }
-    async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
-        self.inner.checkpoints().await
     }
 }
 

@@ -3,17 +3,17 @@
 use accesslog_core::Timestamp;
 use async_trait::async_trait;
 
-use super::{Backend, SqlBacked, SqlRow, Stmt};
+use super::{Backend, SqlBacked, SqlRow, Stmt, to_u64};
+use crate::StoreResult;
 use crate::alerts::{AlertFilter, AlertRecord, AlertStore, DeadLetterRecord, Suppression};
 use crate::log::to_i64;
-use crate::{StoreError, StoreResult};
 
 const ALERT_COLUMNS: &str = "id, rule, user_email, window_start, severity, state, shadow, \
      opened_at, updated_at, version, body";
 
 fn alert_from_row(row: &impl SqlRow) -> StoreResult<AlertRecord> {
     Ok(AlertRecord {
-        id: to_u64(row.get("id")?)?,
+        id: to_u64(row.get("id")?, "id")?,
         rule: row.get("rule")?,
         user: row.get("user_email")?,
         window_start: Timestamp::from_micros(row.get("window_start")?),
@@ -29,7 +29,7 @@ fn alert_from_row(row: &impl SqlRow) -> StoreResult<AlertRecord> {
 
 fn suppression_from_row(row: &impl SqlRow) -> StoreResult<Suppression> {
     Ok(Suppression {
-        id: to_u64(row.get("id")?)?,
+        id: to_u64(row.get("id")?, "id")?,
         rule: row.get("rule")?,
         user: row.get("user_email")?,
         owner: row.get("owner")?,
@@ -41,17 +41,13 @@ fn suppression_from_row(row: &impl SqlRow) -> StoreResult<Suppression> {
 
 fn dead_letter_from_row(row: &impl SqlRow) -> StoreResult<DeadLetterRecord> {
     Ok(DeadLetterRecord {
-        id: to_u64(row.get("id")?)?,
+        id: to_u64(row.get("id")?, "id")?,
         channel: row.get("channel")?,
-        alert_id: to_u64(row.get("alert_id")?)?,
+        alert_id: to_u64(row.get("alert_id")?, "id")?,
         attempts: u32::try_from(row.get::<i64>("attempts")?).unwrap_or(u32::MAX),
         last_error: row.get("last_error")?,
         at: Timestamp::from_micros(row.get("at")?),
     })
-}
-
-fn to_u64(v: i64) -> StoreResult<u64> {
-    u64::try_from(v).map_err(|_| StoreError::Other(format!("a negative id: {v}")))
 }
 
 /// A new open alert; the partial unique index on the open key turns a second open alert
@@ -92,7 +88,7 @@ fn update_stmt(a: &AlertRecord) -> StoreResult<Stmt<'_>> {
 impl<T: SqlBacked> AlertStore for T {
     async fn insert_alert(&self, a: &AlertRecord) -> StoreResult<Option<u64>> {
         let row = self.sql().fetch_optional(insert_stmt(a)).await?;
-        row.map(|r| to_u64(r.get("id")?)).transpose()
+        row.map(|r| to_u64(r.get("id")?, "id")).transpose()
     }
 
     async fn open_alert_for(
@@ -140,7 +136,7 @@ impl<T: SqlBacked> AlertStore for T {
                 update_stmt(a)?
             };
             let row = <T::Db as Backend>::fetch_optional(&mut *tx, stmt).await?;
-            written.push(row.map(|r| to_u64(r.get("id")?)).transpose()?);
+            written.push(row.map(|r| to_u64(r.get("id")?, "id")).transpose()?);
         }
         tx.commit().await?;
         Ok(written)
@@ -186,7 +182,7 @@ impl<T: SqlBacked> AlertStore for T {
                  WHERE state IN ('open', 'acknowledged') AND shadow = FALSE",
             ))
             .await?;
-        to_u64(row.get("n")?)
+        to_u64(row.get("n")?, "id")
     }
 
     async fn alerts_cursor(&self) -> StoreResult<Option<(u64, Timestamp)>> {
@@ -198,7 +194,7 @@ impl<T: SqlBacked> AlertStore for T {
             .await?;
         row.map(|r| {
             Ok((
-                to_u64(r.get("last_seq")?)?,
+                to_u64(r.get("last_seq")?, "id")?,
                 Timestamp::from_micros(r.get("started_at")?),
             ))
         })
@@ -246,7 +242,7 @@ impl<T: SqlBacked> AlertStore for T {
                 .bind(s.expires_at.as_micros()),
             )
             .await?;
-        to_u64(row.get("id")?)
+        to_u64(row.get("id")?, "id")
     }
 
     async fn suppressions(&self, at: Option<Timestamp>) -> StoreResult<Vec<Suppression>> {
@@ -279,7 +275,7 @@ impl<T: SqlBacked> AlertStore for T {
                 .bind(d.at.as_micros()),
             )
             .await?;
-        to_u64(row.get("id")?)
+        to_u64(row.get("id")?, "id")
     }
 
     async fn dead_letters(&self, limit: u32) -> StoreResult<Vec<DeadLetterRecord>> {

@@ -1,18 +1,36 @@
-//! Reading the Access Log back (its head, entries, searches, checkpoints): the same SQL on
-//! both backends. Appending and the verification walk stay in each backend's crate.
+//! Reading the Access Log back (its head, entries, searches, checkpoints): [`LogReads`],
+//! the same SQL on both backends. Appending and the verification walk stay in each
+//! backend's crate.
 
 use accesslog_core::Timestamp;
 use accesslog_core::entry::Entry;
 
-use super::{Backend, SqlRow, SqlStore, Stmt};
-use crate::log::{ENTRY_COLUMNS, entry_from_row, frontier_from_stored, hash_from_bytes, to_i64};
+use async_trait::async_trait;
+
+use super::{Backend, SqlBacked, SqlRow, SqlStore, Stmt};
+use crate::log::{
+    ENTRY_COLUMNS, entry_from_row, frontier_from_stored, hash_from_bytes, to_i64, to_u64,
+};
 use crate::log_search::{self, ActivitySummary, EntryPage, EntryQuery, GroupBy};
 use crate::retention::RetentionFacts;
-use crate::{LogHead, SourceMark, StoreError, StoreResult, StoredCheckpoint};
+use crate::{LogHead, LogReads, SourceMark, StoreError, StoreResult, StoredCheckpoint};
 
 impl<DB: Backend> SqlStore<DB> {
-    pub async fn log_head(&self) -> StoreResult<LogHead> {
+    /// Every entry up to this `seq` is in `access_log_review`, none above.
+    pub async fn review_watermark(&self) -> StoreResult<u64> {
+        let w: i64 = self
+            .fetch_one(Stmt::new(log_search::WATERMARK_SQL))
+            .await?
+            .get("w")?;
+        Ok(u64::try_from(w).unwrap_or(0))
+    }
+}
+
+#[async_trait]
+impl<T: SqlBacked> LogReads for T {
+    async fn log_head(&self) -> StoreResult<LogHead> {
         let row = self
+            .sql()
             .fetch_one(Stmt::new(
                 "SELECT size, frontier FROM log_state WHERE id = 1",
             ))
@@ -25,10 +43,11 @@ impl<DB: Backend> SqlStore<DB> {
     }
 
     /// Up to `limit` entries with `seq > after_seq`, in `seq` order.
-    pub async fn entries_after(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<Entry>> {
+    async fn entries_after(&self, after_seq: u64, limit: u32) -> StoreResult<Vec<Entry>> {
         let sql =
             format!("SELECT {ENTRY_COLUMNS} FROM access_log WHERE seq > $1 ORDER BY seq LIMIT $2");
         let rows = self
+            .sql()
             .fetch_all(
                 Stmt::new(sql)
                     .bind(to_i64(after_seq)?)
@@ -38,13 +57,13 @@ impl<DB: Backend> SqlStore<DB> {
         rows.iter().map(entry_from_row).collect()
     }
 
-    /// See [`crate::LogStore::retention_facts_after`].
-    pub async fn retention_facts_after(
+    async fn retention_facts_after(
         &self,
         after_seq: u64,
         limit: u32,
     ) -> StoreResult<Vec<RetentionFacts>> {
         let rows = self
+            .sql()
             .fetch_all(
                 Stmt::new(
                     "SELECT seq, timestamp, activity, \"user\", export_from, report_name \
@@ -56,10 +75,8 @@ impl<DB: Backend> SqlStore<DB> {
             .await?;
         rows.iter()
             .map(|r| {
-                let seq: i64 = r.get("seq")?;
                 Ok(RetentionFacts {
-                    seq: u64::try_from(seq)
-                        .map_err(|_| StoreError::Other(format!("stored seq {seq} is negative")))?,
+                    seq: to_u64(r.get("seq")?, "seq")?,
                     timestamp: Timestamp::from_micros(r.get("timestamp")?),
                     activity: r.get::<String>("activity")?.parse().ok(),
                     user: r.get("user")?,
@@ -70,16 +87,17 @@ impl<DB: Backend> SqlStore<DB> {
             .collect()
     }
 
-    pub async fn entry(&self, seq: u64) -> StoreResult<Option<Entry>> {
+    async fn entry(&self, seq: u64) -> StoreResult<Option<Entry>> {
         let sql = format!("SELECT {ENTRY_COLUMNS} FROM access_log WHERE seq = $1");
         let row = self
+            .sql()
             .fetch_optional(Stmt::new(sql).bind(to_i64(seq)?))
             .await?;
         row.as_ref().map(entry_from_row).transpose()
     }
 
-    /// See [`crate::LogStore::source_marks`]: a range of the primary key, no other index.
-    pub async fn source_marks(
+    /// A range of the primary key, no other index.
+    async fn source_marks(
         &self,
         source: &str,
         after_seq: u64,
@@ -87,6 +105,7 @@ impl<DB: Backend> SqlStore<DB> {
     ) -> StoreResult<Vec<SourceMark>> {
         let end = after_seq.saturating_add(u64::from(span));
         let rows = self
+            .sql()
             .fetch_all(
                 Stmt::new(
                     "SELECT seq, request_id, reason FROM access_log \
@@ -99,10 +118,8 @@ impl<DB: Backend> SqlStore<DB> {
             .await?;
         rows.iter()
             .map(|r| {
-                let seq: i64 = r.get("seq")?;
                 Ok(SourceMark {
-                    seq: u64::try_from(seq)
-                        .map_err(|_| StoreError::Other(format!("stored seq {seq} is negative")))?,
+                    seq: to_u64(r.get("seq")?, "seq")?,
                     request_id: r.get("request_id")?,
                     reason: r.get("reason")?,
                 })
@@ -110,43 +127,36 @@ impl<DB: Backend> SqlStore<DB> {
             .collect()
     }
 
-    /// Every entry up to this `seq` is in `access_log_review`, none above.
-    pub async fn review_watermark(&self) -> StoreResult<u64> {
-        let w: i64 = self
-            .fetch_one(Stmt::new(log_search::WATERMARK_SQL))
-            .await?
-            .get("w")?;
-        Ok(u64::try_from(w).unwrap_or(0))
-    }
-
-    pub async fn search_entries(
+    async fn search_entries(
         &self,
         q: &EntryQuery,
         page: EntryPage,
         limit: u32,
     ) -> StoreResult<Vec<Entry>> {
-        let watermark = self.review_watermark().await?;
+        let watermark = self.sql().review_watermark().await?;
         let (sql, values) = log_search::search_sql(q, page, limit, watermark);
         // Not kept prepared: the generic plan PostgreSQL would soon settle on sorts every
         // match of a common `export_from` (0.5 s on 10 M entries) where the plan for the
         // actual values walks the time index for the newest few (10 ms).
         let rows = self
+            .sql()
             .fetch_all(Stmt::new(sql).bind_values(&values, &[]).not_kept())
             .await?;
         rows.iter().map(entry_from_row).collect()
     }
 
-    pub async fn count_entries(
+    async fn count_entries(
         &self,
         q: &EntryQuery,
         by: GroupBy,
         sample: u32,
         top: u32,
     ) -> StoreResult<Vec<(String, u64)>> {
-        let watermark = self.review_watermark().await?;
+        let watermark = self.sql().review_watermark().await?;
         let (sql, values) = log_search::count_sql(q, by, sample, top, watermark);
         // Not kept prepared, as in `search_entries`.
         let rows = self
+            .sql()
             .fetch_all(Stmt::new(sql).bind_values(&values, &[]).not_kept())
             .await?;
         rows.iter()
@@ -157,10 +167,11 @@ impl<DB: Backend> SqlStore<DB> {
             .collect()
     }
 
-    pub async fn activity_since(&self, from: Timestamp) -> StoreResult<ActivitySummary> {
+    async fn activity_since(&self, from: Timestamp) -> StoreResult<ActivitySummary> {
         let mut out = ActivitySummary::default();
-        let watermark = to_i64(self.review_watermark().await?)?;
+        let watermark = to_i64(self.sql().review_watermark().await?)?;
         let rows = self
+            .sql()
             .fetch_all(
                 Stmt::new(log_search::daily_sql())
                     .bind(from.as_micros())
@@ -180,6 +191,7 @@ impl<DB: Backend> SqlStore<DB> {
             ("COALESCE(report_name, export_from)", &mut out.top_sources),
         ] {
             let rows = self
+                .sql()
                 .fetch_all(
                     Stmt::new(log_search::top_exports_sql(group))
                         .bind(from.as_micros())
@@ -198,8 +210,8 @@ impl<DB: Backend> SqlStore<DB> {
         Ok(out)
     }
 
-    pub async fn add_checkpoint(&self, c: &StoredCheckpoint) -> StoreResult<()> {
-        self.execute(
+    async fn add_checkpoint(&self, c: &StoredCheckpoint) -> StoreResult<()> {
+        self.sql().execute(
             Stmt::new(
                 "INSERT INTO checkpoints (size, root, created_at, note) VALUES ($1, $2, $3, $4) \
                  ON CONFLICT (size) DO NOTHING",
@@ -212,8 +224,9 @@ impl<DB: Backend> SqlStore<DB> {
         .await
     }
 
-    pub async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
+    async fn latest_checkpoint(&self) -> StoreResult<Option<StoredCheckpoint>> {
         let row = self
+            .sql()
             .fetch_optional(Stmt::new(
                 "SELECT size, root, created_at, note FROM checkpoints ORDER BY size DESC LIMIT 1",
             ))
@@ -221,8 +234,9 @@ impl<DB: Backend> SqlStore<DB> {
         row.as_ref().map(checkpoint_from_row).transpose()
     }
 
-    pub async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
+    async fn checkpoints(&self) -> StoreResult<Vec<StoredCheckpoint>> {
         let rows = self
+            .sql()
             .fetch_all(Stmt::new(
                 "SELECT size, root, created_at, note FROM checkpoints ORDER BY size",
             ))

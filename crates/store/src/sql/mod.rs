@@ -4,9 +4,9 @@
 //! Accounts, documents and the reads of the Access Log are the same statements on SQLite
 //! and PostgreSQL (placeholders `$1…`, `ON CONFLICT`, `RETURNING`). A backend holds a
 //! [`SqlStore`] (its pool and its [`Dialect`]) and implements [`SqlBacked`]; the
-//! `AccountStore` and `DocumentStore` implementations here then apply to it. What really
-//! differs stays in the backend's crate: appending to the log, the verification walk,
-//! reports, backups.
+//! `AccountStore`, `DocumentStore` and `LogReads` (the log's reads) implementations here
+//! then apply to it. What really differs stays in the backend's crate: appending to the
+//! log, the verification walk, reports, backups.
 //!
 //! sqlx's generic API needs a long list of bounds (every value type must encode and
 //! decode, a connection must be an executor) that Rust does not carry from a trait to its
@@ -85,11 +85,16 @@ impl<DB: Backend> SqlStore<DB> {
     }
 }
 
-/// A backend's store type, whose accounts and documents are the shared SQL over its
-/// [`SqlStore`].
+/// A backend's store type, whose accounts, documents and log reads are the shared SQL over
+/// its [`SqlStore`].
 pub trait SqlBacked: Send + Sync + std::fmt::Debug + 'static {
     type Db: Backend;
     fn sql(&self) -> &SqlStore<Self::Db>;
+}
+
+/// An id or count read back, which is never negative in a table this crate writes.
+fn to_u64(v: i64, what: &str) -> StoreResult<u64> {
+    u64::try_from(v).map_err(|_| StoreError::Other(format!("a negative {what}: {v}")))
 }
 
 /// One statement and its parameters, bound in order.

@@ -4,17 +4,13 @@
 use accesslog_core::Timestamp;
 use async_trait::async_trait;
 
-use super::{SqlBacked, SqlRow, Stmt};
+use super::{SqlBacked, SqlRow, Stmt, to_u64};
 use crate::log::{hash_from_bytes, to_i64};
 use crate::retention::{
     ArchiveRecord, ArchivedQuery, HoldScope, LegalHold, NewHold, PrunedEntry, PrunedStats,
     RetentionStore,
 };
 use crate::{StoreError, StoreResult};
-
-fn to_u64(v: i64, what: &str) -> StoreResult<u64> {
-    u64::try_from(v).map_err(|_| StoreError::Other(format!("a negative {what}: {v}")))
-}
 
 fn time(row: &impl SqlRow, col: &str) -> StoreResult<Option<Timestamp>> {
     Ok(row.get::<Option<i64>>(col)?.map(Timestamp::from_micros))

@@ -4,14 +4,10 @@ use accesslog_core::Timestamp;
 use async_trait::async_trait;
 
 use super::log::checkpoint_from_row;
-use super::{SqlBacked, SqlRow, Stmt};
+use super::{SqlBacked, SqlRow, Stmt, to_u64};
 use crate::log::to_i64;
 use crate::witnesses::{Cosignature, WitnessRefusal, WitnessStore};
-use crate::{StoreError, StoreResult, StoredCheckpoint};
-
-fn to_u64(v: i64, what: &str) -> StoreResult<u64> {
-    u64::try_from(v).map_err(|_| StoreError::Other(format!("a negative {what}: {v}")))
-}
+use crate::{StoreResult, StoredCheckpoint};
 
 fn cosignature(row: &impl SqlRow) -> StoreResult<Cosignature> {
     Ok(Cosignature {
