@@ -33,6 +33,7 @@ pub mod log_query;
 pub mod naming;
 pub mod reports;
 pub mod retention;
+pub mod sample_names;
 pub mod values;
 pub mod witnessing;
 

@@ -140,3 +140,23 @@ pub fn operator_event(
     event.auth = Some("cli".to_owned());
     event
 }
+
+/// Resolves at Ctrl-C or SIGTERM (systemd, a container runtime), once `saying` is printed.
+pub fn stop_signal(saying: &'static str) -> anyhow::Result<impl Future<Output = ()>> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let mut term = signal(SignalKind::terminate()).context("listening for SIGTERM")?;
+    Ok(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!("{saying}");
+    })
+}
+
+/// " Recorded as entry N." for a command whose action the log recorded, else nothing.
+pub fn recorded_suffix(recorded_as: Option<u64>) -> String {
+    recorded_as
+        .map(|s| format!(" Recorded as entry {s}."))
+        .unwrap_or_default()
+}

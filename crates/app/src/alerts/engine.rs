@@ -699,16 +699,9 @@ impl Engine {
 }
 
 fn raise(s: Severity, by: usize) -> Severity {
-    let order = [
-        Severity::Low,
-        Severity::Medium,
-        Severity::High,
-        Severity::Critical,
-    ];
-    let i = order.iter().position(|x| *x == s).unwrap_or(0);
     // Modifiers raise up to High; only R10 makes an alert Critical.
     let cap = if s == Severity::Critical { 3 } else { 2 };
-    order[(i + by).min(cap)]
+    Severity::from_rank((s.rank() + by as i64).min(cap))
 }
 
 /// The document type or report an entry touched.
@@ -747,34 +740,27 @@ const SCRIPTED: [&str; 8] = [
 /// A user agent's family: the browser or the program, without versions.
 pub fn agent_family(agent: &str) -> &'static str {
     let a = agent.to_ascii_lowercase();
-    let has = |s: &str| a.contains(s);
-    if has("python-requests") {
-        "python-requests"
-    } else if a.starts_with("curl/") {
-        "curl"
-    } else if has("wget") {
-        "Wget"
-    } else if has("go-http-client") {
-        "Go-http-client"
-    } else if has("okhttp") {
-        "okhttp"
-    } else if has("postmanruntime") {
-        "PostmanRuntime"
-    } else if has("python") || has("aiohttp") || has("httpx") {
-        "python"
-    } else if has("edg/") {
-        "Edge"
-    } else if has("firefox/") {
-        "Firefox"
-    } else if has("chrome/") || has("chromium/") {
-        "Chrome"
-    } else if has("safari/") {
-        "Safari"
-    } else if has("mozilla/") {
-        "browser"
-    } else {
-        "script"
+    if a.starts_with("curl/") && !a.contains("python-requests") {
+        return "curl";
     }
+    // The first family one of whose marks the agent contains, in this order.
+    const MARKS: [(&str, &[&str]); 11] = [
+        ("python-requests", &["python-requests"]),
+        ("Wget", &["wget"]),
+        ("Go-http-client", &["go-http-client"]),
+        ("okhttp", &["okhttp"]),
+        ("PostmanRuntime", &["postmanruntime"]),
+        ("python", &["python", "aiohttp", "httpx"]),
+        ("Edge", &["edg/"]),
+        ("Firefox", &["firefox/"]),
+        ("Chrome", &["chrome/", "chromium/"]),
+        ("Safari", &["safari/"]),
+        ("browser", &["mozilla/"]),
+    ];
+    MARKS
+        .iter()
+        .find(|(_, marks)| marks.iter().any(|m| a.contains(m)))
+        .map_or("script", |(family, _)| family)
 }
 
 #[cfg(test)]

@@ -74,13 +74,10 @@ impl Resolution {
     }
 
     pub fn parse(text: &str) -> Option<Resolution> {
-        [
-            Resolution::TruePositive,
-            Resolution::Benign,
-            Resolution::FalsePositive,
-        ]
-        .into_iter()
-        .find(|r| r.as_str() == text)
+        use Resolution::*;
+        [TruePositive, Benign, FalsePositive]
+            .into_iter()
+            .find(|r| r.as_str() == text)
     }
 }
 

@@ -127,10 +127,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
                 o.bundle.display(),
                 report.redacted,
                 report.not_pruned,
-                report
-                    .recorded_as
-                    .map(|s| format!(" Recorded as entry {s}."))
-                    .unwrap_or_default()
+                crate::open::recorded_suffix(report.recorded_as)
             );
         }
     }

@@ -66,15 +66,9 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
         "Access Log gate listening at http://{addr}/ in front of {upstream} (recording into {})",
         settings.name
     );
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("listening for SIGTERM")?;
-    let shutdown = async move {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        println!("Stopping: finishing requests in flight, then signing the last entries.");
-    };
+    let shutdown = crate::open::stop_signal(
+        "Stopping: finishing requests in flight, then signing the last entries.",
+    )?;
     accesslog_gate::serve(listener, gate, shutdown).await?;
     Ok(())
 }

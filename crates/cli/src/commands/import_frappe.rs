@@ -103,14 +103,11 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
     }
 
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("listening for SIGTERM")?;
+    let signal = crate::open::stop_signal(
+        "Stopping: the rows read so far are recorded; the next run goes on from there.",
+    )?;
     let signals = tokio::spawn(async move {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        eprintln!("Stopping: the rows read so far are recorded; the next run goes on from there.");
+        signal.await;
         let _ = stop_tx.send(true);
     });
     let follow = opts.follow.then(|| Duration::from_secs(opts.every));

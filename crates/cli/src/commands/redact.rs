@@ -55,10 +55,7 @@ pub async fn run(opts: Opts) -> anyhow::Result<()> {
         report.redacted,
         opts.user,
         report.held,
-        report
-            .recorded_as
-            .map(|s| format!(" Recorded as entry {s}."))
-            .unwrap_or_default()
+        crate::open::recorded_suffix(report.recorded_as)
     );
     Ok(())
 }

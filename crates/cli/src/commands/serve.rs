@@ -55,16 +55,9 @@ pub async fn serve(
         definitions,
     );
     let printing = state.printing.clone();
-    // Ctrl-C or SIGTERM (systemd, a container runtime): stop gracefully.
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        .context("listening for SIGTERM")?;
-    let shutdown = async move {
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = term.recv() => {}
-        }
-        println!("Stopping: finishing requests in flight, then signing the last entries.");
-    };
+    let shutdown = crate::open::stop_signal(
+        "Stopping: finishing requests in flight, then signing the last entries.",
+    )?;
     accesslog_server::serve(listener, state, shutdown).await?;
     if let Ok(pdf) = &printing.pdf {
         pdf.shutdown().await;

@@ -6,6 +6,9 @@ pub mod history;
 
 use std::path::Path;
 
+use accesslog_app::sample_names::{
+    ACCOUNTS, ADJECTIVES, DEPARTMENTS, FIRST, LAST, NOUNS, SUFFIXES, TERRITORIES,
+};
 use accesslog_core::Timestamp;
 use accesslog_site::doctypes::DocTypes;
 use accesslog_store::{ChildRows, Document, FileRecord, NewDocument, SqlValue, Store};
@@ -125,45 +128,8 @@ pub struct Seeded {
     pub files: usize,
 }
 
-const ADJECTIVES: [&str; 20] = [
-    "Acme", "Blue", "Bright", "Cedar", "Delta", "Eagle", "First", "Golden", "Harbor", "Iron",
-    "Jade", "Kite", "Lotus", "Maple", "North", "Oak", "Pine", "Quartz", "River", "Summit",
-];
-const NOUNS: [&str; 10] = [
-    "Trading",
-    "Foods",
-    "Logistics",
-    "Textiles",
-    "Motors",
-    "Pharma",
-    "Builders",
-    "Retail",
-    "Energy",
-    "Labs",
-];
-const SUFFIXES: [&str; 4] = ["Ltd", "Inc", "GmbH", "LLC"];
-const TERRITORIES: [&str; 6] = ["North", "South", "East", "West", "Central", "Export"];
-const FIRST: [&str; 25] = [
-    "Ana", "Ben", "Chen", "Dara", "Elif", "Femi", "Gita", "Hugo", "Ines", "Jon", "Kai", "Lena",
-    "Mateo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sami", "Tara", "Uma", "Vik", "Wen", "Yara",
-    "Zoe",
-];
-const LAST: [&str; 12] = [
-    "Ruiz", "Okafor", "Schmidt", "Tanaka", "Novak", "Haddad", "Silva", "Kowalski", "Moreau",
-    "Larsen", "Iyer", "Brown",
-];
-const ACCOUNTS: [&str; 8] = [
-    "Debtors",
-    "Sales",
-    "Cash",
-    "Bank",
-    "Creditors",
-    "Cost of Goods Sold",
-    "Salary",
-    "VAT Payable",
-];
-
-fn doc(name: String, values: Vec<(&str, SqlValue)>, now: &str) -> Document {
+/// A new record without child rows.
+fn doc<'a>(name: String, values: Vec<(&str, SqlValue)>, now: &str) -> NewDocument<'a> {
     let mut map: BTreeMap<String, SqlValue> =
         values.into_iter().map(|(k, v)| (k.to_owned(), v)).collect();
     for (k, v) in [
@@ -174,10 +140,13 @@ fn doc(name: String, values: Vec<(&str, SqlValue)>, now: &str) -> Document {
     }
     map.insert("creation".to_owned(), text(now));
     map.insert("modified".to_owned(), text(now));
-    Document {
-        name,
-        values: map,
-        children: BTreeMap::new(),
+    NewDocument {
+        doc: Document {
+            name,
+            values: map,
+            children: BTreeMap::new(),
+        },
+        children: Vec::new(),
     }
 }
 
@@ -222,8 +191,8 @@ pub async fn seed(
         .collect();
     let item_docs = items
         .iter()
-        .map(|(code, rate)| NewDocument {
-            doc: doc(
+        .map(|(code, rate)| {
+            doc(
                 code.clone(),
                 vec![
                     ("item_code", text(code)),
@@ -231,8 +200,7 @@ pub async fn seed(
                     ("standard_rate", money(*rate)),
                 ],
                 &stamp,
-            ),
-            children: Vec::new(),
+            )
         })
         .collect();
     insert_all(store, doctypes, "Item", item_docs).await?;
@@ -252,8 +220,8 @@ pub async fn seed(
     let groups = ["Commercial", "Government", "Individual", "Non Profit"];
     let customer_docs = customers
         .iter()
-        .map(|c| NewDocument {
-            doc: doc(
+        .map(|c| {
+            doc(
                 c.clone(),
                 vec![
                     ("customer_name", text(c)),
@@ -261,8 +229,7 @@ pub async fn seed(
                     ("territory", text(rng.pick(&TERRITORIES))),
                 ],
                 &stamp,
-            ),
-            children: Vec::new(),
+            )
         })
         .collect();
     insert_all(store, doctypes, "Customer", customer_docs).await?;
@@ -272,17 +239,14 @@ pub async fn seed(
     let supplier_docs = (0..20)
         .map(|i| {
             let name = format!("{} Supplies {}", ADJECTIVES[i % 20], SUFFIXES[i % 4]);
-            NewDocument {
-                doc: doc(
-                    name.clone(),
-                    vec![
-                        ("supplier_name", text(name)),
-                        ("supplier_group", text(supplier_groups[i % 3])),
-                    ],
-                    &stamp,
-                ),
-                children: Vec::new(),
-            }
+            doc(
+                name.clone(),
+                vec![
+                    ("supplier_name", text(name)),
+                    ("supplier_group", text(supplier_groups[i % 3])),
+                ],
+                &stamp,
+            )
         })
         .collect();
     insert_all(store, doctypes, "Supplier", supplier_docs).await?;
@@ -312,35 +276,27 @@ pub async fn seed(
             ]));
         }
         invoice_totals.push((name.clone(), customer.clone(), day, total));
-        invoices.push(NewDocument {
-            doc: doc(
-                name,
-                vec![
-                    ("customer", text(customer)),
-                    ("posting_date", text(date(day))),
-                    ("due_date", text(date(day + 30))),
-                    ("status", text(rng.pick(&statuses))),
-                    ("grand_total", money(total)),
-                ],
-                &stamp,
-            ),
-            children: vec![ChildRows {
-                fieldname: "items",
-                doctype: invoice_item,
-                rows,
-            }],
-        });
+        let mut invoice = doc(
+            name,
+            vec![
+                ("customer", text(customer)),
+                ("posting_date", text(date(day))),
+                ("due_date", text(date(day + 30))),
+                ("status", text(rng.pick(&statuses))),
+                ("grand_total", money(total)),
+            ],
+            &stamp,
+        );
+        invoice.children = vec![ChildRows {
+            fieldname: "items",
+            doctype: invoice_item,
+            rows,
+        }];
+        invoices.push(invoice);
     }
     seeded.invoices = invoices.len();
     insert_all(store, doctypes, "Sales Invoice", invoices).await?;
 
-    let departments = [
-        "Accounts",
-        "Sales",
-        "Human Resources",
-        "Operations",
-        "Management",
-    ];
     let designations = ["Analyst", "Manager", "Associate", "Director", "Clerk"];
     let first_emp = store.reserve_in_series("EMP-", 50).await?;
     let employees: Vec<(String, String)> = (0..50u64)
@@ -353,19 +309,18 @@ pub async fn seed(
         .collect();
     let employee_docs = employees
         .iter()
-        .map(|(id, name)| NewDocument {
-            doc: doc(
+        .map(|(id, name)| {
+            doc(
                 id.clone(),
                 vec![
                     ("employee_name", text(name)),
-                    ("department", text(rng.pick(&departments))),
+                    ("department", text(rng.pick(&DEPARTMENTS))),
                     ("designation", text(rng.pick(&designations))),
                     ("date_of_joining", text(date(-(rng.below(3000) as i64)))),
                     ("ctc", money(3_000_000 + rng.below(12_000_000))),
                 ],
                 &stamp,
-            ),
-            children: Vec::new(),
+            )
         })
         .collect();
     insert_all(store, doctypes, "Employee", employee_docs).await?;
@@ -387,32 +342,29 @@ pub async fn seed(
         } else {
             100 + rng.below(500_000)
         };
-        gl.push(NewDocument {
-            doc: doc(
-                format!("ACC-GLE-{:07}", first_gl + i),
-                vec![
-                    ("posting_date", text(date(*day))),
-                    ("account", text(account)),
-                    ("party", text(customer)),
-                    ("debit", money(if debit_side { amount } else { 0 })),
-                    ("credit", money(if debit_side { 0 } else { amount })),
-                    ("voucher_type", text("Sales Invoice")),
-                    ("voucher_no", text(voucher)),
-                    (
-                        "against",
-                        text(if debit_side {
-                            "Sales"
-                        } else {
-                            customer.as_str()
-                        }),
-                    ),
-                    ("remarks", text(format!("Against {voucher} for {customer}"))),
-                    ("is_cancelled", SqlValue::Int(0)),
-                ],
-                &stamp,
-            ),
-            children: Vec::new(),
-        });
+        gl.push(doc(
+            format!("ACC-GLE-{:07}", first_gl + i),
+            vec![
+                ("posting_date", text(date(*day))),
+                ("account", text(account)),
+                ("party", text(customer)),
+                ("debit", money(if debit_side { amount } else { 0 })),
+                ("credit", money(if debit_side { 0 } else { amount })),
+                ("voucher_type", text("Sales Invoice")),
+                ("voucher_no", text(voucher)),
+                (
+                    "against",
+                    text(if debit_side {
+                        "Sales"
+                    } else {
+                        customer.as_str()
+                    }),
+                ),
+                ("remarks", text(format!("Against {voucher} for {customer}"))),
+                ("is_cancelled", SqlValue::Int(0)),
+            ],
+            &stamp,
+        ));
     }
     seeded.gl_entries = gl.len();
     insert_all(store, doctypes, "GL Entry", gl).await?;
@@ -430,26 +382,18 @@ pub async fn seed(
         )
         .await?;
     }
-    seeded.files += attach(
-        store,
-        site_dir,
-        now,
-        "price-list.txt",
-        false,
-        ("Item", "ITEM-001"),
-        b"ITEM-001 list price 12.00\n".to_vec(),
-    )
-    .await?;
-    seeded.files += attach(
-        store,
-        site_dir,
-        now,
-        "catalogue.txt",
-        false,
-        ("Item", "ITEM-002"),
-        b"Our catalogue\n".to_vec(),
-    )
-    .await?;
+    for (file_name, item, content) in [
+        (
+            "price-list.txt",
+            "ITEM-001",
+            &b"ITEM-001 list price 12.00\n"[..],
+        ),
+        ("catalogue.txt", "ITEM-002", b"Our catalogue\n"),
+    ] {
+        let to = ("Item", item);
+        seeded.files +=
+            attach(store, site_dir, now, file_name, false, to, content.to_vec()).await?;
+    }
     Ok(seeded)
 }
 

@@ -38,6 +38,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::sample_names::*;
 use accesslog_core::Timestamp;
 use accesslog_core::entry::{Activity, Actor, CanonicalJson, Event, Outcome};
 use rand::{RngCore, SeedableRng};

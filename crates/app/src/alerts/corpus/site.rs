@@ -129,50 +129,6 @@ pub(super) const USER_AGENTS: [&str; 6] = [
     "Mozilla/5.0 (X11; Linux x86_64; rv:132.0) Gecko/20100101 Firefox/132.0",
 ];
 
-pub(super) const FIRST: [&str; 25] = [
-    "ana", "ben", "chen", "dara", "elif", "femi", "gita", "hugo", "ines", "jon", "kai", "lena",
-    "mateo", "nora", "omar", "priya", "quinn", "rosa", "sami", "tara", "uma", "vik", "wen", "yara",
-    "zoe",
-];
-pub(super) const LAST: [&str; 12] = [
-    "ruiz", "okafor", "schmidt", "tanaka", "novak", "haddad", "silva", "kowalski", "moreau",
-    "larsen", "iyer", "brown",
-];
-pub(super) const ADJECTIVES: [&str; 20] = [
-    "Acme", "Blue", "Bright", "Cedar", "Delta", "Eagle", "First", "Golden", "Harbor", "Iron",
-    "Jade", "Kite", "Lotus", "Maple", "North", "Oak", "Pine", "Quartz", "River", "Summit",
-];
-pub(super) const NOUNS: [&str; 10] = [
-    "Trading",
-    "Foods",
-    "Logistics",
-    "Textiles",
-    "Motors",
-    "Pharma",
-    "Builders",
-    "Retail",
-    "Energy",
-    "Labs",
-];
-pub(super) const SUFFIXES: [&str; 4] = ["Ltd", "Inc", "GmbH", "LLC"];
-pub(super) const TERRITORIES: [&str; 6] = ["North", "South", "East", "West", "Central", "Export"];
-pub(super) const DEPARTMENTS: [&str; 5] = [
-    "Accounts",
-    "Sales",
-    "Human Resources",
-    "Operations",
-    "Management",
-];
-pub(super) const ACCOUNTS: [&str; 8] = [
-    "Debtors",
-    "Sales",
-    "Cash",
-    "Bank",
-    "Creditors",
-    "Cost of Goods Sold",
-    "Salary",
-    "VAT Payable",
-];
 pub(super) const ITEM_GROUPS: [&str; 5] = [
     "Products",
     "Raw Material",
@@ -210,7 +166,13 @@ pub(super) fn make_people(cfg: &CorpusConfig) -> Vec<Person> {
             n += 1;
             let first = FIRST[(n * 7 + gi) % FIRST.len()];
             let last = LAST[(n * 5 + k) % LAST.len()];
-            let email = format!("{first}.{last}.{}{:02}@example.com", group.name, k + 1);
+            let email = format!(
+                "{}.{}.{}{:02}@example.com",
+                first.to_lowercase(),
+                last.to_lowercase(),
+                group.name,
+                k + 1
+            );
             let work_start_hour = [7u8, 8, 8, 8, 9, 9, 9, 9, 10][d.below(9) as usize];
             let work_end_hour = work_start_hour + if d.chance(0.6) { 8 } else { 9 };
             let works_weekends =

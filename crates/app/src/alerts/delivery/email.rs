@@ -295,15 +295,7 @@ fn forget_before(sent: &mut VecDeque<Timestamp>, cutoff: Timestamp) {
 }
 
 fn smtp_error(e: &lettre::transport::smtp::Error) -> String {
-    use std::error::Error as _;
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    super::with_causes(e.to_string(), e)
 }
 
 /// One alert in words, for a message or a digest.

@@ -10,7 +10,6 @@
 //! with the platform's verifier and roots, plus the authorities in `[alerts.delivery]
 //! ca_file` when set. `http://` stays allowed for receivers on the same host or a trusted network.
 
-use std::error::Error as _;
 use std::time::Duration;
 
 use super::retry::Failure;
@@ -102,20 +101,14 @@ pub(super) fn judge(status: reqwest::StatusCode) -> Result<(), Failure> {
 
 /// An error and its causes, without the URL (which may hold a token).
 pub(super) fn describe(e: &reqwest::Error) -> String {
-    let mut text = if e.is_timeout() {
-        "timed out".to_owned()
+    let text = if e.is_timeout() {
+        "timed out"
     } else if e.is_connect() {
-        "could not connect".to_owned()
+        "could not connect"
     } else {
-        "the request failed".to_owned()
+        "the request failed"
     };
-    let mut source = e.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
+    super::with_causes(text.to_owned(), e)
 }
 
 #[cfg(test)]

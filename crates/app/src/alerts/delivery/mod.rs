@@ -474,6 +474,15 @@ impl Inner {
     }
 }
 
+/// `text`, then each cause of `e` after a colon.
+fn with_causes(mut text: String, e: &dyn std::error::Error) -> String {
+    for cause in std::iter::successors(e.source(), |c| c.source()) {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+    }
+    text
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
