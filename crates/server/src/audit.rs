@@ -454,6 +454,22 @@ impl Audit {
             .await
     }
 
+    /// `result`'s value; or its error recorded as a refused attempt (`event`), as [`deny`]
+    /// does.
+    ///
+    /// [`deny`]: Self::deny
+    pub async fn or_deny<T>(
+        &self,
+        state: &AppState,
+        event: &Event,
+        result: Result<T, impl Into<WebError>>,
+    ) -> Result<T, WebError> {
+        match result {
+            Ok(v) => Ok(v),
+            Err(e) => Err(self.deny(state, event.clone(), e.into()).await),
+        }
+    }
+
     /// Records an allowed action that could not be carried out (`outcome = failed`, with
     /// `error` as the reason), then returns `error`.
     pub async fn fail(&self, state: &AppState, event: Event, error: WebError) -> WebError {

@@ -83,9 +83,7 @@ fn has_token(state: &AppState, headers: &HeaderMap) -> bool {
     let Some(want) = state.settings.metrics.token_sha256.as_deref() else {
         return false;
     };
-    let Some(token) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
+    let Some(token) = crate::request::header_text(headers, header::AUTHORIZATION)
         .and_then(|v| v.strip_prefix("Bearer "))
     else {
         return false;

@@ -2,6 +2,7 @@
 //! them: one place, on the `percent-encoding` crate (the one `url` and `reqwest` use).
 
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use serde::Serialize;
 
 /// Everything but RFC 3986's unreserved characters: for a path segment or a query value.
 const COMPONENT: &AsciiSet = &NON_ALPHANUMERIC
@@ -21,6 +22,19 @@ pub(crate) fn percent(s: &str) -> String {
 /// `s`, a path, as a query value that keeps its slashes readable.
 pub(crate) fn percent_path(s: &str) -> String {
     utf8_percent_encode(s, PATH).to_string()
+}
+
+/// `path`, with `pairs` as its query string when there are any.
+pub(crate) fn with_query<K: Serialize, V: Serialize>(
+    path: &str,
+    pairs: impl IntoIterator<Item = (K, V)>,
+) -> String {
+    let qs = serde_urlencoded::to_string(pairs.into_iter().collect::<Vec<_>>()).unwrap_or_default();
+    if qs.is_empty() {
+        path.to_owned()
+    } else {
+        format!("{path}?{qs}")
+    }
 }
 
 /// `%41` → `A` (and `+` → space in a form or query value); the bytes as they are, so that

@@ -186,13 +186,19 @@ pub async fn identify_client(
     next.run(req).await
 }
 
+/// The header `name` as text (`None` when absent or not visible ASCII).
+pub fn header_text(headers: &HeaderMap, name: impl header::AsHeaderName) -> Option<&str> {
+    headers.get(name)?.to_str().ok()
+}
+
+/// The parameter `name`, trimmed; `None` when absent or blank.
+pub fn param<'a>(params: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
+    params.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
+}
+
 /// The parameter `name`, trimmed; 400 "`name` is missing" when absent or blank.
 pub fn required<'a>(params: &'a BTreeMap<String, String>, name: &str) -> Result<&'a str, WebError> {
-    params
-        .get(name)
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| WebError::BadRequest(format!("{name} is missing")))
+    param(params, name).ok_or_else(|| WebError::BadRequest(format!("{name} is missing")))
 }
 
 /// The largest row offset or page a parameter may ask for: far beyond any real table, and
@@ -267,9 +273,7 @@ pub fn merged_params(
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(out);
     }
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+    let is_json = header_text(headers, header::CONTENT_TYPE)
         .is_some_and(|t| t.starts_with("application/json"));
     if is_json {
         let value: Value = serde_json::from_slice(body)

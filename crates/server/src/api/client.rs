@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 
-use accesslog_core::doctype::{Action, DocType};
+use accesslog_core::doctype::{Action, DocType, STANDARD_COLUMNS};
 use accesslog_core::entry::{Activity, CanonicalJson};
 use accesslog_core::filters::parse_filters;
 use accesslog_store::{ListQuery, SqlValue};
@@ -28,7 +28,7 @@ use crate::records::api::{
     Envelope, change_document, create_document, doctype_for, read_document, read_list,
     release_document,
 };
-use crate::request::{FormDict, required};
+use crate::request::{FormDict, param, required};
 use crate::state::AppState;
 
 /// A document answered under the key of `api`'s shape.
@@ -86,17 +86,12 @@ fn saved_fields(
         .ok_or_else(|| {
             WebError::BadRequest("the document has no `name`: use insert for a new one".to_owned())
         })?;
-    for key in [
-        "doctype",
-        "name",
-        "owner",
-        "creation",
-        "modified",
-        "modified_by",
-        "docstatus",
-        "idx",
-    ] {
-        doc.remove(key);
+    // The standard columns every table has, and those a document never sets itself.
+    for key in STANDARD_COLUMNS[..5]
+        .iter()
+        .chain(&["doctype", "docstatus", "idx"])
+    {
+        doc.remove(*key);
     }
     Ok((doctype, name, doc))
 }
@@ -126,11 +121,7 @@ pub async fn get_list(
     FormDict(p): FormDict,
 ) -> Result<AuditedResponse, WebError> {
     let doctype = required(&p, "doctype")?.to_owned();
-    match p
-        .get("group_by")
-        .map(|g| g.trim())
-        .filter(|g| !g.is_empty())
-    {
+    match param(&p, "group_by") {
         Some(group_by) => grouped_list(&state, &who, &audit, api, &doctype, &p, group_by).await,
         None => {
             read_list(&state, &who, &audit, &doctype, &p, |rows| {
@@ -154,10 +145,8 @@ async fn grouped_list(
 ) -> Result<AuditedResponse, WebError> {
     let mut event = audit.event(Activity::Read);
     event.export_from = Some(name.to_owned());
-    let doctype = match doctype_for(state, name, who, Action::Read) {
-        Ok(d) => d,
-        Err(e) => return Err(audit.deny(state, event, e).await),
-    };
+    let doctype = doctype_for(state, name, who, Action::Read);
+    let doctype = audit.or_deny(state, &event, doctype).await?;
     let children = state.doctypes.child_tables(doctype);
     let child_types: Vec<&DocType> = children.iter().map(|(_, d)| *d).collect();
     let bad = |e: accesslog_core::filters::FilterError| WebError::BadRequest(e.to_string());
@@ -167,11 +156,7 @@ async fn grouped_list(
     let any_of = parse_filters(&or_filters, doctype, &child_types).map_err(bad)?;
     let fields = json_value(p, "fields")?;
     let (grouped, selected) = super::grouped::selected(doctype, &fields, group_by)?;
-    let descending = match p
-        .get("order_by")
-        .map(|o| o.trim())
-        .filter(|o| !o.is_empty())
-    {
+    let descending = match param(p, "order_by") {
         None => false,
         Some(o) => {
             let lower = o.to_ascii_lowercase();
@@ -194,15 +179,7 @@ async fn grouped_list(
         descending,
     )
     .await?;
-    let mut recorded = Map::new();
-    if !filters.is_null() {
-        recorded.insert("filters".into(), filters);
-    }
-    if !or_filters.is_null() {
-        recorded.insert("or_filters".into(), or_filters);
-    }
-    recorded.insert("group_by".into(), json!(group_by));
-    event.filters = Some(CanonicalJson::from_value(&Value::Object(recorded)));
+    event.filters = recorded_filters(filters, or_filters, ("group_by", json!(group_by)));
     event.columns = Some(CanonicalJson::from_value(&fields));
     event.row_count = Some(rows.len() as u64);
     let body = api.wrap(json!(rows));
@@ -222,10 +199,8 @@ pub async fn get_count(
     let name = required(&p, "doctype")?.to_owned();
     let mut event = audit.event(Activity::Read);
     event.export_from = Some(name.clone());
-    let doctype = match doctype_for(&state, &name, &who, Action::Read) {
-        Ok(d) => d,
-        Err(e) => return Err(audit.deny(&state, event, e).await),
-    };
+    let doctype = doctype_for(&state, &name, &who, Action::Read);
+    let doctype = audit.or_deny(&state, &event, doctype).await?;
     let children = state.doctypes.child_tables(doctype);
     let child_types: Vec<&DocType> = children.iter().map(|(_, d)| *d).collect();
     let filters = json_value(&p, "filters")?;
@@ -257,15 +232,7 @@ pub async fn get_count(
             std::ops::ControlFlow::Continue(())
         })
         .await?;
-    let mut recorded = Map::new();
-    if !filters.is_null() {
-        recorded.insert("filters".into(), filters);
-    }
-    if !or_filters.is_null() {
-        recorded.insert("or_filters".into(), or_filters);
-    }
-    recorded.insert("count".into(), json!(count));
-    event.filters = Some(CanonicalJson::from_value(&Value::Object(recorded)));
+    event.filters = recorded_filters(filters, or_filters, ("count", json!(count)));
     event.row_count = Some(0);
     audit
         .release_read(
@@ -277,9 +244,25 @@ pub async fn get_count(
         .await
 }
 
+/// What a list's event records: `filters` and `or_filters` (those given), and `extra`.
+fn recorded_filters(
+    filters: Value,
+    or_filters: Value,
+    extra: (&str, Value),
+) -> Option<CanonicalJson> {
+    let given = [("filters", filters), ("or_filters", or_filters)];
+    let recorded: Map<String, Value> = given
+        .into_iter()
+        .filter(|(_, v)| !v.is_null())
+        .chain([extra])
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+    Some(CanonicalJson::from_value(&Value::Object(recorded)))
+}
+
 /// A parameter holding JSON (absent: `null`).
-fn json_value(p: &Params, name: &str) -> Result<Value, WebError> {
-    match p.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+pub(crate) fn json_value(p: &Params, name: &str) -> Result<Value, WebError> {
+    match param(p, name) {
         None => Ok(Value::Null),
         Some(text) => serde_json::from_str(text)
             .map_err(|e| WebError::BadRequest(format!("`{name}` is not valid JSON: {e}"))),
@@ -295,7 +278,7 @@ pub async fn get(
     FormDict(p): FormDict,
 ) -> Result<AuditedResponse, WebError> {
     let doctype = required(&p, "doctype")?.to_owned();
-    let name = match p.get("name").map(|s| s.trim()).filter(|s| !s.is_empty()) {
+    let name = match param(&p, "name") {
         Some(n) => n.to_owned(),
         None => {
             return Err(WebError::BadRequest(

@@ -22,10 +22,7 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for FormOrJson<T> {
     type Rejection = WebError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
+        let is_json = crate::request::header_text(req.headers(), header::CONTENT_TYPE)
             .is_some_and(|ct| ct.starts_with("application/json"));
         if is_json {
             let Json(v) = Json::<T>::from_request(req, state).await.map_err(|e| {

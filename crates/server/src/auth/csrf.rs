@@ -17,6 +17,7 @@ use axum::http::{Method, header};
 
 use super::{Authenticated, Credential};
 use crate::error::WebError;
+use crate::request::header_text;
 
 pub const CSRF_HEADER: &str = "x-frappe-csrf-token";
 
@@ -62,10 +63,7 @@ pub async fn check(req: Request) -> Result<Request, WebError> {
             Err(refused())
         };
     }
-    let is_form = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
+    let is_form = header_text(req.headers(), header::CONTENT_TYPE)
         .is_some_and(|ct| ct.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
         return Err(refused());
@@ -114,9 +112,10 @@ fn refuse_cross_site(req: &Request) -> Result<(), WebError> {
     {
         return Err(cross());
     }
-    let origin = headers.get(header::ORIGIN).and_then(|v| v.to_str().ok());
-    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
-    match (origin, host) {
+    match (
+        header_text(headers, header::ORIGIN),
+        header_text(headers, header::HOST),
+    ) {
         (Some("null"), _) => Err(cross()),
         (Some(origin), Some(host)) => {
             let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or(origin);

@@ -49,9 +49,7 @@ async fn resolve(
     headers: &HeaderMap,
     jar: &CookieJar,
 ) -> Result<Option<Authenticated>, WebError> {
-    let authorization = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
+    let authorization = crate::request::header_text(headers, header::AUTHORIZATION);
     if let Some(parsed) = authorization.and_then(parse_authorization) {
         let (key, secret) = parsed.map_err(|why| {
             WebError::Unauthorized(format!("Malformed Authorization header: {why}."))

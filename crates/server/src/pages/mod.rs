@@ -107,10 +107,7 @@ struct ErrorPage<'a> {
 /// Middleware: a browser that asked for a page and got an error sees it as a page with the
 /// same status; API clients keep the JSON body.
 pub async fn html_errors(site_name: String, req: Request, next: Next) -> Response {
-    let wants_html = req
-        .headers()
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
+    let wants_html = crate::request::header_text(req.headers(), header::ACCEPT)
         .is_some_and(|a| a.contains("text/html"));
     let auth = req.extensions().get::<Authenticated>().cloned();
     let response = next.run(req).await;

@@ -141,6 +141,26 @@ pub(crate) fn printed_at(rfc3339: &str) -> String {
     }
 }
 
+/// The format `name` among `formats` (of `what`, e.g. "raw", for `doctype`); 404 naming
+/// those there are when it is none of them.
+fn format_named(
+    formats: &[PrintFormat],
+    what: &str,
+    doctype: &str,
+    name: &str,
+) -> Result<PrintFormat, WebError> {
+    formats
+        .iter()
+        .find(|f| f.name == name)
+        .cloned()
+        .ok_or_else(|| {
+            WebError::NotFound(format!(
+                "{doctype} has no {what} format named {name:?} (it has: {}).",
+                known(formats.iter().map(|f| f.name.clone()))
+            ))
+        })
+}
+
 /// The names of the formats, for a "no such format" message.
 fn known(formats: impl IntoIterator<Item = String>) -> String {
     let names: Vec<String> = formats.into_iter().collect();

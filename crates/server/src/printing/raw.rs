@@ -12,7 +12,7 @@ use accesslog_print::{FormatKind, RawKind, printer};
 use axum::extract::{Query, State};
 use serde_json::json;
 
-use super::{PrintQuery, known, printable, render};
+use super::{PrintQuery, format_named, known, printable, render};
 use crate::audit::{Audit, AuditedResponse, Confirmation, Payload};
 use crate::error::WebError;
 use crate::request::FormDict;
@@ -37,17 +37,7 @@ async fn commands(
         .to_owned();
     let p = printable(state, audit, q, Activity::RawPrint, &format_name).await?;
     let formats = state.printing.formats.raw_formats(&p.doctype.name);
-    let format = formats
-        .iter()
-        .find(|f| f.name == format_name)
-        .cloned()
-        .ok_or_else(|| {
-            WebError::NotFound(format!(
-                "{} has no raw format named {format_name:?} (it has: {}).",
-                p.doctype.name,
-                known(formats.iter().map(|f| f.name.clone()))
-            ))
-        })?;
+    let format = format_named(formats, "raw", &p.doctype.name, &format_name)?;
     let FormatKind::Raw(kind) = format.kind else {
         return Err(WebError::Internal(anyhow::anyhow!(
             "{format_name} is listed as raw but is not"

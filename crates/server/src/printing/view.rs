@@ -2,11 +2,10 @@
 //! (`GET /api/method/frappe.utils.print_format.download_pdf`), at ERPNext's URLs.
 
 use accesslog_core::entry::Activity;
-use accesslog_print::PrintFormat;
 use askama::Template;
 use axum::extract::{Query, State};
 
-use super::{PrintQuery, known, printable, render};
+use super::{PrintQuery, format_named, printable, render};
 use crate::audit::{Audit, AuditedResponse, Payload};
 use crate::auth::PageUser;
 use crate::error::WebError;
@@ -45,17 +44,7 @@ async fn page_for(
     let format_name = q.format_or_standard();
     let p = printable(state, audit, q, Activity::Print, &format_name).await?;
     let formats = state.printing.formats.html_formats(&p.doctype.name);
-    let format: PrintFormat = formats
-        .iter()
-        .find(|f| f.name == format_name)
-        .cloned()
-        .ok_or_else(|| {
-            WebError::NotFound(format!(
-                "{} has no print format named {format_name:?} (it has: {}).",
-                p.doctype.name,
-                known(formats.iter().map(|f| f.name.clone()))
-            ))
-        })?;
+    let format = format_named(&formats, "print", &p.doctype.name, &format_name)?;
     let content = render(state, audit, &p, format).await?;
     let doctype = p.doctype.name.as_str();
     let name = p.doc.name.as_str();

@@ -135,10 +135,8 @@ pub(crate) async fn read_list(
 ) -> Result<AuditedResponse, WebError> {
     let p = ListParams::from(raw);
     let mut event = Event::read(&audit.actor(), doctype, None);
-    let doctype = match doctype_for(state, doctype, who, Action::Read) {
-        Ok(d) => d,
-        Err(e) => return Err(audit.deny(state, event, e).await),
-    };
+    let doctype = doctype_for(state, doctype, who, Action::Read);
+    let doctype = audit.or_deny(state, &event, doctype).await?;
     let children: Vec<(&str, &DocType)> = state.doctypes.child_tables(doctype);
     let child_types: Vec<&DocType> = children.iter().map(|(_, d)| *d).collect();
     let bad = |e: accesslog_core::filters::FilterError| WebError::BadRequest(e.to_string());
@@ -284,10 +282,8 @@ pub(crate) async fn read_document(
     envelope: Envelope,
 ) -> Result<AuditedResponse, WebError> {
     let event = Event::read(&audit.actor(), doctype, Some(name));
-    let doctype = match doctype_for(state, doctype, who, Action::Read) {
-        Ok(d) => d,
-        Err(e) => return Err(audit.deny(state, event, e).await),
-    };
+    let doctype = doctype_for(state, doctype, who, Action::Read);
+    let doctype = audit.or_deny(state, &event, doctype).await?;
     let children: Vec<(&str, &DocType)> = state.doctypes.child_tables(doctype);
     let doc = state
         .store

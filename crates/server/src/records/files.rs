@@ -218,9 +218,7 @@ pub async fn upload(
         ));
     }
     // Refuse an announced oversize body at once, rather than after reading 25 MiB of it.
-    let announced = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
+    let announced = crate::request::header_text(&headers, header::CONTENT_LENGTH)
         .and_then(|v| v.parse::<usize>().ok());
     if announced.is_some_and(|n| n > MAX_UPLOAD + 64 * 1024) {
         return Err(too_large());

@@ -160,35 +160,25 @@ pub async fn list(
             .map(|v| v.trim().to_owned())
             .unwrap_or_default();
         if !value.is_empty() {
-            let op = if value.contains('%') {
-                Op::Like
-            } else {
-                Op::Eq
-            };
+            let like = value.contains('%');
             let typed = match f.fieldtype {
                 FieldType::Int | FieldType::Check => value.parse().map(Value::Int).ok(),
                 FieldType::Float | FieldType::Currency => value.parse().map(Value::Float).ok(),
                 _ => Some(Value::Text(value.clone())),
             };
-            match (typed, op) {
-                (Some(v), Op::Eq) => conditions.push(Condition {
-                    doctype: doctype.name.clone(),
-                    field: f.fieldname.clone(),
-                    fieldtype: f.fieldtype,
-                    op,
-                    values: vec![v],
-                }),
-                (_, _) => conditions.push(Condition {
-                    doctype: doctype.name.clone(),
-                    field: f.fieldname.clone(),
-                    fieldtype: f.fieldtype,
-                    op: Op::Like,
-                    values: vec![Value::Text(value.clone())],
-                }),
-            }
-        }
-        if !value.is_empty() {
-            let op = if value.contains('%') { "like" } else { "=" };
+            // A value of the field's type without `%` is matched exactly; else by `like`.
+            let (op, v) = match typed {
+                Some(v) if !like => (Op::Eq, v),
+                _ => (Op::Like, Value::Text(value.clone())),
+            };
+            conditions.push(Condition {
+                doctype: doctype.name.clone(),
+                field: f.fieldname.clone(),
+                fieldtype: f.fieldtype,
+                op,
+                values: vec![v],
+            });
+            let op = if like { "like" } else { "=" };
             export_filters.push(serde_json::json!([f.fieldname, op, value]));
         }
         filters.push(FilterInput {
@@ -203,14 +193,12 @@ pub async fn list(
         Choice::new("name asc", "Name"),
     ];
     for f in &shown {
-        sorts.push(Choice::new(
-            format!("{} asc", f.fieldname),
-            format!("{} ↑", f.label),
-        ));
-        sorts.push(Choice::new(
-            format!("{} desc", f.fieldname),
-            format!("{} ↓", f.label),
-        ));
+        for (dir, arrow) in [("asc", "↑"), ("desc", "↓")] {
+            sorts.push(Choice::new(
+                format!("{} {dir}", f.fieldname),
+                format!("{} {arrow}", f.label),
+            ));
+        }
     }
     let order_by = params
         .get("order_by")
@@ -220,16 +208,11 @@ pub async fn list(
     let order: Vec<OrderBy> = order_by
         .split_once(' ')
         .map(|(f, d)| {
-            vec![
-                OrderBy {
-                    field: f.to_owned(),
-                    descending: d == "desc",
-                },
-                OrderBy {
-                    field: "name".to_owned(),
-                    descending: d == "desc",
-                },
-            ]
+            let by = |field: &str| OrderBy {
+                field: field.to_owned(),
+                descending: d == "desc",
+            };
+            vec![by(f), by("name")]
         })
         .unwrap_or_default();
 
@@ -315,7 +298,12 @@ pub async fn list(
         }
         format!("{base}?{}", q.join("&"))
     };
-    let filters_json = serde_json::Value::Array(export_filters.clone());
+    // The filters as recorded: none when there are none.
+    let recorded_filters = if export_filters.is_empty() {
+        serde_json::Value::Null
+    } else {
+        serde_json::Value::Array(export_filters.clone())
+    };
     let export = doctype.allows(&who.0.user.roles, Action::Export).then(|| {
         let fields: Vec<&str> = std::iter::once("name")
             .chain(shown.iter().map(|f| f.fieldname.as_str()))
@@ -388,10 +376,6 @@ pub async fn list(
     };
     let html = render(&page)?.0;
     let start = if after.is_some() { 0 } else { offset };
-    let mut recorded_filters = filters_json;
-    if export_filters_empty(&recorded_filters) {
-        recorded_filters = serde_json::Value::Null;
-    }
     crate::records::api::ListRead {
         filters: recorded_filters,
         order_by: Some(order_by),
@@ -402,10 +386,6 @@ pub async fn list(
     audit
         .release_read(&state, event, Payload::html(html), Read::List(doctype))
         .await
-}
-
-fn export_filters_empty(v: &serde_json::Value) -> bool {
-    v.as_array().is_some_and(Vec::is_empty)
 }
 
 struct TableView {

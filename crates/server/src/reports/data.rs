@@ -31,28 +31,18 @@ pub async fn run(
     body: Bytes,
 ) -> Result<AuditedResponse, WebError> {
     let mut event = audit.event(Activity::Read);
-    let params = match merged_params(query, &headers, &body) {
-        Ok(p) => p,
-        Err(e) => return Err(audit.deny(&state, event, e).await),
-    };
-    let name = match required(&params, "report_name") {
-        Ok(n) => n.to_owned(),
-        Err(e) => return Err(audit.deny(&state, event, e).await),
-    };
+    let params = merged_params(query, &headers, &body);
+    let params = audit.or_deny(&state, &event, params).await?;
+    let name = required(&params, "report_name");
+    let name = audit.or_deny(&state, &event, name).await?.to_owned();
     event.report_name = Some(name.clone());
-    let report = match report_for(&state, &name, &audit.who, ReportUse::View) {
-        Ok(r) => r,
-        Err(e) => return Err(audit.deny(&state, event, e).await),
-    };
+    let report = report_for(&state, &name, &audit.who, ReportUse::View);
+    let report = audit.or_deny(&state, &event, report).await?;
     event.export_from = Some(report.ref_doctype.clone());
-    let given = match super::export::filter_values(&params) {
-        Ok(g) => g,
-        Err(e) => return Err(audit.deny(&state, event, e).await),
-    };
-    let run = match Run::new(&*state.clock, report, &given) {
-        Ok(r) => r,
-        Err(e) => return Err(audit.deny(&state, event, e.into()).await),
-    };
+    let given = super::export::filter_values(&params);
+    let given = audit.or_deny(&state, &event, given).await?;
+    let run = Run::new(&*state.clock, report, &given);
+    let run = audit.or_deny(&state, &event, run).await?;
     let mut rows: Vec<Value> = Vec::new();
     let mut too_many = false;
     run.each_row(&*state.store, &mut |row: &[SqlValue]| {

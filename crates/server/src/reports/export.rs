@@ -126,10 +126,7 @@ pub(crate) async fn admit(
                 retry_after_secs: 5,
             },
         });
-    let slot = match slot {
-        Ok(slot) => slot,
-        Err(e) => return Err(audit.deny(state, event.clone(), e).await),
-    };
+    let slot = audit.or_deny(state, event, slot).await?;
     if format == Format::Xlsx {
         let need = state
             .settings
@@ -190,10 +187,8 @@ pub async fn query_report(
     let name = required(&params, "report_name")?.to_owned();
     let mut event = export_event(&audit, format);
     event.report_name = Some(name.clone());
-    let report = match report_for(&state, &name, &audit.who, ReportUse::Export) {
-        Ok(r) => r,
-        Err(e) => return Err(audit.deny(&state, event, e).await),
-    };
+    let report = report_for(&state, &name, &audit.who, ReportUse::Export);
+    let report = audit.or_deny(&state, &event, report).await?;
     event.export_from = Some(report.ref_doctype.clone());
     let _slot = admit(&state, &audit, &event, format).await?;
 

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 
 use accesslog_core::doctype::FieldType;
 use accesslog_core::entry::{Activity, CanonicalJson};
+use accesslog_site::reports::QueryReport;
+use accesslog_store::SqlValue;
 use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::response::Html;
@@ -111,11 +113,20 @@ pub(super) struct Cell {
 
 impl Cell {
     /// The value of a column of type `t`, formatted as the desk does.
-    pub(super) fn of(value: &accesslog_store::SqlValue, t: FieldType) -> Self {
+    pub(super) fn of(value: &SqlValue, t: FieldType) -> Self {
         Self {
             text: cell(value, Some(t)),
             numeric: numeric(t),
         }
+    }
+
+    /// A row of `report`'s result, a cell a column.
+    pub(super) fn row(report: &QueryReport, row: &[SqlValue]) -> Vec<Self> {
+        let value = |i: usize| row.get(i).unwrap_or(&SqlValue::Null);
+        let columns = report.columns.iter().enumerate();
+        columns
+            .map(|(i, c)| Self::of(value(i), c.fieldtype))
+            .collect()
     }
 
     /// A column's heading, aligned like its values.
@@ -144,10 +155,8 @@ pub async fn show(
 ) -> Result<AuditedResponse, WebError> {
     let mut event = audit.event(Activity::Read);
     event.report_name = Some(name.clone());
-    let report = match report_for(&state, &name, &who.0, ReportUse::View) {
-        Ok(r) => r,
-        Err(e) => return Err(audit.deny(&state, event, e).await),
-    };
+    let report = report_for(&state, &name, &who.0, ReportUse::View);
+    let report = audit.or_deny(&state, &event, report).await?;
     event.export_from = Some(report.ref_doctype.clone());
     let given: BTreeMap<String, String> = params
         .iter()
@@ -209,13 +218,8 @@ pub async fn show(
                 .collect();
             // The form, with what was wrong, and no rows: recorded as a read of none.
             let html = render(&page)?.0;
-            let given_json: serde_json::Map<String, serde_json::Value> = given
-                .iter()
-                .map(|(k, v)| (k.clone(), serde_json::json!(v)))
-                .collect();
-            event.filters = Some(CanonicalJson::from_value(&serde_json::json!({
-                "filters": given_json
-            })));
+            let recorded = serde_json::json!({ "filters": given });
+            event.filters = Some(CanonicalJson::from_value(&recorded));
             event.row_count = Some(0);
             return audit
                 .release_read(&state, event, Payload::html(html), Read::Report)
@@ -260,12 +264,7 @@ pub async fn show(
         if page_number > 1 {
             q.push(("page".into(), page_number.to_string()));
         }
-        let qs = serde_urlencoded::to_string(&q).unwrap_or_default();
-        if qs.is_empty() {
-            url.clone()
-        } else {
-            format!("{url}?{qs}")
-        }
+        crate::percent::with_query(&url, q)
     };
     let current = sort.as_deref().map(|s| (s, descending));
     page.headers = report
@@ -285,23 +284,7 @@ pub async fn show(
             }
         })
         .collect();
-    page.rows = rows
-        .iter()
-        .map(|row| {
-            report
-                .columns
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    let v = row
-                        .get(i)
-                        .cloned()
-                        .unwrap_or(accesslog_store::SqlValue::Null);
-                    Cell::of(&v, c.fieldtype)
-                })
-                .collect()
-        })
-        .collect();
+    page.rows = rows.iter().map(|row| Cell::row(report, row)).collect();
     if !sums.is_empty() && count > 0 {
         page.totals = Some(
             report
@@ -310,7 +293,7 @@ pub async fn show(
                 .enumerate()
                 .map(|(i, c)| match sums.get(&i) {
                     Some(v) if c.fieldtype == FieldType::Int => Cell::text(format!("{v:.0}"), true),
-                    Some(v) => Cell::of(&accesslog_store::SqlValue::Float(*v), FieldType::Currency),
+                    Some(v) => Cell::of(&SqlValue::Float(*v), FieldType::Currency),
                     None if i == 0 => Cell::text("Total", false),
                     None => Cell::text("", false),
                 })
@@ -325,20 +308,17 @@ pub async fn show(
     page.filters_json = run.filters_json().to_string();
     page.query = base_query;
     let html = render(&page)?.0;
-    let mut recorded = serde_json::Map::new();
-    recorded.insert("filters".into(), run.filters_json());
+    let mut recorded = serde_json::json!({
+        "filters": run.filters_json(),
+        "start": offset,
+        "limit": PAGE,
+        "total": count,
+    });
     if let Some(s) = &sort {
-        recorded.insert(
-            "order_by".into(),
-            serde_json::json!(format!("{s} {}", if descending { "desc" } else { "asc" })),
-        );
+        let direction = if descending { "desc" } else { "asc" };
+        recorded["order_by"] = serde_json::json!(format!("{s} {direction}"));
     }
-    recorded.insert("start".into(), serde_json::json!(offset));
-    recorded.insert("limit".into(), serde_json::json!(PAGE));
-    recorded.insert("total".into(), serde_json::json!(count));
-    event.filters = Some(CanonicalJson::from_value(&serde_json::Value::Object(
-        recorded,
-    )));
+    event.filters = Some(CanonicalJson::from_value(&recorded));
     event.columns = Some(run.columns_json());
     event.row_count = Some(rows.len() as u64);
     audit

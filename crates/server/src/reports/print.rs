@@ -43,10 +43,8 @@ async fn print_page(
     file_type: &str,
 ) -> Result<(String, Event), WebError> {
     let mut event = Event::report_print(&audit.actor(), name, file_type);
-    let report = match report_for(state, name, &audit.who, ReportUse::Print) {
-        Ok(r) => r,
-        Err(e) => return Err(audit.deny(state, event, e).await),
-    };
+    let report = report_for(state, name, &audit.who, ReportUse::Print);
+    let report = audit.or_deny(state, &event, report).await?;
     event.export_from = Some(report.ref_doctype.clone());
     let run = Run::new(&*state.clock, report, given)?;
     let mut rows = Vec::new();
@@ -80,17 +78,7 @@ async fn print_page(
             .iter()
             .map(|c| Cell::heading(&c.label, c.fieldtype))
             .collect(),
-        rows: rows
-            .iter()
-            .map(|row| {
-                report
-                    .columns
-                    .iter()
-                    .enumerate()
-                    .map(|(i, c)| Cell::of(row.get(i).unwrap_or(&SqlValue::Null), c.fieldtype))
-                    .collect()
-            })
-            .collect(),
+        rows: rows.iter().map(|row| Cell::row(report, row)).collect(),
         shown: rows.len() as u64,
         count,
     }

@@ -32,6 +32,7 @@ use crate::audit::{Audit, AuditedResponse, Payload, Read};
 use crate::auth::{Authenticated, Credential, PageUser};
 use crate::error::WebError;
 use crate::pages::{Layout, render};
+use crate::request::param;
 use crate::state::AppState;
 
 /// The most alerts one page or API call lists.
@@ -63,7 +64,7 @@ pub const FILTERS: [&str; 8] = [
 // ---------------------------------------------------------------------------------------
 
 fn flag(params: &BTreeMap<String, String>, name: &str) -> Result<Option<bool>, WebError> {
-    match params.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+    match param(params, name) {
         None => Ok(None),
         Some("1" | "true" | "on" | "yes") => Ok(Some(true)),
         Some("0" | "false" | "off" | "no") => Ok(Some(false)),
@@ -71,10 +72,6 @@ fn flag(params: &BTreeMap<String, String>, name: &str) -> Result<Option<bool>, W
             "{name} must be 1 or 0 (true or false), not {v:?}"
         ))),
     }
-}
-
-fn text<'a>(params: &'a BTreeMap<String, String>, name: &str) -> Option<&'a str> {
-    params.get(name).map(|s| s.trim()).filter(|s| !s.is_empty())
 }
 
 /// The store's filter from the query: `state` (`open`, `acknowledged`, `resolved`,
@@ -89,7 +86,7 @@ pub fn alert_filter(
         limit: default_limit,
         ..AlertFilter::default()
     };
-    match text(params, "state") {
+    match param(params, "state") {
         None => f.open_only = true,
         Some("all") => {}
         Some(s @ ("open" | "acknowledged" | "resolved" | "dismissed")) => {
@@ -104,7 +101,7 @@ pub fn alert_filter(
     if let Some(open) = flag(params, "open")? {
         f.open_only = open;
     }
-    if let Some(rule) = text(params, "rule") {
+    if let Some(rule) = param(params, "rule") {
         let rule = rule.to_ascii_uppercase();
         if !RULE_IDS.contains(&rule.as_str()) {
             return Err(WebError::BadRequest(format!(
@@ -113,8 +110,8 @@ pub fn alert_filter(
         }
         f.rule = Some(rule);
     }
-    f.user = text(params, "user").map(str::to_owned);
-    if let Some(s) = text(params, "min_severity") {
+    f.user = param(params, "user").map(str::to_owned);
+    if let Some(s) = param(params, "min_severity") {
         let severity = Severity::parse(&s.to_ascii_lowercase()).ok_or_else(|| {
             WebError::BadRequest(format!(
                 "min_severity must be one of low, medium, high, critical, not {s:?}"
@@ -123,7 +120,7 @@ pub fn alert_filter(
         f.min_severity = Some(severity.rank());
     }
     f.shadow = flag(params, "shadow")?.unwrap_or(false);
-    if let Some(v) = text(params, "limit") {
+    if let Some(v) = param(params, "limit") {
         f.limit = match v.parse::<u32>() {
             Ok(n) if n >= 1 => n.min(MAX_LIMIT),
             _ => {
@@ -133,7 +130,7 @@ pub fn alert_filter(
             }
         };
     }
-    if let Some(v) = text(params, "offset") {
+    if let Some(v) = param(params, "offset") {
         f.offset = v.parse().map_err(|_| {
             WebError::BadRequest(format!("offset must be a whole number, not {v:?}"))
         })?;
@@ -362,20 +359,15 @@ struct ListPage {
 }
 
 fn list_url(params: &BTreeMap<String, String>, offset: u64) -> String {
-    let mut p: Vec<(&str, String)> = params
+    let offset = (offset > 0).then(|| offset.to_string());
+    let p = params
         .iter()
         .filter(|(k, v)| FILTERS.contains(&k.as_str()) && k.as_str() != "offset" && !v.is_empty())
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    if offset > 0 {
-        p.push(("offset", offset.to_string()));
-    }
-    let qs = serde_urlencoded::to_string(&p).unwrap_or_default();
-    if qs.is_empty() {
-        "/app/access-log/alerts".to_owned()
-    } else {
-        format!("/app/access-log/alerts?{qs}")
-    }
+        .map(|(k, v)| (k.as_str(), v.as_str()));
+    crate::percent::with_query(
+        "/app/access-log/alerts",
+        p.chain(offset.as_deref().map(|o| ("offset", o))),
+    )
 }
 
 /// Distinct users with entries in the last 7 days (other than `system`), among the
@@ -412,7 +404,7 @@ pub async fn list(
     let suppressions = state.store.suppressions(Some(now)).await?;
     let dead_letters = state.store.dead_letters(DEAD_LETTERS_SHOWN).await?;
 
-    let chosen_state = match (text(&params, "state"), flag(&params, "open")?) {
+    let chosen_state = match (param(&params, "state"), flag(&params, "open")?) {
         (Some(s), _) => s.to_owned(),
         (None, Some(false)) => "all".to_owned(),
         (None, _) => String::new(),
@@ -425,7 +417,7 @@ pub async fn list(
     rules.extend(RULE_IDS.iter().zip(&labels).map(|(r, l)| (*r, l.as_str())));
     let page = ListPage {
         layout: Layout::new(&state.settings.name, Some(&audit.who)),
-        user: text(&params, "user").unwrap_or_default().to_owned(),
+        user: param(&params, "user").unwrap_or_default().to_owned(),
         shadow: filter.shadow,
         states: options(
             &[
@@ -440,7 +432,7 @@ pub async fn list(
         ),
         rules: options(
             &rules,
-            &text(&params, "rule")
+            &param(&params, "rule")
                 .unwrap_or_default()
                 .to_ascii_uppercase(),
         ),
@@ -452,7 +444,7 @@ pub async fn list(
                 ("high", "High"),
                 ("critical", "Critical"),
             ],
-            &text(&params, "min_severity")
+            &param(&params, "min_severity")
                 .unwrap_or_default()
                 .to_ascii_lowercase(),
         ),
@@ -529,19 +521,9 @@ pub async fn release_list_read(
     alerts: &[Alert],
     payload: Payload,
 ) -> Result<AuditedResponse, WebError> {
-    let mut event = Event::log_access(&audit.actor(), Activity::Read, Some(LIST_VIEW));
-    let mut recorded: Map<String, Value> = params
-        .iter()
-        .filter(|(k, v)| FILTERS.contains(&k.as_str()) && !v.trim().is_empty())
-        .map(|(k, v)| (k.clone(), json!(v)))
-        .collect();
-    let ids: Vec<String> = alerts.iter().map(|a| a.id.to_string()).collect();
-    crate::records::api::returned_names(&mut recorded, &ids, state.settings.log.read_names_max);
-    event.filters = Some(CanonicalJson::from_value(&Value::Object(recorded)));
-    event.row_count = Some(alerts.len() as u64);
-    audit
-        .release_read(state, event, payload, Read::Report)
-        .await
+    let kept = params.iter().filter(|(k, _)| FILTERS.contains(&k.as_str()));
+    let ids = alerts.iter().map(|a| a.id.to_string()).collect();
+    super::api::release_listed(state, audit, Some(LIST_VIEW), kept, ids, payload).await
 }
 
 /// Records a read of alert `a` (its id, and the entries it shows) and releases `payload`.

@@ -24,7 +24,7 @@ pub(crate) fn limit(
     name: &str,
     default: u32,
 ) -> Result<u32, WebError> {
-    match params.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
+    match crate::request::param(params, name) {
         None => Ok(default),
         Some(v) => v
             .parse::<u32>()
@@ -63,11 +63,7 @@ pub async fn list(
     require_reviewer(&state, &audit, Activity::Read).await?;
     let q = entry_query(&params)?;
     let limit = limit(&params, "limit", 100)?;
-    let page = match params
-        .get("after_seq")
-        .map(|s| s.trim())
-        .filter(|s| !s.is_empty())
-    {
+    let page = match crate::request::param(&params, "after_seq") {
         Some(after) => EntryPage::After {
             after_seq: after.parse().map_err(|_| {
                 WebError::BadRequest(format!("after_seq must be an entry number, not {after:?}"))
@@ -110,16 +106,28 @@ pub async fn release_log_read(
     seqs: impl IntoIterator<Item = u64>,
     payload: Payload,
 ) -> Result<AuditedResponse, WebError> {
-    let mut event = Event::log_access(&audit.actor(), Activity::Read, None);
+    let seqs = seqs.into_iter().map(|seq| seq.to_string()).collect();
+    release_listed(state, audit, None, params.iter(), seqs, payload).await
+}
+
+/// Records a read of the Access Log's `view` listing `names` (with those of `params` that
+/// have a value) and releases `payload`.
+pub(crate) async fn release_listed<'a>(
+    state: &AppState,
+    audit: &Audit,
+    view: Option<&str>,
+    params: impl Iterator<Item = (&'a String, &'a String)>,
+    names: Vec<String>,
+    payload: Payload,
+) -> Result<AuditedResponse, WebError> {
+    let mut event = Event::log_access(&audit.actor(), Activity::Read, view);
     let mut recorded: Map<String, Value> = params
-        .iter()
         .filter(|(_, v)| !v.trim().is_empty())
         .map(|(k, v)| (k.clone(), json!(v)))
         .collect();
-    let seqs: Vec<String> = seqs.into_iter().map(|seq| seq.to_string()).collect();
-    crate::records::api::returned_names(&mut recorded, &seqs, state.settings.log.read_names_max);
+    crate::records::api::returned_names(&mut recorded, &names, state.settings.log.read_names_max);
     event.filters = Some(CanonicalJson::from_value(&Value::Object(recorded)));
-    event.row_count = Some(seqs.len() as u64);
+    event.row_count = Some(names.len() as u64);
     audit
         .release_read(state, event, payload, Read::Report)
         .await
@@ -282,13 +290,7 @@ pub async fn resource_list(
     params: &BTreeMap<String, String>,
 ) -> Result<AuditedResponse, WebError> {
     require_reviewer(state, audit, Activity::Read).await?;
-    let parse = |name: &str| -> Result<Value, WebError> {
-        match params.get(name).map(|s| s.trim()).filter(|s| !s.is_empty()) {
-            None => Ok(Value::Null),
-            Some(t) => serde_json::from_str(t)
-                .map_err(|e| WebError::BadRequest(format!("`{name}` is not valid JSON: {e}"))),
-        }
-    };
+    let parse = |name: &str| crate::api::client::json_value(params, name);
     let q = frappe_filters(&parse("filters")?)?;
     let fields: Vec<String> = match parse("fields")? {
         Value::Null => vec!["name".to_owned()],

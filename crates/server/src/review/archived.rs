@@ -39,12 +39,7 @@ pub fn archived_query(
     params: &BTreeMap<String, String>,
     archives: &[ArchiveRecord],
 ) -> Result<ArchivedQuery, AppError> {
-    let get = |k: &str| {
-        params
-            .get(k)
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-    };
+    let get = |k: &str| crate::request::param(params, k).map(str::to_owned);
     let activity = get("activity")
         .map(|a| {
             a.parse::<Activity>()
@@ -208,19 +203,12 @@ struct ArchivedPage {
 }
 
 /// `/app/access-log/archived` with `params` (the filters only) and `extra`.
-fn page_url(params: &BTreeMap<String, String>, extra: Option<(&str, String)>) -> String {
-    let mut p: Vec<(&str, String)> = params
+fn page_url(params: &BTreeMap<String, String>, extra: Option<(&str, &str)>) -> String {
+    let p = params
         .iter()
         .filter(|(k, v)| FILTERS.contains(&k.as_str()) && !v.is_empty())
-        .map(|(k, v)| (k.as_str(), v.clone()))
-        .collect();
-    p.extend(extra);
-    let qs = serde_urlencoded::to_string(&p).unwrap_or_default();
-    if qs.is_empty() {
-        "/app/access-log/archived".to_owned()
-    } else {
-        format!("/app/access-log/archived?{qs}")
-    }
+        .map(|(k, v)| (k.as_str(), v.as_str()));
+    crate::percent::with_query("/app/access-log/archived", p.chain(extra))
 }
 
 /// The archived entries with those of `params`' filters that they keep.
@@ -245,7 +233,7 @@ fn row(p: &PrunedEntry, archives: &[ArchiveRecord]) -> Row {
         // Linked by SHA-256: a name may be shared by two bundles of the same range.
         bundle: p.bundle.as_ref().map(|sha| {
             let name = bundle_name(archives, sha).unwrap_or(sha).to_owned();
-            let url = page_url(&BTreeMap::new(), Some(("bundle", sha.clone())));
+            let url = page_url(&BTreeMap::new(), Some(("bundle", sha.as_str())));
             (name, url)
         }),
     }
@@ -284,7 +272,7 @@ pub async fn list(
     {
         page.next = Some(page_url(
             &page.values,
-            Some(("before", last.seq.to_string())),
+            Some(("before", &last.seq.to_string())),
         ));
     }
     page.rows = found.iter().map(|p| row(p, &archives)).collect();

@@ -98,20 +98,14 @@ struct ListPage {
 }
 
 fn url_with(params: &BTreeMap<String, String>, key: &str, value: &str) -> String {
-    let mut p: Vec<(&str, &str)> = params
+    let p = params
         .iter()
         .filter(|(k, v)| FILTERS.contains(&k.as_str()) && k.as_str() != key && !v.is_empty())
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect();
-    if !value.is_empty() {
-        p.push((key, value));
-    }
-    let qs = serde_urlencoded::to_string(&p).unwrap_or_default();
-    if qs.is_empty() {
-        "/app/access-log".to_owned()
-    } else {
-        format!("/app/access-log?{qs}")
-    }
+        .map(|(k, v)| (k.as_str(), v.as_str()));
+    crate::percent::with_query(
+        "/app/access-log",
+        p.chain((!value.is_empty()).then_some((key, value))),
+    )
 }
 
 fn row(e: &Entry) -> Row {
@@ -184,11 +178,11 @@ pub async fn list(
     {
         let mut p: BTreeMap<String, String> = values.clone();
         p.insert("before".into(), before_token(last));
-        let qs = serde_urlencoded::to_string(
-            p.iter().filter(|(_, v)| !v.is_empty()).collect::<Vec<_>>(),
-        )
-        .unwrap_or_default();
-        page.next = Some(format!("/app/access-log?{qs}"));
+        let p = p.iter().filter(|(_, v)| !v.is_empty());
+        page.next = Some(crate::percent::with_query(
+            "/app/access-log",
+            p.map(|(k, v)| (k.as_str(), v.as_str())),
+        ));
     }
     page.rows = entries.iter().map(row).collect();
     // The two counts run side by side (each reads up to COUNT_SAMPLE entries).
@@ -323,14 +317,7 @@ pub async fn show(
         ev.report_name
             .as_deref()
             .filter(|r| state.reports.get(r).is_some())
-            .map(|r| {
-                let qs = serde_urlencoded::to_string(&report_filters).unwrap_or_default();
-                if qs.is_empty() {
-                    report_url(r)
-                } else {
-                    format!("{}?{qs}", report_url(r))
-                }
-            })
+            .map(|r| crate::percent::with_query(&report_url(r), &report_filters))
     };
     let recheck = if params.contains_key("recheck") && upstream.is_none() {
         Some(recheck(&state, &e, &report_filters).await)

@@ -85,12 +85,7 @@ pub fn report(base: &Result<String, String>, ev: &Event) -> Option<String> {
         })
         .unwrap_or_default();
     let url = format!("{base}/app/query-report/{}", percent(report));
-    let qs = serde_urlencoded::to_string(&pairs).unwrap_or_default();
-    Some(if qs.is_empty() {
-        url
-    } else {
-        format!("{url}?{qs}")
-    })
+    Some(crate::percent::with_query(&url, pairs))
 }
 
 #[cfg(test)]
