@@ -39,19 +39,12 @@ pub enum ApiVersion {
 }
 
 impl ApiVersion {
-    /// The key a method's answer goes under.
-    pub fn key(self) -> &'static str {
-        match self {
-            ApiVersion::V1 => "message",
-            ApiVersion::V2 => "data",
-        }
-    }
-
-    /// `{key: value}`.
+    /// `{key: value}`, the key a method's answer goes under: `message` (v1), `data` (v2).
     pub fn wrap(self, value: serde_json::Value) -> serde_json::Value {
-        let mut out = serde_json::Map::new();
-        out.insert(self.key().to_owned(), value);
-        serde_json::Value::Object(out)
+        match self {
+            ApiVersion::V1 => serde_json::json!({ "message": value }),
+            ApiVersion::V2 => serde_json::json!({ "data": value }),
+        }
     }
 }
 

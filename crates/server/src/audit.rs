@@ -109,22 +109,14 @@ impl Payload {
         self.file = Some((disposition, file_name.to_owned()));
         self
     }
-
-    pub fn len(&self) -> u64 {
-        match &self.body {
-            Body::Bytes(b) => b.len() as u64,
-            Body::File { len, .. } => *len,
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
 }
 
 impl Content for Payload {
     fn byte_count(&self) -> u64 {
-        self.len()
+        match &self.body {
+            Body::Bytes(b) => b.len() as u64,
+            Body::File { len, .. } => *len,
+        }
     }
 
     fn sha256(&self) -> String {
@@ -184,15 +176,18 @@ impl Recorded {
 
     /// The response for the recorded error, marked as accounted for.
     pub fn into_response(self) -> Response {
-        let mut response = (*self.error).into_response();
-        response.extensions_mut().insert(Accounted(()));
-        if let Ok(v) = HeaderValue::from_str(&self.seq.to_string()) {
-            response
-                .headers_mut()
-                .insert(HeaderName::from_static(SEQ_HEADER), v);
-        }
-        response
+        accounted((*self.error).into_response(), Some(self.seq))
     }
+}
+
+/// Marks `response` as accounted for, with the number of its entry when it has one.
+fn accounted(mut response: Response, seq: Option<u64>) -> Response {
+    if let Some(seq) = seq {
+        let name = HeaderName::from_static(SEQ_HEADER);
+        response.headers_mut().insert(name, seq.into());
+    }
+    response.extensions_mut().insert(Accounted(()));
+    response
 }
 
 impl AuditedResponse {
@@ -205,16 +200,8 @@ impl AuditedResponse {
     /// Answers with `body` (JSON) instead of the recorded bytes, once they went somewhere
     /// else (a network printer): the answer carries the entry's number.
     pub fn confirmation(self, body: &serde_json::Value) -> Confirmation {
-        let mut response = axum::Json(body).into_response();
-        if let Some(receipt) = self.receipt()
-            && let Ok(v) = HeaderValue::from_str(&receipt.seq().to_string())
-        {
-            response
-                .headers_mut()
-                .insert(HeaderName::from_static(SEQ_HEADER), v);
-        }
-        response.extensions_mut().insert(Accounted(()));
-        Confirmation(response)
+        let seq = self.receipt().map(Receipt::seq);
+        Confirmation(accounted(axum::Json(body).into_response(), seq))
     }
 
     /// The recorded bytes, for a release that goes somewhere other than the response (a
@@ -241,9 +228,7 @@ impl IntoResponse for AuditedResponse {
             Body::File { path, len, .. } => match stream_file(path) {
                 Ok(stream) => {
                     let mut r = axum::body::Body::from_stream(stream).into_response();
-                    if let Ok(v) = HeaderValue::from_str(&len.to_string()) {
-                        r.headers_mut().insert(header::CONTENT_LENGTH, v);
-                    }
+                    r.headers_mut().insert(header::CONTENT_LENGTH, len.into());
                     r
                 }
                 Err(e) => {
@@ -255,11 +240,6 @@ impl IntoResponse for AuditedResponse {
         let headers = response.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(receipt) = &receipt
-            && let Ok(v) = HeaderValue::from_str(&receipt.seq().to_string())
-        {
-            headers.insert(HeaderName::from_static(SEQ_HEADER), v);
-        }
         if print_view {
             headers.insert(
                 header::CONTENT_SECURITY_POLICY,
@@ -275,8 +255,7 @@ impl IntoResponse for AuditedResponse {
                 HeaderValue::from_static(crate::headers::FILE_CSP),
             );
         }
-        response.extensions_mut().insert(Accounted(()));
-        response
+        accounted(response, receipt.map(|r| r.seq()))
     }
 }
 
@@ -504,7 +483,7 @@ impl Audit {
         &self,
         state: &AppState,
         event: Event,
-        mut response: Response,
+        response: Response,
         reason: String,
     ) -> Response {
         let status = response.status();
@@ -514,26 +493,8 @@ impl Audit {
             Outcome::Denied
         };
         match gate::record_outcome(&state.recorder, event, outcome, reason).await {
-            Ok(receipt) => {
-                response.extensions_mut().insert(Accounted(()));
-                if let Ok(v) = HeaderValue::from_str(&receipt.seq().to_string()) {
-                    response
-                        .headers_mut()
-                        .insert(HeaderName::from_static(SEQ_HEADER), v);
-                }
-                response
-            }
+            Ok(receipt) => accounted(response, Some(receipt.seq())),
             Err(e) => refused(e).into_response(),
-        }
-    }
-
-    /// Records `error` as the refusal (client errors, and a service that is not there) or
-    /// the failure (our errors) of `event`, unless it is already recorded.
-    pub async fn refuse(&self, state: &AppState, event: Event, error: WebError) -> WebError {
-        if error.is_ours() {
-            self.fail(state, event, error).await
-        } else {
-            self.deny(state, event, error).await
         }
     }
 }

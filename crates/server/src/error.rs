@@ -118,17 +118,6 @@ impl WebError {
     pub fn status(&self) -> StatusCode {
         self.parts().0
     }
-
-    /// Whether the fault is ours (a failure) rather than a refusal of the request: a
-    /// template, a printer, or the server itself. A missing service (no PDF maker, a
-    /// database that is down) counts as a refusal.
-    pub fn is_ours(&self) -> bool {
-        match self {
-            WebError::Recorded(r) => r.error().is_ours(),
-            WebError::Template(_) | WebError::BadGateway(_) | WebError::Internal(_) => true,
-            _ => false,
-        }
-    }
 }
 
 /// The one place an application error becomes a status.

@@ -25,19 +25,10 @@ use crate::audit::{Audit, AuditedResponse, Payload, Read};
 use crate::auth::CurrentUser;
 use crate::error::WebError;
 use crate::records::api::{
-    Envelope, change_document, create_document, doctype_for, read_document, read_list,
-    release_document,
+    change_document, create_document, doctype_for, read_document, read_list, release_document,
 };
 use crate::request::{FormDict, param, required};
 use crate::state::AppState;
-
-/// A document answered under the key of `api`'s shape.
-fn envelope_of(api: ApiVersion) -> Envelope {
-    match api {
-        ApiVersion::V1 => Envelope::Message,
-        ApiVersion::V2 => Envelope::Data,
-    }
-}
 
 /// `insert_many` takes at most this many documents, as ERPNext does.
 const INSERT_MANY_MAX: usize = 200;
@@ -286,7 +277,7 @@ pub async fn get(
             ));
         }
     };
-    read_document(&state, &who, &audit, &doctype, &name, envelope_of(api)).await
+    read_document(&state, &who, &audit, &doctype, &name, api).await
 }
 
 /// `frappe.client.get_value`: `{"message": {field: value, …}}` of the first document that
@@ -349,8 +340,7 @@ pub async fn insert(
 ) -> Result<AuditedResponse, WebError> {
     let doc = object_param(&p, "doc")?;
     let (doctype, stored) = create_document(&state, &who, &doctype_of(&doc)?, &doc).await?;
-    let event = audit.event(Activity::Read);
-    release_document(&state, &audit, event, doctype, &stored, envelope_of(api)).await
+    release_document(&state, &audit, doctype, &stored, api).await
 }
 
 /// `frappe.client.insert_many`: `{"message": [names]}`, at most 200 documents, each
@@ -397,8 +387,7 @@ pub async fn save(
 ) -> Result<AuditedResponse, WebError> {
     let (doctype, name, doc) = saved_fields(object_param(&p, "doc")?)?;
     let (doctype, stored) = change_document(&state, &who, &doctype, &name, &doc).await?;
-    let event = audit.event(Activity::Read);
-    release_document(&state, &audit, event, doctype, &stored, envelope_of(api)).await
+    release_document(&state, &audit, doctype, &stored, api).await
 }
 
 /// `frappe.client.bulk_update`: each of `docs` (at most 200, each with `doctype` and
@@ -482,8 +471,7 @@ pub async fn set_value(
         }
     };
     let (doctype, stored) = change_document(&state, &who, &doctype, &name, &values).await?;
-    let event = audit.event(Activity::Read);
-    release_document(&state, &audit, event, doctype, &stored, envelope_of(api)).await
+    release_document(&state, &audit, doctype, &stored, api).await
 }
 
 /// `frappe.client.rename_doc`: refused, with why.

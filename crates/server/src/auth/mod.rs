@@ -52,6 +52,15 @@ impl Authenticated {
         }
     }
 
+    /// Nothing for a System Manager; for anyone else 403, "Only System Managers may `what`."
+    pub fn only_system_managers(&self, what: &str) -> Result<(), WebError> {
+        let refused = || WebError::Forbidden(format!("Only System Managers may {what}."));
+        self.user
+            .has_role(accesslog_core::SYSTEM_MANAGER)
+            .then_some(())
+            .ok_or_else(refused)
+    }
+
     /// System Managers, and API keys with the auditor scope, may read the Access Log.
     pub fn is_auditor(&self) -> bool {
         match &self.credential {

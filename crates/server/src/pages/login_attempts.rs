@@ -2,7 +2,6 @@
 //! address, for System Managers. Security telemetry, not record data, so not Access Log
 //! entries; a password guessed at from many addresses shows here as many rows.
 
-use accesslog_core::SYSTEM_MANAGER;
 use accesslog_store::LoginAttempts;
 use askama::Template;
 use axum::extract::State;
@@ -48,11 +47,7 @@ impl From<LoginAttempts> for Row {
 }
 
 pub async fn show(State(state): State<AppState>, who: PageUser) -> Result<Html<String>, WebError> {
-    if !who.0.user.has_role(SYSTEM_MANAGER) {
-        return Err(WebError::Forbidden(
-            "Only System Managers may see failed logins.".to_owned(),
-        ));
-    }
+    who.0.only_system_managers("see failed logins")?;
     let since = state.clock.now().minus(crate::LOGIN_ATTEMPTS_KEPT);
     let rows = state.store.login_attempts_since(since, SHOWN).await?;
     let login = state.settings.login;

@@ -13,6 +13,7 @@ use axum::extract::{Path, Query, State};
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
+use crate::aliases::ApiVersion;
 use crate::api::FormOrJson;
 use crate::audit::{Audit, AuditedResponse, Payload, Read};
 use crate::auth::CurrentUser;
@@ -68,37 +69,6 @@ fn json_param(name: &str, raw: Option<&str>) -> Result<Value, WebError> {
     }
 }
 
-pub struct ListParams {
-    filters: Option<String>,
-    /// At least one of these must match too (Frappe's `or_filters`).
-    or_filters: Option<String>,
-    fields: Option<String>,
-    order_by: Option<String>,
-    limit_start: Option<String>,
-    limit_page_length: Option<String>,
-    /// Frappe's older name for `limit_page_length`.
-    limit: Option<String>,
-}
-
-impl From<&BTreeMap<String, String>> for ListParams {
-    fn from(raw: &BTreeMap<String, String>) -> Self {
-        let get = |k: &str| raw.get(k).cloned();
-        ListParams {
-            filters: get("filters"),
-            or_filters: get("or_filters"),
-            fields: get("fields"),
-            order_by: get("order_by"),
-            limit_start: get("limit_start"),
-            limit_page_length: get("limit_page_length"),
-            limit: get("limit"),
-        }
-    }
-}
-
-fn number_param(name: &str, raw: Option<&str>, default: u64) -> Result<u64, WebError> {
-    crate::request::whole_number_in(name, raw, default, crate::request::MAX_OFFSET)
-}
-
 /// `GET /api/resource/{DocType}`.
 pub async fn list(
     State(state): State<AppState>,
@@ -133,27 +103,27 @@ pub(crate) async fn read_list(
     raw: &BTreeMap<String, String>,
     shape: impl FnOnce(Vec<Value>) -> Value,
 ) -> Result<AuditedResponse, WebError> {
-    let p = ListParams::from(raw);
+    let get = |k: &str| raw.get(k).map(String::as_str);
+    let number = |name, raw, default| {
+        crate::request::whole_number_in(name, raw, default, crate::request::MAX_OFFSET)
+    };
     let mut event = Event::read(&audit.actor(), doctype, None);
     let doctype = doctype_for(state, doctype, who, Action::Read);
     let doctype = audit.or_deny(state, &event, doctype).await?;
     let children: Vec<(&str, &DocType)> = state.doctypes.child_tables(doctype);
     let child_types: Vec<&DocType> = children.iter().map(|(_, d)| *d).collect();
     let bad = |e: accesslog_core::filters::FilterError| WebError::BadRequest(e.to_string());
-    let conditions = parse_filters(
-        &json_param("filters", p.filters.as_deref())?,
-        doctype,
-        &child_types,
-    )
-    .map_err(bad)?;
-    let or_filters = json_param("or_filters", p.or_filters.as_deref())?;
+    let filters = json_param("filters", get("filters"))?;
+    let conditions = parse_filters(&filters, doctype, &child_types).map_err(bad)?;
+    let or_filters = json_param("or_filters", get("or_filters"))?;
     let any_of = parse_filters(&or_filters, doctype, &child_types).map_err(bad)?;
-    let fields = parse_fields(&json_param("fields", p.fields.as_deref())?, doctype).map_err(bad)?;
-    let order_by = parse_order_by(p.order_by.as_deref().unwrap_or(""), doctype).map_err(bad)?;
-    let offset = number_param("limit_start", p.limit_start.as_deref(), 0)?;
-    let page = p.limit_page_length.as_deref().or(p.limit.as_deref());
-    // Frappe treats 0 as "all"; we cap it so one call cannot read a million rows.
-    let limit = match number_param("limit_page_length", page, 20)? {
+    let fields = parse_fields(&json_param("fields", get("fields"))?, doctype).map_err(bad)?;
+    let order_by = parse_order_by(get("order_by").unwrap_or(""), doctype).map_err(bad)?;
+    let offset = number("limit_start", get("limit_start"), 0)?;
+    // `limit` is Frappe's older name for `limit_page_length`. Frappe treats 0 as "all";
+    // we cap it so one call cannot read a million rows.
+    let page = get("limit_page_length").or(get("limit"));
+    let limit = match number("limit_page_length", page, 20)? {
         0 => MAX_PAGE,
         n => u32::try_from(n).unwrap_or(MAX_PAGE).min(MAX_PAGE),
     };
@@ -178,13 +148,13 @@ pub(crate) async fn read_list(
         })
         .collect();
     let body = shape(rows.iter().map(|r| Value::Object(row_json(r))).collect());
-    let mut recorded_filters = json_param("filters", p.filters.as_deref())?;
-    if !or_filters.is_null() {
-        recorded_filters = json!({ "filters": recorded_filters, "or_filters": or_filters });
-    }
+    let recorded_filters = match or_filters {
+        Value::Null => filters,
+        or_filters => json!({ "filters": filters, "or_filters": or_filters }),
+    };
     let request = ListRead {
         filters: recorded_filters,
-        order_by: p.order_by.clone(),
+        order_by: get("order_by").map(str::to_owned),
         start: offset,
         limit: u64::from(limit),
     };
@@ -253,23 +223,7 @@ pub async fn get(
     if doctype == "Access Log" {
         return crate::review::api::resource_get(&state, &audit, &name).await;
     }
-    read_document(&state, &who, &audit, &doctype, &name, Envelope::Data).await
-}
-
-/// The key a document is answered under: `data` (REST) or `message` (`frappe.client`).
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Envelope {
-    Data,
-    Message,
-}
-
-impl Envelope {
-    fn wrap(self, value: Value) -> Value {
-        match self {
-            Envelope::Data => json!({ "data": value }),
-            Envelope::Message => json!({ "message": value }),
-        }
-    }
+    read_document(&state, &who, &audit, &doctype, &name, ApiVersion::V2).await
 }
 
 /// A read of one document, recorded.
@@ -279,7 +233,7 @@ pub(crate) async fn read_document(
     audit: &Audit,
     doctype: &str,
     name: &str,
-    envelope: Envelope,
+    api: ApiVersion,
 ) -> Result<AuditedResponse, WebError> {
     let event = Event::read(&audit.actor(), doctype, Some(name));
     let doctype = doctype_for(state, doctype, who, Action::Read);
@@ -290,22 +244,23 @@ pub(crate) async fn read_document(
         .get_document(doctype, &children, name)
         .await?
         .ok_or_else(|| WebError::NotFound(format!("{} {name} not found", doctype.name)))?;
-    release_document(state, audit, event, doctype, &doc, envelope).await
+    release_document(state, audit, doctype, &doc, api).await
 }
 
-/// Releases `doc` under `envelope`, recorded as a read of it.
+/// Releases `doc` under the key of `api` (REST answers under `data`, as v2), recorded as a
+/// read of it.
 pub(crate) async fn release_document(
     state: &AppState,
     audit: &Audit,
-    mut event: Event,
     doctype: &DocType,
     doc: &Document,
-    envelope: Envelope,
+    api: ApiVersion,
 ) -> Result<AuditedResponse, WebError> {
+    let mut event = audit.event(Activity::Read);
     event.export_from = Some(doctype.name.clone());
     event.reference_document = Some(doc.name.clone());
     event.row_count = Some(1);
-    let body = envelope.wrap(document_json(doctype, doc));
+    let body = api.wrap(document_json(doctype, doc));
     audit
         .release_read(state, event, Payload::json(&body), Read::Document(doctype))
         .await
@@ -329,8 +284,7 @@ pub async fn create(
 ) -> Result<AuditedResponse, WebError> {
     let body = body_object(body)?;
     let (doctype, stored) = create_document(&state, &who, &doctype, &body).await?;
-    let event = audit.event(Activity::Read);
-    release_document(&state, &audit, event, doctype, &stored, Envelope::Data).await
+    release_document(&state, &audit, doctype, &stored, ApiVersion::V2).await
 }
 
 /// Creates a document of `doctype` from `body` (checked, linked documents existing,
@@ -496,8 +450,7 @@ pub async fn update(
 ) -> Result<AuditedResponse, WebError> {
     let body = body_object(body)?;
     let (doctype, stored) = change_document(&state, &who, &doctype, &name, &body).await?;
-    let event = audit.event(Activity::Read);
-    release_document(&state, &audit, event, doctype, &stored, Envelope::Data).await
+    release_document(&state, &audit, doctype, &stored, ApiVersion::V2).await
 }
 
 /// Changes the fields of `doctype` `name` that `body` gives (a table given replaces that

@@ -2,7 +2,6 @@
 //! Managers, and downloaded only through the Access Log (`activity = backup_download`).
 
 use accesslog_app::backups::{BackupFile, backups_dir, list_backups};
-use accesslog_core::SYSTEM_MANAGER;
 use accesslog_core::entry::Event;
 use askama::Template;
 use axum::extract::{Path, State};
@@ -21,19 +20,12 @@ struct BackupsPage {
     backups: Vec<BackupFile>,
 }
 
-fn only_system_managers(who: &crate::auth::Authenticated) -> Result<(), WebError> {
-    if who.user.has_role(SYSTEM_MANAGER) {
-        Ok(())
-    } else {
-        Err(WebError::Forbidden(
-            "Only System Managers may see or download backups.".to_owned(),
-        ))
-    }
-}
+/// Backups are for System Managers only: what the refusal says they may do.
+const ONLY_FOR: &str = "see or download backups";
 
 /// `GET /app/backups`.
 pub async fn page(State(state): State<AppState>, who: PageUser) -> Result<Html<String>, WebError> {
-    only_system_managers(&who.0)?;
+    who.0.only_system_managers(ONLY_FOR)?;
     render(&BackupsPage {
         layout: Layout::new(&state.settings.name, Some(&who.0)),
         backups: list_backups(&state.settings.site_dir),
@@ -49,7 +41,7 @@ pub async fn download(
 ) -> Result<AuditedResponse, WebError> {
     let asked: String = file.chars().take(140).collect();
     let event = Event::backup_download(&audit.actor(), &asked);
-    if let Err(e) = only_system_managers(&audit.who) {
+    if let Err(e) = audit.who.only_system_managers(ONLY_FOR) {
         return Err(audit.deny(&state, event, e).await);
     }
     // Only names from the listing: nothing typed in a URL reaches the file system.

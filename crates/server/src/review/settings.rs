@@ -2,7 +2,6 @@
 //! retention by activity, what a pruned entry keeps, where bundles go, the read settings,
 //! legal holds and the bundles written. Settings, not record data: not an Access Log entry.
 
-use accesslog_core::SYSTEM_MANAGER;
 use accesslog_core::entry::Activity;
 use askama::Template;
 use axum::extract::State;
@@ -51,11 +50,7 @@ struct BundleRow {
 }
 
 pub async fn show(State(state): State<AppState>, who: PageUser) -> Result<Html<String>, WebError> {
-    if !who.0.user.has_role(SYSTEM_MANAGER) {
-        return Err(WebError::Forbidden(
-            "Only System Managers may see the log settings.".to_owned(),
-        ));
-    }
+    who.0.only_system_managers("see the log settings")?;
     let log = &state.settings.log;
     let policy = &log.retention;
     let now = state.clock.now();
