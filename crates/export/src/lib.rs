@@ -192,6 +192,7 @@ impl Exporter {
     }
 
     /// Data rows written so far (the header is not counted).
+    #[cfg(test)]
     pub fn rows(&self) -> u64 {
         self.rows
     }

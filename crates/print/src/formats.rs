@@ -202,16 +202,6 @@ impl PrintFormats {
         self.raw.get(doctype).map(Vec::as_slice).unwrap_or_default()
     }
 
-    pub fn html_format(&self, doctype: &str, name: &str) -> Option<PrintFormat> {
-        self.html_formats(doctype)
-            .into_iter()
-            .find(|f| f.name == name)
-    }
-
-    pub fn raw_format(&self, doctype: &str, name: &str) -> Option<&PrintFormat> {
-        self.raw_formats(doctype).iter().find(|f| f.name == name)
-    }
-
     /// Renders `format` with `context` inside the sandbox. CPU-bound: call it off the
     /// async runtime.
     pub fn render(&self, format: &PrintFormat, context: Value) -> Result<String, RenderError> {
@@ -413,6 +403,19 @@ fn value(v: &SqlValue) -> Value {
         SqlValue::Int(i) => Value::from(*i),
         SqlValue::Float(f) => Value::from(*f),
         SqlValue::Text(s) => Value::from(s.as_str()),
+    }
+}
+
+#[cfg(test)]
+impl PrintFormats {
+    fn html_format(&self, doctype: &str, name: &str) -> Option<PrintFormat> {
+        self.html_formats(doctype)
+            .into_iter()
+            .find(|f| f.name == name)
+    }
+
+    fn raw_format(&self, doctype: &str, name: &str) -> Option<&PrintFormat> {
+        self.raw_formats(doctype).iter().find(|f| f.name == name)
     }
 }
 

@@ -101,10 +101,6 @@ impl PdfRenderer {
             .map(|r| r.isolation.clone())
     }
 
-    pub fn executable(&self) -> &Path {
-        &self.executable
-    }
-
     /// The PDF of `html`, laid out by its print CSS (`@page` size and margins).
     pub async fn render(&self, html: &str) -> Result<Vec<u8>, PdfError> {
         let _slot = self

@@ -245,10 +245,6 @@ impl Reports {
         Ok(Reports { reports })
     }
 
-    pub fn from_reports(reports: Vec<QueryReport>) -> Self {
-        Reports { reports }
-    }
-
     pub fn get(&self, name: &str) -> Option<&QueryReport> {
         self.reports.iter().find(|r| r.name == name)
     }

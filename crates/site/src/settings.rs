@@ -407,6 +407,10 @@ impl Settings {
             SiteError::Parse(toml_path.clone(), e.to_string().trim_end().to_owned())
         })?;
         let in_toml = |key| Source::SiteToml(toml_path.clone(), key);
+        let invalid = |key, problem| SiteError::Invalid {
+            origin: in_toml(key),
+            problem,
+        };
 
         // Each setting: the last of site.toml, environment, flag that is present.
         let pick = |key: &'static str,
@@ -493,34 +497,21 @@ impl Settings {
             ),
         ] {
             if value == 0 {
-                return Err(SiteError::Invalid {
-                    origin: in_toml(key),
-                    problem: "must be at least 1".to_owned(),
-                });
+                return Err(invalid(key, "must be at least 1".to_owned()));
             }
         }
 
         let mut roles = vec![Role::system_manager()];
         for raw in &file.roles {
-            let role = Role::new(raw).map_err(|e| SiteError::Invalid {
-                origin: in_toml("roles"),
-                problem: e.to_string(),
-            })?;
+            let role = Role::new(raw).map_err(|e| invalid("roles", e.to_string()))?;
             if !roles.contains(&role) {
                 roles.push(role);
             }
         }
         roles.sort();
-        accesslog_core::checkpoint::validate_name(&file.log.origin).map_err(|e| {
-            SiteError::Invalid {
-                origin: in_toml("log.origin"),
-                problem: e.to_string(),
-            }
-        })?;
-        check_witnesses(&file.log).map_err(|problem| SiteError::Invalid {
-            origin: in_toml("log.witnesses"),
-            problem,
-        })?;
+        accesslog_core::checkpoint::validate_name(&file.log.origin)
+            .map_err(|e| invalid("log.origin", e.to_string()))?;
+        check_witnesses(&file.log).map_err(|problem| invalid("log.witnesses", problem))?;
 
         for (name, printer) in &file.printers {
             let problem = if name.trim().is_empty() || name.chars().any(char::is_control) {
@@ -535,23 +526,15 @@ impl Settings {
                 None
             };
             if let Some(problem) = problem {
-                return Err(SiteError::Invalid {
-                    origin: in_toml("printers"),
-                    problem,
-                });
+                return Err(invalid("printers", problem));
             }
         }
-        if let Err(problem) = file.alerts.offset_minutes() {
-            return Err(SiteError::Invalid {
-                origin: in_toml("alerts.utc_offset"),
-                problem,
-            });
-        }
+        file.alerts
+            .offset_minutes()
+            .map_err(|problem| invalid("alerts.utc_offset", problem))?;
         if file.alerts.evaluate_every_seconds == 0 {
-            return Err(SiteError::Invalid {
-                origin: in_toml("alerts.evaluate_every_seconds"),
-                problem: "evaluate_every_seconds must be at least 1".to_owned(),
-            });
+            let problem = "evaluate_every_seconds must be at least 1".to_owned();
+            return Err(invalid("alerts.evaluate_every_seconds", problem));
         }
         if let Some(h) = &file.metrics.token_sha256
             && (h.len() != 64
@@ -559,16 +542,13 @@ impl Settings {
                     .bytes()
                     .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b)))
         {
-            return Err(SiteError::Invalid {
-                origin: in_toml("metrics.token_sha256"),
-                problem: "token_sha256 must be 64 lower-case hex digits: the SHA-256 of the token (`accesslog metrics-token` prints both)".to_owned(),
-            });
+            return Err(invalid(
+                "metrics.token_sha256",
+                "token_sha256 must be 64 lower-case hex digits: the SHA-256 of the token (`accesslog metrics-token` prints both)".to_owned(),
+            ));
         }
         if let Some((key, problem)) = file.gate.problem() {
-            return Err(SiteError::Invalid {
-                origin: in_toml(key),
-                problem,
-            });
+            return Err(invalid(key, problem));
         }
         let pdf = pdf_settings(&file.print, env, &toml_path)?;
         let trusted_proxies = match env("ACCESSLOG_TRUSTED_PROXIES") {

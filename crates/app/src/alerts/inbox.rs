@@ -218,8 +218,7 @@ pub async fn act(
     by: &str,
     now: Timestamp,
 ) -> AppResult<Alert> {
-    for _ in 0..RETRIES {
-        let mut alert = get(store, id).await?;
+    update(store, id, |alert| {
         let done = match action {
             Action::Acknowledge => alert.acknowledge(by, now),
             Action::Resolve(r) => alert.resolve(*r, by, now),
@@ -228,7 +227,21 @@ pub async fn act(
         done.map_err(|e| match e {
             LifecycleError::NoSuchAlert(_) => AppError::NotFound(e.to_string()),
             _ => AppError::Invalid(e.to_string()),
-        })?;
+        })
+    })
+    .await
+}
+
+/// Changes alert `id` with `change` and saves it; if someone else saved it in between,
+/// again from a fresh read.
+async fn update(
+    store: &dyn Store,
+    id: u64,
+    mut change: impl FnMut(&mut Alert) -> AppResult<()>,
+) -> AppResult<Alert> {
+    for _ in 0..RETRIES {
+        let mut alert = get(store, id).await?;
+        change(&mut alert)?;
         if store.update_alert(&alert.to_record()).await? {
             alert.version += 1;
             return Ok(alert);
@@ -301,27 +314,17 @@ pub async fn suppress_alert(
     )
     .await?;
     let until = now.plus(Duration::from_secs(days * 86_400));
-    for _ in 0..RETRIES {
-        let mut alert = get(store, id).await?;
-        alert.history.push(super::lifecycle::Change {
-            at: now,
-            by: owner.to_owned(),
-            what: format!(
-                "suppressed {} for {} until {until}: {}",
-                alert.key.rule,
-                alert.key.user,
-                reason.trim()
-            ),
-        });
-        alert.updated_at = now;
-        if store.update_alert(&alert.to_record()).await? {
-            alert.version += 1;
-            return Ok((alert, suppression));
-        }
-    }
-    Err(AppError::Unavailable(format!(
-        "alert {id} kept changing; try again"
-    )))
+    let alert = update(store, id, |alert| {
+        let (rule, user) = (&alert.key.rule, &alert.key.user);
+        let what = format!(
+            "suppressed {rule} for {user} until {until}: {}",
+            reason.trim()
+        );
+        alert.record(owner, now, what);
+        Ok(())
+    })
+    .await?;
+    Ok((alert, suppression))
 }
 
 /// How each rule has been doing: what the inbox's "Rule health" shows.

@@ -238,15 +238,12 @@ impl Alert {
             }
         }
         if severity > self.severity {
-            self.history.push(Change {
-                at,
-                by: "system".to_owned(),
-                what: format!(
-                    "severity {} → {}",
-                    self.severity.as_str(),
-                    severity.as_str()
-                ),
-            });
+            let what = format!(
+                "severity {} → {}",
+                self.severity.as_str(),
+                severity.as_str()
+            );
+            self.record("system", at, what);
             self.severity = severity;
         }
         self.updated_at = at;
@@ -287,7 +284,8 @@ impl Alert {
         Ok(())
     }
 
-    fn record(&mut self, by: &str, at: Timestamp, what: String) {
+    /// Keeps `what` in the history, done by `by` at `at`.
+    pub(crate) fn record(&mut self, by: &str, at: Timestamp, what: String) {
         self.history.push(Change {
             at,
             by: by.to_owned(),

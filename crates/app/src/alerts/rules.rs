@@ -205,18 +205,12 @@ impl Rules {
                 }
             }
             "R2" => {
-                if let Some(v) = t.min_rows {
-                    self.volume.min_rows = v;
-                }
+                self.volume.min_rows = t.min_rows.unwrap_or(self.volume.min_rows);
                 if let Some(v) = t.min_mb {
                     self.volume.min_bytes = v.saturating_mul(1024 * 1024);
                 }
-                if let Some(v) = t.z {
-                    self.volume.z = v;
-                }
-                if let Some(v) = t.z_high {
-                    self.volume.z_high = v;
-                }
+                self.volume.z = t.z.unwrap_or(self.volume.z);
+                self.volume.z_high = t.z_high.unwrap_or(self.volume.z_high);
                 if !(self.volume.z > 0.0 && self.volume.z_high >= self.volume.z) {
                     return Err(
                         "[alerts.rules.R2]: z must be above 0 and z_high at least z".to_owned()
@@ -224,9 +218,7 @@ impl Rules {
                 }
             }
             "R3" => {
-                if let Some(v) = t.min_rows {
-                    self.drip.min_rows = v;
-                }
+                self.drip.min_rows = t.min_rows.unwrap_or(self.drip.min_rows);
                 if let Some(v) = t.factor {
                     if v.is_nan() || v < 1.0 {
                         return Err("[alerts.rules.R3]: factor must be at least 1".to_owned());
@@ -235,9 +227,7 @@ impl Rules {
                 }
             }
             "R4" => {
-                if let Some(v) = t.min_rows {
-                    self.unfiltered.min_rows = v;
-                }
+                self.unfiltered.min_rows = t.min_rows.unwrap_or(self.unfiltered.min_rows);
                 if let Some(v) = t.share_of_table {
                     self.unfiltered.share_of_table = share("share_of_table", v)?;
                 }
@@ -255,11 +245,7 @@ impl Rules {
                     self.cold_start_hours = [from, to];
                 }
             }
-            "R10" => {
-                if let Some(v) = t.leaving_days {
-                    self.leaving_days = v;
-                }
-            }
+            "R10" => self.leaving_days = t.leaving_days.unwrap_or(self.leaving_days),
             _ => {}
         }
         Ok(())

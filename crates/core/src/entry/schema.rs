@@ -104,11 +104,6 @@ pub const BOUNDS: [(&str, usize); BOUNDED] = {
     out
 };
 
-/// The field called `name`.
-pub fn field_named(name: &str) -> Option<&'static Field> {
-    FIELDS.iter().find(|f| f.name == name)
-}
-
 /// The log's column list (`seq, timestamp, "user", …`): the names in canonical order,
 /// `user` quoted (a reserved word in SQL).
 pub fn column_list() -> String {

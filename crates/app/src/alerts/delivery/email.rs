@@ -34,8 +34,8 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::transport::smtp::client::{Tls, TlsParameters};
 use lettre::{AsyncSmtpTransport, AsyncTransport as _, Message, Tokio1Executor};
 
+use super::Notice;
 use super::retry::Failure;
-use super::{Notice, severity_name};
 
 const HOUR: Duration = Duration::from_secs(3600);
 
@@ -218,7 +218,7 @@ impl Email {
         let subject = one_line(&format!(
             "[Access Log {}] {} {} {} - {}",
             notice.site,
-            severity_name(notice.severity).to_uppercase(),
+            notice.severity.as_str().to_uppercase(),
             notice.rule,
             notice.title,
             notice.user
@@ -310,7 +310,7 @@ fn describe(notice: &Notice) -> String {
         notice.site,
         notice.title,
         notice.rule,
-        severity_name(notice.severity),
+        notice.severity.as_str(),
         notice.user,
         notice.opened_at.to_rfc3339()
     );

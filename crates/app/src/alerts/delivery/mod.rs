@@ -85,7 +85,7 @@ impl Notice {
             "rule": self.rule,
             "title": self.title,
             "user": self.user,
-            "severity": severity_name(self.severity),
+            "severity": self.severity.as_str(),
             "opened_at": self.opened_at.to_rfc3339(),
             "arithmetic": self.arithmetic,
             "seqs": self.seqs,
@@ -95,25 +95,10 @@ impl Notice {
     }
 }
 
-/// A severity as settings and payloads write it: `low`, `medium`, `high`, `critical`.
-pub fn severity_name(severity: Severity) -> &'static str {
-    match severity {
-        Severity::Low => "low",
-        Severity::Medium => "medium",
-        Severity::High => "high",
-        Severity::Critical => "critical",
-    }
-}
-
-/// Whether a channel with this minimum takes an alert of this severity.
+/// Whether a channel with this minimum takes an alert of this severity (the two are in
+/// the same order, `low` to `critical`).
 pub fn admits(min: MinSeverity, severity: Severity) -> bool {
-    let rank = match severity {
-        Severity::Low => MinSeverity::Low,
-        Severity::Medium => MinSeverity::Medium,
-        Severity::High => MinSeverity::High,
-        Severity::Critical => MinSeverity::Critical,
-    };
-    rank >= min
+    severity.rank() >= min as i64
 }
 
 /// A notice a channel gave up on.

@@ -14,7 +14,7 @@
 //! `&`, `<` and `>` in what comes from the alert are escaped as Slack asks, so a user
 //! name cannot forge a link or a mention.
 
-use super::{Notice, severity_name};
+use super::Notice;
 use crate::alerts::lifecycle::Severity;
 
 /// At most this many entries are listed; the rest are counted.
@@ -42,7 +42,7 @@ pub fn text(notice: &Notice) -> String {
     };
     let mut out = format!(
         "{icon} *{}* alert {} on {}: *{} {}*\nUser: `{}` · opened {}",
-        severity_name(notice.severity).to_uppercase(),
+        notice.severity.as_str().to_uppercase(),
         notice.alert_id,
         escape(&notice.site),
         escape(&notice.rule),
