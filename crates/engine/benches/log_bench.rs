@@ -264,6 +264,7 @@ async fn verify_throughput(backend: Backend, entries: u64) {
         .await
         .expect("a database");
     let filled = fill(db.store.clone(), entries, 256).await;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let verifier = accesslog_core::checkpoint::LogSigner::from_seed("bench.example/log", [7; 32])
         .expect("a signer")
         .verifier();
@@ -314,7 +315,39 @@ async fn verify_throughput(backend: Backend, entries: u64) {
         filled as f64 / verify_secs,
         verify_secs / read_secs
     );
+    let hash_secs = hashing_floor(filled);
+    println!(
+        "the floor, hashing alone on one core: {hash_secs:.2} s for {filled} leaves (this \
+         bench's entries, encoded) and as many nodes; so on {cores} cores verify cannot pass \
+         {:.0} entries/s even if reading cost nothing",
+        cores as f64 * filled as f64 / hash_secs
+    );
     db.drop().await;
+}
+
+/// Seconds of one core to hash `n` leaves (canonical bytes of this bench's entries, encoded
+/// before the clock starts) and `n` inner nodes: what any verify must do at least, reading
+/// aside.
+fn hashing_floor(n: u64) -> f64 {
+    use accesslog_core::merkle::{leaf_hash, node_hash};
+    let leaves: Vec<Vec<u8>> = (0..n.min(100_000))
+        .map(|i| {
+            let entry = Entry {
+                seq: i + 1,
+                timestamp: SystemClock.now(),
+                event: event(0, i),
+            };
+            entry.canonical_bytes()
+        })
+        .collect();
+    let started = Instant::now();
+    let mut node = [0u8; 32];
+    for i in 0..n as usize {
+        let leaf = leaf_hash(&leaves[i % leaves.len()]);
+        node = node_hash(&node, &leaf);
+    }
+    std::hint::black_box(node);
+    started.elapsed().as_secs_f64()
 }
 
 /// This process's user and system CPU time so far, in seconds (Linux; 0 elsewhere).
