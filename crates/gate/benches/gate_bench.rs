@@ -2,7 +2,9 @@
 //! here (fast: answers from memory, a CSV generated as it is sent) is measured directly and
 //! through the gate, which records into a real store (SQLite in a temporary file; and
 //! PostgreSQL when `ACCESSLOG_TEST_POSTGRES_URL` is set) with the real recorder:
-//! - reads: `wrk` on a REST list, direct and through the gate in alternate rounds;
+//! - reads: `wrk` on a REST list, direct and through the gate in alternate rounds, and
+//!   through Debian's nginx as a plain reverse proxy (nothing recorded) when it is
+//!   installed: what any HTTP hop costs on this machine, the peer of the gate's ratio;
 //! - a 1,000,000-row CSV export (`cmd=frappe.desk.query_report.export_query`), timed to
 //!   its last byte by a client that discards each chunk as it arrives;
 //! - the process's resident memory (VmRSS) sampled every 20 ms during each export, direct
@@ -51,7 +53,8 @@ usage: cargo bench -p accesslog-gate --bench gate_bench -- [WHAT...] [OPTIONS]
 WHAT picks a subset (default: sqlite postgres reads export):
   sqlite, postgres      the store the gate records into (PostgreSQL needs
                         ACCESSLOG_TEST_POSTGRES_URL; skipped when unset)
-  reads                 wrk on GET /api/resource/Employee, direct and through the gate
+  reads                 wrk on GET /api/resource/Employee, direct, through the gate, and
+                        through nginx proxying alone (when nginx is installed)
   export                the CSV export, direct and through the gate, with VmRSS sampled
 
 OPTIONS:
@@ -625,9 +628,14 @@ async fn measured_wrk(args: &Args, url: String) -> ReadRun {
 async fn reads(args: &Args, upstream: &Upstream, gate: &GateUnderTest, db: &TestDb) {
     let direct_url = format!("{}{LIST_PATH}", upstream.url);
     let gate_url = format!("{}{LIST_PATH}", gate.url);
-    // Warm both up: connections, the gate's identity cache, the store's pages.
+    let nginx = Nginx::start(&db.dir.path().join("nginx"), &upstream.url);
+    let nginx_url = nginx.as_ref().map(|n| format!("{}{LIST_PATH}", n.url));
+    // Warm them up: connections, the gate's identity cache, the store's pages.
     wrk(args, direct_url.clone(), 2).await;
     wrk(args, gate_url.clone(), 2).await;
+    if let Some(url) = &nginx_url {
+        wrk(args, url.clone(), 2).await;
+    }
     println!(
         "reads: GET /api/resource/Employee (20 rows, {} bytes), {} rounds",
         upstream.list.len(),
@@ -639,7 +647,11 @@ async fn reads(args: &Args, upstream: &Upstream, gate: &GateUnderTest, db: &Test
     );
     let mut direct = Vec::new();
     let mut gated = Vec::new();
+    let mut proxied = Vec::new();
     for round in 1..=args.rounds {
+        if let Some(url) = &nginx_url {
+            proxied.push(wrk(args, url.clone(), args.secs).await.per_sec);
+        }
         let d = measured_wrk(args, direct_url.clone()).await;
         let before = log_size(db).await;
         let g = measured_wrk(args, gate_url.clone()).await;
@@ -669,6 +681,22 @@ async fn reads(args: &Args, upstream: &Upstream, gate: &GateUnderTest, db: &Test
         "reads median: direct {dm:.0}/s, gate {gm:.0}/s: {:.1}% of direct (target ≥ 90 %)",
         100.0 * gm / dm
     );
+    if nginx.is_some() {
+        let pm = median(proxied.clone());
+        println!(
+            "  the peer, nginx proxying alone (2 workers, nothing recorded), in the same rounds: \
+             {pm:.0}/s, {:.1}% of direct; the gate is {:.1}% of nginx (rounds: {})",
+            100.0 * pm / dm,
+            100.0 * gm / pm,
+            proxied
+                .iter()
+                .map(|r| format!("{r:.0}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    } else {
+        println!("  the peer, nginx: not measured (not installed: apt-get install nginx)");
+    }
     println!(
         "  latency p50 {:.2} → {:.2} ms, p99 {:.2} → {:.2} ms; CPU µs per request: direct wrk {:.0} + upstream {:.0}; gate wrk {:.0} + upstream {:.0} + gate {:.0}",
         m(&direct, |r| r.wrk.p50_ms),
@@ -681,6 +709,76 @@ async fn reads(args: &Args, upstream: &Upstream, gate: &GateUnderTest, db: &Test
         m(&gated, |r| r.cpu.1),
         m(&gated, |r| r.cpu.2),
     );
+}
+
+/// Debian's nginx as a plain reverse proxy to the upstream: two workers (the gate has two
+/// threads), kept-alive connections to the upstream, nothing recorded. Stopped when
+/// dropped: SIGTERM to the master, which stops its workers.
+struct Nginx {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Nginx {
+    /// Started with its files in `dir`; `None` when nginx is not installed or would not
+    /// start. A port taken between choosing it and nginx binding it makes nginx exit: then
+    /// another port is tried.
+    fn start(dir: &std::path::Path, upstream: &str) -> Option<Nginx> {
+        use std::process::{Command, Stdio};
+        Command::new("nginx").arg("-v").output().ok()?;
+        std::fs::create_dir_all(dir).ok()?;
+        let upstream = upstream.trim_start_matches("http://");
+        let d = dir.display();
+        for _ in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0")
+                .and_then(|l| l.local_addr())
+                .ok()?
+                .port();
+            let conf = format!(
+                "worker_processes 2;\npid {d}/nginx.pid;\nerror_log {d}/error.log warn;\n\
+                 events {{ worker_connections 1024; }}\n\
+                 http {{\n  access_log off;\n  client_body_temp_path {d}/body;\n\
+                   proxy_temp_path {d}/proxy;\n  fastcgi_temp_path {d}/fastcgi;\n\
+                   uwsgi_temp_path {d}/uwsgi;\n  scgi_temp_path {d}/scgi;\n\
+                   upstream frappe {{ server {upstream}; keepalive 64; }}\n\
+                   server {{\n    listen 127.0.0.1:{port};\n    location / {{\n\
+                       proxy_pass http://frappe;\n      proxy_http_version 1.1;\n\
+                       proxy_set_header Connection \"\";\n    }}\n  }}\n}}\n"
+            );
+            std::fs::write(dir.join("nginx.conf"), conf).ok()?;
+            let mut child = Command::new("nginx")
+                .arg("-p")
+                .arg(dir)
+                .arg("-c")
+                .arg(dir.join("nginx.conf"))
+                .args(["-g", "daemon off;"])
+                .stderr(Stdio::null())
+                .spawn()
+                .ok()?;
+            for _ in 0..250 {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break;
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                    let url = format!("http://127.0.0.1:{port}");
+                    return Some(Nginx { child, url });
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        None
+    }
+}
+
+impl Drop for Nginx {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+    }
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
