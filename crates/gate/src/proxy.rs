@@ -14,7 +14,9 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use bytes::{Bytes, BytesMut};
 use hyper::body::Incoming;
+use serde_json::value::RawValue;
 use serde_json::{Value, json};
+use std::borrow::Cow;
 
 use accesslog_site::gate::{is_host, public_host};
 
@@ -453,10 +455,7 @@ fn describe(
             .and_then(|f| file_type_of(&f))
     });
     let mut filters = egress.filters;
-    let answer = spooled
-        .in_memory()
-        .and_then(|b| serde_json::from_slice::<Value>(b).ok());
-    if let Some(answer) = &answer {
+    if let Some(answer) = spooled.in_memory() {
         if egress.activity == Activity::Read
             && let Some((rows, names)) = rows_of(answer)
         {
@@ -464,6 +463,7 @@ fn describe(
             log_gate::returned_names(&mut filters, &names, inner.log.read_names_max);
         }
         if egress.raw_commands {
+            let answer = serde_json::from_slice::<Value>(answer).unwrap_or(Value::Null);
             event.page = answer["message"]["raw_commands"]
                 .as_str()
                 .map(str::to_owned);
@@ -503,12 +503,48 @@ fn source(inner: &Inner, asked: &Asked) -> String {
     format!("gate:{host}")
 }
 
-/// How many rows a JSON answer of Frappe's carries, and the names among them.
-fn rows_of(answer: &Value) -> Option<(u64, Vec<String>)> {
-    let data = answer.get("data").or_else(|| answer.get("message"))?;
+/// How many rows a JSON answer of Frappe's carries (its `data`, else its `message`), and
+/// the names among them. A list of rows, the common answer, is not built as JSON values:
+/// each row is only looked into for its `name`, which is borrowed where it can be.
+fn rows_of(answer: &[u8]) -> Option<(u64, Vec<String>)> {
+    #[derive(serde::Deserialize)]
+    struct Answer<'a> {
+        #[serde(borrow)]
+        data: Option<&'a RawValue>,
+        #[serde(borrow)]
+        message: Option<&'a RawValue>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Named<'a> {
+        #[serde(borrow)]
+        name: Option<Cow<'a, str>>,
+    }
+    /// A row's `name`; none for a row that is not an object (`as_list` answers).
+    fn name_in(row: &RawValue) -> Option<Cow<'_, str>> {
+        let row = row.get();
+        if !row.starts_with('{') {
+            return None;
+        }
+        serde_json::from_str::<Named<'_>>(row).ok()?.name
+    }
+    let answer: Answer<'_> = serde_json::from_slice(answer).ok()?;
+    let data = answer.data.or(answer.message)?.get();
+    if let Ok(rows) = serde_json::from_str::<Vec<&RawValue>>(data) {
+        let names = rows
+            .iter()
+            .filter_map(|row| name_in(row))
+            .map(Cow::into_owned)
+            .collect();
+        return Some((rows.len() as u64, names));
+    }
+    rows_of_value(&serde_json::from_str(data).ok()?)
+}
+
+/// The other shapes of `data`: a report's `keys` and `values`, or its `result`, or one
+/// document.
+fn rows_of_value(data: &Value) -> Option<(u64, Vec<String>)> {
     let name_of = |v: &Value| v.get("name").and_then(Value::as_str).map(str::to_owned);
     match data {
-        Value::Array(rows) => Some((rows.len() as u64, rows.iter().filter_map(name_of).collect())),
         Value::Object(o) => {
             if let (Some(Value::Array(keys)), Some(Value::Array(values))) =
                 (o.get("keys"), o.get("values"))
@@ -590,8 +626,23 @@ fn plain(status: StatusCode, message: &str) -> Response {
 mod tests {
     use super::*;
 
+    fn rows_of(answer: &Value) -> Option<(u64, Vec<String>)> {
+        super::rows_of(answer.to_string().as_bytes())
+    }
+
     #[test]
     fn rows_are_counted_in_each_of_frappes_shapes() {
+        // Rows that are lists (`as_list`) or whose name is not text count, without a name.
+        assert_eq!(
+            rows_of(&json!({"message": [["a", 1], {"name": 7}, {"x": "y", "name": "b\"c"}]})),
+            Some((3, vec!["b\"c".into()]))
+        );
+        assert_eq!(rows_of(&json!({"data": null})), None);
+        assert_eq!(
+            rows_of(&json!({"data": [], "message": [{"name": "m"}]})),
+            Some((0, vec![]))
+        );
+        assert_eq!(super::rows_of(b"not json"), None);
         assert_eq!(
             rows_of(&json!({"data": [{"name": "a"}, {"name": "b"}]})),
             Some((2, vec!["a".into(), "b".into()]))
