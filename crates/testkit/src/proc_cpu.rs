@@ -86,6 +86,14 @@ mod tests {
             .join()
             .unwrap();
         assert!(spun > 0);
+        // The process's figure is the kernel's adjusted sum, which may trail the thread's
+        // own ticks for a moment: wait for it, sleeping (which adds no ticks of its own).
+        for _ in 0..200 {
+            if CpuTicks::now().process >= start.process + 2 {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
         assert!(CpuTicks::now().process >= start.process + 2);
         assert_eq!(CpuTicks::now().of_threads("proc-cpu-spin"), 0, "ended");
         assert_eq!(micros_each(100, 1_000_000), 1.0);
